@@ -1,0 +1,37 @@
+"""smtpsim: a discrete-event simulator of networks of SMTP servers.
+
+The public API::
+
+    import smtpsim
+    scenario = smtpsim.load_scenario("scenarios/quickstart.yaml", overrides=["seed=7"])
+    result = smtpsim.simulate(scenario, seed=7)   # a RunResult
+    result.recipients                             # pandas DataFrames, see docs/results.md
+    result.summary()
+
+Layers (ARCHITECTURE.md): ``protocol`` (sans-IO SMTP), ``mail`` (policies),
+``drivers`` (real sockets), ``sim``/``net``/``mta``/``workload`` (the engine),
+``scenario`` (the YAML format), ``model`` (building a run), ``metrics`` (results).
+"""
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["RunResult", "ScenarioError", "__version__", "load_scenario", "simulate"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily, so that ``import smtpsim.protocol`` stays free of the simulation stack.
+    if name in ("load_scenario", "ScenarioError"):
+        from . import scenario
+
+        return getattr(scenario, name)
+    if name == "simulate":
+        from .simulation import simulate
+
+        return simulate
+    if name == "RunResult":
+        from .metrics.result import RunResult
+
+        return RunResult
+    raise AttributeError(f"module 'smtpsim' has no attribute {name!r}")

@@ -1,0 +1,140 @@
+"""What every subcommand shares: the parser class, argument types, error output.
+
+The rule for errors: one line on stderr, ``smtpsim CMD: error: ...``, never a
+traceback; exit status 2 for a bad command line (unknown flag, malformed value,
+unreadable file named on the command line), 1 for a failure while running (a server
+that cannot be reached, a port that cannot be bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import NoReturn
+
+from ..protocol.syntax import parse_address
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "CliParser",
+    "address",
+    "fail",
+    "host_port",
+    "non_negative_int",
+    "sender_address",
+    "user_pass",
+]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
+
+
+class CliParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line that points to ``--help``,
+    instead of the usage text followed by the error."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())  # always one line
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def fail(prog: str, message: str, status: int = EXIT_FAILURE) -> int:
+    """Report a runtime failure on one line of stderr; returns the exit status."""
+    print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
+    return status
+
+
+# --- argument types: each raises ArgumentTypeError, which argparse reports as a usage error
+
+
+def host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPV6]:PORT``, or ``HOST`` when there is a ``default_port``."""
+    if text.startswith("["):
+        host, sep, port_text = text[1:].partition("]")
+        if not sep or (port_text and not port_text.startswith(":")):
+            raise argparse.ArgumentTypeError(f"expected [IPV6]:PORT, got {text!r}")
+        port_text = port_text[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    elif ":" in text:
+        raise argparse.ArgumentTypeError(f"write an IPv6 address in brackets: [{text}]:PORT")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    if not port_text:
+        if default_port is None:
+            raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+        return host, default_port
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"port must be a number from 0 to 65535, got {port_text!r}"
+        )
+    return host, int(port_text)
+
+
+def _ascii(text: str) -> None:
+    if not (text.isascii() and text.isprintable()):
+        # Non-ASCII addresses need SMTPUTF8 (RFC 6531), which smtpsim does not speak.
+        raise argparse.ArgumentTypeError(f"only printable ASCII addresses: {text!r}")
+
+
+def address(text: str) -> str:
+    """A mailbox ``local@domain`` (angle brackets allowed)."""
+    _ascii(text)
+    mailbox = parse_address(text.strip(), null_ok=False)
+    if not mailbox:
+        raise argparse.ArgumentTypeError(f"not a mail address (local@domain): {text!r}")
+    return mailbox
+
+
+def sender_address(text: str) -> str:
+    """A mailbox, or ``""`` / ``<>`` for the null sender of bounces."""
+    _ascii(text)
+    mailbox = parse_address(text.strip(), null_ok=True)
+    if mailbox is None:
+        raise argparse.ArgumentTypeError(f"not a mail address (local@domain or <>): {text!r}")
+    return mailbox
+
+
+def domain(text: str) -> str:
+    """A domain name, lower-cased."""
+    if not _HOSTNAME.match(text) or len(text) > 255:
+        raise argparse.ArgumentTypeError(f"not a domain name: {text!r}")
+    return text.lower().rstrip(".")
+
+
+def hostname(text: str) -> str:
+    """A host name as used in HELO and greetings."""
+    if not _HOSTNAME.match(text) or len(text) > 255:
+        raise argparse.ArgumentTypeError(f"not a host name: {text!r}")
+    return text
+
+
+def user_pass(text: str) -> tuple[str, str]:
+    """``USER:PASS``; the password may contain ``:``."""
+    user, sep, password = text.partition(":")
+    if not sep or not user:
+        raise argparse.ArgumentTypeError(f"expected USER:PASS, got {text!r}")
+    return user, password
+
+
+def non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value

@@ -1,0 +1,67 @@
+"""``smtpsim``: the entry point; each subcommand lives in its own module.
+
+A subcommand module has ``add_parser(subparsers)``, which declares its options and
+returns its parser, and ``run(args, parser) -> int``, which does the work and
+returns the exit status. This module only dispatches, and makes sure that no input
+ends in a traceback (see ``common`` for how errors are reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .. import __version__
+from . import demo, run, schema, send, serve, validate
+from .common import CliParser
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = (run, validate, schema, demo, serve, send)
+
+_DESCRIPTION = """\
+smtpsim simulates networks of mail servers on a real SMTP protocol core: 'run'
+simulates a scenario file, 'validate' checks one, 'schema' prints their JSON Schema.
+The same core also talks to real mail software over TCP: 'serve' runs an SMTP
+server, 'send' sends one message, and 'demo' shows both at work on this machine."""
+
+_EPILOG = """\
+Examples:
+  smtpsim run scenarios/quickstart.yaml
+  smtpsim validate scenarios/quickstart.yaml
+  smtpsim demo
+  smtpsim serve --listen 127.0.0.1:2525 --domain example.org --maildir ./mail
+  smtpsim send --server 127.0.0.1:2525 --from alice@example.net --to bob@example.org -v
+
+Run 'smtpsim COMMAND --help' for the options of each command."""
+
+
+def build_parser() -> tuple[CliParser, dict[str, CliParser]]:
+    """The top-level parser and the parser of each subcommand, by name."""
+    parser = CliParser(
+        prog="smtpsim",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"smtpsim {__version__}")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, title="commands"
+    )
+    commands = {module.NAME: module.add_parser(subparsers) for module in _COMMANDS}
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``smtpsim`` with ``argv`` (default: the process's arguments)."""
+    parser, commands = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    command_parser = commands[args.command]
+    if extras:
+        # argparse would blame the top-level parser; name the subcommand instead.
+        command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    try:
+        status: int = args.run(args, command_parser)
+    except KeyboardInterrupt:
+        return 130
+    return status

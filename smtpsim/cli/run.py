@@ -1,0 +1,137 @@
+"""``smtpsim run``: simulate a scenario, print its summary, write its results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .scenario_args import add_scenario_arguments, load_or_report
+
+NAME = "run"
+
+_EPILOG = """\
+Writes to --out (default: results/NAME-seedSEED): the tables messages, recipients,
+attempts and levels (Parquet, or CSV with --format csv; columns in docs/results.md),
+summary.json and meta.json (seed, scenario digest, versions, wall time, events).
+
+Examples:
+  smtpsim run scenarios/quickstart.yaml
+  smtpsim run scenarios/quickstart.yaml --seed 7 --until 30min --out results/qs7
+  smtpsim run scenarios/quickstart.yaml --set traffic.staff.unknown_users=5% --quiet
+
+Exit status: 0 when the run completed, 1 when the simulation failed, 2 for a bad
+command line or scenario."""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME, help="simulate a scenario", description=__doc__, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scenario_arguments(parser)
+    parser.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    parser.add_argument("--until", metavar="TIME",
+                        help="stop at this simulated time, e.g. 30min (default: duration)")
+    parser.add_argument("--out", metavar="DIR", help="where to write the results")
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="table file format (default: parquet)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..scenario.units import parse_duration
+
+    until = None
+    if args.until is not None:
+        try:
+            until = parse_duration(args.until)
+        except ValueError as error:
+            parser.error(f"--until: {error}")
+    scenario, status = load_or_report(args, parser.prog)
+    if scenario is None:
+        return status
+    from ..simulation import simulate
+
+    seed = scenario.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-seed{seed}"
+    bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(scenario.name)
+    try:
+        result = simulate(scenario, seed=seed, until=until,
+                          progress=bar.update if bar is not None else None)
+    except Exception as error:  # the engine's own bug: report it, keep the trace in meta
+        return fail(parser.prog, f"the simulation failed: {type(error).__name__}: {error}",
+                    EXIT_FAILURE)
+    finally:
+        if bar is not None:
+            bar.close()
+    try:
+        result.write(out, fmt=args.format)
+    except OSError as error:
+        return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
+    if not args.quiet:
+        print(format_summary(result.summary(), result.meta))
+        print(f"results: {out}/ (messages, recipients, attempts, levels .{args.format}; "
+              "summary.json, meta.json)")
+    return 0
+
+
+class _ProgressBar:
+    """Simulated time as the bar, messages so far, and tqdm's ETA."""
+
+    def __init__(self, name: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=1.0, desc=name, unit="sim", leave=False,
+                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+
+    def update(self, now: float, until: float, messages: int) -> None:
+        self._bar.n = now / until if until else 1.0
+        self._bar.set_postfix_str(f"t={now:,.0f}/{until:,.0f} s, {messages:,} messages",
+                                  refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The summary as a small table for a terminal."""
+    r = s["recipients"]
+    n = r["submitted"] or 1
+    d = s["delay_s"]
+    lines = [
+        f"{meta.get('scenario')} (seed {meta.get('seed')}): {meta.get('sim_time_s', 0):,.0f} s "
+        f"simulated in {meta.get('wall_s', 0):.1f} s, {meta.get('events', 0):,} events",
+        f"  messages submitted      {s['messages']:>10,}",
+        f"  recipients              {r['submitted']:>10,}",
+    ]
+    for status in ("delivered", "bounced", "expired", "lost", "pending"):
+        lines.append(f"    {status:<20}  {r[status]:>10,}  {100 * r[status] / n:6.2f} %")
+    if d["p50"] is not None:
+        lines.append("  delay of delivered      p50 {}  p95 {}  p99 {}  max {}".format(
+            *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))))
+    if s["deferral_rate"] is not None:
+        lines.append(f"  deferral rate           {100 * s['deferral_rate']:>9.2f} % of attempts")
+    if s["attempts_per_recipient"] is not None:
+        lines.append(f"  attempts per recipient  {s['attempts_per_recipient']:>10.2f}")
+    b = s["bounce_messages"]
+    lines.append(f"  bounce messages         {b['sent']:>10,}  ({b['delivered']:,} delivered)")
+    for host, peaks in sorted(s["peak_queue"].items()):
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(peaks.items()))
+        lines.append(f"  peak {host:<18} {shown}")
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.2f} s"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"

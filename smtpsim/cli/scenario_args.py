@@ -1,0 +1,33 @@
+"""Loading a scenario named on the command line, the same way for every command:
+``--set`` overrides, and every problem reported with its path, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .common import EXIT_USAGE
+
+__all__ = ["add_scenario_arguments", "load_or_report"]
+
+
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a value, e.g. hosts.out.postfix.maximal_backoff_time=2h (repeatable)",
+    )
+
+
+def load_or_report(args: argparse.Namespace, prog: str) -> tuple[Any, int]:
+    """``(scenario, 0)``, or ``(None, 2)`` after printing one line per problem."""
+    from ..scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(args.scenario, overrides=args.overrides), 0
+    except ScenarioError as error:
+        print(f"{prog}: {args.scenario}: {len(error.problems)} problem(s):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem.path}: {problem.message}", file=sys.stderr)
+        return None, EXIT_USAGE

@@ -1,0 +1,223 @@
+"""``smtpsim serve``: a real SMTP server built from smtpsim's protocol core and policies.
+
+It is the fastest way to see the core against real mail software (``swaks``,
+``smtplib``, an MTA), and what the interop tests run. It accepts mail for its local
+domains only: it never relays, so it refuses other domains the way Postfix's
+``defer_unauth_destination`` does, even from loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import signal
+import socket
+import ssl
+from typing import Any
+
+from ..drivers import MaildirWriter, QueueIds, SMTPServer
+from ..drivers.tls import server_context
+from ..mail import LocalRecipients, PasswordTable, Policy, RelayControl, domain_of, parse_injection
+from ..protocol import ServerConfig
+from .common import (
+    CliParser,
+    address,
+    domain,
+    fail,
+    host_port,
+    hostname,
+    non_negative_int,
+    user_pass,
+)
+
+NAME = "serve"
+
+_DESCRIPTION = """\
+Run an SMTP server on a TCP port, driven by smtpsim's protocol core and policies.
+
+It accepts mail for the --domain domains: every user of a domain, or only the --user
+addresses given for it (others get 550 5.1.1). Mail for any other domain is relaying
+and is refused (454 4.7.1, or 554 5.7.1 with --relay-denied permanent) unless the
+client authenticated. Each accepted message is stored once as DIR/QUEUEID.eml when
+--maildir is given (with Return-Path: and X-Envelope-To: lines in front), and
+discarded otherwise. Queue ids count up: 0000000001, 0000000002...
+
+Output: the first line on stdout is 'smtpsim serve: listening on HOST:PORT' (so
+--listen with port 0 can be used by scripts), then one line per accepted message,
+QUEUEID: from=<s>, to=<a>,<b>, size=N, client=host[ip], and one line per refused
+command (NOQUEUE: reject: ...). SIGINT or SIGTERM stops the server."""
+
+_EPILOG = """\
+Fault injection, --inject PHASE:REPLY[@PROBABILITY]:
+  PHASE        connect, helo, mail, rcpt, data, end-of-data or auth
+  REPLY        an SMTP reply: CODE [ENHANCED-CODE] TEXT, e.g. 451 4.3.0 Try again later
+  PROBABILITY  between 0 and 1 (default 1): how often the phase gets REPLY; the draws
+               come from one random stream seeded with --seed, so a run repeats
+  Injections are checked first, in the order given, before the other policies.
+  A 421 reply closes the connection, as RFC 5321 says.
+
+Examples:
+  smtpsim serve --listen 127.0.0.1:2525 --domain example.org
+  smtpsim serve --listen 127.0.0.1:0 --domain example.org \\
+      --user alice@example.org --user bob@example.org --maildir ./mail
+  smtpsim serve --domain example.org --inject 'rcpt:451 4.3.0 Try again later@0.3' --seed 7
+  smtpsim serve --domain example.org --inject 'connect:421 4.7.0 Try again later'
+  smtpsim serve --domain example.org --auth-user alice:secret \\
+      --tls-cert cert.pem --tls-key key.pem
+"""
+
+
+def add_parser(subparsers: Any) -> CliParser:
+    p: CliParser = subparsers.add_parser(
+        NAME,
+        help="run an SMTP server (smtpsim's core on a real port)",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--listen", metavar="HOST:PORT", type=lambda t: host_port(t),
+        default=("127.0.0.1", 2525),
+        help="address to listen on; port 0 picks a free port (default: 127.0.0.1:2525)",
+    )
+    p.add_argument(
+        "--domain", metavar="DOMAIN", type=domain, action="append", required=True,
+        help="a local domain whose mail is accepted (repeat for several)",
+    )
+    p.add_argument(
+        "--user", metavar="USER@DOMAIN", type=address, action="append", default=[],
+        help="a known user; a domain with --user lines accepts only those users",
+    )
+    p.add_argument("--maildir", metavar="DIR", help="store accepted messages in DIR")
+    p.add_argument(
+        "--inject", metavar="PHASE:REPLY[@P]", type=_injection, action="append", default=[],
+        help="force REPLY at PHASE with probability P (see below)",
+    )
+    p.add_argument(
+        "--auth-user", metavar="USER:PASS", type=user_pass, action="append", default=[],
+        help="offer AUTH PLAIN LOGIN and accept this user (repeat for several)",
+    )
+    p.add_argument(
+        "--hostname", type=hostname, default=None,
+        help="name in the greeting and EHLO reply (default: this machine's name)",
+    )
+    p.add_argument(
+        "--max-size", metavar="BYTES", type=non_negative_int, default=10_240_000,
+        help="message size limit announced with SIZE; 0 means none (default: 10240000)",
+    )
+    p.add_argument(
+        "--no-pipelining", action="store_true", help="do not offer PIPELINING (RFC 2920)"
+    )
+    p.add_argument(
+        "--relay-denied", choices=("temporary", "permanent"), default="temporary",
+        help="reply to relay attempts: 454 4.7.1 (temporary, Postfix's default) or 554 5.7.1",
+    )
+    p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: offer STARTTLS")
+    p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    p.add_argument(
+        "--max-connections", metavar="N", type=non_negative_int, default=100,
+        help="simultaneous sessions; more get 421 (default: 100)",
+    )
+    p.add_argument(
+        "--seed", metavar="N", type=int, default=0,
+        help="seed of the random stream of --inject probabilities (default: 0)",
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def _injection(text: str) -> str:
+    """Check an --inject value now (usage error); it is built later with the seed."""
+    try:
+        parse_injection(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def build_policies(args: argparse.Namespace) -> list[Policy]:
+    """The policies in Postfix's order: injections, relay control, users, passwords."""
+    rng = random.Random(args.seed)
+    policies: list[Policy] = [parse_injection(text, rng) for text in args.inject]
+    policies.append(
+        RelayControl(args.domain, mynetworks=(), temporary=args.relay_denied == "temporary")
+    )
+    if args.user:
+        # Only domains that have --user lines check their users; the others take all.
+        policies.append(LocalRecipients({domain_of(u) for u in args.user}, args.user))
+    if args.auth_user:
+        policies.append(PasswordTable(dict(args.auth_user)))
+    return policies
+
+
+def run(args: argparse.Namespace, parser: CliParser) -> int:
+    unknown = sorted({domain_of(u) for u in args.user} - set(args.domain))
+    if unknown:
+        parser.error(f"--user names a domain that is not a --domain: {', '.join(unknown)}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.max_connections < 1:
+        parser.error("--max-connections must be at least 1")
+    context: ssl.SSLContext | None = None
+    if args.tls_cert:
+        try:
+            context = server_context(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            parser.error(f"cannot load --tls-cert/--tls-key: {exc}")
+    try:
+        config = ServerConfig(
+            hostname=args.hostname or socket.gethostname() or "localhost",
+            pipelining=not args.no_pipelining,
+            max_message_size=args.max_size,
+            auth_mechanisms=("PLAIN", "LOGIN") if args.auth_user else (),
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    prog = parser.prog
+    store: MaildirWriter | None = None
+    queue_ids = QueueIds()
+    if args.maildir:
+        try:
+            store = MaildirWriter(args.maildir)
+            queue_ids = QueueIds(store.next_queue_number())
+        except OSError as exc:
+            return fail(prog, f"cannot use --maildir {args.maildir}: {exc.strerror or exc}")
+    server = SMTPServer(
+        config,
+        policies=build_policies(args),
+        store=store,
+        ssl_context=context,
+        max_connections=args.max_connections,
+        queue_ids=queue_ids,
+        log=_print,
+    )
+    return asyncio.run(_serve(prog, server, *args.listen))
+
+
+async def _serve(prog: str, server: SMTPServer, host: str, port: int) -> int:
+    try:
+        host, port = await server.start(host, port)
+    except OSError as exc:
+        return fail(prog, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    shown = f"[{host}]" if ":" in host else host
+    _print(f"{prog}: listening on {shown}:{port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Not available on every platform; SIGINT then arrives as KeyboardInterrupt.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    _print(f"{prog}: stopped after {server.messages_accepted} message(s)")
+    return 0
+
+
+def _print(line: str) -> None:
+    # Flushed at once: scripts and tests read the log while the server runs.
+    print(line, flush=True)

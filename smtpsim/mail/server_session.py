@@ -1,0 +1,133 @@
+"""The server's side of a session, with its policies: what to answer to each event.
+
+``ServerSession`` sits between a ``ServerConnection`` (which parses and enforces
+the protocol) and whatever carries the bytes: the asyncio server of ``smtpsim
+serve`` or a simulated host. For each event the connection produces it asks the
+policies of the matching phase and falls back to the protocol's standard reply;
+when a message is accepted it hands it to ``deliver``, which stores or queues it
+and returns the queue id that the ``250 ... queued as`` reply names.
+
+This runs once per SMTP command in the simulator, so it dispatches on the exact
+event type rather than through a chain of ``isinstance`` checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..protocol import (
+    Auth,
+    AuthResponse,
+    CommandError,
+    Data,
+    Event,
+    Hello,
+    Mail,
+    Message,
+    Rcpt,
+    Reply,
+    Rset,
+    ServerConnection,
+    replies,
+)
+from .envelope import Client, Envelope
+from .policy import AUTH, CONNECT, DATA, END_OF_DATA, HELO, MAIL, RCPT, Context, Policy, PolicySet
+
+__all__ = ["Deliver", "ServerSession"]
+
+Deliver = Callable[[Envelope, Message, Client], str]
+"""Takes an accepted message and returns its queue id."""
+
+
+class ServerSession:
+    """Answers the events of one server connection with its policies."""
+
+    __slots__ = ("conn", "ctx", "deliver", "policies")
+
+    def __init__(
+        self,
+        conn: ServerConnection,
+        client: Client,
+        policies: PolicySet | Sequence[Policy] = (),
+        deliver: Deliver | None = None,
+    ) -> None:
+        self.conn = conn
+        self.ctx = Context(client)
+        self.deliver = deliver
+        self.policies = policies if isinstance(policies, PolicySet) else PolicySet(policies)
+
+    @property
+    def client(self) -> Client:
+        return self.ctx.client
+
+    def greeting(self, now: float = 0.0) -> Reply:
+        """The first reply: 220, unless a ``connect`` policy answers (554, 421)."""
+        self.ctx.now = now
+        return self.policies.ask(CONNECT, self.ctx) or self.conn.standard_reply()
+
+    def answer(self, event: Event, now: float = 0.0) -> Reply:
+        """The reply to ``event`` (which the caller then sends through the connection)."""
+        ctx = self.ctx
+        ctx.now = now
+        kind = type(event)
+        ask = self.policies.ask
+        reply: Reply | None
+        if kind is Rcpt:
+            ctx.recipient = event.recipient  # type: ignore[attr-defined]
+            reply = ask(RCPT, ctx)
+            if reply is None:
+                ctx.recipients.append(event.recipient)  # type: ignore[attr-defined]
+        elif kind is Mail:
+            ctx.sender, ctx.size = event.sender, event.size or 0  # type: ignore[attr-defined]
+            ctx.recipients = []
+            reply = ask(MAIL, ctx)
+        elif kind is Message:
+            ctx.size = event.size  # type: ignore[attr-defined]
+            reply = ask(END_OF_DATA, ctx) or self._accept(event)  # type: ignore[arg-type]
+        elif kind is Data:
+            reply = ask(DATA, ctx)
+        elif kind is Hello:
+            reply = ask(HELO, ctx)
+            if reply is None:
+                ctx.helo = event.domain  # type: ignore[attr-defined]
+                ctx.sender, ctx.recipients = None, []  # EHLO ends a transaction
+        elif kind is Rset:
+            ctx.sender, ctx.recipients = None, []
+            reply = None
+        elif kind is CommandError:
+            return event.reply  # type: ignore[attr-defined, no-any-return]
+        elif kind is Auth or kind is AuthResponse:
+            reply = self._auth()
+        else:
+            reply = None
+        return reply or self.conn.standard_reply()
+
+    def tls_established(self) -> None:
+        """After STARTTLS: the connection starts over, and the client is now on TLS."""
+        self.conn.tls_established()
+        ctx = self.ctx
+        ctx.tls, ctx.helo, ctx.authenticated = True, None, None
+
+    def _auth(self) -> Reply | None:
+        credentials = self.conn.credentials
+        if credentials is None:
+            return None  # the SASL exchange goes on: the standard reply is the challenge
+        ctx = self.ctx
+        ctx.credentials = credentials
+        reply = self.policies.ask(AUTH, ctx)
+        ctx.credentials = None
+        if reply is not None and reply.code == 235:
+            ctx.authenticated = credentials.username
+        return reply
+
+    def _accept(self, message: Message) -> Reply:
+        ctx = self.ctx
+        envelope = Envelope(ctx.sender or "", tuple(ctx.recipients), message.size)
+        ctx.recipients = []
+        if self.deliver is None:
+            return self.conn.standard_reply()
+        try:
+            queue_id = self.deliver(envelope, message, ctx.client)
+        except OSError:  # the store failed: the client keeps the message (RFC 5321 4.2.5)
+            return replies.QUEUE_WRITE_ERROR
+        return replies.queued(queue_id)

@@ -1,0 +1,20 @@
+"""Results: the recorder (typed buffers during the run), the tables built from it
+after the run, the summary, and ``RunResult`` with its files.
+
+pandas is loaded only by ``tables``, ``summary`` and ``result``, after a run: the
+runtime imports ``metrics.recorder`` alone.
+"""
+
+from typing import Any
+
+from .recorder import ColumnarRecorder
+
+__all__ = ["TABLES", "ColumnarRecorder", "RunResult"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RunResult", "TABLES"):
+        from . import result
+
+        return getattr(result, name)
+    raise AttributeError(name)

@@ -1,0 +1,174 @@
+"""The columnar recorder: typed arrays during the run, tables after it.
+
+Strings (addresses, host names, DSN codes, reply texts) are interned: each column
+stores small integer codes and one table of distinct values, so a recipient row
+costs a few dozen bytes however long its address (the 1M-message benchmark checks
+this). No pandas here: ``tables`` builds the DataFrames from these buffers.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from ..sim.trace import PENDING, STATUSES
+
+__all__ = ["ColumnarRecorder", "Interned"]
+
+_STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
+
+
+class Interned:
+    """A column of strings stored as codes into a list of distinct values."""
+
+    __slots__ = ("codes", "index", "values")
+
+    def __init__(self) -> None:
+        self.codes = array("i")
+        self.values: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def code(self, value: str) -> int:
+        code = self.index.get(value)
+        if code is None:
+            code = self.index[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def append(self, value: str) -> None:
+        code = self.index.get(value)
+        if code is None:
+            code = self.code(value)
+        self.codes.append(code)
+
+    def set(self, i: int, value: str) -> None:
+        self.codes[i] = self.code(value)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def decoded(self) -> list[str]:
+        values = self.values
+        return [values[c] for c in self.codes]
+
+
+class ColumnarRecorder:
+    """Implements ``smtpsim.sim.trace.Recorder``."""
+
+    def __init__(self, *, attempts: bool = True, levels: bool = True) -> None:
+        # messages
+        self.m_sender = Interned()
+        self.m_size = array("q")
+        self.m_n_rcpt = array("i")
+        self.m_t_submit = array("d")
+        self.m_origin = Interned()
+        # recipients
+        self.r_msg = array("q")
+        self.r_rcpt = Interned()
+        self.r_domain = Interned()
+        self.r_status = array("b")
+        self.r_t_final = array("d")
+        self.r_attempts = array("i")
+        self.r_dsn = Interned()
+        self.r_reply = Interned()
+        self.r_hops = array("h")
+        # attempts
+        self.keep_attempts = attempts
+        self.a_msg = array("q")
+        self.a_row = array("q")
+        self.a_host = Interned()
+        self.a_peer = Interned()
+        self.a_t_start = array("d")
+        self.a_t_end = array("d")
+        self.a_outcome = Interned()
+        self.a_code = array("h")
+        self.a_dsn = Interned()
+        self.a_phase = Interned()
+        self.a_queue_s = array("d")
+        self.a_conn_s = array("d")
+        self.a_xfer_s = array("d")
+        # levels
+        self.keep_levels = levels
+        self.l_t = array("d")
+        self.l_host = Interned()
+        self.l_metric = Interned()
+        self.l_value = array("q")
+        self._last_level: dict[tuple[str, str], int] = {}
+        self._nan = float("nan")
+
+    def message(self, sender: str, size: int, n_rcpt: int, t: float, origin: str) -> int:
+        msg_id = len(self.m_size)
+        self.m_sender.append(sender)
+        self.m_size.append(size)
+        self.m_n_rcpt.append(n_rcpt)
+        self.m_t_submit.append(t)
+        self.m_origin.append(origin)
+        return msg_id
+
+    def recipient(self, msg_id: int, address: str, domain: str) -> int:
+        row = len(self.r_msg)
+        self.r_msg.append(msg_id)
+        self.r_rcpt.append(address)
+        self.r_domain.append(domain)
+        self.r_status.append(0)
+        self.r_t_final.append(self._nan)
+        self.r_attempts.append(0)
+        self.r_dsn.append("")
+        self.r_reply.append("")
+        self.r_hops.append(0)
+        return row
+
+    def final(self, row: int, status: str, t: float, dsn: str, reply: str) -> None:
+        if self.r_status[row] != 0:
+            raise RuntimeError(
+                f"recipient row {row} is already {STATUSES[self.r_status[row]]}, now {status}"
+            )
+        self.r_status[row] = _STATUS_CODE[status]
+        self.r_t_final[row] = t
+        self.r_dsn.set(row, dsn)
+        self.r_reply.set(row, reply)
+
+    def hop(self, row: int) -> None:
+        self.r_hops[row] += 1
+
+    def attempt(self, msg_id: int, row: int, host: str, peer: str, t_start: float,
+                t_end: float, outcome: str, code: int, dsn: str, phase: str,
+                queue_s: float, conn_s: float, xfer_s: float) -> None:
+        self.r_attempts[row] += 1
+        if not self.keep_attempts:
+            return
+        self.a_msg.append(msg_id)
+        self.a_row.append(row)
+        self.a_host.append(host)
+        self.a_peer.append(peer)
+        self.a_t_start.append(t_start)
+        self.a_t_end.append(t_end)
+        self.a_outcome.append(outcome)
+        self.a_code.append(code)
+        self.a_dsn.append(dsn)
+        self.a_phase.append(phase)
+        self.a_queue_s.append(queue_s)
+        self.a_conn_s.append(conn_s)
+        self.a_xfer_s.append(xfer_s)
+
+    def level(self, t: float, host: str, metric: str, value: int) -> None:
+        if not self.keep_levels:
+            return
+        key = (host, metric)
+        last = self._last_level.get(key)
+        if last is not None and self.l_t[last] == t:
+            self.l_value[last] = value  # several changes at one instant: keep the last
+            return
+        self._last_level[key] = len(self.l_t)
+        self.l_t.append(t)
+        self.l_host.append(host)
+        self.l_metric.append(metric)
+        self.l_value.append(value)
+
+    def status_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for code in self.r_status:
+            counts[STATUSES[code]] += 1
+        return counts
+
+    def pending_rows(self) -> list[int]:
+        return [i for i, s in enumerate(self.r_status) if s == _STATUS_CODE[PENDING]]

@@ -1,0 +1,80 @@
+"""``RunResult``: the tables and facts of one run, and the files they go to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .recorder import ColumnarRecorder
+from .summary import summarize
+from .tables import attempts_table, levels_table, messages_table, recipients_table
+
+__all__ = ["TABLES", "RunResult"]
+
+TABLES = ("messages", "recipients", "attempts", "levels")
+
+
+@dataclass
+class RunResult:
+    """The four result tables (see ``docs/results.md``) and the run's ``meta``."""
+
+    messages: pd.DataFrame
+    recipients: pd.DataFrame
+    attempts: pd.DataFrame
+    levels: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_recorder(cls, recorder: ColumnarRecorder, meta: dict[str, Any]) -> RunResult:
+        return cls(messages_table(recorder), recipients_table(recorder),
+                   attempts_table(recorder), levels_table(recorder), meta)
+
+    def summary(self) -> dict[str, Any]:
+        """Delivered, bounced, expired, pending; delay percentiles; deferral rate;
+        attempts per recipient; peak queues (after the warm-up)."""
+        return summarize(self.messages, self.recipients, self.attempts, self.levels,
+                         warmup=float(self.meta.get("warmup_s", 0.0)))
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in TABLES:
+            raise KeyError(f"no table {name!r}; tables are {', '.join(TABLES)}")
+        frame: pd.DataFrame = getattr(self, name)
+        return frame
+
+    def write(self, out: str | Path, *, fmt: str = "parquet") -> Path:
+        """Write the tables (Parquet, or CSV), ``summary.json`` and ``meta.json``."""
+        directory = Path(out)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            frame = self.table(name)
+            if fmt == "parquet":
+                frame.to_parquet(directory / f"{name}.parquet", index=False)
+            elif fmt == "csv":
+                frame.to_csv(directory / f"{name}.csv", index=False)
+            else:
+                raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
+        (directory / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        (directory / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
+        return directory
+
+    @classmethod
+    def read(cls, directory: str | Path) -> RunResult:
+        """A result written by ``write`` (Parquet or CSV)."""
+        path = Path(directory)
+        frames = {}
+        for name in TABLES:
+            parquet, csv = path / f"{name}.parquet", path / f"{name}.csv"
+            frames[name] = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(csv)
+        meta = json.loads((path / "meta.json").read_text())
+        return cls(meta=meta, **frames)
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        r = s["recipients"]
+        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in r.items())
+        return (f"<b>smtpsim run</b> {self.meta.get('scenario', '')} (seed {self.meta.get('seed')})"
+                f"<table><tr><th>recipients</th><th></th></tr>{rows}</table>")

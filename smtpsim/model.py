@@ -1,0 +1,232 @@
+"""``build(scenario, seed)``: the one place where a scenario becomes live objects.
+
+The scenario is pure data; here it turns into a SimPy environment, a network of
+links, DNS zones and resolvers, mail hosts with their policies, queue managers and
+SMTP clients, and the traffic flows, all sharing one ``RunContext``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from .mail import LocalRecipients, PasswordTable, PolicySet, RelayControl
+from .metrics.recorder import ColumnarRecorder
+from .mta import ClientSide, DeliveryAgent, MailHost, NumberedMailboxes, QueueManager, ServerSide
+from .net import Link, Network, Resolver, ZoneData, Zones
+from .protocol import ClientTimeouts, ServerConfig
+from .sim import RunContext, Streams, make_sampler
+from .workload import Flow, RecipientSampler
+
+__all__ = ["Model", "build"]
+
+# Credentials every simulated client presents to a host that requires AUTH.
+SIM_CREDENTIALS = ("sim", "sim")
+# A cache miss at a host's resolver, when no resolver host is modelled (a local
+# caching resolver asking the authoritative servers: a few tens of milliseconds).
+DNS_MISS_TIME = 0.02
+_TLS_LEVEL = {"none": "no", "may": "may", "encrypt": "require"}
+
+
+@dataclass
+class Model:
+    """Everything of one run. ``run()`` advances it; ``recorder`` holds what happened."""
+
+    scenario: Any
+    seed: int
+    ctx: RunContext
+    network: Network
+    zones: Zones
+    hosts: dict[str, MailHost]
+    flows: dict[str, Flow] = field(default_factory=dict)
+
+    @property
+    def env(self) -> simpy.Environment:
+        return self.ctx.env
+
+    @property
+    def recorder(self) -> ColumnarRecorder:
+        return self.ctx.recorder  # type: ignore[return-value]
+
+    def link(self, a: str, b: str) -> Link:
+        """The link between nodes ``a`` and ``b`` (set ``.up`` to take it down)."""
+        return self.network.link(a, b)
+
+    def run(self, until: float | None = None) -> None:
+        """Simulate up to ``until`` (default: the scenario's duration)."""
+        end = self.scenario.duration if until is None else until
+        if end > self.env.now:
+            self.env.run(until=end)
+
+
+def build(scenario: Any, seed: int | None = None) -> Model:
+    """Live objects for ``scenario``; ``seed`` defaults to the scenario's own."""
+    seed = scenario.seed if seed is None else int(seed)
+    sim = scenario.simulation
+    ctx = RunContext(
+        simpy.Environment(),
+        Streams(seed),
+        ColumnarRecorder(attempts=sim.record_attempts, levels=sim.record_levels),
+        wire=sim.wire,
+        record_attempts=sim.record_attempts,
+        record_levels=sim.record_levels,
+    )
+    network = _network(scenario, ctx)
+    zones = _zones(scenario)
+    hosts: dict[str, MailHost] = {}
+    for key, spec in scenario.hosts.items():
+        hosts[key] = _host(key, spec, scenario, ctx)
+    resolver_time = DNS_MISS_TIME
+    for host in hosts.values():
+        _wire_up(host, ctx, hosts, network, Resolver(zones, resolver_time))
+    model = Model(scenario, seed, ctx, network, zones, hosts)
+    for name, flow in scenario.traffic.items():
+        model.flows[name] = _flow(name, flow, scenario, ctx, hosts, network, zones)
+    return model
+
+
+# --- pieces ---------------------------------------------------------------------------------
+
+
+def _network(scenario: Any, ctx: RunContext) -> Network:
+    network = Network()
+    for router in scenario.routers:
+        network.add_node(router)
+    for key in scenario.hosts:
+        network.add_node(key)
+    for spec in scenario.links:
+        a, b = spec.between
+        network.add_link(_link(a, b, spec.latency, spec.bandwidth, spec.loss, ctx))
+    return network
+
+
+def _link(a: str, b: str, latency: Any, bandwidth: float, loss: float, ctx: RunContext) -> Link:
+    constant = latency.kind == "constant"
+    rng = None if constant else ctx.streams.generator(f"link.{a}-{b}.latency")
+    return Link(a, b, make_sampler(latency, rng), mean_latency=latency.mean_value(),
+                constant=constant, bandwidth=bandwidth, loss=loss)
+
+
+def _zones(scenario: Any) -> Zones:
+    zones = Zones()
+    for domain, zone in scenario.dns.items():
+        mx = zone.mx
+        zones.domains[domain.lower()] = ZoneData(
+            mx=tuple((pref, key) for key, pref in mx.items()) if isinstance(mx, dict) else None,
+            null_mx=mx == "null",
+            a=zone.a,
+            ttl=zone.ttl,
+            txt=tuple(zone.txt),
+            dnsbl=zone.dnsbl,
+        )
+    for key, host in scenario.hosts.items():
+        zones.host_names[host.name.lower()] = key
+    return zones
+
+
+def _requires_auth(spec: Any) -> bool:
+    return bool(spec.auth) if spec.auth is not None else spec.role == "msa"
+
+
+def _host(key: str, spec: Any, scenario: Any, ctx: RunContext) -> MailHost:
+    p = spec.postfix
+    accepts = frozenset(d.lower() for d in spec.accepts)
+    requires_auth = _requires_auth(spec)
+    policies: list[Any] = []
+    if spec.role == "mx":
+        policies.append(RelayControl(accepts, mynetworks=()))
+    elif requires_auth:
+        policies.append(RelayControl(accepts, mynetworks=()))
+    if accepts:
+        policies.append(LocalRecipients(accepts, NumberedMailboxes(
+            dict.fromkeys(accepts, spec.mailboxes)
+        )))
+    if requires_auth:
+        policies.append(PasswordTable(dict([SIM_CREDENTIALS])))
+    config = ServerConfig(
+        hostname=spec.name,
+        pipelining=p.smtpd_pipelining,
+        max_message_size=p.message_size_limit,
+        starttls=p.smtpd_tls_security_level == "may",
+        auth_mechanisms=("PLAIN", "LOGIN") if requires_auth else (),
+        max_recipients=p.smtpd_recipient_limit,
+        idle_timeout=p.smtpd_timeout,
+    )
+    proc = spec.processing
+    server = ServerSide(
+        config,
+        PolicySet(policies),
+        _sampler(proc.greeting, f"host.{key}.processing.greeting", ctx),
+        _sampler(proc.command, f"host.{key}.processing.command", ctx),
+        _sampler(proc.end_of_data, f"host.{key}.processing.end_of_data", ctx),
+    )
+    return MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth)
+
+
+def _sampler(dist: Any, name: str, ctx: RunContext) -> Any:
+    rng = None if dist.kind == "constant" else ctx.streams.generator(name)
+    return make_sampler(dist, rng)
+
+
+def _client_side(host: MailHost, auth: bool) -> ClientSide:
+    p = host.params
+    return ClientSide(
+        helo=host.name,
+        timeouts=ClientTimeouts(
+            connect=p.smtp_connect_timeout, helo=p.smtp_helo_timeout, mail=p.smtp_mail_timeout,
+            rcpt=p.smtp_rcpt_timeout, data_init=p.smtp_data_init_timeout,
+            data_xfer=p.smtp_data_xfer_timeout, data_done=p.smtp_data_done_timeout,
+            quit=p.smtp_quit_timeout,
+        ),
+        starttls=_TLS_LEVEL[p.smtp_tls_security_level],
+        auth=SIM_CREDENTIALS if auth else None,
+        wait_for_quit=not p.smtp_skip_quit_response,
+        pipelining=p.smtp_pipelining,
+    )
+
+
+def _wire_up(host: MailHost, ctx: RunContext, hosts: dict[str, MailHost], network: Network,
+             resolver: Resolver) -> None:
+    """The queue manager and SMTP client of ``host``."""
+    p = host.params
+    agent = DeliveryAgent(
+        host, ctx, hosts, network, resolver,
+        {False: _client_side(host, False), True: _client_side(host, True)},
+        ctx.streams.generator(f"host.{host.key}.smtp"),
+    )
+    qmgr = QueueManager(host, ctx, p, agent.deliver)
+    qmgr.local_domains = host.local_domains
+    qmgr.relayhost = f"[{p.relayhost}]" if p.relayhost else None
+    host.qmgr, host.agent = qmgr, agent
+
+
+def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str, MailHost],
+          network: Network, zones: Zones) -> Flow:
+    """The flow's client host (a node linked to ``submit_to``, an MTA with the flow's
+    ``client`` parameters relaying everything there) and its source."""
+    submit_to = hosts[spec.submit_to]
+    key = f"traffic.{name}"
+    params = spec.client.model_copy(update={"relayhost": spec.submit_to})
+    ip = spec.ip
+    client = MailHost(key, f"{name}.clients.sim.example", ip, "clients", params, None,
+                      frozenset(), False)
+    hosts[key] = client
+    network.add_node(key)
+    link = spec.link
+    network.add_link(_link(key, spec.submit_to, link.latency, link.bandwidth, link.loss, ctx))
+    _wire_up(client, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME))
+    sender_domain = spec.sender_domain
+    mailboxes = {}
+    for host_spec in scenario.hosts.values():
+        for domain in host_spec.accepts:
+            mailboxes[domain.lower()] = host_spec.mailboxes
+    recipients = RecipientSampler(spec.recipients, mailboxes, spec.unknown_users,
+                                  ctx.streams.generator(f"workload.{name}.recipients"))
+    size_rng = ctx.streams.generator(f"workload.{name}.sizes")
+    stop = scenario.duration if spec.stop is None else min(spec.stop, scenario.duration)
+    return Flow(name, spec, ctx, client, sender_domain, make_sampler(spec.size, size_rng),
+                recipients, ctx.streams.generator(f"workload.{name}.arrivals"), stop)
+
+

@@ -1,0 +1,24 @@
+"""Mail hosts in simulated time: the listener (server sessions and policies), the
+queue manager (Postfix's qmgr), the delivery agent (Postfix's smtp client), bounces
+and mailboxes."""
+
+from .delivery import DeliveryAgent
+from .host import MailHost, NumberedMailboxes
+from .message import QueuedMessage, make_bounce
+from .queue_manager import DeliveryRequest, Destination, QueueManager
+from .session import ClientSide, ServerSide, SessionOutcome, converse
+
+__all__ = [
+    "ClientSide",
+    "DeliveryAgent",
+    "DeliveryRequest",
+    "Destination",
+    "MailHost",
+    "NumberedMailboxes",
+    "QueueManager",
+    "QueuedMessage",
+    "ServerSide",
+    "SessionOutcome",
+    "converse",
+    "make_bounce",
+]

@@ -1,0 +1,319 @@
+"""Postfix's SMTP client, smtp(8), in simulated time: from a delivery request to
+sessions with the next hop's servers (fact sheet sections 1.7, 3.6).
+
+For a request it finds the servers to try: the relay host given as ``[host]``, or
+the domain's MX hosts by preference with equal preferences shuffled (RFC 5321
+section 5.1), the implicit MX when the domain has none, a bounce for a null MX
+(RFC 7505) or an unknown domain, a deferral when DNS fails for now; at most
+``smtp_mx_address_limit`` addresses, then the ``smtp_fallback_relay`` hosts. It tries
+them in order:
+
+- a connection that fails (no route, a link or host down, a lost SYN) costs
+  ``smtp_connect_timeout`` (or a round trip when refused) and moves to the next;
+- a server with all its processes busy keeps the client waiting in its listen queue
+  until one frees up, or until ``smtp_helo_timeout``;
+- recipients answered 4xx, and all of them after a 4xx or 5xx greeting
+  (``smtp_skip_5xx_greeting``), go on to the next server, within
+  ``smtp_mx_session_limit`` sessions; a 5xx to MAIL, RCPT or DATA bounces at once
+  (fact sheet 1.7, 7.12); what is left at the end is deferred.
+
+Each session is one ``converse`` call and one SimPy event (its end); a message the
+server accepted enters the server's queue then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..protocol import Reply
+from ..sim import RunContext
+from ..sim.trace import BOUNCE, DEFERRED, SENT
+from .message import QueuedMessage
+from .queue_manager import DeliveryRequest
+from .session import ClientSide, converse
+
+__all__ = ["DeliveryAgent"]
+
+
+class _Attempt:
+    """One delivery request on its way through the candidate servers."""
+
+    __slots__ = ("candidates", "connect_failures", "handshakes", "last", "mark", "next",
+                 "remaining", "request", "sessions", "t", "tried")
+
+    def __init__(self, request: DeliveryRequest, now: float) -> None:
+        self.request = request
+        self.candidates: list[str] = []
+        self.next = 0
+        self.t = now
+        self.mark = now  # start of the current connection effort (DNS, failed connects)
+        self.remaining = list(request.idx)
+        self.tried: list[int] = []  # remaining recipients already given a reply
+        self.last: Reply | None = None
+        self.sessions = 0
+        self.handshakes = 0
+        self.connect_failures = 0
+
+
+class DeliveryAgent:
+    """The SMTP client of one host."""
+
+    def __init__(self, host: Any, ctx: RunContext, world: dict[str, Any], network: Any,
+                 resolver: Any, clients: dict[bool, ClientSide], rng: Any) -> None:
+        """``clients[True]`` is the client that authenticates (to hosts that require
+        AUTH, as with Postfix's per-next-hop ``smtp_sasl_password_maps``)."""
+        self.host = host
+        self.ctx = ctx
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.world = world
+        self.network = network
+        self.resolver = resolver
+        self.clients = clients
+        self.rng = rng
+        p = host.params
+        self.p = p
+        self.fallback: tuple[str, ...] = tuple(p.smtp_fallback_relay)
+        self.sessions_open = 0
+
+    # --- finding the servers ------------------------------------------------------------
+
+    def deliver(self, request: DeliveryRequest) -> None:
+        """The queue manager's entry point."""
+        now = self.env.now
+        attempt = _Attempt(request, now)
+        name = request.dest.name
+        if name.startswith("["):
+            attempt.candidates = [name[1:-1]]
+        else:
+            answer, cost = self.resolver.mx(name, now)
+            attempt.t += cost
+            kind = answer.kind
+            if kind == "mx":
+                candidates = self._order_mx(answer.hosts)
+                if candidates is None:
+                    reply = Reply(554, "5.4.6", f"mail for {name} loops back to myself")
+                    return self._settle_all(attempt, reply, "dns")
+                attempt.candidates = candidates
+            elif kind == "null":
+                reply = Reply(556, "5.1.10", f"Domain {name} does not accept mail (nullMX)")
+                return self._settle_all(attempt, reply, "dns")
+            elif kind == "notfound":
+                if answer.implicit is None:
+                    reply = Reply(550, "5.4.4", "Host or domain name not found. Name service "
+                                  f"error for name={name} type=A: Host not found")
+                    return self._settle_all(attempt, reply, "dns")
+                attempt.candidates = [answer.implicit]
+            else:
+                reply = Reply(451, "4.4.3", "Host or domain name not found. Name service error "
+                              f"for name={name} type=MX: Host not found, try again")
+                return self._settle_all(attempt, reply, "dns")
+        own = self.host.key
+        attempt.candidates = attempt.candidates[: self.p.smtp_mx_address_limit]
+        attempt.candidates += [k for k in self.fallback
+                               if k != own and k not in attempt.candidates]
+        self._try(attempt)
+
+    def _order_mx(self, hosts: tuple[tuple[int, str], ...]) -> list[str] | None:
+        """MX hosts by preference, equal preferences shuffled; a host that finds itself
+        in the list drops its own preference and worse (RFC 5321 section 5.1);
+        ``None`` when nothing better than itself is left."""
+        own = self.host.key
+        mine = [pref for pref, key in hosts if key == own]
+        if mine:
+            hosts = tuple((pref, key) for pref, key in hosts if pref < min(mine))
+            if not hosts:
+                return None
+        out: list[str] = []
+        i = 0
+        while i < len(hosts):
+            j = i
+            while j < len(hosts) and hosts[j][0] == hosts[i][0]:
+                j += 1
+            tier = [key for _, key in hosts[i:j]]
+            if len(tier) > 1:
+                self.rng.shuffle(tier)
+            out += tier
+            i = j
+        return out
+
+    # --- trying them ----------------------------------------------------------------------
+
+    def _try(self, attempt: _Attempt) -> None:
+        env = self.env
+        while attempt.next < len(attempt.candidates):
+            if attempt.t > env.now:  # connection failures or DNS took time: go on later
+                wake = env.timeout(attempt.t - env.now)
+                wake.callbacks.append(lambda _e: self._try(attempt))
+                return
+            key = attempt.candidates[attempt.next]
+            attempt.next += 1
+            server = self.world[key]
+            path = self.network.path(self.host.node, server.node)
+            failure = self._connect_failure(server, path)
+            if failure is not None:
+                reply, cost = failure
+                attempt.t += cost
+                attempt.last = reply
+                attempt.connect_failures += 1
+                continue
+            slots = server.slots
+            if slots.try_acquire():
+                self._session(attempt, server, path)
+            else:
+                self._wait_for_process(attempt, server, path)
+            return
+        self._finish(attempt)
+
+    def _connect_failure(self, server: Any, path: Any) -> tuple[Reply, float] | None:
+        where = f"{server.name}[{server.ip}]:25"
+        if path is None or not path.up or server.down == "blackhole":
+            timeout = self.p.smtp_connect_timeout
+            return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
+        if server.down == "refuse":
+            return Reply(451, "4.4.1", f"connect to {where}: Connection refused"), path.rtt()
+        if path.loss and self.rng.random() < path.loss:
+            timeout = self.p.smtp_connect_timeout
+            return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
+        return None
+
+    def _wait_for_process(self, attempt: _Attempt, server: Any, path: Any) -> None:
+        """All server processes busy: wait in its listen queue, up to the greeting
+        timeout (the TCP handshake itself completes in the kernel)."""
+        env = self.env
+
+        def granted() -> None:
+            self._session(attempt, server, path)
+
+        def give_up(_event: Any) -> None:
+            if server.slots.cancel(granted):
+                attempt.t = env.now
+                attempt.last = Reply(451, "4.4.2", f"conversation with {server.name}"
+                                     f"[{server.ip}] timed out while receiving the initial "
+                                     "server greeting")
+                attempt.connect_failures += 1
+                self._try(attempt)
+
+        server.slots.wait(granted)
+        env.timeout(self.p.smtp_helo_timeout).callbacks.append(give_up)
+
+    def _session(self, attempt: _Attempt, server: Any, path: Any) -> None:
+        env = self.env
+        now = env.now
+        msg = attempt.request.msg
+        rtt = path.rtt()
+        self.sessions_open += 1
+        self._level(now)
+        outcome = converse(
+            self.clients[server.requires_auth], server.server_side, self.host.client_info, msg.sender,
+            [msg.rcpts[i] for i in attempt.remaining], msg.size, rtt, path.transfer, now,
+            self.ctx.wire, server.next_queue_id,
+        )
+        end = env.timeout(outcome.duration)
+        end.callbacks.append(
+            lambda _e: self._session_end(attempt, server, path, outcome, now)
+        )
+
+    def _session_end(self, attempt: _Attempt, server: Any, path: Any, outcome: Any,
+                     t_start: float) -> None:
+        now = self.env.now
+        server.slots.release()
+        self.sessions_open -= 1
+        self._level(now)
+        msg = attempt.request.msg
+        if outcome.accepted:
+            self._hand_over(msg, attempt.remaining, outcome, server, now)
+        if outcome.past_handshake:
+            attempt.sessions += 1
+            attempt.handshakes += 1
+        result = outcome.result
+        soft_greeting = result.phase == "greeting"  # smtp_skip_5xx_greeting = yes
+        conn_s = (t_start - attempt.mark) + outcome.handshake_s
+        xfer_s = outcome.duration - outcome.handshake_s
+        still: list[int] = []
+        record = self.recorder.attempt
+        for (_rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
+            code = reply.code
+            if code < 400:
+                outcome_word = SENT
+            elif code >= 500 and not soft_greeting:
+                outcome_word = BOUNCE
+                msg.bounced.append((i, reply))
+            else:
+                outcome_word = DEFERRED
+                msg.errors[i] = reply
+                still.append(i)
+            record(msg.msg_id, msg.rows[i], self.host.key, server.key, t_start, now,
+                   outcome_word, code, reply.dsn, result.phase, attempt.mark - msg.created,
+                   conn_s, xfer_s)
+        attempt.remaining = still
+        attempt.tried = list(still)
+        attempt.t = attempt.mark = now
+        if still and attempt.sessions < self.p.smtp_mx_session_limit:
+            self._try(attempt)
+        else:
+            self._finish(attempt)
+
+    def _hand_over(self, msg: QueuedMessage, sent: list[int], outcome: Any, server: Any,
+                   now: float) -> None:
+        """The server took the message for some recipients: it now sits in its queue."""
+        wanted = set(outcome.accepted)
+        idx = [i for i in sent if msg.rcpts[i] in wanted]
+        rows = [msg.rows[i] for i in idx]
+        for row in rows:
+            self.recorder.hop(row)
+        copy = QueuedMessage(msg.msg_id, msg.sender, msg.size, [msg.rcpts[i] for i in idx],
+                             rows, now, msg.hops + 1, msg.origin)
+        copy.queue_id = outcome.queue_id
+        server.receive(copy, now)
+
+    # --- endings ------------------------------------------------------------------------------
+
+    def _finish(self, attempt: _Attempt) -> None:
+        """No server left to try: what remains is deferred."""
+        request = attempt.request
+        msg = request.msg
+        untried = [i for i in attempt.remaining if i not in attempt.tried]
+        if untried:
+            reply = attempt.last or Reply(451, "4.4.1", "no server to try")
+            now = self.env.now
+            for i in untried:
+                msg.errors[i] = reply
+                self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none",
+                                      attempt.mark, now, DEFERRED, reply.code, reply.dsn,
+                                      "connect", attempt.mark - msg.created,
+                                      now - attempt.mark, 0.0)
+        msg.deferred.extend(attempt.remaining)
+        if attempt.last is not None:
+            request.dest.last_reason = attempt.last
+        site_failure = attempt.connect_failures > 0 and attempt.handshakes == 0
+        self._done(attempt, site_failure)
+
+    def _settle_all(self, attempt: _Attempt, reply: Reply, phase: str) -> None:
+        """A DNS answer decided for every recipient: bounce (5xx) or defer (4xx)."""
+        msg = attempt.request.msg
+        now = self.env.now
+        for i in attempt.remaining:
+            if reply.code >= 500:
+                msg.bounced.append((i, reply))
+                outcome = BOUNCE
+            else:
+                msg.errors[i] = reply
+                msg.deferred.append(i)
+                outcome = DEFERRED
+            self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none", now, now,
+                                  outcome, reply.code, reply.dsn, phase, now - msg.created,
+                                  0.0, 0.0)
+        attempt.remaining = []
+        if attempt.t > now:  # the lookup took time: report when it is over
+            wake = self.env.timeout(attempt.t - now)
+            wake.callbacks.append(lambda _e: self._done(attempt, False))
+        else:
+            self._done(attempt, False)
+
+    def _done(self, attempt: _Attempt, site_failure: bool) -> None:
+        self.host.qmgr.request_done(attempt.request, site_failure, self.env.now)
+
+    def _level(self, now: float) -> None:
+        if self.ctx.record_levels:
+            self.recorder.level(now, self.host.key, "connections", self.sessions_open)

@@ -1,0 +1,69 @@
+"""A simulated mail host: its SMTP server (listener), queue manager, SMTP client
+and mailboxes, put together from a scenario's host entry by ``smtpsim.model``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..mail import Client
+from ..sim import SlotPool
+from .message import QueuedMessage
+from .session import ServerSide
+
+__all__ = ["MailHost", "NumberedMailboxes"]
+
+
+class NumberedMailboxes:
+    """The users of a host's domains: ``user0@d`` ... ``user{n-1}@d`` for each domain
+    ``d`` with ``n`` mailboxes. A container, so that ``LocalRecipients`` can ask
+    ``address in mailboxes`` without a million strings in memory."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = {d.lower(): n for d, n in counts.items()}
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, str):
+            return False
+        local, _, domain = address.rpartition("@")
+        n = self.counts.get(domain.lower())
+        if n is None or not local.startswith("user"):
+            return False
+        number = local[4:]
+        return number.isdigit() and int(number) < n
+
+
+class MailHost:
+    """One host. ``down`` is ``None`` when up, else ``"refuse"`` (connections are
+    refused) or ``"blackhole"`` (they time out)."""
+
+    def __init__(self, key: str, name: str, ip: str, role: str, params: Any,
+                 server_side: ServerSide | None, local_domains: frozenset[str],
+                 requires_auth: bool) -> None:
+        self.key = key
+        self.node = key
+        self.name = name
+        self.ip = ip
+        self.role = role
+        self.params = params
+        self.server_side = server_side
+        self.local_domains = local_domains
+        self.requires_auth = requires_auth
+        self.down: str | None = None
+        self.slots = SlotPool(params.default_process_limit)
+        self.client_info = Client(ip, name)
+        self.qmgr: Any = None
+        self.agent: Any = None
+        self._queue_ids = 0
+
+    def receive(self, msg: QueuedMessage, now: float) -> None:
+        """A message was accepted by this host's server (or submitted to it)."""
+        if not msg.queue_id:
+            msg.queue_id = self.next_queue_id()
+        self.qmgr.receive(msg, now)
+
+    def next_queue_id(self) -> str:
+        """Postfix-style short queue ids: upper-case hex, unique per host."""
+        self._queue_ids += 1
+        return f"{self._queue_ids:010X}"

@@ -1,0 +1,78 @@
+"""Messages in a host's queue, and the bounces (DSNs) made from them."""
+
+from __future__ import annotations
+
+from ..mail import domain_of
+from ..protocol import Reply
+from ..sim.trace import Recorder
+
+__all__ = ["BOUNCE_OVERHEAD", "QueuedMessage", "make_bounce"]
+
+# A Postfix non-delivery notice: a text part and a delivery-status part (about 1.5 kB
+# with one recipient, a few hundred bytes per further one), then the original
+# message, or only its headers above ``bounce_size_limit`` (fact sheet 2.3).
+BOUNCE_OVERHEAD = 1500
+BOUNCE_PER_RECIPIENT = 300
+BOUNCE_SIZE_LIMIT = 50_000
+HEADERS_ONLY = 2_000
+
+
+class QueuedMessage:
+    """One message in one host's queue (Postfix: one queue file).
+
+    ``rcpts`` and ``rows`` are parallel: the addresses and their recorder rows.
+    ``pending`` holds the indices still to deliver; ``errors`` the last deferral
+    reason per index (the reason an expiry bounce reports, fact sheet 3.3).
+    ``created`` is when it entered this host's queue: Postfix's backoff and
+    lifetime are counted from it.
+    """
+
+    __slots__ = (
+        "bounced",
+        "created",
+        "deferred",
+        "errors",
+        "hops",
+        "msg_id",
+        "origin",
+        "outstanding",
+        "pending",
+        "queue_id",
+        "rcpts",
+        "rows",
+        "sender",
+        "size",
+        "t_active",
+    )
+
+    def __init__(self, msg_id: int, sender: str, size: int, rcpts: list[str], rows: list[int],
+                 created: float, hops: int, origin: str) -> None:
+        self.msg_id = msg_id
+        self.sender = sender
+        self.size = size
+        self.rcpts = rcpts
+        self.rows = rows
+        self.created = created
+        self.hops = hops
+        self.origin = origin
+        self.pending: list[int] = list(range(len(rcpts)))
+        self.errors: dict[int, Reply] = {}
+        self.outstanding = 0  # delivery requests of this active pass still running
+        self.bounced: list[tuple[int, Reply]] = []  # failed in this pass
+        self.deferred: list[int] = []  # to retry after this pass
+        self.t_active = created
+        self.queue_id = ""
+
+
+def make_bounce(original: QueuedMessage, failed: int, now: float,
+                recorder: Recorder) -> QueuedMessage | None:
+    """The non-delivery notice for ``failed`` recipients of ``original``, from ``<>``
+    to its sender; ``None`` when the original is itself a bounce (RFC 5321 section
+    6.1: never send an error message in response to an error message)."""
+    if original.sender == "":
+        return None
+    body = original.size if original.size <= BOUNCE_SIZE_LIMIT else HEADERS_ONLY
+    size = BOUNCE_OVERHEAD + BOUNCE_PER_RECIPIENT * (failed - 1) + body
+    msg_id = recorder.message("", size, 1, now, "bounce")
+    row = recorder.recipient(msg_id, original.sender, domain_of(original.sender))
+    return QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")

@@ -1,0 +1,315 @@
+"""Postfix's queue manager (qmgr), in simulated time (fact sheet section 3).
+
+- Queues: ``incoming`` (new mail), ``active`` (at most ``qmgr_message_active_limit``
+  messages), ``deferred`` (waiting for their retry time). When the active queue has
+  room it takes from incoming and from the due part of deferred alternately, so a
+  backlog cannot starve new mail (qmgr(8)).
+- Each active message's recipients are grouped by next hop into delivery requests of
+  at most ``default_destination_recipient_limit`` recipients; destinations are
+  served round-robin, each within its concurrency window, all within the transport's
+  ``default_process_limit``.
+- The deferred queue is scanned every ``queue_run_delay``; a deferred message is due
+  ``clamp(age, minimal_backoff_time, maximal_backoff_time)`` after its attempt, age
+  counted from its arrival in this queue (``qmgr_active.c``, fact sheet 3.3), and is
+  tried at the first scan after that.
+- After an attempt in which something failed, a message older than
+  ``maximal_queue_lifetime`` (``bounce_queue_lifetime`` for bounces) expires: its
+  remaining recipients are returned to the sender with their last error.
+- Concurrency per destination starts at ``initial_destination_concurrency`` and moves
+  with the +1/-1 feedback of Postfix 2.5's scheduler; a pseudo-cohort of consecutive
+  connect/handshake failures makes the destination dead for ``minimal_backoff_time``,
+  during which its mail is deferred without a connection ("delivery temporarily
+  suspended", fact sheet 3.4).
+- A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable, Generator
+from functools import partial
+from typing import Any
+
+from ..protocol import Reply
+from ..sim import RunContext
+from ..sim.trace import BOUNCE, BOUNCED, DEFERRED, DELIVERED, EXPIRED
+from .message import QueuedMessage, make_bounce
+
+__all__ = ["DeliveryRequest", "Destination", "QueueManager"]
+
+_LOOP = Reply(554, "5.4.6", "Too many hops: mail forwarding loop")
+
+
+class DeliveryRequest:
+    """Recipients of one message for one next hop: one delivery agent's job."""
+
+    __slots__ = ("dest", "idx", "msg", "t_queued")
+
+    def __init__(self, msg: QueuedMessage, dest: Destination, idx: list[int], t_queued: float):
+        self.msg = msg
+        self.dest = dest
+        self.idx = idx
+        self.t_queued = t_queued
+
+
+class Destination:
+    """A next hop (a domain, or ``[host]`` for a relay host) and its scheduling state."""
+
+    __slots__ = ("busy", "dead", "fail_cohorts", "failure", "last_reason", "name", "queue",
+                 "success", "window")
+
+    def __init__(self, name: str, window: int) -> None:
+        self.name = name
+        self.queue: deque[DeliveryRequest] = deque()
+        self.busy = 0
+        self.window = window
+        self.success = 0.0
+        self.failure = 0.0
+        self.fail_cohorts = 0.0
+        self.dead = False
+        self.last_reason: Reply | None = None
+
+
+class QueueManager:
+    """The queue of one host. ``deliver(request)`` is the delivery agent's entry
+    point; it calls ``request_done`` when the request's attempt is over."""
+
+    def __init__(self, host: Any, ctx: RunContext, params: Any,
+                 deliver: Callable[[DeliveryRequest], None]) -> None:
+        self.host = host
+        self.ctx = ctx
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.p = params
+        self.deliver = deliver
+        self.incoming: deque[QueuedMessage] = deque()
+        self.due: deque[QueuedMessage] = deque()
+        self.deferred: list[tuple[float, int, QueuedMessage]] = []
+        self.active = 0
+        self.transport_busy = 0
+        self.destinations: dict[str, Destination] = {}
+        self.blocked: deque[Destination] = deque()  # have work, no transport process
+        self._seq = 0
+        self._take_incoming = True
+        self.local_domains: frozenset[str] = frozenset()
+        self.relayhost: str | None = None
+        self.env.process(self._scanner())
+
+    # --- arrivals ----------------------------------------------------------------------
+
+    def receive(self, msg: QueuedMessage, now: float) -> None:
+        """A message arrived (from smtpd, or a bounce made here): to incoming."""
+        self.incoming.append(msg)
+        self._admit(now)
+
+    def _admit(self, now: float) -> None:
+        limit = self.p.qmgr_message_active_limit
+        while self.active < limit and (self.incoming or self.due):
+            take_incoming = self._take_incoming if (self.incoming and self.due) else bool(
+                self.incoming
+            )
+            self._take_incoming = not take_incoming
+            if take_incoming:
+                msg = self.incoming.popleft()
+            else:
+                msg = self.due.popleft()
+                self._level(now, "deferred", len(self.deferred) + len(self.due))
+            self._activate(msg, now)
+
+    # --- the active queue ----------------------------------------------------------------
+
+    def _activate(self, msg: QueuedMessage, now: float) -> None:
+        self.active += 1
+        self._level(now, "active", self.active)
+        msg.t_active = now
+        msg.bounced = []
+        msg.deferred = []
+        pending, msg.pending = msg.pending, []
+        if msg.hops > self.p.hopcount_limit:
+            msg.bounced = [(i, _LOOP) for i in pending]
+            for i in pending:
+                self._attempt_row(msg, i, now, BOUNCE, _LOOP, "none", "qmgr")
+            self._pass_done(msg, now)
+            return
+        groups: dict[str, list[int]] = {}
+        local = self.local_domains
+        relay = self.relayhost
+        rcpts = msg.rcpts
+        for i in pending:
+            domain = rcpts[i].rpartition("@")[2].lower()
+            if domain in local or not domain:
+                self._mailbox(msg, i, now)
+                continue
+            nexthop = relay if relay is not None else domain
+            groups.setdefault(nexthop, []).append(i)
+        limit = self.p.default_destination_recipient_limit
+        touched = []
+        for nexthop, idx in groups.items():
+            dest = self.destinations.get(nexthop)
+            if dest is None:
+                dest = self.destinations[nexthop] = Destination(
+                    nexthop, self.p.initial_destination_concurrency
+                )
+            for start in range(0, len(idx), limit):
+                dest.queue.append(DeliveryRequest(msg, dest, idx[start : start + limit], now))
+                msg.outstanding += 1
+            touched.append(dest)
+        if msg.outstanding == 0:
+            self._pass_done(msg, now)
+            return
+        for dest in touched:
+            self._pump(dest, now)
+
+    def _mailbox(self, msg: QueuedMessage, i: int, now: float) -> None:
+        """Final delivery to a local mailbox (Postfix's local/virtual transport)."""
+        self.recorder.final(msg.rows[i], DELIVERED, now, "2.0.0", "delivered to mailbox")
+
+    def _pump(self, dest: Destination, now: float) -> None:
+        """Start as many of ``dest``'s requests as its window and the transport allow."""
+        if dest.dead:
+            self._suspend(dest, now)
+            return
+        process_limit = self.p.default_process_limit
+        queue = dest.queue
+        while queue and dest.busy < dest.window:
+            if self.transport_busy >= process_limit:
+                if dest not in self.blocked:
+                    self.blocked.append(dest)
+                return
+            request = queue.popleft()
+            dest.busy += 1
+            self.transport_busy += 1
+            self.deliver(request)
+
+    def _suspend(self, dest: Destination, now: float) -> None:
+        """A dead destination: defer its queued mail without connecting (fact sheet 3.4)."""
+        last = dest.last_reason
+        text = "delivery temporarily suspended: " + (last.text if last else "destination dead")
+        reply = Reply(last.code if last else 451, last.enhanced if last else "4.4.1", text)
+        while dest.queue:
+            request = dest.queue.popleft()
+            msg = request.msg
+            for i in request.idx:
+                msg.errors[i] = reply
+                msg.deferred.append(i)
+                self._attempt_row(msg, i, now, DEFERRED, reply, "none", "qmgr")
+            self._request_finished(msg, now)
+
+    def request_done(self, request: DeliveryRequest, site_failure: bool, now: float) -> None:
+        """The delivery agent finished ``request``; per-recipient results are already
+        in the message (``bounced``, ``deferred``, ``errors``) or recorded as final."""
+        dest = request.dest
+        dest.busy -= 1
+        self.transport_busy -= 1
+        if site_failure:
+            self._negative_feedback(dest, now)
+        else:
+            self._positive_feedback(dest)
+        self._request_finished(request.msg, now)
+        self._pump(dest, now)
+        blocked = self.blocked
+        for _ in range(len(blocked)):
+            if self.transport_busy >= self.p.default_process_limit:
+                break
+            waiting = blocked.popleft()
+            self._pump(waiting, now)
+
+    def _request_finished(self, msg: QueuedMessage, now: float) -> None:
+        msg.outstanding -= 1
+        if msg.outstanding == 0:
+            self._pass_done(msg, now)
+
+    def _pass_done(self, msg: QueuedMessage, now: float) -> None:
+        """The message's active pass is over (``qmgr_active_done``)."""
+        self.active -= 1
+        self._level(now, "active", self.active)
+        recorder = self.recorder
+        failed = len(msg.bounced)
+        for i, reply in msg.bounced:
+            recorder.final(msg.rows[i], BOUNCED, now, reply.dsn, str(reply))
+        if msg.deferred:
+            p = self.p
+            age = now - msg.created
+            lifetime = p.bounce_queue_lifetime if msg.sender == "" else p.maximal_queue_lifetime
+            if age >= lifetime:
+                for i in msg.deferred:
+                    reply = msg.errors[i]
+                    recorder.final(msg.rows[i], EXPIRED, now, reply.dsn, str(reply))
+                failed += len(msg.deferred)
+            else:
+                delay = min(max(age, p.minimal_backoff_time), p.maximal_backoff_time)
+                msg.pending = msg.deferred
+                self._seq += 1
+                heapq.heappush(self.deferred, (now + delay, self._seq, msg))
+                self._level(now, "deferred", len(self.deferred) + len(self.due))
+        if failed:
+            bounce = make_bounce(msg, failed, now, recorder)
+            if bounce is not None:
+                self.receive(bounce, now)
+        self._admit(now)
+
+    # --- the deferred queue ----------------------------------------------------------------
+
+    def _scanner(self) -> Generator[Any, Any, None]:
+        """Scan the deferred queue every ``queue_run_delay`` (from t = 0)."""
+        env = self.env
+        delay = self.p.queue_run_delay
+        while True:
+            yield env.timeout(delay)
+            now = env.now
+            heap = self.deferred
+            moved = False
+            while heap and heap[0][0] <= now:
+                self.due.append(heapq.heappop(heap)[2])
+                moved = True
+            if moved:
+                self._admit(now)
+
+    # --- concurrency feedback (SCHEDULER_README, qmgr_queue.c) ------------------------------
+
+    def _positive_feedback(self, dest: Destination) -> None:
+        p = self.p
+        dest.fail_cohorts = 0.0
+        if dest.window >= dest.busy + p.initial_destination_concurrency:
+            return
+        dest.success += p.default_destination_concurrency_positive_feedback
+        while dest.success >= 1.0:
+            dest.success -= 1.0
+            dest.failure = 0.0
+            if dest.window < p.default_destination_concurrency_limit:
+                dest.window += 1
+
+    def _negative_feedback(self, dest: Destination, now: float) -> None:
+        p = self.p
+        dest.fail_cohorts += 1.0 / max(dest.window, 1)
+        if dest.fail_cohorts >= p.default_destination_concurrency_failed_cohort_limit:
+            if not dest.dead:
+                dest.dead = True
+                revive = self.env.timeout(p.minimal_backoff_time)
+                revive.callbacks.append(partial(self._revive, dest))
+            return
+        dest.failure -= p.default_destination_concurrency_negative_feedback
+        while dest.failure < 0.0:
+            dest.failure += 1.0
+            dest.success = 0.0
+            if dest.window > 1:
+                dest.window -= 1
+
+    def _revive(self, dest: Destination, _event: Any = None) -> None:
+        """The dead destination's timer ran out: slow open (fact sheet 3.4)."""
+        dest.dead = False
+        dest.fail_cohorts = 0.0
+        dest.window = dest.busy or self.p.initial_destination_concurrency
+        self._pump(dest, self.env.now)
+
+    # --- records -----------------------------------------------------------------------------
+
+    def _attempt_row(self, msg: QueuedMessage, i: int, now: float, outcome: str, reply: Reply,
+                     peer: str, phase: str) -> None:
+        self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, peer, now, now, outcome,
+                              reply.code, reply.dsn, phase, now - msg.created, 0.0, 0.0)
+
+    def _level(self, now: float, metric: str, value: int) -> None:
+        if self.ctx.record_levels:
+            self.recorder.level(now, self.host.key, metric, value)

@@ -1,0 +1,199 @@
+"""One SMTP session in simulated time: the protocol core's client and server
+machines in lockstep (ARCHITECTURE section 3, "Two ways to run a session").
+
+The client's ``ClientSession`` emits command groups; the server's connection and
+policies answer them; the elapsed time is the sum of what the session costs:
+
+- TCP connect: one round trip; the greeting: half a round trip after the server's
+  greeting delay (the server sees the connection at the end of the handshake);
+- each command group (one command, or a pipelined MAIL, RCPT..., DATA): one round
+  trip plus the server's processing of each command in turn;
+- the message: its transfer at its share of the path's bandwidth (``transfer``),
+  then one round trip and the server's end-of-data processing;
+- QUIT: nothing if the client does not wait for the reply
+  (``smtp_skip_quit_response``), else one round trip.
+
+Policies see the exact virtual time at which each command reaches the server.
+Time advances once for the whole session (one SimPy event); ``wire=True`` writes
+and parses every line instead of passing events, and must give the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..mail import Client, Envelope, PolicySet, ServerSession
+from ..protocol import (
+    ClientConnection,
+    ClientSession,
+    ClientTimeouts,
+    Message,
+    Response,
+    ServerConfig,
+    ServerConnection,
+    SessionResult,
+)
+from ..protocol.states import CLOSED
+
+__all__ = ["ClientSide", "ServerSide", "SessionOutcome", "converse"]
+
+# A TLS handshake after STARTTLS: TCP is up, TLS 1.2/1.3 full handshake is about
+# one more round trip beyond the STARTTLS exchange (fact sheet 1.8: 1-2 RTT).
+_TLS_HANDSHAKE_RTTS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSide:
+    """What the sending host brings to a session (built once per host)."""
+
+    helo: str
+    timeouts: ClientTimeouts
+    starttls: str = "no"
+    auth: tuple[str, str] | None = None
+    wait_for_quit: bool = False
+    pipelining: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSide:
+    """What the receiving host brings (built once per host)."""
+
+    config: ServerConfig
+    policies: PolicySet
+    greeting_delay: Callable[[], float]
+    command_time: Callable[[], float]
+    end_of_data_time: Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """The session's result and its timing, in seconds from its start.
+
+    ``handshake_s``: connect, greeting, EHLO, STARTTLS, AUTH (Postfix's delay ``c``);
+    ``accepted``: the recipients the server took the message for, empty if none.
+    """
+
+    result: SessionResult
+    duration: float
+    handshake_s: float
+    accepted: tuple[str, ...]
+    past_handshake: bool
+    queue_id: str = ""
+
+
+def converse(
+    client: ClientSide,
+    server: ServerSide,
+    peer: Client,
+    sender: str,
+    recipients: list[str],
+    size: int,
+    rtt: float,
+    transfer: Callable[[int, float, float], float],
+    t0: float,
+    wire: bool,
+    queue_id: Callable[[], str],
+) -> SessionOutcome:
+    """Run one whole session from ``t0``; nothing here yields to SimPy.
+
+    ``queue_id`` names a message the server accepts (its ``250 ... queued as``);
+    ``transfer(size, start, now)`` is how long the message takes to cross the path.
+    """
+    half = rtt * 0.5
+    accepted: list[Envelope] = []
+    queue_ids: list[str] = []
+
+    def deliver(envelope: Envelope, message: Message, who: Client) -> str:
+        accepted.append(envelope)
+        queue_ids.append(queue_id())
+        return queue_ids[-1]
+
+    cconn = ClientConnection(timeouts=client.timeouts, now=t0)
+    csession = ClientSession(
+        cconn,
+        helo=client.helo,
+        sender=sender,
+        recipients=recipients,
+        message=Message(size),
+        starttls=client.starttls,
+        auth=client.auth,
+        wait_for_quit=client.wait_for_quit,
+        pipelining=client.pipelining,
+    )
+    sconn = ServerConnection(server.config, now=t0)
+    ssession = ServerSession(sconn, peer, server.policies, deliver)
+
+    # Connect, then the greeting: the server sees the client after the TCP handshake.
+    t_server = t0 + rtt + server.greeting_delay()
+    greeting = ssession.greeting(t_server)
+    if wire:
+        cconn.receive_data(sconn.send(greeting, t_server))
+        csession.handle(_read_reply(cconn, t_server))
+    else:
+        sconn.answer(greeting, t_server)
+        csession.handle(cconn.receive_reply(greeting, t_server))
+    t = t_server + half
+    handshake_end: float | None = None
+    while not csession.done:
+        group = csession.next_commands()
+        if not group:
+            if not csession.wants_tls:
+                break
+            t += _TLS_HANDSHAKE_RTTS * rtt
+            csession.tls_established()
+            ssession.tls_established()
+            continue
+        first = group[0]
+        if handshake_end is None and first.verb in ("MAIL", "QUIT"):
+            handshake_end = t
+        if first.verb == "QUIT" and not client.wait_for_quit:
+            if wire:
+                cconn.send(first, t)
+            else:
+                cconn.submit(first, t)
+            break
+        if first.verb == ".":
+            t_server = t + half + transfer(size, t, t0)
+            service = server.end_of_data_time
+        else:
+            t_server = t + half
+            service = server.command_time
+        # The client sends the whole group; the server then takes it command by command.
+        if wire:
+            sconn.receive_data(b"".join([cconn.send(command, t) for command in group]))
+        else:
+            for command in group:
+                cconn.submit(command, t)
+        for command in group:
+            t_server += service()
+            if wire:
+                event = sconn.next_event(t_server)
+                reply = ssession.answer(event, t_server)  # type: ignore[arg-type]
+                cconn.receive_data(sconn.send(reply, t_server))
+                csession.handle(_read_reply(cconn, t_server))
+            else:
+                event = sconn.receive_command(command, t_server)
+                reply = ssession.answer(event, t_server)
+                sconn.answer(reply, t_server)
+                csession.handle(cconn.receive_reply(reply, t_server))
+            if sconn.state == CLOSED:
+                break
+        t = t_server + half
+    if handshake_end is None:
+        handshake_end = t
+    return SessionOutcome(
+        csession.result(),
+        t - t0,
+        handshake_end - t0,
+        accepted[0].recipients if accepted else (),
+        handshake_end < t,
+        queue_ids[0] if queue_ids else "",
+    )
+
+
+def _read_reply(cconn: ClientConnection, now: float) -> Response:
+    event = cconn.next_event(now)
+    if not isinstance(event, Response):
+        raise AssertionError(f"wire mode: expected a whole reply, got {event!r}")
+    return event

@@ -1,0 +1,94 @@
+"""DNS as zone data, and caching resolvers (RFC 5321 section 5.1, RFC 7505, RFC 2308).
+
+Zones hold what a scenario declares: per domain its MX records (preference,
+target host), a null MX, an A record (a host), a TTL, TXT records and whether it is
+a DNSBL zone. Every host's own name has an A record. A ``Resolver`` answers MX
+lookups from its cache while the TTL lasts and pays a query time on a miss.
+
+Answers use Postfix's reading of the outcomes (fact sheet 1.7): MX records; a null
+MX; "not found" (no MX, or NXDOMAIN, after which the client tries the domain's own
+address: the implicit MX); a temporary failure (SERVFAIL, timeout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["MXAnswer", "Resolver", "ZoneData", "Zones"]
+
+MX, NULL_MX, NOT_FOUND, TRY_AGAIN = "mx", "null", "notfound", "tryagain"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneData:
+    """One domain: ``mx`` as (preference, host key) pairs, or ``None`` when there are
+    no MX records; ``a``: the host whose address the domain's own A record holds."""
+
+    mx: tuple[tuple[int, str], ...] | None = None
+    null_mx: bool = False
+    a: str | None = None
+    ttl: float = 3600.0
+    txt: tuple[str, ...] = ()
+    dnsbl: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MXAnswer:
+    """What an MX lookup gives: ``kind`` (mx, null, notfound, tryagain), the MX hosts
+    sorted by preference (ties in zone order: the client shuffles them), and for
+    ``notfound`` the host of the implicit MX, if the domain has an address."""
+
+    kind: str
+    hosts: tuple[tuple[int, str], ...] = ()
+    implicit: str | None = None
+    ttl: float = 3600.0
+
+
+@dataclass(slots=True)
+class Zones:
+    """All zones of a run, plus the A records of host names."""
+
+    domains: dict[str, ZoneData] = field(default_factory=dict)
+    host_names: dict[str, str] = field(default_factory=dict)  # DNS name -> host key
+    servfail: set[str] = field(default_factory=set)  # domains answering SERVFAIL now
+
+    def lookup_mx(self, domain: str) -> MXAnswer:
+        domain = domain.lower()
+        if domain in self.servfail:
+            return MXAnswer(TRY_AGAIN, ttl=0.0)
+        zone = self.domains.get(domain)
+        if zone is None:
+            return MXAnswer(NOT_FOUND, implicit=self.host_names.get(domain))
+        if zone.null_mx:
+            return MXAnswer(NULL_MX, ttl=zone.ttl)
+        if zone.mx:
+            return MXAnswer(MX, tuple(sorted(zone.mx, key=lambda p: p[0])), ttl=zone.ttl)
+        return MXAnswer(NOT_FOUND, implicit=zone.a or self.host_names.get(domain), ttl=zone.ttl)
+
+
+class Resolver:
+    """A caching resolver: answers live for their TTL; a miss costs ``query_time``.
+
+    Temporary failures are not cached (RFC 9520 allows up to 5 minutes; not caching
+    them is the conservative reading for a simulator: the next try asks again).
+    """
+
+    __slots__ = ("_cache", "query_time", "zones")
+
+    def __init__(self, zones: Zones, query_time: float) -> None:
+        self.zones = zones
+        self.query_time = query_time
+        self._cache: dict[str, tuple[float, MXAnswer]] = {}
+
+    def mx(self, domain: str, now: float) -> tuple[MXAnswer, float]:
+        """The answer for ``domain`` at ``now``, and the time the lookup took."""
+        hit = self._cache.get(domain)
+        if hit is not None and hit[0] > now:
+            return hit[1], 0.0
+        answer = self.zones.lookup_mx(domain)
+        if answer.kind != TRY_AGAIN and answer.ttl > 0:
+            self._cache[domain] = (now + answer.ttl, answer)
+        return answer, self.query_time
+
+    def flush(self) -> None:
+        self._cache.clear()

@@ -1,0 +1,81 @@
+"""smtpsim's SMTP protocol core: sans-IO, standard library only.
+
+Client and server connection state machines in the style of h11: bytes in, events
+out; events in, bytes out; no sockets, no clocks (every time-sensitive call takes
+``now``). The same objects run a real socket (``smtpsim.drivers``) and a simulated
+session (the simulator exchanges events directly, skipping the bytes).
+
+- ``events``: commands and the other events, frozen values;
+- ``replies``: ``Reply`` and the catalogue of reply texts;
+- ``states``: the session states and the transition tables;
+- ``syntax``: command and reply grammar, dot-stuffing;
+- ``server`` / ``client``: the two connection state machines;
+- ``client_session``: which commands deliver one message, and the outcome per recipient;
+- ``timeouts``: RFC 5321 section 4.5.3.2 timeouts with Postfix's names.
+"""
+
+from . import replies, states
+from .client import ClientConnection
+from .client_session import ClientSession, SessionResult
+from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .events import (
+    NEED_DATA,
+    Auth,
+    AuthResponse,
+    Command,
+    CommandError,
+    ConnectionClosed,
+    Data,
+    Event,
+    Hello,
+    Help,
+    Mail,
+    Message,
+    Noop,
+    Quit,
+    Rcpt,
+    Response,
+    Rset,
+    StartTLS,
+    TimedOut,
+    Vrfy,
+)
+from .replies import Reply
+from .server import Credentials, ServerConfig, ServerConnection
+from .timeouts import ClientTimeouts
+
+__all__ = [
+    "NEED_DATA",
+    "Auth",
+    "AuthResponse",
+    "ClientConnection",
+    "ClientSession",
+    "ClientTimeouts",
+    "Command",
+    "CommandError",
+    "ConnectionClosed",
+    "Credentials",
+    "Data",
+    "Event",
+    "Hello",
+    "Help",
+    "LocalProtocolError",
+    "Mail",
+    "Message",
+    "Noop",
+    "ProtocolError",
+    "Quit",
+    "Rcpt",
+    "RemoteProtocolError",
+    "Reply",
+    "Response",
+    "Rset",
+    "ServerConfig",
+    "ServerConnection",
+    "SessionResult",
+    "StartTLS",
+    "TimedOut",
+    "Vrfy",
+    "replies",
+    "states",
+]

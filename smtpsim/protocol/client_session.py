@@ -1,0 +1,374 @@
+"""One mail transaction from the client's side: what to send next, and what came of it.
+
+``ClientSession`` decides the commands that deliver one message over one connection
+the way an MTA's SMTP client does: EHLO (HELO if EHLO is refused, RFC 5321 section
+4.1.4), STARTTLS when wanted and offered (RFC 3207), AUTH when credentials are given
+(RFC 4954), then MAIL, every RCPT and DATA as one pipelined group when the server
+offers PIPELINING (RFC 2920), or one command at a time when it does not, the content
+after 354, and QUIT. It produces a final reply for every recipient:
+
+- a refused RCPT: that reply, for that recipient only;
+- a refused greeting, HELO, STARTTLS (when required), AUTH, MAIL or DATA: that reply,
+  for every recipient not yet refused;
+- the reply to the end of data, for every accepted recipient;
+- a lost connection or a timeout: a made-up ``4.4.2`` reply that says where, like
+  Postfix's "lost connection with ... while sending RCPT TO" (RFC 5321 section 3.8:
+  act as if a 451 was received).
+
+It never touches a connection's bytes: the caller sends what ``next_commands()``
+returns through its ``ClientConnection`` and feeds back the events it reads.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from .client import ClientConnection
+from .events import (
+    Auth,
+    AuthResponse,
+    Command,
+    ConnectionClosed,
+    Data,
+    Event,
+    Hello,
+    Mail,
+    Message,
+    Quit,
+    Rcpt,
+    Response,
+    StartTLS,
+    TimedOut,
+)
+from .replies import Reply
+from .syntax import normalize_newlines
+
+__all__ = ["ClientSession", "SessionResult"]
+
+# Where a session can be, in the words Postfix uses for "lost connection ... while X".
+_WHILE = {
+    "greeting": "receiving the initial server greeting",
+    "helo": "performing the EHLO handshake",
+    "starttls": "performing the STARTTLS handshake",
+    "auth": "performing SASL authentication",
+    "mail": "sending MAIL FROM",
+    "rcpt": "sending RCPT TO",
+    "data": "sending DATA command",
+    "content": "sending end of data -- message may be sent more than once",
+}
+_TLS_NOT_OFFERED = Reply(451, "4.7.4", "TLS is required, but was not offered by the server")
+_AUTH_NOT_OFFERED = Reply(
+    530, "5.7.0", "Authentication is required, but the server does not offer AUTH"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """The final reply for each recipient, in the order given, and where the session
+    ended (one of ``greeting helo starttls auth mail rcpt data content``)."""
+
+    replies: tuple[tuple[str, Reply], ...]
+    phase: str
+
+    def reply_for(self, recipient: str) -> Reply:
+        for rcpt, reply in self.replies:
+            if rcpt == recipient:
+                return reply
+        raise KeyError(recipient)
+
+    @property
+    def delivered(self) -> tuple[str, ...]:
+        """Recipients the server took responsibility for (2xx after the end of data)."""
+        return tuple(r for r, reply in self.replies if reply.code < 400)
+
+
+class ClientSession:
+    """Deliver one message to ``recipients`` over ``conn``.
+
+    ``starttls`` is ``"no"``, ``"may"`` (use it if offered) or ``"require"``;
+    ``auth`` is ``(username, password)`` or ``None``. With ``wait_for_quit=False``
+    the session is done once QUIT is sent, as with Postfix's
+    ``smtp_skip_quit_response = yes``; with ``pipelining=False`` the client never
+    pipelines, even when the server offers it.
+    """
+
+    __slots__ = (
+        "_accepted",
+        "_auth",
+        "_final",
+        "_outbox",
+        "_phase",
+        "_rcpt_index",
+        "_starttls",
+        "_use_pipelining",
+        "_wait_for_quit",
+        "conn",
+        "done",
+        "helo",
+        "message",
+        "recipients",
+        "sender",
+        "wants_tls",
+    )
+
+    def __init__(
+        self,
+        conn: ClientConnection,
+        *,
+        helo: str,
+        sender: str,
+        recipients: tuple[str, ...] | list[str],
+        message: Message,
+        starttls: str = "no",
+        auth: tuple[str, str] | None = None,
+        wait_for_quit: bool = True,
+        pipelining: bool = True,
+    ) -> None:
+        if starttls not in ("no", "may", "require"):
+            raise ValueError(f"starttls must be 'no', 'may' or 'require', got {starttls!r}")
+        if not recipients:
+            raise ValueError("a session needs at least one recipient")
+        self.conn = conn
+        self.helo = helo
+        self.sender = sender
+        self.recipients = tuple(recipients)
+        if message.content is not None:
+            # What is sent is the content with CRLF line ends; SIZE counts those octets
+            # (RFC 1870 section 3), and both paths must see the same size.
+            message = Message.of(normalize_newlines(message.content))
+        self.message = message
+        self._starttls = starttls
+        self._auth = auth
+        self._wait_for_quit = wait_for_quit
+        self._use_pipelining = pipelining
+        self._final: dict[str, Reply] = {}
+        self._accepted: list[str] = []
+        self._rcpt_index = 0
+        self._outbox: list[Command] = []
+        self._phase = "greeting"
+        self.done = False
+        self.wants_tls = False
+
+    # --- driving ---------------------------------------------------------------------------
+
+    def next_commands(self) -> list[Command]:
+        """The commands to send now: one pipelined group, possibly empty."""
+        out, self._outbox = self._outbox, []
+        if out and isinstance(out[-1], Quit) and not self._wait_for_quit:
+            self.done = True
+        return out
+
+    def handle(self, event: Event) -> None:
+        """Take what the connection produced: a ``Response``, ``ConnectionClosed`` or
+        ``TimedOut``."""
+        if self.done:
+            return
+        if isinstance(event, (ConnectionClosed, TimedOut)):
+            what = "conversation timed out" if isinstance(event, TimedOut) else "lost connection"
+            self._fail(Reply(451, "4.4.2", f"{what} while {_WHILE[self._phase]}"))
+            self.done = True
+            return
+        if not isinstance(event, Response):
+            raise TypeError(f"unexpected event {event!r}")
+        command, reply = event.command, event.reply
+        if reply.code == 421:  # the server is closing the channel (RFC 5321 section 3.8)
+            self._fail(reply)
+            self.done = True
+            return
+        if command is None:
+            self._on_greeting(reply)
+        elif isinstance(command, Hello):
+            self._on_hello(command, reply)
+        elif isinstance(command, StartTLS):
+            self._on_starttls(reply)
+        elif isinstance(command, (Auth, AuthResponse)):
+            self._on_auth(reply)
+        elif isinstance(command, Mail):
+            self._on_mail(reply)
+        elif isinstance(command, Rcpt):
+            self._on_rcpt(command, reply)
+        elif isinstance(command, Data):
+            self._on_data(reply)
+        elif isinstance(command, Message):
+            self._settle(reply)
+            self._quit()
+        elif isinstance(command, Quit):
+            self.done = True
+
+    def tls_established(self) -> None:
+        """The driver finished the TLS handshake that STARTTLS asked for."""
+        self.wants_tls = False
+        self.conn.tls_established()
+        self._phase = "helo"
+        self._outbox.append(Hello(self.helo))
+
+    def result(self) -> SessionResult:
+        """The final replies; only meaningful once ``done``."""
+        return SessionResult(
+            tuple((r, self._final[r]) for r in self.recipients if r in self._final),
+            self._phase,
+        )
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _on_greeting(self, reply: Reply) -> None:
+        if reply.code >= 400:
+            self._fail(reply)
+            self._quit()  # after a 554 greeting the server waits for QUIT (section 3.1)
+            return
+        self._phase = "helo"
+        self._outbox.append(Hello(self.helo))
+
+    def _on_hello(self, command: Hello, reply: Reply) -> None:
+        if reply.code >= 400:
+            if command.extended and reply.code >= 500:
+                self._outbox.append(Hello(self.helo, extended=False))
+            else:
+                self._fail(reply)
+                self._quit()
+            return
+        self._after_hello()
+
+    def _after_hello(self) -> None:
+        conn = self.conn
+        if self._starttls != "no" and not conn.tls_active:
+            if conn.offers("STARTTLS"):
+                self._phase = "starttls"
+                self._outbox.append(StartTLS())
+                return
+            if self._starttls == "require":
+                self._fail(_TLS_NOT_OFFERED)
+                self._quit()
+                return
+        if self._auth is not None:
+            mechanisms = conn.auth_mechanisms
+            self._phase = "auth"
+            username, password = self._auth
+            if "PLAIN" in mechanisms:
+                token = _b64(f"\0{username}\0{password}")
+                self._outbox.append(Auth("PLAIN", token))
+            elif "LOGIN" in mechanisms:
+                self._outbox.append(Auth("LOGIN"))
+            else:
+                self._fail(_AUTH_NOT_OFFERED)
+                self._quit()
+            return
+        self._start_envelope()
+
+    def _on_starttls(self, reply: Reply) -> None:
+        if reply.code < 400:
+            self.wants_tls = True
+            return
+        if self._starttls == "require":
+            self._fail(reply)
+            self._quit()
+            return
+        self._starttls = "no"  # "may": go on in the clear
+        self._after_hello()
+
+    def _on_auth(self, reply: Reply) -> None:
+        if reply.code == 334:
+            assert self._auth is not None
+            username, password = self._auth
+            challenge = _unb64(reply.text).lower()
+            if challenge.startswith("user"):
+                self._outbox.append(AuthResponse(_b64(username)))
+            elif challenge.startswith("pass"):
+                self._outbox.append(AuthResponse(_b64(password)))
+            else:  # an empty challenge to PLAIN without an initial response
+                self._outbox.append(AuthResponse(_b64(f"\0{username}\0{password}")))
+            return
+        if reply.code >= 400:
+            self._fail(reply)
+            self._quit()
+            return
+        self._start_envelope()
+
+    def _start_envelope(self) -> None:
+        conn = self.conn
+        params: list[tuple[str, str | None]] = []
+        if conn.offers("SIZE"):
+            params.append(("SIZE", str(self.message.size)))
+        content = self.message.content
+        if content is not None and not content.isascii() and conn.offers("8BITMIME"):
+            params.append(("BODY", "8BITMIME"))
+        self._phase = "mail"
+        mail = Mail(self.sender, tuple(params))
+        if self._pipelining():
+            self._outbox += [mail, *(Rcpt(r) for r in self.recipients), Data()]
+        else:
+            self._outbox.append(mail)
+
+    def _pipelining(self) -> bool:
+        return self._use_pipelining and self.conn.offers("PIPELINING")
+
+    def _on_mail(self, reply: Reply) -> None:
+        if reply.code >= 400:
+            self._fail(reply)  # with PIPELINING the RCPT and DATA replies still come
+            if not self._pipelining():
+                self._quit()
+            return
+        self._phase = "rcpt"
+        if not self._pipelining():
+            self._outbox.append(Rcpt(self.recipients[0]))
+
+    def _on_rcpt(self, command: Rcpt, reply: Reply) -> None:
+        rcpt = command.recipient
+        if rcpt in self._final:
+            return  # already settled (MAIL was refused)
+        if reply.code < 400:
+            self._accepted.append(rcpt)
+        else:
+            self._final[rcpt] = reply
+        self._rcpt_index += 1
+        if self._pipelining():
+            if self._rcpt_index == len(self.recipients):
+                self._phase = "data"  # the group's DATA is what is awaited now
+            return
+        if self._rcpt_index < len(self.recipients):
+            self._outbox.append(Rcpt(self.recipients[self._rcpt_index]))
+        elif self._accepted:
+            self._phase = "data"
+            self._outbox.append(Data())
+        else:
+            self._quit()
+
+    def _on_data(self, reply: Reply) -> None:
+        if reply.code == 354:
+            self._phase = "content"
+            # RFC 2920 section 3.1: after a 354 with no valid recipient, the client
+            # still ends the data; an empty message does that.
+            self._outbox.append(self.message if self._accepted else Message(0, b""))
+            return
+        self._settle(reply)
+        self._quit()
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def _settle(self, reply: Reply) -> None:
+        """Give ``reply`` to every accepted recipient still waiting for its fate."""
+        for rcpt in self._accepted:
+            self._final.setdefault(rcpt, reply)
+
+    def _fail(self, reply: Reply) -> None:
+        """Give ``reply`` to every recipient that has no final reply yet."""
+        for rcpt in self.recipients:
+            self._final.setdefault(rcpt, reply)
+
+    def _quit(self) -> None:
+        if self.conn.state != "CLOSED":
+            self._outbox.append(Quit())
+        else:
+            self.done = True
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _unb64(text: str) -> str:
+    try:
+        return base64.b64decode(text).decode("utf-8", "replace")
+    except ValueError:
+        return ""

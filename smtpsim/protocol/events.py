@@ -1,0 +1,222 @@
+"""Events: what crosses an SMTP connection, as frozen values.
+
+Commands (``Hello``, ``Mail``, ``Rcpt``, ...) are what a client sends and what a server
+receives; a client connection turns them into bytes, a server connection turns bytes
+back into equal values, so a transcript can be compared event by event on both sides.
+``Message`` is the content sent after a 354, without the dot-stuffing and the final
+dot. ``Response`` is what a client receives: a server reply, paired with the command
+it answers (``None`` for the greeting).
+
+The remaining events report things that are not commands: ``CommandError`` is input a
+server cannot act on (bad syntax, bad sequence, a line too long), carrying the reply the
+RFC asks for, so that the session goes on (RFC 5321 section 4.1.4); ``ConnectionClosed``
+is the peer going away; ``TimedOut`` a timer of section 4.5.3.2 expiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .replies import Reply
+
+__all__ = [
+    "NEED_DATA",
+    "Auth",
+    "AuthResponse",
+    "Command",
+    "CommandError",
+    "ConnectionClosed",
+    "Data",
+    "Event",
+    "Hello",
+    "Help",
+    "Mail",
+    "Message",
+    "Noop",
+    "Quit",
+    "Rcpt",
+    "Response",
+    "Rset",
+    "StartTLS",
+    "TimedOut",
+    "Vrfy",
+]
+
+Params = tuple[tuple[str, str | None], ...]
+"""ESMTP parameters of MAIL and RCPT in the order given, upper-cased keywords."""
+
+
+class Sentinel:
+    """A named marker value, such as ``NEED_DATA``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NEED_DATA = Sentinel("NEED_DATA")
+"""What ``next_event`` returns when it needs more bytes before it can give an event."""
+
+
+class Event:
+    """Base class of everything a connection consumes or produces."""
+
+    __slots__ = ()
+
+
+class Command(Event):
+    """Base class of client commands. ``verb`` is the SMTP command word."""
+
+    __slots__ = ()
+    verb: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(Command):
+    """EHLO (``extended=True``, RFC 5321 section 4.1.1.1) or HELO."""
+
+    domain: str
+    extended: bool = True
+
+    @property
+    def verb(self) -> str:  # type: ignore[override]
+        return "EHLO" if self.extended else "HELO"
+
+
+@dataclass(frozen=True, slots=True)
+class Mail(Command):
+    """``MAIL FROM:<sender> params``; ``sender`` is ``""`` for the null reverse-path."""
+
+    sender: str
+    params: Params = ()
+    verb = "MAIL"
+
+    @property
+    def size(self) -> int | None:
+        """The SIZE= parameter (RFC 1870), if given and numeric."""
+        for key, value in self.params:
+            if key == "SIZE" and value is not None and value.isdigit():
+                return int(value)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rcpt(Command):
+    """``RCPT TO:<recipient> params``."""
+
+    recipient: str
+    params: Params = ()
+    verb = "RCPT"
+
+
+@dataclass(frozen=True, slots=True)
+class Data(Command):
+    verb = "DATA"
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Command):
+    """The message content after 354, without dot-stuffing and the final ``.``.
+
+    ``content`` is ``None`` when only the size matters (the simulator's fast path);
+    on the wire a connection then sends ``size`` octets of filler text.
+    """
+
+    size: int
+    content: bytes | None = None
+    verb = "."
+
+    @classmethod
+    def of(cls, content: bytes) -> Message:
+        return cls(len(content), content)
+
+
+@dataclass(frozen=True, slots=True)
+class Rset(Command):
+    verb = "RSET"
+
+
+@dataclass(frozen=True, slots=True)
+class Noop(Command):
+    argument: str = ""
+    verb = "NOOP"
+
+
+@dataclass(frozen=True, slots=True)
+class Quit(Command):
+    verb = "QUIT"
+
+
+@dataclass(frozen=True, slots=True)
+class Vrfy(Command):
+    argument: str
+    verb = "VRFY"
+
+
+@dataclass(frozen=True, slots=True)
+class Help(Command):
+    argument: str = ""
+    verb = "HELP"
+
+
+@dataclass(frozen=True, slots=True)
+class StartTLS(Command):
+    verb = "STARTTLS"
+
+
+@dataclass(frozen=True, slots=True)
+class Auth(Command):
+    """``AUTH mechanism [initial-response]`` (RFC 4954 section 4); base64 kept as sent."""
+
+    mechanism: str
+    initial_response: str | None = None
+    verb = "AUTH"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResponse(Command):
+    """A client's answer to a 334 challenge: one line of base64, or ``*`` to cancel."""
+
+    line: str
+    verb = "AUTH-RESPONSE"
+
+
+@dataclass(frozen=True, slots=True)
+class Response(Event):
+    """A reply received by a client, with the command it answers (``None``: greeting)."""
+
+    command: Command | None
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class CommandError(Event):
+    """Input the server cannot act on, and the reply the protocol prescribes for it.
+
+    ``verb`` is the command word as received (upper-cased, ``""`` if none could be
+    read); ``closes`` is true when the reply ends the session (a 421 after too many
+    errors).
+    """
+
+    verb: str
+    reply: Reply
+    closes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed(Event):
+    """The peer closed the connection (an empty ``receive_data``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut(Event):
+    """A timer expired. On a client, ``command`` is what was awaiting its reply
+    (``None`` for the greeting); on a server, ``reply`` is the 421 to send before
+    closing."""
+
+    command: Command | None = None
+    reply: Reply | None = None

@@ -1,0 +1,217 @@
+"""SMTP replies as values, and the catalogue of replies smtpsim's servers give.
+
+A reply is a three-digit code (RFC 5321 section 4.2), an optional enhanced status
+code (RFC 3463, advertised by ENHANCEDSTATUSCODES, RFC 2034) and a text. Multi-line
+replies keep their lines in ``text`` separated by ``"\\n"``.
+
+The catalogue follows the texts of Postfix's smtpd (``smtpd.c``, ``smtpd_check.c``,
+``smtpd_sasl_glue.c``) so that logs and transcripts look like what operators know.
+Constant replies are built once, here; replies that name a host or an address are
+small functions. Nowhere else in smtpsim are reply texts written out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Reply", "enhanced_from_code"]
+
+_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One SMTP reply: ``Reply(550, "5.1.1", "<u@d>: Recipient address rejected: ...")``.
+
+    ``enhanced`` is ``None`` for replies that carry no enhanced status code (the
+    greeting, 354, 334 challenges and the EHLO capability list).
+    """
+
+    code: int
+    enhanced: str | None
+    text: str
+
+    def __post_init__(self) -> None:
+        if not 200 <= self.code <= 599:
+            raise ValueError(f"reply code must be 200-599, got {self.code!r}")
+        if self.enhanced is not None:
+            m = _ENHANCED.match(self.enhanced)
+            if m is None or m.group(1) != str(self.code)[0]:
+                raise ValueError(
+                    f"enhanced code {self.enhanced!r} does not fit reply code {self.code}"
+                )
+
+    @property
+    def klass(self) -> int:
+        """The first digit: 2 positive, 3 intermediate, 4 transient, 5 permanent."""
+        return self.code // 100
+
+    @property
+    def is_positive(self) -> bool:
+        return self.code < 400
+
+    @property
+    def is_transient(self) -> bool:
+        return 400 <= self.code < 500
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.code >= 500
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+    @property
+    def dsn(self) -> str:
+        """The enhanced status code, or one derived from the basic code's class."""
+        return self.enhanced if self.enhanced is not None else f"{self.klass}.0.0"
+
+    def __str__(self) -> str:
+        head = f"{self.code} {self.enhanced} " if self.enhanced else f"{self.code} "
+        return head + self.text.replace("\n", " / ")
+
+    @classmethod
+    def parse(cls, text: str) -> Reply:
+        """Parse a one-line reply as written in scenario files: ``"421 4.7.0 Try again later"``.
+
+        Raises ``ValueError`` naming what is wrong, for configuration errors.
+        """
+        m = re.match(r"^([2-5]\d\d)(?: ([245]\.\d{1,3}\.\d{1,3}))?(?: (.*))?$", text.strip())
+        if m is None:
+            raise ValueError(
+                f"expected a reply such as '421 4.7.0 Try again later', got {text!r}"
+            )
+        code, enhanced, rest = int(m.group(1)), m.group(2), m.group(3) or ""
+        return cls(code, enhanced, rest)
+
+
+def enhanced_from_code(code: int) -> str:
+    """The class-only enhanced code for a basic code (RFC 3463 section 3.1: X.0.0)."""
+    return f"{code // 100}.0.0"
+
+
+# --- Constant replies (Postfix texts, fact sheet section 1.3) -----------------------
+
+OK = Reply(250, "2.0.0", "Ok")
+MAIL_OK = Reply(250, "2.1.0", "Ok")
+RCPT_OK = Reply(250, "2.1.5", "Ok")
+START_DATA = Reply(354, None, "End data with <CR><LF>.<CR><LF>")
+BYE = Reply(221, "2.0.0", "Bye")
+VRFY_CANNOT = Reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery")
+HELP = Reply(214, "2.0.0", "See https://www.rfc-editor.org/rfc/rfc5321")
+
+UNKNOWN_COMMAND = Reply(500, "5.5.2", "Error: command not recognized")
+NOT_IMPLEMENTED = Reply(502, "5.5.1", "Error: command not implemented")
+LINE_TOO_LONG = Reply(500, "5.5.2", "Error: message line too long")
+NEED_HELO = Reply(503, "5.5.1", "Error: send HELO/EHLO first")
+NESTED_MAIL = Reply(503, "5.5.1", "Error: nested MAIL command")
+NEED_MAIL = Reply(503, "5.5.1", "Error: need MAIL command")
+NEED_RCPT = Reply(503, "5.5.1", "Error: need RCPT command")
+NO_VALID_RCPT = Reply(554, "5.5.1", "Error: no valid recipients")
+IN_TRANSACTION = Reply(503, "5.5.1", "Error: MAIL transaction in progress")
+REJECTED_SESSION = Reply(503, "5.5.1", "Error: access denied, send QUIT")
+SYNTAX_MAIL = Reply(501, "5.5.4", "Syntax: MAIL FROM:<address>")
+SYNTAX_RCPT = Reply(501, "5.5.4", "Syntax: RCPT TO:<address>")
+SYNTAX_HELO = Reply(501, "5.5.4", "Syntax: EHLO hostname")
+SYNTAX_NO_ARGS = Reply(501, "5.5.4", "Syntax error: command takes no arguments")
+SYNTAX_AUTH = Reply(501, "5.5.4", "Syntax: AUTH mechanism")
+SYNTAX_VRFY = Reply(501, "5.5.4", "Syntax: VRFY address")
+BAD_SENDER = Reply(501, "5.1.7", "Bad sender address syntax")
+BAD_RECIPIENT = Reply(501, "5.1.3", "Bad recipient address syntax")
+BAD_SIZE = Reply(501, "5.5.4", "Bad message size syntax")
+SIZE_EXCEEDED = Reply(552, "5.3.4", "Message size exceeds fixed limit")
+INSUFFICIENT_STORAGE = Reply(452, "4.3.1", "Insufficient system storage")
+QUEUE_WRITE_ERROR = Reply(451, "4.3.0", "Error: queue file write error")
+TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Error: too many recipients")
+
+TLS_READY = Reply(220, "2.0.0", "Ready to start TLS")
+TLS_NOT_AVAILABLE = Reply(454, "4.7.0", "TLS not available due to local problem")
+TLS_ALREADY = Reply(554, "5.5.1", "Error: TLS already active")
+TLS_REQUIRED = Reply(530, "5.7.0", "Must issue a STARTTLS command first")
+
+AUTH_OK = Reply(235, "2.7.0", "Authentication successful")
+AUTH_FAILED = Reply(535, "5.7.8", "Error: authentication failed: authentication failure")
+AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
+AUTH_NOT_ENABLED = Reply(503, "5.5.1", "Error: authentication not enabled")
+AUTH_ALREADY = Reply(503, "5.5.1", "Error: already authenticated")
+AUTH_ABORTED = Reply(501, "5.7.0", "Authentication aborted")
+AUTH_BAD_RESPONSE = Reply(501, "5.5.2", "Error: malformed authentication response")
+AUTH_UNKNOWN_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication type")
+AUTH_LINE_TOO_LONG = Reply(500, "5.5.6", "Authentication Exchange line is too long")
+
+SERVICE_UNAVAILABLE = Reply(421, "4.3.2", "Service not available, closing transmission channel")
+TRY_AGAIN_LATER = Reply(421, "4.7.0", "Try again later")
+
+
+# --- Replies that name a host or an address ----------------------------------------
+
+
+def greeting(hostname: str, banner: str = "ESMTP smtpsim") -> Reply:
+    """``220 host ESMTP smtpsim`` (Postfix: ``$myhostname ESMTP $mail_name``)."""
+    return Reply(220, None, f"{hostname} {banner}")
+
+
+def no_service(hostname: str) -> Reply:
+    """A 554 greeting: the server will only accept QUIT (RFC 5321 section 3.1)."""
+    return Reply(554, "5.3.2", f"{hostname} No SMTP service here")
+
+
+def command_too_long(hostname: str) -> Reply:
+    return Reply(500, "5.5.2", f"{hostname} Error: command too long")
+
+
+def too_many_errors(hostname: str) -> Reply:
+    return Reply(421, "4.7.0", f"{hostname} Error: too many errors")
+
+
+def idle_timeout(hostname: str) -> Reply:
+    return Reply(421, "4.4.2", f"{hostname} Error: timeout exceeded")
+
+
+def ehlo(hostname: str, keywords: tuple[str, ...]) -> Reply:
+    """The multi-line EHLO reply: the host name, then one extension keyword per line."""
+    return Reply(250, None, "\n".join((hostname, *keywords)))
+
+
+def helo(hostname: str) -> Reply:
+    return Reply(250, None, hostname)
+
+
+def queued(queue_id: str) -> Reply:
+    return Reply(250, "2.0.0", f"Ok: queued as {queue_id}")
+
+
+def _quote(text: str, limit: int = 100) -> str:
+    """Client text quoted in a reply, cut so that the line stays within 512 octets
+    (RFC 5321 section 4.5.3.1.5) even when it comes from a 512-octet command."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def bad_parameter(word: str) -> Reply:
+    """A MAIL or RCPT parameter that is not ``KEY[=VALUE]`` (RFC 5321 section 4.1.2)."""
+    return Reply(501, "5.5.4", f"Bad parameter syntax: {_quote(word)}")
+
+
+def unsupported_option(name: str) -> Reply:
+    return Reply(555, "5.5.4", f"Unsupported option: {_quote(name)}")
+
+
+def user_unknown(recipient: str) -> Reply:
+    return Reply(
+        550,
+        "5.1.1",
+        f"<{recipient}>: Recipient address rejected: User unknown in local recipient table",
+    )
+
+
+def relay_denied(recipient: str, *, temporary: bool) -> Reply:
+    """Relay refused: 454 4.7.1 (``defer_unauth_destination``) or 554 5.7.1."""
+    text = f"<{recipient}>: Relay access denied"
+    return Reply(454, "4.7.1", text) if temporary else Reply(554, "5.7.1", text)
+
+
+def auth_challenge(challenge_b64: str) -> Reply:
+    """A SASL challenge (RFC 4954 section 4): ``334`` and base64 text, possibly empty."""
+    return Reply(334, None, challenge_b64)

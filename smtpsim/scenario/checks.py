@@ -1,0 +1,387 @@
+"""Cross-reference checks: names that must exist, a topology that must connect.
+
+They work on the raw scenario mapping (what YAML gave, after overrides), defensively,
+so that they report their problems even when field validation failed elsewhere: one
+run of ``smtpsim validate`` lists a typo, a bad value, a dangling MX and an unreachable
+domain together. They also accept ``Scenario.model_dump()`` output.
+
+The route a message takes, as checked here: from the flow's ``submit_to`` host along
+``relayhost`` hops (stopping early at a host that accepts the domain), then to the
+domain's MX hosts (or its A host, for an implicit MX). A domain without a ``dns``
+entry is reachable only if a host on the relay chain accepts it. Each hop must be
+connected by links (an undirected graph including routers). Bounces are checked the
+same way, from each receiving host back to the flow's sender domain.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from . import _names
+from .problems import Problem
+from .units import format_duration, parse_duration
+
+__all__ = ["reference_problems"]
+
+_SUBMIT_ROLES = ("msa", "mta", "relay")
+
+
+def _d(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _domain(value: Any) -> str | None:
+    try:
+        return _names.normalize_domain(value)
+    except ValueError:
+        return None
+
+
+class _World:
+    """The parts of a raw scenario the checks need, normalized where possible."""
+
+    def __init__(self, data: dict[Any, Any]) -> None:
+        self.hosts: dict[str, dict[Any, Any]] = {
+            k: _d(v) for k, v in _d(data.get("hosts")).items() if isinstance(k, str)
+        }
+        routers = data.get("routers", ("internet",))
+        self.routers = [r for r in _l(routers) if isinstance(r, str)]
+        self.accepts: dict[str, set[str]] = {}
+        for key, host in self.hosts.items():
+            self.accepts[key] = {d for d in map(_domain, _l(host.get("accepts"))) if d}
+        self.dns: dict[str, tuple[str, dict[Any, Any]]] = {}
+        for raw, zone in _d(data.get("dns")).items():
+            name = _domain(raw)
+            if name is not None:
+                self.dns[name] = (str(raw), _d(zone))
+        self.links: list[tuple[int, list[Any]]] = [
+            (i, _l(_d(link).get("between"))) for i, link in enumerate(_l(data.get("links")))
+        ]
+        nodes = set(self.hosts) | set(self.routers)
+        adjacency: dict[str, set[str]] = {n: set() for n in nodes}
+        for _, ends in self.links:
+            if len(ends) == 2 and ends[0] in nodes and ends[1] in nodes and ends[0] != ends[1]:
+                adjacency[ends[0]].add(ends[1])
+                adjacency[ends[1]].add(ends[0])
+        self.component: dict[str, int] = {}
+        for start in sorted(nodes):
+            if start in self.component:
+                continue
+            queue = deque([start])
+            self.component[start] = len(self.component)
+            label = self.component[start]
+            while queue:
+                node = queue.popleft()
+                for nxt in adjacency[node]:
+                    if nxt not in self.component:
+                        self.component[nxt] = label
+                        queue.append(nxt)
+
+    def connected(self, a: str, b: str) -> bool:
+        return a == b or (
+            a in self.component and self.component.get(a) == self.component.get(b)
+        )
+
+    def postfix(self, host: str) -> dict[Any, Any]:
+        return _d(self.hosts.get(host, {}).get("postfix"))
+
+    def relayhost(self, host: str) -> Any:
+        return _names.optional_host(self.postfix(host).get("relayhost"))
+
+    def fallback_relays(self, host: str) -> list[Any]:
+        return _l(_names.host_list(self.postfix(host).get("smtp_fallback_relay")))
+
+    def acceptors(self, domain: str) -> list[str]:
+        return [h for h, doms in self.accepts.items() if domain in doms]
+
+    def route(self, start: str, domain: str) -> tuple[list[str], list[str], str | None]:
+        """(relay chain from start, hosts that receive the mail, why it cannot be reached).
+
+        Problems of the relay chain itself (unknown host, loop, no link) are reported
+        at the hosts; here they end the route silently.
+        """
+        chain = [start]
+        current = start
+        while domain not in self.accepts.get(current, set()):
+            relay = self.relayhost(current)
+            if not isinstance(relay, str):
+                break
+            if relay not in self.hosts or relay in chain or not self.connected(current, relay):
+                return chain, [], None
+            chain.append(relay)
+            current = relay
+        else:
+            return chain, [current], None
+        entry = self.dns.get(domain)
+        if entry is None:
+            accepting = self.acceptors(domain)
+            if accepting:
+                hint = f"{{mx: {{{accepting[0]}: 10}}}}"
+                return chain, [], (
+                    f"it has no dns entry (hosts.{accepting[0]} accepts it; add "
+                    f"dns: {{{domain}: {hint}}})"
+                )
+            return chain, [], "no host accepts it and it has no dns entry"
+        zone = entry[1]
+        if zone.get("dnsbl") is True:
+            return chain, [], "it is a DNSBL zone, not a mail domain"
+        mx = zone.get("mx")
+        if isinstance(mx, str) and mx.strip().lower() == "null":
+            return chain, [], None  # null MX: mail to it bounces, by design
+        if isinstance(mx, dict) and mx:
+            targets = [h for h in mx if isinstance(h, str) and h in self.hosts]
+            cut = [h for h in targets if not self.connected(current, h)]
+            reached = [h for h in targets if h not in cut]
+            if cut:
+                return chain, reached, (
+                    f"MX host {', '.join(cut)} {'is' if len(cut) == 1 else 'are'} not "
+                    f"connected to {current} by links"
+                )
+            return chain, reached, None
+        a_host = zone.get("a")
+        if isinstance(a_host, str):
+            if a_host not in self.hosts:
+                return chain, [], None  # reported at dns.<domain>.a
+            if not self.connected(current, a_host):
+                return chain, [], f"its A host {a_host} is not connected to {current} by links"
+            return chain, [a_host], None
+        return chain, [], "its dns entry has neither mx nor a"
+
+
+def _unknown_host(name: Any, world: _World, what: str = "host") -> str:
+    return f"unknown {what} {name!r}{_names.suggest(str(name), world.hosts)}"
+
+
+def _check_run(data: dict[Any, Any]) -> Iterable[Problem]:
+    try:
+        duration = parse_duration(data.get("duration"))
+        warmup = parse_duration(data.get("warmup", 0))
+    except ValueError:
+        return
+    if warmup >= duration:
+        yield Problem(
+            "warmup",
+            f"must be shorter than duration ({format_duration(duration)}), got "
+            f"{format_duration(warmup)}",
+        )
+
+
+def _check_names(world: _World) -> Iterable[Problem]:
+    seen_routers: set[str] = set()
+    for i, router in enumerate(world.routers):
+        if router in world.hosts:
+            yield Problem(f"routers[{i}]", f"{router!r} is also a host key")
+        if router in seen_routers:
+            yield Problem(f"routers[{i}]", f"duplicate router {router!r}")
+        seen_routers.add(router)
+
+
+def _check_links(world: _World) -> Iterable[Problem]:
+    nodes = set(world.hosts) | set(world.routers)
+    pairs: dict[frozenset[Any], int] = {}
+    for i, ends in world.links:
+        for j, end in enumerate(ends[:2]):
+            if isinstance(end, str) and end not in nodes:
+                yield Problem(
+                    f"links[{i}].between[{j}]",
+                    f"unknown host or router {end!r}{_names.suggest(end, nodes)}",
+                )
+        if len(ends) == 2 and all(isinstance(e, str) for e in ends) and ends[0] != ends[1]:
+            pair = frozenset(ends)
+            if pair in pairs:
+                yield Problem(
+                    f"links[{i}]",
+                    f"duplicate link between {ends[0]} and {ends[1]} (see links[{pairs[pair]}])",
+                )
+            pairs.setdefault(pair, i)
+    if len(world.hosts) > 1:
+        linked = {e for _, ends in world.links for e in ends if isinstance(e, str)}
+        for host in world.hosts:
+            if host not in linked:
+                yield Problem(f"hosts.{host}", "not connected to any link")
+
+
+def _check_hosts(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
+    owners: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for key, host in world.hosts.items():
+        name = host.get("name")
+        if isinstance(name, str):
+            if name.lower() in names:
+                yield Problem(
+                    f"hosts.{key}.name", f"{name} is also the name of hosts.{names[name.lower()]}"
+                )
+            names.setdefault(name.lower(), key)
+        for path, ip in ((f"hosts.{key}.ip", host.get("ip")),):
+            yield from _check_ip(path, ip, f"hosts.{key}", owners)
+    for key, flow in _d(data.get("traffic")).items():
+        yield from _check_ip(f"traffic.{key}.ip", _d(flow).get("ip"), f"traffic.{key}", owners)
+
+    for key in world.hosts:
+        base = f"hosts.{key}.postfix"
+        relay = world.relayhost(key)
+        if isinstance(relay, str):
+            if relay == key:
+                yield Problem(f"{base}.relayhost", "a host cannot be its own relayhost")
+            elif relay not in world.hosts:
+                yield Problem(f"{base}.relayhost", _unknown_host(relay, world))
+            elif not world.connected(key, relay):
+                yield Problem(f"{base}.relayhost", f"{relay} is not connected to {key} by links")
+        for i, fallback in enumerate(world.fallback_relays(key)):
+            path = f"{base}.smtp_fallback_relay[{i}]"
+            if not isinstance(fallback, str):
+                continue
+            if fallback == key:
+                yield Problem(path, "a host cannot be its own fallback relay")
+            elif fallback not in world.hosts:
+                yield Problem(path, _unknown_host(fallback, world))
+            elif not world.connected(key, fallback):
+                yield Problem(path, f"{fallback} is not connected to {key} by links")
+
+    # relayhost loops, reported once, at the first host of the loop (by key)
+    reported: set[frozenset[str]] = set()
+    for key in world.hosts:
+        chain = [key]
+        while True:
+            relay = world.relayhost(chain[-1])
+            if not isinstance(relay, str) or relay not in world.hosts or relay == chain[-1]:
+                break
+            if relay in chain:
+                loop = chain[chain.index(relay):]
+                members = frozenset(loop)
+                if members not in reported:
+                    reported.add(members)
+                    first = min(loop)
+                    at = loop.index(first)
+                    ordered = [*loop[at:], *loop[:at], first]
+                    yield Problem(
+                        f"hosts.{first}.postfix.relayhost",
+                        f"relayhost loop: {' -> '.join(ordered)}",
+                    )
+                break
+            chain.append(relay)
+
+
+def _check_ip(path: str, ip: Any, owner: str, owners: dict[str, str]) -> Iterable[Problem]:
+    if ip is None:
+        return
+    try:
+        address = _names.normalize_ipv4(ip)
+    except ValueError:
+        return
+    if address in owners:
+        yield Problem(path, f"address {address} is also used by {owners[address]}")
+    owners.setdefault(address, owner)
+
+
+def _check_dns(world: _World) -> Iterable[Problem]:
+    for raw, zone in world.dns.values():
+        mx = zone.get("mx")
+        if isinstance(mx, dict):
+            for host in mx:
+                if isinstance(host, str) and host not in world.hosts:
+                    yield Problem(f"dns.{raw}.mx.{host}", _unknown_host(host, world))
+        a_host = zone.get("a")
+        if isinstance(a_host, str) and a_host not in world.hosts:
+            yield Problem(f"dns.{raw}.a", _unknown_host(a_host, world))
+
+
+def _check_traffic(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
+    for name, raw_flow in _d(data.get("traffic")).items():
+        flow = _d(raw_flow)
+        base = f"traffic.{name}"
+        submit = flow.get("submit_to")
+        if not isinstance(submit, str):
+            continue
+        if submit not in world.hosts:
+            yield Problem(f"{base}.submit_to", _unknown_host(submit, world))
+            continue
+        role = world.hosts[submit].get("role")
+        if isinstance(role, str) and role not in _SUBMIT_ROLES:
+            yield Problem(
+                f"{base}.submit_to",
+                f"host {submit!r} has role {role}; a flow submits to an msa, mta or relay host",
+            )
+            continue
+
+        client = _d(flow.get("client"))
+        for key in ("relayhost", "smtp_fallback_relay"):
+            if _names.host_list(client.get(key)) not in ((), [], None):
+                yield Problem(
+                    f"{base}.client.{key}",
+                    f"must stay unset: the population always submits to {submit}",
+                )
+
+        sender = flow.get("sender_domain")
+        if sender is None:
+            accepts = _l(world.hosts[submit].get("accepts"))
+            sender = accepts[0] if accepts else None
+            if sender is None:
+                yield Problem(
+                    f"{base}.sender_domain",
+                    f"not given, and host {submit!r} accepts no domain to use instead",
+                )
+        sender = _domain(sender) if sender is not None else None
+
+        senders = flow.get("senders", 100)
+        if sender is not None and isinstance(senders, int):
+            for host in world.acceptors(sender):
+                boxes = world.hosts[host].get("mailboxes", 1000)
+                if isinstance(boxes, int) and not isinstance(boxes, bool) and boxes < senders:
+                    yield Problem(
+                        f"{base}.senders",
+                        f"{senders} senders, but hosts.{host} has only {boxes} mailboxes in "
+                        f"{sender} (bounces to the others would bounce again)",
+                    )
+
+        receivers: set[str] = set()
+        domains = _d(_d(flow.get("recipients")).get("domains"))
+        for raw_domain in domains:
+            domain = _domain(raw_domain)
+            if domain is None:
+                continue
+            chain, reached, why = world.route(submit, domain)
+            receivers.update(chain)
+            receivers.update(reached)
+            if why is not None:
+                yield Problem(
+                    f"{base}.recipients.domains.{raw_domain}",
+                    f"domain {domain} cannot be reached from {submit}: {why}",
+                )
+
+        if sender is None:
+            continue
+        for host in sorted(receivers):
+            _, _, why = world.route(host, sender)
+            if why is not None:
+                yield Problem(
+                    f"{base}.sender_domain",
+                    f"bounces to {sender} cannot be reached from {host}: {why}",
+                )
+
+
+def reference_problems(data: Any) -> list[Problem]:
+    """Every cross-reference problem of a raw scenario mapping (unsorted, no duplicates)."""
+    if not isinstance(data, dict):
+        return []
+    from .schema import _fill_defaults
+
+    data = _fill_defaults(data)
+    world = _World(data)
+    found: list[Problem] = []
+    for problems in (
+        _check_run(data),
+        _check_names(world),
+        _check_links(world),
+        _check_hosts(world, data),
+        _check_dns(world),
+        _check_traffic(world, data),
+    ):
+        found.extend(problems)
+    return list(dict.fromkeys(found))

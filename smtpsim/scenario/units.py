@@ -1,0 +1,380 @@
+"""Units as operators write them: ``250ms``, ``5min``, ``20KiB``, ``100Mbit/s``, ``3/s``, ``1%``.
+
+Each ``parse_*`` function takes what YAML gives (a number or a string) and returns a
+plain float or int in base units (seconds, bytes, bytes per second, events per second,
+a fraction, seconds after midnight), or raises ``ValueError`` with a message such as
+``expected a duration such as '20ms', got 'fast'``.
+
+The ``Annotated`` types (``Duration``, ``Size``, ...) apply those parsers inside
+pydantic models and describe the accepted syntax in the JSON Schema. A plain number
+is always accepted in the base unit, so ``model_dump()`` output validates again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeAlias
+
+from pydantic import BeforeValidator, WithJsonSchema
+
+__all__ = [
+    "BANDWIDTH_UNITS",
+    "DURATION_UNITS",
+    "RATE_UNITS",
+    "SIZE_UNITS",
+    "UNIT_SCHEMAS",
+    "Bandwidth",
+    "Duration",
+    "Fraction",
+    "Rate",
+    "Size",
+    "TimeOfDay",
+    "UnitInfo",
+    "format_duration",
+    "parse_bandwidth",
+    "parse_duration",
+    "parse_fraction",
+    "parse_rate",
+    "parse_size",
+    "parse_time_of_day",
+]
+
+# seconds per unit; "m" is minutes as in Postfix's main.cf ("5m")
+DURATION_UNITS: dict[str, float] = {
+    "us": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+
+# bytes per unit
+SIZE_UNITS: dict[str, int] = {
+    "B": 1,
+    "kB": 1000,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+}
+
+# bytes per second per unit
+BANDWIDTH_UNITS: dict[str, float] = {
+    "bit/s": 1 / 8,
+    "kbit/s": 1e3 / 8,
+    "Mbit/s": 1e6 / 8,
+    "Gbit/s": 1e9 / 8,
+    "Tbit/s": 1e12 / 8,
+    "bps": 1 / 8,
+    "kbps": 1e3 / 8,
+    "Mbps": 1e6 / 8,
+    "Gbps": 1e9 / 8,
+    "B/s": 1.0,
+    "kB/s": 1e3,
+    "KB/s": 1e3,
+    "MB/s": 1e6,
+    "GB/s": 1e9,
+    "KiB/s": 1024.0,
+    "MiB/s": 1024.0**2,
+    "GiB/s": 1024.0**3,
+}
+
+# events per second per unit ("3/s", "5/min", ...)
+RATE_UNITS: dict[str, float] = {
+    "s": 1.0,
+    "m": 1 / 60,
+    "min": 1 / 60,
+    "h": 1 / 3600,
+    "d": 1 / 86400,
+    "w": 1 / 604800,
+}
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUM_UNIT = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d.+-][^\s]*)?\s*$")
+_RATE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*([A-Za-z]+))?\s*$")
+_TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _split(value: Any) -> tuple[float, str] | None:
+    """A number and its (possibly empty) unit, or None if ``value`` has neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value), ""
+    if isinstance(value, str):
+        m = _NUM_UNIT.match(value)
+        if m:
+            return float(m.group(1)), m.group(2) or ""
+    return None
+
+
+def _finite(x: float) -> bool:
+    return not (math.isnan(x) or math.isinf(x))
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``250ms``, ``1.5s``, ``5min``, ``2h``, ``4d``, ``1w`` or a number of seconds."""
+    parts = _split(value)
+    if parts is not None and (parts[1] == "" or parts[1] in DURATION_UNITS):
+        number, unit = parts
+        seconds = number * DURATION_UNITS[unit] if unit else number
+        if _finite(seconds):
+            if seconds < 0:
+                raise ValueError(
+                    f"expected a non-negative duration such as '20ms', got {_got(value)}"
+                )
+            return seconds
+    raise ValueError(f"expected a duration such as '20ms', got {_got(value)}")
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``512B``, ``20KiB``, ``1MiB``, ``10kB`` (1000 bytes), ``5MB`` or an integer."""
+    parts = _split(value)
+    if parts is not None and (parts[1] in SIZE_UNITS or parts[1] == ""):
+        number, unit = parts
+        size = number * SIZE_UNITS.get(unit, 1)
+        if _finite(size):
+            if size < 0:
+                raise ValueError(f"expected a non-negative size such as '20KiB', got {_got(value)}")
+            rounded = round(size)
+            if abs(size - rounded) > 1e-6 * max(1.0, size) and unit in ("", "B"):
+                raise ValueError(
+                    f"expected a whole number of bytes such as '20KiB', got {_got(value)}"
+                )
+            return int(rounded)
+    raise ValueError(f"expected a size such as '20KiB', got {_got(value)}")
+
+
+def parse_bandwidth(value: Any) -> float:
+    """Bytes per second from ``10Mbit/s``, ``1Gbit/s``, ``5MB/s``, ``1MiB/s`` or a number."""
+    parts = _split(value)
+    if parts is not None and (parts[1] in BANDWIDTH_UNITS or parts[1] == ""):
+        number, unit = parts
+        rate = number * BANDWIDTH_UNITS.get(unit, 1.0)
+        if _finite(rate):
+            if rate <= 0:
+                raise ValueError(
+                    f"expected a positive bandwidth such as '100Mbit/s', got {_got(value)}"
+                )
+            return rate
+    raise ValueError(f"expected a bandwidth such as '100Mbit/s', got {_got(value)}")
+
+
+def parse_rate(value: Any) -> float:
+    """Events per second from ``3/s``, ``5/min``, ``100/h``, ``2000/d`` or a number (per second)."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        m = _RATE.match(value)
+        if m and (m.group(2) is None or m.group(2) in RATE_UNITS):
+            number = float(m.group(1)) * (RATE_UNITS[m.group(2)] if m.group(2) else 1.0)
+    if number is not None and _finite(number):
+        if number < 0:
+            raise ValueError(f"expected a non-negative rate such as '3/s', got {_got(value)}")
+        return number
+    raise ValueError(f"expected a rate such as '3/s' or '100/h', got {_got(value)}")
+
+
+def parse_fraction(value: Any) -> float:
+    """A probability in [0, 1] from ``1%``, ``0.5%`` or a number such as ``0.01``."""
+    parts = _split(value)
+    if parts is not None and parts[1] in ("", "%") and _finite(parts[0]):
+        number = parts[0] / 100 if parts[1] == "%" else parts[0]
+        if 0.0 <= number <= 1.0:
+            return number
+        raise ValueError(f"expected a fraction from 0 to 1 such as '1%' or 0.01, got {_got(value)}")
+    raise ValueError(f"expected a fraction such as '1%' or 0.01, got {_got(value)}")
+
+
+def parse_time_of_day(value: Any) -> float:
+    """Seconds after midnight from ``"10:00"``, ``"07:30"``, ``"23:59:30"`` or a number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if _finite(value) and 0 <= value < 86400:
+            return float(value)
+    elif isinstance(value, str):
+        m = _TIME_OF_DAY.match(value)
+        if m:
+            h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+            if h < 24 and mi < 60 and s < 60:
+                return float(h * 3600 + mi * 60 + s)
+    raise ValueError(f"expected a time of day such as '10:00', got {_got(value)}")
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` written with the largest unit that gives a whole number: 432000 -> '5d'."""
+    if seconds == 0:
+        return "0s"
+    for unit in ("w", "d", "h", "min", "s", "ms", "us"):
+        n = seconds / DURATION_UNITS[unit]
+        if abs(n) >= 1 and abs(n - round(n)) < 1e-9 * abs(n):
+            return f"{round(n)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """Marks a unit type (for documentation generators): its name, syntax and examples."""
+
+    name: str
+    base: str
+    syntax: str
+    examples: tuple[str, ...]
+
+
+UNIT_SCHEMAS: dict[str, dict[str, Any]] = {}
+"""The JSON Schema of each unit type, by ``UnitInfo.name`` (reused by distributions)."""
+
+
+def _schema(info: UnitInfo, pattern: str, number_schema: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "anyOf": [
+            {**number_schema, "description": f"a plain number, in {info.base}"},
+            {"type": "string", "pattern": pattern, "description": info.syntax},
+        ],
+        "examples": list(info.examples),
+    }
+    UNIT_SCHEMAS[info.name] = schema
+    return schema
+
+
+_NUM_PAT = r"\+?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?"
+
+
+def _alts(units: Any) -> str:
+    return "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+
+
+DURATION_INFO = UnitInfo(
+    "duration",
+    "seconds",
+    "a number with a unit: us, ms, s, m or min, h, d, w (a plain number is seconds)",
+    ("250ms", "1.5s", "300s", "5min", "2h", "5d"),
+)
+SIZE_INFO = UnitInfo(
+    "size",
+    "bytes",
+    "a number with a unit: B, kB (1000), MB, GB, KiB (1024), MiB, GiB",
+    ("512B", "20KiB", "1MiB", "10kB", "5MB"),
+)
+BANDWIDTH_INFO = UnitInfo(
+    "bandwidth",
+    "bytes per second",
+    "bits per second (bit/s, kbit/s, Mbit/s, Gbit/s; also kbps, Mbps, Gbps) "
+    "or bytes per second (B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s)",
+    ("100kbit/s", "10Mbit/s", "1Gbit/s", "5MB/s", "1MiB/s"),
+)
+RATE_INFO = UnitInfo(
+    "rate",
+    "events per second",
+    "a count per time unit: /s, /min (or /m), /h, /d, /w",
+    ("3/s", "5/min", "100/h", "2000/d"),
+)
+FRACTION_INFO = UnitInfo(
+    "fraction",
+    "a fraction from 0 to 1",
+    "a percentage such as 1% or 0.5%",
+    ("1%", "0.5%", "0.02"),
+)
+TIME_OF_DAY_INFO = UnitInfo(
+    "time of day",
+    "seconds after midnight",
+    "HH:MM or HH:MM:SS on a 24-hour clock (quote it in YAML)",
+    ("10:00", "07:30"),
+)
+
+Duration: TypeAlias = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        _schema(
+            DURATION_INFO,
+            rf"^\s*{_NUM_PAT}\s*({_alts(DURATION_UNITS)})?\s*$",
+            {"type": "number", "minimum": 0},
+        )
+    ),
+    DURATION_INFO,
+]
+"""Seconds (float); YAML ``250ms``, ``30s``, ``5min``, ``2h``, ``4d``, ``1w`` or a number."""
+
+Size: TypeAlias = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        _schema(
+            SIZE_INFO,
+            rf"^\s*{_NUM_PAT}\s*({_alts(SIZE_UNITS)})?\s*$",
+            {"type": "integer", "minimum": 0},
+        )
+    ),
+    SIZE_INFO,
+]
+"""Bytes (int); YAML ``512B``, ``20KiB``, ``1MiB``, ``10kB``, ``5MB`` or an integer."""
+
+Bandwidth: TypeAlias = Annotated[
+    float,
+    BeforeValidator(parse_bandwidth),
+    WithJsonSchema(
+        _schema(
+            BANDWIDTH_INFO,
+            rf"^\s*{_NUM_PAT}\s*({_alts(BANDWIDTH_UNITS)})?\s*$",
+            {"type": "number", "exclusiveMinimum": 0},
+        )
+    ),
+    BANDWIDTH_INFO,
+]
+"""Bytes per second (float); YAML ``10Mbit/s``, ``1Gbit/s``, ``5MB/s`` or a number."""
+
+Rate: TypeAlias = Annotated[
+    float,
+    BeforeValidator(parse_rate),
+    WithJsonSchema(
+        _schema(
+            RATE_INFO,
+            rf"^\s*{_NUM_PAT}\s*(/\s*({_alts(RATE_UNITS)}))?\s*$",
+            {"type": "number", "minimum": 0},
+        )
+    ),
+    RATE_INFO,
+]
+"""Events per second (float); YAML ``3/s``, ``5/min``, ``100/h``, ``2000/d`` or a number."""
+
+Fraction: TypeAlias = Annotated[
+    float,
+    BeforeValidator(parse_fraction),
+    WithJsonSchema(
+        _schema(
+            FRACTION_INFO,
+            rf"^\s*{_NUM_PAT}\s*%?\s*$",
+            {"type": "number", "minimum": 0, "maximum": 1},
+        )
+    ),
+    FRACTION_INFO,
+]
+"""A probability in [0, 1] (float); YAML ``1%``, ``0.5%`` or a number."""
+
+TimeOfDay: TypeAlias = Annotated[
+    float,
+    BeforeValidator(parse_time_of_day),
+    WithJsonSchema(
+        _schema(
+            TIME_OF_DAY_INFO,
+            r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*$",
+            {"type": "number", "minimum": 0, "exclusiveMaximum": 86400},
+        )
+    ),
+    TIME_OF_DAY_INFO,
+]
+"""Seconds after midnight (float); YAML ``"10:00"``."""

@@ -1,0 +1,9 @@
+"""Glue around SimPy: the run context, named random streams, slot pools, and the
+interface through which the runtime reports what happens (``trace``)."""
+
+from .context import RunContext
+from .slots import SlotPool
+from .streams import Streams, make_sampler
+from .trace import OUTCOMES, STATUSES, Recorder
+
+__all__ = ["OUTCOMES", "STATUSES", "Recorder", "RunContext", "SlotPool", "Streams", "make_sampler"]

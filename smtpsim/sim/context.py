@@ -1,0 +1,28 @@
+"""The run context: what every live component of one run shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import simpy
+
+from .streams import Streams
+from .trace import Recorder
+
+__all__ = ["RunContext"]
+
+
+@dataclass(slots=True)
+class RunContext:
+    """The SimPy environment, the random streams, the recorder, and run options.
+
+    ``wire``: SMTP sessions serialize and parse every line instead of exchanging
+    events (slower; must give identical results).
+    """
+
+    env: simpy.Environment
+    streams: Streams
+    recorder: Recorder
+    wire: bool = False
+    record_attempts: bool = True
+    record_levels: bool = True

@@ -1,0 +1,61 @@
+"""What the runtime reports while it runs: the recorder interface.
+
+The runtime (``net``, ``mta``, ``workload``) calls these methods; ``smtpsim.metrics``
+implements them with columnar buffers and turns them into tables after the run.
+The runtime never builds tables itself and never imports pandas.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["OUTCOMES", "STATUSES", "Recorder"]
+
+# Final statuses of a recipient ("pending" until one of the others is recorded).
+PENDING, DELIVERED, BOUNCED, EXPIRED, LOST = "pending", "delivered", "bounced", "expired", "lost"
+STATUSES = (PENDING, DELIVERED, BOUNCED, EXPIRED, LOST)
+
+# Outcomes of one delivery attempt for one recipient.
+SENT, DEFERRED, BOUNCE = "sent", "deferred", "bounced"
+OUTCOMES = (SENT, DEFERRED, BOUNCE)
+
+
+class Recorder(Protocol):
+    def message(self, sender: str, size: int, n_rcpt: int, t: float, origin: str) -> int:
+        """A new message entered the network; returns its ``msg_id``."""
+        ...
+
+    def recipient(self, msg_id: int, address: str, domain: str) -> int:
+        """A recipient of ``msg_id``; returns its row."""
+        ...
+
+    def final(self, row: int, status: str, t: float, dsn: str, reply: str) -> None:
+        """The recipient reached a final status."""
+        ...
+
+    def hop(self, row: int) -> None:
+        """The recipient crossed one more SMTP hop."""
+        ...
+
+    def attempt(
+        self,
+        msg_id: int,
+        row: int,
+        host: str,
+        peer: str,
+        t_start: float,
+        t_end: float,
+        outcome: str,
+        code: int,
+        dsn: str,
+        phase: str,
+        queue_s: float,
+        conn_s: float,
+        xfer_s: float,
+    ) -> None:
+        """One delivery attempt for one recipient."""
+        ...
+
+    def level(self, t: float, host: str, metric: str, value: int) -> None:
+        """A level (queue size, connections) changed."""
+        ...

@@ -1,0 +1,134 @@
+"""JSON Schema export, the reference page, and the package's import purity."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import BASE
+
+from smtpsim.scenario import Scenario, _docgen, load_scenario, scenario_json_schema
+from smtpsim.scenario._yaml import load_yaml
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md"
+
+
+def test_json_schema_is_json_and_names_the_top_level() -> None:
+    schema = scenario_json_schema()
+    text = json.dumps(schema)
+    assert json.loads(text) == schema
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert list(schema["properties"]) == list(Scenario.model_fields)
+    assert set(schema["required"]) == {"name", "duration", "hosts"}
+    assert "errors.pydantic.dev" not in text
+
+
+def test_json_schema_documents_fields_and_units() -> None:
+    schema = scenario_json_schema()
+    defs = schema["$defs"]
+    postfix = defs["Postfix"]["properties"]["maximal_backoff_time"]
+    assert postfix["$ref"] == "#/$defs/Duration"
+    assert postfix["default"] == "4000s"
+    assert "maximum time between delivery attempts" in postfix["description"]
+    duration = defs["Duration"]
+    assert {b["type"] for b in duration["anyOf"]} == {"number", "string"}
+    assert "5min" in duration["examples"]
+    for name in ("Size", "Bandwidth", "Rate", "Fraction", "TimeOfDay", "DurationDist",
+                 "SizeDist", "RateProfile"):
+        assert name in defs
+    for model in ("Host", "Postfix", "Link", "Zone", "Flow", "Recipients", "Simulation"):
+        for field, prop in defs[model]["properties"].items():
+            assert prop.get("description"), f"{model}.{field}"
+
+
+def test_json_schema_accepts_the_yaml_forms() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = scenario_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert list(validator.iter_errors(BASE)) == []
+    example = load_yaml(_doc_example())
+    assert [e.message for e in validator.iter_errors(example)] == []
+    bad = json.loads(json.dumps(BASE))
+    bad["hosts"]["out"]["postfx"] = {}
+    bad["links"][0]["latency"] = "fast"
+    assert len(list(validator.iter_errors(bad))) == 2
+
+
+def _doc_example() -> str:
+    text = DOC.read_text(encoding="utf-8")
+    m = re.search(r"<!-- example -->\n```yaml\n(.*?)```\n<!-- /example -->", text, re.S)
+    assert m, "docs/scenario-format.md lost its complete example"
+    return m.group(1)
+
+
+def test_complete_example_in_the_docs_loads() -> None:
+    s = load_scenario(_doc_example())
+    assert s.name == "outbound-with-fallback"
+    assert s.hosts["out"].postfix.smtp_fallback_relay == ("smarthost",)
+    assert s.traffic["newsletter"].sender_domain == "corp.example"
+    assert s.dns["parked.example"].mx == "null"
+
+
+def test_every_yaml_block_of_the_docs_with_a_name_loads() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "\nname:" in "\n" + b]
+    assert len(blocks) >= 2
+    for block in blocks:
+        load_scenario(block)
+
+
+def test_docs_field_tables_are_up_to_date() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert _docgen.update(text) == text, (
+        "run: python -m smtpsim.scenario._docgen docs/scenario-format.md"
+    )
+    for name in _docgen.MODELS:
+        assert f"<!-- fields: {name} -->" in text, name
+
+
+def test_docs_mention_every_field() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for model in _docgen.MODELS.values():
+        for field in model.model_fields:
+            assert f"| `{field}` |" in text, f"{model.__name__}.{field}"
+
+
+def test_scenario_package_is_pure_data() -> None:
+    # ARCHITECTURE.md: smtpsim.scenario may import pydantic, pyyaml and the standard library.
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import smtpsim.scenario\n"
+        "new = set(sys.modules) - before\n"
+        "print(','.join(sorted({m.split('.')[0] for m in new} - set(sys.stdlib_module_names))))\n"
+        "print(','.join(sorted(m for m in new if m.startswith('smtpsim.')"
+        " and not m.startswith('smtpsim.scenario'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    third_party, other_smtpsim = out.stdout.split("\n")[:2]
+    allowed = {"smtpsim", "pydantic", "pydantic_core", "yaml", "typing_extensions",
+               "annotated_types", "typing_inspection", "cython_runtime"}
+    loaded = {m for m in third_party.split(",") if m and not m.startswith("_")}
+    assert loaded <= allowed, loaded - allowed
+    assert not loaded & {"simpy", "numpy", "networkx", "pandas", "matplotlib", "scipy"}
+    assert other_smtpsim == ""
+
+
+def test_docs_internal_links_point_at_headings() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    text_outside_code = re.sub(r"```.*?```", "", text, flags=re.S)
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", text_outside_code, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchors.add(slug)
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links, "no internal links found"
+    assert links <= anchors, links - anchors
