@@ -61,13 +61,15 @@ class PolicySet:
     """Policies in order, indexed by phase once (a server builds it once, not per
     session), answering with the first reply any of them gives."""
 
-    __slots__ = ("_by_phase", "policies")
+    __slots__ = ("_by_phase", "active", "policies")
 
     def __init__(self, policies: Sequence[Policy] = ()) -> None:
         self.policies = tuple(policies)
         self._by_phase: dict[str, tuple[Policy, ...]] = {
             phase: tuple(p for p in self.policies if phase in p.phases) for phase in PHASES
         }
+        # The phases some policy looks at: the others need not be asked at all.
+        self.active = frozenset(phase for phase, chain in self._by_phase.items() if chain)
 
     def ask(self, phase: str, ctx: Context) -> Reply | None:
         for policy in self._by_phase[phase]:

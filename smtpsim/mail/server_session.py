@@ -71,23 +71,31 @@ class ServerSession:
         ctx.now = now
         kind = type(event)
         ask = self.policies.ask
-        reply: Reply | None
+        active = self.policies.active
+        reply: Reply | None = None
         if kind is Rcpt:
             ctx.recipient = event.recipient  # type: ignore[attr-defined]
-            reply = ask(RCPT, ctx)
+            if RCPT in active:
+                reply = ask(RCPT, ctx)
             if reply is None:
                 ctx.recipients.append(event.recipient)  # type: ignore[attr-defined]
         elif kind is Mail:
             ctx.sender, ctx.size = event.sender, event.size or 0  # type: ignore[attr-defined]
             ctx.recipients = []
-            reply = ask(MAIL, ctx)
+            if MAIL in active:
+                reply = ask(MAIL, ctx)
         elif kind is Message:
             ctx.size = event.size  # type: ignore[attr-defined]
-            reply = ask(END_OF_DATA, ctx) or self._accept(event)  # type: ignore[arg-type]
+            if END_OF_DATA in active:
+                reply = ask(END_OF_DATA, ctx)
+            if reply is None:
+                reply = self._accept(event)  # type: ignore[arg-type]
         elif kind is Data:
-            reply = ask(DATA, ctx)
+            if DATA in active:
+                reply = ask(DATA, ctx)
         elif kind is Hello:
-            reply = ask(HELO, ctx)
+            if HELO in active:
+                reply = ask(HELO, ctx)
             if reply is None:
                 ctx.helo = event.domain  # type: ignore[attr-defined]
                 ctx.sender, ctx.recipients = None, []  # EHLO ends a transaction
@@ -98,8 +106,6 @@ class ServerSession:
             return event.reply  # type: ignore[attr-defined, no-any-return]
         elif kind is Auth or kind is AuthResponse:
             reply = self._auth()
-        else:
-            reply = None
         return reply or self.conn.standard_reply()
 
     def tls_established(self) -> None:

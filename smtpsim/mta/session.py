@@ -101,13 +101,11 @@ def converse(
     ``transfer(size, start, now)`` is how long the message takes to cross the path.
     """
     half = rtt * 0.5
-    accepted: list[Envelope] = []
-    queue_ids: list[str] = []
+    accepted: list[tuple[Envelope, str]] = []
 
     def deliver(envelope: Envelope, message: Message, who: Client) -> str:
-        accepted.append(envelope)
-        queue_ids.append(queue_id())
-        return queue_ids[-1]
+        accepted.append((envelope, queue_id()))
+        return accepted[-1][1]
 
     cconn = ClientConnection(timeouts=client.timeouts, now=t0)
     csession = ClientSession(
@@ -123,20 +121,24 @@ def converse(
     )
     sconn = ServerConnection(server.config, now=t0)
     ssession = ServerSession(sconn, peer, server.policies, deliver)
+    # Bound methods, looked up once: this loop runs for every command of every session.
+    submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
+    policy_answer, receive_reply = ssession.answer, cconn.receive_reply
+    handle, next_commands = csession.handle, csession.next_commands
 
     # Connect, then the greeting: the server sees the client after the TCP handshake.
     t_server = t0 + rtt + server.greeting_delay()
     greeting = ssession.greeting(t_server)
     if wire:
         cconn.receive_data(sconn.send(greeting, t_server))
-        csession.handle(_read_reply(cconn, t_server))
+        handle(_read_reply(cconn, t_server))
     else:
-        sconn.answer(greeting, t_server)
-        csession.handle(cconn.receive_reply(greeting, t_server))
+        server_answer(greeting, t_server)
+        handle(receive_reply(greeting, t_server))
     t = t_server + half
     handshake_end: float | None = None
     while not csession.done:
-        group = csession.next_commands()
+        group = next_commands()
         if not group:
             if not csession.wants_tls:
                 break
@@ -144,16 +146,16 @@ def converse(
             csession.tls_established()
             ssession.tls_established()
             continue
-        first = group[0]
-        if handshake_end is None and first.verb in ("MAIL", "QUIT"):
+        verb = group[0].verb
+        if handshake_end is None and (verb == "MAIL" or verb == "QUIT"):
             handshake_end = t
-        if first.verb == "QUIT" and not client.wait_for_quit:
+        if verb == "QUIT" and not client.wait_for_quit:
             if wire:
-                cconn.send(first, t)
+                cconn.send(group[0], t)
             else:
-                cconn.submit(first, t)
+                submit(group[0], t)
             break
-        if first.verb == ".":
+        if verb == ".":
             t_server = t + half + transfer(size, t, t0)
             service = server.end_of_data_time
         else:
@@ -162,23 +164,24 @@ def converse(
         # The client sends the whole group; the server then takes it command by command.
         if wire:
             sconn.receive_data(b"".join([cconn.send(command, t) for command in group]))
+            for _ in group:
+                t_server += service()
+                event = sconn.next_event(t_server)
+                reply = policy_answer(event, t_server)  # type: ignore[arg-type]
+                cconn.receive_data(sconn.send(reply, t_server))
+                handle(_read_reply(cconn, t_server))
+                if sconn.state == CLOSED:
+                    break
         else:
             for command in group:
-                cconn.submit(command, t)
-        for command in group:
-            t_server += service()
-            if wire:
-                event = sconn.next_event(t_server)
-                reply = ssession.answer(event, t_server)  # type: ignore[arg-type]
-                cconn.receive_data(sconn.send(reply, t_server))
-                csession.handle(_read_reply(cconn, t_server))
-            else:
-                event = sconn.receive_command(command, t_server)
-                reply = ssession.answer(event, t_server)
-                sconn.answer(reply, t_server)
-                csession.handle(cconn.receive_reply(reply, t_server))
-            if sconn.state == CLOSED:
-                break
+                submit(command, t)
+            for command in group:
+                t_server += service()
+                reply = policy_answer(receive_command(command, t_server), t_server)
+                server_answer(reply, t_server)
+                handle(receive_reply(reply, t_server))
+                if sconn.state == CLOSED:
+                    break
         t = t_server + half
     if handshake_end is None:
         handshake_end = t
@@ -186,9 +189,9 @@ def converse(
         csession.result(),
         t - t0,
         handshake_end - t0,
-        accepted[0].recipients if accepted else (),
+        accepted[0][0].recipients if accepted else (),
         handshake_end < t,
-        queue_ids[0] if queue_ids else "",
+        accepted[0][1] if accepted else "",
     )
 
 

@@ -150,10 +150,15 @@ class ClientConnection:
         if not self._pending:
             raise RemoteProtocolError(f"reply with no command pending: {reply}")
         command = self._pending.popleft()
-        verb = S.GREETING if command is None else command.verb
-        if isinstance(command, Hello) and reply.code == 250:
-            self.extensions = _parse_ehlo(reply) if command.extended else {}
-        state = S.next_state(self.state, verb, reply)
+        code = reply.code
+        if command is None:
+            verb = S.GREETING
+        else:
+            verb = command.verb
+            if code == 250 and type(command) is Hello:
+                self.extensions = _parse_ehlo(reply) if command.extended else {}
+        state = self.state
+        state = S.CLOSED if code == 421 else _NEXT.get((state, verb, code // 100), state)
         if state == S.CLOSED:
             self._pending.clear()
         self.state = state
@@ -198,10 +203,23 @@ def _legal(state: str, verb: str) -> bool:
 
 
 def _parse_ehlo(reply: Reply) -> dict[str, str]:
-    """Extension keywords (upper case) and their parameters from an EHLO reply."""
-    extensions: dict[str, str] = {}
-    for line in reply.lines[1:]:
-        keyword, _, params = line.strip().partition(" ")
-        if keyword:
-            extensions[keyword.upper()] = params.strip()
-    return extensions
+    """Extension keywords (upper case) and their parameters from an EHLO reply.
+
+    A server sends the same EHLO reply to every client, so parses are cached by
+    its text (a copy is returned: callers own their dict)."""
+    text = reply.text
+    extensions = _EHLO_CACHE.get(text)
+    if extensions is None:
+        extensions = {}
+        for line in reply.lines[1:]:
+            keyword, _, params = line.strip().partition(" ")
+            if keyword:
+                extensions[keyword.upper()] = params.strip()
+        if len(_EHLO_CACHE) > 10_000:
+            _EHLO_CACHE.clear()
+        _EHLO_CACHE[text] = extensions
+    return dict(extensions)
+
+
+_EHLO_CACHE: dict[str, dict[str, str]] = {}
+_NEXT = S.NEXT

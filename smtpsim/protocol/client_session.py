@@ -22,7 +22,9 @@ returns through its ``ClientConnection`` and feeds back the events it reads.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .client import ClientConnection
 from .events import (
@@ -57,6 +59,9 @@ _WHILE = {
     "data": "sending DATA command",
     "content": "sending end of data -- message may be sent more than once",
 }
+# Commands without arguments are values like any other: one instance serves all.
+_DATA = Data()
+_QUIT = Quit()
 _TLS_NOT_OFFERED = Reply(451, "4.7.4", "TLS is required, but was not offered by the server")
 _AUTH_NOT_OFFERED = Reply(
     530, "5.7.0", "Authentication is required, but the server does not offer AUTH"
@@ -164,37 +169,20 @@ class ClientSession:
         ``TimedOut``."""
         if self.done:
             return
-        if isinstance(event, (ConnectionClosed, TimedOut)):
-            what = "conversation timed out" if isinstance(event, TimedOut) else "lost connection"
-            self._fail(Reply(451, "4.4.2", f"{what} while {_WHILE[self._phase]}"))
-            self.done = True
-            return
-        if not isinstance(event, Response):
+        kind = type(event)
+        if kind is not Response:
+            if kind is ConnectionClosed or kind is TimedOut:
+                what = "conversation timed out" if kind is TimedOut else "lost connection"
+                self._fail(Reply(451, "4.4.2", f"{what} while {_WHILE[self._phase]}"))
+                self.done = True
+                return
             raise TypeError(f"unexpected event {event!r}")
-        command, reply = event.command, event.reply
+        command, reply = event.command, event.reply  # type: ignore[attr-defined]
         if reply.code == 421:  # the server is closing the channel (RFC 5321 section 3.8)
             self._fail(reply)
             self.done = True
             return
-        if command is None:
-            self._on_greeting(reply)
-        elif isinstance(command, Hello):
-            self._on_hello(command, reply)
-        elif isinstance(command, StartTLS):
-            self._on_starttls(reply)
-        elif isinstance(command, (Auth, AuthResponse)):
-            self._on_auth(reply)
-        elif isinstance(command, Mail):
-            self._on_mail(reply)
-        elif isinstance(command, Rcpt):
-            self._on_rcpt(command, reply)
-        elif isinstance(command, Data):
-            self._on_data(reply)
-        elif isinstance(command, Message):
-            self._settle(reply)
-            self._quit()
-        elif isinstance(command, Quit):
-            self.done = True
+        _ON_REPLY[type(command)](self, command, reply)
 
     def tls_established(self) -> None:
         """The driver finished the TLS handshake that STARTTLS asked for."""
@@ -212,7 +200,7 @@ class ClientSession:
 
     # --- steps -----------------------------------------------------------------------------
 
-    def _on_greeting(self, reply: Reply) -> None:
+    def _on_greeting(self, command: None, reply: Reply) -> None:
         if reply.code >= 400:
             self._fail(reply)
             self._quit()  # after a 554 greeting the server waits for QUIT (section 3.1)
@@ -256,7 +244,7 @@ class ClientSession:
             return
         self._start_envelope()
 
-    def _on_starttls(self, reply: Reply) -> None:
+    def _on_starttls(self, command: Command, reply: Reply) -> None:
         if reply.code < 400:
             self.wants_tls = True
             return
@@ -267,7 +255,7 @@ class ClientSession:
         self._starttls = "no"  # "may": go on in the clear
         self._after_hello()
 
-    def _on_auth(self, reply: Reply) -> None:
+    def _on_auth(self, command: Command, reply: Reply) -> None:
         if reply.code == 334:
             assert self._auth is not None
             username, password = self._auth
@@ -296,14 +284,14 @@ class ClientSession:
         self._phase = "mail"
         mail = Mail(self.sender, tuple(params))
         if self._pipelining():
-            self._outbox += [mail, *(Rcpt(r) for r in self.recipients), Data()]
+            self._outbox += [mail, *(Rcpt(r) for r in self.recipients), _DATA]
         else:
             self._outbox.append(mail)
 
     def _pipelining(self) -> bool:
         return self._use_pipelining and self.conn.offers("PIPELINING")
 
-    def _on_mail(self, reply: Reply) -> None:
+    def _on_mail(self, command: Command, reply: Reply) -> None:
         if reply.code >= 400:
             self._fail(reply)  # with PIPELINING the RCPT and DATA replies still come
             if not self._pipelining():
@@ -330,11 +318,11 @@ class ClientSession:
             self._outbox.append(Rcpt(self.recipients[self._rcpt_index]))
         elif self._accepted:
             self._phase = "data"
-            self._outbox.append(Data())
+            self._outbox.append(_DATA)
         else:
             self._quit()
 
-    def _on_data(self, reply: Reply) -> None:
+    def _on_data(self, command: Command, reply: Reply) -> None:
         if reply.code == 354:
             self._phase = "content"
             # RFC 2920 section 3.1: after a 354 with no valid recipient, the client
@@ -343,6 +331,13 @@ class ClientSession:
             return
         self._settle(reply)
         self._quit()
+
+    def _on_message(self, command: Command, reply: Reply) -> None:
+        self._settle(reply)
+        self._quit()
+
+    def _on_quit(self, command: Command, reply: Reply) -> None:
+        self.done = True
 
     # --- bookkeeping -----------------------------------------------------------------------
 
@@ -358,9 +353,24 @@ class ClientSession:
 
     def _quit(self) -> None:
         if self.conn.state != "CLOSED":
-            self._outbox.append(Quit())
+            self._outbox.append(_QUIT)
         else:
             self.done = True
+
+
+# What to do with a reply, by the type of the command it answers (None: the greeting).
+_ON_REPLY: dict[type, Callable[[ClientSession, Any, Reply], None]] = {
+    type(None): ClientSession._on_greeting,
+    Hello: ClientSession._on_hello,
+    StartTLS: ClientSession._on_starttls,
+    Auth: ClientSession._on_auth,
+    AuthResponse: ClientSession._on_auth,
+    Mail: ClientSession._on_mail,
+    Rcpt: ClientSession._on_rcpt,
+    Data: ClientSession._on_data,
+    Message: ClientSession._on_message,
+    Quit: ClientSession._on_quit,
+}
 
 
 def _b64(text: str) -> str:

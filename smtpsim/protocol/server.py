@@ -62,6 +62,7 @@ _GREETING = Sentinel("GREETING")
 _ERROR_CODES = frozenset({500, 501, 502, 503, 504, 555})
 # The states with a mail transaction open; leaving them ends it (RFC 5321 section 4.1.4).
 _TRANSACTION_STATES = frozenset({S.MAIL, S.RCPT, S.DATA})
+_NEXT = S.NEXT
 _SASL_LINE_LIMIT = 12288  # RFC 4954 section 4: AUTH lines may be longer than commands
 _LOGIN_USERNAME = base64.b64encode(b"Username:").decode()
 _LOGIN_PASSWORD = base64.b64encode(b"Password:").decode()
@@ -142,7 +143,6 @@ class ServerConnection:
         "_buffer",
         "_content",
         "_discarding",
-        "_ehlo_replies",
         "_eof",
         "_last_activity",
         "_line_too_long",
@@ -187,7 +187,6 @@ class ServerConnection:
         self._sasl_mechanism: str | None = None
         self._sasl_username: str | None = None
         self._last_activity = now
-        self._ehlo_replies: dict[bool, Reply] = {}
 
     # --- input --------------------------------------------------------------------------
 
@@ -240,22 +239,16 @@ class ServerConnection:
     def standard_reply(self) -> Reply:
         """The reply the protocol gives to the pending event when no policy objects."""
         p = self._pending
-        if p is _GREETING:
-            return R.greeting(self.config.hostname)
-        if isinstance(p, CommandError):
-            return p.reply
-        if isinstance(p, TimedOut):
+        if isinstance(p, Hello):
+            return _fixed_replies(self.config)[p.extended + 2 * self.tls_active]
+        if isinstance(p, CommandError | TimedOut):
             assert p.reply is not None
             return p.reply
-        if isinstance(p, Hello):
-            if not p.extended:
-                return R.helo(self.config.hostname)
-            return self._ehlo_reply()
+        if p is _GREETING:
+            return _fixed_replies(self.config)[4]
         if isinstance(p, Command):
-            verb = p.verb
-            if verb in ("AUTH", "AUTH-RESPONSE"):
-                return self._sasl_reply()
-            return _STANDARD[verb]
+            standard = _STANDARD.get(p.verb)
+            return standard if standard is not None else self._sasl_reply()
         raise LocalProtocolError("no event awaits a reply")
 
     def send(self, reply: Reply, now: float = 0.0) -> bytes:
@@ -276,8 +269,10 @@ class ServerConnection:
         if isinstance(p, TimedOut) or (isinstance(p, CommandError) and p.closes):
             self._close()
             return
-        verb: str = p.verb  # type: ignore[union-attr]
-        positive = reply.code < 400
+        assert isinstance(p, Command | CommandError)
+        verb = p.verb
+        code = reply.code
+        positive = code < 400
         if verb == "RCPT":
             self.recipients_tried += 1
             if positive:
@@ -291,13 +286,14 @@ class ServerConnection:
                 # RFC 3207 section 4.2: discard anything the client sent after STARTTLS
                 # in the clear (CVE-2011-0411, command injection).
                 self._buffer.clear()
-            elif reply.code == 235 and self.credentials is not None:
+            elif code == 235 and self.credentials is not None:
                 self.authenticated = self.credentials.username
-        if verb in ("AUTH", "AUTH-RESPONSE") and reply.code != 334:
+        if self._sasl_mechanism is not None and code != 334:
             self._sasl_mechanism = self._sasl_username = None
             self.credentials = None
-        new = S.next_state(self.state, verb, reply)
-        if new not in _TRANSACTION_STATES:
+        state = self.state
+        new = S.CLOSED if code == 421 else _NEXT.get((state, verb, code // 100), state)
+        if new not in _TRANSACTION_STATES and (self.sender is not None or self.recipients_tried):
             # EHLO, RSET, any reply to the end of data, QUIT or 421: no transaction is open.
             self._reset_transaction()
         if new == S.DATA:
@@ -346,13 +342,6 @@ class ServerConnection:
     def _reset_transaction(self) -> None:
         self.sender = None
         self.recipients_accepted = self.recipients_tried = 0
-
-    def _ehlo_reply(self) -> Reply:
-        reply = self._ehlo_replies.get(self.tls_active)
-        if reply is None:
-            keywords = self.config.ehlo_keywords(tls_active=self.tls_active)
-            reply = self._ehlo_replies[self.tls_active] = R.ehlo(self.config.hostname, keywords)
-        return reply
 
     def _error(self, verb: str, reply: Reply) -> CommandError:
         if reply.code in _ERROR_CODES:
@@ -434,7 +423,11 @@ class ServerConnection:
             self._content += ending
 
     def _check(self, command: Command) -> Command | CommandError:
-        """Sequence and limit checks of a parsed command (both paths)."""
+        """Sequence and limit checks of a parsed command (both paths).
+
+        Ordered by how often each case comes up: this runs for every command the
+        simulator exchanges.
+        """
         state = self.state
         verb = command.verb
         if state == S.DATA:
@@ -457,19 +450,22 @@ class ServerConnection:
             if illegal is R.NEED_RCPT and state == S.MAIL and self.recipients_tried:
                 illegal = R.NO_VALID_RCPT
             return self._error(verb, illegal)
-        if isinstance(command, Mail):
-            if self.config.helo_required and self.helo is None:
-                return self._error(verb, R.NEED_HELO)
-            return self._check_mail_params(command)
-        if isinstance(command, Rcpt):
+        if verb == "RCPT":
+            assert isinstance(command, Rcpt)
             if self.recipients_accepted >= self.config.max_recipients:
                 return CommandError(verb, R.TOO_MANY_RECIPIENTS)
             if command.params:
                 return self._error(verb, R.unsupported_option(command.params[0][0]))
-            return command
-        if isinstance(command, Auth):
+        elif verb == "MAIL":
+            assert isinstance(command, Mail)
+            if self.config.helo_required and self.helo is None:
+                return self._error(verb, R.NEED_HELO)
+            if command.params:
+                return self._check_mail_params(command)
+        elif verb == "AUTH":
+            assert isinstance(command, Auth)
             return self._start_sasl(command)
-        if verb == "STARTTLS":
+        elif verb == "STARTTLS":
             if not self.config.starttls or not self.esmtp:
                 return self._error(verb, R.NOT_IMPLEMENTED)
             if self.tls_active:
@@ -555,3 +551,27 @@ _STANDARD: dict[str, Reply] = {
     "HELP": R.HELP,
     "STARTTLS": R.TLS_READY,
 }
+
+
+# Replies that depend only on the configuration, built once per configuration: the
+# EHLO reply with its capability list is the largest object of a session.
+_FIXED: dict[int, tuple[ServerConfig, tuple[Reply, ...]]] = {}
+
+
+def _fixed_replies(config: ServerConfig) -> tuple[Reply, ...]:
+    """``(HELO, EHLO, HELO over TLS, EHLO over TLS, greeting)`` for ``config``."""
+    cached = _FIXED.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    host = config.hostname
+    made = (
+        R.helo(host),
+        R.ehlo(host, config.ehlo_keywords(tls_active=False)),
+        R.helo(host),
+        R.ehlo(host, config.ehlo_keywords(tls_active=True)),
+        R.greeting(host),
+    )
+    if len(_FIXED) > 10_000:  # configurations come and go in long test sessions
+        _FIXED.clear()
+    _FIXED[id(config)] = (config, made)  # holding config keeps its id from being reused
+    return made
