@@ -19,6 +19,13 @@ them in order:
 
 Each session is one ``converse`` call and one SimPy event (its end); a message the
 server accepted enters the server's queue then.
+
+Connection caching (``smtp_connection_cache_on_demand``, fact sheet 3.5): when a
+destination has more deliveries waiting, a session ends without QUIT and its
+connection is kept, by destination, for ``smtp_connection_cache_time_limit``; the
+next delivery to that destination reuses it (an RSET instead of connect, greeting
+and EHLO), unless it was opened more than ``smtp_connection_reuse_time_limit`` ago.
+The server process stays taken while the connection is cached.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from ..sim import RunContext
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .message import QueuedMessage
 from .queue_manager import DeliveryRequest
-from .session import ClientSide, converse
+from .session import ClientSide, Live, converse
 
 __all__ = ["DeliveryAgent"]
 
@@ -55,6 +62,17 @@ class _Attempt:
         self.connect_failures = 0
 
 
+class _Cached:
+    """An idle connection in the cache."""
+
+    __slots__ = ("live", "path", "server")
+
+    def __init__(self, server: Any, path: Any, live: Live) -> None:
+        self.server = server
+        self.path = path
+        self.live = live
+
+
 class DeliveryAgent:
     """The SMTP client of one host."""
 
@@ -74,7 +92,8 @@ class DeliveryAgent:
         p = host.params
         self.p = p
         self.fallback: tuple[str, ...] = tuple(p.smtp_fallback_relay)
-        self.sessions_open = 0
+        self.connections = 0  # open SMTP connections, cached ones included
+        self._cache: dict[str, list[_Cached]] = {}
 
     # --- finding the servers ------------------------------------------------------------
 
@@ -99,11 +118,12 @@ class DeliveryAgent:
                 reply = Reply(556, "5.1.10", f"Domain {name} does not accept mail (nullMX)")
                 return self._settle_all(attempt, reply, "dns")
             elif kind == "notfound":
-                if answer.implicit is None:
+                if answer.implicit is not None:
+                    attempt.candidates = [answer.implicit]
+                elif not self.fallback:  # with fallback relays, they take it (fact sheet 3.6)
                     reply = Reply(550, "5.4.4", "Host or domain name not found. Name service "
                                   f"error for name={name} type=A: Host not found")
                     return self._settle_all(attempt, reply, "dns")
-                attempt.candidates = [answer.implicit]
             else:
                 reply = Reply(451, "4.4.3", "Host or domain name not found. Name service error "
                               f"for name={name} type=MX: Host not found, try again")
@@ -112,6 +132,12 @@ class DeliveryAgent:
         attempt.candidates = attempt.candidates[: self.p.smtp_mx_address_limit]
         attempt.candidates += [k for k in self.fallback
                                if k != own and k not in attempt.candidates]
+        cached = self._take_cached(name, now) if self._cache and attempt.t == now else None
+        if cached is not None:
+            key = cached.server.key
+            attempt.candidates = [k for k in attempt.candidates if k != key]
+            self._session(attempt, cached.server, cached.path, cached.live)
+            return
         self._try(attempt)
 
     def _order_mx(self, hosts: tuple[tuple[int, str], ...]) -> list[str] | None:
@@ -163,6 +189,10 @@ class DeliveryAgent:
             else:
                 self._wait_for_process(attempt, server, path)
             return
+        if attempt.t > env.now:  # the last connection attempt has not timed out yet
+            wake = env.timeout(attempt.t - env.now)
+            wake.callbacks.append(lambda _e: self._finish(attempt))
+            return
         self._finish(attempt)
 
     def _connect_failure(self, server: Any, path: Any) -> tuple[Reply, float] | None:
@@ -197,17 +227,21 @@ class DeliveryAgent:
         server.slots.wait(granted)
         env.timeout(self.p.smtp_helo_timeout).callbacks.append(give_up)
 
-    def _session(self, attempt: _Attempt, server: Any, path: Any) -> None:
+    def _session(self, attempt: _Attempt, server: Any, path: Any,
+                 live: Live | None = None) -> None:
         env = self.env
         now = env.now
-        msg = attempt.request.msg
+        request = attempt.request
+        msg = request.msg
         rtt = path.rtt()
-        self.sessions_open += 1
-        self._level(now)
+        if live is None:
+            self.connections += 1
+            self._level(now)
+        keep_open = self.p.smtp_connection_cache_on_demand and bool(request.dest.queue)
         outcome = converse(
-            self.clients[server.requires_auth], server.server_side, self.host.client_info, msg.sender,
-            [msg.rcpts[i] for i in attempt.remaining], msg.size, rtt, path.transfer, now,
-            self.ctx.wire, server.next_queue_id,
+            self.clients[server.requires_auth], server.server_side, self.host.client_info,
+            msg.sender, [msg.rcpts[i] for i in attempt.remaining], msg.size, rtt, path.transfer,
+            now, self.ctx.wire, server.next_queue_id, live=live, keep_open=keep_open,
         )
         end = env.timeout(outcome.duration)
         end.callbacks.append(
@@ -217,9 +251,10 @@ class DeliveryAgent:
     def _session_end(self, attempt: _Attempt, server: Any, path: Any, outcome: Any,
                      t_start: float) -> None:
         now = self.env.now
-        server.slots.release()
-        self.sessions_open -= 1
-        self._level(now)
+        if outcome.live is not None:
+            self._cache_connection(attempt.request.dest.name, server, path, outcome.live, now)
+        else:
+            self._close(server, now)
         msg = attempt.request.msg
         if outcome.accepted:
             self._hand_over(msg, attempt.remaining, outcome, server, now)
@@ -301,9 +336,9 @@ class DeliveryAgent:
                 msg.errors[i] = reply
                 msg.deferred.append(i)
                 outcome = DEFERRED
-            self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none", now, now,
-                                  outcome, reply.code, reply.dsn, phase, now - msg.created,
-                                  0.0, 0.0)
+            self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none", now,
+                                  attempt.t, outcome, reply.code, reply.dsn, phase,
+                                  now - msg.created, attempt.t - now, 0.0)
         attempt.remaining = []
         if attempt.t > now:  # the lookup took time: report when it is over
             wake = self.env.timeout(attempt.t - now)
@@ -314,6 +349,39 @@ class DeliveryAgent:
     def _done(self, attempt: _Attempt, site_failure: bool) -> None:
         self.host.qmgr.request_done(attempt.request, site_failure, self.env.now)
 
+    # --- the connection cache ---------------------------------------------------------------
+
+    def _cache_connection(self, dest: str, server: Any, path: Any, live: Live,
+                          now: float) -> None:
+        if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
+            self._close(server, now)
+            return
+        entry = _Cached(server, path, live)
+        self._cache.setdefault(dest, []).append(entry)
+        idle = self.env.timeout(self.p.smtp_connection_cache_time_limit)
+        idle.callbacks.append(lambda _e: self._expire(dest, entry))
+
+    def _take_cached(self, dest: str, now: float) -> _Cached | None:
+        entries = self._cache.get(dest)
+        while entries:
+            entry = entries.pop()  # the most recently used one
+            if now - entry.live.opened < self.p.smtp_connection_reuse_time_limit:
+                return entry
+            self._close(entry.server, now)
+        return None
+
+    def _expire(self, dest: str, entry: _Cached) -> None:
+        """The idle time limit passed: close the connection if nobody took it."""
+        entries = self._cache.get(dest)
+        if entries and entry in entries:
+            entries.remove(entry)
+            self._close(entry.server, self.env.now)
+
+    def _close(self, server: Any, now: float) -> None:
+        server.slots.release()
+        self.connections -= 1
+        self._level(now)
+
     def _level(self, now: float) -> None:
         if self.ctx.record_levels:
-            self.recorder.level(now, self.host.key, "connections", self.sessions_open)
+            self.recorder.level(now, self.host.key, "connections", self.connections)

@@ -92,6 +92,7 @@ class QueueManager:
         self.blocked: deque[Destination] = deque()  # have work, no transport process
         self._seq = 0
         self._take_incoming = True
+        self._admitting = False
         self.local_domains: frozenset[str] = frozenset()
         self.relayhost: str | None = None
         self.env.process(self._scanner())
@@ -104,6 +105,18 @@ class QueueManager:
         self._admit(now)
 
     def _admit(self, now: float) -> None:
+        # Activating a message can finish it at once (a dead destination, local mail)
+        # and so call _admit again: the outer loop does that work, not a nested one,
+        # so that the stack stays flat however many messages are waiting.
+        if self._admitting:
+            return
+        self._admitting = True
+        try:
+            self._admit_loop(now)
+        finally:
+            self._admitting = False
+
+    def _admit_loop(self, now: float) -> None:
         limit = self.p.qmgr_message_active_limit
         while self.active < limit and (self.incoming or self.due):
             take_incoming = self._take_incoming if (self.incoming and self.due) else bool(

@@ -11,7 +11,9 @@ policies answer them; the elapsed time is the sum of what the session costs:
 - the message: its transfer at its share of the path's bandwidth (``transfer``),
   then one round trip and the server's end-of-data processing;
 - QUIT: nothing if the client does not wait for the reply
-  (``smtp_skip_quit_response``), else one round trip.
+  (``smtp_skip_quit_response``), else one round trip;
+- a cached connection (``live``): no connect, greeting or EHLO, but an RSET round
+  trip first; ``keep_open`` ends the session without QUIT so that it can be cached.
 
 Policies see the exact virtual time at which each command reaches the server.
 Time advances once for the whole session (one SimPy event); ``wire=True`` writes
@@ -36,7 +38,7 @@ from ..protocol import (
 )
 from ..protocol.states import CLOSED
 
-__all__ = ["ClientSide", "ServerSide", "SessionOutcome", "converse"]
+__all__ = ["ClientSide", "Live", "ServerSide", "SessionOutcome", "converse"]
 
 # A TLS handshake after STARTTLS: TCP is up, TLS 1.2/1.3 full handshake is about
 # one more round trip beyond the STARTTLS exchange (fact sheet 1.8: 1-2 RTT).
@@ -67,6 +69,17 @@ class ServerSide:
 
 
 @dataclass(frozen=True, slots=True)
+class Live:
+    """An open connection between two hosts, both ends, as the cache keeps it."""
+
+    client: ClientConnection
+    server: ServerConnection
+    session: ServerSession
+    opened: float  # when the TCP connection was made (for the reuse time limit)
+    uses: int  # transactions so far (Postfix logs it as conn_use)
+
+
+@dataclass(frozen=True, slots=True)
 class SessionOutcome:
     """The session's result and its timing, in seconds from its start.
 
@@ -80,6 +93,7 @@ class SessionOutcome:
     accepted: tuple[str, ...]
     past_handshake: bool
     queue_id: str = ""
+    live: Live | None = None  # the connection, when it was kept open for reuse
 
 
 def converse(
@@ -94,6 +108,9 @@ def converse(
     t0: float,
     wire: bool,
     queue_id: Callable[[], str],
+    *,
+    live: Live | None = None,
+    keep_open: bool = False,
 ) -> SessionOutcome:
     """Run one whole session from ``t0``; nothing here yields to SimPy.
 
@@ -107,7 +124,13 @@ def converse(
         accepted.append((envelope, queue_id()))
         return accepted[-1][1]
 
-    cconn = ClientConnection(timeouts=client.timeouts, now=t0)
+    if live is None:
+        cconn = ClientConnection(timeouts=client.timeouts, now=t0)
+        sconn = ServerConnection(server.config, now=t0)
+        ssession = ServerSession(sconn, peer, server.policies, deliver)
+    else:
+        cconn, sconn, ssession = live.client, live.server, live.session
+        ssession.deliver = deliver
     csession = ClientSession(
         cconn,
         helo=client.helo,
@@ -118,24 +141,27 @@ def converse(
         auth=client.auth,
         wait_for_quit=client.wait_for_quit,
         pipelining=client.pipelining,
+        keep_open=keep_open,
+        reuse=live is not None,
     )
-    sconn = ServerConnection(server.config, now=t0)
-    ssession = ServerSession(sconn, peer, server.policies, deliver)
     # Bound methods, looked up once: this loop runs for every command of every session.
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
     policy_answer, receive_reply = ssession.answer, cconn.receive_reply
     handle, next_commands = csession.handle, csession.next_commands
 
-    # Connect, then the greeting: the server sees the client after the TCP handshake.
-    t_server = t0 + rtt + server.greeting_delay()
-    greeting = ssession.greeting(t_server)
-    if wire:
-        cconn.receive_data(sconn.send(greeting, t_server))
-        handle(_read_reply(cconn, t_server))
+    if live is None:
+        # Connect, then the greeting: the server sees the client after the handshake.
+        t_server = t0 + rtt + server.greeting_delay()
+        greeting = ssession.greeting(t_server)
+        if wire:
+            cconn.receive_data(sconn.send(greeting, t_server))
+            handle(_read_reply(cconn, t_server))
+        else:
+            server_answer(greeting, t_server)
+            handle(receive_reply(greeting, t_server))
+        t = t_server + half
     else:
-        server_answer(greeting, t_server)
-        handle(receive_reply(greeting, t_server))
-    t = t_server + half
+        t = t0
     handshake_end: float | None = None
     while not csession.done:
         group = next_commands()
@@ -185,6 +211,10 @@ def converse(
         t = t_server + half
     if handshake_end is None:
         handshake_end = t
+    kept = None
+    if csession.kept_open:
+        opened, uses = (t0, 1) if live is None else (live.opened, live.uses + 1)
+        kept = Live(cconn, sconn, ssession, opened, uses)
     return SessionOutcome(
         csession.result(),
         t - t0,
@@ -192,6 +222,7 @@ def converse(
         accepted[0][0].recipients if accepted else (),
         handshake_end < t,
         accepted[0][1] if accepted else "",
+        kept,
     )
 
 

@@ -17,6 +17,11 @@ after 354, and QUIT. It produces a final reply for every recipient:
 
 It never touches a connection's bytes: the caller sends what ``next_commands()``
 returns through its ``ClientConnection`` and feeds back the events it reads.
+
+Connection caching (Postfix's ``scache``, fact sheet 3.5): with ``keep_open`` a
+session that ends its transaction normally stops without QUIT and says so in
+``kept_open``; a later session given ``reuse=True`` on the same connection starts
+with RSET to check that the connection still works, then sends the envelope.
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ from .events import (
     Quit,
     Rcpt,
     Response,
+    Rset,
     StartTLS,
     TimedOut,
 )
+from .states import CLOSED, MAIL, RCPT, READY
 from .replies import Reply
 from .syntax import normalize_newlines
 
@@ -62,6 +69,10 @@ _WHILE = {
 # Commands without arguments are values like any other: one instance serves all.
 _DATA = Data()
 _QUIT = Quit()
+_RSET = Rset()
+# A connection is worth keeping once a transaction has run its course on it.
+_REUSABLE_AFTER = frozenset({"rcpt", "data", "content"})
+_REUSABLE_STATES = frozenset({READY, MAIL, RCPT})
 _TLS_NOT_OFFERED = Reply(451, "4.7.4", "TLS is required, but was not offered by the server")
 _AUTH_NOT_OFFERED = Reply(
     530, "5.7.0", "Authentication is required, but the server does not offer AUTH"
@@ -106,11 +117,13 @@ class ClientSession:
         "_phase",
         "_rcpt_index",
         "_starttls",
+        "_keep_open",
         "_use_pipelining",
         "_wait_for_quit",
         "conn",
         "done",
         "helo",
+        "kept_open",
         "message",
         "recipients",
         "sender",
@@ -129,6 +142,8 @@ class ClientSession:
         auth: tuple[str, str] | None = None,
         wait_for_quit: bool = True,
         pipelining: bool = True,
+        keep_open: bool = False,
+        reuse: bool = False,
     ) -> None:
         if starttls not in ("no", "may", "require"):
             raise ValueError(f"starttls must be 'no', 'may' or 'require', got {starttls!r}")
@@ -147,6 +162,8 @@ class ClientSession:
         self._auth = auth
         self._wait_for_quit = wait_for_quit
         self._use_pipelining = pipelining
+        self._keep_open = keep_open
+        self.kept_open = False
         self._final: dict[str, Reply] = {}
         self._accepted: list[str] = []
         self._rcpt_index = 0
@@ -154,6 +171,11 @@ class ClientSession:
         self._phase = "greeting"
         self.done = False
         self.wants_tls = False
+        if reuse:
+            if conn.state != READY and conn.state != MAIL and conn.state != RCPT:
+                raise ValueError(f"cannot reuse a connection in state {conn.state}")
+            self._phase = "mail"
+            self._outbox.append(_RSET)
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -332,6 +354,14 @@ class ClientSession:
         self._settle(reply)
         self._quit()
 
+    def _on_rset(self, command: Command, reply: Reply) -> None:
+        """The probe of a reused connection (Postfix: ``smtp_rset_timeout``)."""
+        if reply.code >= 400:
+            self._fail(reply)
+            self._quit()
+            return
+        self._start_envelope()
+
     def _on_message(self, command: Command, reply: Reply) -> None:
         self._settle(reply)
         self._quit()
@@ -352,7 +382,10 @@ class ClientSession:
             self._final.setdefault(rcpt, reply)
 
     def _quit(self) -> None:
-        if self.conn.state != "CLOSED":
+        state = self.conn.state
+        if self._keep_open and self._phase in _REUSABLE_AFTER and state in _REUSABLE_STATES:
+            self.kept_open = self.done = True  # no QUIT: the caller caches the connection
+        elif state != CLOSED:
             self._outbox.append(_QUIT)
         else:
             self.done = True
@@ -370,6 +403,7 @@ _ON_REPLY: dict[type, Callable[[ClientSession, Any, Reply], None]] = {
     Data: ClientSession._on_data,
     Message: ClientSession._on_message,
     Quit: ClientSession._on_quit,
+    Rset: ClientSession._on_rset,
 }
 
 

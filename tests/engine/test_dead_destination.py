@@ -1,0 +1,129 @@
+"""Dead destinations (fact sheet 3.4, SCHEDULER_README): one pseudo-cohort of
+consecutive connection failures makes a destination dead; for
+``minimal_backoff_time`` its mail is deferred without any connection ("delivery
+temporarily suspended", logged by qmgr with relay=none), then it is tried again."""
+
+from __future__ import annotations
+
+from engine_helpers import at_times, attempts_from, run_model, strings
+
+MINIMAL_BACKOFF = 300.0
+INITIAL_CONCURRENCY = 5
+
+SCENARIO = """
+name: dead-destination
+duration: 20min
+hosts:
+  out: {role: mta, accepts: [corp.example]}
+  mx: {role: mx, accepts: [dest.example]}
+links:
+  - {between: [out, internet], latency: 5ms}
+  - {between: [mx, internet], latency: 5ms}
+dns:
+  corp.example: {mx: {out: 10}}
+  dest.example: {mx: {mx: 10}}
+traffic:
+  t:
+    submit_to: out
+    rate: 0.2/s
+    stop: 10min
+    size: 2KiB
+    recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
+"""
+
+
+def failures_until_dead(concurrency: int, cohort_limit: float = 1.0) -> int:
+    """SCHEDULER_README's pseudo-code with the default feedback (constant 1): each
+    failure adds 1/concurrency to fail_cohorts, the destination is dead when that
+    reaches the limit, otherwise the concurrency drops by one (never below 1)."""
+    fail_cohorts = 0.0
+    failures = 0
+    while True:
+        failures += 1
+        fail_cohorts += 1.0 / concurrency
+        if fail_cohorts >= cohort_limit:
+            return failures
+        concurrency = max(concurrency - 1, 1)
+
+
+def _mx_down_until(t: float):
+    def setup(model):
+        mx = model.hosts["mx"]
+        at_times(model, (0, lambda: setattr(mx, "down", "blackhole")),
+                 (t, lambda: setattr(mx, "down", None)))
+
+    return setup
+
+
+def test_failures_until_dead_helper() -> None:
+    assert failures_until_dead(1) == 1
+    assert failures_until_dead(2) == 2  # 1/2 + 1/1
+    assert failures_until_dead(5) == 4  # 1/5 + 1/4 + 1/3 + 1/2 >= 1
+
+
+def test_dead_destination_is_suspended_then_revived() -> None:
+    _, result = run_model(SCENARIO, setup=_mx_down_until(100.0))
+    att = attempts_from(result, "out")
+    phase = att["phase"].astype(str)
+    suspended = att[phase == "qmgr"]
+    connecting = att[phase != "qmgr"]
+    assert len(suspended) >= 10
+
+    # dead after one pseudo-cohort of connection failures: the k-th one, not before
+    failed = connecting[connecting["outcome"].astype(str) == "deferred"]
+    assert strings(failed["phase"]) == ["connect"] * len(failed)
+    k = failures_until_dead(INITIAL_CONCURRENCY)
+    assert len(failed) >= k
+    t_dead = failed["t_end"].sort_values().iloc[k - 1]
+    assert suspended["t_start"].min() >= t_dead
+
+    # suspended: deferred by the queue manager without a connection, for
+    # minimal_backoff_time: whatever is tried then is deferred at once
+    assert strings(suspended["outcome"]) == ["deferred"] * len(suspended)
+    assert strings(suspended["peer"]) == ["none"] * len(suspended)
+    assert (suspended["t_end"] == suspended["t_start"]).all()
+    assert (suspended["dsn"].astype(str) == "4.4.1").all()
+    window = att[(att["t_start"] > t_dead) & (att["t_start"] < t_dead + MINIMAL_BACKOFF)]
+    assert len(window) >= 10
+    assert strings(window["phase"]) == ["qmgr"] * len(window)
+    assert (suspended["t_start"] < t_dead + MINIMAL_BACKOFF).all()
+
+    # revived: the MX is back since t = 100 s, so every later attempt gets through
+    later = att[att["t_start"] >= t_dead + MINIMAL_BACKOFF]
+    assert len(later) > 20
+    assert (later["outcome"].astype(str) == "sent").all()
+    assert strings(later["peer"]) == ["mx"] * len(later)
+    # mail that arrived while it was dead waited for the deferred-queue scans
+    assert (result.recipients["status"].astype(str) == "delivered").all()
+
+
+def test_suspended_mail_reports_the_reason() -> None:
+    # with maximal_queue_lifetime 0 a deferral is final, so its reason shows up
+    _, result = run_model(
+        SCENARIO, setup=_mx_down_until(100.0),
+        overrides=["hosts.out.postfix.maximal_queue_lifetime=0s"],
+    )
+    att = attempts_from(result, "out")
+    suspended = att[att["phase"].astype(str) == "qmgr"]
+    assert len(suspended) >= 10
+    rows = suspended[["msg_id", "rcpt"]].merge(result.recipients, on=["msg_id", "rcpt"])
+    assert len(rows) == len(suspended)
+    assert (rows["status"].astype(str) == "expired").all()
+    assert (rows["dsn"].astype(str) == "4.4.1").all()
+    assert rows["reply"].str.contains("delivery temporarily suspended: ").all()
+    assert rows["reply"].str.contains("Connection timed out").all()
+
+
+def test_many_messages_due_while_the_destination_is_dead() -> None:
+    """A long outage with steady traffic: at each deferred-queue scan hundreds of
+    messages for the dead destination are due at once, and each is deferred again
+    without a connection. The run must go on, and deliver all once the MX is back."""
+    _, result = run_model(
+        SCENARIO, setup=_mx_down_until(2400.0),
+        overrides=["traffic.t.rate=1/s", "traffic.t.stop=20min", "duration=2h"],
+    )
+    rcpts = result.recipients
+    assert len(rcpts) > 1000
+    assert (rcpts["status"].astype(str) == "delivered").all()
+    att = attempts_from(result, "out")
+    assert (att["phase"].astype(str) == "qmgr").sum() > 1000
