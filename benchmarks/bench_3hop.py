@@ -87,7 +87,8 @@ def measure(n: int, reps: int) -> dict[str, object]:
         "smtpsim_msg_hops_per_s": round(ours_rate),
         "naive_msg_hops_per_s": round(ref_rate),
         "ratio": round(ours_rate / ref_rate, 3),
-        "ratios": [round(o["msg_hops_per_s"] / r["msg_hops_per_s"], 3) for o, r in zip(ours, ref)],
+        "ratios": [round(o["msg_hops_per_s"] / r["msg_hops_per_s"], 3)
+                   for o, r in zip(ours, ref, strict=True)],
         "smtpsim_events_per_msg_hop": round(med(r["events_per_msg_hop"] for r in ours), 2),
         "naive_events_per_msg_hop": round(med(r["events_per_msg"] for r in ref) / HOPS, 2),
         "smtpsim_maxrss_mb": round(med(r["maxrss_kb"] for r in ours) / 1024, 1),

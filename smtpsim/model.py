@@ -126,18 +126,14 @@ def _zones(scenario: Any) -> Zones:
     return zones
 
 
-def _requires_auth(spec: Any) -> bool:
-    return bool(spec.auth) if spec.auth is not None else spec.role == "msa"
-
-
 def _host(key: str, spec: Any, scenario: Any, ctx: RunContext) -> MailHost:
     p = spec.postfix
     accepts = frozenset(d.lower() for d in spec.accepts)
-    requires_auth = _requires_auth(spec)
+    requires_auth = bool(spec.auth)  # filled by the loader: true for an msa by default
     policies: list[Any] = []
-    if spec.role == "mx":
-        policies.append(RelayControl(accepts, mynetworks=()))
-    elif requires_auth:
+    # An MX relays for nobody; a host that requires AUTH relays for authenticated
+    # clients only; other MTAs and relays relay for every simulated host.
+    if spec.role == "mx" or requires_auth:
         policies.append(RelayControl(accepts, mynetworks=()))
     if accepts:
         policies.append(LocalRecipients(accepts, NumberedMailboxes(
@@ -206,7 +202,6 @@ def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str,
           network: Network, zones: Zones) -> Flow:
     """The flow's client host (a node linked to ``submit_to``, an MTA with the flow's
     ``client`` parameters relaying everything there) and its source."""
-    submit_to = hosts[spec.submit_to]
     key = f"traffic.{name}"
     params = spec.client.model_copy(update={"relayhost": spec.submit_to})
     ip = spec.ip

@@ -86,8 +86,10 @@ class _ProgressBar:
     def __init__(self, name: str) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=1.0, desc=name, unit="sim", leave=False,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+        self._bar = tqdm(
+            total=1.0, desc=name, leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        )
 
     def update(self, now: float, until: float, messages: int) -> None:
         self._bar.n = now / until if until else 1.0

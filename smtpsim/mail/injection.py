@@ -55,11 +55,16 @@ def parse_injection(text: str, rng: _Random | None = None) -> ReplyInjection:
     phase, sep, rest = text.partition(":")
     if not sep:
         raise ValueError(f"expected PHASE:REPLY[@PROBABILITY], got {text!r}")
-    reply_text, probability = rest, 1.0
     head, at, tail = rest.rpartition("@")
-    if at:
-        try:  # a reply text may hold an address: only a number after '@' is a probability
-            reply_text, probability = head, float(tail)
-        except ValueError:
-            pass
-    return ReplyInjection(phase.strip().lower(), Reply.parse(reply_text), probability, rng)
+    # A reply text may hold an address: only a number after the last '@' is a probability.
+    probability = _number(tail) if at else None
+    if probability is None:
+        head, probability = rest, 1.0
+    return ReplyInjection(phase.strip().lower(), Reply.parse(head), probability, rng)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -61,7 +61,7 @@ def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.Dat
         "delay_s": delay,
         "deferral_rate": float((outcomes == "deferred").sum() / n_att) if n_att else None,
         "attempts_per_recipient": float(rcpts["attempts"].mean()) if n_rcpt else None,
-        "bounce_messages": {"sent": int(len(bounce_rcpts)),
+        "bounce_messages": {"sent": len(bounce_rcpts),
                             **{s: int((bstatus == s).sum()) for s in STATUSES}},
         "peak_queue": peak,
         "warmup_s": warmup,

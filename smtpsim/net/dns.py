@@ -78,16 +78,21 @@ class Resolver:
     def __init__(self, zones: Zones, query_time: float) -> None:
         self.zones = zones
         self.query_time = query_time
-        self._cache: dict[str, tuple[float, MXAnswer]] = {}
+        # domain -> (answer arrives, answer expires, answer)
+        self._cache: dict[str, tuple[float, float, MXAnswer]] = {}
 
     def mx(self, domain: str, now: float) -> tuple[MXAnswer, float]:
-        """The answer for ``domain`` at ``now``, and the time the lookup took."""
+        """The answer for ``domain`` at ``now``, and the time the lookup took.
+
+        A lookup while the same query is already under way waits for its answer
+        (it is not free, and it is not asked twice)."""
         hit = self._cache.get(domain)
-        if hit is not None and hit[0] > now:
-            return hit[1], 0.0
+        if hit is not None and hit[1] > now:
+            return hit[2], max(0.0, hit[0] - now)
         answer = self.zones.lookup_mx(domain)
         if answer.kind != TRY_AGAIN and answer.ttl > 0:
-            self._cache[domain] = (now + answer.ttl, answer)
+            arrives = now + self.query_time
+            self._cache[domain] = (arrives, arrives + answer.ttl, answer)
         return answer, self.query_time
 
     def flush(self) -> None:

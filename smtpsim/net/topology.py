@@ -17,6 +17,7 @@ that waits for a reply does not slow the others down.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import networkx as nx
 
@@ -121,6 +122,6 @@ class Network:
             except (nx.NetworkXNoPath, nx.NodeNotFound):
                 path = None
             else:
-                path = Path(tuple(self.link(u, v) for u, v in zip(nodes, nodes[1:], strict=False)))
+                path = Path(tuple(self.link(u, v) for u, v in pairwise(nodes)))
             self._paths[key] = path
         return path  # type: ignore[return-value]

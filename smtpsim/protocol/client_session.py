@@ -49,8 +49,8 @@ from .events import (
     StartTLS,
     TimedOut,
 )
-from .states import CLOSED, MAIL, RCPT, READY
 from .replies import Reply
+from .states import CLOSED, MAIL, RCPT, READY
 from .syntax import normalize_newlines
 
 __all__ = ["ClientSession", "SessionResult"]
@@ -113,11 +113,11 @@ class ClientSession:
         "_accepted",
         "_auth",
         "_final",
+        "_keep_open",
         "_outbox",
         "_phase",
         "_rcpt_index",
         "_starttls",
-        "_keep_open",
         "_use_pipelining",
         "_wait_for_quit",
         "conn",

@@ -7,8 +7,9 @@ domain together. They also accept ``Scenario.model_dump()`` output.
 
 The route a message takes, as checked here: from the flow's ``submit_to`` host along
 ``relayhost`` hops (stopping early at a host that accepts the domain), then to the
-domain's MX hosts (or its A host, for an implicit MX). A domain without a ``dns``
-entry is reachable only if a host on the relay chain accepts it. Each hop must be
+domain's MX hosts (or, for an implicit MX, its A host or the host whose name it is).
+A domain without a ``dns`` entry is reachable only if a host on the relay chain
+accepts it or a host has its name. Each hop must be
 connected by links (an undirected graph including routers). Bounces are checked the
 same way, from each receiving host back to the flow's sender domain.
 """
@@ -119,6 +120,9 @@ class _World:
         else:
             return chain, [current], None
         entry = self.dns.get(domain)
+        named = self.host_named(domain)
+        if entry is None and named is not None:
+            return self._implicit(chain, current, named)
         if entry is None:
             accepting = self.acceptors(domain)
             if accepting:
@@ -151,7 +155,25 @@ class _World:
             if not self.connected(current, a_host):
                 return chain, [], f"its A host {a_host} is not connected to {current} by links"
             return chain, [a_host], None
+        if named is not None:
+            return self._implicit(chain, current, named)
         return chain, [], "its dns entry has neither mx nor a"
+
+    def host_named(self, domain: str) -> str | None:
+        """The host whose DNS name is ``domain`` (its A record: an implicit MX)."""
+        for key, raw in self.hosts.items():
+            name = _d(raw).get("name")
+            name = name if isinstance(name, str) else f"{key}.sim.example"
+            if name.strip().rstrip(".").lower() == domain:
+                return key
+        return None
+
+    def _implicit(self, chain: list[str], current: str,
+                  host: str) -> tuple[list[str], list[str], str | None]:
+        """RFC 5321 section 5.1: no MX records, so the domain's own address is used."""
+        if not self.connected(current, host):
+            return chain, [], f"its address (host {host}) is not connected to {current} by links"
+        return chain, [host], None
 
 
 def _unknown_host(name: Any, world: _World, what: str = "host") -> str:

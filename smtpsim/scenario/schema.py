@@ -577,7 +577,9 @@ class Link(_Model):
 
     between: tuple[str, str] = _f(description="the two ends: host keys or router names")
     latency: DurationDist = _f("0.5ms", description="one-way latency")
-    bandwidth: Bandwidth = _f("1Gbit/s", description="capacity, shared by the sessions on the link")
+    bandwidth: Bandwidth = _f(
+        "1Gbit/s", description="capacity, shared equally by the message transfers in progress"
+    )
     loss: Fraction = _f(
         0.0, description="probability that a TCP connection attempt over this link is lost "
         "(and times out after smtp_connect_timeout)"

@@ -39,7 +39,8 @@ class Streams:
         self._made.add(name)
         digest = hashlib.sha256(name.encode("utf-8")).digest()
         key = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))
+        sequence = np.random.SeedSequence(self.seed, spawn_key=key)
+        return np.random.Generator(np.random.PCG64(sequence))
 
 
 class _Batched:

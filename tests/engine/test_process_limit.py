@@ -15,7 +15,11 @@ SCENARIO = f"""
 name: process-limit
 duration: 10min
 hosts:
-  out: {{role: mta, accepts: [corp.example]}}
+  out:
+    role: mta
+    accepts: [corp.example]
+    # a new connection for every delivery: each one has to get a server process
+    postfix: {{smtp_connection_cache_on_demand: false}}
   mx:
     role: mx
     accepts: [dest.example]

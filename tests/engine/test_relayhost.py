@@ -10,7 +10,11 @@ SCENARIO = """
 name: relayhost
 duration: 5min
 hosts:
-  msa: {role: msa, accepts: [corp.example], postfix: {relayhost: out}}
+  msa:
+    role: msa
+    accepts: [corp.example]
+    # no connection reuse, so that every session to the relay has the same set-up
+    postfix: {relayhost: out, smtp_connection_cache_on_demand: false}
   out: {role: mta}
   mx1: {role: mx, accepts: [bigmail.example]}
   mx2: {role: mx, accepts: [partner.example]}

@@ -49,6 +49,12 @@ traffic:
 """
 
 
+def test_quickstart_as_it_is() -> None:
+    _, result = run_model(QUICKSTART, seed=2, until=300.0)
+    counts = check_conservation(result)
+    assert counts["delivered"] > 300
+
+
 def test_quickstart_cut_short() -> None:
     # cut while mail is on its way (10 messages a second): some must still be pending
     _, result = run_model(QUICKSTART, seed=5, until=60.0, overrides=["traffic.staff.rate=10/s"])
