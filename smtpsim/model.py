@@ -12,6 +12,7 @@ from typing import Any
 
 import simpy
 
+from . import faults
 from .mail import LocalRecipients, PasswordTable, PolicySet, RelayControl
 from .metrics.recorder import ColumnarRecorder
 from .mta import ClientSide, DeliveryAgent, MailHost, NumberedMailboxes, QueueManager, ServerSide
@@ -41,6 +42,7 @@ class Model:
     zones: Zones
     hosts: dict[str, MailHost]
     flows: dict[str, Flow] = field(default_factory=dict)
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # windows, for meta
 
     @property
     def env(self) -> simpy.Environment:
@@ -84,6 +86,7 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     model = Model(scenario, seed, ctx, network, zones, hosts)
     for name, flow in scenario.traffic.items():
         model.flows[name] = _flow(name, flow, scenario, ctx, hosts, network, zones)
+    model.incidents = faults.install(model)
     return model
 
 

@@ -38,6 +38,9 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
         "warmup_s": float(scenario.warmup),
         "wire": bool(scenario.simulation.wire),
         "versions": _versions(),
+        "hosts": {key: {"name": h.name, "ip": h.ip, "role": h.role}
+                  for key, h in model.hosts.items()},
+        "incidents": model.incidents,
     }
     wall0 = time.perf_counter()
     try:

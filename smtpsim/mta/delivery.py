@@ -197,9 +197,13 @@ class DeliveryAgent:
 
     def _connect_failure(self, server: Any, path: Any) -> tuple[Reply, float] | None:
         where = f"{server.name}[{server.ip}]:25"
-        if path is None or not path.up or server.down == "blackhole":
+        if path is None or not path.up:
             timeout = self.p.smtp_connect_timeout
             return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
+        if server.down == "blackhole":  # TCP is accepted, the greeting never comes
+            return Reply(451, "4.4.2", f"conversation with {server.name}[{server.ip}] timed "
+                         "out while receiving the initial server greeting"), (
+                path.rtt() + self.p.smtp_helo_timeout)
         if server.down == "refuse":
             return Reply(451, "4.4.1", f"connect to {where}: Connection refused"), path.rtt()
         if path.loss and self.rng.random() < path.loss:

@@ -13,8 +13,12 @@ address: the implicit MX); a temporary failure (SERVFAIL, timeout).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
 
-__all__ = ["MXAnswer", "Resolver", "ZoneData", "Zones"]
+__all__ = ["RESOLVER_TIMEOUT", "MXAnswer", "Resolver", "ZoneData", "Zones"]
+
+RESOLVER_TIMEOUT = 10.0
+"""A lookup nobody answers: glibc's 5 s per try, 2 tries (fact sheet 5.3)."""
 
 MX, NULL_MX, NOT_FOUND, TRY_AGAIN = "mx", "null", "notfound", "tryagain"
 
@@ -51,10 +55,20 @@ class Zones:
     domains: dict[str, ZoneData] = field(default_factory=dict)
     host_names: dict[str, str] = field(default_factory=dict)  # DNS name -> host key
     servfail: set[str] = field(default_factory=set)  # domains answering SERVFAIL now
+    timeouts: set[str] = field(default_factory=set)  # domains whose servers do not answer
+    dnsbl: dict[str, list[IPv4Network]] = field(default_factory=dict)  # zone -> listed nets
+
+    def dnsbl_listed(self, zone: str, ip: str) -> bool:
+        """Whether ``ip`` is listed on the DNSBL ``zone`` now (RFC 5782: an A record)."""
+        networks = self.dnsbl.get(zone)
+        if not networks:
+            return False
+        address = IPv4Address(ip)
+        return any(address in network for network in networks)
 
     def lookup_mx(self, domain: str) -> MXAnswer:
         domain = domain.lower()
-        if domain in self.servfail:
+        if domain in self.servfail or domain in self.timeouts:
             return MXAnswer(TRY_AGAIN, ttl=0.0)
         zone = self.domains.get(domain)
         if zone is None:
@@ -90,7 +104,10 @@ class Resolver:
         if hit is not None and hit[1] > now:
             return hit[2], max(0.0, hit[0] - now)
         answer = self.zones.lookup_mx(domain)
-        if answer.kind != TRY_AGAIN and answer.ttl > 0:
+        if answer.kind == TRY_AGAIN:
+            timed_out = domain.lower() in self.zones.timeouts
+            return answer, RESOLVER_TIMEOUT if timed_out else self.query_time
+        if answer.ttl > 0:
             arrives = now + self.query_time
             self._cache[domain] = (arrives, arrives + answer.ttl, answer)
         return answer, self.query_time

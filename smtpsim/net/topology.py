@@ -27,7 +27,8 @@ __all__ = ["Link", "Network", "Path"]
 class Link:
     """One link. ``latency()`` draws a one-way latency in seconds."""
 
-    __slots__ = ("a", "b", "bandwidth", "constant", "latency", "loss", "mean", "transfers", "up")
+    __slots__ = ("__weakref__", "a", "b", "bandwidth", "constant", "latency", "loss", "mean",
+                 "transfers", "up")
 
     def __init__(self, a: str, b: str, latency: Callable[[], float], *, mean_latency: float,
                  constant: bool, bandwidth: float, loss: float = 0.0) -> None:
@@ -106,6 +107,10 @@ class Network:
 
     def add_link(self, link: Link) -> None:
         self.graph.add_edge(link.a, link.b, link=link, weight=link.mean)
+        self._paths.clear()
+
+    def invalidate(self) -> None:
+        """Forget the cached paths (a link's latency or loss changed)."""
         self._paths.clear()
 
     def link(self, a: str, b: str) -> Link:

@@ -388,6 +388,61 @@ def _check_traffic(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
                 )
 
 
+_HOST_KINDS = ("host_down", "host_crash", "host_slow", "server_errors", "disk_full", "policy")
+_ZONE_KINDS = ("dns_failure", "dns_change", "dnsbl_list", "dnsbl_delist")
+
+
+def _check_incidents(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
+    """Incidents must name links, hosts and zones the scenario has."""
+    links = set()
+    for link in _l(data.get("links")):
+        ends = _l(_d(link).get("between"))
+        if len(ends) == 2:
+            links.add(frozenset(str(e) for e in ends))
+    for i, raw in enumerate(_l(data.get("incidents"))):
+        incident = _d(raw)
+        base = f"incidents[{i}]"
+        for kind in ("link_down", "link_congestion"):
+            if kind not in incident:
+                continue
+            value = incident[kind]
+            ends = _l(value) if kind == "link_down" else _l(_d(value).get("link"))
+            path = f"{base}.{kind}" if kind == "link_down" else f"{base}.{kind}.link"
+            if len(ends) == 2 and frozenset(str(e) for e in ends) not in links:
+                yield Problem(path, f"no link between {ends[0]} and {ends[1]}")
+        for kind in _HOST_KINDS:
+            if kind not in incident:
+                continue
+            value = incident[kind]
+            host = value if isinstance(value, str) else _d(value).get("host")
+            path = f"{base}.{kind}" if isinstance(value, str) else f"{base}.{kind}.host"
+            if isinstance(host, str) and host not in world.hosts:
+                yield Problem(path, _unknown_host(host, world))
+        for kind in _ZONE_KINDS:
+            if kind not in incident:
+                continue
+            value = incident[kind]
+            zone = value if isinstance(value, str) else _d(value).get("zone")
+            path = f"{base}.{kind}" if isinstance(value, str) else f"{base}.{kind}.zone"
+            domain = _domain(zone)
+            if domain is None:
+                continue
+            entry = world.dns.get(domain)
+            if entry is None:
+                yield Problem(path, f"no dns entry for {domain}")
+            elif kind.startswith("dnsbl") and entry[1].get("dnsbl") is not True:
+                yield Problem(path, f"{domain} is not a DNSBL zone (set dnsbl: true in dns)")
+            if kind == "dns_change":
+                change = _d(value)
+                for target in _d(change.get("mx")):
+                    if isinstance(target, str) and target not in world.hosts:
+                        yield Problem(f"{base}.dns_change.mx.{target}",
+                                      _unknown_host(target, world))
+                a_host = change.get("a")
+                if isinstance(a_host, str) and a_host not in world.hosts:
+                    yield Problem(f"{base}.dns_change.a", _unknown_host(a_host, world))
+
+
 def reference_problems(data: Any) -> list[Problem]:
     """Every cross-reference problem of a raw scenario mapping (unsorted, no duplicates)."""
     if not isinstance(data, dict):
@@ -404,6 +459,7 @@ def reference_problems(data: Any) -> list[Problem]:
         _check_hosts(world, data),
         _check_dns(world),
         _check_traffic(world, data),
+        _check_incidents(world, data),
     ):
         found.extend(problems)
     return list(dict.fromkeys(found))

@@ -1076,6 +1076,9 @@ def _fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:
     return data
 
 
+from .incidents import Incident  # noqa: E402  (it builds on the models above)
+
+
 class Scenario(_Model):
     """A simulated mail network, its DNS, its traffic, and how long to run it."""
 
@@ -1093,6 +1096,9 @@ class Scenario(_Model):
     links: tuple[Link, ...] = _f((), description="the network links")
     dns: dict[Domain, Zone] = _f({}, description="DNS zones, by domain name")
     traffic: dict[Name, Flow] = _f({}, description="the traffic flows, by name")
+    incidents: tuple[Incident, ...] = _f(
+        (), description="what goes wrong and when: links, hosts, DNS, DNSBLs, policies"
+    )
     simulation: Simulation = Field(
         default_factory=Simulation, description="how the run is executed and recorded"
     )

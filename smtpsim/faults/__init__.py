@@ -1,0 +1,40 @@
+"""Timed incidents as SimPy processes acting on the live model: links, hosts, DNS,
+DNSBLs and policies (ARCHITECTURE section 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from .actions import make_action
+from .timeline import windows
+
+__all__ = ["install"]
+
+
+def install(model: Any) -> list[dict[str, Any]]:
+    """Schedule every incident of ``model.scenario``; returns the windows, for meta
+    and plots: ``{"kind", "target", "start", "end"}`` each."""
+    scenario = model.scenario
+    env = model.env
+    out: list[dict[str, Any]] = []
+    for i, incident in enumerate(scenario.incidents):
+        rng = model.ctx.streams.generator(f"incident.{i}")
+        apply, revert, label = make_action(incident.kind, incident.target, model, rng)
+        spans = windows(incident, scenario.duration, rng)
+        for start, end in spans:
+            out.append({"kind": incident.kind, "target": label, "start": start, "end": end})
+        env.process(_play(env, spans, apply, revert, scenario.duration))
+    return out
+
+
+def _play(env: Any, spans: list[tuple[float, float]], apply: Any, revert: Any,
+          duration: float) -> Generator[Any, Any, None]:
+    for start, end in spans:
+        if start > env.now:
+            yield env.timeout(start - env.now)
+        apply(env.now)
+        if end >= duration:
+            return  # lasts to the end of the run
+        yield env.timeout(end - env.now)
+        revert(env.now)

@@ -1,0 +1,217 @@
+"""What each kind of incident does to the live model, and how it is undone.
+
+Each ``make_*`` returns ``(apply, revert)``: callables of the simulated time. They
+act on links (up, latency, bandwidth, loss), hosts (SMTP service down, processing
+speed, forced replies), DNS zones (failures, record changes) and DNSBL listings.
+Overlapping incidents on one target are applied and undone in order; a congestion
+is recomputed from the link's own values, so two at once multiply.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import weakref
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ..mail import PolicySet, ReplyInjection
+from ..net import ZoneData
+from ..protocol import Reply, replies
+
+__all__ = ["make_action"]
+
+Action = Callable[[float], None]
+
+# Link -> (latency, mean latency, bandwidth, loss, congestions on it); weak keys, so
+# that a finished run's links go away with it.
+_LINK_BASE: weakref.WeakKeyDictionary[Any, tuple[Any, float, float, float, list[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def make_action(kind: str, target: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    """``(apply, revert, label)`` for one incident; ``label`` names its target.
+
+    ``rng`` is the incident's own random stream (for forced replies with a
+    probability)."""
+    return _MAKERS[kind](target, model, rng)
+
+
+def _link_down(ends: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    link = model.network.link(*ends)
+
+    def apply(now: float) -> None:
+        link.up = False
+
+    def revert(now: float) -> None:
+        link.up = True
+
+    return apply, revert, f"{ends[0]}-{ends[1]}"
+
+
+def _link_congestion(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    link = model.network.link(*spec.link)
+    # The link's own values, and the congestions now on it, shared by every
+    # congestion incident of this link.
+    base = _LINK_BASE.setdefault(link, (link.latency, link.mean, link.bandwidth, link.loss, []))
+    active: list[Any] = base[4]
+
+    def recompute() -> None:
+        latency, mean, bandwidth, loss = base[:4]
+        factor, added, share, survive = 1.0, 0.0, 1.0, 1.0 - loss
+        for c in active:
+            factor *= c.latency_factor
+            added = added * c.latency_factor + c.added_latency
+            share *= c.bandwidth_factor
+            survive *= 1.0 - c.loss
+        link.latency = latency if not active else (lambda: latency() * factor + added)
+        link.mean = mean * factor + added
+        link.bandwidth = bandwidth * share
+        link.loss = 1.0 - survive
+        model.network.invalidate()
+
+    def apply(now: float) -> None:
+        active.append(spec)
+        recompute()
+
+    def revert(now: float) -> None:
+        active.remove(spec)
+        recompute()
+
+    return apply, revert, f"{spec.link[0]}-{spec.link[1]}"
+
+
+def _host_down(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    host = model.hosts[spec.host]
+
+    def apply(now: float) -> None:
+        host.down = spec.mode
+
+    def revert(now: float) -> None:
+        host.down = None
+
+    return apply, revert, spec.host
+
+
+def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    host = model.hosts[spec.host]
+    factor = spec.factor
+    holder: list[Any] = []
+
+    def apply(now: float) -> None:
+        side = host.server_side
+        holder.append(side)
+        g, c, e = side.greeting_delay, side.command_time, side.end_of_data_time
+        host.server_side = replace(
+            side,
+            greeting_delay=lambda: g() * factor,
+            command_time=lambda: c() * factor,
+            end_of_data_time=lambda: e() * factor,
+        )
+
+    def revert(now: float) -> None:
+        host.server_side = holder.pop()
+
+    return apply, revert, spec.host
+
+
+def _forced_reply(host_key: str, policy: ReplyInjection, model: Any) -> tuple[Action, Action]:
+    """Put ``policy`` first in the host's policies during the window."""
+    host = model.hosts[host_key]
+
+    def apply(now: float) -> None:
+        side = host.server_side
+        host.server_side = replace(side, policies=PolicySet((policy, *side.policies.policies)))
+
+    def revert(now: float) -> None:
+        side = host.server_side
+        rest = tuple(p for p in side.policies.policies if p is not policy)
+        host.server_side = replace(side, policies=PolicySet(rest))
+
+    return apply, revert
+
+
+def _server_errors(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    policy = ReplyInjection(spec.phase, Reply.parse(spec.reply), spec.probability, rng)
+    apply, revert = _forced_reply(spec.host, policy, model)
+    return apply, revert, spec.host
+
+
+def _disk_full(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    policy = ReplyInjection("mail", replies.INSUFFICIENT_STORAGE, 1.0, rng)
+    apply, revert = _forced_reply(spec.host, policy, model)
+    return apply, revert, spec.host
+
+
+def _dns_failure(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    failing = model.zones.timeouts if spec.mode == "timeout" else model.zones.servfail
+
+    def apply(now: float) -> None:
+        failing.add(spec.zone)
+
+    def revert(now: float) -> None:
+        failing.discard(spec.zone)
+
+    return apply, revert, spec.zone
+
+
+def _dns_change(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    zones = model.zones
+    saved: list[ZoneData] = []
+
+    def apply(now: float) -> None:
+        old = zones.domains[spec.zone]
+        saved.append(old)
+        mx = spec.mx
+        zones.domains[spec.zone] = replace(
+            old,
+            mx=tuple((pref, key) for key, pref in mx.items()) if isinstance(mx, dict) else None,
+            null_mx=mx == "null",
+            a=spec.a,
+        )
+
+    def revert(now: float) -> None:
+        zones.domains[spec.zone] = saved.pop()
+
+    return apply, revert, spec.zone
+
+
+def _dnsbl(listing: bool) -> Callable[[Any, Any, Any], tuple[Action, Action, str]]:
+    def make(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+        network = ipaddress.IPv4Network(spec.ip)
+        listings = model.zones.dnsbl.setdefault(spec.zone, [])
+
+        def add(now: float) -> None:
+            listings.append(network)
+
+        def remove(now: float) -> None:
+            if network in listings:
+                listings.remove(network)
+
+        return (add, remove, spec.zone) if listing else (remove, add, spec.zone)
+
+    return make
+
+
+def _unsupported(kind: str) -> Callable[[Any, Any, Any], tuple[Action, Action, str]]:
+    def make(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+        raise NotImplementedError(f"incidents of kind {kind} are not simulated yet")
+
+    return make
+
+
+_MAKERS: dict[str, Callable[[Any, Any, Any], tuple[Action, Action, str]]] = {
+    "link_down": _link_down,
+    "link_congestion": _link_congestion,
+    "host_down": _host_down,
+    "host_slow": _host_slow,
+    "server_errors": _server_errors,
+    "disk_full": _disk_full,
+    "dns_failure": _dns_failure,
+    "dns_change": _dns_change,
+    "dnsbl_list": _dnsbl(True),
+    "dnsbl_delist": _dnsbl(False),
+    "host_crash": _unsupported("host_crash"),
+    "policy": _unsupported("policy"),
+}

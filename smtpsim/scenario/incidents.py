@@ -1,0 +1,257 @@
+"""Incidents: what goes wrong, and when, as a timeline separate from the network.
+
+An incident is one kind key with its target, plus its timing::
+
+    incidents:
+      - {link_down: [mx-small, internet], at: 20h, for: 45min}
+      - {host_down: {host: mx1, mode: blackhole}, at: 6h, until: 8h}
+      - {server_errors: {host: mx1, phase: rcpt, reply: "421 4.7.0 Try again later",
+                         probability: 0.3}, at: 1h, for: 2h}
+      - {dnsbl_list: {zone: zen.dnsbl.example, ip: 192.0.2.20}, at: 6h, for: 6h}
+      - {dns_failure: bigmail.example, every: 1d, for: 10min}
+      - {host_crash: {host: out, queue: lost}, random: {rate: 1/d, duration: 30min}}
+
+Timing: ``at`` (default 0) and an end, ``for`` (a duration) or ``until`` (a time);
+without an end the incident lasts to the end of the run. ``every`` repeats the window
+from ``at``; ``random`` draws Poisson onsets (``rate``) from ``at`` with a duration
+distribution. The reply of ``server_errors`` uses the grammar of
+:meth:`smtpsim.protocol.Reply.parse` (the protocol core is standard library only, so
+the scenario layer borrows its one definition of a reply).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from ..protocol.replies import Reply
+from .schema import Domain, DurationDist, Name, _f, _Model, _mx_from_yaml
+from .units import Duration, Fraction, Rate
+
+__all__ = ["INCIDENT_KINDS", "Incident"]
+
+PHASES = ("connect", "helo", "mail", "rcpt", "data", "end-of-data")
+
+
+def _reply_text(value: Any) -> Any:
+    if isinstance(value, str):
+        Reply.parse(value)  # raises ValueError saying what was expected
+    return value
+
+
+def _ip_or_network(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return str(ipaddress.IPv4Network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"expected an IPv4 address or network such as 192.0.2.20 or 192.0.2.0/24, "
+                f"got {value!r}"
+            ) from None
+    return value
+
+
+ReplyText = Annotated[str, BeforeValidator(_reply_text)]
+IpOrNetwork = Annotated[str, BeforeValidator(_ip_or_network)]
+
+
+def _short(field: str) -> Any:
+    """Accept ``kind: VALUE`` as ``kind: {field: VALUE}``."""
+
+    def convert(value: Any) -> Any:
+        return {field: value} if isinstance(value, str | list | tuple) else value
+
+    return BeforeValidator(convert)
+
+
+class LinkCongestion(_Model):
+    """A congested link: slower, thinner, lossier."""
+
+    link: tuple[Name, Name] = _f(description="the link, by its two ends")
+    latency_factor: float = _f(1.0, ge=1.0, description="one-way latency multiplied by this")
+    added_latency: Duration = _f(0.0, description="and this added to it")
+    bandwidth_factor: float = _f(1.0, gt=0.0, le=1.0, description="capacity multiplied by this")
+    loss: Fraction = _f(0.0, description="connection attempts lost (and timing out) meanwhile")
+
+
+class HostDown(_Model):
+    """A host's SMTP service is down."""
+
+    host: Name = _f(description="host key")
+    mode: Literal["refuse", "blackhole"] = _f(
+        "refuse",
+        description="refuse: connections are refused at once; blackhole: TCP is accepted "
+        "but no greeting comes, so clients wait for their greeting timeout",
+    )
+
+
+class HostCrash(_Model):
+    """A host crashes and restarts at the end of the window."""
+
+    host: Name = _f(description="host key")
+    queue: Literal["kept", "lost"] = _f(
+        "kept", description="kept: its queue survives the restart; lost: its mail is lost"
+    )
+
+
+class HostSlow(_Model):
+    """A host's server processing takes longer."""
+
+    host: Name = _f(description="host key")
+    factor: float = _f(gt=0.0, description="processing times multiplied by this")
+
+
+class ServerErrors(_Model):
+    """A server answers a phase with a given reply, with some probability."""
+
+    host: Name = _f(description="host key")
+    phase: Literal["connect", "helo", "mail", "rcpt", "data", "end-of-data"] = _f(
+        description="where the reply is given"
+    )
+    reply: ReplyText = _f(description="the reply, e.g. '421 4.7.0 Try again later'")
+    probability: Fraction = _f(1.0, description="share of the commands that get it")
+
+
+class DiskFull(_Model):
+    """A server's queue disk is full: ``452 4.3.1 Insufficient system storage`` at MAIL."""
+
+    host: Name = _f(description="host key")
+
+
+class DnsFailure(_Model):
+    """The DNS of a zone fails: lookups of its records fail for now (4.4.3)."""
+
+    zone: Domain = _f(description="the domain")
+    mode: Literal["servfail", "timeout"] = _f(
+        "servfail",
+        description="servfail: answered at once; timeout: after the resolver's timeouts "
+        "(5 s per try, 2 tries)",
+    )
+
+
+class DnsChange(_Model):
+    """New records for a zone; resolvers see them as their cached answers expire."""
+
+    zone: Domain = _f(description="the domain")
+    mx: Annotated[dict[Name, int] | Literal["null"] | None, BeforeValidator(_mx_from_yaml)] = _f(
+        None, description="the new MX records (host key: preference), 'null', or none"
+    )
+    a: Name | None = _f(None, description="the new A host (for an implicit MX)")
+
+
+class DnsblListing(_Model):
+    """An address or network listed on, or delisted from, a DNSBL zone."""
+
+    zone: Domain = _f(description="the DNSBL zone")
+    ip: IpOrNetwork = _f(description="an IPv4 address or network (192.0.2.0/24)")
+
+
+class PolicySwitch(_Model):
+    """A receiving policy of a host switched on or off."""
+
+    host: Name = _f(description="host key")
+    policy: str = _f(description="the policy's kind, as in the host's policies list")
+    enabled: bool = _f(description="on (true) or off (false) during the incident")
+
+
+class RandomOnsets(_Model):
+    """Incidents that start at random: Poisson onsets with a duration distribution."""
+
+    rate: Rate = _f(description="onsets per unit of time, e.g. 2/d")
+    duration: DurationDist = _f(description="how long each one lasts")
+
+
+INCIDENT_KINDS = (
+    "link_down",
+    "link_congestion",
+    "host_down",
+    "host_crash",
+    "host_slow",
+    "server_errors",
+    "disk_full",
+    "dns_failure",
+    "dns_change",
+    "dnsbl_list",
+    "dnsbl_delist",
+    "policy",
+)
+
+
+class Incident(_Model):
+    """One incident: exactly one kind key, and its timing."""
+
+    link_down: tuple[Name, Name] | None = _f(None, description="a link is down: its two ends")
+    link_congestion: LinkCongestion | None = _f(None, description="a link is congested")
+    host_down: Annotated[HostDown | None, _short("host")] = _f(
+        None, description="a host's SMTP service is down (a host key, or host and mode)"
+    )
+    host_crash: Annotated[HostCrash | None, _short("host")] = _f(
+        None, description="a host crashes, its queue kept or lost"
+    )
+    host_slow: HostSlow | None = _f(None, description="a host processes slowly")
+    server_errors: ServerErrors | None = _f(None, description="a server answers with errors")
+    disk_full: Annotated[DiskFull | None, _short("host")] = _f(
+        None, description="a server's queue disk is full (a host key)"
+    )
+    dns_failure: Annotated[DnsFailure | None, _short("zone")] = _f(
+        None, description="lookups in a zone fail (a domain, or zone and mode)"
+    )
+    dns_change: DnsChange | None = _f(None, description="a zone's records change")
+    dnsbl_list: DnsblListing | None = _f(None, description="an address is listed on a DNSBL")
+    dnsbl_delist: DnsblListing | None = _f(None, description="an address is delisted")
+    policy: PolicySwitch | None = _f(None, description="a host's policy is switched")
+
+    at: Duration = _f(0.0, description="when it starts")
+    for_: Duration | None = Field(
+        None, alias="for", description="how long it lasts (or use until)"
+    )
+    until: Duration | None = _f(None, description="when it ends (or use for)")
+    every: Duration | None = _f(None, description="repeat the window with this period from at")
+    random: RandomOnsets | None = _f(None, description="random onsets instead of at")
+
+    model_config = _Model.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _one_kind_and_a_sane_window(self) -> Incident:
+        given = [k for k in INCIDENT_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            kinds = ", ".join(INCIDENT_KINDS)
+            raise ValueError(
+                f"an incident needs exactly one of {kinds}; got {', '.join(given) or 'none'}"
+            )
+        if self.for_ is not None and self.until is not None:
+            raise ValueError("give either 'for' or 'until', not both")
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(
+                f"the incident ends (until {self.until:g} s) before it starts (at {self.at:g} s)"
+            )
+        if self.for_ is not None and self.for_ <= 0:
+            raise ValueError("'for' must be positive: the incident would end before it starts")
+        if self.every is not None:
+            if self.for_ is None:
+                raise ValueError("a recurring incident ('every') needs 'for'")
+            if self.every <= self.for_:
+                raise ValueError(f"'every' ({self.every:g} s) must be longer than 'for'")
+        if self.random is not None and (self.every is not None or self.until is not None):
+            raise ValueError("random onsets take their durations from 'random', not every/until")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in INCIDENT_KINDS if getattr(self, k) is not None)
+
+    @property
+    def target(self) -> Any:
+        """The kind's value: a link's ends, or its model."""
+        return getattr(self, self.kind)
+
+    @property
+    def end(self) -> float | None:
+        """When a one-off window ends (``None``: at the end of the run)."""
+        if self.until is not None:
+            return self.until
+        if self.for_ is not None:
+            return self.at + self.for_
+        return None
