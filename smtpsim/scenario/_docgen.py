@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import schema
+from . import incidents, schema
 from .units import (
     BANDWIDTH_INFO,
     DURATION_INFO,
@@ -47,6 +47,17 @@ MODELS: dict[str, type[BaseModel]] = {
     "Burst": schema.Burst,
     "FlowLink": schema.FlowLink,
     "Simulation": schema.Simulation,
+    "Incident": incidents.Incident,
+    "LinkCongestion": incidents.LinkCongestion,
+    "HostDown": incidents.HostDown,
+    "HostCrash": incidents.HostCrash,
+    "HostSlow": incidents.HostSlow,
+    "ServerErrors": incidents.ServerErrors,
+    "DnsFailure": incidents.DnsFailure,
+    "DnsChange": incidents.DnsChange,
+    "DnsblListing": incidents.DnsblListing,
+    "PolicySwitch": incidents.PolicySwitch,
+    "RandomOnsets": incidents.RandomOnsets,
 }
 
 ANCHORS: dict[str, str] = {
@@ -56,6 +67,18 @@ ANCHORS: dict[str, str] = {
     "Flow": "traffic",
     "Burst": "bursts",
     "FlowLink": "flow-link",
+    "Incident": "incidents",
+    "LinkCongestion": "incidents",
+    "HostDown": "incidents",
+    "HostCrash": "incidents",
+    "HostSlow": "incidents",
+    "ServerErrors": "incidents",
+    "DiskFull": "incidents",
+    "DnsFailure": "incidents",
+    "DnsChange": "incidents",
+    "DnsblListing": "incidents",
+    "PolicySwitch": "incidents",
+    "RandomOnsets": "incidents",
 }
 """Where each model is described on the page (GitHub heading anchors)."""
 
@@ -164,7 +187,7 @@ def render_fields(model: type[BaseModel]) -> str:
         meaning = (field.description or "").replace("|", "\\|")
         meaning = meaning.replace("<", "&lt;").replace(">", "&gt;")
         kind, default = _field_type(name, field, model), _default(name, field)
-        rows.append(f"| `{name}` | {kind} | {default} | {meaning} |")
+        rows.append(f"| `{field.alias or name}` | {kind} | {default} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

@@ -1,0 +1,127 @@
+"""The delivery delay CDF: the share of recipients delivered within a given delay."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import FixedLocator, NullFormatter
+
+from ._common import as_str, format_duration, legend, new_axes, note
+
+__all__ = ["delay_cdf", "recipients_of_interest"]
+
+# Major ticks of the delay axis, in seconds: round durations from 1 ms to 30 d, and a
+# finer set for a narrow range of delays.
+_TICKS = (0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 6 * 3600, 86400, 5 * 86400, 30 * 86400)
+_FINE_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30,
+               60, 120, 300, 600, 1200, 1800, 3600, 7200, 6 * 3600, 12 * 3600, 86400,
+               2 * 86400, 5 * 86400, 10 * 86400, 30 * 86400)
+_MIN_DELAY = 1e-3  # a delay of 0 (impossible in practice) is drawn at 1 ms on the log axis
+
+
+def recipients_of_interest(recipients: pd.DataFrame, messages: pd.DataFrame, *,
+                           include_bounces: bool = False,
+                           warmup: float = 0.0) -> pd.DataFrame:
+    """Recipients joined with their message's ``origin`` and ``t_submit``: without the
+    recipients of bounce messages unless ``include_bounces``, and only those of
+    messages submitted at or after ``warmup`` (as in ``summary.json``)."""
+    msgs = messages.loc[:, ["msg_id", "origin", "t_submit"]].copy()
+    msgs["origin"] = as_str(msgs["origin"])
+    rcpts = recipients.drop(columns=["origin", "t_submit"], errors="ignore")
+    out = rcpts.merge(msgs, on="msg_id", how="left")
+    out["origin"] = out["origin"].fillna("")
+    keep = np.ones(len(out), dtype=bool)
+    if not include_bounces:
+        keep &= (out["origin"] != "bounce").to_numpy()
+    if warmup > 0:
+        keep &= (out["t_submit"] >= warmup).to_numpy(dtype=bool, na_value=False)
+    return out.loc[keep].reset_index(drop=True)
+
+
+def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
+              by: Literal["origin", "domain"] | None = "origin",
+              include_bounces: bool = False, warmup: float = 0.0, max_lines: int = 8,
+              ax: Axes | None = None) -> Axes:
+    """The CDF of delivery delays (``delay_s``), on a log delay axis.
+
+    One line per traffic flow (``by="origin"``), per recipient domain
+    (``by="domain"``; the smallest ones beyond ``max_lines`` together as "other"), or
+    one line for all (``by=None``), plus an "all" line when there are several. The y
+    value at delay x is the share of the group's recipients delivered within x, out
+    of all its recipients (bounced, expired, lost and pending ones included): each
+    line ends at the group's delivered share. Recipients of bounce messages are left
+    out unless ``include_bounces``; only messages submitted at or after ``warmup``
+    count. The delay axis has no run time on it, so no incidents are shaded here.
+    """
+    ax = new_axes(ax)
+    ax.set_title("Delivery delay of recipients")
+    ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
+    ax.set_ylabel("share of recipients delivered within the delay")
+    ax.set_ylim(0.0, 1.02)
+    ax.grid(True, which="major", alpha=0.3)
+    rows = recipients_of_interest(recipients, messages, include_bounces=include_bounces,
+                                  warmup=warmup)
+    status = as_str(rows["status"])
+    delivered = (status == "delivered").to_numpy() & rows["delay_s"].notna().to_numpy()
+    if not delivered.any():
+        what = "recipients" if len(rows) == 0 else "delivered recipients"
+        note(ax, f"no {what} to show")
+        ax.set_xscale("log")
+        ax.set_xlim(0.1, 100.0)
+        _delay_ticks(ax, 0.1, 100.0)
+        return ax
+
+    if by is None:
+        keys = pd.Series("all recipients", index=rows.index)
+    elif by in ("origin", "domain"):
+        keys = as_str(rows[by])
+    else:
+        raise ValueError(f"by must be 'origin', 'domain' or None, got {by!r}")
+    sizes = keys.value_counts(sort=True)
+    if len(sizes) > max_lines:
+        top = list(sizes.index[: max_lines - 1])
+        rest = len(sizes) - len(top)
+        keys = keys.where(keys.isin(top), f"other ({rest} {by}s)")
+    groups = list(keys.value_counts(sort=True).index)
+    delays = rows["delay_s"].to_numpy(dtype=float)
+    lo, hi = np.inf, 0.0
+    lines: list[tuple[str, np.ndarray, int]] = []
+    for name in groups:
+        member = (keys == name).to_numpy()
+        lines.append((str(name), np.sort(delays[member & delivered]), int(member.sum())))
+    if len(groups) > 1:
+        lines.append(("all", np.sort(delays[delivered]), len(rows)))
+    for i, (name, x, total) in enumerate(lines):
+        if x.size == 0:
+            continue
+        x = np.maximum(x, _MIN_DELAY)
+        y = np.arange(1, x.size + 1) / total
+        # start at 0 at the first delay, so that every line has a visible rise
+        xs = np.concatenate(([x[0]], x))
+        ys = np.concatenate(([0.0], y))
+        median = format_duration(float(np.median(x)))
+        label = (f"{name}: {100 * x.size / total:.2f} % of {total:,} delivered, "
+                 f"median {median}")
+        style = {"color": "black", "lw": 1.6, "ls": "--"} if name == "all" else {"lw": 1.4,
+                                                                                  "color": f"C{i}"}
+        ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)
+        lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
+    xmin, xmax = lo / 1.5, hi * 1.5
+    ax.set_xscale("log")
+    ax.set_xlim(xmin, xmax)
+    _delay_ticks(ax, xmin, xmax)
+    legend(ax, loc="lower right")
+    return ax
+
+
+def _delay_ticks(ax: Axes, xmin: float, xmax: float) -> None:
+    """Major ticks at round durations (1 s, 1 min, 1 h...), labelled as durations."""
+    ticks = [t for t in _TICKS if xmin <= t <= xmax]
+    if len(ticks) < 3:
+        ticks = [t for t in _FINE_TICKS if xmin <= t <= xmax]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.set_xticklabels([format_duration(t) for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
