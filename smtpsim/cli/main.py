@@ -14,22 +14,24 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import demo, run, schema, send, serve, validate
+from . import demo, plot, run, schema, send, serve, validate
 from .common import CliParser
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (run, validate, schema, demo, serve, send)
+_COMMANDS = (run, plot, validate, schema, demo, serve, send)
 
 _DESCRIPTION = """\
 smtpsim simulates networks of mail servers on a real SMTP protocol core: 'run'
-simulates a scenario file, 'validate' checks one, 'schema' prints their JSON Schema.
+simulates a scenario file, 'plot' draws the figures of its results, 'validate'
+checks a scenario file, 'schema' prints their JSON Schema.
 The same core also talks to real mail software over TCP: 'serve' runs an SMTP
 server, 'send' sends one message, and 'demo' shows both at work on this machine."""
 
 _EPILOG = """\
 Examples:
   smtpsim run scenarios/quickstart.yaml
+  smtpsim plot results/quickstart-seed42 --format svg
   smtpsim validate scenarios/quickstart.yaml
   smtpsim demo
   smtpsim serve --listen 127.0.0.1:2525 --domain example.org --maildir ./mail

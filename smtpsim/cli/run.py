@@ -15,7 +15,8 @@ NAME = "run"
 _EPILOG = """\
 Writes to --out (default: results/NAME-seedSEED): the tables messages, recipients,
 attempts and levels (Parquet, or CSV with --format csv; columns in docs/results.md),
-summary.json and meta.json (seed, scenario digest, versions, wall time, events).
+summary.json and meta.json (seed, scenario digest, versions, wall time, events),
+and the figures in OUT/plots/ (PNG; see 'smtpsim plot --help') unless --no-plots.
 
 Examples:
   smtpsim run scenarios/quickstart.yaml
@@ -38,6 +39,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="DIR", help="where to write the results")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="table file format (default: parquet)")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="do not draw the figures (OUT/plots/*.png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.set_defaults(run=run)
     return parser
@@ -73,10 +76,19 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         result.write(out, fmt=args.format)
     except OSError as error:
         return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
+    plots: list[Path] = []
+    if not args.no_plots:
+        from .plot import write_figures  # matplotlib only now: `smtpsim --help` stays fast
+
+        plots, status = write_figures(result, out / "plots", "png", parser.prog)
+        if status:
+            return status
     if not args.quiet:
         print(format_summary(result.summary(), result.meta))
         print(f"results: {out}/ (messages, recipients, attempts, levels .{args.format}; "
               "summary.json, meta.json)")
+        if plots:
+            print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
     return 0
 
 

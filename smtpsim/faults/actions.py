@@ -94,6 +94,19 @@ def _host_down(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     return apply, revert, spec.host
 
 
+def _host_crash(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    host = model.hosts[spec.host]
+    lose = spec.queue == "lost"
+
+    def apply(now: float) -> None:
+        host.crash(lose, now)
+
+    def revert(now: float) -> None:
+        host.restart(now)
+
+    return apply, revert, spec.host
+
+
 def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     host = model.hosts[spec.host]
     factor = spec.factor
@@ -212,6 +225,6 @@ _MAKERS: dict[str, Callable[[Any, Any, Any], tuple[Action, Action, str]]] = {
     "dns_change": _dns_change,
     "dnsbl_list": _dnsbl(True),
     "dnsbl_delist": _dnsbl(False),
-    "host_crash": _unsupported("host_crash"),
+    "host_crash": _host_crash,
     "policy": _unsupported("policy"),
 }

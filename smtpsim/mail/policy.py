@@ -6,6 +6,13 @@ recipient, the time) at the phases it declares and returns a ``Reply`` to refuse
 reply wins, so policies are listed in the order Postfix would apply its
 restrictions. When no policy answers, the protocol's standard reply is sent.
 
+Policies are built once per server and shared by all its sessions, so what they
+remember across sessions (a greylist, per-client counters) lives in the policy;
+what they remember about one session (DNSBL answers already looked up) lives in
+``Context.notes``, which ends with the session. Each policy can be switched off
+and on while a run goes on (``enabled``), which is how incidents such as "the
+DNSBL starts answering" or "greylisting switched on at noon" act on a server.
+
 Phases are named as in scenario files and in Postfix's reject logs: ``connect``,
 ``helo``, ``mail``, ``rcpt``, ``data``, ``end-of-data``, and ``auth``.
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..protocol import Credentials, Reply
 from .envelope import Client
@@ -46,22 +54,48 @@ class Context:
     recipients: list[str] = field(default_factory=list)  # accepted so far
     size: int = 0  # SIZE= at MAIL, the real size at end of data
     credentials: Credentials | None = None
+    # Server time policies spent on the current command beyond the protocol's own
+    # processing, in seconds (a DNSBL or SPF lookup). Policies add to it; whoever
+    # drives the session reads it after each reply and sets it back to 0
+    # (``ServerSession.take_delay``): the simulator adds it to the reply's time.
+    delay: float = 0.0
+    # What policies remember about this session, keyed by the policy (its ``id``)
+    # and whatever it needs; ``None`` until a policy first needs it, so sessions
+    # whose policies remember nothing allocate no dict.
+    notes: dict[Any, Any] | None = None
+
+    def memo(self) -> dict[Any, Any]:
+        """``notes``, created on first use."""
+        notes = self.notes
+        if notes is None:
+            notes = self.notes = {}
+        return notes
 
 
 class Policy:
-    """Base class: declare ``phases`` and implement ``check``."""
+    """Base class: declare ``phases`` and implement ``check``; ``ended`` if the
+    policy must know when a session is over (to count open connections).
+
+    ``enabled`` switches the policy off and on at run time: ``PolicySet.ask``
+    skips a disabled policy (``ended`` is still called, so that counts stay right
+    when a policy is switched off during a session).
+    """
 
     phases: frozenset[str] = frozenset()
+    enabled: bool = True
 
     def check(self, phase: str, ctx: Context) -> Reply | None:
         raise NotImplementedError
+
+    def ended(self, ctx: Context) -> None:
+        """The session is over (QUIT, 421, the client went away). No-op by default."""
 
 
 class PolicySet:
     """Policies in order, indexed by phase once (a server builds it once, not per
     session), answering with the first reply any of them gives."""
 
-    __slots__ = ("_by_phase", "active", "policies")
+    __slots__ = ("_by_phase", "active", "ending", "policies")
 
     def __init__(self, policies: Sequence[Policy] = ()) -> None:
         self.policies = tuple(policies)
@@ -70,10 +104,19 @@ class PolicySet:
         }
         # The phases some policy looks at: the others need not be asked at all.
         self.active = frozenset(phase for phase, chain in self._by_phase.items() if chain)
+        # Only the policies that override ``ended`` need to hear of a session's end.
+        self.ending = tuple(p for p in self.policies if type(p).ended is not Policy.ended)
 
     def ask(self, phase: str, ctx: Context) -> Reply | None:
         for policy in self._by_phase[phase]:
+            if not policy.enabled:
+                continue
             reply = policy.check(phase, ctx)
             if reply is not None:
                 return reply
         return None
+
+    def ended(self, ctx: Context) -> None:
+        """Tell every policy that cares that the session of ``ctx`` is over."""
+        for policy in self.ending:
+            policy.ended(ctx)

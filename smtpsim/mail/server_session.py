@@ -9,6 +9,17 @@ and returns the queue id that the ``250 ... queued as`` reply names.
 
 This runs once per SMTP command in the simulator, so it dispatches on the exact
 event type rather than through a chain of ``isinstance`` checks.
+
+What the driver owes the session:
+
+- after each ``greeting`` and ``answer``, read the extra server time the policies
+  spent on that command (a DNSBL or SPF lookup) with ``take_delay()``, which also
+  sets it back to 0; the simulator adds it to the time the reply leaves the
+  server, a real-socket driver has already spent it and just discards it;
+- when the connection ends, for whatever reason (QUIT, 421, timeout, the client
+  went away, the server shutting down), call ``close(now)`` once: policies that
+  count open connections per client (``RateLimit``) learn of it there. Calling it
+  again does nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ Deliver = Callable[[Envelope, Message, Client], str]
 class ServerSession:
     """Answers the events of one server connection with its policies."""
 
-    __slots__ = ("conn", "ctx", "deliver", "policies")
+    __slots__ = ("closed", "conn", "ctx", "deliver", "policies")
 
     def __init__(
         self,
@@ -55,6 +66,7 @@ class ServerSession:
         self.ctx = Context(client)
         self.deliver = deliver
         self.policies = policies if isinstance(policies, PolicySet) else PolicySet(policies)
+        self.closed = False
 
     @property
     def client(self) -> Client:
@@ -107,6 +119,22 @@ class ServerSession:
         elif kind is Auth or kind is AuthResponse:
             reply = self._auth()
         return reply or self.conn.standard_reply()
+
+    def take_delay(self) -> float:
+        """The server time the policies spent on the last command (see the module
+        docstring), and set it back to 0."""
+        ctx = self.ctx
+        delay, ctx.delay = ctx.delay, 0.0
+        return delay
+
+    def close(self, now: float = 0.0) -> None:
+        """The connection is over: tell the policies (``Policy.ended``), once."""
+        if self.closed:
+            return
+        self.closed = True
+        ctx = self.ctx
+        ctx.now = now
+        self.policies.ended(ctx)
 
     def tls_established(self) -> None:
         """After STARTTLS: the connection starts over, and the client is now on TLS."""

@@ -71,6 +71,7 @@ class ColumnarRecorder:
         self.r_dsn = Interned()
         self.r_reply = Interned()
         self.r_hops = array("h")
+        self.r_custody = Interned()  # the host whose queue holds it (while pending)
         # attempts
         self.keep_attempts = attempts
         self.a_msg = array("q")
@@ -104,7 +105,7 @@ class ColumnarRecorder:
         self.m_origin.append(origin)
         return msg_id
 
-    def recipient(self, msg_id: int, address: str, domain: str) -> int:
+    def recipient(self, msg_id: int, address: str, domain: str, host: str) -> int:
         row = len(self.r_msg)
         self.r_msg.append(msg_id)
         self.r_rcpt.append(address)
@@ -115,6 +116,7 @@ class ColumnarRecorder:
         self.r_dsn.append("")
         self.r_reply.append("")
         self.r_hops.append(0)
+        self.r_custody.append(host)
         return row
 
     def final(self, row: int, status: str, t: float, dsn: str, reply: str) -> None:
@@ -127,8 +129,19 @@ class ColumnarRecorder:
         self.r_dsn.set(row, dsn)
         self.r_reply.set(row, reply)
 
-    def hop(self, row: int) -> None:
+    def hop(self, row: int, host: str) -> None:
         self.r_hops[row] += 1
+        self.r_custody.set(row, host)
+
+    def holds(self, row: int, host: str) -> bool:
+        return self.r_status[row] == 0 and self.r_custody.codes[row] == self.r_custody.index.get(host)
+
+    def in_custody(self, host: str) -> list[int]:
+        code = self.r_custody.index.get(host)
+        if code is None:
+            return []
+        custody, status = self.r_custody.codes, self.r_status
+        return [row for row, c in enumerate(custody) if c == code and status[row] == 0]
 
     def attempt(self, msg_id: int, row: int, host: str, peer: str, t_start: float,
                 t_end: float, outcome: str, code: int, dsn: str, phase: str,

@@ -30,6 +30,7 @@ The server process stays taken while the connection is cached.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..protocol import Reply
@@ -45,11 +46,12 @@ __all__ = ["DeliveryAgent"]
 class _Attempt:
     """One delivery request on its way through the candidate servers."""
 
-    __slots__ = ("candidates", "connect_failures", "handshakes", "last", "mark", "next",
+    __slots__ = ("candidates", "connect_failures", "epoch", "handshakes", "last", "mark", "next",
                  "remaining", "request", "sessions", "t", "tried")
 
-    def __init__(self, request: DeliveryRequest, now: float) -> None:
+    def __init__(self, request: DeliveryRequest, now: float, epoch: int) -> None:
         self.request = request
+        self.epoch = epoch  # the sending host's life: a crash ends this attempt
         self.candidates: list[str] = []
         self.next = 0
         self.t = now
@@ -63,14 +65,16 @@ class _Attempt:
 
 
 class _Cached:
-    """An idle connection in the cache."""
+    """An idle connection in the cache, with the server process it holds."""
 
-    __slots__ = ("live", "path", "server")
+    __slots__ = ("epoch", "live", "path", "pool", "server")
 
-    def __init__(self, server: Any, path: Any, live: Live) -> None:
+    def __init__(self, server: Any, path: Any, live: Live, pool: Any, epoch: int) -> None:
         self.server = server
         self.path = path
         self.live = live
+        self.pool = pool
+        self.epoch = epoch  # the server's life when the connection was opened
 
 
 class DeliveryAgent:
@@ -100,7 +104,7 @@ class DeliveryAgent:
     def deliver(self, request: DeliveryRequest) -> None:
         """The queue manager's entry point."""
         now = self.env.now
-        attempt = _Attempt(request, now)
+        attempt = _Attempt(request, now, self.host.epoch)
         name = request.dest.name
         if name.startswith("["):
             attempt.candidates = [name[1:-1]]
@@ -136,7 +140,7 @@ class DeliveryAgent:
         if cached is not None:
             key = cached.server.key
             attempt.candidates = [k for k in attempt.candidates if k != key]
-            self._session(attempt, cached.server, cached.path, cached.live)
+            self._session(attempt, cached.server, cached.path, cached.pool, cached.live)
             return
         self._try(attempt)
 
@@ -167,6 +171,8 @@ class DeliveryAgent:
 
     def _try(self, attempt: _Attempt) -> None:
         env = self.env
+        if attempt.epoch != self.host.epoch:
+            return  # this host crashed meanwhile: the attempt is abandoned
         while attempt.next < len(attempt.candidates):
             if attempt.t > env.now:  # connection failures or DNS took time: go on later
                 wake = env.timeout(attempt.t - env.now)
@@ -183,11 +189,11 @@ class DeliveryAgent:
                 attempt.last = reply
                 attempt.connect_failures += 1
                 continue
-            slots = server.slots
-            if slots.try_acquire():
-                self._session(attempt, server, path)
+            pool = server.slots
+            if pool.try_acquire():
+                self._session(attempt, server, path, pool)
             else:
-                self._wait_for_process(attempt, server, path)
+                self._wait_for_process(attempt, server, path, pool)
             return
         if attempt.t > env.now:  # the last connection attempt has not timed out yet
             wake = env.timeout(attempt.t - env.now)
@@ -197,7 +203,7 @@ class DeliveryAgent:
 
     def _connect_failure(self, server: Any, path: Any) -> tuple[Reply, float] | None:
         where = f"{server.name}[{server.ip}]:25"
-        if path is None or not path.up:
+        if path is None or not path.up or server.down == "crashed":
             timeout = self.p.smtp_connect_timeout
             return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
         if server.down == "blackhole":  # TCP is accepted, the greeting never comes
@@ -211,16 +217,25 @@ class DeliveryAgent:
             return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
         return None
 
-    def _wait_for_process(self, attempt: _Attempt, server: Any, path: Any) -> None:
+    def _wait_for_process(self, attempt: _Attempt, server: Any, path: Any, pool: Any) -> None:
         """All server processes busy: wait in its listen queue, up to the greeting
         timeout (the TCP handshake itself completes in the kernel)."""
         env = self.env
+        server_epoch = server.epoch
 
         def granted() -> None:
-            self._session(attempt, server, path)
+            if attempt.epoch != self.host.epoch or server.epoch != server_epoch:
+                pool.release()  # one of the two crashed while this client waited
+                attempt.t = env.now
+                attempt.connect_failures += 1
+                attempt.last = Reply(451, "4.4.2", f"lost connection with {server.name}"
+                                     f"[{server.ip}] while receiving the initial server greeting")
+                self._try(attempt)
+                return
+            self._session(attempt, server, path, pool)
 
         def give_up(_event: Any) -> None:
-            if server.slots.cancel(granted):
+            if pool.cancel(granted):
                 attempt.t = env.now
                 attempt.last = Reply(451, "4.4.2", f"conversation with {server.name}"
                                      f"[{server.ip}] timed out while receiving the initial "
@@ -228,10 +243,10 @@ class DeliveryAgent:
                 attempt.connect_failures += 1
                 self._try(attempt)
 
-        server.slots.wait(granted)
+        pool.wait(granted)
         env.timeout(self.p.smtp_helo_timeout).callbacks.append(give_up)
 
-    def _session(self, attempt: _Attempt, server: Any, path: Any,
+    def _session(self, attempt: _Attempt, server: Any, path: Any, pool: Any,
                  live: Live | None = None) -> None:
         env = self.env
         now = env.now
@@ -247,18 +262,26 @@ class DeliveryAgent:
             msg.sender, [msg.rcpts[i] for i in attempt.remaining], msg.size, rtt, path.transfer,
             now, self.ctx.wire, server.next_queue_id, live=live, keep_open=keep_open,
         )
+        server_epoch = server.epoch
         end = env.timeout(outcome.duration)
         end.callbacks.append(
-            lambda _e: self._session_end(attempt, server, path, outcome, now)
+            lambda _e: self._session_end(attempt, server, path, pool, server_epoch, outcome, now)
         )
 
-    def _session_end(self, attempt: _Attempt, server: Any, path: Any, outcome: Any,
-                     t_start: float) -> None:
+    def _session_end(self, attempt: _Attempt, server: Any, path: Any, pool: Any,
+                     server_epoch: int, outcome: Any, t_start: float) -> None:
         now = self.env.now
-        if outcome.live is not None:
-            self._cache_connection(attempt.request.dest.name, server, path, outcome.live, now)
+        if attempt.epoch != self.host.epoch:  # this host crashed during the session
+            pool.release()
+            return
+        if server.epoch != server_epoch:  # the server crashed during the session
+            self._close(pool, now)
+            outcome = self._cut(outcome, server)
+        elif outcome.live is not None:
+            self._cache_connection(attempt.request.dest.name, server, path, pool, outcome.live,
+                                   server_epoch, now)
         else:
-            self._close(server, now)
+            self._close(pool, now)
         msg = attempt.request.msg
         if outcome.accepted:
             self._hand_over(msg, attempt.remaining, outcome, server, now)
@@ -293,14 +316,24 @@ class DeliveryAgent:
         else:
             self._finish(attempt)
 
+    def _cut(self, outcome: Any, server: Any) -> Any:
+        """The session as the client saw it when the server went away: the connection
+        was lost, nothing was accepted (RFC 5321 section 3.8: as a 451)."""
+        reply = Reply(451, "4.4.2", f"lost connection with {server.name}[{server.ip}] "
+                      "while sending message body")
+        replies = tuple((rcpt, reply) for rcpt, _ in outcome.result.replies)
+        return replace(outcome, result=replace(outcome.result, replies=replies),
+                       accepted=(), live=None)
+
     def _hand_over(self, msg: QueuedMessage, sent: list[int], outcome: Any, server: Any,
                    now: float) -> None:
         """The server took the message for some recipients: it now sits in its queue."""
         wanted = set(outcome.accepted)
         idx = [i for i in sent if msg.rcpts[i] in wanted]
         rows = [msg.rows[i] for i in idx]
+        hop, key = self.recorder.hop, server.key
         for row in rows:
-            self.recorder.hop(row)
+            hop(row, key)
         copy = QueuedMessage(msg.msg_id, msg.sender, msg.size, [msg.rcpts[i] for i in idx],
                              rows, now, msg.hops + 1, msg.origin)
         copy.queue_id = outcome.queue_id
@@ -310,6 +343,8 @@ class DeliveryAgent:
 
     def _finish(self, attempt: _Attempt) -> None:
         """No server left to try: what remains is deferred."""
+        if attempt.epoch != self.host.epoch:
+            return
         request = attempt.request
         msg = request.msg
         untried = [i for i in attempt.remaining if i not in attempt.tried]
@@ -351,16 +386,17 @@ class DeliveryAgent:
             self._done(attempt, False)
 
     def _done(self, attempt: _Attempt, site_failure: bool) -> None:
-        self.host.qmgr.request_done(attempt.request, site_failure, self.env.now)
+        if attempt.epoch == self.host.epoch:
+            self.host.qmgr.request_done(attempt.request, site_failure, self.env.now)
 
     # --- the connection cache ---------------------------------------------------------------
 
-    def _cache_connection(self, dest: str, server: Any, path: Any, live: Live,
-                          now: float) -> None:
+    def _cache_connection(self, dest: str, server: Any, path: Any, pool: Any, live: Live,
+                          server_epoch: int, now: float) -> None:
         if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
-            self._close(server, now)
+            self._close(pool, now)
             return
-        entry = _Cached(server, path, live)
+        entry = _Cached(server, path, live, pool, server_epoch)
         self._cache.setdefault(dest, []).append(entry)
         idle = self.env.timeout(self.p.smtp_connection_cache_time_limit)
         idle.callbacks.append(lambda _e: self._expire(dest, entry))
@@ -369,9 +405,10 @@ class DeliveryAgent:
         entries = self._cache.get(dest)
         while entries:
             entry = entries.pop()  # the most recently used one
-            if now - entry.live.opened < self.p.smtp_connection_reuse_time_limit:
+            fresh = now - entry.live.opened < self.p.smtp_connection_reuse_time_limit
+            if fresh and entry.server.epoch == entry.epoch and not entry.server.down:
                 return entry
-            self._close(entry.server, now)
+            self._close(entry.pool, now)
         return None
 
     def _expire(self, dest: str, entry: _Cached) -> None:
@@ -379,11 +416,20 @@ class DeliveryAgent:
         entries = self._cache.get(dest)
         if entries and entry in entries:
             entries.remove(entry)
-            self._close(entry.server, self.env.now)
+            self._close(entry.pool, self.env.now)
 
-    def _close(self, server: Any, now: float) -> None:
-        server.slots.release()
+    def _close(self, pool: Any, now: float) -> None:
+        pool.release()
         self.connections -= 1
+        self._level(now)
+
+    def crash(self, now: float) -> None:
+        """This host crashed: its connections are gone (the servers' processes too)."""
+        for entries in self._cache.values():
+            for entry in entries:
+                entry.pool.release()
+        self._cache.clear()
+        self.connections = 0
         self._level(now)
 
     def _level(self, now: float) -> None:

@@ -50,7 +50,8 @@ class MailHost:
         self.server_side = server_side
         self.local_domains = local_domains
         self.requires_auth = requires_auth
-        self.down: str | None = None
+        self.down: str | None = None  # "refuse", "blackhole", or "crashed"
+        self.epoch = 0  # incremented by each crash: what was under way is void
         self.slots = SlotPool(params.default_process_limit)
         self.client_info = Client(ip, name)
         self.qmgr: Any = None
@@ -62,6 +63,19 @@ class MailHost:
         if not msg.queue_id:
             msg.queue_id = self.next_queue_id()
         self.qmgr.receive(msg, now)
+
+    def crash(self, lose_queue: bool, now: float) -> None:
+        """The host stops: no connections in or out, sessions under way are cut, its
+        queue kept or lost (lost recipients are recorded as such)."""
+        self.epoch += 1
+        self.down = "crashed"
+        self.slots = SlotPool(self.params.default_process_limit)  # fresh processes later
+        self.qmgr.crash(lose_queue, now)
+        self.agent.crash(now)
+
+    def restart(self, now: float) -> None:
+        self.down = None
+        self.qmgr.restart(now)
 
     def next_queue_id(self) -> str:
         """Postfix-style short queue ids: upper-case hex, unique per host."""

@@ -64,8 +64,8 @@ class QueuedMessage:
         self.queue_id = ""
 
 
-def make_bounce(original: QueuedMessage, failed: int, now: float,
-                recorder: Recorder) -> QueuedMessage | None:
+def make_bounce(original: QueuedMessage, failed: int, now: float, recorder: Recorder,
+                host: str) -> QueuedMessage | None:
     """The non-delivery notice for ``failed`` recipients of ``original``, from ``<>``
     to its sender; ``None`` when the original is itself a bounce (RFC 5321 section
     6.1: never send an error message in response to an error message)."""
@@ -74,5 +74,5 @@ def make_bounce(original: QueuedMessage, failed: int, now: float,
     body = original.size if original.size <= BOUNCE_SIZE_LIMIT else HEADERS_ONLY
     size = BOUNCE_OVERHEAD + BOUNCE_PER_RECIPIENT * (failed - 1) + body
     msg_id = recorder.message("", size, 1, now, "bounce")
-    row = recorder.recipient(msg_id, original.sender, domain_of(original.sender))
+    row = recorder.recipient(msg_id, original.sender, domain_of(original.sender), host)
     return QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")

@@ -21,6 +21,9 @@
   during which its mail is deferred without a connection ("delivery temporarily
   suspended", fact sheet 3.4).
 - A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
+- A crash stops everything; the queue is either kept (at restart the messages that
+  were active or waiting go back to incoming, deferred ones keep their times) or
+  lost (every recipient it held is recorded ``lost``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 
 from ..protocol import Reply
 from ..sim import RunContext
-from ..sim.trace import BOUNCE, BOUNCED, DEFERRED, DELIVERED, EXPIRED
+from ..sim.trace import BOUNCE, BOUNCED, DEFERRED, DELIVERED, EXPIRED, LOST
 from .message import QueuedMessage, make_bounce
 
 __all__ = ["DeliveryRequest", "Destination", "QueueManager"]
@@ -93,6 +96,9 @@ class QueueManager:
         self._seq = 0
         self._take_incoming = True
         self._admitting = False
+        self.paused = False  # the host is down after a crash
+        self.active_msgs: set[QueuedMessage] = set()
+        self._held: list[QueuedMessage] = []  # active at a crash, back at the restart
         self.local_domains: frozenset[str] = frozenset()
         self.relayhost: str | None = None
         self.env.process(self._scanner())
@@ -108,7 +114,7 @@ class QueueManager:
         # Activating a message can finish it at once (a dead destination, local mail)
         # and so call _admit again: the outer loop does that work, not a nested one,
         # so that the stack stays flat however many messages are waiting.
-        if self._admitting:
+        if self._admitting or self.paused:
             return
         self._admitting = True
         try:
@@ -134,6 +140,7 @@ class QueueManager:
 
     def _activate(self, msg: QueuedMessage, now: float) -> None:
         self.active += 1
+        self.active_msgs.add(msg)
         self._level(now, "active", self.active)
         msg.t_active = now
         msg.bounced = []
@@ -180,6 +187,8 @@ class QueueManager:
 
     def _pump(self, dest: Destination, now: float) -> None:
         """Start as many of ``dest``'s requests as its window and the transport allow."""
+        if self.paused:
+            return
         if dest.dead:
             self._suspend(dest, now)
             return
@@ -236,6 +245,7 @@ class QueueManager:
     def _pass_done(self, msg: QueuedMessage, now: float) -> None:
         """The message's active pass is over (``qmgr_active_done``)."""
         self.active -= 1
+        self.active_msgs.discard(msg)
         self._level(now, "active", self.active)
         recorder = self.recorder
         failed = len(msg.bounced)
@@ -257,9 +267,48 @@ class QueueManager:
                 heapq.heappush(self.deferred, (now + delay, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
         if failed:
-            bounce = make_bounce(msg, failed, now, recorder)
+            bounce = make_bounce(msg, failed, now, recorder, self.host.key)
             if bounce is not None:
                 self.receive(bounce, now)
+        self._admit(now)
+
+    # --- crash and restart ---------------------------------------------------------------------
+
+    def crash(self, lose: bool, now: float) -> None:
+        """The host stops. Deliveries under way are abandoned (the delivery agent
+        ignores their ends); with ``lose`` every recipient the host held is lost."""
+        self.paused = True
+        held = list(self.active_msgs) + list(self.incoming) + list(self.due)
+        for dest in self.destinations.values():
+            dest.queue.clear()
+            dest.busy = 0
+        self.blocked.clear()
+        self.incoming.clear()
+        self.due.clear()
+        self.active_msgs.clear()
+        self.active = self.transport_busy = 0
+        if lose:
+            self.deferred.clear()
+            recorder = self.recorder
+            reason = f"lost in the crash of {self.host.key}"
+            for row in recorder.in_custody(self.host.key):
+                recorder.final(row, LOST, now, "", reason)
+            held = []
+        self._held = held
+        self._level(now, "active", 0)
+        self._level(now, "deferred", len(self.deferred))
+
+    def restart(self, now: float) -> None:
+        """Back up: the messages that were active or waiting go to incoming."""
+        self.paused = False
+        held, self._held = self._held, []
+        recorder, key = self.recorder, self.host.key
+        for msg in held:
+            msg.pending = [i for i, row in enumerate(msg.rows) if recorder.holds(row, key)]
+            msg.outstanding = 0
+            msg.bounced, msg.deferred = [], []
+            if msg.pending:
+                self.incoming.append(msg)
         self._admit(now)
 
     # --- the deferred queue ----------------------------------------------------------------

@@ -187,12 +187,13 @@ def shade_incidents(ax: Axes, incidents: Iterable[Mapping[str, Any]] | None,
             colours[incident.kind] = _INCIDENT_COLOURS[len(colours) % len(_INCIDENT_COLOURS)]
         end = span_s if incident.end is None else incident.end
         x0, x1 = float(scale(incident.start)), float(scale(max(end, incident.start)))
-        ax.axvspan(x0, x1, color=colours[incident.kind], alpha=0.18, zorder=0, lw=0,
+        # above the data (bars would hide it), light enough to read the data through
+        ax.axvspan(x0, x1, color=colours[incident.kind], alpha=0.2, zorder=2.5, lw=0,
                    gid=f"incident:{incident.kind}",
                    label=f"incident: {incident.kind}" if first else "_nolegend_")
         text = incident.kind if not incident.target else f"{incident.kind} {incident.target}"
         ax.text(x0, 0.98, f" {text}", transform=ax.get_xaxis_transform(), ha="left",
-                va="top", rotation=90, fontsize=7, color="0.25", clip_on=True, zorder=1)
+                va="top", rotation=90, fontsize=7, color="0.2", clip_on=True, zorder=3)
     return drawn
 
 

@@ -90,10 +90,11 @@ def bounces_by_dsn(recipients: pd.DataFrame, *, statuses: tuple[str, ...] = FAIL
     bars = ax.barh(range(len(counts)), counts.to_numpy(), color=colours, height=0.6,
                    gid="dsn-bars")
     ax.set_yticks(range(len(counts)), labels)
-    ax.bar_label(bars, labels=[f"{n:,} ({100 * n / total:.2g} % of recipients)"
+    ax.bar_label(bars, labels=[f"{n:,} ({100 * n / total:.3g} % of all recipients)"
                                for n in counts.to_numpy()], padding=4, fontsize=8)
     ax.set_xlim(0, float(counts.max()) * 1.35)
-    ax.set_ylim(-0.6, len(counts) - 0.4)
+    pad = max(0, 4 - len(counts)) / 2  # a lone bar is not a wall of colour
+    ax.set_ylim(-0.6 - pad, len(counts) - 0.4 + pad)
     ax.grid(True, axis="x", alpha=0.3)
     classes = [c for c in ("5", "4") if any(str(code).startswith(c) for code in counts.index)]
     handles = [Patch(color=_CLASS_COLOURS[c], label=_CLASS_NAMES[c]) for c in classes]

@@ -57,7 +57,8 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     count. The delay axis has no run time on it, so no incidents are shaded here.
     """
     ax = new_axes(ax)
-    ax.set_title("Delivery delay of recipients")
+    ax.set_title("Delivery delay of recipients"
+                 + {"origin": ", by flow", "domain": ", by recipient domain"}.get(str(by), ""))
     ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
     ax.set_ylabel("share of recipients delivered within the delay")
     ax.set_ylim(0.0, 1.02)

@@ -59,19 +59,23 @@ def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "de
     if hosts is None:
         busy = rows.groupby("host")["value"].max()
         order = [h for h in order if busy.get(h, 0) > 0]
+    colours = {host: f"C{i % 10}" for i, host in enumerate(order)}
+    peaks = rows.groupby(["host", "metric"])["value"].max()
+    # the biggest first, so that smaller lines are drawn over them, not hidden
+    series_order = sorted(((h, m) for h in order for m in metrics),
+                          key=lambda hm: -float(peaks.get(hm, 0.0)))
     drawn = 0
-    for i, host in enumerate(order):
-        for metric in metrics:
-            series = rows[(rows["host"] == host) & (rows["metric"] == metric)]
-            if series.empty:
-                continue
-            series = series.sort_values("t", kind="stable")
-            xs = np.concatenate(([0.0], series["t"].to_numpy(), [span]))
-            ys = np.concatenate(([0.0], series["value"].to_numpy(), series["value"].iloc[-1:]))
-            ax.plot(scale(xs), ys, drawstyle="steps-post", color=f"C{i % 10}",
-                    ls=_STYLES.get(metric, "-."), lw=1.3, label=f"{host} {metric}",
-                    gid=f"queue:{host}:{metric}")
-            drawn += 1
+    for host, metric in series_order:
+        series = rows[(rows["host"] == host) & (rows["metric"] == metric)]
+        if series.empty:
+            continue
+        series = series.sort_values("t", kind="stable")
+        xs = np.concatenate(([0.0], series["t"].to_numpy(), [span]))
+        ys = np.concatenate(([0.0], series["value"].to_numpy(), series["value"].iloc[-1:]))
+        ax.plot(scale(xs), ys, drawstyle="steps-post", color=colours[host],
+                ls=_STYLES.get(metric, "-."), lw=1.2, label=f"{host} {metric}",
+                gid=f"queue:{host}:{metric}")
+        drawn += 1
     if drawn == 0:
         note(ax, "every queue stayed empty" if len(levels) else
              "no queue levels recorded (simulation.record_levels: false?)")

@@ -125,6 +125,9 @@ SIZE_EXCEEDED = Reply(552, "5.3.4", "Message size exceeds fixed limit")
 INSUFFICIENT_STORAGE = Reply(452, "4.3.1", "Insufficient system storage")
 QUEUE_WRITE_ERROR = Reply(451, "4.3.0", "Error: queue file write error")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Error: too many recipients")
+# Not a Postfix text (content filters write their own): the spam filter's refusal
+# at the end of data, 550 5.7.1 as for other policy refusals of a message.
+SPAM_REJECTED = Reply(550, "5.7.1", "Message rejected as spam")
 
 TLS_READY = Reply(220, "2.0.0", "Ready to start TLS")
 TLS_NOT_AVAILABLE = Reply(454, "4.7.0", "TLS not available due to local problem")
@@ -164,6 +167,11 @@ def command_too_long(hostname: str) -> Reply:
 
 def too_many_errors(hostname: str) -> Reply:
     return Reply(421, "4.7.0", f"{hostname} Error: too many errors")
+
+
+def too_many_connections(hostname: str, ip: str) -> Reply:
+    """Over ``smtpd_client_connection_count_limit`` or ``_rate_limit`` (anvil, smtpd.c)."""
+    return Reply(421, "4.7.0", f"{hostname} Error: too many connections from {ip}")
 
 
 def idle_timeout(hostname: str) -> Reply:
@@ -210,6 +218,57 @@ def relay_denied(recipient: str, *, temporary: bool) -> Reply:
     """Relay refused: 454 4.7.1 (``defer_unauth_destination``) or 554 5.7.1."""
     text = f"<{recipient}>: Relay access denied"
     return Reply(454, "4.7.1", text) if temporary else Reply(554, "5.7.1", text)
+
+
+def too_much_mail(ip: str) -> Reply:
+    """MAIL over ``smtpd_client_message_rate_limit`` (smtpd.c)."""
+    return Reply(450, "4.7.1", f"Error: too much mail from {ip}")
+
+
+def too_many_recipients_from(ip: str) -> Reply:
+    """RCPT over ``smtpd_client_recipient_rate_limit`` (smtpd.c)."""
+    return Reply(450, "4.7.1", f"Error: too many recipients from {ip}")
+
+
+def dnsbl_blocked(ip: str, zone: str, reason: str = "") -> Reply:
+    """Postfix's ``default_rbl_reply`` with ``maps_rbl_reject_code = 554``
+    (fact sheet 5.2): ``; REASON`` (the zone's TXT record) only when there is one."""
+    text = f"Service unavailable; Client host [{ip}] blocked using {zone}"
+    return Reply(554, "5.7.1", f"{text}; {reason}" if reason else text)
+
+
+def greylisted(recipient: str) -> Reply:
+    """postgrey's default ``--greylist-text`` with its 4.2.0 code, as Postfix's
+    ``DEFER_IF_PERMIT`` sends it (fact sheet 5.1); ``%r`` is the recipient's domain."""
+    domain = recipient.rpartition("@")[2]
+    return Reply(
+        450,
+        "4.2.0",
+        f"<{recipient}>: Recipient address rejected: Greylisted, "
+        f"see http://postgrey.schweikert.ch/help/{domain}.html",
+    )
+
+
+def mailbox_full(recipient: str, *, temporary: bool = True) -> Reply:
+    """452 4.2.2 (RFC 3463: mailbox full is a persistent transient failure) or 552 5.2.2."""
+    text = f"<{recipient}>: Recipient address rejected: Mailbox full"
+    return Reply(452, "4.2.2", text) if temporary else Reply(552, "5.2.2", text)
+
+
+def spf_fail(sender: str) -> Reply:
+    """SPF ``fail`` refused at RCPT (RFC 7208 section 8.4: 550 5.7.1)."""
+    return Reply(550, "5.7.1", f"<{sender}>: Sender address rejected: SPF fail")
+
+
+def dmarc_rejected(domain: str) -> Reply:
+    """DMARC ``p=reject`` at the end of data (DMARCbis' example text, fact sheet 6)."""
+    return Reply(550, "5.7.1", f"Email rejected per DMARC policy for {domain}")
+
+
+def dmarc_temperror(domain: str) -> Reply:
+    """DMARC could not be decided for a DNS failure: a 4xx, as DMARCbis advises,
+    with RFC 7208's code for a temporary DNS error (451 4.4.3, section 8.6)."""
+    return Reply(451, "4.4.3", f"Temporary DNS failure evaluating DMARC policy for {domain}")
 
 
 def auth_challenge(challenge_b64: str) -> Reply:

@@ -25,16 +25,24 @@ class Recorder(Protocol):
         """A new message entered the network; returns its ``msg_id``."""
         ...
 
-    def recipient(self, msg_id: int, address: str, domain: str) -> int:
-        """A recipient of ``msg_id``; returns its row."""
+    def recipient(self, msg_id: int, address: str, domain: str, host: str) -> int:
+        """A recipient of ``msg_id``, now in ``host``'s queue; returns its row."""
         ...
 
     def final(self, row: int, status: str, t: float, dsn: str, reply: str) -> None:
         """The recipient reached a final status."""
         ...
 
-    def hop(self, row: int) -> None:
-        """The recipient crossed one more SMTP hop."""
+    def hop(self, row: int, host: str) -> None:
+        """The recipient crossed one more SMTP hop: it is now in ``host``'s queue."""
+        ...
+
+    def in_custody(self, host: str) -> list[int]:
+        """The rows still pending in ``host``'s queue (a crash that loses it loses them)."""
+        ...
+
+    def holds(self, row: int, host: str) -> bool:
+        """Whether the row is pending in ``host``'s queue."""
         ...
 
     def attempt(

@@ -61,6 +61,7 @@ class Flow:
         size = max(1, int(self.sizes()))
         sender = f"user{int(self.rng.integers(self.spec.senders))}@{self.sender_domain}"
         msg_id = recorder.message(sender, size, len(rcpts), now, self.name)
-        rows = [recorder.recipient(msg_id, r, r.rpartition("@")[2]) for r in rcpts]
+        host = self.host.key
+        rows = [recorder.recipient(msg_id, r, r.rpartition("@")[2], host) for r in rcpts]
         self.submitted += 1
         self.host.receive(QueuedMessage(msg_id, sender, size, rcpts, rows, now, 0, self.name), now)

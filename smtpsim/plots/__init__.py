@@ -1,0 +1,43 @@
+"""Figures of a run, from its result tables only (pandas and matplotlib; nothing of
+the engine).
+
+Each figure is a function that takes DataFrames (``docs/results.md``), an optional
+``incidents`` list for time axes (``{"kind", "target", "start", "end"}``, as in
+``RunResult.meta["incidents"]``) and an optional matplotlib ``ax``, and returns the
+``Axes`` it drew on::
+
+    import matplotlib.pyplot as plt
+    from smtpsim import plots
+
+    fig, ax = plt.subplots()
+    plots.delay_cdf(result.recipients, result.messages, ax=ax)
+
+Without ``ax``, a figure gets a new ``matplotlib.figure.Figure`` of its own (not
+through pyplot): ``ax.figure.savefig(...)``. ``write_plots(result, dir)`` writes them
+all. Time axes are in minutes, or in hours for a run longer than 3 h.
+"""
+
+from ._common import Incident, parse_incidents
+from .bounces import bounces_by_dsn, dsn_meaning
+from .breakdown import COMPONENTS, delay_breakdown, delay_components
+from .cdf import delay_cdf
+from .outcomes import outcome_counts, outcomes_over_time
+from .output import FIGURES, FORMATS, write_plots
+from .queues import queue_sizes
+
+__all__ = [
+    "COMPONENTS",
+    "FIGURES",
+    "FORMATS",
+    "Incident",
+    "bounces_by_dsn",
+    "delay_breakdown",
+    "delay_cdf",
+    "delay_components",
+    "dsn_meaning",
+    "outcome_counts",
+    "outcomes_over_time",
+    "parse_incidents",
+    "queue_sizes",
+    "write_plots",
+]
