@@ -134,7 +134,8 @@ class ColumnarRecorder:
         self.r_custody.set(row, host)
 
     def holds(self, row: int, host: str) -> bool:
-        return self.r_status[row] == 0 and self.r_custody.codes[row] == self.r_custody.index.get(host)
+        custody = self.r_custody
+        return self.r_status[row] == 0 and custody.codes[row] == custody.index.get(host)
 
     def in_custody(self, host: str) -> list[int]:
         code = self.r_custody.index.get(host)

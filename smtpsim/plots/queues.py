@@ -50,7 +50,7 @@ def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "de
         metric_col = as_str(levels["metric"])
         wanted = metric_col.isin(list(metrics)).to_numpy()
         if hosts is not None:
-            wanted &= host_col.isin(list(hosts)).to_numpy()
+            wanted = wanted & host_col.isin(list(hosts)).to_numpy()
         rows = pd.DataFrame({"t": t, "host": host_col, "metric": metric_col,
                              "value": levels["value"].to_numpy(dtype=float)}).loc[wanted]
     else:

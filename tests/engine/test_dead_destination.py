@@ -47,10 +47,12 @@ def failures_until_dead(concurrency: int, cohort_limit: float = 1.0) -> int:
 
 
 def _mx_down_until(t: float):
+    """The MX cannot be reached (its link is down): connections time out (4.4.1)."""
+
     def setup(model):
-        mx = model.hosts["mx"]
-        at_times(model, (0, lambda: setattr(mx, "down", "blackhole")),
-                 (t, lambda: setattr(mx, "down", None)))
+        link = model.link("mx", "internet")
+        at_times(model, (0, lambda: setattr(link, "up", False)),
+                 (t, lambda: setattr(link, "up", True)))
 
     return setup
 

@@ -37,9 +37,9 @@ traffic:
 
 def test_fallback_relay_takes_mail_the_mx_cannot() -> None:
     def setup(model):
-        mx = model.hosts["mx"]
-        at_times(model, (50, lambda: setattr(mx, "down", "blackhole")),
-                 (200, lambda: setattr(mx, "down", None)))
+        link = model.link("mx", "internet")  # unreachable: connections time out
+        at_times(model, (50, lambda: setattr(link, "up", False)),
+                 (200, lambda: setattr(link, "up", True)))
 
     _, result = run_model(SCENARIO, setup=setup)
     att = attempts_from(result, "out")

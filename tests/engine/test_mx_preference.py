@@ -42,10 +42,15 @@ def _mx1(model, state):
     return lambda: setattr(model.hosts["mx1"], "down", state)
 
 
+def _link(model, host, up):
+    """Take ``host``'s link to the internet down (connections time out) or up."""
+    return lambda: setattr(model.link(host, "internet"), "up", up)
+
+
 def test_lowest_preference_first_and_backup_when_primary_is_down() -> None:
     def setup(model):
-        at_times(model, (50, _mx1(model, "blackhole")), (250, _mx1(model, "refuse")),
-                 (450, _mx1(model, None)))
+        at_times(model, (50, _link(model, "mx1", False)), (250, _link(model, "mx1", True)),
+                 (250, _mx1(model, "refuse")), (450, _mx1(model, None)))
 
     _, result = run_model(SCENARIO, setup=setup)
     att = attempts_from(result, "out")
@@ -69,8 +74,7 @@ def test_lowest_preference_first_and_backup_when_primary_is_down() -> None:
 
 def test_all_mx_down_defers_after_trying_each() -> None:
     def setup(model):
-        at_times(model, (50, _mx1(model, "blackhole")),
-                 (50, lambda: setattr(model.hosts["mx2"], "down", "blackhole")))
+        at_times(model, (50, _link(model, "mx1", False)), (50, _link(model, "mx2", False)))
 
     _, result = run_model(SCENARIO, setup=setup, until=280)
     att = attempts_from(result, "out")
@@ -85,8 +89,7 @@ def test_all_mx_down_deferral_costs_both_connect_timeouts() -> None:
     """Two unanswered connections (30 s each) before the deferral is known."""
 
     def setup(model):
-        at_times(model, (50, _mx1(model, "blackhole")),
-                 (50, lambda: setattr(model.hosts["mx2"], "down", "blackhole")))
+        at_times(model, (50, _link(model, "mx1", False)), (50, _link(model, "mx2", False)))
 
     _, result = run_model(SCENARIO, setup=setup, until=200)
     att = attempts_from(result, "out")

@@ -1,0 +1,722 @@
+"""A run as a Postfix maillog, derived from the result tables alone.
+
+``write_maillog(result, path)`` writes one syslog file for all the hosts of a run
+(the syslog host field is the host key), in the format of Postfix 3.10 and older
+(facts section 4): smtpd ``connect from`` / ``client=`` / ``reject:`` lines, pickup,
+cleanup ``message-id=``, qmgr ``from=<...>, size=N, nrcpt=N (queue active)``, one
+``to=<...>, relay=..., delay=D, delays=a/b/c/d, dsn=X.Y.Z, status=...`` line per
+delivery attempt and recipient, local mailbox deliveries, ``status=expired``
+lines, bounce notifications and ``removed`` lines. There is never a ``tls=``
+field, which pflogsumm 1.1.5 cannot parse (facts 4.2, 4.5).
+
+How the tables become queue files (one queue id each):
+
+- a flow's message is a local submission at the flow's client host
+  (``traffic.NAME``, logged as ``pickup``), since that host runs a queue manager and
+  SMTP client like any other: its submission attempts appear as ``smtp`` lines;
+- an SMTP session (attempt rows sharing ``msg_id, host, peer, t_start, t_end``)
+  with at least one ``sent`` recipient creates a queue file at the peer at
+  ``t_end``, holding the sent recipients;
+- a bounce message is a queue file at the host where the original failed, made
+  at its ``t_submit`` by the bounce daemon (no ``client=`` or ``pickup`` line).
+
+``expected_totals(result)`` gives the Grand Totals pflogsumm reports for that log,
+computed from the tables (``docs/results.md``, "maillog").
+
+Only the reply that decided a recipient is in the tables (``recipients.reply``);
+the text of other failed attempts is rebuilt from their code, enhanced code and
+phase. Host names and addresses come from ``result.meta['hosts']``
+(``{key: {'name': ..., 'ip': ...}}``, see ``host_table``); without it the key is
+the name and ``0.0.0.0`` the address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_START",
+    "expected_totals",
+    "format_tv",
+    "host_table",
+    "maillog_lines",
+    "rejected_mask",
+    "write_maillog",
+]
+
+DEFAULT_START = "2026-01-05T00:00:00"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MILLION = 1_000_000
+_POW10 = (1, 10, 100, 1000, 10_000, 100_000, 1_000_000)
+# Postfix formats delays with 2 significant digits and delay_logging_resolution_limit=2.
+_DELAY_SIG_DIG = 2
+_DELAY_MAX_DIG = 2
+# Phases after which the server has seen RCPT: a refusal there is a smtpd reject.
+_REJECT_PHASES = frozenset({"rcpt", "data", "content"})
+_CMD = {"helo": "EHLO", "starttls": "STARTTLS", "auth": "AUTH", "mail": "MAIL FROM",
+        "rcpt": "RCPT TO", "data": "DATA", "content": "end of DATA"}
+_WHILE = {"greeting": "receiving the initial server greeting",
+          "helo": "performing the EHLO handshake",
+          "starttls": "performing the STARTTLS handshake",
+          "auth": "performing SASL authentication", "mail": "sending MAIL FROM",
+          "rcpt": "sending RCPT TO", "data": "sending DATA command",
+          "content": "sending end of data -- message may be sent more than once"}
+# RFC 3463 (and later) subject.detail texts, for replies the tables do not keep.
+_DSN_TEXT = {
+    "0.0": "Other undefined status", "1.1": "Bad destination mailbox address",
+    "1.2": "Bad destination system address", "1.10": "Recipient address has null MX",
+    "2.0": "Other or undefined mailbox status", "2.1": "Mailbox disabled",
+    "2.2": "Mailbox full", "3.0": "Other or undefined mail system status",
+    "3.1": "Mail system full", "3.2": "System not accepting network messages",
+    "3.4": "Message too big for system", "4.1": "No answer from host",
+    "4.2": "Bad connection", "4.3": "Directory server failure",
+    "4.5": "System congestion", "4.6": "Routing loop detected",
+    "5.1": "Invalid command", "5.3": "Too many recipients",
+    "7.0": "Other or undefined security status",
+    "7.1": "Delivery not authorized, message refused",
+}
+_SUSPENDED = "delivery temporarily suspended: "
+
+
+# --- numbers and names ------------------------------------------------------------------------
+
+
+def format_tv(seconds: float, sig_dig: int = _DELAY_SIG_DIG,
+              max_dig: int = _DELAY_MAX_DIG) -> str:
+    """A time as Postfix's ``format_tv()`` prints it (``src/util/format_tv.c``): at most
+    ``sig_dig`` significant digits and ``max_dig`` decimals, whole seconds from 100 s
+    on (for the defaults), no trailing zeros: 0.004 -> ``0``, 1.25 -> ``1.3``,
+    99.6 -> ``100``. Negative values (rounding noise) count as 0."""
+    if not 0 <= max_dig <= 6 or not 1 <= sig_dig <= 6:
+        raise ValueError("format_tv: sig_dig must be 1..6 and max_dig 0..6")
+    micro = int(seconds * _MILLION + 0.5) if seconds > 0 else 0
+    sec, usec = divmod(micro, _MILLION)
+    ures = _MILLION // _POW10[max_dig]
+    wid = _POW10[sig_dig]
+    # Coarser resolution for large numbers, or for small ones with many digits.
+    if ures < _MILLION:
+        if sec > 0:
+            n = 1
+            while sec >= n and n <= wid // 10:
+                n *= 10
+            ures = (_MILLION // wid) * n
+        else:
+            while usec >= wid * ures:
+                ures *= 10
+    if ures > 1:  # round half up at the resolution
+        usec += ures // 2
+        if usec >= _MILLION:
+            sec += 1
+            usec -= _MILLION
+    out = str(sec)
+    if usec >= ures:
+        digits = []
+        rem, n = usec, _MILLION // 10
+        while rem >= ures and n > 0:
+            digits.append("0123456789"[rem // n])
+            rem %= n
+            n //= 10
+        out += "." + "".join(digits)
+    return out
+
+
+def host_table(hosts: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """``meta['hosts']`` for a run: ``{key: {'name': ..., 'ip': ...}}`` from a model's
+    ``hosts`` (anything with ``.name`` and ``.ip``, flow client hosts included)."""
+    return {key: {"name": str(h.name), "ip": str(h.ip) if h.ip else "0.0.0.0"}
+            for key, h in sorted(hosts.items())}
+
+
+def queue_id(msg_id: int, host: str, copy: int = 0, salt: int = 0) -> str:
+    """The deterministic short queue id (10 upper-case hex digits) of the ``copy``-th
+    queue file of message ``msg_id`` at ``host``."""
+    digest = hashlib.blake2b(f"{msg_id}/{host}/{copy}/{salt}".encode(), digest_size=5)
+    return digest.hexdigest().upper()
+
+
+def _start_time(start: str | datetime) -> datetime:
+    return start if isinstance(start, datetime) else datetime.fromisoformat(start)
+
+
+def _dsn_text(dsn: str) -> str:
+    _, _, rest = dsn.partition(".")
+    return _DSN_TEXT.get(rest, "Error")
+
+
+def _split_reply(reply: str) -> tuple[str, str]:
+    """``"550 5.1.1 text"`` -> ``("550 5.1.1", "text")``."""
+    parts = reply.split(" ", 2)
+    if len(parts) == 3 and parts[0].isdigit() and parts[1][:1].isdigit() and "." in parts[1]:
+        return f"{parts[0]} {parts[1]}", parts[2]
+    if len(parts) >= 2 and parts[0].isdigit():
+        return parts[0], reply[len(parts[0]) + 1:]
+    return "", reply
+
+
+# --- the correspondence with pflogsumm --------------------------------------------------------
+
+
+def rejected_mask(attempts: pd.DataFrame) -> pd.Series:
+    """The attempt rows that a receiving smtpd logs as ``reject:`` (pflogsumm's
+    "rejected"): refused by a server (``peer`` is a host, outcome ``deferred`` or
+    ``bounced``) once the session had reached RCPT (phase ``rcpt``, ``data`` or
+    ``content``), except the client's own network errors (enhanced code 4.4.x:
+    timeouts, lost connections)."""
+    if attempts.empty:
+        return pd.Series(np.zeros(0, dtype=bool), index=attempts.index)
+    peer = attempts["peer"].astype(str)
+    outcome = attempts["outcome"].astype(str)
+    phase = attempts["phase"].astype(str)
+    dsn = attempts["dsn"].astype(str)
+    mask = ((peer != "none") & (outcome != "sent") & phase.isin(_REJECT_PHASES)
+            & ~dsn.str.startswith("4.4."))
+    return mask
+
+
+def expected_totals(result: Any) -> dict[str, int]:
+    """pflogsumm 1.1.5's Grand Totals for this run's maillog, from the tables:
+
+    - ``received``: messages submitted by flows (a ``pickup`` line each) plus SMTP
+      sessions that passed a message on (a ``client=`` line each: distinct
+      ``msg_id, host, peer, t_start, t_end`` among ``sent`` attempts);
+    - ``delivered``: ``sent`` attempts plus recipients ``delivered`` (the mailbox);
+    - ``deferrals``: ``deferred`` attempts; ``deferred``: queue files with at least
+      one, i.e. distinct (message, host, arrival at that host);
+    - ``bounced``: ``bounced`` attempts (= recipients ``bounced``; expired ones are
+      not counted, as with real Postfix logs);
+    - ``rejected``: the rows of ``rejected_mask``.
+    """
+    messages, recipients, attempts = result.messages, result.recipients, result.attempts
+    outcome = attempts["outcome"].astype(str)
+    sent = attempts[outcome == "sent"]
+    sessions = sent[["msg_id", "host", "peer", "t_start", "t_end"]].astype(
+        {"host": str, "peer": str}).drop_duplicates()
+    flows = int((messages["origin"].astype(str) != "bounce").sum())
+    deferred_rows = attempts[outcome == "deferred"]
+    return {
+        "received": flows + len(sessions),
+        "delivered": len(sent) + int((recipients["status"].astype(str) == "delivered").sum()),
+        "deferred": _deferred_queue_files(sent, deferred_rows),
+        "deferrals": len(deferred_rows),
+        "bounced": int((outcome == "bounced").sum()),
+        "rejected": int(rejected_mask(attempts).sum()),
+    }
+
+
+def _deferred_queue_files(sent: pd.DataFrame, deferred: pd.DataFrame) -> int:
+    """Distinct queue files among ``deferred`` rows: the copy of a message at a host is
+    the last arrival (a ``sent`` attempt to that host) of the recipient before the
+    attempt; none means the copy made at that host (a submission or a bounce)."""
+    if deferred.empty:
+        return 0
+    left = pd.DataFrame({
+        "msg_id": deferred["msg_id"].to_numpy(), "rcpt": deferred["rcpt"].astype(str).to_numpy(),
+        "host": deferred["host"].astype(str).to_numpy(),
+        "t": deferred["t_start"].to_numpy(dtype=float),
+    }).sort_values("t", kind="stable")
+    right = pd.DataFrame({
+        "msg_id": sent["msg_id"].to_numpy(), "rcpt": sent["rcpt"].astype(str).to_numpy(),
+        "host": sent["peer"].astype(str).to_numpy(),
+        "t": sent["t_end"].to_numpy(dtype=float),
+    }).sort_values("t", kind="stable")
+    right["arrival"] = right["t"]
+    merged = pd.merge_asof(left, right, on="t", by=["msg_id", "rcpt", "host"],
+                           direction="backward", allow_exact_matches=True)
+    merged["arrival"] = merged["arrival"].fillna(-1.0)
+    return len(merged.drop_duplicates(["msg_id", "host", "arrival"]))
+
+
+# --- the log -----------------------------------------------------------------------------------
+
+
+class _QueueFile:
+    """One message at one host, from its arrival to its removal."""
+
+    __slots__ = ("client", "copy", "done", "expired", "host", "kind", "local", "msg", "notices",
+                 "qid", "rcpts", "rows", "t")
+
+    def __init__(self, msg: int, host: str, t: float, kind: str, rcpts: list[str],
+                 client: str = "") -> None:
+        self.msg = msg
+        self.host = host
+        self.t = t
+        self.kind = kind  # "pickup", "smtpd", "bounce" or "orphan"
+        self.rcpts = rcpts
+        self.client = client
+        self.qid = ""
+        self.copy = 0
+        self.rows: list[int] = []  # attempt rows made from this queue file
+        self.local: list[tuple[str, float]] = []  # mailbox deliveries
+        self.expired: list[float] = []  # times of expiries
+        self.notices: list[tuple[float, str]] = []  # bounce notices: (time, new qid)
+        self.done: dict[str, float] = {}  # recipient -> when it left this queue file
+
+
+class _Log:
+    """Collects (time, sequence, host, program, pid, text) and formats them sorted."""
+
+    def __init__(self, hosts: Mapping[str, Mapping[str, str]], keys: Iterable[str]) -> None:
+        self.entries: list[tuple[float, int, str, str, int, str]] = []
+        self.hosts = hosts
+        self.index = {key: i for i, key in enumerate(sorted(set(keys)))}
+        self._pids: dict[str, int] = {}
+
+    def add(self, t: float, host: str, program: str, pid: int, text: str) -> None:
+        self.entries.append((t, len(self.entries), host, program, pid, text))
+
+    def name(self, key: str) -> str:
+        info = self.hosts.get(key)
+        return str(info.get("name") or key) if info else key
+
+    def addr(self, key: str) -> str:
+        info = self.hosts.get(key)
+        ip = str(info.get("ip") or "0.0.0.0") if info else "0.0.0.0"
+        return f"{self.name(key)}[{ip}]"
+
+    def pid(self, host: str, program: str) -> int:
+        """A fixed process id for a host's long-lived daemons."""
+        base = 1000 * (self.index.get(host, 0) + 1)
+        return base + {"qmgr": 1, "pickup": 2, "cleanup": 3, "bounce": 4, "local": 5}[program]
+
+    def session_pid(self, host: str) -> int:
+        """A new smtpd or smtp process id at ``host`` (900 of them, reused in turn)."""
+        n = self._pids.get(host, 0)
+        self._pids[host] = n + 1
+        return 1000 * (self.index.get(host, 0) + 1) + 100 + n % 900
+
+    def lines(self, start: datetime) -> Iterator[str]:
+        self.entries.sort(key=lambda e: (e[0], e[1]))
+        stamps: dict[int, str] = {}
+        for t, _, host, program, pid, text in self.entries:
+            second = math.floor(t) if t > 0 else 0
+            stamp = stamps.get(second)
+            if stamp is None:
+                when = start + timedelta(seconds=second)
+                stamp = stamps[second] = (f"{_MONTHS[when.month - 1]} {when.day:2d} "
+                                          f"{when:%H:%M:%S}")
+            yield f"{stamp} {host} postfix/{program}[{pid}]: {text}"
+
+
+def maillog_lines(result: Any, *, start: str | datetime = DEFAULT_START,
+                  hosts: Mapping[str, Mapping[str, str]] | None = None) -> Iterator[str]:
+    """The maillog of ``result`` (a ``RunResult``), line by line, sorted by time (lines
+    of one instant in the order of events). ``start`` is the wall-clock time of
+    simulated time 0; ``hosts`` defaults to ``result.meta['hosts']``."""
+    builder = _Builder(result, hosts if hosts is not None else result.meta.get("hosts") or {})
+    builder.build()
+    return builder.log.lines(_start_time(start))
+
+
+def write_maillog(result: Any, path: str | Path, *, start: str | datetime = DEFAULT_START,
+                  hosts: Mapping[str, Mapping[str, str]] | None = None) -> Path:
+    """Write ``maillog_lines(result)`` to ``path``; returns the path."""
+    target = Path(path)
+    with target.open("w", encoding="utf-8", newline="\n") as f:
+        for line in maillog_lines(result, start=start, hosts=hosts):
+            f.write(line)
+            f.write("\n")
+    return target
+
+
+class _Builder:
+    def __init__(self, result: Any, hosts: Mapping[str, Mapping[str, str]]) -> None:
+        m, r, a = result.messages, result.recipients, result.attempts
+        if a.empty and len(r) and int(r["attempts"].sum()) > 0:
+            raise ValueError("the maillog needs the attempts table, which this run did not "
+                             "record (simulation.record_attempts: false)")
+        ids = m["msg_id"].tolist()
+        self.row_of = {mid: i for i, mid in enumerate(ids)}
+        self.sender = m["sender"].astype(str).tolist()
+        self.size = m["size_bytes"].tolist()
+        self.t_submit = m["t_submit"].tolist()
+        self.origin = m["origin"].astype(str).tolist()
+        # recipients
+        self.rcpts: dict[int, list[str]] = {}
+        self.final: dict[tuple[int, str], tuple[str, float, str, str]] = {}
+        for mid, rcpt, status, t_final, dsn, reply in zip(
+                r["msg_id"].tolist(), r["rcpt"].astype(str).tolist(),
+                r["status"].astype(str).tolist(), r["t_final"].tolist(),
+                r["dsn"].astype(str).tolist(), r["reply"].astype(str).tolist(), strict=True):
+            self.rcpts.setdefault(mid, []).append(rcpt)
+            self.final[(mid, rcpt)] = (status, t_final, dsn, reply)
+        # attempts
+        self.a_msg = a["msg_id"].tolist()
+        self.a_rcpt = a["rcpt"].astype(str).tolist()
+        self.a_host = a["host"].astype(str).tolist()
+        self.a_peer = a["peer"].astype(str).tolist()
+        self.a_start = a["t_start"].tolist()
+        self.a_end = a["t_end"].tolist()
+        self.a_outcome = a["outcome"].astype(str).tolist()
+        self.a_code = a["code"].tolist()
+        self.a_dsn = a["dsn"].astype(str).tolist()
+        self.a_phase = a["phase"].astype(str).tolist()
+        self.a_queue = a["queue_s"].tolist()
+        self.a_conn = a["conn_s"].tolist()
+        self.a_xfer = a["xfer_s"].tolist()
+        self.a_rejected = rejected_mask(a).tolist()
+        keys = set(self.a_host) | set(self.a_peer) | set(hosts)
+        keys.discard("none")
+        self.log = _Log(hosts, keys)
+        self.queue_files: list[_QueueFile] = []
+        self.by_key: dict[tuple[int, str, str], list[_QueueFile]] = {}
+        self.qf_of_row: list[_QueueFile | None] = [None] * len(self.a_msg)
+        self.session_qf: dict[tuple[int, str, str, float, float], _QueueFile] = {}
+        self.used_qids: set[str] = set()
+        self.copies: dict[tuple[int, str], int] = {}
+        self.original_of: dict[int, int] = {}  # id(bounce queue file) -> original msg_id
+        # attempt rows per (message, recipient), by time
+        self.rows_of: dict[tuple[int, str], list[int]] = {}
+        order = sorted(range(len(self.a_msg)), key=lambda i: (self.a_end[i], self.a_start[i]))
+        for i in order:
+            self.rows_of.setdefault((self.a_msg[i], self.a_rcpt[i]), []).append(i)
+
+    # --- queue files --------------------------------------------------------------------------
+
+    def _new_qf(self, qf: _QueueFile) -> _QueueFile:
+        n = self.copies.get((qf.msg, qf.host), 0)
+        self.copies[(qf.msg, qf.host)] = n + 1
+        salt = 0
+        qid = queue_id(qf.msg, qf.host, n)
+        while qid in self.used_qids:
+            salt += 1
+            qid = queue_id(qf.msg, qf.host, n, salt)
+        self.used_qids.add(qid)
+        qf.qid, qf.copy = qid, n
+        self.queue_files.append(qf)
+        for rcpt in qf.rcpts:
+            self.by_key.setdefault((qf.msg, qf.host, rcpt), []).append(qf)
+        return qf
+
+    def build(self) -> None:
+        self._submissions()
+        sessions = self._sessions()
+        self._bounces()
+        self._assign()
+        self._finals()
+        self._log_sessions(sessions)
+        order = sorted(range(len(self.queue_files)),
+                       key=lambda k: (self.queue_files[k].t, k))
+        for k in order:
+            self._log_queue_file(self.queue_files[k])
+
+    def _submissions(self) -> None:
+        """Flow messages: a local submission at the host of their first attempt."""
+        first_host: dict[int, str] = {}
+        for i in sorted(range(len(self.a_msg)), key=lambda i: self.a_start[i]):
+            first_host.setdefault(self.a_msg[i], self.a_host[i])
+        for row, mid in enumerate(self.row_of):
+            origin = self.origin[row]
+            if origin == "bounce":
+                continue
+            host = first_host.get(mid, f"traffic.{origin}")
+            self._new_qf(_QueueFile(mid, host, self.t_submit[row], "pickup",
+                                    list(self.rcpts.get(mid, []))))
+
+    def _sessions(self) -> dict[tuple[int, str, str, float, float], list[int]]:
+        """Attempt rows by SMTP session; a queue file at the peer for each that passed
+        the message on."""
+        sessions: dict[tuple[int, str, str, float, float], list[int]] = {}
+        for i in range(len(self.a_msg)):
+            if self.a_peer[i] != "none":
+                key = (self.a_msg[i], self.a_host[i], self.a_peer[i], self.a_start[i],
+                       self.a_end[i])
+                sessions.setdefault(key, []).append(i)
+        for key in sorted(sessions, key=lambda k: (k[4], k[3], k[0], k[1], k[2])):
+            sent = [self.a_rcpt[i] for i in sessions[key] if self.a_outcome[i] == "sent"]
+            if sent:
+                mid, host, peer, _, t_end = key
+                self.session_qf[key] = self._new_qf(
+                    _QueueFile(mid, peer, t_end, "smtpd", sent, client=host))
+        return sessions
+
+    def _bounces(self) -> None:
+        """Each bounce message, at the host where its original failed: the original is
+        the message from its recipient whose recipients failed at its t_submit."""
+        failed: dict[tuple[str, float], list[tuple[int, list[str]]]] = {}
+        groups: dict[tuple[int, float], list[str]] = {}
+        for (mid, rcpt), (status, t_final, _, _) in self.final.items():
+            if status in ("bounced", "expired"):
+                groups.setdefault((mid, t_final), []).append(rcpt)
+        for (mid, t_final), rcpts in sorted(groups.items()):
+            row = self.row_of.get(mid)
+            if row is None or self.sender[row] == "":
+                continue
+            failed.setdefault((self.sender[row], round(t_final, 6)), []).append((mid, rcpts))
+        for row, mid in enumerate(self.row_of):
+            if self.origin[row] != "bounce":
+                continue
+            rcpts = self.rcpts.get(mid, [])
+            t = self.t_submit[row]
+            candidates = failed.get((rcpts[0], round(t, 6)), []) if rcpts else []
+            host = None
+            if candidates:
+                pick = next((c for c in candidates
+                             if _bounce_size(self.size[self.row_of[c[0]]], len(c[1]))
+                             == self.size[row]), candidates[0])
+                candidates.remove(pick)
+                host = self._failure_host(pick[0], pick[1], t)
+            if host is None:
+                rows = [i for r in rcpts for i in self.rows_of.get((mid, r), [])]
+                if not rows:
+                    continue  # no trace of it anywhere: nothing to log
+                host = self.a_host[min(rows, key=lambda i: self.a_start[i])]
+                pick = None
+            qf = self._new_qf(_QueueFile(mid, host, t, "bounce", list(rcpts)))
+            if pick is not None:
+                self.original_of[id(qf)] = pick[0]
+
+    def _failure_host(self, mid: int, rcpts: list[str], t: float) -> str | None:
+        for rcpt in rcpts:
+            rows = [i for i in self.rows_of.get((mid, rcpt), []) if self.a_end[i] <= t + 1e-9]
+            if rows:
+                return self.a_host[rows[-1]]
+        return None
+
+    def _assign(self) -> None:
+        """Each attempt row to the queue file it was made from: the latest arrival of its
+        recipient at its host before it started."""
+        starts: dict[tuple[int, str, str], list[float]] = {
+            key: [qf.t for qf in qfs] for key, qfs in self.by_key.items()
+        }
+        for i in range(len(self.a_msg)):
+            key = (self.a_msg[i], self.a_host[i], self.a_rcpt[i])
+            qfs = self.by_key.get(key)
+            if not qfs:
+                row = self.row_of.get(self.a_msg[i])
+                t = self.t_submit[row] if row is not None else self.a_start[i]
+                qf = self._new_qf(_QueueFile(self.a_msg[i], self.a_host[i], min(t, self.a_start[i]),
+                                             "orphan", [self.a_rcpt[i]]))
+                starts[key] = [qf.t]
+                qfs = self.by_key[key]
+            k = bisect_right(starts[key], self.a_start[i] + 1e-9) - 1
+            qf = qfs[max(k, 0)]
+            self.qf_of_row[i] = qf
+            qf.rows.append(i)
+
+    def _finals(self) -> None:
+        """Mailbox deliveries, expiries, bounce notices and when recipients leave."""
+        for i, qf in enumerate(self.qf_of_row):
+            if qf is None:
+                continue
+            outcome = self.a_outcome[i]
+            if outcome == "sent":
+                qf.done[self.a_rcpt[i]] = max(qf.done.get(self.a_rcpt[i], 0.0), self.a_end[i])
+        for (mid, rcpt), (status, t_final, _, _) in self.final.items():
+            if status == "delivered":
+                qf = self._final_queue_file(mid, rcpt, "sent")
+                if qf is not None:
+                    qf.local.append((rcpt, t_final))
+                    qf.done[rcpt] = t_final
+            elif status in ("bounced", "expired"):
+                rows = self.rows_of.get((mid, rcpt), [])
+                if not rows:
+                    continue
+                qf = self.qf_of_row[rows[-1]]
+                if qf is None:
+                    continue
+                qf.done[rcpt] = max(t_final, self.a_end[rows[-1]])
+                if status == "expired" and t_final not in qf.expired:
+                    qf.expired.append(t_final)
+        # bounce notices: from the original's queue file at the bounce's host
+        for qf in self.queue_files:
+            original = self.original_of.get(id(qf))
+            if original is not None:
+                source = self._queue_file_at(original, qf.host, qf.t)
+                if source is not None:
+                    source.notices.append((qf.t, qf.qid))
+
+    def _final_queue_file(self, mid: int, rcpt: str, _outcome: str) -> _QueueFile | None:
+        """Where a delivered recipient reached its mailbox: the queue file its last
+        sent attempt made, or the one the message started in."""
+        rows = [i for i in self.rows_of.get((mid, rcpt), []) if self.a_outcome[i] == "sent"]
+        if rows:
+            i = rows[-1]
+            return self.session_qf.get((mid, self.a_host[i], self.a_peer[i], self.a_start[i],
+                                        self.a_end[i]))
+        for qf in self.queue_files:
+            if qf.msg == mid and qf.kind in ("pickup", "bounce") and rcpt in qf.rcpts:
+                return qf
+        return None
+
+    def _queue_file_at(self, mid: int, host: str, t: float) -> _QueueFile | None:
+        best = None
+        for rcpt in self.rcpts.get(mid, []):
+            for qf in self.by_key.get((mid, host, rcpt), []):
+                if qf.t <= t + 1e-9 and (best is None or qf.t > best.t):
+                    best = qf
+        return best
+
+    # --- lines -------------------------------------------------------------------------------
+
+    def _log_sessions(self, sessions: dict[tuple[int, str, str, float, float], list[int]]) -> None:
+        """What the receiving smtpd logs: connect, client=, rejects, disconnect."""
+        log = self.log
+        for key in sorted(sessions, key=lambda k: (k[3], k[4], k[0], k[1], k[2])):
+            mid, host, peer, t_start, t_end = key
+            rows = sessions[key]
+            pid = log.session_pid(peer)
+            client = log.addr(host)
+            log.add(t_start, peer, "smtpd", pid, f"connect from {client}")
+            t_mail = min(max(t_end - self.a_xfer[rows[0]], t_start), t_end)
+            qf = self.session_qf.get(key)
+            if qf is not None:
+                log.add(t_mail, peer, "smtpd", pid, f"{qf.qid}: client={client}")
+            row = self.row_of.get(mid)
+            sender = self.sender[row] if row is not None else ""
+            for i in rows:
+                if not self.a_rejected[i]:
+                    continue
+                rcpt = self.a_rcpt[i]
+                stage = self._stage(i, qf is not None)
+                reply = self._reply_text(i, remote=False)
+                log.add(t_mail, peer, "smtpd", pid,
+                        f"{qf.qid if qf is not None else 'NOQUEUE'}: reject: {stage} from "
+                        f"{client}: {reply}; from=<{sender}> to=<{rcpt}> proto=ESMTP "
+                        f"helo=<{log.name(host)}>")
+            log.add(t_end, peer, "smtpd", pid, f"disconnect from {client}")
+
+    def _stage(self, i: int, some_sent: bool) -> str:
+        return "END-OF-MESSAGE" if self.a_phase[i] == "content" and not some_sent else "RCPT"
+
+    def _log_queue_file(self, qf: _QueueFile) -> None:
+        log = self.log
+        host = qf.host
+        row = self.row_of.get(qf.msg)
+        sender = self.sender[row] if row is not None else ""
+        size = self.size[row] if row is not None else 0
+        qmgr = log.pid(host, "qmgr")
+        if qf.kind == "pickup":
+            log.add(qf.t, host, "pickup", log.pid(host, "pickup"),
+                    f"{qf.qid}: uid=1000 from=<{sender}>")
+        domain = sender.rpartition("@")[2] if sender else log.name(host)
+        log.add(qf.t, host, "cleanup", log.pid(host, "cleanup"),
+                f"{qf.qid}: message-id=<{qf.msg}.smtpsim@{domain}>")
+        active = f"{qf.qid}: from=<{sender}>, size={size}, nrcpt={len(qf.rcpts)} (queue active)"
+        log.add(qf.t, host, "qmgr", qmgr, active)
+        # delivery attempts, by active pass
+        rows = sorted(qf.rows, key=lambda i: (self.a_start[i], self.a_end[i], i))
+        pass_start, pass_end, deferral = qf.t, qf.t, False
+        smtp_pids: dict[tuple[str, float], int] = {}
+        for i in rows:
+            if deferral and self.a_start[i] > pass_end:
+                pass_start = min(qf.t + self.a_queue[i], self.a_start[i])
+                log.add(pass_start, host, "qmgr", qmgr, active)
+                deferral = False
+            pass_end = max(pass_end, self.a_end[i])
+            deferral = deferral or self.a_outcome[i] == "deferred"
+            a = min(max(pass_start - qf.t, 0.0), max(self.a_queue[i], 0.0))
+            b = self.a_queue[i] - a
+            delays = "/".join(format_tv(x) for x in (a, b, self.a_conn[i], self.a_xfer[i]))
+            peer = self.a_peer[i]
+            relay = f"{log.addr(peer)}:25" if peer != "none" else "none"
+            program = "qmgr" if self.a_phase[i] == "qmgr" else "smtp"
+            if program == "qmgr":
+                pid = qmgr
+            else:
+                pid_key = (peer, self.a_start[i])
+                pid = smtp_pids.get(pid_key) or smtp_pids.setdefault(pid_key,
+                                                                     log.session_pid(host))
+            status = self.a_outcome[i]
+            log.add(self.a_end[i], host, program, pid,
+                    f"{qf.qid}: to=<{self.a_rcpt[i]}>, relay={relay}, "
+                    f"delay={format_tv(self.a_end[i] - qf.t)}, delays={delays}, "
+                    f"dsn={self.a_dsn[i]}, status={status} ({self._status_text(i)})")
+        for rcpt, t in qf.local:
+            a = max(t - qf.t, 0.0)
+            log.add(t, host, "local", log.pid(host, "local"),
+                    f"{qf.qid}: to=<{rcpt}>, relay=local, delay={format_tv(a)}, "
+                    f"delays={format_tv(a)}/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)")
+        for t in qf.expired:
+            log.add(t, host, "qmgr", qmgr,
+                    f"{qf.qid}: from=<{sender}>, status=expired, returned to sender")
+        for t, new in qf.notices:
+            log.add(t, host, "bounce", log.pid(host, "bounce"),
+                    f"{qf.qid}: sender non-delivery notification: {new}")
+        if qf.rcpts and all(r in qf.done for r in qf.rcpts):
+            t_removed = max(qf.done.values())
+            if qf.rows:
+                t_removed = max(t_removed, max(self.a_end[i] for i in qf.rows))
+            log.add(t_removed, host, "qmgr", qmgr, f"{qf.qid}: removed")
+
+    # --- reply texts --------------------------------------------------------------------------
+
+    def _known_reply(self, i: int) -> str | None:
+        """The recipient's recorded reply, when it has this attempt's code and dsn."""
+        final = self.final.get((self.a_msg[i], self.a_rcpt[i]))
+        if final is None or final[0] in ("delivered", "pending"):
+            return None
+        reply = final[3]
+        head, _ = _split_reply(reply)
+        if head == f"{self.a_code[i]} {self.a_dsn[i]}":
+            return reply
+        return None
+
+    def _reply_text(self, i: int, *, remote: bool) -> str:
+        """``CODE DSN text`` of a server's refusal."""
+        known = self._known_reply(i)
+        if known is not None:
+            return known
+        code, dsn = self.a_code[i], self.a_dsn[i]
+        if self.a_phase[i] in ("rcpt", "data") or (self.a_phase[i] == "content"
+                                                    and self._stage(i, True) == "RCPT"):
+            return (f"{code} {dsn} <{self.a_rcpt[i]}>: Recipient address rejected: "
+                    f"{_dsn_text(dsn)}")
+        return f"{code} {dsn} {_dsn_text(dsn)}"
+
+    def _status_text(self, i: int) -> str:
+        """The text in parentheses after ``status=``."""
+        outcome, phase, peer = self.a_outcome[i], self.a_phase[i], self.a_peer[i]
+        log = self.log
+        if outcome == "sent":
+            key = (self.a_msg[i], self.a_host[i], peer, self.a_start[i], self.a_end[i])
+            qf = self.session_qf.get(key)
+            return f"250 2.0.0 Ok: queued as {qf.qid if qf is not None else 'NOQUEUE'}"
+        dsn = self.a_dsn[i]
+        known = self._known_reply(i)
+        own = _split_reply(known)[1] if known is not None else None
+        if peer == "none":
+            domain = self.a_rcpt[i].rpartition("@")[2]
+            if phase == "qmgr":
+                text = own or f"connect to {domain}[...]:25: Connection timed out"
+                if dsn.startswith("4.") and not text.startswith(_SUSPENDED):
+                    text = _SUSPENDED + text
+                return text
+            if own is not None:
+                return own.removeprefix(_SUSPENDED)
+            if phase == "dns":
+                return (f"Host or domain name not found. Name service error for "
+                        f"name={domain} type=MX: Host not found, try again")
+            return f"connect to {domain}[...]:25: Connection timed out"
+        server = log.addr(peer)
+        if dsn.startswith("4.4."):  # the client's own trouble with this server
+            if own is not None:
+                return own
+            return f"conversation with {server} timed out while {_WHILE.get(phase, 'talking')}"
+        reply = self._reply_text(i, remote=True)
+        if phase == "greeting":
+            return f"host {server} refused to talk to me: {reply}"
+        command = "RCPT TO" if phase in ("rcpt", "data") and self._stage(i, True) == "RCPT" \
+            else _CMD.get(phase, "end of DATA")
+        if phase == "content" and self._session_has_sent(i):
+            command = "RCPT TO"
+        return f"host {server} said: {reply} (in reply to {command} command)"
+
+    def _session_has_sent(self, i: int) -> bool:
+        key = (self.a_msg[i], self.a_host[i], self.a_peer[i], self.a_start[i], self.a_end[i])
+        return key in self.session_qf
+
+
+def _bounce_size(original: int, failed: int) -> int:
+    """The size of a non-delivery notice as ``smtpsim.mta.message`` makes it (used
+    only to tell apart two failures of one sender at the same instant)."""
+    body = original if original <= 50_000 else 2_000
+    return 1500 + 300 * (failed - 1) + body

@@ -1,0 +1,319 @@
+"""Each figure of `smtpsim.plots` on real result tables: what is drawn matches the
+tables (docs/results.md, "Plots")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import OUTAGE
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+
+from smtpsim.metrics.result import RunResult
+from smtpsim.plots import (
+    bounces_by_dsn,
+    delay_breakdown,
+    delay_cdf,
+    delay_components,
+    outcome_counts,
+    outcomes_over_time,
+    queue_sizes,
+)
+
+
+def axes() -> Axes:
+    return Figure().add_subplot()
+
+
+def line(ax: Axes, gid: str):
+    found = [ln for ln in ax.get_lines() if ln.get_gid() == gid]
+    assert len(found) == 1, [ln.get_gid() for ln in ax.get_lines()]
+    return found[0]
+
+
+def bars(ax: Axes, name: str) -> np.ndarray:
+    """Heights of the bar container whose label starts with ``name``."""
+    found = [c for c in ax.containers
+             if isinstance(c, BarContainer) and c.get_label().startswith(name)]
+    assert len(found) == 1, [c.get_label() for c in ax.containers]
+    return np.array([p.get_height() for p in found[0].patches])
+
+
+def spans(ax: Axes) -> list[tuple[str, float, float]]:
+    """The shaded incident windows: (gid, x0, x1) in axis units."""
+    out = []
+    for patch in ax.patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith("incident:"):
+            # a Rectangle (matplotlib >= 3.9) or a Polygon: its outline in data x
+            xs = patch.get_path().transformed(patch.get_patch_transform()).vertices[:, 0]
+            out.append((gid, float(np.min(xs)), float(np.max(xs))))
+    return out
+
+
+def status_of(result: RunResult) -> pd.Series:
+    return result.recipients["status"].astype(str)
+
+
+def not_bounces(result: RunResult) -> pd.DataFrame:
+    origin = result.messages.set_index("msg_id")["origin"].astype(str)
+    r = result.recipients
+    return r[(origin.loc[r["msg_id"]] != "bounce").to_numpy()]
+
+
+# --- delay CDF --------------------------------------------------------------------------
+
+
+def test_cdf_has_a_log_axis_and_ends_at_the_delivered_share(quick: RunResult) -> None:
+    ax = delay_cdf(quick.recipients, quick.messages, ax=axes())
+    assert ax.get_xscale() == "log"
+    staff = line(ax, "cdf:staff")
+    rcpts = not_bounces(quick)
+    delivered = rcpts["status"].astype(str) == "delivered"
+    assert 0.9 < delivered.mean() < 1.0  # quickstart's 1 % unknown users
+    assert staff.get_ydata()[-1] == pytest.approx(delivered.mean())
+    assert staff.get_xdata()[-1] == pytest.approx(rcpts.loc[delivered, "delay_s"].max())
+    assert np.all(np.diff(staff.get_ydata()) >= 0)
+    # ticks are labelled as durations
+    assert any(t.get_text().endswith(" s") or t.get_text().endswith(" ms")
+               for t in ax.get_xticklabels())
+
+
+def test_cdf_by_domain_shows_the_cut_off_domain(outage: RunResult) -> None:
+    ax = delay_cdf(outage.recipients, outage.messages, by="domain", ax=axes())
+    rcpts = not_bounces(outage)
+    delivered = rcpts["status"].astype(str) == "delivered"
+    shares = delivered.groupby(rcpts["domain"].astype(str)).mean()
+    assert set(shares.index) == {"bigmail.example", "smallorg.example", "partner.example"}
+    for domain, share in shares.items():
+        assert line(ax, f"cdf:{domain}").get_ydata()[-1] == pytest.approx(share)
+    assert line(ax, "cdf:all").get_ydata()[-1] == pytest.approx(delivered.mean())
+    assert shares["smallorg.example"] < 0.8 < shares["bigmail.example"]
+    # the recipients of smallorg.example delivered after the outage waited minutes
+    assert line(ax, "cdf:smallorg.example").get_xdata()[-1] > 300
+
+
+def test_cdf_leaves_bounce_messages_out_unless_asked(quick: RunResult) -> None:
+    gids = {ln.get_gid() for ln in delay_cdf(quick.recipients, quick.messages,
+                                            ax=axes()).get_lines()}
+    assert gids == {"cdf:staff"}
+    ax = delay_cdf(quick.recipients, quick.messages, include_bounces=True, ax=axes())
+    bounce_ids = quick.messages.loc[quick.messages["origin"].astype(str) == "bounce", "msg_id"]
+    bounce_rcpts = quick.recipients[quick.recipients["msg_id"].isin(bounce_ids)]
+    assert len(bounce_rcpts) > 0
+    share = (bounce_rcpts["status"].astype(str) == "delivered").mean()
+    assert line(ax, "cdf:bounce").get_ydata()[-1] == pytest.approx(share)
+    assert line(ax, "cdf:all").get_ydata()[-1] == pytest.approx(
+        (status_of(quick) == "delivered").mean())
+
+
+def test_cdf_counts_messages_from_the_warmup_on(quick: RunResult) -> None:
+    ax = delay_cdf(quick.recipients, quick.messages, by=None, warmup=300.0, ax=axes())
+    submit = quick.messages.set_index("msg_id")["t_submit"]
+    rcpts = not_bounces(quick)
+    rcpts = rcpts[(submit.loc[rcpts["msg_id"]] >= 300.0).to_numpy()]
+    y = line(ax, "cdf:all recipients").get_ydata()
+    assert y[-1] == pytest.approx((rcpts["status"].astype(str) == "delivered").mean())
+    assert len(y) == (rcpts["status"].astype(str) == "delivered").sum() + 1
+
+
+# --- outcomes per interval --------------------------------------------------------------
+
+
+def test_outcome_bins_sum_to_the_table_counts(outage: RunResult) -> None:
+    ax = outcomes_over_time(outage.recipients, outage.attempts, until=2400.0,
+                            incidents=outage.meta["incidents"], ax=axes())
+    status = status_of(outage)
+    expected = {
+        "delivered": int((status == "delivered").sum()),
+        "deferred": int((outage.attempts["outcome"].astype(str) == "deferred").sum()),
+        "bounced": int((status == "bounced").sum()),
+        "expired": int((status == "expired").sum()),
+    }
+    assert min(expected.values()) > 0, expected
+    for name, count in expected.items():
+        heights = bars(ax, name)
+        assert len(heights) == 40  # 2400 s in bins of 1 min
+        assert heights.sum() == count
+    assert not any(c.get_label().startswith("lost") for c in ax.containers)
+    assert ax.get_xlabel() == "time since the start of the run (min)"
+    assert ax.get_xlim() == pytest.approx((0.0, 40.0))
+    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
+
+
+def test_outcome_counts_with_a_chosen_bin(outage: RunResult) -> None:
+    counts = outcome_counts(outage.recipients, outage.attempts, until=2400.0, bin_s=600.0)
+    assert list(counts["t_start"]) == [0.0, 600.0, 1200.0, 1800.0]
+    deferred = outage.attempts.loc[outage.attempts["outcome"].astype(str) == "deferred"]
+    in_second = ((deferred["t_end"] >= 600) & (deferred["t_end"] < 1200)).sum()
+    assert counts.loc[1, "deferred"] == in_second
+    assert counts.loc[0, "deferred"] == (deferred["t_end"] < 600).sum()
+
+
+def test_long_runs_have_hours_on_the_time_axis(quick: RunResult) -> None:
+    incident = {"kind": "dns-failure", "target": "bigmail.example", "start": 3600.0,
+                "end": 7200.0}
+    ax = outcomes_over_time(quick.recipients, quick.attempts, until=4 * 3600.0,
+                            incidents=[incident], ax=axes())
+    assert ax.get_xlabel().endswith("(h)")
+    assert ax.get_xlim() == pytest.approx((0.0, 4.0))
+    assert spans(ax) == [("incident:dns-failure", pytest.approx(1.0), pytest.approx(2.0))]
+    # a run of exactly 3 h still counts in minutes
+    ax = outcomes_over_time(quick.recipients, quick.attempts, until=3 * 3600.0, ax=axes())
+    assert ax.get_xlabel().endswith("(min)")
+
+
+def test_incidents_without_an_end_last_to_the_end_and_bad_ones_are_skipped(
+        outage: RunResult) -> None:
+    incidents = [{"kind": "host-down", "target": "mx1", "start": 600.0, "end": None},
+                 {"kind": "broken"}, {"kind": "link-down", "start": "soon"}]
+    ax = queue_sizes(outage.levels, incidents=incidents, until=2400.0, ax=axes())
+    assert spans(ax) == [("incident:host-down", pytest.approx(10.0), pytest.approx(40.0))]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "incident: host-down" in legend
+
+
+# --- queue sizes ------------------------------------------------------------------------
+
+
+def test_queue_lines_follow_the_levels_table(outage: RunResult) -> None:
+    ax = queue_sizes(outage.levels, incidents=outage.meta["incidents"], until=2400.0,
+                     ax=axes())
+    levels = outage.levels.assign(host=outage.levels["host"].astype(str),
+                                  metric=outage.levels["metric"].astype(str))
+    deferred = levels[(levels["host"] == "out") & (levels["metric"] == "deferred")]
+    drawn = line(ax, "queue:out:deferred")
+    assert drawn.get_drawstyle() == "steps-post"
+    assert drawn.get_ydata().max() == deferred["value"].max() > 100
+    # held from 0 to the end of the run, in minutes
+    assert drawn.get_xdata()[0] == 0.0 and drawn.get_xdata()[-1] == pytest.approx(40.0)
+    assert drawn.get_ydata()[-1] == deferred.sort_values("t")["value"].iloc[-1]
+    gids = {ln.get_gid() for ln in ax.get_lines()}
+    assert "queue:out:active" in gids
+    # hosts whose queues stayed empty, and connections, are not drawn
+    busy = levels[levels["metric"].isin(["active", "deferred"])].groupby(
+        ["host", "metric"])["value"].max()
+    assert gids == {f"queue:{h}:{m}" for (h, m), peak in busy.items() if peak > 0}
+    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
+
+
+def test_queue_sizes_for_chosen_hosts_and_metrics(quick: RunResult) -> None:
+    ax = queue_sizes(quick.levels, hosts=["out"], metrics=["connections"], ax=axes())
+    assert {ln.get_gid() for ln in ax.get_lines()} == {"queue:out:connections"}
+
+
+# --- bounces by DSN ---------------------------------------------------------------------
+
+
+def test_one_bar_per_dsn_code_of_failed_recipients(outage: RunResult) -> None:
+    ax = bounces_by_dsn(outage.recipients, ax=axes())
+    failed = outage.recipients[status_of(outage).isin(["bounced", "expired"])]
+    counts = failed["dsn"].astype(str).value_counts()
+    assert set(counts.index) == {"5.1.1", "4.4.1"}
+    patches = [p for p in ax.patches if p.get_gid() == "dsn-bars"]
+    assert len(patches) == len(counts)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    drawn = {label.split()[0]: p.get_width() for label, p in zip(labels, patches, strict=True)}
+    assert drawn == counts.to_dict()
+    assert "5.1.1  bad destination mailbox address" in labels
+    assert labels[-1].startswith(counts.index[0])  # the most frequent on top
+
+
+# --- delay breakdown --------------------------------------------------------------------
+
+
+def test_components_add_up_to_the_delay(outage: RunResult) -> None:
+    parts = delay_components(outage.recipients, outage.attempts, outage.messages)
+    delivered = not_bounces(outage)
+    delivered = delivered[delivered["status"].astype(str) == "delivered"]
+    assert len(parts) == len(delivered)
+    assert parts["other_s"].abs().max() < 1e-6
+    assert (parts["dns_s"] == 0).all() and (parts["greylist_wait_s"] == 0).all()
+    late = parts[parts["delay_s"] > 300]
+    assert len(late) > 0 and (late["domain"] == "smallorg.example").all()
+    # they waited in the deferred queue for mx-small to come back
+    assert (late["retry_wait_s"] > 0.5 * late["delay_s"]).all()
+    assert (parts["connection_s"] > 0).all() and (parts["transfer_s"] > 0).all()
+
+
+def test_breakdown_bars_stack_to_the_mean_delay(outage: RunResult) -> None:
+    ax = delay_breakdown(outage.recipients, outage.attempts, outage.messages, until=2400.0,
+                         incidents=outage.meta["incidents"], ax=axes())
+    stacked = sum(np.array([p.get_height() for p in c.patches]) for c in ax.containers)
+    parts = delay_components(outage.recipients, outage.attempts, outage.messages)
+    which = (parts["t_submit"] // 60).astype(int)
+    mean = parts.groupby(which)["delay_s"].mean().reindex(range(40), fill_value=0.0)
+    np.testing.assert_allclose(stacked, mean.to_numpy(), rtol=1e-6, atol=1e-9)
+    labels = [c.get_label() for c in ax.containers]
+    assert any(label.startswith("retry wait") for label in labels)
+    assert not any(label.startswith(("greylisting", "DNS")) for label in labels)
+    assert "DNS lookups are counted in connection" in ax.get_title()
+    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
+
+
+def _one_recipient(attempt_rows: list[dict], extra: dict | None = None) -> tuple:
+    messages = pd.DataFrame({"msg_id": [0], "sender": ["a@corp.example"], "size_bytes": [1000],
+                             "n_rcpt": [1], "t_submit": [0.0], "origin": ["staff"]})
+    last = attempt_rows[-1]["t_end"]
+    recipients = pd.DataFrame({"msg_id": [0], "rcpt": ["b@grey.example"],
+                               "domain": ["grey.example"], "status": ["delivered"],
+                               "t_final": [last], "delay_s": [last], "attempts": [2],
+                               "dsn": ["2.0.0"], "reply": ["delivered to mailbox"],
+                               "hops": [2]})
+    attempts = pd.DataFrame([{"msg_id": 0, "rcpt": "b@grey.example", **row}
+                             for row in attempt_rows])
+    for column, values in (extra or {}).items():
+        attempts[column] = values
+    return recipients, attempts, messages
+
+
+def test_greylisting_is_the_wait_after_a_420_and_dns_taken_out_when_known() -> None:
+    rows = [
+        dict(host="out", peer="mx", t_start=0.0, t_end=1.0, outcome="deferred", code=450,
+             dsn="4.2.0", phase="rcpt", queue_s=0.0, conn_s=0.5, xfer_s=0.5),
+        dict(host="out", peer="mx", t_start=301.0, t_end=302.0, outcome="deferred", code=451,
+             dsn="4.3.0", phase="data", queue_s=301.0, conn_s=0.5, xfer_s=0.5),
+        dict(host="out", peer="mx", t_start=602.0, t_end=603.0, outcome="sent", code=250,
+             dsn="2.0.0", phase="content", queue_s=602.0, conn_s=0.5, xfer_s=0.5),
+    ]
+    recipients, attempts, messages = _one_recipient(rows)
+    parts = delay_components(recipients, attempts, messages).iloc[0]
+    assert parts["greylist_wait_s"] == 300.0 and parts["retry_wait_s"] == 300.0
+    assert parts["connection_s"] == 1.5 and parts["transfer_s"] == 1.5
+    assert parts["queue_wait_s"] == 0.0 and parts["other_s"] == pytest.approx(0.0)
+    # with a DNS column, DNS is its own component and comes out of connection
+    recipients, attempts, messages = _one_recipient(rows, {"dns_s": [0.2, 0.0, 0.0]})
+    parts = delay_components(recipients, attempts, messages).iloc[0]
+    assert parts["dns_s"] == pytest.approx(0.2)
+    assert parts["connection_s"] == pytest.approx(1.3)
+    ax = delay_breakdown(recipients, attempts, messages, ax=axes())
+    labels = [c.get_label() for c in ax.containers]
+    assert any(label.startswith("greylisting") for label in labels)
+    assert any(label.startswith("DNS") for label in labels)
+    assert "DNS lookups" not in ax.get_title()
+
+
+# --- empty tables -----------------------------------------------------------------------
+
+
+def test_every_figure_draws_a_note_on_empty_tables(quick: RunResult) -> None:
+    empty = {name: getattr(quick, name).iloc[0:0] for name in
+             ("messages", "recipients", "attempts", "levels")}
+    figures = [
+        delay_cdf(empty["recipients"], empty["messages"], ax=axes()),
+        outcomes_over_time(empty["recipients"], empty["attempts"], ax=axes()),
+        queue_sizes(empty["levels"], ax=axes()),
+        bounces_by_dsn(empty["recipients"], ax=axes()),
+        delay_breakdown(empty["recipients"], empty["attempts"], empty["messages"], ax=axes()),
+    ]
+    for ax in figures:
+        notes = [t.get_text() for t in ax.texts if t.get_gid() == "note"]
+        assert len(notes) == 1 and notes[0].startswith(("no ", "every")), notes
+        assert ax.get_title()
+
+
+def test_without_an_axes_a_figure_gets_its_own(quick: RunResult) -> None:
+    ax = bounces_by_dsn(quick.recipients)
+    assert isinstance(ax.figure, Figure) and ax.figure.axes == [ax]
