@@ -16,12 +16,15 @@ _EPILOG = """\
 Writes to --out (default: results/NAME-seedSEED): the tables messages, recipients,
 attempts and levels (Parquet, or CSV with --format csv; columns in docs/results.md),
 summary.json and meta.json (seed, scenario digest, versions, wall time, events),
-and the figures in OUT/plots/ (PNG; see 'smtpsim plot --help') unless --no-plots.
+maillog (the run as one Postfix log of all hosts, which pflogsumm reads; see
+docs/results.md, "maillog") unless --no-maillog, and the figures in OUT/plots/
+(PNG; see 'smtpsim plot --help') unless --no-plots.
 
 Examples:
   smtpsim run scenarios/quickstart.yaml
   smtpsim run scenarios/quickstart.yaml --seed 7 --until 30min --out results/qs7
   smtpsim run scenarios/quickstart.yaml --set traffic.staff.unknown_users=5% --quiet
+  smtpsim run scenarios/quickstart.yaml --out results/qs && pflogsumm results/qs/maillog
 
 Exit status: 0 when the run completed, 1 when the simulation failed, 2 for a bad
 command line or scenario."""
@@ -41,6 +44,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="table file format (default: parquet)")
     parser.add_argument("--no-plots", action="store_true",
                         help="do not draw the figures (OUT/plots/*.png)")
+    parser.add_argument("--no-maillog", dest="maillog", action="store_false",
+                        help="do not write the maillog (OUT/maillog, Postfix's log format)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.set_defaults(run=run)
     return parser
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if bar is not None:
             bar.close()
     try:
-        result.write(out, fmt=args.format)
+        result.write(out, fmt=args.format, maillog=args.maillog)
     except OSError as error:
         return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
     plots: list[Path] = []
@@ -85,8 +90,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return status
     if not args.quiet:
         print(format_summary(result.summary(), result.meta))
+        maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
         print(f"results: {out}/ (messages, recipients, attempts, levels .{args.format}; "
-              "summary.json, meta.json)")
+              f"summary.json, meta.json{maillog})")
         if plots:
             print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
     return 0

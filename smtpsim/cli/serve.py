@@ -19,7 +19,18 @@ from typing import Any
 
 from ..drivers import MaildirWriter, QueueIds, SMTPServer
 from ..drivers.tls import server_context
-from ..mail import LocalRecipients, PasswordTable, Policy, RelayControl, domain_of, parse_injection
+from ..mail import (
+    DnsblCheck,
+    Greylist,
+    LocalRecipients,
+    PasswordTable,
+    Policy,
+    RateLimit,
+    RelayControl,
+    StaticDnsbl,
+    domain_of,
+    parse_injection,
+)
 from ..protocol import ServerConfig
 from .common import (
     CliParser,
@@ -58,6 +69,23 @@ Fault injection, --inject PHASE:REPLY[@PROBABILITY]:
   Injections are checked first, in the order given, before the other policies.
   A 421 reply closes the connection, as RFC 5321 says.
 
+Receiver policies (greylisting and the DNSBL act at RCPT, after relay control and
+--user; rate limits come first, as in Postfix):
+  --greylist [DELAY]      greylist as postgrey does: the first delivery attempt of a
+                          (client /24, sender, recipient) triplet gets
+                          450 4.2.0 <r@d>: Recipient address rejected: Greylisted, see ...
+                          and a retry at least DELAY later (default 300s; 5s, 2min,
+                          1h...) passes
+  --dnsbl-listed ADDR     list an address or a network (192.0.2.7, 198.51.100.0/24)
+                          in a local DNSBL named local.dnsbl: its clients get
+                          554 5.7.1 Service unavailable; Client host [IP] blocked
+                          using local.dnsbl
+  --rate-limit KIND=N     Postfix anvil limits per client address, per minute:
+                          connections (new connections: 421 4.7.0 at connect),
+                          messages (MAIL: 450 4.7.1), recipients (RCPT: 450 4.7.1);
+                          concurrent=N sets the simultaneous connections per client
+                          (default 50 once any --rate-limit is given)
+
 Examples:
   smtpsim serve --listen 127.0.0.1:2525 --domain example.org
   smtpsim serve --listen 127.0.0.1:0 --domain example.org \\
@@ -66,6 +94,9 @@ Examples:
   smtpsim serve --domain example.org --inject 'connect:421 4.7.0 Try again later'
   smtpsim serve --domain example.org --auth-user alice:secret \\
       --tls-cert cert.pem --tls-key key.pem
+  smtpsim serve --domain example.org --greylist 5s
+  smtpsim serve --domain example.org --dnsbl-listed 127.0.0.1
+  smtpsim serve --domain example.org --rate-limit messages=10 --rate-limit recipients=100
 """
 
 
@@ -121,6 +152,19 @@ def add_parser(subparsers: Any) -> CliParser:
         help="simultaneous sessions; more get 421 (default: 100)",
     )
     p.add_argument(
+        "--greylist", metavar="DELAY", nargs="?", type=_delay, const=300.0, default=None,
+        help="greylist new (client, sender, recipient) triplets for DELAY (default 300s)",
+    )
+    p.add_argument(
+        "--dnsbl-listed", metavar="IP_OR_CIDR", type=_ip_or_cidr, action="append",
+        default=[], help="list this client address or network in the DNSBL local.dnsbl",
+    )
+    p.add_argument(
+        "--rate-limit", metavar="KIND=N", type=_rate_limit, action="append", default=[],
+        help="per-client limit: connections, messages or recipients per minute, "
+        "or concurrent connections (see below)",
+    )
+    p.add_argument(
         "--seed", metavar="N", type=int, default=0,
         help="seed of the random stream of --inject probabilities (default: 0)",
     )
@@ -137,16 +181,65 @@ def _injection(text: str) -> str:
     return text
 
 
-def build_policies(args: argparse.Namespace) -> list[Policy]:
-    """The policies in Postfix's order: injections, relay control, users, passwords."""
+_RATE_KINDS = {
+    # --rate-limit KIND -> RateLimit attribute (Postfix: smtpd_client_<attribute>)
+    "connections": "connection_rate_limit",
+    "messages": "message_rate_limit",
+    "recipients": "recipient_rate_limit",
+    "concurrent": "connection_count_limit",
+}
+DNSBL_ZONE = "local.dnsbl"
+
+
+def _delay(text: str) -> float:
+    """A duration such as ``5s`` or ``2min`` (scenario-file units), or seconds."""
+    from ..scenario.units import parse_duration  # pydantic: only when the flag is used
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _ip_or_cidr(text: str) -> str:
+    try:
+        StaticDnsbl([text])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address or a network such as 192.0.2.0/24, got {text!r}"
+        ) from None
+    return text
+
+
+def _rate_limit(text: str) -> tuple[str, int]:
+    kind, sep, number = text.partition("=")
+    kind = kind.strip().lower()
+    if not sep or kind not in _RATE_KINDS or not number.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected KIND=N with KIND one of {', '.join(_RATE_KINDS)}, got {text!r}"
+        )
+    return kind, int(number)
+
+
+def build_policies(args: argparse.Namespace, hostname: str = "localhost") -> list[Policy]:
+    """The policies in Postfix's order: injections, anvil's limits (smtpd checks
+    them before its restrictions), relay control, users, the DNSBL, greylisting
+    (``check_policy_service`` last), passwords."""
     rng = random.Random(args.seed)
     policies: list[Policy] = [parse_injection(text, rng) for text in args.inject]
+    if args.rate_limit:
+        limits = {_RATE_KINDS[kind]: n for kind, n in args.rate_limit}
+        policies.append(RateLimit(hostname, **limits))
     policies.append(
         RelayControl(args.domain, mynetworks=(), temporary=args.relay_denied == "temporary")
     )
     if args.user:
         # Only domains that have --user lines check their users; the others take all.
         policies.append(LocalRecipients({domain_of(u) for u in args.user}, args.user))
+    if args.dnsbl_listed:
+        policies.append(DnsblCheck(DNSBL_ZONE, StaticDnsbl(args.dnsbl_listed)))
+    if args.greylist is not None:
+        policies.append(Greylist(delay=args.greylist))
     if args.auth_user:
         policies.append(PasswordTable(dict(args.auth_user)))
     return policies
@@ -187,7 +280,7 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
             return fail(prog, f"cannot use --maildir {args.maildir}: {exc.strerror or exc}")
     server = SMTPServer(
         config,
-        policies=build_policies(args),
+        policies=build_policies(args, config.hostname),
         store=store,
         ssl_context=context,
         max_connections=args.max_connections,

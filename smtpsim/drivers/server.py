@@ -15,6 +15,10 @@ Why these choices:
 - Over the connection limit a client gets ``421`` as its greeting and is closed, the
   one way RFC 5321 (section 3.8) lets a server turn a client away, instead of being
   left waiting in the listen backlog.
+- Every session is closed (``ServerSession.close``) when its connection ends,
+  whatever ended it, so that policies counting connections per client
+  (``RateLimit``) give the slot back; the extra time policies report per command
+  (``take_delay``) is discarded, since here it has really passed.
 - Queue ids come from a counter, not from random numbers, so that a run's log and
   file names are reproducible.
 """
@@ -194,10 +198,28 @@ class SMTPServer:
         loop = asyncio.get_running_loop()
         conn = ServerConnection(self.config, now=loop.time())
         session = ServerSession(conn, client, self.policies, self._deliver)
+        try:
+            await self._run_session(reader, writer, session, over_limit=over_limit)
+        finally:
+            # However the session ended (QUIT, 421, timeout, the client went away,
+            # the server closing): policies that count connections learn of it.
+            session.close(loop.time())
+
+    async def _run_session(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        session: ServerSession,
+        *,
+        over_limit: bool,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        conn, client = session.conn, session.client
         out = bytearray()
 
         # Over the limit: 421 as the greeting, the one polite way to turn a client away.
         greeting = replies.SERVICE_UNAVAILABLE if over_limit else session.greeting(loop.time())
+        session.take_delay()  # see _answer
         self._log_refusal(session, "CONNECT", None, greeting)
         out += conn.send(greeting, loop.time())
         last_verb = "CONNECT"  # for the log line of a timeout, as Postfix writes it
@@ -236,6 +258,9 @@ class SMTPServer:
         """The session's reply to ``event``, logging refusals and store failures."""
         now = asyncio.get_running_loop().time()
         reply = session.answer(event, now)  # a store failure becomes 451 4.3.0 there
+        # Policies report the server time their lookups would take; here lookups
+        # are real (or instant, like StaticDnsbl) and that time has already passed.
+        session.take_delay()
         self._log_refusal(session, verb, event, reply)
         return reply
 

@@ -3,8 +3,9 @@
 Each ``make_*`` returns ``(apply, revert)``: callables of the simulated time. They
 act on links (up, latency, bandwidth, loss), hosts (SMTP service down, processing
 speed, forced replies), DNS zones (failures, record changes) and DNSBL listings.
-Overlapping incidents on one target are applied and undone in order; a congestion
-is recomputed from the link's own values, so two at once multiply.
+Incidents may overlap on one target and end in any order: a link's and a server's
+state is recomputed from their own values and the incidents active on them (two
+congestions, or two slowdowns, multiply).
 """
 
 from __future__ import annotations
@@ -107,40 +108,70 @@ def _host_crash(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     return apply, revert, spec.host
 
 
+class _ServerState:
+    """A host's server as built, and the incidents now changing it: the server side
+    in use is always recomputed from these, so that incidents that overlap on one
+    host can end in any order."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.base = host.server_side
+        self.factors: list[float] = []
+        self.forced: list[ReplyInjection] = []
+
+    def recompute(self) -> None:
+        side = self.base
+        if self.factors:
+            factor = 1.0
+            for f in self.factors:
+                factor *= f
+            g, c, e = side.greeting_delay, side.command_time, side.end_of_data_time
+            side = replace(
+                side,
+                greeting_delay=lambda: g() * factor,
+                command_time=lambda: c() * factor,
+                end_of_data_time=lambda: e() * factor,
+            )
+        if self.forced:  # forced replies come before every policy
+            side = replace(side, policies=PolicySet((*self.forced, *side.policies.policies)))
+        self.host.server_side = side
+
+
+_SERVER_STATE: weakref.WeakKeyDictionary[Any, _ServerState] = weakref.WeakKeyDictionary()
+
+
+def _server_state(host: Any) -> _ServerState:
+    state = _SERVER_STATE.get(host)
+    if state is None:
+        state = _SERVER_STATE[host] = _ServerState(host)
+    return state
+
+
 def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    host = model.hosts[spec.host]
-    factor = spec.factor
-    holder: list[Any] = []
+    state = _server_state(model.hosts[spec.host])
 
     def apply(now: float) -> None:
-        side = host.server_side
-        holder.append(side)
-        g, c, e = side.greeting_delay, side.command_time, side.end_of_data_time
-        host.server_side = replace(
-            side,
-            greeting_delay=lambda: g() * factor,
-            command_time=lambda: c() * factor,
-            end_of_data_time=lambda: e() * factor,
-        )
+        state.factors.append(spec.factor)
+        state.recompute()
 
     def revert(now: float) -> None:
-        host.server_side = holder.pop()
+        state.factors.remove(spec.factor)
+        state.recompute()
 
     return apply, revert, spec.host
 
 
 def _forced_reply(host_key: str, policy: ReplyInjection, model: Any) -> tuple[Action, Action]:
     """Put ``policy`` first in the host's policies during the window."""
-    host = model.hosts[host_key]
+    state = _server_state(model.hosts[host_key])
 
     def apply(now: float) -> None:
-        side = host.server_side
-        host.server_side = replace(side, policies=PolicySet((policy, *side.policies.policies)))
+        state.forced.append(policy)
+        state.recompute()
 
     def revert(now: float) -> None:
-        side = host.server_side
-        rest = tuple(p for p in side.policies.policies if p is not policy)
-        host.server_side = replace(side, policies=PolicySet(rest))
+        state.forced.remove(policy)
+        state.recompute()
 
     return apply, revert
 

@@ -143,6 +143,12 @@ def queue_id(msg_id: int, host: str, copy: int = 0, salt: int = 0) -> str:
     return digest.hexdigest().upper()
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """A string column as str, missing values (an empty string read back from CSV)
+    as ``""``."""
+    return column.astype(object).where(column.notna(), "").astype(str)
+
+
 def _start_time(start: str | datetime) -> datetime:
     return start if isinstance(start, datetime) else datetime.fromisoformat(start)
 
@@ -173,10 +179,10 @@ def rejected_mask(attempts: pd.DataFrame) -> pd.Series:
     timeouts, lost connections)."""
     if attempts.empty:
         return pd.Series(np.zeros(0, dtype=bool), index=attempts.index)
-    peer = attempts["peer"].astype(str)
-    outcome = attempts["outcome"].astype(str)
-    phase = attempts["phase"].astype(str)
-    dsn = attempts["dsn"].astype(str)
+    peer = _text(attempts["peer"])
+    outcome = _text(attempts["outcome"])
+    phase = _text(attempts["phase"])
+    dsn = _text(attempts["dsn"])
     mask = ((peer != "none") & (outcome != "sent") & phase.isin(_REJECT_PHASES)
             & ~dsn.str.startswith("4.4."))
     return mask
@@ -196,15 +202,15 @@ def expected_totals(result: Any) -> dict[str, int]:
     - ``rejected``: the rows of ``rejected_mask``.
     """
     messages, recipients, attempts = result.messages, result.recipients, result.attempts
-    outcome = attempts["outcome"].astype(str)
+    outcome = _text(attempts["outcome"])
     sent = attempts[outcome == "sent"]
     sessions = sent[["msg_id", "host", "peer", "t_start", "t_end"]].astype(
         {"host": str, "peer": str}).drop_duplicates()
-    flows = int((messages["origin"].astype(str) != "bounce").sum())
+    flows = int((_text(messages["origin"]) != "bounce").sum())
     deferred_rows = attempts[outcome == "deferred"]
     return {
         "received": flows + len(sessions),
-        "delivered": len(sent) + int((recipients["status"].astype(str) == "delivered").sum()),
+        "delivered": len(sent) + int((_text(recipients["status"]) == "delivered").sum()),
         "deferred": _deferred_queue_files(sent, deferred_rows),
         "deferrals": len(deferred_rows),
         "bounced": int((outcome == "bounced").sum()),
@@ -219,13 +225,13 @@ def _deferred_queue_files(sent: pd.DataFrame, deferred: pd.DataFrame) -> int:
     if deferred.empty:
         return 0
     left = pd.DataFrame({
-        "msg_id": deferred["msg_id"].to_numpy(), "rcpt": deferred["rcpt"].astype(str).to_numpy(),
-        "host": deferred["host"].astype(str).to_numpy(),
+        "msg_id": deferred["msg_id"].to_numpy(), "rcpt": _text(deferred["rcpt"]).to_numpy(),
+        "host": _text(deferred["host"]).to_numpy(),
         "t": deferred["t_start"].to_numpy(dtype=float),
     }).sort_values("t", kind="stable")
     right = pd.DataFrame({
-        "msg_id": sent["msg_id"].to_numpy(), "rcpt": sent["rcpt"].astype(str).to_numpy(),
-        "host": sent["peer"].astype(str).to_numpy(),
+        "msg_id": sent["msg_id"].to_numpy(), "rcpt": _text(sent["rcpt"]).to_numpy(),
+        "host": _text(sent["peer"]).to_numpy(),
         "t": sent["t_end"].to_numpy(dtype=float),
     }).sort_values("t", kind="stable")
     right["arrival"] = right["t"]
@@ -333,36 +339,36 @@ class _Builder:
         if a.empty and len(r) and int(r["attempts"].sum()) > 0:
             raise ValueError("the maillog needs the attempts table, which this run did not "
                              "record (simulation.record_attempts: false)")
-        ids = m["msg_id"].tolist()
+        ids: list[int] = m["msg_id"].tolist()
         self.row_of = {mid: i for i, mid in enumerate(ids)}
-        self.sender = m["sender"].astype(str).tolist()
-        self.size = m["size_bytes"].tolist()
-        self.t_submit = m["t_submit"].tolist()
-        self.origin = m["origin"].astype(str).tolist()
+        self.sender: list[str] = _text(m["sender"]).tolist()
+        self.size: list[int] = m["size_bytes"].tolist()
+        self.t_submit: list[float] = m["t_submit"].tolist()
+        self.origin: list[str] = _text(m["origin"]).tolist()
         # recipients
         self.rcpts: dict[int, list[str]] = {}
         self.final: dict[tuple[int, str], tuple[str, float, str, str]] = {}
         for mid, rcpt, status, t_final, dsn, reply in zip(
-                r["msg_id"].tolist(), r["rcpt"].astype(str).tolist(),
-                r["status"].astype(str).tolist(), r["t_final"].tolist(),
-                r["dsn"].astype(str).tolist(), r["reply"].astype(str).tolist(), strict=True):
+                r["msg_id"].tolist(), _text(r["rcpt"]).tolist(),
+                _text(r["status"]).tolist(), r["t_final"].tolist(),
+                _text(r["dsn"]).tolist(), _text(r["reply"]).tolist(), strict=True):
             self.rcpts.setdefault(mid, []).append(rcpt)
             self.final[(mid, rcpt)] = (status, t_final, dsn, reply)
         # attempts
-        self.a_msg = a["msg_id"].tolist()
-        self.a_rcpt = a["rcpt"].astype(str).tolist()
-        self.a_host = a["host"].astype(str).tolist()
-        self.a_peer = a["peer"].astype(str).tolist()
-        self.a_start = a["t_start"].tolist()
-        self.a_end = a["t_end"].tolist()
-        self.a_outcome = a["outcome"].astype(str).tolist()
-        self.a_code = a["code"].tolist()
-        self.a_dsn = a["dsn"].astype(str).tolist()
-        self.a_phase = a["phase"].astype(str).tolist()
-        self.a_queue = a["queue_s"].tolist()
-        self.a_conn = a["conn_s"].tolist()
-        self.a_xfer = a["xfer_s"].tolist()
-        self.a_rejected = rejected_mask(a).tolist()
+        self.a_msg: list[int] = a["msg_id"].tolist()
+        self.a_rcpt: list[str] = _text(a["rcpt"]).tolist()
+        self.a_host: list[str] = _text(a["host"]).tolist()
+        self.a_peer: list[str] = _text(a["peer"]).tolist()
+        self.a_start: list[float] = a["t_start"].tolist()
+        self.a_end: list[float] = a["t_end"].tolist()
+        self.a_outcome: list[str] = _text(a["outcome"]).tolist()
+        self.a_code: list[int] = a["code"].tolist()
+        self.a_dsn: list[str] = _text(a["dsn"]).tolist()
+        self.a_phase: list[str] = _text(a["phase"]).tolist()
+        self.a_queue: list[float] = a["queue_s"].tolist()
+        self.a_conn: list[float] = a["conn_s"].tolist()
+        self.a_xfer: list[float] = a["xfer_s"].tolist()
+        self.a_rejected: list[bool] = rejected_mask(a).tolist()
         keys = set(self.a_host) | set(self.a_peer) | set(hosts)
         keys.discard("none")
         self.log = _Log(hosts, keys)
@@ -373,6 +379,10 @@ class _Builder:
         self.used_qids: set[str] = set()
         self.copies: dict[tuple[int, str], int] = {}
         self.original_of: dict[int, int] = {}  # id(bounce queue file) -> original msg_id
+        self.peer_for: dict[tuple[str, str], str] | None = None
+        self.origin_qf: dict[int, _QueueFile] = {}  # where each message was made
+        self.sessions: dict[tuple[int, str, str, float, float], list[int]] = {}
+        self.logged_sessions: set[tuple[int, str, str, float, float]] = set()
         # attempt rows per (message, recipient), by time
         self.rows_of: dict[tuple[int, str], list[int]] = {}
         order = sorted(range(len(self.a_msg)), key=lambda i: (self.a_end[i], self.a_start[i]))
@@ -398,11 +408,10 @@ class _Builder:
 
     def build(self) -> None:
         self._submissions()
-        sessions = self._sessions()
+        self.sessions = self._sessions()
         self._bounces()
         self._assign()
         self._finals()
-        self._log_sessions(sessions)
         order = sorted(range(len(self.queue_files)),
                        key=lambda k: (self.queue_files[k].t, k))
         for k in order:
@@ -413,13 +422,13 @@ class _Builder:
         first_host: dict[int, str] = {}
         for i in sorted(range(len(self.a_msg)), key=lambda i: self.a_start[i]):
             first_host.setdefault(self.a_msg[i], self.a_host[i])
-        for row, mid in enumerate(self.row_of):
+        for mid, row in self.row_of.items():
             origin = self.origin[row]
             if origin == "bounce":
                 continue
             host = first_host.get(mid, f"traffic.{origin}")
-            self._new_qf(_QueueFile(mid, host, self.t_submit[row], "pickup",
-                                    list(self.rcpts.get(mid, []))))
+            self.origin_qf[mid] = self._new_qf(_QueueFile(
+                mid, host, self.t_submit[row], "pickup", list(self.rcpts.get(mid, []))))
 
     def _sessions(self) -> dict[tuple[int, str, str, float, float], list[int]]:
         """Attempt rows by SMTP session; a queue file at the peer for each that passed
@@ -451,13 +460,14 @@ class _Builder:
             if row is None or self.sender[row] == "":
                 continue
             failed.setdefault((self.sender[row], round(t_final, 6)), []).append((mid, rcpts))
-        for row, mid in enumerate(self.row_of):
+        for mid, row in self.row_of.items():
             if self.origin[row] != "bounce":
                 continue
             rcpts = self.rcpts.get(mid, [])
             t = self.t_submit[row]
             candidates = failed.get((rcpts[0], round(t, 6)), []) if rcpts else []
-            host = None
+            host: str | None = None
+            pick: tuple[int, list[str]] | None = None
             if candidates:
                 pick = next((c for c in candidates
                              if _bounce_size(self.size[self.row_of[c[0]]], len(c[1]))
@@ -471,6 +481,7 @@ class _Builder:
                 host = self.a_host[min(rows, key=lambda i: self.a_start[i])]
                 pick = None
             qf = self._new_qf(_QueueFile(mid, host, t, "bounce", list(rcpts)))
+            self.origin_qf[mid] = qf
             if pick is not None:
                 self.original_of[id(qf)] = pick[0]
 
@@ -512,7 +523,7 @@ class _Builder:
                 qf.done[self.a_rcpt[i]] = max(qf.done.get(self.a_rcpt[i], 0.0), self.a_end[i])
         for (mid, rcpt), (status, t_final, _, _) in self.final.items():
             if status == "delivered":
-                qf = self._final_queue_file(mid, rcpt, "sent")
+                qf = self._final_queue_file(mid, rcpt)
                 if qf is not None:
                     qf.local.append((rcpt, t_final))
                     qf.done[rcpt] = t_final
@@ -534,7 +545,7 @@ class _Builder:
                 if source is not None:
                     source.notices.append((qf.t, qf.qid))
 
-    def _final_queue_file(self, mid: int, rcpt: str, _outcome: str) -> _QueueFile | None:
+    def _final_queue_file(self, mid: int, rcpt: str) -> _QueueFile | None:
         """Where a delivered recipient reached its mailbox: the queue file its last
         sent attempt made, or the one the message started in."""
         rows = [i for i in self.rows_of.get((mid, rcpt), []) if self.a_outcome[i] == "sent"]
@@ -542,10 +553,8 @@ class _Builder:
             i = rows[-1]
             return self.session_qf.get((mid, self.a_host[i], self.a_peer[i], self.a_start[i],
                                         self.a_end[i]))
-        for qf in self.queue_files:
-            if qf.msg == mid and qf.kind in ("pickup", "bounce") and rcpt in qf.rcpts:
-                return qf
-        return None
+        qf = self.origin_qf.get(mid)
+        return qf if qf is not None and rcpt in qf.rcpts else None
 
     def _queue_file_at(self, mid: int, host: str, t: float) -> _QueueFile | None:
         best = None
@@ -557,35 +566,47 @@ class _Builder:
 
     # --- lines -------------------------------------------------------------------------------
 
-    def _log_sessions(self, sessions: dict[tuple[int, str, str, float, float], list[int]]) -> None:
-        """What the receiving smtpd logs: connect, client=, rejects, disconnect."""
+    def _log_session(self, key: tuple[int, str, str, float, float]) -> None:
+        """What the receiving smtpd logs of a session: connect, client=, rejects,
+        disconnect (logged with the sending queue file, so that at one instant the
+        sender's lines come first and the receiver's client= before its qmgr line)."""
         log = self.log
-        for key in sorted(sessions, key=lambda k: (k[3], k[4], k[0], k[1], k[2])):
-            mid, host, peer, t_start, t_end = key
-            rows = sessions[key]
-            pid = log.session_pid(peer)
-            client = log.addr(host)
-            log.add(t_start, peer, "smtpd", pid, f"connect from {client}")
-            t_mail = min(max(t_end - self.a_xfer[rows[0]], t_start), t_end)
-            qf = self.session_qf.get(key)
-            if qf is not None:
-                log.add(t_mail, peer, "smtpd", pid, f"{qf.qid}: client={client}")
-            row = self.row_of.get(mid)
-            sender = self.sender[row] if row is not None else ""
-            for i in rows:
-                if not self.a_rejected[i]:
-                    continue
-                rcpt = self.a_rcpt[i]
-                stage = self._stage(i, qf is not None)
-                reply = self._reply_text(i, remote=False)
-                log.add(t_mail, peer, "smtpd", pid,
-                        f"{qf.qid if qf is not None else 'NOQUEUE'}: reject: {stage} from "
-                        f"{client}: {reply}; from=<{sender}> to=<{rcpt}> proto=ESMTP "
-                        f"helo=<{log.name(host)}>")
-            log.add(t_end, peer, "smtpd", pid, f"disconnect from {client}")
+        if key in self.logged_sessions:
+            return
+        self.logged_sessions.add(key)
+        mid, host, peer, t_start, t_end = key
+        rows = self.sessions[key]
+        pid = log.session_pid(peer)
+        client = log.addr(host)
+        log.add(t_start, peer, "smtpd", pid, f"connect from {client}")
+        t_mail = min(max(t_end - self.a_xfer[rows[0]], t_start), t_end)
+        qf = self.session_qf.get(key)
+        if qf is not None:
+            log.add(t_mail, peer, "smtpd", pid, f"{qf.qid}: client={client}")
+        row = self.row_of.get(mid)
+        sender = self.sender[row] if row is not None else ""
+        for i in rows:
+            if not self.a_rejected[i]:
+                continue
+            rcpt = self.a_rcpt[i]
+            stage = self._stage(i)
+            reply = self._reply_text(i)
+            log.add(t_mail, peer, "smtpd", pid,
+                    f"{qf.qid if qf is not None else 'NOQUEUE'}: reject: {stage} from "
+                    f"{client}: {reply}; from=<{sender}> to=<{rcpt}> proto=ESMTP "
+                    f"helo=<{log.name(host)}>")
+        log.add(t_end, peer, "smtpd", pid, f"disconnect from {client}")
 
-    def _stage(self, i: int, some_sent: bool) -> str:
-        return "END-OF-MESSAGE" if self.a_phase[i] == "content" and not some_sent else "RCPT"
+    def _stage(self, i: int) -> str:
+        """The smtpd stage of a refusal: RCPT, or END-OF-MESSAGE when the whole
+        message was refused after its data (nothing of the session was sent)."""
+        if self.a_phase[i] == "content" and not self._session_has_sent(i):
+            return "END-OF-MESSAGE"
+        return "RCPT"
+
+    def _session_has_sent(self, i: int) -> bool:
+        key = (self.a_msg[i], self.a_host[i], self.a_peer[i], self.a_start[i], self.a_end[i])
+        return key in self.session_qf
 
     def _log_queue_file(self, qf: _QueueFile) -> None:
         log = self.log
@@ -618,6 +639,8 @@ class _Builder:
             delays = "/".join(format_tv(x) for x in (a, b, self.a_conn[i], self.a_xfer[i]))
             peer = self.a_peer[i]
             relay = f"{log.addr(peer)}:25" if peer != "none" else "none"
+            if peer != "none":
+                self._log_session((qf.msg, host, peer, self.a_start[i], self.a_end[i]))
             program = "qmgr" if self.a_phase[i] == "qmgr" else "smtp"
             if program == "qmgr":
                 pid = qmgr
@@ -660,22 +683,33 @@ class _Builder:
             return reply
         return None
 
-    def _reply_text(self, i: int, *, remote: bool) -> str:
-        """``CODE DSN text`` of a server's refusal."""
+    def _reply_text(self, i: int) -> str:
+        """``CODE DSN text`` of a server's refusal: the recorded reply, or one made of
+        the code, the enhanced code and its RFC 3463 meaning."""
         known = self._known_reply(i)
         if known is not None:
             return known
         code, dsn = self.a_code[i], self.a_dsn[i]
-        if self.a_phase[i] in ("rcpt", "data") or (self.a_phase[i] == "content"
-                                                    and self._stage(i, True) == "RCPT"):
+        if self.a_phase[i] in _REJECT_PHASES and self._stage(i) == "RCPT":
             return (f"{code} {dsn} <{self.a_rcpt[i]}>: Recipient address rejected: "
                     f"{_dsn_text(dsn)}")
         return f"{code} {dsn} {_dsn_text(dsn)}"
 
+    def _server_of(self, host: str, rcpt: str) -> str:
+        """The server ``host`` talked to for ``rcpt``'s domain (for connection failures,
+        whose server the tables do not name), or the domain itself."""
+        domain = rcpt.rpartition("@")[2]
+        if self.peer_for is None:
+            self.peer_for = {}
+            for h, r, p in zip(self.a_host, self.a_rcpt, self.a_peer, strict=True):
+                if p != "none":
+                    self.peer_for.setdefault((h, r.rpartition("@")[2]), p)
+        peer = self.peer_for.get((host, domain))
+        return self.log.addr(peer) + ":25" if peer is not None else domain
+
     def _status_text(self, i: int) -> str:
         """The text in parentheses after ``status=``."""
         outcome, phase, peer = self.a_outcome[i], self.a_phase[i], self.a_peer[i]
-        log = self.log
         if outcome == "sent":
             key = (self.a_msg[i], self.a_host[i], peer, self.a_start[i], self.a_end[i])
             qf = self.session_qf.get(key)
@@ -683,36 +717,28 @@ class _Builder:
         dsn = self.a_dsn[i]
         known = self._known_reply(i)
         own = _split_reply(known)[1] if known is not None else None
-        if peer == "none":
-            domain = self.a_rcpt[i].rpartition("@")[2]
-            if phase == "qmgr":
-                text = own or f"connect to {domain}[...]:25: Connection timed out"
-                if dsn.startswith("4.") and not text.startswith(_SUSPENDED):
-                    text = _SUSPENDED + text
-                return text
-            if own is not None:
-                return own.removeprefix(_SUSPENDED)
-            if phase == "dns":
-                return (f"Host or domain name not found. Name service error for "
+        if peer == "none":  # Postfix's own words: no server said anything
+            if phase == "dns" and own is None:
+                domain = self.a_rcpt[i].rpartition("@")[2]
+                return ("Host or domain name not found. Name service error for "
                         f"name={domain} type=MX: Host not found, try again")
-            return f"connect to {domain}[...]:25: Connection timed out"
-        server = log.addr(peer)
+            text = own.removeprefix(_SUSPENDED) if own is not None else (
+                f"connect to {self._server_of(self.a_host[i], self.a_rcpt[i])}: "
+                "Connection timed out")
+            return _SUSPENDED + text if phase == "qmgr" and dsn.startswith("4.") else text
+        server = self.log.addr(peer)
         if dsn.startswith("4.4."):  # the client's own trouble with this server
             if own is not None:
                 return own
             return f"conversation with {server} timed out while {_WHILE.get(phase, 'talking')}"
-        reply = self._reply_text(i, remote=True)
+        reply = self._reply_text(i)
         if phase == "greeting":
             return f"host {server} refused to talk to me: {reply}"
-        command = "RCPT TO" if phase in ("rcpt", "data") and self._stage(i, True) == "RCPT" \
-            else _CMD.get(phase, "end of DATA")
-        if phase == "content" and self._session_has_sent(i):
-            command = "RCPT TO"
+        if phase in _REJECT_PHASES:
+            command = "RCPT TO" if self._stage(i) == "RCPT" else "end of DATA"
+        else:
+            command = _CMD.get(phase, phase)
         return f"host {server} said: {reply} (in reply to {command} command)"
-
-    def _session_has_sent(self, i: int) -> bool:
-        key = (self.a_msg[i], self.a_host[i], self.a_peer[i], self.a_start[i], self.a_end[i])
-        return key in self.session_qf
 
 
 def _bounce_size(original: int, failed: int) -> int:

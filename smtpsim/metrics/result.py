@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .maillog import DEFAULT_START, write_maillog
 from .recorder import ColumnarRecorder
 from .summary import summarize
 from .tables import attempts_table, levels_table, messages_table, recipients_table
@@ -45,8 +46,21 @@ class RunResult:
         frame: pd.DataFrame = getattr(self, name)
         return frame
 
-    def write(self, out: str | Path, *, fmt: str = "parquet") -> Path:
-        """Write the tables (Parquet, or CSV), ``summary.json`` and ``meta.json``."""
+    @property
+    def has_attempts(self) -> bool:
+        """Whether the attempts table was recorded (``simulation.record_attempts``)."""
+        return not (self.attempts.empty and len(self.recipients)
+                    and int(self.recipients["attempts"].sum()) > 0)
+
+    def write_maillog(self, path: str | Path, *, start: str = DEFAULT_START) -> Path:
+        """The run as a Postfix maillog that pflogsumm reads (``docs/results.md``,
+        "maillog"); ``start`` is the wall-clock time of simulated time 0."""
+        return write_maillog(self, path, start=start)
+
+    def write(self, out: str | Path, *, fmt: str = "parquet", maillog: bool = True,
+              maillog_start: str = DEFAULT_START) -> Path:
+        """Write the tables (Parquet, or CSV), ``summary.json``, ``meta.json`` and,
+        unless ``maillog`` is false or the attempts were not recorded, ``maillog``."""
         directory = Path(out)
         directory.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
@@ -59,6 +73,8 @@ class RunResult:
                 raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
         (directory / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
         (directory / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
+        if maillog and self.has_attempts:
+            self.write_maillog(directory / "maillog", start=maillog_start)
         return directory
 
     @classmethod

@@ -89,7 +89,8 @@ def time_scale(span_s: float) -> TimeScale:
 
 def span_of(until: float | None, *times: Iterable[float]) -> float:
     """The time span to draw: ``until`` (the run's end) or the latest time seen, and
-    never less than the latest time seen (so that every row falls in a bin)."""
+    never less than the latest time seen (so that every row falls in a bin); an hour
+    when there is neither."""
     latest = 0.0
     for values in times:
         arr = np.asarray(values, dtype=float)
@@ -97,7 +98,7 @@ def span_of(until: float | None, *times: Iterable[float]) -> float:
         if arr.size:
             latest = max(latest, float(arr.max()))
     span = latest if until is None or not math.isfinite(until) else max(float(until), latest)
-    return span if span > 0 else 1.0
+    return span if span > 0 else 3600.0
 
 
 def bin_edges(span_s: float, bin_s: float | None = None, target: int = 60) -> np.ndarray:
@@ -204,7 +205,7 @@ def tidy_time_axis(ax: Axes, scale: TimeScale, span_s: float, what: str | None =
 
 def legend(ax: Axes, **kwargs: Any) -> None:
     """A legend if anything has a label."""
-    handles, labels = ax.get_legend_handles_labels()
+    handles, _labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(fontsize=8, framealpha=0.9, **kwargs)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -105,9 +105,9 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
         ys = np.concatenate(([0.0], y))
         median = format_duration(float(np.median(x)))
         label = (f"{name}: {100 * x.size / total:.2f} % of {total:,} delivered, "
-                 f"median {median}")
-        style = {"color": "black", "lw": 1.6, "ls": "--"} if name == "all" else {"lw": 1.4,
-                                                                                  "color": f"C{i}"}
+                 f"median of those {median}")
+        style: dict[str, Any] = ({"color": "black", "lw": 1.6, "ls": "--"} if name == "all"
+                                 else {"color": f"C{i % 10}", "lw": 1.4})
         ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
     xmin, xmax = lo / 1.5, hi * 1.5

@@ -1,0 +1,120 @@
+"""Debian's pflogsumm (1.1.5) on the maillog of runs: its Grand Totals equal the
+counts computed from the result tables (docs/results.md, "maillog").
+
+pflogsumm is a Debian package (`apt-get install pflogsumm`; `.ci/run` installs it).
+Without it these tests are skipped, except under CI=true, where they fail."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from smtpsim.metrics.maillog import expected_totals
+from smtpsim.metrics.result import RunResult
+
+_TOTAL = re.compile(r"^\s*(\d+)([km ]?)\s+(received|delivered|forwarded|deferred|bounced|"
+                    r"rejected|reject warnings|held|discarded)\b(.*)$")
+_DEFERRALS = re.compile(r"\((\d+)([km ]?)\s*deferrals\)")
+
+
+def pflogsumm() -> str:
+    """The pflogsumm program; skips the test (fails it under CI=true) when missing."""
+    found = shutil.which("pflogsumm") or next(
+        (p for p in ("/usr/sbin/pflogsumm", "/usr/bin/pflogsumm") if os.access(p, os.X_OK)),
+        None)
+    if found is None:
+        message = "pflogsumm is not installed (Debian: apt-get install pflogsumm)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; under CI=true it is required (.ci/run installs it)")
+        pytest.skip(message)
+    return found
+
+
+def grand_totals(report: str) -> dict[str, int]:
+    """The message counts of pflogsumm's "Grand Totals" section."""
+    lines = report.splitlines()
+    start = lines.index("Grand Totals")
+    totals: dict[str, int] = {}
+    for line in lines[start + 1:]:
+        if "bytes received" in line:
+            break
+        m = _TOTAL.match(line)
+        if m is None:
+            continue
+        number, unit, name, rest = m.groups()
+        assert unit.strip() == "", f"pflogsumm abbreviated a count: {line!r}"
+        totals[name] = int(number)
+        if name == "deferred":
+            d = _DEFERRALS.search(rest)
+            totals["deferrals"] = int(d.group(1)) if d else 0
+    return totals
+
+
+def run_pflogsumm(path: Path) -> dict[str, int]:
+    done = subprocess.run([pflogsumm(), str(path)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    return grand_totals(done.stdout)
+
+
+def test_grand_totals_parser() -> None:
+    report = """
+Grand Totals
+------------
+messages
+
+  15899   received
+  24260   delivered
+      0   forwarded
+    315   deferred  (616  deferrals)
+     63   bounced
+     63   rejected (0%)
+      0   reject warnings
+      0   held
+      0   discarded (0%)
+
+    992m  bytes received
+"""
+    assert grand_totals(report) == {
+        "received": 15899, "delivered": 24260, "forwarded": 0, "deferred": 315,
+        "deferrals": 616, "bounced": 63, "rejected": 63, "reject warnings": 0, "held": 0,
+        "discarded": 0,
+    }
+    with pytest.raises(AssertionError, match="abbreviated"):
+        grand_totals("Grand Totals\n   600k   received\n")
+
+
+@pytest.mark.parametrize("run", ["quickstart", "outage"])
+def test_pflogsumm_totals_equal_the_tables(run: str, request: pytest.FixtureRequest) -> None:
+    result: RunResult = request.getfixturevalue(run)
+    totals = run_pflogsumm(request.getfixturevalue(f"{run}_log"))
+    expected = expected_totals(result)
+    assert {k: totals[k] for k in expected} == expected
+    assert totals["forwarded"] == totals["reject warnings"] == totals["held"] == 0
+    assert totals["discarded"] == 0
+    # the runs exercise what they are meant to
+    assert expected["received"] > 0 and expected["delivered"] > 0 and expected["rejected"] > 0
+    assert expected["bounced"] == (result.recipients["status"] == "bounced").sum() > 0
+    if run == "outage":
+        assert expected["deferred"] > 0 and expected["deferrals"] > expected["deferred"]
+        assert (result.recipients["status"] == "expired").sum() > 0
+    else:
+        assert expected["deferrals"] == 0
+
+
+def test_a_tls_field_hides_a_delivery_from_pflogsumm(quickstart_log: Path,
+                                                     tmp_path: Path) -> None:
+    """Why the maillog never has Postfix 3.11's tls= field (facts 4.5)."""
+    lines = quickstart_log.read_text().splitlines()[:2000]
+    plain = tmp_path / "plain"
+    plain.write_text("\n".join(lines) + "\n")
+    i = next(k for k, line in enumerate(lines)
+             if "postfix/smtp[" in line and "status=sent" in line)
+    lines[i] = lines[i].replace(", dsn=", ", tls=may, dsn=")
+    with_tls = tmp_path / "tls"
+    with_tls.write_text("\n".join(lines) + "\n")
+    assert run_pflogsumm(with_tls)["delivered"] == run_pflogsumm(plain)["delivered"] - 1
