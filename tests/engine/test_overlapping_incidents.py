@@ -13,7 +13,10 @@ name: overlap
 duration: 40min
 hosts:
   out: {role: mta, accepts: [corp.example]}
-  mx: {role: mx, accepts: [dest.example], processing: {greeting: 0s, command: 0s, end_of_data: 10ms}}
+  mx:
+    role: mx
+    accepts: [dest.example]
+    processing: {greeting: 0s, command: 0s, end_of_data: 10ms}
 links:
   - {between: [out, internet], latency: 1ms}
   - {between: [mx, internet], latency: 1ms}
@@ -28,7 +31,9 @@ traffic:
     recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
 incidents:
   - {host_slow: {host: mx, factor: 100}, at: SLOW_STARTs, until: SLOW_ENDs}
-  - {server_errors: {host: mx, phase: rcpt, reply: "450 4.7.1 Busy"}, at: ERR_STARTs, until: ERR_ENDs}
+  - server_errors: {host: mx, phase: rcpt, reply: "450 4.7.1 Busy"}
+    at: ERR_STARTs
+    until: ERR_ENDs
 """
 
 
