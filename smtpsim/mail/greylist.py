@@ -55,6 +55,7 @@ HOUR = 3600.0
 _VERP_NUMBER = re.compile(r"\b\d+\b")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_sender(sender: str) -> str:
     """postgrey's ``do_sender_substitutions``, lower-cased: ``List+bounce-42@D``
     -> ``list@d`` and ``bounce-42@d`` -> ``bounce-#@d``; ``""`` stays ``""``."""

@@ -10,8 +10,9 @@ Policies are built once per server and shared by all its sessions, so what they
 remember across sessions (a greylist, per-client counters) lives in the policy;
 what they remember about one session (DNSBL answers already looked up) lives in
 ``Context.notes``, which ends with the session. Each policy can be switched off
-and on while a run goes on (``enabled``), which is how incidents such as "the
-DNSBL starts answering" or "greylisting switched on at noon" act on a server.
+and on while a run goes on (``enabled``), which is how incidents such as "greylisting
+switched on at noon" act on a server; policies' parameters are plain attributes
+that incidents may change too.
 
 Phases are named as in scenario files and in Postfix's reject logs: ``connect``,
 ``helo``, ``mail``, ``rcpt``, ``data``, ``end-of-data``, and ``auth``.
@@ -59,9 +60,10 @@ class Context:
     # drives the session reads it after each reply and sets it back to 0
     # (``ServerSession.take_delay``): the simulator adds it to the reply's time.
     delay: float = 0.0
-    # What policies remember about this session, keyed by the policy (its ``id``)
-    # and whatever it needs; ``None`` until a policy first needs it, so sessions
-    # whose policies remember nothing allocate no dict.
+    # What policies remember about this session, under keys that are, or start
+    # with, the policy's ``id()`` (two instances of one class must not mix);
+    # ``None`` until a policy first needs it, so sessions whose policies remember
+    # nothing allocate no dict. Use ``memo()`` to get it.
     notes: dict[Any, Any] | None = None
 
     def memo(self) -> dict[Any, Any]:

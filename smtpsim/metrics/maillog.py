@@ -49,6 +49,7 @@ __all__ = [
     "format_tv",
     "host_table",
     "maillog_lines",
+    "queue_id",
     "rejected_mask",
     "write_maillog",
 ]
@@ -334,6 +335,8 @@ def write_maillog(result: Any, path: str | Path, *, start: str | datetime = DEFA
 
 
 class _Builder:
+    """Queue files from the tables, then their lines (``build``)."""
+
     def __init__(self, result: Any, hosts: Mapping[str, Mapping[str, str]]) -> None:
         m, r, a = result.messages, result.recipients, result.attempts
         if a.empty and len(r) and int(r["attempts"].sum()) > 0:
@@ -378,7 +381,7 @@ class _Builder:
         self.session_qf: dict[tuple[int, str, str, float, float], _QueueFile] = {}
         self.used_qids: set[str] = set()
         self.copies: dict[tuple[int, str], int] = {}
-        self.original_of: dict[int, int] = {}  # id(bounce queue file) -> original msg_id
+        self.failure_row: dict[int, int] = {}  # bounce msg_id -> the attempt that failed
         self.peer_for: dict[tuple[str, str], str] | None = None
         self.origin_qf: dict[int, _QueueFile] = {}  # where each message was made
         self.sessions: dict[tuple[int, str, str, float, float], list[int]] = {}
@@ -448,49 +451,45 @@ class _Builder:
         return sessions
 
     def _bounces(self) -> None:
-        """Each bounce message, at the host where its original failed: the original is
-        the message from its recipient whose recipients failed at its t_submit."""
-        failed: dict[tuple[str, float], list[tuple[int, list[str]]]] = {}
-        groups: dict[tuple[int, float], list[str]] = {}
+        """Each bounce message, at the host where its original failed. The original is
+        a message from the bounce's recipient with recipients that failed (bounced or
+        expired) at the bounce's t_submit: one bounce per message, host and pass."""
+        # failures: (sender, time) -> [(msg_id, deciding attempt row, recipients failed)]
+        groups: dict[tuple[int, float, str], tuple[int, list[str]]] = {}
         for (mid, rcpt), (status, t_final, _, _) in self.final.items():
-            if status in ("bounced", "expired"):
-                groups.setdefault((mid, t_final), []).append(rcpt)
-        for (mid, t_final), rcpts in sorted(groups.items()):
-            row = self.row_of.get(mid)
-            if row is None or self.sender[row] == "":
+            if status not in ("bounced", "expired"):
                 continue
-            failed.setdefault((self.sender[row], round(t_final, 6)), []).append((mid, rcpts))
+            rows = [i for i in self.rows_of.get((mid, rcpt), [])
+                    if self.a_end[i] <= t_final + 1e-9]
+            if rows:
+                key = (mid, t_final, self.a_host[rows[-1]])
+                groups.setdefault(key, (rows[-1], []))[1].append(rcpt)
+        failed: dict[tuple[str, float], list[tuple[int, int, int]]] = {}
+        for (mid, t_final, _), (i, rcpts) in sorted(groups.items()):
+            row = self.row_of.get(mid)
+            if row is not None and self.sender[row] != "":
+                failed.setdefault((self.sender[row], round(t_final, 6)), []).append(
+                    (mid, i, len(rcpts)))
         for mid, row in self.row_of.items():
             if self.origin[row] != "bounce":
                 continue
             rcpts = self.rcpts.get(mid, [])
             t = self.t_submit[row]
             candidates = failed.get((rcpts[0], round(t, 6)), []) if rcpts else []
-            host: str | None = None
-            pick: tuple[int, list[str]] | None = None
             if candidates:
+                # two failures of one sender at one instant: the notice's size tells
                 pick = next((c for c in candidates
-                             if _bounce_size(self.size[self.row_of[c[0]]], len(c[1]))
+                             if _bounce_size(self.size[self.row_of[c[0]]], c[2])
                              == self.size[row]), candidates[0])
                 candidates.remove(pick)
-                host = self._failure_host(pick[0], pick[1], t)
-            if host is None:
+                host = self.a_host[pick[1]]
+                self.failure_row[mid] = pick[1]
+            else:
                 rows = [i for r in rcpts for i in self.rows_of.get((mid, r), [])]
                 if not rows:
                     continue  # no trace of it anywhere: nothing to log
                 host = self.a_host[min(rows, key=lambda i: self.a_start[i])]
-                pick = None
-            qf = self._new_qf(_QueueFile(mid, host, t, "bounce", list(rcpts)))
-            self.origin_qf[mid] = qf
-            if pick is not None:
-                self.original_of[id(qf)] = pick[0]
-
-    def _failure_host(self, mid: int, rcpts: list[str], t: float) -> str | None:
-        for rcpt in rcpts:
-            rows = [i for i in self.rows_of.get((mid, rcpt), []) if self.a_end[i] <= t + 1e-9]
-            if rows:
-                return self.a_host[rows[-1]]
-        return None
+            self.origin_qf[mid] = self._new_qf(_QueueFile(mid, host, t, "bounce", list(rcpts)))
 
     def _assign(self) -> None:
         """Each attempt row to the queue file it was made from: the latest arrival of its
@@ -537,13 +536,12 @@ class _Builder:
                 qf.done[rcpt] = max(t_final, self.a_end[rows[-1]])
                 if status == "expired" and t_final not in qf.expired:
                     qf.expired.append(t_final)
-        # bounce notices: from the original's queue file at the bounce's host
-        for qf in self.queue_files:
-            original = self.original_of.get(id(qf))
-            if original is not None:
-                source = self._queue_file_at(original, qf.host, qf.t)
-                if source is not None:
-                    source.notices.append((qf.t, qf.qid))
+        # bounce notices: from the queue file of the attempt that decided the failure
+        for mid, i in self.failure_row.items():
+            bounce = self.origin_qf[mid]
+            source = self.qf_of_row[i]
+            if source is not None:
+                source.notices.append((bounce.t, bounce.qid))
 
     def _final_queue_file(self, mid: int, rcpt: str) -> _QueueFile | None:
         """Where a delivered recipient reached its mailbox: the queue file its last
@@ -555,14 +553,6 @@ class _Builder:
                                         self.a_end[i]))
         qf = self.origin_qf.get(mid)
         return qf if qf is not None and rcpt in qf.rcpts else None
-
-    def _queue_file_at(self, mid: int, host: str, t: float) -> _QueueFile | None:
-        best = None
-        for rcpt in self.rcpts.get(mid, []):
-            for qf in self.by_key.get((mid, host, rcpt), []):
-                if qf.t <= t + 1e-9 and (best is None or qf.t > best.t):
-                    best = qf
-        return best
 
     # --- lines -------------------------------------------------------------------------------
 
@@ -629,7 +619,7 @@ class _Builder:
         smtp_pids: dict[tuple[str, float], int] = {}
         for i in rows:
             if deferral and self.a_start[i] > pass_end:
-                pass_start = min(qf.t + self.a_queue[i], self.a_start[i])
+                pass_start = max(min(qf.t + self.a_queue[i], self.a_start[i]), pass_end)
                 log.add(pass_start, host, "qmgr", qmgr, active)
                 deferral = False
             pass_end = max(pass_end, self.a_end[i])

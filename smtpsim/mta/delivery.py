@@ -67,11 +67,10 @@ class _Attempt:
 class _Cached:
     """An idle connection in the cache, with the server process it holds."""
 
-    __slots__ = ("epoch", "live", "path", "pool", "server")
+    __slots__ = ("epoch", "live", "pool", "server")
 
-    def __init__(self, server: Any, path: Any, live: Live, pool: Any, epoch: int) -> None:
+    def __init__(self, server: Any, live: Live, pool: Any, epoch: int) -> None:
         self.server = server
-        self.path = path
         self.live = live
         self.pool = pool
         self.epoch = epoch  # the server's life when the connection was opened
@@ -138,9 +137,10 @@ class DeliveryAgent:
                                if k != own and k not in attempt.candidates]
         cached = self._take_cached(name, now) if self._cache and attempt.t == now else None
         if cached is not None:
-            key = cached.server.key
+            entry, path = cached
+            key = entry.server.key
             attempt.candidates = [k for k in attempt.candidates if k != key]
-            self._session(attempt, cached.server, cached.path, cached.pool, cached.live)
+            self._session(attempt, entry.server, path, entry.pool, entry.live)
             return
         self._try(attempt)
 
@@ -272,13 +272,15 @@ class DeliveryAgent:
                      server_epoch: int, outcome: Any, t_start: float) -> None:
         now = self.env.now
         if attempt.epoch != self.host.epoch:  # this host crashed during the session
+            if outcome.live is not None:
+                outcome.live.session.close(now)
             pool.release()
             return
         if server.epoch != server_epoch:  # the server crashed during the session
-            self._close(pool, now)
+            self._close(pool, now, outcome.live)
             outcome = self._cut(outcome, server)
         elif outcome.live is not None:
-            self._cache_connection(attempt.request.dest.name, server, path, pool, outcome.live,
+            self._cache_connection(attempt.request.dest.name, server, pool, outcome.live,
                                    server_epoch, now)
         else:
             self._close(pool, now)
@@ -391,24 +393,29 @@ class DeliveryAgent:
 
     # --- the connection cache ---------------------------------------------------------------
 
-    def _cache_connection(self, dest: str, server: Any, path: Any, pool: Any, live: Live,
+    def _cache_connection(self, dest: str, server: Any, pool: Any, live: Live,
                           server_epoch: int, now: float) -> None:
         if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
-            self._close(pool, now)
+            self._close(pool, now, live)
             return
-        entry = _Cached(server, path, live, pool, server_epoch)
+        entry = _Cached(server, live, pool, server_epoch)
         self._cache.setdefault(dest, []).append(entry)
         idle = self.env.timeout(self.p.smtp_connection_cache_time_limit)
         idle.callbacks.append(lambda _e: self._expire(dest, entry))
 
-    def _take_cached(self, dest: str, now: float) -> _Cached | None:
+    def _take_cached(self, dest: str, now: float) -> tuple[_Cached, Any] | None:
+        """A cached connection to ``dest`` that still works, with the path it uses
+        now (a congestion since it was opened slows it too; a link down kills it)."""
         entries = self._cache.get(dest)
         while entries:
             entry = entries.pop()  # the most recently used one
+            server = entry.server
             fresh = now - entry.live.opened < self.p.smtp_connection_reuse_time_limit
-            if fresh and entry.server.epoch == entry.epoch and not entry.server.down:
-                return entry
-            self._close(entry.pool, now)
+            if fresh and server.epoch == entry.epoch and not server.down:
+                path = self.network.path(self.host.node, server.node)
+                if path is not None and path.up:
+                    return entry, path
+            self._close(entry.pool, now, entry.live)
         return None
 
     def _expire(self, dest: str, entry: _Cached) -> None:
@@ -416,9 +423,13 @@ class DeliveryAgent:
         entries = self._cache.get(dest)
         if entries and entry in entries:
             entries.remove(entry)
-            self._close(entry.pool, self.env.now)
+            self._close(entry.pool, self.env.now, entry.live)
 
-    def _close(self, pool: Any, now: float) -> None:
+    def _close(self, pool: Any, now: float, live: Live | None = None) -> None:
+        """A connection ends: its server process is free again (and a cached one's
+        server session is closed now: its policies see the connection go)."""
+        if live is not None:
+            live.session.close(now)
         pool.release()
         self.connections -= 1
         self._level(now)
@@ -427,6 +438,7 @@ class DeliveryAgent:
         """This host crashed: its connections are gone (the servers' processes too)."""
         for entries in self._cache.values():
             for entry in entries:
+                entry.live.session.close(now)
                 entry.pool.release()
         self._cache.clear()
         self.connections = 0

@@ -15,7 +15,10 @@ policies answer them; the elapsed time is the sum of what the session costs:
 - a cached connection (``live``): no connect, greeting or EHLO, but an RSET round
   trip first; ``keep_open`` ends the session without QUIT so that it can be cached.
 
-Policies see the exact virtual time at which each command reaches the server.
+Policies see the exact virtual time at which each command reaches the server, and
+the time they spend (a DNSBL lookup) is added to the server's processing. The server
+session is closed at the end (its policies' ``ended``), unless the connection is kept
+open for reuse: then whoever closes the cached connection closes it.
 Time advances once for the whole session (one SimPy event); ``wire=True`` writes
 and parses every line instead of passing events, and must give the same result.
 """
@@ -131,6 +134,7 @@ def converse(
     else:
         cconn, sconn, ssession = live.client, live.server, live.session
         ssession.deliver = deliver
+        ssession.policies = server.policies  # the server's policies now (incidents change them)
     csession = ClientSession(
         cconn,
         helo=client.helo,
@@ -148,11 +152,13 @@ def converse(
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
     policy_answer, receive_reply = ssession.answer, cconn.receive_reply
     handle, next_commands = csession.handle, csession.next_commands
+    take_delay = ssession.take_delay
 
     if live is None:
         # Connect, then the greeting: the server sees the client after the handshake.
         t_server = t0 + rtt + server.greeting_delay()
         greeting = ssession.greeting(t_server)
+        t_server += ssession.take_delay()
         if wire:
             cconn.receive_data(sconn.send(greeting, t_server))
             handle(_read_reply(cconn, t_server))
@@ -194,6 +200,7 @@ def converse(
                 t_server += service()
                 event = sconn.next_event(t_server)
                 reply = policy_answer(event, t_server)  # type: ignore[arg-type]
+                t_server += take_delay()
                 cconn.receive_data(sconn.send(reply, t_server))
                 handle(_read_reply(cconn, t_server))
                 if sconn.state == CLOSED:
@@ -204,6 +211,7 @@ def converse(
             for command in group:
                 t_server += service()
                 reply = policy_answer(receive_command(command, t_server), t_server)
+                t_server += take_delay()
                 server_answer(reply, t_server)
                 handle(receive_reply(reply, t_server))
                 if sconn.state == CLOSED:
@@ -215,6 +223,8 @@ def converse(
     if csession.kept_open:
         opened, uses = (t0, 1) if live is None else (live.opened, live.uses + 1)
         kept = Live(cconn, sconn, ssession, opened, uses)
+    else:
+        ssession.close(t)
     return SessionOutcome(
         csession.result(),
         t - t0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smtpsim.mail import Client, Envelope, Policy, PolicySet, ServerSession
+from smtpsim.mail import Client, Context, Envelope, Policy, PolicySet, ServerSession
 from smtpsim.protocol import (
     Data,
     Event,
@@ -42,7 +42,7 @@ class Session:
         self.conn.answer(self.greeting, now)
 
     @property
-    def ctx(self):  # noqa: ANN201 - test helper
+    def ctx(self) -> Context:
         return self.session.ctx
 
     def say(self, command: Event, now: float = 0.0) -> Reply:

@@ -37,7 +37,8 @@ REJECT = re.compile(r"\[\d+\]: \w+: (reject(?:_warning)?|hold|discard): ")
 FULL_DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-F]{10}): to=<(?P<to>[^>]*)>, relay=(?P<relay>none|local|[^\[,]+\[[\d.]+\]:25),"
     r" delay=(?P<delay>[\d.]+), delays=(?P<a>[\d.]+)/(?P<b>[\d.]+)/(?P<c>[\d.]+)/(?P<d>[\d.]+),"
-    r" dsn=(?P<dsn>[245]\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \((?P<text>.+)\)$"
+    r" dsn=(?P<dsn>[245]\.\d{1,3}\.\d{1,3}),"
+    r" status=(?P<status>sent|deferred|bounced) \((?P<text>.+)\)$"
 )
 NUMBER = re.compile(r"^(0|[1-9]\d*)(\.\d?[1-9])?$")  # no trailing zeros, at most 2 decimals
 LINE = re.compile(r"^(\w{3}) ([ \d]\d) (\d\d:\d\d:\d\d) (\S+) postfix/(\w+)\[(\d+)\]: (.*)$")
@@ -267,6 +268,9 @@ def test_each_status_line_corresponds_to_a_row(outage_log: Path, outage: RunResu
     assert text.count("relay=local,") == (outage.recipients["status"] == "delivered").sum()
     assert text.count(": reject: ") == rejected_mask(a).sum()
     assert text.count("status=expired") <= (outage.recipients["status"] == "expired").sum()
+    # every bounce message was paired with the failure it reports
+    bounces = (outage.messages["origin"] == "bounce").sum()
+    assert text.count(": sender non-delivery notification: ") == bounces > 0
 
 
 @pytest.mark.parametrize("log", ["quickstart_log", "outage_log"])

@@ -118,3 +118,17 @@ def test_a_tls_field_hides_a_delivery_from_pflogsumm(quickstart_log: Path,
     with_tls = tmp_path / "tls"
     with_tls.write_text("\n".join(lines) + "\n")
     assert run_pflogsumm(with_tls)["delivered"] == run_pflogsumm(plain)["delivered"] - 1
+
+
+def test_missing_pflogsumm_skips_or_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setattr(os, "access", lambda _path, _mode: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        pflogsumm()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        pflogsumm()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        pflogsumm()
