@@ -13,7 +13,23 @@ from typing import Any
 import simpy
 
 from . import faults
-from .mail import LocalRecipients, PasswordTable, PolicySet, RelayControl
+from .mail import (
+    PRESETS,
+    DnsblAnswer,
+    DnsblCheck,
+    EximRetry,
+    Greylist,
+    LocalRecipients,
+    MailboxQuota,
+    PasswordTable,
+    PolicySet,
+    PostfixRetry,
+    RateLimit,
+    RelayControl,
+    SenderClass,
+    SpamFilter,
+    SpfDmarc,
+)
 from .metrics.recorder import ColumnarRecorder
 from .mta import ClientSide, DeliveryAgent, MailHost, NumberedMailboxes, QueueManager, ServerSide
 from .net import Link, Network, Resolver, ZoneData, Zones
@@ -79,14 +95,16 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     zones = _zones(scenario)
     hosts: dict[str, MailHost] = {}
     for key, spec in scenario.hosts.items():
-        hosts[key] = _host(key, spec, scenario, ctx)
+        hosts[key] = _host(key, spec, scenario, ctx, zones)
     resolver_time = DNS_MISS_TIME
-    for host in hosts.values():
-        _wire_up(host, ctx, hosts, network, Resolver(zones, resolver_time))
+    for key, host in hosts.items():
+        _wire_up(host, ctx, hosts, network, Resolver(zones, resolver_time),
+                 scenario.hosts[key].retry)
     model = Model(scenario, seed, ctx, network, zones, hosts)
     for name, flow in scenario.traffic.items():
         model.flows[name] = _flow(name, flow, scenario, ctx, hosts, network, zones)
     model.incidents = faults.install(model)
+    faults.install_listing_rules(model)
     return model
 
 
@@ -123,17 +141,23 @@ def _zones(scenario: Any) -> Zones:
             ttl=zone.ttl,
             txt=tuple(zone.txt),
             dnsbl=zone.dnsbl,
+            dmarc=zone.dmarc,
         )
     for key, host in scenario.hosts.items():
         zones.host_names[host.name.lower()] = key
+        zones.hosts[key] = (host.name, host.ip)
     return zones
 
 
-def _host(key: str, spec: Any, scenario: Any, ctx: RunContext) -> MailHost:
+def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> MailHost:
     p = spec.postfix
     accepts = frozenset(d.lower() for d in spec.accepts)
     requires_auth = bool(spec.auth)  # filled by the loader: true for an msa by default
+    receiving = {item.kind: _receiving_policy(key, spec, item, zones, ctx)
+                 for item in spec.policies}
     policies: list[Any] = []
+    if "rate_limit" in receiving:  # anvil comes before smtpd's restrictions
+        policies.append(receiving["rate_limit"])
     # An MX relays for nobody; a host that requires AUTH relays for authenticated
     # clients only; other MTAs and relays relay for every simulated host.
     if spec.role == "mx" or requires_auth:
@@ -142,6 +166,8 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext) -> MailHost:
         policies.append(LocalRecipients(accepts, NumberedMailboxes(
             dict.fromkeys(accepts, spec.mailboxes)
         )))
+    policies += [receiving[k] for k in ("dnsbl", "spf", "mailbox_full", "greylisting",
+                                        "spam_filter") if k in receiving]
     if requires_auth:
         policies.append(PasswordTable(dict([SIM_CREDENTIALS])))
     config = ServerConfig(
@@ -161,7 +187,74 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext) -> MailHost:
         _sampler(proc.command, f"host.{key}.processing.command", ctx),
         _sampler(proc.end_of_data, f"host.{key}.processing.end_of_data", ctx),
     )
-    return MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth)
+    host = MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth)
+    host.policies = receiving
+    return host
+
+
+def _receiving_policy(key: str, spec: Any, item: Any, zones: Zones, ctx: RunContext) -> Any:
+    """One of a host's receiving policies, from its scenario entry."""
+    kind = item.kind
+    conf = getattr(item, kind)
+    if kind == "rate_limit":
+        return RateLimit(
+            spec.name, connection_count_limit=conf.connections,
+            connection_rate_limit=conf.connection_rate, message_rate_limit=conf.message_rate,
+            recipient_rate_limit=conf.recipient_rate, time_unit=conf.time_unit,
+        )
+    if kind == "dnsbl":
+        return DnsblCheck(conf.zones, _dnsbl_lookup(zones), phase=conf.at)
+    if kind == "spf":
+        return SpfDmarc(zones.txt, zones.addresses, zones.mx_names,
+                        reject_spf_fail=conf.reject_fail, dmarc=conf.dmarc,
+                        query_seconds=DNS_MISS_TIME)
+    if kind == "mailbox_full":
+        return MailboxQuota(dict.fromkeys(spec.accepts, conf.share),
+                            temporary=not conf.permanent, salt=key)
+    if kind == "greylisting":
+        return Greylist(delay=conf.delay, max_age=conf.max_age, retry_window=conf.retry_window,
+                        auto_whitelist_clients=conf.auto_whitelist, lookup_by_host=conf.by_host)
+    if kind == "spam_filter":
+        classes = [SenderClass(name, c.mean, c.sd, frozenset(c.domains))
+                   for name, c in conf.classes.items()]
+        return SpamFilter(ctx.streams.generator(f"host.{key}.spam_filter"),
+                          default=SenderClass("default", conf.default.mean, conf.default.sd),
+                          classes=classes, threshold=conf.threshold)
+    raise ValueError(f"unknown policy {kind!r}")
+
+
+def _dnsbl_lookup(zones: Zones) -> Any:
+    """How a server asks DNSBLs: through its resolver's cache (the zone's TTL), a
+    miss costing a query (RFC 5782: the listing is an A record)."""
+    cache: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    def lookup(zone: str, ip: str, now: float) -> DnsblAnswer:
+        hit = cache.get((zone, ip))
+        if hit is not None and hit[0] > now:
+            return DnsblAnswer(hit[1])
+        listed = zones.dnsbl_listed(zone, ip)
+        data = zones.domains.get(zone)
+        cache[(zone, ip)] = (now + (data.ttl if data is not None else 0.0), listed)
+        return DnsblAnswer(listed, seconds=DNS_MISS_TIME)
+
+    return lookup
+
+
+def _retry(spec: Any, params: Any) -> tuple[Any, Any]:
+    """The retry policies of an MTA: for its mail, and for bounces (Postfix's
+    ``bounce_queue_lifetime``)."""
+    if spec.exim is not None:
+        rules = EximRetry.parse(spec.exim)
+        return rules, rules
+    if spec.preset == "postfix":
+        return (
+            PostfixRetry(params.minimal_backoff_time, params.maximal_backoff_time,
+                         params.maximal_queue_lifetime),
+            PostfixRetry(params.minimal_backoff_time, params.maximal_backoff_time,
+                         params.bounce_queue_lifetime),
+        )
+    preset = PRESETS[spec.preset]
+    return preset, preset
 
 
 def _sampler(dist: Any, name: str, ctx: RunContext) -> Any:
@@ -187,7 +280,7 @@ def _client_side(host: MailHost, auth: bool) -> ClientSide:
 
 
 def _wire_up(host: MailHost, ctx: RunContext, hosts: dict[str, MailHost], network: Network,
-             resolver: Resolver) -> None:
+             resolver: Resolver, retry: Any) -> None:
     """The queue manager and SMTP client of ``host``."""
     p = host.params
     agent = DeliveryAgent(
@@ -198,6 +291,7 @@ def _wire_up(host: MailHost, ctx: RunContext, hosts: dict[str, MailHost], networ
     qmgr = QueueManager(host, ctx, p, agent.deliver)
     qmgr.local_domains = host.local_domains
     qmgr.relayhost = f"[{p.relayhost}]" if p.relayhost else None
+    qmgr.retry, qmgr.bounce_retry = _retry(retry, p)
     host.qmgr, host.agent = qmgr, agent
 
 
@@ -214,14 +308,15 @@ def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str,
     network.add_node(key)
     link = spec.link
     network.add_link(_link(key, spec.submit_to, link.latency, link.bandwidth, link.loss, ctx))
-    _wire_up(client, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME))
+    _wire_up(client, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME), spec.retry)
     sender_domain = spec.sender_domain
     mailboxes = {}
     for host_spec in scenario.hosts.values():
         for domain in host_spec.accepts:
             mailboxes[domain.lower()] = host_spec.mailboxes
     recipients = RecipientSampler(spec.recipients, mailboxes, spec.unknown_users,
-                                  ctx.streams.generator(f"workload.{name}.recipients"))
+                                  ctx.streams.generator(f"workload.{name}.recipients"),
+                                  spec.spamtraps)
     size_rng = ctx.streams.generator(f"workload.{name}.sizes")
     stop = scenario.duration if spec.stop is None else min(spec.stop, scenario.duration)
     return Flow(name, spec, ctx, client, sender_domain, make_sampler(spec.size, size_rng),

@@ -7,9 +7,10 @@ from collections.abc import Generator
 from typing import Any
 
 from .actions import make_action
+from .listing import ListingRules
 from .timeline import windows
 
-__all__ = ["install"]
+__all__ = ["install", "install_listing_rules"]
 
 
 def install(model: Any) -> list[dict[str, Any]]:
@@ -38,3 +39,11 @@ def _play(env: Any, spans: list[tuple[float, float]], apply: Any, revert: Any,
             return  # lasts to the end of the run
         yield env.timeout(end - env.now)
         revert(env.now)
+
+
+def install_listing_rules(model: Any) -> None:
+    """DNSBL zones with a ``listing`` rule hear of every spamtrap delivery."""
+    rules = ListingRules(model)
+    if rules.rules:
+        for host in model.hosts.values():
+            host.qmgr.on_trap = rules.report

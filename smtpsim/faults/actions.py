@@ -39,14 +39,22 @@ def make_action(kind: str, target: Any, model: Any, rng: Any) -> tuple[Action, A
     return _MAKERS[kind](target, model, rng)
 
 
+# How many incidents hold a target down now: a target comes back only when the last
+# of them ends (weak keys: a finished run's links and hosts go away with it).
+_DOWN: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+
+
 def _link_down(ends: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     link = model.network.link(*ends)
+    holds = _DOWN.setdefault(link, [])
 
     def apply(now: float) -> None:
+        holds.append("down")
         link.up = False
 
     def revert(now: float) -> None:
-        link.up = True
+        holds.remove("down")
+        link.up = not holds
 
     return apply, revert, f"{ends[0]}-{ends[1]}"
 
@@ -87,10 +95,10 @@ def _host_down(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     host = model.hosts[spec.host]
 
     def apply(now: float) -> None:
-        host.down = spec.mode
+        host.down_modes.append(spec.mode)
 
     def revert(now: float) -> None:
-        host.down = None
+        host.down_modes.remove(spec.mode)
 
     return apply, revert, spec.host
 
@@ -190,12 +198,15 @@ def _disk_full(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
 
 def _dns_failure(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     failing = model.zones.timeouts if spec.mode == "timeout" else model.zones.servfail
+    zone = spec.zone
 
     def apply(now: float) -> None:
-        failing.add(spec.zone)
+        failing[zone] = failing.get(zone, 0) + 1
 
     def revert(now: float) -> None:
-        failing.discard(spec.zone)
+        failing[zone] -= 1
+        if not failing[zone]:
+            del failing[zone]
 
     return apply, revert, spec.zone
 
@@ -238,11 +249,18 @@ def _dnsbl(listing: bool) -> Callable[[Any, Any, Any], tuple[Action, Action, str
     return make
 
 
-def _unsupported(kind: str) -> Callable[[Any, Any, Any], tuple[Action, Action, str]]:
-    def make(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-        raise NotImplementedError(f"incidents of kind {kind} are not simulated yet")
+def _policy_switch(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    policy = model.hosts[spec.host].policies[spec.policy]
+    before: list[bool] = []
 
-    return make
+    def apply(now: float) -> None:
+        before.append(policy.enabled)
+        policy.enabled = spec.enabled
+
+    def revert(now: float) -> None:
+        policy.enabled = before.pop()
+
+    return apply, revert, f"{spec.policy} on {spec.host}"
 
 
 _MAKERS: dict[str, Callable[[Any, Any, Any], tuple[Action, Action, str]]] = {
@@ -257,5 +275,5 @@ _MAKERS: dict[str, Callable[[Any, Any, Any], tuple[Action, Action, str]]] = {
     "dnsbl_list": _dnsbl(True),
     "dnsbl_delist": _dnsbl(False),
     "host_crash": _host_crash,
-    "policy": _unsupported("policy"),
+    "policy": _policy_switch,
 }

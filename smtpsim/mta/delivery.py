@@ -339,6 +339,7 @@ class DeliveryAgent:
         copy = QueuedMessage(msg.msg_id, msg.sender, msg.size, [msg.rcpts[i] for i in idx],
                              rows, now, msg.hops + 1, msg.origin)
         copy.queue_id = outcome.queue_id
+        copy.client_ip = self.host.ip
         server.receive(copy, now)
 
     # --- endings ------------------------------------------------------------------------------

@@ -29,9 +29,11 @@ class QueuedMessage:
 
     __slots__ = (
         "bounced",
+        "client_ip",
         "created",
         "deferred",
         "errors",
+        "first_failure",
         "hops",
         "msg_id",
         "origin",
@@ -62,6 +64,8 @@ class QueuedMessage:
         self.deferred: list[int] = []  # to retry after this pass
         self.t_active = created
         self.queue_id = ""
+        self.first_failure: float | None = None  # Exim's retry cutoffs count from it
+        self.client_ip = ""  # the host that handed it over (spamtrap reports name it)
 
 
 def make_bounce(original: QueuedMessage, failed: int, now: float, recorder: Recorder,

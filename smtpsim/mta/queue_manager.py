@@ -11,10 +11,12 @@
 - The deferred queue is scanned every ``queue_run_delay``; a deferred message is due
   ``clamp(age, minimal_backoff_time, maximal_backoff_time)`` after its attempt, age
   counted from its arrival in this queue (``qmgr_active.c``, fact sheet 3.3), and is
-  tried at the first scan after that.
+  tried at the first scan after that. Another retry policy (Exim's rules, a
+  provider-like profile: ``smtpsim.mail.retry``) may decide the due time instead.
 - After an attempt in which something failed, a message older than
-  ``maximal_queue_lifetime`` (``bounce_queue_lifetime`` for bounces) expires: its
-  remaining recipients are returned to the sender with their last error.
+  ``maximal_queue_lifetime`` (``bounce_queue_lifetime`` for bounces) expires (or
+  when the retry policy gives up): its remaining recipients are returned to the
+  sender with their last error.
 - Concurrency per destination starts at ``initial_destination_concurrency`` and moves
   with the +1/-1 feedback of Postfix 2.5's scheduler; a pseudo-cohort of consecutive
   connect/handshake failures makes the destination dead for ``minimal_backoff_time``,
@@ -101,6 +103,11 @@ class QueueManager:
         self._held: list[QueuedMessage] = []  # active at a crash, back at the restart
         self.local_domains: frozenset[str] = frozenset()
         self.relayhost: str | None = None
+        # When to try again, or give up (``smtpsim.mail.retry``): Postfix's formula by
+        # default, with bounce_queue_lifetime for bounces; set by the model.
+        self.retry: Any = None
+        self.bounce_retry: Any = None
+        self.on_trap: Callable[[str, float], None] | None = None  # spamtrap reports
         self.env.process(self._scanner())
 
     # --- arrivals ----------------------------------------------------------------------
@@ -182,8 +189,11 @@ class QueueManager:
             self._pump(dest, now)
 
     def _mailbox(self, msg: QueuedMessage, i: int, now: float) -> None:
-        """Final delivery to a local mailbox (Postfix's local/virtual transport)."""
+        """Final delivery to a local mailbox (Postfix's local/virtual transport). A
+        spamtrap's delivery is reported against the client that brought it."""
         self.recorder.final(msg.rows[i], DELIVERED, now, "2.0.0", "delivered to mailbox")
+        if self.on_trap is not None and msg.rcpts[i].startswith("trap") and msg.client_ip:
+            self.on_trap(msg.client_ip, now)
 
     def _pump(self, dest: Destination, now: float) -> None:
         """Start as many of ``dest``'s requests as its window and the transport allow."""
@@ -252,19 +262,19 @@ class QueueManager:
         for i, reply in msg.bounced:
             recorder.final(msg.rows[i], BOUNCED, now, reply.dsn, str(reply))
         if msg.deferred:
-            p = self.p
-            age = now - msg.created
-            lifetime = p.bounce_queue_lifetime if msg.sender == "" else p.maximal_queue_lifetime
-            if age >= lifetime:
+            if msg.first_failure is None:
+                msg.first_failure = now
+            retry = self.bounce_retry if msg.sender == "" else self.retry
+            due = retry.next_attempt(msg.created, msg.first_failure, now)
+            if due is None:  # given up: returned to the sender with the last error
                 for i in msg.deferred:
                     reply = msg.errors[i]
                     recorder.final(msg.rows[i], EXPIRED, now, reply.dsn, str(reply))
                 failed += len(msg.deferred)
             else:
-                delay = min(max(age, p.minimal_backoff_time), p.maximal_backoff_time)
                 msg.pending = msg.deferred
                 self._seq += 1
-                heapq.heappush(self.deferred, (now + delay, self._seq, msg))
+                heapq.heappush(self.deferred, (due, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
         if failed:
             bounce = make_bounce(msg, failed, now, recorder, self.host.key)

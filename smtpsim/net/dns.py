@@ -34,7 +34,7 @@ class ZoneData:
     ttl: float = 3600.0
     txt: tuple[str, ...] = ()
     dnsbl: bool = False
-
+    dmarc: str | None = None  # p= of its _dmarc TXT record
 
 @dataclass(frozen=True, slots=True)
 class MXAnswer:
@@ -54,9 +54,47 @@ class Zones:
 
     domains: dict[str, ZoneData] = field(default_factory=dict)
     host_names: dict[str, str] = field(default_factory=dict)  # DNS name -> host key
-    servfail: set[str] = field(default_factory=set)  # domains answering SERVFAIL now
-    timeouts: set[str] = field(default_factory=set)  # domains whose servers do not answer
+    hosts: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, ip)
+    # Domains answering SERVFAIL now, and domains whose servers do not answer, each with
+    # the number of incidents holding it so (it recovers when the last one ends).
+    servfail: dict[str, int] = field(default_factory=dict)
+    timeouts: dict[str, int] = field(default_factory=dict)
     dnsbl: dict[str, list[IPv4Network]] = field(default_factory=dict)  # zone -> listed nets
+
+    def _failing(self, name: str) -> bool:
+        return name in self.servfail or name in self.timeouts
+
+    def txt(self, name: str) -> list[str] | None:
+        """TXT records of ``name`` (``None``: a temporary failure); ``_dmarc.D`` gives
+        D's DMARC record."""
+        name = name.lower()
+        if name.startswith("_dmarc."):
+            zone = self.domains.get(name[7:])
+            if self._failing(name[7:]):
+                return None
+            return [f"v=DMARC1; p={zone.dmarc}"] if zone is not None and zone.dmarc else []
+        if self._failing(name):
+            return None
+        zone = self.domains.get(name)
+        return list(zone.txt) if zone is not None else []
+
+    def addresses(self, name: str) -> list[str] | None:
+        """The A records of ``name``: a host's own name, or a zone's ``a`` host."""
+        name = name.lower()
+        if self._failing(name):
+            return None
+        key = self.host_names.get(name)
+        if key is None:
+            zone = self.domains.get(name)
+            key = zone.a if zone is not None else None
+        return [self.hosts[key][1]] if key in self.hosts else []
+
+    def mx_names(self, name: str) -> list[str] | None:
+        """The names of ``name``'s MX hosts, by preference."""
+        answer = self.lookup_mx(name)
+        if answer.kind == TRY_AGAIN:
+            return None
+        return [self.hosts[key][0] for _, key in answer.hosts if key in self.hosts]
 
     def dnsbl_listed(self, zone: str, ip: str) -> bool:
         """Whether ``ip`` is listed on the DNSBL ``zone`` now (RFC 5782: an A record)."""

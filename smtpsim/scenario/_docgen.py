@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import incidents, schema
+from . import incidents, policies, schema
 from .units import (
     BANDWIDTH_INFO,
     DURATION_INFO,
@@ -47,6 +47,16 @@ MODELS: dict[str, type[BaseModel]] = {
     "Burst": schema.Burst,
     "FlowLink": schema.FlowLink,
     "Simulation": schema.Simulation,
+    "PolicySpec": policies.PolicySpec,
+    "DnsblPolicy": policies.DnsblPolicy,
+    "GreylistPolicy": policies.GreylistPolicy,
+    "RateLimitPolicy": policies.RateLimitPolicy,
+    "MailboxFullPolicy": policies.MailboxFullPolicy,
+    "SpamFilterPolicy": policies.SpamFilterPolicy,
+    "SenderClass": policies.SenderClass,
+    "SpfPolicy": policies.SpfPolicy,
+    "RetrySpec": policies.RetrySpec,
+    "ListingRule": policies.ListingRule,
     "Incident": incidents.Incident,
     "LinkCongestion": incidents.LinkCongestion,
     "HostDown": incidents.HostDown,
@@ -67,6 +77,16 @@ ANCHORS: dict[str, str] = {
     "Flow": "traffic",
     "Burst": "bursts",
     "FlowLink": "flow-link",
+    "PolicySpec": "policies",
+    "DnsblPolicy": "policies",
+    "GreylistPolicy": "policies",
+    "RateLimitPolicy": "policies",
+    "MailboxFullPolicy": "policies",
+    "SpamFilterPolicy": "policies",
+    "SenderClass": "policies",
+    "SpfPolicy": "policies",
+    "RetrySpec": "retry",
+    "ListingRule": "policies",
     "Incident": "incidents",
     "LinkCongestion": "incidents",
     "HostDown": "incidents",

@@ -58,6 +58,7 @@ __all__ = [
     "Processing",
     "RateProfile",
     "Recipients",
+    "RetrySpec",
     "Scenario",
     "Simulation",
     "SizeDist",
@@ -530,6 +531,9 @@ class Processing(_Model):
     )
 
 
+from .policies import ListingRule, PolicySpec, Retry, RetrySpec  # noqa: E402
+
+
 class Host(_Model):
     """A mail server (or resolver or DNSBL server) of the simulated network."""
 
@@ -560,6 +564,14 @@ class Host(_Model):
     )
     processing: Processing = Field(
         default_factory=Processing, description="server processing times"
+    )
+    policies: tuple[PolicySpec, ...] = _f(
+        (), description="receiving policies: dnsbl, greylisting, rate_limit, mailbox_full, "
+        "spam_filter, spf (checked in that order: see the policies section)"
+    )
+    retry: Retry = _f(
+        "postfix", description="how this MTA retries: postfix, exim, persistent, frequent, "
+        "impatient, or {exim: RULES}"
     )
 
     @model_validator(mode="before")
@@ -661,6 +673,12 @@ class Zone(_Model):
     txt: tuple[str, ...] = _f((), description="TXT records (SPF and such)")
     dnsbl: bool = _f(
         False, description="this is a DNSBL zone: listings are queried as <reversed-ip>.<zone>"
+    )
+    dmarc: Literal["none", "quarantine", "reject"] | None = _f(
+        None, description="the domain's DMARC policy (its _dmarc TXT record), if any"
+    )
+    listing: ListingRule | None = _f(
+        None, description="DNSBL zones: list an address by itself after spamtrap hits"
     )
 
 
@@ -1005,6 +1023,11 @@ class Flow(_Model):
         description="Postfix parameters of the population's SMTP client (pipelining, "
         "timeouts, concurrency); it always relays to submit_to, so relayhost and "
         "smtp_fallback_relay must stay unset",
+    )
+    retry: Retry = _f("postfix", description="how the population's client retries")
+    spamtraps: Fraction = _f(
+        0.0, description="share of recipient addresses that are spamtraps (trap<k>@domain: "
+        "delivered, and reported to DNSBLs that list by spamtrap hits)"
     )
 
     @model_validator(mode="after")

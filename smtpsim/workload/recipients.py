@@ -2,7 +2,8 @@
 
 Recipients are ``user<k>@domain`` with ``k`` uniform among the domain's mailboxes,
 or, with the flow's ``unknown_users`` probability, ``unknown<k>@domain``, which no
-mailbox holds (so the receiving MX answers 550 5.1.1). A message never lists one
+mailbox holds (so the receiving MX answers 550 5.1.1), or, with its ``spamtraps``
+probability, a spamtrap ``trap<k>@domain`` (a bad list's old addresses). A message never lists one
 address twice. Senders are ``user<k>@sender_domain``.
 """
 
@@ -21,13 +22,14 @@ class RecipientSampler:
     """Draws the recipients of one message at a time, from one stream."""
 
     def __init__(self, spec: Any, mailboxes: dict[str, int], unknown: float,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, spamtraps: float = 0.0) -> None:
         self.rng = rng
         self.domains = list(spec.domains)
         weights = np.array([spec.domains[d] for d in self.domains], dtype=float)
         self.cdf = (np.cumsum(weights) / weights.sum()).tolist()
         self.mailboxes = [max(1, mailboxes.get(d, 1000)) for d in self.domains]
         self.unknown = unknown
+        self.spamtraps = spamtraps
         self.per = spec.per_message
         if self.per.kind == "table":
             counts = np.array([n for n, _ in self.per.table], dtype=float)
@@ -76,6 +78,8 @@ class RecipientSampler:
             mailboxes = self.mailboxes[j]
             if self.unknown and self._uniform() < self.unknown:
                 address = f"unknown{int(self._uniform() * 1_000_000)}@{domain}"
+            elif self.spamtraps and self._uniform() < self.spamtraps:
+                address = f"trap{int(self._uniform() * 1000)}@{domain}"
             else:
                 address = f"user{int(self._uniform() * mailboxes)}@{domain}"
             if address not in seen:

@@ -57,7 +57,8 @@ traffic:
     size: 2KiB
     recipients: {{per_message: {{fixed: 1}}, domains: {{dest.example: 1}}}}
 incidents:
-  - {{dns_failure: {{zone: dest.example, mode: {mode}}}, at: {FAILING[0]:g}s, until: {FAILING[1]:g}s}}
+  - {{dns_failure: {{zone: dest.example, mode: {mode}}},
+     at: {FAILING[0]:g}s, until: {FAILING[1]:g}s}}
 """
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import QUICKSTART, run_quickstart
+from maillog_helpers import QUICKSTART, run_quickstart
 
 from smtpsim.cli.main import main
 from smtpsim.metrics.maillog import (

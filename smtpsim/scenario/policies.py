@@ -1,0 +1,174 @@
+"""Receiving policies of a host, sender-side retry behaviour, and DNSBL listing
+rules, as scenario data.
+
+A host's ``policies`` is a list of one-key mappings, checked in Postfix's order
+whatever order they are written in (anvil rate limits, then recipients, DNSBLs,
+SPF, mailbox quota, greylisting; the spam filter at the end of data)::
+
+    policies:
+      - dnsbl: {zones: [zen.dnsbl.example], at: rcpt}
+      - greylisting: {delay: 5min}
+      - rate_limit: {connections: 20, message_rate: 100}
+      - mailbox_full: {share: 0.5%}
+      - spam_filter: {threshold: 5, default: {mean: 1.0, sd: 1.5}}
+      - spf: {dmarc: true}
+
+``retry`` names how a host's (or a flow's) MTA retries: ``postfix`` (its queue
+manager's own backoff, the default), ``exim`` (Debian's default rule), one of the
+provider-like profiles measured under greylisting (``persistent``, ``frequent``,
+``impatient``), or ``{exim: "F,2h,15m; G,16h,1h,1.5; F,4d,6h"}``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, model_validator
+
+from .schema import Domain, Name, _f, _Model
+from .units import Duration, Fraction
+
+__all__ = ["POLICY_KINDS", "RETRY_PRESETS", "ListingRule", "PolicySpec", "RetrySpec"]
+
+RETRY_PRESETS = ("postfix", "exim", "persistent", "frequent", "impatient")
+POLICY_KINDS = ("rate_limit", "dnsbl", "spf", "mailbox_full", "greylisting", "spam_filter")
+"""In the order a server checks them (Postfix: anvil, restrictions, policy service)."""
+
+
+class DnsblPolicy(_Model):
+    """Refuse clients listed on DNSBL zones (Postfix ``reject_rbl_client``)."""
+
+    zones: tuple[Domain, ...] = _f(
+        min_length=1, description="DNSBL zones (dns entries with dnsbl: true)"
+    )
+    at: Literal["rcpt", "connect"] = _f(
+        "rcpt", description="rcpt: 554 5.7.1 to each RCPT; connect: a 554 greeting"
+    )
+
+
+class GreylistPolicy(_Model):
+    """postgrey 1.37's greylisting (triplets by client /24, sender, recipient)."""
+
+    delay: Duration = _f("5min", description="how long a new triplet is refused (450 4.2.0)")
+    retry_window: Duration = _f("2d", description="a first retry later than this starts over")
+    max_age: Duration = _f("35d", description="triplets unseen this long are forgotten")
+    auto_whitelist: int = _f(
+        5, ge=0, description="successful deliveries after which a client network passes (0: off)"
+    )
+    by_host: bool = _f(False, description="triplets by client address instead of /24 network")
+
+
+class RateLimitPolicy(_Model):
+    """anvil's per-client limits (``smtpd_client_*_limit``); 0 means no limit."""
+
+    connections: int = _f(50, ge=0, description="simultaneous connections per client")
+    connection_rate: int = _f(0, ge=0, description="connections per time unit")
+    message_rate: int = _f(0, ge=0, description="messages (MAIL) per time unit")
+    recipient_rate: int = _f(0, ge=0, description="recipients (RCPT) per time unit")
+    time_unit: Duration = _f("60s", description="anvil_rate_time_unit")
+
+
+class MailboxFullPolicy(_Model):
+    """A share of the mailboxes of the host's domains is full."""
+
+    share: Fraction = _f(description="share of the mailboxes that are full")
+    permanent: bool = _f(False, description="552 5.2.2 instead of 452 4.2.2")
+
+
+class SenderClass(_Model):
+    """Spam scores of a class of senders: normal(mean, sd) per message."""
+
+    mean: float = _f(description="mean score")
+    sd: float = _f(ge=0.0, description="standard deviation of the score")
+    domains: tuple[Domain, ...] = _f((), description="sender domains in this class")
+
+
+class SpamFilterPolicy(_Model):
+    """A content filter at the end of data: reject at or above the threshold."""
+
+    threshold: float = _f(5.0, description="reject (550 5.7.1) at or above this score")
+    default: SenderClass = _f(
+        {"mean": 1.0, "sd": 1.5}, description="scores of senders in no class"
+    )
+    classes: dict[Name, SenderClass] = _f({}, description="sender classes by name")
+
+
+class SpfPolicy(_Model):
+    """SPF (RFC 7208) of the envelope sender, and DMARC p=reject at the end of data."""
+
+    dmarc: bool = _f(True, description="enforce a sender domain's dmarc: reject")
+    reject_fail: bool = _f(False, description="also refuse SPF fail at RCPT")
+
+
+class PolicySpec(_Model):
+    """One receiving policy: exactly one of its kinds."""
+
+    rate_limit: RateLimitPolicy | None = _f(None, description="anvil connection and rate limits")
+    dnsbl: DnsblPolicy | None = _f(None, description="DNSBL checks")
+    spf: SpfPolicy | None = _f(None, description="SPF and DMARC")
+    mailbox_full: MailboxFullPolicy | None = _f(None, description="full mailboxes")
+    greylisting: GreylistPolicy | None = _f(None, description="greylisting")
+    spam_filter: SpamFilterPolicy | None = _f(None, description="a spam filter")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PolicySpec:
+        given = [k for k in POLICY_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a policy needs exactly one of {', '.join(POLICY_KINDS)}; "
+                f"got {', '.join(given) or 'none'}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in POLICY_KINDS if getattr(self, k) is not None)
+
+
+_EXIM_TIME = r"\d+(?:\.\d+)?[smhdw]?"
+_EXIM_RULE = re.compile(rf"^\s*(?:F,{_EXIM_TIME},{_EXIM_TIME}|G,{_EXIM_TIME},{_EXIM_TIME},"
+                        rf"\d+(?:\.\d+)?)\s*$")
+
+
+def _retry_from_yaml(value: Any) -> Any:
+    return {"preset": value} if isinstance(value, str) else value
+
+
+def _check_exim(value: Any) -> Any:
+    if isinstance(value, str):
+        for rule in value.split(";"):
+            if not _EXIM_RULE.match(rule):
+                raise ValueError(
+                    f"expected Exim retry rules such as 'F,2h,15m; G,16h,1h,1.5; F,4d,6h', "
+                    f"got {rule.strip()!r}"
+                )
+    return value
+
+
+class RetrySpec(_Model):
+    """How an MTA retries: a preset, or Exim rules."""
+
+    preset: Literal["postfix", "exim", "persistent", "frequent", "impatient"] | None = _f(
+        None, description="postfix, exim, persistent, frequent or impatient"
+    )
+    exim: Annotated[str | None, BeforeValidator(_check_exim)] = _f(
+        None, description="Exim retry rules, e.g. 'F,2h,15m; G,16h,1h,1.5; F,4d,6h'"
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> RetrySpec:
+        if (self.preset is None) == (self.exim is None):
+            raise ValueError("give a preset name or exim rules")
+        return self
+
+
+Retry = Annotated[RetrySpec, BeforeValidator(_retry_from_yaml)]
+
+
+class ListingRule(_Model):
+    """When a DNSBL lists a sender by itself: spamtrap hits from one address."""
+
+    hits: int = _f(ge=1, description="spamtrap hits within the window that list the address")
+    window: Duration = _f("1h", description="the window the hits are counted in")
+    duration: Duration = _f("1d", description="how long the listing lasts")
