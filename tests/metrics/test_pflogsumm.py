@@ -7,58 +7,14 @@ Without it these tests are skipped, except under CI=true, where they fail."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from maillog_helpers import grand_totals, pflogsumm, run_pflogsumm
 
 from smtpsim.metrics.maillog import expected_totals
 from smtpsim.metrics.result import RunResult
-
-_TOTAL = re.compile(r"^\s*(\d+)([km ]?)\s+(received|delivered|forwarded|deferred|bounced|"
-                    r"rejected|reject warnings|held|discarded)\b(.*)$")
-_DEFERRALS = re.compile(r"\((\d+)([km ]?)\s*deferrals\)")
-
-
-def pflogsumm() -> str:
-    """The pflogsumm program; skips the test (fails it under CI=true) when missing."""
-    found = shutil.which("pflogsumm") or next(
-        (p for p in ("/usr/sbin/pflogsumm", "/usr/bin/pflogsumm") if os.access(p, os.X_OK)),
-        None)
-    if found is None:
-        message = "pflogsumm is not installed (Debian: apt-get install pflogsumm)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; under CI=true it is required (.ci/run installs it)")
-        pytest.skip(message)
-    return found
-
-
-def grand_totals(report: str) -> dict[str, int]:
-    """The message counts of pflogsumm's "Grand Totals" section."""
-    lines = report.splitlines()
-    start = lines.index("Grand Totals")
-    totals: dict[str, int] = {}
-    for line in lines[start + 1:]:
-        if "bytes received" in line:
-            break
-        m = _TOTAL.match(line)
-        if m is None:
-            continue
-        number, unit, name, rest = m.groups()
-        assert unit.strip() == "", f"pflogsumm abbreviated a count: {line!r}"
-        totals[name] = int(number)
-        if name == "deferred":
-            d = _DEFERRALS.search(rest)
-            totals["deferrals"] = int(d.group(1)) if d else 0
-    return totals
-
-
-def run_pflogsumm(path: Path) -> dict[str, int]:
-    done = subprocess.run([pflogsumm(), str(path)], capture_output=True, text=True,
-                          timeout=120, check=True)
-    return grand_totals(done.stdout)
 
 
 def test_grand_totals_parser() -> None:
