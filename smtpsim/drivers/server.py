@@ -288,8 +288,7 @@ class SMTPServer:
         if reply.code < 400 or isinstance(event, TimedOut):
             return
         line = f"NOQUEUE: reject: {verb} from {session.client.name}: {reply}"
-        # The sender of the open transaction, as the connection knows it (the
-        # session's context keeps the last MAIL's sender even after RSET).
+        # The sender of the open transaction, as the connection knows it.
         sender = event.sender if isinstance(event, Mail) else session.conn.sender
         if sender is not None:
             line += f"; from=<{sender}>"

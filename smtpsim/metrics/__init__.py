@@ -1,8 +1,8 @@
 """Results: the recorder (typed buffers during the run), the tables built from it
 after the run, the summary, and ``RunResult`` with its files.
 
-pandas is loaded only by ``tables``, ``summary`` and ``result``, after a run: the
-runtime imports ``metrics.recorder`` alone.
+pandas is loaded only by ``tables``, ``summary``, ``result`` and ``maillog``, after a
+run: the runtime imports ``metrics.recorder`` alone.
 """
 
 from typing import Any
