@@ -197,6 +197,16 @@ def _disk_full(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
 
 
 def _dns_failure(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+    if spec.resolver is not None:
+        resolver = model.hosts[spec.resolver].agent.resolver
+
+        def fail(now: float) -> None:
+            resolver.failing.append(spec.mode)
+
+        def recover(now: float) -> None:
+            resolver.failing.remove(spec.mode)
+
+        return fail, recover, f"resolver of {spec.resolver}"
     failing = model.zones.timeouts if spec.mode == "timeout" else model.zones.servfail
     zone = spec.zone
 
@@ -249,16 +259,30 @@ def _dnsbl(listing: bool) -> Callable[[Any, Any, Any], tuple[Action, Action, str
     return make
 
 
+# A policy switch's settings, as scenario names -> the policy's attribute names.
+_SETTINGS = {
+    "enabled": "enabled",
+    "connections": "connection_count_limit",
+    "connection_rate": "connection_rate_limit",
+    "message_rate": "message_rate_limit",
+    "recipient_rate": "recipient_rate_limit",
+}
+
+
 def _policy_switch(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     policy = model.hosts[spec.host].policies[spec.policy]
-    before: list[bool] = []
+    changes = {attr: getattr(spec, name) for name, attr in _SETTINGS.items()
+               if getattr(spec, name) is not None}
+    before: list[dict[str, Any]] = []
 
     def apply(now: float) -> None:
-        before.append(policy.enabled)
-        policy.enabled = spec.enabled
+        before.append({attr: getattr(policy, attr) for attr in changes})
+        for attr, value in changes.items():
+            setattr(policy, attr, value)
 
     def revert(now: float) -> None:
-        policy.enabled = before.pop()
+        for attr, value in before.pop().items():
+            setattr(policy, attr, value)
 
     return apply, revert, f"{spec.policy} on {spec.host}"
 

@@ -125,11 +125,13 @@ class Resolver:
     them is the conservative reading for a simulator: the next try asks again).
     """
 
-    __slots__ = ("_cache", "query_time", "zones")
+    __slots__ = ("_cache", "failing", "query_time", "zones")
 
     def __init__(self, zones: Zones, query_time: float) -> None:
         self.zones = zones
         self.query_time = query_time
+        # Incidents that make this resolver fail, by mode ("servfail" or "timeout").
+        self.failing: list[str] = []
         # domain -> (answer arrives, answer expires, answer)
         self._cache: dict[str, tuple[float, float, MXAnswer]] = {}
 
@@ -138,6 +140,9 @@ class Resolver:
 
         A lookup while the same query is already under way waits for its answer
         (it is not free, and it is not asked twice)."""
+        if self.failing:  # this resolver is down: nothing, not even its cache, answers
+            cost = RESOLVER_TIMEOUT if "timeout" in self.failing else self.query_time
+            return MXAnswer(TRY_AGAIN, ttl=0.0), cost
         hit = self._cache.get(domain)
         if hit is not None and hit[1] > now:
             return hit[2], max(0.0, hit[0] - now)

@@ -418,11 +418,22 @@ def _check_incidents(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
             path = f"{base}.{kind}" if isinstance(value, str) else f"{base}.{kind}.host"
             if isinstance(host, str) and host not in world.hosts:
                 yield Problem(path, _unknown_host(host, world))
+            elif kind == "policy" and isinstance(host, str):
+                wanted = _d(value).get("policy")
+                kinds = {k for item in _l(_d(world.hosts[host]).get("policies"))
+                         for k in _d(item)}
+                if isinstance(wanted, str) and wanted not in kinds:
+                    have = ", ".join(sorted(kinds)) or "none"
+                    yield Problem(f"{base}.policy.policy",
+                                  f"host {host} has no {wanted} policy (it has: {have})")
         for kind in _ZONE_KINDS:
             if kind not in incident:
                 continue
             value = incident[kind]
             zone = value if isinstance(value, str) else _d(value).get("zone")
+            resolver = None if isinstance(value, str) else _d(value).get("resolver")
+            if isinstance(resolver, str) and resolver not in world.hosts:
+                yield Problem(f"{base}.{kind}.resolver", _unknown_host(resolver, world))
             path = f"{base}.{kind}" if isinstance(value, str) else f"{base}.{kind}.zone"
             domain = _domain(zone)
             if domain is None:

@@ -131,14 +131,22 @@ class DiskFull(_Model):
 
 
 class DnsFailure(_Model):
-    """The DNS of a zone fails: lookups of its records fail for now (4.4.3)."""
+    """DNS fails for now (4.4.3): a zone's servers (every resolver's lookups of that
+    zone), or one host's resolver (all of that host's lookups)."""
 
-    zone: Domain = _f(description="the domain")
+    zone: Domain | None = _f(None, description="the domain whose servers fail")
+    resolver: Name | None = _f(None, description="or: the host whose resolver fails")
     mode: Literal["servfail", "timeout"] = _f(
         "servfail",
         description="servfail: answered at once; timeout: after the resolver's timeouts "
         "(5 s per try, 2 tries)",
     )
+
+    @model_validator(mode="after")
+    def _zone_or_resolver(self) -> DnsFailure:
+        if (self.zone is None) == (self.resolver is None):
+            raise ValueError("give a zone or a resolver (a host key), not both")
+        return self
 
 
 class DnsChange(_Model):
@@ -159,11 +167,25 @@ class DnsblListing(_Model):
 
 
 class PolicySwitch(_Model):
-    """A receiving policy of a host switched on or off."""
+    """A receiving policy of a host switched on or off, or a rate limit changed."""
 
     host: Name = _f(description="host key")
     policy: str = _f(description="the policy's kind, as in the host's policies list")
-    enabled: bool = _f(description="on (true) or off (false) during the incident")
+    enabled: bool | None = _f(None, description="on (true) or off (false) during the incident")
+    connections: int | None = _f(None, ge=0, description="rate_limit: new connections limit")
+    connection_rate: int | None = _f(None, ge=0, description="rate_limit: new connection rate")
+    message_rate: int | None = _f(None, ge=0, description="rate_limit: new message rate")
+    recipient_rate: int | None = _f(None, ge=0, description="rate_limit: new recipient rate")
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> PolicySwitch:
+        limits = (self.connections, self.connection_rate, self.message_rate,
+                  self.recipient_rate)
+        if self.enabled is None and all(v is None for v in limits):
+            raise ValueError("say what changes: enabled, or a rate_limit's new limits")
+        if self.policy != "rate_limit" and any(v is not None for v in limits):
+            raise ValueError("only a rate_limit policy has limits to change")
+        return self
 
 
 class RandomOnsets(_Model):
@@ -206,7 +228,7 @@ class Incident(_Model):
         None, description="a server's queue disk is full (a host key)"
     )
     dns_failure: Annotated[DnsFailure | None, _short("zone")] = _f(
-        None, description="lookups in a zone fail (a domain, or zone and mode)"
+        None, description="DNS lookups fail (a domain, or zone or resolver, and mode)"
     )
     dns_change: DnsChange | None = _f(None, description="a zone's records change")
     dnsbl_list: DnsblListing | None = _f(None, description="an address is listed on a DNSBL")
