@@ -272,18 +272,17 @@ class DeliveryAgent:
                      server_epoch: int, outcome: Any, t_start: float) -> None:
         now = self.env.now
         if attempt.epoch != self.host.epoch:  # this host crashed during the session
-            if outcome.live is not None:
-                outcome.live.session.close(now)
+            outcome.server.close(now)
             pool.release()
             return
         if server.epoch != server_epoch:  # the server crashed during the session
-            self._close(pool, now, outcome.live)
+            self._close(pool, now, outcome.server)
             outcome = self._cut(outcome, server)
         elif outcome.live is not None:
             self._cache_connection(attempt.request.dest.name, server, pool, outcome.live,
                                    server_epoch, now)
         else:
-            self._close(pool, now)
+            self._close(pool, now, outcome.server)
         msg = attempt.request.msg
         if outcome.accepted:
             self._hand_over(msg, attempt.remaining, outcome, server, now)
@@ -397,7 +396,7 @@ class DeliveryAgent:
     def _cache_connection(self, dest: str, server: Any, pool: Any, live: Live,
                           server_epoch: int, now: float) -> None:
         if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
-            self._close(pool, now, live)
+            self._close(pool, now, live.session)
             return
         entry = _Cached(server, live, pool, server_epoch)
         self._cache.setdefault(dest, []).append(entry)
@@ -416,7 +415,7 @@ class DeliveryAgent:
                 path = self.network.path(self.host.node, server.node)
                 if path is not None and path.up:
                     return entry, path
-            self._close(entry.pool, now, entry.live)
+            self._close(entry.pool, now, entry.live.session)
         return None
 
     def _expire(self, dest: str, entry: _Cached) -> None:
@@ -424,13 +423,13 @@ class DeliveryAgent:
         entries = self._cache.get(dest)
         if entries and entry in entries:
             entries.remove(entry)
-            self._close(entry.pool, self.env.now, entry.live)
+            self._close(entry.pool, self.env.now, entry.live.session)
 
-    def _close(self, pool: Any, now: float, live: Live | None = None) -> None:
-        """A connection ends: its server process is free again (and a cached one's
-        server session is closed now: its policies see the connection go)."""
-        if live is not None:
-            live.session.close(now)
+    def _close(self, pool: Any, now: float, server_session: Any = None) -> None:
+        """A connection ends: its server process is free again, and its server session
+        is closed now (its policies see the connection go)."""
+        if server_session is not None:
+            server_session.close(now)
         pool.release()
         self.connections -= 1
         self._level(now)

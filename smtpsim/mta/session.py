@@ -16,9 +16,9 @@ policies answer them; the elapsed time is the sum of what the session costs:
   trip first; ``keep_open`` ends the session without QUIT so that it can be cached.
 
 Policies see the exact virtual time at which each command reaches the server, and
-the time they spend (a DNSBL lookup) is added to the server's processing. The server
-session is closed at the end (its policies' ``ended``), unless the connection is kept
-open for reuse: then whoever closes the cached connection closes it.
+the time they spend (a DNSBL lookup) is added to the server's processing. The caller
+closes the server session (its policies' ``ended``: anvil's connection count) when
+the session ends in simulated time, or when a cached connection is closed.
 Time advances once for the whole session (one SimPy event); ``wire=True`` writes
 and parses every line instead of passing events, and must give the same result.
 """
@@ -97,6 +97,7 @@ class SessionOutcome:
     past_handshake: bool
     queue_id: str = ""
     live: Live | None = None  # the connection, when it was kept open for reuse
+    server: ServerSession | None = None  # to close when the session ends in time
 
 
 def converse(
@@ -223,8 +224,6 @@ def converse(
     if csession.kept_open:
         opened, uses = (t0, 1) if live is None else (live.opened, live.uses + 1)
         kept = Live(cconn, sconn, ssession, opened, uses)
-    else:
-        ssession.close(t)
     return SessionOutcome(
         csession.result(),
         t - t0,
@@ -233,6 +232,7 @@ def converse(
         handshake_end < t,
         accepted[0][1] if accepted else "",
         kept,
+        ssession,
     )
 
 

@@ -283,7 +283,7 @@ def test_a_passed_triplet_is_not_delayed_again_and_new_triplets_are() -> None:
     assert 300.0 <= delays[("other", 1800.0)] < 900.0
     a = result.attempts
     refused = a[(a["peer"].astype(str) == "mx1") & (a["outcome"].astype(str) == "deferred")]
-    assert set(zip(refused["code"], refused["dsn"].astype(str))) == {(450, "4.2.0")}
+    assert set(zip(refused["code"], refused["dsn"].astype(str), strict=True)) == {(450, "4.2.0")}
     assert sorted(origin[m] for m in refused["msg_id"]) == ["first", "other", "stranger"]
 
 
