@@ -59,6 +59,7 @@ class Model:
     hosts: dict[str, MailHost]
     flows: dict[str, Flow] = field(default_factory=dict)
     incidents: list[dict[str, Any]] = field(default_factory=list)  # windows, for meta
+    fault_state: Any = None  # what the incidents of this run share (smtpsim.faults)
 
     @property
     def env(self) -> simpy.Environment:
@@ -96,9 +97,8 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     hosts: dict[str, MailHost] = {}
     for key, spec in scenario.hosts.items():
         hosts[key] = _host(key, spec, scenario, ctx, zones)
-    resolver_time = DNS_MISS_TIME
     for key, host in hosts.items():
-        _wire_up(host, ctx, hosts, network, Resolver(zones, resolver_time),
+        _wire_up(host, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME),
                  scenario.hosts[key].retry)
     model = Model(scenario, seed, ctx, network, zones, hosts)
     for name, flow in scenario.traffic.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from .actions import make_action
+from .actions import RunState, make_action
 from .listing import ListingRules
 from .timeline import windows
 
@@ -18,6 +18,7 @@ def install(model: Any) -> list[dict[str, Any]]:
     and plots: ``{"kind", "target", "start", "end"}`` each."""
     scenario = model.scenario
     env = model.env
+    model.fault_state = RunState()
     out: list[dict[str, Any]] = []
     for i, incident in enumerate(scenario.incidents):
         rng = model.ctx.streams.generator(f"incident.{i}")

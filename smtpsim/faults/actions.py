@@ -11,7 +11,6 @@ congestions, or two slowdowns, multiply).
 from __future__ import annotations
 
 import ipaddress
-import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,15 +19,26 @@ from ..mail import PolicySet, ReplyInjection
 from ..net import ZoneData
 from ..protocol import Reply, replies
 
-__all__ = ["make_action"]
+__all__ = ["RunState", "make_action"]
 
 Action = Callable[[float], None]
 
-# Link -> (latency, mean latency, bandwidth, loss, congestions on it); weak keys, so
-# that a finished run's links go away with it.
-_LINK_BASE: weakref.WeakKeyDictionary[Any, tuple[Any, float, float, float, list[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+
+class RunState:
+    """What the incidents of one run share about their targets (``install`` makes
+    one per run): a link's own values and the congestions on it, the incidents
+    holding a link down, and each server's own side and the incidents changing it."""
+
+    def __init__(self) -> None:
+        self.link_base: dict[Any, tuple[Any, float, float, float, list[Any]]] = {}
+        self.link_down: dict[Any, list[str]] = {}
+        self.servers: dict[Any, _ServerState] = {}
+
+    def server(self, host: Any) -> _ServerState:
+        state = self.servers.get(host)
+        if state is None:
+            state = self.servers[host] = _ServerState(host)
+        return state
 
 
 def make_action(kind: str, target: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
@@ -39,14 +49,10 @@ def make_action(kind: str, target: Any, model: Any, rng: Any) -> tuple[Action, A
     return _MAKERS[kind](target, model, rng)
 
 
-# How many incidents hold a target down now: a target comes back only when the last
-# of them ends (weak keys: a finished run's links and hosts go away with it).
-_DOWN: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
-
-
 def _link_down(ends: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     link = model.network.link(*ends)
-    holds = _DOWN.setdefault(link, [])
+    # the incidents holding the link down: it comes back when the last one ends
+    holds = model.fault_state.link_down.setdefault(link, [])
 
     def apply(now: float) -> None:
         holds.append("down")
@@ -63,7 +69,9 @@ def _link_congestion(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, s
     link = model.network.link(*spec.link)
     # The link's own values, and the congestions now on it, shared by every
     # congestion incident of this link.
-    base = _LINK_BASE.setdefault(link, (link.latency, link.mean, link.bandwidth, link.loss, []))
+    base = model.fault_state.link_base.setdefault(
+        link, (link.latency, link.mean, link.bandwidth, link.loss, [])
+    )
     active: list[Any] = base[4]
 
     def recompute() -> None:
@@ -145,18 +153,8 @@ class _ServerState:
         self.host.server_side = side
 
 
-_SERVER_STATE: weakref.WeakKeyDictionary[Any, _ServerState] = weakref.WeakKeyDictionary()
-
-
-def _server_state(host: Any) -> _ServerState:
-    state = _SERVER_STATE.get(host)
-    if state is None:
-        state = _SERVER_STATE[host] = _ServerState(host)
-    return state
-
-
 def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    state = _server_state(model.hosts[spec.host])
+    state = model.fault_state.server(model.hosts[spec.host])
 
     def apply(now: float) -> None:
         state.factors.append(spec.factor)
@@ -171,7 +169,7 @@ def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
 
 def _forced_reply(host_key: str, policy: ReplyInjection, model: Any) -> tuple[Action, Action]:
     """Put ``policy`` first in the host's policies during the window."""
-    state = _server_state(model.hosts[host_key])
+    state = model.fault_state.server(model.hosts[host_key])
 
     def apply(now: float) -> None:
         state.forced.append(policy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 
-from ..sim.trace import PENDING, STATUSES
+from ..sim.trace import STATUSES
 
 __all__ = ["ColumnarRecorder", "Interned"]
 
@@ -183,6 +183,3 @@ class ColumnarRecorder:
         for code in self.r_status:
             counts[STATUSES[code]] += 1
         return counts
-
-    def pending_rows(self) -> list[int]:
-        return [i for i, s in enumerate(self.r_status) if s == _STATUS_CODE[PENDING]]
