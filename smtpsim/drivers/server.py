@@ -243,7 +243,7 @@ class SMTPServer:
                         self.log(f"timeout after {last_verb} from {client.name}")
                         out += conn.send(session.answer(timed_out, loop.time()), loop.time())
                     continue
-                conn.receive_data(data)
+                conn.receive_data(data, loop.time())
                 continue
             if isinstance(event, ConnectionClosed):
                 break

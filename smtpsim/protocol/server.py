@@ -190,11 +190,18 @@ class ServerConnection:
 
     # --- input --------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
-        """Bytes from the client; ``b""`` means the client closed the connection."""
+    def receive_data(self, data: bytes, now: float | None = None) -> None:
+        """Bytes from the client; ``b""`` means the client closed the connection.
+
+        With ``now``, the arrival restarts the idle timer: like Postfix's
+        ``smtpd_timeout``, it limits each wait for input, so a long message that
+        keeps arriving is not cut off in the middle of its DATA.
+        """
         if data:
             if self.state != S.CLOSED:
                 self._buffer += data
+                if now is not None:
+                    self._last_activity = now
         else:
             self._eof = True
 
