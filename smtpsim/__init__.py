@@ -7,6 +7,9 @@ The public API::
     result = smtpsim.simulate(scenario, seed=7)   # a RunResult
     result.recipients                             # pandas DataFrames, see docs/results.md
     result.summary()
+    comparison = smtpsim.compare(["a.yaml", "b.yaml"], replications=10)  # with CIs
+    swept = smtpsim.sweep("a.yaml", vary={"traffic.staff.rate": ["1/s", "2/s"]},
+                          out="results/rate")                         # resumable
 
 Layers (ARCHITECTURE.md): ``protocol`` (sans-IO SMTP), ``mail`` (policies),
 ``drivers`` (real sockets), ``sim``/``net``/``mta``/``workload`` (the engine),
@@ -17,7 +20,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["RunResult", "ScenarioError", "__version__", "load_scenario", "simulate"]
+__all__ = [
+    "RunResult",
+    "ScenarioError",
+    "__version__",
+    "compare",
+    "load_scenario",
+    "simulate",
+    "sweep",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +41,14 @@ def __getattr__(name: str) -> Any:
         from .simulation import simulate
 
         return simulate
+    if name == "compare":
+        from .experiment.compare import compare
+
+        return compare
+    if name == "sweep":
+        from .experiment.sweep import sweep
+
+        return sweep
     if name == "RunResult":
         from .metrics.result import RunResult
 

@@ -14,16 +14,18 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import demo, plot, run, schema, send, serve, validate
+from . import compare, demo, plot, run, schema, send, serve, sweep, validate
 from .common import CliParser
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (run, plot, validate, schema, demo, serve, send)
+_COMMANDS = (run, compare, sweep, plot, validate, schema, demo, serve, send)
 
 _DESCRIPTION = """\
 smtpsim simulates networks of mail servers on a real SMTP protocol core: 'run'
-simulates a scenario file, 'plot' draws the figures of its results, 'validate'
+simulates a scenario file, 'compare' compares configurations over replications
+with confidence intervals, 'sweep' runs a scenario over a design of parameter
+values (resumably), 'plot' draws the figures of a run's results, 'validate'
 checks a scenario file, 'schema' prints their JSON Schema.
 The same core also talks to real mail software over TCP: 'serve' runs an SMTP
 server, 'send' sends one message, and 'demo' shows both at work on this machine."""
@@ -31,6 +33,8 @@ server, 'send' sends one message, and 'demo' shows both at work on this machine.
 _EPILOG = """\
 Examples:
   smtpsim run scenarios/quickstart.yaml
+  smtpsim compare scenarios/quickstart.yaml scenarios/greylisting.yaml --until 30min
+  smtpsim sweep scenarios/quickstart.yaml --vary traffic.staff.rate=1/s,2/s --out results/rate
   smtpsim plot results/quickstart-seed42 --format svg
   smtpsim validate scenarios/quickstart.yaml
   smtpsim demo

@@ -21,6 +21,13 @@ from ._common import Incident, parse_incidents
 from .bounces import bounces_by_dsn, dsn_meaning
 from .breakdown import COMPONENTS, delay_breakdown, delay_components
 from .cdf import delay_cdf
+from .experiment import (
+    compared_metric,
+    compared_metrics,
+    queue_bands,
+    replication_cdf,
+    sweep_metric,
+)
 from .outcomes import outcome_counts, outcomes_over_time
 from .output import FIGURES, FORMATS, write_plots
 from .queues import queue_sizes
@@ -31,6 +38,8 @@ __all__ = [
     "FORMATS",
     "Incident",
     "bounces_by_dsn",
+    "compared_metric",
+    "compared_metrics",
     "delay_breakdown",
     "delay_cdf",
     "delay_components",
@@ -38,6 +47,9 @@ __all__ = [
     "outcome_counts",
     "outcomes_over_time",
     "parse_incidents",
+    "queue_bands",
     "queue_sizes",
+    "replication_cdf",
+    "sweep_metric",
     "write_plots",
 ]

@@ -1,0 +1,291 @@
+"""Figures of experiments: configurations compared over replications, and sweeps.
+
+Like every figure here, they see DataFrames only (the tidy tables of
+``smtpsim.compare`` and ``smtpsim.sweep``, columns in ``docs/experiments.md``), take
+an optional ``ax`` (or ``fig``) and return what they drew on.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ._common import FIGSIZE, as_str, format_duration, legend, new_axes, note, time_scale
+from .cdf import _delay_ticks
+
+__all__ = [
+    "METRIC_LABELS",
+    "compared_metric",
+    "compared_metrics",
+    "queue_bands",
+    "replication_cdf",
+    "sweep_metric",
+]
+
+METRIC_LABELS = {
+    "delivery_ratio": "delivered share of recipients",
+    "bounce_rate": "bounced share of recipients",
+    "expired_rate": "expired share of recipients",
+    "deferral_rate": "deferred share of attempts",
+    "delay_p50": "delivery delay p50",
+    "delay_p95": "delivery delay p95",
+    "delay_p99": "delivery delay p99",
+    "mean_queue": "queued messages (time average)",
+    "peak_queue": "queued messages (peak)",
+    "attempts_per_recipient": "attempts per recipient",
+}
+
+_MIN_DELAY = 1e-3
+
+
+def _labels(frame: pd.DataFrame, column: str = "config") -> list[str]:
+    """The distinct values of a column in their order (a categorical's categories)."""
+    col = frame[column]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(as_str(col))
+        return [str(c) for c in col.cat.categories if str(c) in present]
+    return list(dict.fromkeys(as_str(col)))
+
+
+def _band(values: np.ndarray, band: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edges across replications (rows): min and max, or quantiles."""
+    with warnings.catch_warnings():  # all-NaN columns give NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if band is None:
+            return np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        return (np.nanquantile(values, band[0], axis=0),
+                np.nanquantile(values, band[1], axis=0))
+
+
+def _band_text(band: tuple[float, float] | None) -> str:
+    if band is None:
+        return "band: min to max of the replications"
+    return f"band: {100 * band[0]:g}-{100 * band[1]:g} % of the replications"
+
+
+def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = None,
+                    ax: Axes | None = None) -> Axes:
+    """Delay CDFs of configurations, overlaid: for each ``config``, the median over
+    replications of each delay quantile (columns ``config``, ``replication``, ``q``,
+    ``delay_s``: the quantiles of each run's delivered delays) as a line, with a band
+    from the smallest to the largest replication (or the ``band`` quantiles, such as
+    ``(0.1, 0.9)``). The y axis is the share of *delivered* recipients; log delay axis."""
+    ax = new_axes(ax)
+    ax.set_title("Delivery delay: median of the replications, " + _band_text(band))
+    ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
+    ax.set_ylabel("share of delivered recipients within the delay")
+    ax.set_ylim(0.0, 1.02)
+    ax.grid(True, which="major", alpha=0.3)
+    rows = delays[np.isfinite(delays["delay_s"].to_numpy(dtype=float))] if len(delays) else delays
+    if not len(rows):
+        note(ax, "no delivered recipients to show")
+        ax.set_xscale("log")
+        ax.set_xlim(0.1, 100.0)
+        _delay_ticks(ax, 0.1, 100.0)
+        return ax
+    lo, hi = math.inf, 0.0
+    for i, config in enumerate(_labels(rows)):
+        sub = rows[as_str(rows["config"]) == config]
+        wide = sub.pivot_table(index="replication", columns="q", values="delay_s",
+                               aggfunc="first")
+        q = wide.columns.to_numpy(dtype=float)
+        values = np.maximum(wide.to_numpy(dtype=float), _MIN_DELAY)
+        middle = np.nanmedian(values, axis=0)
+        low, high = _band(values, band)
+        colour = f"C{i % 10}"
+        n = len(wide)
+        ax.fill_betweenx(q, low, high, color=colour, alpha=0.2, lw=0, gid=f"band:{config}")
+        ax.plot(middle, q, color=colour, lw=1.5, gid=f"cdf:{config}",
+                label=f"{config} (median {format_duration(float(np.nanmedian(middle)))}, "
+                      f"{n} replication{'s' if n != 1 else ''})")
+        lo, hi = min(lo, float(np.nanmin(low))), max(hi, float(np.nanmax(high)))
+    xmin, xmax = lo / 1.5, hi * 1.5
+    ax.set_xscale("log")
+    ax.set_xlim(xmin, xmax)
+    _delay_ticks(ax, xmin, xmax)
+    legend(ax, loc="lower right")
+    return ax
+
+
+def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None,
+                ax: Axes | None = None) -> Axes:
+    """Messages queued in the whole network over time, per configuration: the mean
+    over replications as a line, with a band from the smallest to the largest
+    replication (or the ``band`` quantiles). Columns ``config``, ``replication``, ``t``
+    (simulated seconds), ``queue``."""
+    ax = new_axes(ax)
+    ax.set_title("Queued messages, all hosts: mean of the replications, " + _band_text(band))
+    ax.set_ylabel("messages in queues (active + deferred)")
+    ax.grid(True, alpha=0.3)
+    if not len(queues):
+        note(ax, "no queue sizes to show")
+        return ax
+    t_all = queues["t"].to_numpy(dtype=float)
+    span = float(np.nanmax(t_all)) if np.isfinite(t_all).any() else 3600.0
+    scale = time_scale(span if span > 0 else 3600.0)
+    for i, config in enumerate(_labels(queues)):
+        sub = queues[as_str(queues["config"]) == config]
+        wide = sub.pivot_table(index="replication", columns="t", values="queue",
+                               aggfunc="first")
+        t = wide.columns.to_numpy(dtype=float)
+        values = wide.to_numpy(dtype=float)
+        colour = f"C{i % 10}"
+        low, high = _band(values, band)
+        ax.fill_between(scale(t), low, high, color=colour, alpha=0.2, lw=0,
+                        gid=f"band:{config}")
+        ax.plot(scale(t), np.nanmean(values, axis=0), color=colour, lw=1.5,
+                gid=f"queue:{config}", label=config)
+    ax.set_xlim(0.0, float(scale(span)) if span > 0 else 1.0)
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel(scale.label())
+    legend(ax, loc="upper left")
+    return ax
+
+
+def _metric_axis(ax: Axes, metric: str) -> float:
+    """Label the y axis of ``metric``; the factor its values are drawn with."""
+    label = METRIC_LABELS.get(metric, metric)
+    if metric.endswith(("_ratio", "_rate")):
+        ax.set_ylabel(f"{label} (%)")
+        return 100.0
+    if metric.startswith("delay"):
+        ax.set_ylabel(f"{label} (s)")
+        return 1.0
+    ax.set_ylabel(label)
+    return 1.0
+
+
+def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None) -> Axes:
+    """One metric of each configuration: its mean as a point, its confidence interval
+    as an error bar. ``table`` has columns ``config``, ``metric``, ``mean``,
+    ``half_width`` (as ``Comparison.table()``)."""
+    ax = new_axes(ax)
+    ax.set_title(metric)
+    factor = _metric_axis(ax, metric)
+    rows = table[as_str(table["metric"]) == metric]
+    configs = _labels(rows) if len(rows) else []
+    ax.grid(True, axis="y", alpha=0.3)
+    if not configs:
+        note(ax, f"no values of {metric}")
+        return ax
+    for i, config in enumerate(configs):
+        row = rows[as_str(rows["config"]) == config].iloc[0]
+        mean, half = float(row["mean"]), float(row["half_width"])
+        yerr = [[half * factor], [half * factor]] if math.isfinite(half) else None
+        ax.errorbar([i], [mean * factor], yerr=yerr, fmt="o", color=f"C{i % 10}",
+                    capsize=5, lw=1.5, gid=f"metric:{config}")
+    ax.set_xticks(range(len(configs)))
+    ax.set_xticklabels(configs, rotation=15 if len(configs) > 3 else 0, fontsize=8)
+    ax.set_xlim(-0.5, len(configs) - 0.5)
+    return ax
+
+
+def compared_metrics(table: pd.DataFrame, metrics: Sequence[str] | None = None, *,
+                     fig: Figure | None = None, confidence: float = 0.95) -> Figure:
+    """:func:`compared_metric` for each metric, on a grid of axes of one figure."""
+    if metrics is None:
+        metrics = list(dict.fromkeys(as_str(table["metric"]))) if len(table) else []
+    metrics = list(metrics)
+    ncols = min(3, max(1, len(metrics)))
+    nrows = max(1, math.ceil(len(metrics) / ncols))
+    if fig is None:
+        fig = Figure(figsize=(4.0 * ncols, 3.0 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k < len(metrics):
+            compared_metric(table, metrics[k], ax=ax)
+        else:
+            ax.set_visible(False)
+    fig.suptitle(f"Metrics per configuration: mean and {100 * confidence:g} % "
+                 "confidence interval")
+    return fig
+
+
+def _sortable(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
+    """x positions of a parameter's values: the numbers themselves, or the index of
+    each value in the column's order (categories) with the tick labels."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(
+            values.dtype, pd.CategoricalDtype):
+        return values.to_numpy(dtype=float), None
+    order = _labels(values.to_frame("v"), "v")
+    position = {v: float(i) for i, v in enumerate(order)}
+    text = as_str(values)
+    x = np.array([position.get(v, np.nan) if v != "" else np.nan for v in text], dtype=float)
+    return x, order
+
+
+def sweep_metric(table: pd.DataFrame, metric: str, parameter: str,
+                 parameters: Sequence[str] | None = None, *, confidence: float = 0.95,
+                 ax: Axes | None = None) -> Axes:
+    """A metric against a varied parameter: means with confidence-interval error bars
+    (``table``: one row per design point and metric, with a column per parameter,
+    ``metric``, ``mean``, ``half_width``; as ``SweepResult.table()``), one line per
+    combination of the other ``parameters``."""
+    ax = new_axes(ax)
+    parameters = list(parameters) if parameters is not None else [parameter]
+    others = [p for p in parameters if p != parameter]
+    ax.set_title(f"{metric} against {parameter} "
+                 f"(mean, {100 * confidence:g} % confidence interval)", fontsize=10)
+    factor = _metric_axis(ax, metric)
+    ax.set_xlabel(parameter)
+    ax.grid(True, alpha=0.3)
+    rows = table[as_str(table["metric"]) == metric] if len(table) else table
+    if not len(rows):
+        note(ax, f"no values of {metric}")
+        return ax
+    x_all, ticks = _sortable(rows[parameter])
+    rows = rows.assign(_x=x_all)
+    rows = rows[np.isfinite(rows["_x"].to_numpy(dtype=float))]
+    if others:
+        keys = [tuple(as_str(rows[p])) for p in others]
+        combos = list(zip(*keys, strict=True))
+    else:
+        combos = [()] * len(rows)
+    rows = rows.assign(_line=[" ".join(c) for c in combos])
+    lines = list(dict.fromkeys(zip(rows["_line"], combos, strict=True)))
+    short = _short_names(others)
+    n_lines = len(lines)
+    offset = 0.0
+    drawn = 0
+    for i, (key, combo) in enumerate(lines):
+        sub = rows[rows["_line"] == key].sort_values("_x")
+        x = sub["_x"].to_numpy(dtype=float)
+        if ticks is not None and n_lines > 1:  # side by side, not on top of each other
+            offset = (i - (n_lines - 1) / 2) * min(0.25, 0.6 / n_lines)
+        mean = sub["mean"].to_numpy(dtype=float) * factor
+        half = sub["half_width"].to_numpy(dtype=float) * factor
+        if not np.isfinite(mean).any():  # every run of these points failed
+            continue
+        label = ", ".join(f"{name}={value or '(default)'}"
+                          for name, value in zip(short, combo, strict=True)) or None
+        ax.errorbar(x + offset, mean, yerr=np.where(np.isfinite(half), half, 0.0),
+                    fmt="o-", capsize=4, lw=1.3, ms=4, color=f"C{i % 10}", label=label,
+                    gid=f"sweep:{key}")
+        drawn += 1
+    if not drawn:
+        note(ax, f"no values of {metric}: every run failed")
+    if ticks is not None:
+        ax.set_xticks(range(len(ticks)))
+        ax.set_xticklabels(ticks, rotation=15 if len(ticks) > 5 else 0, fontsize=8)
+        ax.set_xlim(-0.5, len(ticks) - 0.5)
+    legend(ax)
+    return ax
+
+
+def _short_names(paths: Sequence[str]) -> list[str]:
+    """The last segment of each dotted path, or more segments when that is ambiguous."""
+    for depth in range(1, 1 + max((p.count(".") + 1 for p in paths), default=1)):
+        names = [".".join(p.split(".")[-depth:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return list(paths)
+
+
+def new_figure() -> Figure:
+    return Figure(figsize=FIGSIZE, layout="constrained")
