@@ -46,6 +46,7 @@ import re
 from collections.abc import Iterable
 
 from ..protocol import Reply, replies
+from .networks import in_networks, parse_networks
 from .policy import RCPT, Context, Policy
 
 __all__ = ["Greylist", "client_network", "normalise_sender"]
@@ -114,9 +115,7 @@ class Greylist(Policy):
         self.retry_window = retry_window
         self.auto_whitelist_clients = auto_whitelist_clients
         self.lookup_by_host = lookup_by_host
-        self.whitelist_clients = tuple(
-            ipaddress.ip_network(n, strict=False) for n in whitelist_clients
-        )
+        self.whitelist_clients = parse_networks(whitelist_clients)
         self.triplets: dict[str, list[float]] = {}
         self.clients: dict[str, list[float]] = {}
         self._next_sweep: float | None = None
@@ -131,7 +130,7 @@ class Greylist(Policy):
     def passes(self, ip: str, sender: str, recipient: str, now: float, *,
                authenticated: bool = False) -> bool:
         """Decide one request and record it, as postgrey's ``smtpd_access_policy``."""
-        if authenticated or (self.whitelist_clients and self._whitelisted(ip)):
+        if authenticated or in_networks(ip, self.whitelist_clients):
             return True
         self._sweep(now)
         net = ip if self.lookup_by_host else client_network(ip)
@@ -171,13 +170,6 @@ class Greylist(Policy):
                 awl[0] += 1
                 awl[1] = now
         return passed
-
-    def _whitelisted(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in net for net in self.whitelist_clients)
 
     def _sweep(self, now: float) -> None:
         """Drop stale entries once per simulated day (memory only: lookups already

@@ -36,6 +36,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from ..protocol import Reply, replies
+from .networks import in_networks, parse_networks
 from .policy import CONNECT, MAIL, RCPT, Context, Policy
 
 __all__ = ["RateLimit"]
@@ -86,7 +87,7 @@ class RateLimit(Policy):
         self.message_rate_limit = message_rate_limit
         self.recipient_rate_limit = recipient_rate_limit
         self.time_unit = time_unit
-        self.exceptions = tuple(ipaddress.ip_network(n, strict=False) for n in exceptions)
+        self.exceptions = parse_networks(exceptions)
         self.ipv6_prefix_length = ipv6_prefix_length
         self.clients: dict[str, _Client] = {}
         self._tidy_at = 4096  # table size at which forgotten clients are dropped
@@ -95,7 +96,7 @@ class RateLimit(Policy):
         ip = ctx.client.ip
         now = ctx.now
         if phase == CONNECT:
-            if self.exceptions and self._exempt(ip):
+            if in_networks(ip, self.exceptions):
                 return None
             key = self._key(ip)
             client = self._client(key, now)
@@ -110,7 +111,7 @@ class RateLimit(Policy):
                 return replies.too_many_connections(self.hostname, ip)
             return None
         limit = self.message_rate_limit if phase == MAIL else self.recipient_rate_limit
-        if not limit or (self.exceptions and self._exempt(ip)):
+        if not limit or in_networks(ip, self.exceptions):
             return None
         client = self._client(self._key(ip), now)
         if phase == MAIL:
@@ -171,9 +172,4 @@ class RateLimit(Policy):
             return ip
         return str(net)
 
-    def _exempt(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in net for net in self.exceptions)
+

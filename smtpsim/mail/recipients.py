@@ -9,11 +9,11 @@ not responsible for with "Relay access denied" unless the client may relay
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Container, Iterable
 
 from ..protocol import Reply, replies
 from .envelope import domain_of
+from .networks import in_networks, parse_networks
 from .policy import RCPT, Context, Policy
 
 __all__ = ["LocalRecipients", "RelayControl"]
@@ -59,7 +59,7 @@ class RelayControl(Policy):
         temporary: bool = True,
     ) -> None:
         self.local_domains = frozenset(d.lower() for d in local_domains)
-        self.mynetworks = tuple(ipaddress.ip_network(n, strict=False) for n in mynetworks)
+        self.mynetworks = parse_networks(mynetworks)
         self.temporary = temporary
 
     def check(self, phase: str, ctx: Context) -> Reply | None:
@@ -67,13 +67,6 @@ class RelayControl(Policy):
         domain = domain_of(rcpt)
         if not domain or domain in self.local_domains or ctx.authenticated:
             return None
-        if self._in_mynetworks(ctx.client.ip):
+        if in_networks(ctx.client.ip, self.mynetworks):
             return None
         return replies.relay_denied(rcpt, temporary=self.temporary)
-
-    def _in_mynetworks(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in net for net in self.mynetworks)
