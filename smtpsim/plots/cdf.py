@@ -70,9 +70,7 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     if not delivered.any():
         what = "recipients" if len(rows) == 0 else "delivered recipients"
         note(ax, f"no {what} to show")
-        ax.set_xscale("log")
-        ax.set_xlim(0.1, 100.0)
-        _delay_ticks(ax, 0.1, 100.0)
+        log_delay_axis(ax, 0.1, 100.0)
         return ax
 
     if by is None:
@@ -110,12 +108,17 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
                                  else {"color": f"C{i % 10}", "lw": 1.4})
         ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
-    xmin, xmax = lo / 1.5, hi * 1.5
+    log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
+    legend(ax, loc="lower right")
+    return ax
+
+
+def log_delay_axis(ax: Axes, xmin: float, xmax: float) -> None:
+    """A log delay axis from ``xmin`` to ``xmax`` seconds, ticked in s, min and h
+    (shared by the run's CDF and the comparison's CDF bands)."""
     ax.set_xscale("log")
     ax.set_xlim(xmin, xmax)
     _delay_ticks(ax, xmin, xmax)
-    legend(ax, loc="lower right")
-    return ax
 
 
 def _delay_ticks(ax: Axes, xmin: float, xmax: float) -> None:

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._common import FIGSIZE, as_str, format_duration, legend, new_axes, note, time_scale
-from .cdf import _delay_ticks
+from .cdf import log_delay_axis
 
 __all__ = [
     "METRIC_LABELS",
@@ -85,9 +85,7 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
     rows = delays[np.isfinite(delays["delay_s"].to_numpy(dtype=float))] if len(delays) else delays
     if not len(rows):
         note(ax, "no delivered recipients to show")
-        ax.set_xscale("log")
-        ax.set_xlim(0.1, 100.0)
-        _delay_ticks(ax, 0.1, 100.0)
+        log_delay_axis(ax, 0.1, 100.0)
         return ax
     lo, hi = math.inf, 0.0
     for i, config in enumerate(_labels(rows)):
@@ -105,10 +103,7 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
                 label=f"{config} (median {format_duration(float(np.nanmedian(middle)))}, "
                       f"{n} replication{'s' if n != 1 else ''})")
         lo, hi = min(lo, float(np.nanmin(low))), max(hi, float(np.nanmax(high)))
-    xmin, xmax = lo / 1.5, hi * 1.5
-    ax.set_xscale("log")
-    ax.set_xlim(xmin, xmax)
-    _delay_ticks(ax, xmin, xmax)
+    log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
     legend(ax, loc="lower right")
     return ax
 
