@@ -46,8 +46,8 @@ __all__ = ["DeliveryAgent"]
 class _Attempt:
     """One delivery request on its way through the candidate servers."""
 
-    __slots__ = ("candidates", "connect_failures", "epoch", "handshakes", "last", "mark", "next",
-                 "remaining", "request", "sessions", "t", "tried")
+    __slots__ = ("answered", "candidates", "connect_failures", "epoch", "last", "mark", "next",
+                 "remaining", "request", "sessions", "t")
 
     def __init__(self, request: DeliveryRequest, now: float, epoch: int) -> None:
         self.request = request
@@ -57,10 +57,9 @@ class _Attempt:
         self.t = now
         self.mark = now  # start of the current connection effort (DNS, failed connects)
         self.remaining = list(request.idx)
-        self.tried: list[int] = []  # remaining recipients already given a reply
+        self.answered = False  # a session gave the remaining recipients their replies
         self.last: Reply | None = None
-        self.sessions = 0
-        self.handshakes = 0
+        self.sessions = 0  # sessions that got past the handshake (smtp_mx_session_limit)
         self.connect_failures = 0
 
 
@@ -265,11 +264,11 @@ class DeliveryAgent:
         server_epoch = server.epoch
         end = env.timeout(outcome.duration)
         end.callbacks.append(
-            lambda _e: self._session_end(attempt, server, path, pool, server_epoch, outcome, now)
+            lambda _e: self._session_end(attempt, server, pool, server_epoch, outcome, now)
         )
 
-    def _session_end(self, attempt: _Attempt, server: Any, path: Any, pool: Any,
-                     server_epoch: int, outcome: Any, t_start: float) -> None:
+    def _session_end(self, attempt: _Attempt, server: Any, pool: Any, server_epoch: int,
+                     outcome: Any, t_start: float) -> None:
         now = self.env.now
         if attempt.epoch != self.host.epoch:  # this host crashed during the session
             outcome.server.close(now)
@@ -288,7 +287,6 @@ class DeliveryAgent:
             self._hand_over(msg, attempt.remaining, outcome, server, now)
         if outcome.past_handshake:
             attempt.sessions += 1
-            attempt.handshakes += 1
         result = outcome.result
         soft_greeting = result.phase == "greeting"  # smtp_skip_5xx_greeting = yes
         conn_s = (t_start - attempt.mark) + outcome.handshake_s
@@ -310,7 +308,7 @@ class DeliveryAgent:
                    outcome_word, code, reply.dsn, result.phase, attempt.mark - msg.created,
                    conn_s, xfer_s)
         attempt.remaining = still
-        attempt.tried = list(still)
+        attempt.answered = True
         attempt.t = attempt.mark = now
         if still and attempt.sessions < self.p.smtp_mx_session_limit:
             self._try(attempt)
@@ -349,11 +347,10 @@ class DeliveryAgent:
             return
         request = attempt.request
         msg = request.msg
-        untried = [i for i in attempt.remaining if i not in attempt.tried]
-        if untried:
+        if not attempt.answered:  # no session reached them: the connection failure decides
             reply = attempt.last or Reply(451, "4.4.1", "no server to try")
             now = self.env.now
-            for i in untried:
+            for i in attempt.remaining:
                 msg.errors[i] = reply
                 self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none",
                                       attempt.mark, now, DEFERRED, reply.code, reply.dsn,
@@ -362,7 +359,7 @@ class DeliveryAgent:
         msg.deferred.extend(attempt.remaining)
         if attempt.last is not None:
             request.dest.last_reason = attempt.last
-        site_failure = attempt.connect_failures > 0 and attempt.handshakes == 0
+        site_failure = attempt.connect_failures > 0 and attempt.sessions == 0
         self._done(attempt, site_failure)
 
     def _settle_all(self, attempt: _Attempt, reply: Reply, phase: str) -> None:
