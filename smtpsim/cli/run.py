@@ -18,7 +18,8 @@ attempts and levels (Parquet, or CSV with --format csv; columns in docs/results.
 summary.json and meta.json (seed, scenario digest, versions, wall time, events),
 maillog (the run as one Postfix log of all hosts, which pflogsumm reads; see
 docs/results.md, "maillog") unless --no-maillog, and the figures in OUT/plots/
-(PNG; see 'smtpsim plot --help') unless --no-plots.
+(PNG; see 'smtpsim plot --help') unless --no-plots, and report.html (one
+self-contained page; see 'smtpsim report --help') unless --no-report.
 
 Examples:
   smtpsim run scenarios/quickstart.yaml
@@ -44,6 +45,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="table file format (default: parquet)")
     parser.add_argument("--no-plots", action="store_true",
                         help="do not draw the figures (OUT/plots/*.png)")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not write OUT/report.html (see 'smtpsim report --help')")
     parser.add_argument("--no-maillog", dest="maillog", action="store_false",
                         help="do not write the maillog (OUT/maillog, Postfix's log format)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
@@ -88,6 +91,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         plots, status = write_figures(result, out / "plots", "png", parser.prog)
         if status:
             return status
+    if args.report:  # one self-contained page; the figures above are reused
+        from ..reports.run import write_run_report
+
+        try:
+            source = Path(args.scenario)
+            text = source.read_text(encoding="utf-8") if source.is_file() else None
+            write_run_report(result, out, scenario_text=text, source=args.scenario,
+                             overrides=args.overrides)
+        except OSError as error:
+            return fail(parser.prog, f"cannot write the report to {out}: {error}", EXIT_USAGE)
     if not args.quiet:
         print(format_summary(result.summary(), result.meta))
         maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
