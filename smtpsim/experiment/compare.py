@@ -27,7 +27,6 @@ from .metrics import METRICS, PROBABILITIES
 from .report import (
     format_difference,
     format_estimate,
-    html_page,
     html_table,
     text_table,
     with_style,
@@ -353,7 +352,7 @@ class Comparison:
         ``(0.1, 0.9)``). Returns the ``Axes``."""
         from ..plots.experiment import replication_cdf
 
-        return replication_cdf(self.delays, band=band, ax=ax)
+        return replication_cdf(self.delays, band=band, shares=self.runs, ax=ax)
 
     def plot_metric(self, metric: str, *, ax: Any = None) -> Any:
         """One metric per configuration with its confidence interval as an error bar."""
@@ -388,33 +387,9 @@ class Comparison:
         written += write_frame(self.delays, out, "delays")
         written += write_frame(self.queues, out, "queues")
         written += write_frame(self.errors, out, "errors")
-        images: dict[str, str] = {}
-        if plots:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from .report import write_compare_report  # figures and report.html
 
-            from ..plots.experiment import new_figure
-
-            (out / "plots").mkdir(parents=True, exist_ok=True)
-            for name, caption, draw in (
-                ("delay-cdf", "delivery delay CDFs", self.plot_cdf),
-                ("metrics", "metrics with confidence intervals", None),
-                ("queues", "queued messages over time", self.plot_queues),
-            ):
-                if draw is None:
-                    fig = self.plot_metrics()
-                else:
-                    fig = new_figure()
-                    draw(ax=fig.add_subplot())
-                FigureCanvasAgg(fig)
-                path = out / "plots" / f"{name}.{fmt}"
-                fig.savefig(path, format=fmt, dpi=120)
-                written.append(path)
-                images[caption] = f"plots/{name}.{fmt}"
-        page = out / "report.html"
-        page.write_text(html_page("smtpsim compare: " + " vs ".join(self.labels),
-                                  [self._html_body()], images), encoding="utf-8")
-        written.append(page)
-        return written
+        return written + write_compare_report(self, out, fmt=fmt, plots=plots)
 
     # --- text and HTML
 

@@ -1,5 +1,7 @@
 """Tables of experiments for people: estimates with their confidence intervals as
-compact text (terminals) and HTML (Jupyter, ``report.html``).
+compact text (terminals) and HTML (Jupyter, ``report.html``); and the compare and
+sweep ``report.html`` pages (``write_compare_report``, ``write_sweep_report``), in
+the look of ``smtpsim.reports.page`` shared with the run report.
 
 Pure formatting: numbers in, strings out. Rates are shown in percent (their
 differences in percentage points, ``pp``), delays in s, min or h, other metrics
@@ -12,7 +14,7 @@ from __future__ import annotations
 import html
 import math
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ __all__ = [
     "format_difference",
     "format_estimate",
     "format_value",
-    "html_page",
     "html_table",
     "metric_kind",
     "text_table",
+    "write_compare_report",
+    "write_sweep_report",
 ]
 
 def metric_kind(metric: str) -> str:
@@ -208,22 +211,6 @@ def with_style(body: str) -> str:
     return f"{_STYLE}\n<div>{body}</div>"
 
 
-def html_page(title: str, sections: Sequence[str],
-              images: Mapping[str, Path | str] | None = None) -> str:
-    """A standalone HTML page: a title, HTML sections, and images (caption -> file
-    name relative to the page)."""
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">",
-             f"<title>{html.escape(title)}</title>", _STYLE,
-             "<style>body { font-family: sans-serif; max-width: 75em; margin: 1em auto; }"
-             " img { max-width: 100%; }</style>", "</head><body>",
-             f"<h1>{html.escape(title)}</h1>", *sections]
-    for caption, src in (images or {}).items():
-        parts.append(f'<figure><img src="{html.escape(str(src))}" alt="{html.escape(caption)}">'
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
 def write_frame(frame: pd.DataFrame, directory: Path, name: str) -> list[Path]:
     """``frame`` as ``NAME.csv`` and ``NAME.parquet`` in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -232,3 +219,167 @@ def write_frame(frame: pd.DataFrame, directory: Path, name: str) -> list[Path]:
     frame.to_csv(csv, index=False)
     frame.to_parquet(parquet, index=False)
     return [csv, parquet]
+
+
+# --- the compare and sweep reports --------------------------------------------------------
+
+
+def _save(fig: Any, out: Path, name: str, fmt: str, written: list[Path]) -> None:
+    """``fig`` as ``OUT/plots/NAME.FMT`` (the files beside the page)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    path = out / "plots" / f"{name}.{fmt}"
+    fig.savefig(path, format=fmt, dpi=120)
+    written.append(path)
+
+
+def _version_facts(seed: int, replications: int, until: float | None,
+                   confidence: float) -> list[tuple[str, Any]]:
+    from .. import __version__
+
+    return [("base seed", f"{seed} (replication r of every configuration runs with the same "
+                          "seed: common random numbers)"),
+            ("replications", replications),
+            ("until", f"{until:g} s" if until is not None else "each scenario's duration"),
+            ("confidence", f"{100 * confidence:g} % (Student-t; paired-t for differences)"),
+            ("smtpsim", __version__)]
+
+
+def _question(text: str) -> str:
+    from ..reports.run import question_of
+
+    header, description = question_of(text)
+    return " ".join(p for p in (header.replace("\n", " "), description) if p)
+
+
+def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
+                         plots: bool = True) -> list[Path]:
+    """The figures of a ``Comparison`` (``plots/{delay-cdf,metrics,differences,queues}``)
+    and its self-contained ``report.html``: the configurations (file, overrides,
+    label), the question of each scenario, seeds and version, the tables, the paired
+    differences as a forest plot, all figures embedded. Returns the paths written."""
+    from ..plots.experiment import (
+        compared_differences,
+        compared_metrics,
+        new_figure,
+        queue_bands,
+        replication_cdf,
+    )
+    from ..reports.page import Section, embed_figure, facts, paragraph, render_page, table
+
+    c = comparison
+    written: list[Path] = []
+    pct = f"{100 * c.confidence:g} %"
+    head, rows, dhead, drows, strong = c._cells()
+    config_rows = [[cfg.label, cfg.source, " ".join((*c.overrides, *cfg.overrides)) or "-",
+                    _question(cfg.text) or "-"] for cfg in c.configs]
+    sections = [Section("Configurations", table(
+        ["label", "scenario file", "overrides (common, then its own)", "question"],
+        config_rows, index=4, caption=c.summary_line()))]
+    sections.append(Section("Estimates", table(
+        head, rows, caption=f"mean ± half-width of the {pct} confidence interval; "
+                            "rates in % of recipients (deferrals: of attempts)")))
+    if len(c.labels) > 1:
+        sections.append(Section("Paired differences", table(
+            dhead, drows, strong=strong,
+            caption=f"difference to {c.labels[0]} (paired, same seeds), ± {pct} half-width; "
+                    "* (bold) the interval excludes 0; rates in percentage points (pp)")))
+    figures: list[tuple[str, str, Any]] = []
+    if plots:
+        fig = new_figure()
+        replication_cdf(c.delays, shares=c.runs, ax=fig.add_subplot())
+        figures.append(("delay-cdf", "Delivery delay", fig))
+        figures.append(("metrics", "Metrics per configuration",
+                        compared_metrics(c.table(), c.metrics, confidence=c.confidence)))
+        if len(c.labels) > 1:
+            figures.append(("differences", "Differences, forest plot",
+                            compared_differences(c.differences(), c.metrics,
+                                                 confidence=c.confidence)))
+        fig = new_figure()
+        queue_bands(c.queues, ax=fig.add_subplot())
+        figures.append(("queues", "Queues over time", fig))
+    captions = {
+        "delay-cdf": "Share of all recipients delivered within each delay (log axis), the "
+                     "median of the replications in a band from the smallest to the largest; "
+                     "a curve ends at its delivered share.",
+        "metrics": f"Each metric's mean and {pct} confidence interval; axes start at 0 "
+                   "(shares on 0-100 %), so small differences look small: see the paired "
+                   "differences for whether they are real.",
+        "differences": "Paired differences to the first configuration with their "
+                       "intervals; the vertical line is 0 (no difference).",
+        "queues": "Messages queued in the network, mean of the replications with a band "
+                  "from the smallest to the largest.",
+    }
+    for name, title, fig in figures:
+        _save(fig, out, name, fmt, written)
+        sections.append(Section(title, embed_figure(fig, captions[name]), anchor=name))
+    if c.failed:
+        sections.append(Section("Failed runs", table(
+            ["config", "replication", "error"],
+            [[str(r.config), str(r.replication), str(r.error)] for r in c.errors.itertuples()],
+            index=3)))
+    header = facts([("compared", " vs ".join(c.labels)),
+                    *_version_facts(c.seed, c.replications, c.until, c.confidence),
+                    ("runs", f"{c.ran} run now, {c.reused} reused"
+                             + (f", {c.failed} failed" if c.failed else ""))])
+    header += paragraph("Every configuration runs the same replications with the same "
+                        "seeds, so the paired differences are tighter than the "
+                        "intervals of the means.", "note")
+    page = out / "report.html"
+    out.mkdir(parents=True, exist_ok=True)
+    page.write_text(render_page("smtpsim compare: " + " vs ".join(c.labels), sections,
+                                header=header), encoding="utf-8")
+    written.append(page)
+    return written
+
+
+def write_sweep_report(swept: Any, out: Path, *, fmt: str = "png",
+                       plots: bool = True) -> list[Path]:
+    """The figures of a ``SweepResult`` (``plots/METRIC-vs-PARAMETER.FMT``) and its
+    self-contained ``report.html``: the scenario and its question, the varied
+    parameters and their values, seeds and version, the table, and every figure
+    embedded under a contents list. Returns the paths written."""
+    from ..plots.experiment import new_figure
+    from ..reports.page import Section, embed_figure, facts, render_page, table
+    from .sweep import _file_name
+
+    s = swept
+    written: list[Path] = []
+    header_cells, rows = s._cells(s.metrics)
+    values = [[p, ", ".join(dict.fromkeys(point.get(p, "") or "(default)"
+                                          for point in s.points))] for p in s.parameters]
+    sections = [Section("Design", table(["parameter", "values"], values, index=2,
+                                        caption=f"{len(s.points)} points; "
+                                                f"{s.summary_line()}")
+                        if values else "<p>No parameter is varied.</p>")]
+    sections.append(Section("Estimates", table(
+        header_cells, rows, index=max(1, len(s.parameters)),
+        caption=f"mean ± half-width of the {100 * s.confidence:g} % confidence interval")))
+    if plots and s.parameters:
+        for metric in s.metrics:
+            parts = []
+            for parameter in s.parameters:
+                fig = new_figure()
+                s.plot(metric, parameter, ax=fig.add_subplot())
+                _save(fig, out, f"{metric}-vs-{_file_name(parameter)}", fmt, written)
+                parts.append(embed_figure(fig, f"{metric} against {parameter}: mean and "
+                                               "confidence interval; axis from 0"))
+            sections.append(Section(f"Figure: {metric}", "\n".join(parts),
+                                    anchor=f"figure-{metric}"))
+    if s.failed:
+        sections.append(Section("Failed runs", table(
+            ["point", "replication", "error"],
+            [[str(r.point), str(r.replication), str(r.error)] for r in s.errors.itertuples()],
+            index=3)))
+    header = facts([("scenario", s.scenario),
+                    ("varied", ", ".join(s.parameters) or "nothing"),
+                    *_version_facts(s.seed, s.replications, s.until, s.confidence)])
+    page = out / "report.html"
+    out.mkdir(parents=True, exist_ok=True)
+    page.write_text(render_page(f"smtpsim sweep: {s.scenario}", sections, header=header),
+                    encoding="utf-8")
+    written.append(page)
+    return written
+

@@ -449,29 +449,9 @@ class SweepResult:
         written = write_frame(self.runs, out, "runs")
         written += write_frame(self.table(), out, "table")
         written += write_frame(self.errors, out, "errors")
-        images: dict[str, str] = {}
-        if plots and self.parameters:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from .report import write_sweep_report  # figures and report.html
 
-            from ..plots.experiment import new_figure
-
-            (out / "plots").mkdir(parents=True, exist_ok=True)
-            for metric in self.metrics:
-                for parameter in self.parameters:
-                    fig = new_figure()
-                    FigureCanvasAgg(fig)
-                    self.plot(metric, parameter, ax=fig.add_subplot())
-                    name = f"{metric}-vs-{_file_name(parameter)}.{fmt}"
-                    fig.savefig(out / "plots" / name, format=fmt, dpi=120)
-                    written.append(out / "plots" / name)
-                    images[f"{metric} against {parameter}"] = f"plots/{name}"
-        from .report import html_page
-
-        page = out / "report.html"
-        page.write_text(html_page(f"smtpsim sweep: {self.scenario}", [self._html_body()],
-                                  images), encoding="utf-8")
-        written.append(page)
-        return written
+        return written + write_sweep_report(self, out, fmt=fmt, plots=plots)
 
     # --- text and HTML
 

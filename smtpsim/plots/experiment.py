@@ -21,8 +21,11 @@ from .cdf import log_delay_axis
 
 __all__ = [
     "METRIC_LABELS",
+    "compared_differences",
     "compared_metric",
     "compared_metrics",
+    "is_share",
+    "metric_unit",
     "queue_bands",
     "replication_cdf",
     "sweep_metric",
@@ -70,16 +73,23 @@ def _band_text(band: tuple[float, float] | None) -> str:
 
 
 def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = None,
-                    ax: Axes | None = None) -> Axes:
+                    shares: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
     """Delay CDFs of configurations, overlaid: for each ``config``, the median over
     replications of each delay quantile (columns ``config``, ``replication``, ``q``,
     ``delay_s``: the quantiles of each run's delivered delays) as a line, with a band
     from the smallest to the largest replication (or the ``band`` quantiles, such as
-    ``(0.1, 0.9)``). The y axis is the share of *delivered* recipients; log delay axis."""
+    ``(0.1, 0.9)``); log delay axis.
+
+    With ``shares`` (columns ``config``, ``replication``, ``delivery_ratio``: the
+    ``runs`` table), the y axis is the share of *all* recipients, as in a run's delay
+    CDF: each run's quantile ``q`` is drawn at ``q x delivery_ratio``, so a curve
+    ends at the delivered share and the gap above it is mail bounced, expired, lost
+    or pending. Without it, the share of delivered recipients."""
     ax = new_axes(ax)
     ax.set_title("Delivery delay: median of the replications, " + _band_text(band))
     ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
-    ax.set_ylabel("share of delivered recipients within the delay")
+    ax.set_ylabel("share of all recipients delivered within the delay" if shares is not None
+                  else "share of delivered recipients within the delay")
     ax.set_ylim(0.0, 1.02)
     ax.grid(True, which="major", alpha=0.3)
     rows = delays[np.isfinite(delays["delay_s"].to_numpy(dtype=float))] if len(delays) else delays
@@ -98,10 +108,17 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
         low, high = _band(values, band)
         colour = f"C{i % 10}"
         n = len(wide)
-        ax.fill_betweenx(q, low, high, color=colour, alpha=0.2, lw=0, gid=f"band:{config}")
-        ax.plot(middle, q, color=colour, lw=1.5, gid=f"cdf:{config}",
-                label=f"{config} (median {format_duration(float(np.nanmedian(middle)))}, "
-                      f"{n} replication{'s' if n != 1 else ''})")
+        scale, share_text = 1.0, ""
+        if shares is not None:
+            mine = shares[as_str(shares["config"]) == config].set_index("replication")
+            ratio = mine["delivery_ratio"].reindex(wide.index).to_numpy(dtype=float)
+            scale = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 1.0
+            share_text = f", {100 * scale:.1f} % delivered"
+        ax.fill_betweenx(q * scale, low, high, color=colour, alpha=0.2, lw=0,
+                         gid=f"band:{config}")
+        ax.plot(middle, q * scale, color=colour, lw=1.5, gid=f"cdf:{config}",
+                label=f"{config} (median {format_duration(float(np.nanmedian(middle)))}"
+                      f"{share_text}, {n} replication{'s' if n != 1 else ''})")
         lo, hi = min(lo, float(np.nanmin(low))), max(hi, float(np.nanmax(high)))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
     legend(ax, loc="lower right")
@@ -143,17 +160,47 @@ def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None
     return ax
 
 
-def _metric_axis(ax: Axes, metric: str) -> float:
-    """Label the y axis of ``metric``; the factor its values are drawn with."""
-    label = METRIC_LABELS.get(metric, metric)
-    if metric.endswith(("_ratio", "_rate")):
-        ax.set_ylabel(f"{label} (%)")
-        return 100.0
-    if metric.startswith("delay"):
-        ax.set_ylabel(f"{label} (s)")
-        return 1.0
-    ax.set_ylabel(label)
-    return 1.0
+def is_share(metric: str) -> bool:
+    """A share of recipients or attempts, from 0 to 1 (drawn in %)."""
+    return metric.endswith(("_ratio", "_rate"))
+
+
+def metric_unit(metric: str) -> tuple[float, str]:
+    """The factor a metric's values are drawn with, and their unit."""
+    if is_share(metric):
+        return 100.0, "%"
+    if metric.startswith("delay") or metric.endswith("_s"):
+        return 1.0, "s"
+    return 1.0, ""
+
+
+def _metric_axis(ax: Axes, metric: str, axis: str = "y") -> float:
+    """Label the axis of ``metric`` with its unit; the factor its values are drawn with."""
+    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+    factor, unit = metric_unit(metric)
+    text = f"{label} ({unit})" if unit else label
+    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(text)
+    return factor
+
+
+def _interval(metric: str, mean: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper error-bar lengths, a share's interval clipped to [0, 1]."""
+    half = np.where(np.isfinite(half), half, 0.0)
+    low, high = mean - half, mean + half
+    if is_share(metric):
+        low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+    return np.maximum(mean - low, 0.0), np.maximum(high - mean, 0.0)
+
+
+def _honest_limits(ax: Axes, metric: str, highs: Sequence[float]) -> None:
+    """y from 0 (no metric here is negative), up to 100 % for shares: a difference
+    of 0.26 ms or 0.1 pp looks as small as it is (the paired differences, plotted
+    apart, show whether it is real)."""
+    top = max([h for h in highs if math.isfinite(h)], default=0.0)
+    if is_share(metric):
+        ax.set_ylim(0.0, 100.0 if top > 10.0 else max(top * 1.15, 1.0))
+    else:
+        ax.set_ylim(0.0, top * 1.15 if top > 0 else 1.0)
 
 
 def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None) -> Axes:
@@ -169,16 +216,70 @@ def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None)
     if not configs:
         note(ax, f"no values of {metric}")
         return ax
+    highs = []
     for i, config in enumerate(configs):
         row = rows[as_str(rows["config"]) == config].iloc[0]
         mean, half = float(row["mean"]), float(row["half_width"])
-        yerr = [[half * factor], [half * factor]] if math.isfinite(half) else None
-        ax.errorbar([i], [mean * factor], yerr=yerr, fmt="o", color=f"C{i % 10}",
-                    capsize=5, lw=1.5, gid=f"metric:{config}")
+        lo, hi = _interval(metric, np.array([mean]), np.array([half]))
+        ax.errorbar([i], [mean * factor], yerr=[lo * factor, hi * factor], fmt="o",
+                    color=f"C{i % 10}", capsize=5, lw=1.5, gid=f"metric:{config}")
+        highs.append((mean + float(hi[0])) * factor)
     ax.set_xticks(range(len(configs)))
     ax.set_xticklabels(configs, rotation=15 if len(configs) > 3 else 0, fontsize=8)
     ax.set_xlim(-0.5, len(configs) - 0.5)
+    _honest_limits(ax, metric, highs)
     return ax
+
+
+def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | None = None, *,
+                         confidence: float = 0.95, fig: Figure | None = None) -> Figure:
+    """A forest plot of the paired differences to the first configuration (columns of
+    ``Comparison.differences()``: ``config``, ``versus``, ``metric``, ``diff``,
+    ``half_width``): one panel per metric in its own unit (shares in percentage
+    points), a point and its confidence interval per configuration, and the zero
+    line; an interval that excludes 0 is drawn solid, one that holds 0 hollow."""
+    rows = differences
+    if metrics is None:
+        metrics = list(dict.fromkeys(as_str(rows["metric"]))) if len(rows) else []
+    metrics = list(metrics)
+    configs = _labels(rows) if len(rows) else []
+    n = max(1, len(metrics))
+    if fig is None:
+        fig = Figure(figsize=(9.0, 0.9 + (0.35 * max(1, len(configs)) + 0.55) * n),
+                     layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    versus = str(as_str(rows["versus"]).iloc[0]) if len(rows) else "the first"
+    for ax, metric in zip(axes, metrics or [""], strict=False):
+        sub = rows[as_str(rows["metric"]) == metric] if metric else rows.iloc[0:0]
+        factor, unit = metric_unit(metric)
+        unit = "pp" if unit == "%" else unit
+        ax.axvline(0.0, color="0.3", lw=1)
+        ax.grid(True, axis="x", alpha=0.3)
+        label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+        ax.set_title(f"{label}: difference to {versus}" + (f" ({unit})" if unit else ""),
+                     fontsize=9, loc="left")
+        for k, config in enumerate(configs):
+            hit = sub[as_str(sub["config"]) == config]
+            if not len(hit):
+                continue
+            diff, half = float(hit["diff"].iloc[0]), float(hit["half_width"].iloc[0])
+            if not math.isfinite(diff):
+                continue
+            err = half * factor if math.isfinite(half) else 0.0
+            solid = math.isfinite(half) and abs(diff) > half
+            colour = f"C{(k + 1) % 10}"
+            ax.errorbar([diff * factor], [k], xerr=[[err], [err]], fmt="o", capsize=4,
+                        color=colour, mfc=colour if solid else "white", lw=1.5,
+                        gid=f"difference:{metric}:{config}")
+        ax.set_yticks(range(len(configs)))
+        ax.set_yticklabels(configs, fontsize=8)
+        ax.set_ylim(len(configs) - 0.5, -0.5)
+        lo, hi = ax.get_xlim()
+        wide = max(abs(lo), abs(hi))
+        ax.set_xlim(-wide, wide)  # zero in the middle: the sign reads at a glance
+    fig.suptitle(f"Paired differences (same seeds) with {100 * confidence:g} % "
+                 "confidence intervals; filled: the interval excludes 0", fontsize=10)
+    return fig
 
 
 def compared_metrics(table: pd.DataFrame, metrics: Sequence[str] | None = None, *,
@@ -248,23 +349,28 @@ def sweep_metric(table: pd.DataFrame, metric: str, parameter: str,
     n_lines = len(lines)
     offset = 0.0
     drawn = 0
+    highs: list[float] = []
     for i, (key, combo) in enumerate(lines):
         sub = rows[rows["_line"] == key].sort_values("_x")
         x = sub["_x"].to_numpy(dtype=float)
         if ticks is not None and n_lines > 1:  # side by side, not on top of each other
             offset = (i - (n_lines - 1) / 2) * min(0.25, 0.6 / n_lines)
-        mean = sub["mean"].to_numpy(dtype=float) * factor
-        half = sub["half_width"].to_numpy(dtype=float) * factor
-        if not np.isfinite(mean).any():  # every run of these points failed
+        raw = sub["mean"].to_numpy(dtype=float)
+        if not np.isfinite(raw).any():  # every run of these points failed
             continue
+        lo, hi = _interval(metric, raw, sub["half_width"].to_numpy(dtype=float))
         label = ", ".join(f"{name}={value or '(default)'}"
                           for name, value in zip(short, combo, strict=True)) or None
-        ax.errorbar(x + offset, mean, yerr=np.where(np.isfinite(half), half, 0.0),
-                    fmt="o-", capsize=4, lw=1.3, ms=4, color=f"C{i % 10}", label=label,
-                    gid=f"sweep:{key}")
+        # categories (postfix, exim) have no order in between: points, not lines
+        ax.errorbar(x + offset, raw * factor, yerr=[lo * factor, hi * factor],
+                    fmt="o" if ticks is not None else "o-", capsize=4, lw=1.3, ms=5,
+                    color=f"C{i % 10}", label=label, gid=f"sweep:{key}")
+        highs.extend((raw + hi) * factor)
         drawn += 1
     if not drawn:
         note(ax, f"no values of {metric}: every run failed")
+    else:
+        _honest_limits(ax, metric, highs)
     if ticks is not None:
         ax.set_xticks(range(len(ticks)))
         ax.set_xticklabels(ticks, rotation=15 if len(ticks) > 5 else 0, fontsize=8)

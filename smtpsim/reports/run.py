@@ -243,7 +243,8 @@ def _kept_text(text: str, source: str | None, overrides: Sequence[str]) -> str:
 
 def _read_kept(kept: str) -> tuple[str, str | None, list[str]]:
     lines = kept.rstrip("\n").split("\n")
-    source, overrides = None, []
+    source: str | None = None
+    overrides: list[str] = []
     while lines and lines[-1].startswith((_SOURCE, _OVERRIDE)):
         line = lines.pop()
         if line.startswith(_SOURCE):

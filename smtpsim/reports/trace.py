@@ -363,7 +363,7 @@ def timeline_figure(journeys: Sequence[Journey], *, incidents: Any = None) -> An
                             arrowprops={"arrowstyle": "->" if outcome == "sent" else "-",
                                         "color": colour, "lw": 1.2, "linestyle": style})
             if outcome != "sent":
-                ax.plot([x(te)], [y[peer] if peer in y else yy], marker="x", ms=8, mew=2,
+                ax.plot([x(te)], [y.get(peer, yy)], marker="x", ms=8, mew=2,
                         color=colour, ls="none", label=label(f"{outcome} attempt"))
         for _, r in j.recipients.iterrows():
             if str(r["status"]) == "delivered" and math.isfinite(float(r["t_final"])):
