@@ -53,7 +53,8 @@ dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr);
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
 div.scroll { max-width: 100%; overflow-x: auto; }
-table.smtpsim { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
+table.smtpsim { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0;
+                min-width: 32em; }
 table.smtpsim caption { text-align: left; color: var(--muted); padding: 0.2em 0; }
 table.smtpsim th, table.smtpsim td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd;
                                     overflow-wrap: normal; }

@@ -80,7 +80,10 @@ def question_of(scenario_text: str) -> tuple[str, str]:
             description = " ".join(str(data["description"]).split())
     except Exception:  # a report never fails on its decoration
         description = ""
-    return "\n".join(header).strip(), description
+    text = "\n".join(header).strip()
+    if text.lower().startswith("question:"):  # the label is the report's
+        text = text[len("question:"):].strip()
+    return text, description
 
 
 def _counted(result: Any) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
