@@ -62,6 +62,7 @@ table.smtpsim th { text-align: left; background: var(--soft); }
 table.smtpsim td.num { text-align: right; font-variant-numeric: tabular-nums;
                        white-space: nowrap; }
 table.smtpsim td.yes { font-weight: bold; }
+table.smtpsim td:first-child { white-space: nowrap; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 0.9em; }

@@ -110,6 +110,8 @@ def _share(n: float, total: float) -> str:
 def _seconds(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "-"
+    if value < 0.1:
+        return f"{1000 * value:.1f} ms"
     if value < 120:
         return f"{value:.2f} s"
     if value < 7200:
@@ -180,7 +182,7 @@ def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame,
         xfer = float(ac.loc[mine, "xfer_s"].mean()) if n else math.nan
         info = hosts.get(name) or {}
         rows.append([name, str(info.get("name", "")), str(info.get("role", "")), f"{n:,}",
-                     f"{sent:,}", f"{deferred:,} ({_share(deferred, n)})", f"{bounced:,}",
+                     f"{sent:,}", f"{deferred:,} ({_share(deferred, n)})" if n else "0", f"{bounced:,}",
                      f"{received:,}", _seconds(conn) if n else "-",
                      _seconds(xfer) if n else "-",
                      str(peaks.get((name, "active"), "-")),
