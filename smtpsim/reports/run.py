@@ -182,7 +182,8 @@ def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame,
         xfer = float(ac.loc[mine, "xfer_s"].mean()) if n else math.nan
         info = hosts.get(name) or {}
         rows.append([name, str(info.get("name", "")), str(info.get("role", "")), f"{n:,}",
-                     f"{sent:,}", f"{deferred:,} ({_share(deferred, n)})" if n else "0", f"{bounced:,}",
+                     f"{sent:,}", f"{deferred:,} ({_share(deferred, n)})" if n else "0",
+                     f"{bounced:,}",
                      f"{received:,}", _seconds(conn) if n else "-",
                      _seconds(xfer) if n else "-",
                      str(peaks.get((name, "active"), "-")),
