@@ -236,10 +236,10 @@ def _save(fig: Any, out: Path, name: str, fmt: str, written: list[Path]) -> None
 
 
 def _version_facts(seed: int, replications: int, until: float | None,
-                   confidence: float) -> list[tuple[str, Any]]:
+                   confidence: float, what: str = "configuration") -> list[tuple[str, Any]]:
     from .. import __version__
 
-    return [("base seed", f"{seed} (replication r of every configuration runs with the same "
+    return [("base seed", f"{seed} (replication r of every {what} runs with the same "
                           "seed: common random numbers)"),
             ("replications", replications),
             ("until", f"{until:g} s" if until is not None else "each scenario's duration"),
@@ -373,9 +373,15 @@ def write_sweep_report(swept: Any, out: Path, *, fmt: str = "png",
             ["point", "replication", "error"],
             [[str(r.point), str(r.replication), str(r.error)] for r in s.errors.itertuples()],
             index=3)))
-    header = facts([("scenario", s.scenario),
+    source = Path(str(s.scenario))
+    try:
+        question = _question(source.read_text(encoding="utf-8")) if source.is_file() else ""
+    except OSError:
+        question = ""
+    header = facts([("scenario", s.scenario), ("question", question or None),
                     ("varied", ", ".join(s.parameters) or "nothing"),
-                    *_version_facts(s.seed, s.replications, s.until, s.confidence)])
+                    *_version_facts(s.seed, s.replications, s.until, s.confidence,
+                                    "point")])
     page = out / "report.html"
     out.mkdir(parents=True, exist_ok=True)
     page.write_text(render_page(f"smtpsim sweep: {s.scenario}", sections, header=header),

@@ -37,3 +37,13 @@ def compare_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        "--replications", "2", "--until", "5min", "--out", str(out))
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A categorical parameter (retry behaviours), one replication, 3 minutes."""
+    out = tmp_path_factory.mktemp("reports") / "sweep"
+    done = smtpsim_cli("sweep", str(QUICKSTART), "--vary", "hosts.out.retry=postfix,impatient",
+                       "--replications", "1", "--until", "3min", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out

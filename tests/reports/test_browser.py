@@ -19,12 +19,12 @@ def _need_chromium() -> None:
         pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
 
 
-@pytest.mark.parametrize("which", ["run", "compare"])
+@pytest.mark.parametrize("which", ["run", "compare", "sweep"])
 def test_report_in_a_browser(which: str, request: pytest.FixtureRequest) -> None:
     _need_chromium()
-    directory: Path = request.getfixturevalue("run_dir" if which == "run" else "compare_dir")
+    directory: Path = request.getfixturevalue(f"{which}_dir")
     check = check_page(directory / "report.html", width=1400)
-    assert check.images >= 4
+    assert check.images >= 4  # run: 5 figures; compare: 4; sweep: one per metric
     assert check.broken == [] and check.external == []
     assert check.errors == []
     assert check.scroll_width <= check.width == 1400
