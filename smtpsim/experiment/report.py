@@ -254,6 +254,35 @@ def _question(text: str) -> str:
     return " ".join(p for p in (header.replace("\n", " "), description) if p)
 
 
+def _incidents(comparison: Any) -> list[dict[str, Any]]:
+    """The incident windows of each configuration (as its first replication has them:
+    a scenario's random windows differ between replications), labelled with the
+    configuration when they differ between configurations. A figure never fails on
+    its decoration: a configuration that cannot be built adds nothing."""
+    from ..model import build
+    from ..scenario import load_scenario
+
+    runs = comparison.runs
+    per: dict[str, list[dict[str, Any]]] = {}
+    for cfg in comparison.configs:
+        try:
+            scenario = load_scenario(cfg.text, overrides=[*comparison.overrides,
+                                                          *cfg.overrides])
+            if not scenario.incidents:
+                per[cfg.label] = []
+                continue
+            first = runs[(runs["config"] == cfg.label) & (runs["replication"] == 0)]
+            seed = int(first["seed"].iloc[0]) if len(first) else None
+            per[cfg.label] = list(build(scenario, seed).incidents)
+        except Exception:
+            per[cfg.label] = []
+    windows = list(per.values())
+    if all(w == windows[0] for w in windows):
+        return windows[0] if windows else []
+    return [{**w, "target": f"{w['target']} ({label})"}
+            for label, ws in per.items() for w in ws]
+
+
 def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
                          plots: bool = True) -> list[Path]:
     """The figures of a ``Comparison`` (``plots/{delay-cdf,metrics,differences,queues}``)
@@ -298,7 +327,7 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
                             compared_differences(c.differences(), c.metrics,
                                                  confidence=c.confidence)))
         fig = new_figure()
-        queue_bands(c.queues, ax=fig.add_subplot())
+        queue_bands(c.queues, incidents=_incidents(c), ax=fig.add_subplot())
         figures.append(("queues", "Queues over time", fig))
     captions = {
         "delay-cdf": "Share of all recipients delivered within each delay (log axis), the "

@@ -8,15 +8,26 @@ an optional ``ax`` (or ``fig``) and return what they drew on.
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._common import FIGSIZE, as_str, format_duration, legend, new_axes, note, time_scale
+from ._common import (
+    FIGSIZE,
+    as_str,
+    format_duration,
+    legend,
+    new_axes,
+    note,
+    shade_incidents,
+    time_scale,
+)
 from .cdf import log_delay_axis
 
 __all__ = [
@@ -126,11 +137,13 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
 
 
 def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None,
+                incidents: Sequence[Mapping[str, Any]] | None = None,
                 ax: Axes | None = None) -> Axes:
     """Messages queued in the whole network over time, per configuration: the mean
     over replications as a line, with a band from the smallest to the largest
     replication (or the ``band`` quantiles). Columns ``config``, ``replication``, ``t``
-    (simulated seconds), ``queue``."""
+    (simulated seconds), ``queue``. ``incidents`` (``{"kind", "target", "start",
+    "end"}``, as a run's ``meta["incidents"]``) are shaded."""
     ax = new_axes(ax)
     ax.set_title("Queued messages, all hosts: mean of the replications, " + _band_text(band))
     ax.set_ylabel("messages in queues (active + deferred)")
@@ -153,6 +166,9 @@ def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None
                         gid=f"band:{config}")
         ax.plot(scale(t), np.nanmean(values, axis=0), color=colour, lw=1.5,
                 gid=f"queue:{config}", label=config)
+    shown = [i for i in incidents or () if _before(i.get("start"), span)]
+    if shown:  # only those that start within the run shown (no legend for the unseen)
+        shade_incidents(ax, shown, scale, span)
     ax.set_xlim(0.0, float(scale(span)) if span > 0 else 1.0)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel(scale.label())
@@ -172,6 +188,13 @@ def metric_unit(metric: str) -> tuple[float, str]:
     if metric.startswith("delay") or metric.endswith("_s"):
         return 1.0, "s"
     return 1.0, ""
+
+
+def _before(start: Any, span: float) -> bool:
+    try:
+        return float(start) < span
+    except (TypeError, ValueError):
+        return False
 
 
 def _metric_axis(ax: Axes, metric: str, axis: str = "y") -> float:
@@ -225,7 +248,9 @@ def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None)
                     color=f"C{i % 10}", capsize=5, lw=1.5, gid=f"metric:{config}")
         highs.append((mean + float(hi[0])) * factor)
     ax.set_xticks(range(len(configs)))
-    ax.set_xticklabels(configs, rotation=15 if len(configs) > 3 else 0, fontsize=8)
+    # long labels (a file and its overrides) wrapped, so that neighbours never overlap
+    ax.set_xticklabels([textwrap.fill(c, 18, break_long_words=False) for c in configs],
+                       rotation=15 if len(configs) > 3 else 0, fontsize=8)
     ax.set_xlim(-0.5, len(configs) - 0.5)
     _honest_limits(ax, metric, highs)
     return ax
