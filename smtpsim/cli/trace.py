@@ -22,11 +22,12 @@ For the message: its recipients (status, delay, the reply that decided them), ev
 delivery attempt in time order (start time, host, peer, recipient, outcome, code
 and enhanced code, phase, and the delay split: queue wait, connection set-up,
 transfer, as docs/results.md defines them), its queue id at each host, and each
-bounce notice sent for it with that notice's own journey. --plot draws the journey
+bounce notice sent for it with that notice's own journey. --log adds the maillog's
+lines of those queue ids (each reply's text as the log gives it). --plot draws the journey
 as a timeline across hosts (PNG or SVG, by the file's suffix).
 
 Examples:
-  smtpsim trace results/quickstart-seed42 3F2A9C01B7
+  smtpsim trace results/quickstart-seed42 3F2A9C01B7 --log
   smtpsim trace results/quickstart-seed42 '<1234.smtpsim@corp.example>' --plot trip.png
   smtpsim trace results/quickstart-seed42 nobody@bigmail.example --all
 
@@ -45,6 +46,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("key", metavar="KEY", help="queue id, message-id or address")
     parser.add_argument("--plot", metavar="FILE",
                         help="also draw the journey as a timeline (.png or .svg)")
+    parser.add_argument("--log", action="store_true",
+                        help="also print the maillog lines of its queue ids (every reply's "
+                             "text, as the log gives it)")
     parser.add_argument("--all", action="store_true",
                         help="trace every message an address matches, not just list them")
     parser.set_defaults(run=run)
@@ -79,6 +83,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         journeys = [journey(result, mid, directory) for mid in found]
         text = "\n\n".join(format_journey(j) for j in journeys)
+        if args.log:
+            from ..reports.trace import log_lines
+
+            ids = [q for j in journeys for one in (j, *j.notices) for _, q in one.queue_ids]
+            text += "\n\nmaillog lines:\n" + "\n".join(log_lines(result, ids, directory))
         fig = None
         if plot is not None:
             from ..reports.trace import timeline_figure

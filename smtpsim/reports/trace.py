@@ -31,6 +31,7 @@ __all__ = [
     "find_messages",
     "format_journey",
     "journey",
+    "log_lines",
     "queue_ids",
     "timeline_figure",
 ]
@@ -75,6 +76,18 @@ def queue_ids(result: Any, directory: Path | None = None,
         if wanted is None or mid in wanted:
             out.setdefault(mid, []).append((match.group(1), match.group(2)))
     return out
+
+
+def log_lines(result: Any, ids: Iterable[str], directory: Path | None = None) -> list[str]:
+    """The maillog's lines that name one of the queue ids ``ids`` (as ``QID:``, or
+    ``queued as QID``, or a bounce's new ``QID``): each attempt's reply text as
+    the log gives it."""
+    wanted = tuple(ids)
+    if not wanted:
+        return []
+    pattern = re.compile("|".join(re.escape(q) for q in wanted))
+    return [line.rstrip("\n") for line in _maillog_lines(result, directory)
+            if pattern.search(line)]
 
 
 def find_messages(result: Any, key: str, directory: Path | None = None) -> list[int]:

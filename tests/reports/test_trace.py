@@ -101,3 +101,14 @@ def test_unknown_keys_fail_on_one_line(run_dir: Path) -> None:
         done = smtpsim_cli("trace", str(run_dir), key)
         assert done.returncode == 2, key
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, key
+
+
+def test_log_prints_the_maillog_lines_of_its_queue_ids(run_dir: Path) -> None:
+    match = _bounced_line(run_dir)
+    done = smtpsim_cli("trace", str(run_dir), match.group(1), "--log")
+    assert done.returncode == 0, done.stderr
+    log_part = done.stdout.split("maillog lines:\n")[1]
+    bounced = next(line for line in (run_dir / "maillog").read_text().splitlines()
+                   if match.group(0) in line)
+    assert bounced in log_part.splitlines()  # the reply's text as the log gives it
+    assert "sender non-delivery notification" in log_part
