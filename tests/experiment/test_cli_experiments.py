@@ -53,7 +53,7 @@ def test_compare_prints_the_tables_and_writes_the_results(tmp_path: Path) -> Non
     for name in ("runs", "table", "differences", "delays", "queues", "errors"):
         assert (out / f"{name}.csv").exists() and (out / f"{name}.parquet").exists()
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
-        "delay-cdf.png", "metrics.png", "queues.png"]
+        "delay-cdf.png", "differences.png", "metrics.png", "queues.png"]
     assert len(list((out / "runs").glob("*.json"))) == 6
     diffs = pd.read_csv(out / "differences.csv")
     assert bool(diffs.set_index("metric").loc["expired_rate", "excludes_zero"])
