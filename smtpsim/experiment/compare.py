@@ -379,7 +379,8 @@ class Comparison:
               ) -> list[Path]:
         """Write the tables ``runs``, ``table``, ``differences``, ``delays``,
         ``queues``, ``errors`` (CSV and Parquet), the figures
-        ``plots/{delay-cdf,metrics,queues}.FMT`` and ``report.html``; returns the paths."""
+        ``plots/{delay-cdf,metrics,differences,queues}.FMT`` and ``report.html``; returns
+        the paths."""
         out = Path(directory)
         written = write_frame(self.runs, out, "runs")
         written += write_frame(self.table(), out, "table")
