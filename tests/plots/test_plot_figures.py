@@ -13,10 +13,10 @@ from matplotlib.figure import Figure
 from smtpsim.metrics.result import RunResult
 from smtpsim.plots import (
     bounces_by_dsn,
-    delay_breakdown,
-    delay_cdf,
     deferral_counts,
     deferrals_over_time,
+    delay_breakdown,
+    delay_cdf,
     delay_components,
     level_bins,
     outcomes_over_time,
