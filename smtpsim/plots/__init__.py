@@ -18,7 +18,7 @@ all. Time axes are in minutes, or in hours for a run longer than 3 h.
 """
 
 from ._common import Incident, parse_incidents
-from .bounces import bounces_by_dsn, dsn_meaning
+from .bounces import bounces_by_dsn, dsn_meaning, failed_by_dsn
 from .breakdown import COMPONENTS, delay_breakdown, delay_components
 from .cdf import delay_cdf
 from .experiment import (
@@ -28,9 +28,10 @@ from .experiment import (
     replication_cdf,
     sweep_metric,
 )
-from .outcomes import outcome_counts, outcomes_over_time
-from .output import FIGURES, FORMATS, write_plots
-from .queues import queue_sizes
+from .outcomes import deferral_counts, deferrals_over_time, outcome_counts, outcomes_over_time
+from .output import FIGURES, FORMATS, figure_totals, write_plots
+from .population import recipients_of_interest
+from .queues import level_bins, queue_sizes
 
 __all__ = [
     "COMPONENTS",
@@ -40,15 +41,21 @@ __all__ = [
     "bounces_by_dsn",
     "compared_metric",
     "compared_metrics",
+    "deferral_counts",
+    "deferrals_over_time",
     "delay_breakdown",
     "delay_cdf",
     "delay_components",
     "dsn_meaning",
+    "failed_by_dsn",
+    "figure_totals",
+    "level_bins",
     "outcome_counts",
     "outcomes_over_time",
     "parse_incidents",
     "queue_bands",
     "queue_sizes",
+    "recipients_of_interest",
     "replication_cdf",
     "sweep_metric",
     "write_plots",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
     "FIGSIZE",
@@ -22,15 +22,18 @@ __all__ = [
     "TimeScale",
     "as_str",
     "bin_edges",
+    "count_axis",
+    "duration_axis",
     "format_duration",
     "new_axes",
     "note",
     "parse_incidents",
+    "set_data_ylim",
     "shade_incidents",
     "time_scale",
 ]
 
-FIGSIZE = (9.0, 4.8)
+FIGSIZE = (10.0, 4.8)
 """Size of a new figure, in inches."""
 
 LONG_RUN_S = 3 * 3600.0
@@ -176,26 +179,100 @@ def parse_incidents(incidents: Iterable[Mapping[str, Any]] | None) -> list[Incid
     return out
 
 
+_ROW_MAX = 0.065  # height of one incident row, as a share of the axes' height
+_ROWS_MAX_SHARE = 0.3  # all rows together take at most this share of the height
+
+
+def incident_rows(incidents: Iterable[Incident]) -> list[tuple[str, list[Incident]]]:
+    """The incidents grouped into rows, one row per incident (its kind and target),
+    in order of first start: repeated windows of one incident (bursts, ``every:``)
+    share a row, different incidents never do, so no two labels can collide."""
+    rows: dict[str, list[Incident]] = {}
+    for incident in sorted(incidents, key=lambda i: i.start):
+        key = incident.kind if not incident.target else f"{incident.kind} {incident.target}"
+        rows.setdefault(key, []).append(incident)
+    return list(rows.items())
+
+
 def shade_incidents(ax: Axes, incidents: Iterable[Mapping[str, Any]] | None,
                     scale: TimeScale, span_s: float) -> list[Incident]:
-    """Shade each incident's window on a time axis (``axvspan``, gid ``incident:KIND``),
-    labelled by its kind, one legend entry per kind. Returns the incidents drawn."""
+    """Shade each incident's window on a time axis and label it in a row of its own.
+
+    Each window is shaded lightly over the whole height (``axvspan``, gid
+    ``incident:KIND``), and drawn again as a solid band in the incident's own row at
+    the top of the axes, where its label is written: one row per incident (kind and
+    target), so labels never overlap. The rows take the top of the axes:
+    :func:`set_data_ylim` keeps the data below them. One legend entry per kind.
+    Returns the incidents drawn."""
     drawn = parse_incidents(incidents)
+    rows = incident_rows(drawn)
+    height = row_height(len(rows))
     colours: dict[str, str] = {}
-    for incident in drawn:
-        first = incident.kind not in colours
-        if first:
-            colours[incident.kind] = _INCIDENT_COLOURS[len(colours) % len(_INCIDENT_COLOURS)]
-        end = span_s if incident.end is None else incident.end
-        x0, x1 = float(scale(incident.start)), float(scale(max(end, incident.start)))
-        # above the data (bars would hide it), light enough to read the data through
-        ax.axvspan(x0, x1, color=colours[incident.kind], alpha=0.2, zorder=2.5, lw=0,
-                   gid=f"incident:{incident.kind}",
-                   label=f"incident: {incident.kind}" if first else "_nolegend_")
-        text = incident.kind if not incident.target else f"{incident.kind} {incident.target}"
-        ax.text(x0, 0.98, f" {text}", transform=ax.get_xaxis_transform(), ha="left",
-                va="top", rotation=90, fontsize=7, color="0.2", clip_on=True, zorder=3)
+    for r, (label, members) in enumerate(rows):
+        top = 1.0 - r * height
+        for incident in members:
+            first = incident.kind not in colours
+            if first:
+                colours[incident.kind] = _INCIDENT_COLOURS[len(colours) % len(_INCIDENT_COLOURS)]
+            colour = colours[incident.kind]
+            end = span_s if incident.end is None else incident.end
+            x0, x1 = float(scale(incident.start)), float(scale(max(end, incident.start)))
+            # light, behind nothing that matters: the data stays readable through it
+            ax.axvspan(x0, x1, color=colour, alpha=0.15, zorder=0.5, lw=0,
+                       gid=f"incident:{incident.kind}",
+                       label=f"incident: {incident.kind}" if first else "_nolegend_")
+            ax.axvspan(x0, x1, ymin=top - 0.9 * height, ymax=top, color=colour, alpha=0.75,
+                       zorder=3, lw=0, gid=f"incident-row:{incident.kind}")
+        x_label = float(scale(members[0].start))
+        ax.text(x_label, top - 0.45 * height, f" {label}", transform=ax.get_xaxis_transform(),
+                ha="left", va="center", fontsize=7, color="0.1", clip_on=True, zorder=4,
+                gid="incident-label")
+    ax._smtpsim_incident_rows = len(rows)  # type: ignore[attr-defined]  # for set_data_ylim
     return drawn
+
+
+def row_height(n_rows: int) -> float:
+    """The height of one incident row (share of the axes) for ``n_rows`` rows."""
+    return min(_ROW_MAX, _ROWS_MAX_SHARE / n_rows) if n_rows else 0.0
+
+
+def set_data_ylim(ax: Axes, data_top: float, bottom: float = 0.0, margin: float = 1.08) -> None:
+    """A y range from ``bottom`` whose data (up to ``data_top``) stays below the incident
+    rows drawn by :func:`shade_incidents`, with a small margin."""
+    rows = int(getattr(ax, "_smtpsim_incident_rows", 0))
+    free = 1.0 - rows * row_height(rows)
+    top = max(float(data_top), 1e-9) * margin
+    if ax.get_yscale() in ("log", "symlog"):  # room for the rows in log space
+        ax.set_ylim(bottom, 10 ** (math.log10(max(top, 10.0)) / free))
+    else:
+        ax.set_ylim(bottom, bottom + (top - bottom) / free)
+
+
+def count_axis(ax: Axes, axis: str = "y") -> None:
+    """Whole counts with thousands separators on an axis (``12,500``)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    locator = target.get_major_locator()
+    if isinstance(locator, MaxNLocator):
+        locator.set_params(integer=True)
+
+
+def duration_axis(ax: Axes, axis: str = "y") -> None:
+    """Durations in human units on an axis (``30 s``, ``5 min``, ``2 h``)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(duration_formatter())
+
+
+def no_data_bins(ax: Axes, left: np.ndarray, width: float, empty: np.ndarray,
+                 what: str) -> None:
+    """Hatch the bins where there is nothing to average, so that an empty bin is not
+    read as a zero; one legend entry ``no data: WHAT``."""
+    first = True
+    for x in np.asarray(left)[np.asarray(empty, dtype=bool)]:
+        ax.axvspan(float(x), float(x) + width, facecolor="none", edgecolor="0.75", hatch="///",
+                   lw=0, zorder=0.6, gid="no-data",
+                   label=f"no data: {what}" if first else "_nolegend_")
+        first = False
 
 
 def tidy_time_axis(ax: Axes, scale: TimeScale, span_s: float, what: str | None = None) -> None:
@@ -204,10 +281,16 @@ def tidy_time_axis(ax: Axes, scale: TimeScale, span_s: float, what: str | None =
 
 
 def legend(ax: Axes, **kwargs: Any) -> None:
-    """A legend if anything has a label."""
+    """A legend if anything has a label: outside the axes on the right, where it
+    never hides data, unless a ``loc`` is given."""
     handles, _labels = ax.get_legend_handles_labels()
-    if handles:
+    if not handles:
+        return
+    if "loc" in kwargs:
         ax.legend(fontsize=8, framealpha=0.9, **kwargs)
+    else:
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, **kwargs)
 
 
 def pandas_bool(values: pd.Series) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Failed recipients (bounced and expired) by enhanced status code."""
+"""Failed recipients (bounced apart from expired) by enhanced status code."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from ._common import as_str, new_axes, note
+from ._common import as_str, count_axis, new_axes, note
+from .population import recipients_of_interest
 
-__all__ = ["DSN_MEANINGS", "bounces_by_dsn", "dsn_meaning"]
+__all__ = ["DSN_MEANINGS", "STATUS_COLOURS", "bounces_by_dsn", "dsn_meaning", "failed_by_dsn"]
 
-FAILED = ("bounced", "expired")
+FAILED = ("bounced", "expired", "lost")
 
 # RFC 3463 (and RFC 7505 for X.1.10, RFC 4954 for X.7.8): subject.detail -> meaning.
 DSN_MEANINGS = {
@@ -52,8 +53,12 @@ DSN_MEANINGS = {
 _SUBJECTS = {"0": "other", "1": "addressing", "2": "mailbox", "3": "mail system",
              "4": "network or routing", "5": "mail delivery protocol", "6": "message content",
              "7": "security or policy"}
-_CLASS_COLOURS = {"5": "#d62728", "4": "#9467bd"}
-_CLASS_NAMES = {"5": "5.x.x permanent failure", "4": "4.x.x temporary failure (expired)"}
+STATUS_COLOURS = {"bounced": "#d62728", "expired": "#9467bd", "lost": "#7f7f7f"}
+STATUS_MEANINGS = {
+    "bounced": "refused for good (5xx) or undeliverable",
+    "expired": "still failing at maximal_queue_lifetime (last error shown)",
+    "lost": "in a queue the scenario destroyed",
+}
 
 
 def dsn_meaning(code: str) -> str:
@@ -64,40 +69,66 @@ def dsn_meaning(code: str) -> str:
     return DSN_MEANINGS.get(f"{parts[1]}.{parts[2]}", _SUBJECTS.get(parts[1], ""))
 
 
-def bounces_by_dsn(recipients: pd.DataFrame, *, statuses: tuple[str, ...] = FAILED,
-                   ax: Axes | None = None) -> Axes:
-    """One horizontal bar per DSN code (``dsn``) of the recipients whose status is in
-    ``statuses`` (bounced and expired), as long as the number of such recipients,
-    most frequent on top, coloured by class (5.x.x permanent, 4.x.x temporary: the
-    last error of an expired recipient). Every recipient counts, bounce messages'
-    own included. The run's time is not on an axis here, so no incidents are shaded.
-    """
+def failed_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
+                  statuses: tuple[str, ...] = FAILED, include_bounces: bool = False,
+                  warmup: float = 0.0) -> pd.DataFrame:
+    """The failed recipients the summary counts, by status and DSN code: columns
+    ``status``, ``dsn``, ``recipients``, most frequent first within each status (in
+    the order of ``statuses``). ``attrs["submitted"]`` is the summary's number of
+    recipients, the denominator of every share shown."""
+    rows = recipients_of_interest(recipients, messages, include_bounces=include_bounces,
+                                  warmup=warmup)
+    status = as_str(rows["status"]) if len(rows) else pd.Series([], dtype=str)
+    failed = rows.loc[status.isin(statuses).to_numpy()]
+    table = pd.DataFrame({"status": as_str(failed["status"]),
+                          "dsn": as_str(failed["dsn"]).replace("", "(none)")})
+    counts = table.value_counts(["status", "dsn"], sort=False).rename("recipients")
+    out = counts.reset_index()
+    out["order"] = out["status"].map({s: i for i, s in enumerate(statuses)})
+    out = out.sort_values(["order", "recipients", "dsn"], ascending=[True, False, True],
+                          kind="stable").drop(columns="order").reset_index(drop=True)
+    out.attrs["submitted"] = len(rows)
+    return out
+
+
+def bounces_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
+                   statuses: tuple[str, ...] = FAILED, include_bounces: bool = False,
+                   warmup: float = 0.0, ax: Axes | None = None) -> Axes:
+    """One horizontal bar per status and DSN code of the failed recipients the
+    summary counts (:func:`failed_by_dsn`): bounced (refused for good) and expired
+    (still failing at ``maximal_queue_lifetime``; its DSN is the last temporary
+    error, as Postfix reports it) in their own colours and groups, so that what
+    bounced is never confused with what was only late. Each bar says its share of
+    all the summary's recipients. The run's time is not on an axis here, so no
+    incidents are shaded."""
     ax = new_axes(ax)
-    ax.set_title("Failed recipients by DSN code (" + " and ".join(statuses) + ")")
+    ax.set_title("Failed recipients by status and DSN code")
     ax.set_xlabel("recipients")
-    status = as_str(recipients["status"]) if len(recipients) else pd.Series([], dtype=str)
-    failed = recipients.loc[status.isin(statuses).to_numpy()]
-    if failed.empty:
+    table = failed_by_dsn(recipients, messages, statuses=statuses,
+                          include_bounces=include_bounces, warmup=warmup)
+    total = int(table.attrs["submitted"])
+    if table.empty:
         note(ax, "no " + " or ".join(statuses) + " recipients in this run")
         ax.set_yticks([])
         return ax
-    codes = as_str(failed["dsn"]).replace("", "(none)")
-    counts = codes.value_counts(sort=False)
-    counts = counts.sort_values(ascending=True, kind="stable")  # most frequent on top
-    total = len(recipients)
-    labels = [f"{code}  {dsn_meaning(code)}".rstrip() for code in counts.index]
-    colours = [_CLASS_COLOURS.get(str(code)[:1], "#7f7f7f") for code in counts.index]
-    bars = ax.barh(range(len(counts)), counts.to_numpy(), color=colours, height=0.6,
-                   gid="dsn-bars")
-    ax.set_yticks(range(len(counts)), labels)
-    ax.bar_label(bars, labels=[f"{n:,} ({100 * n / total:.3g} % of all recipients)"
-                               for n in counts.to_numpy()], padding=4, fontsize=8)
-    ax.set_xlim(0, float(counts.max()) * 1.35)
-    pad = max(0, 4 - len(counts)) / 2  # a lone bar is not a wall of colour
-    ax.set_ylim(-0.6 - pad, len(counts) - 0.4 + pad)
+    table = table.iloc[::-1].reset_index(drop=True)  # barh draws bottom up: first on top
+    n = table["recipients"].to_numpy()
+    labels = [f"{status}  {code}  {dsn_meaning(code)}".rstrip()
+              for status, code in zip(table["status"], table["dsn"], strict=True)]
+    colours = [STATUS_COLOURS.get(s, "#7f7f7f") for s in table["status"]]
+    bars = ax.barh(range(len(table)), n, color=colours, height=0.6, gid="dsn-bars")
+    ax.set_yticks(range(len(table)), labels, fontsize=8)
+    ax.bar_label(bars, labels=[f"{k:,} ({100 * k / total:.2f} % of {total:,} recipients)"
+                               for k in n], padding=4, fontsize=8)
+    ax.set_xlim(0, float(n.max()) * 1.6)
+    count_axis(ax, "x")
+    pad = max(0, 4 - len(table)) / 2  # a lone bar is not a wall of colour
+    ax.set_ylim(-0.6 - pad, len(table) - 0.4 + pad)
     ax.grid(True, axis="x", alpha=0.3)
-    classes = [c for c in ("5", "4") if any(str(code).startswith(c) for code in counts.index)]
-    handles = [Patch(color=_CLASS_COLOURS[c], label=_CLASS_NAMES[c]) for c in classes]
-    if handles:
-        ax.legend(handles=handles, fontsize=8, loc="lower right")
+    sums = table.groupby("status", sort=False)["recipients"].sum()
+    handles = [Patch(color=STATUS_COLOURS.get(s, "#7f7f7f"),
+                     label=f"{s}: {STATUS_MEANINGS.get(s, s)} ({int(sums[s]):,})")
+               for s in statuses if s in sums.index]
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax

@@ -31,16 +31,19 @@ from matplotlib.axes import Axes
 from ._common import (
     as_str,
     bin_edges,
+    duration_axis,
     format_duration,
     legend,
     new_axes,
+    no_data_bins,
     note,
+    set_data_ylim,
     shade_incidents,
     span_of,
     tidy_time_axis,
     time_scale,
 )
-from .cdf import recipients_of_interest
+from .population import recipients_of_interest
 
 __all__ = ["COMPONENTS", "delay_breakdown", "delay_components"]
 
@@ -158,12 +161,14 @@ def delay_breakdown(recipients: pd.DataFrame, attempts: pd.DataFrame,
     if "dns_s" not in attempts.columns:
         title += "\nDNS lookups are counted in connection; greylisting = retry wait after 4.2.0"
     ax.set_title(title, fontsize=10)
-    ax.set_ylabel("mean delay per delivered recipient (s)")
+    ax.set_ylabel("mean delay per delivered recipient")
     tidy_time_axis(ax, scale, span, "message submitted, time since the start of the run")
     shade_incidents(ax, incidents, scale, span)
+    duration_axis(ax)
     if parts.empty:
         note(ax, "no delivered recipients to show")
-        legend(ax, loc="upper right")
+        set_data_ylim(ax, 1.0)
+        legend(ax)
         return ax
     which = np.clip(np.searchsorted(edges, submit, side="right") - 1, 0, len(edges) - 2)
     n = np.bincount(which, minlength=len(edges) - 1).astype(float)
@@ -185,7 +190,9 @@ def delay_breakdown(recipients: pd.DataFrame, attempts: pd.DataFrame,
                linewidth=0, label=f"{name} ({share:.1f} % of all delay)",
                gid=f"component:{column}")
         bottom += mean
-    ax.set_ylim(0, max(float(bottom.max()), 1e-3) * 1.1)
+    # a bin where no delivered message was submitted has no mean: hatched, not 0
+    no_data_bins(ax, left, float(scale(width_s)), n == 0, "no delivered mail submitted then")
+    set_data_ylim(ax, max(float(bottom.max()), 1e-3))
     ax.grid(True, axis="y", alpha=0.3)
-    legend(ax, loc="upper right")
+    legend(ax)
     return ax

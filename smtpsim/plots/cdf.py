@@ -7,11 +7,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FixedLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, NullFormatter, PercentFormatter
 
 from ._common import as_str, format_duration, legend, new_axes, note
+from .population import recipients_of_interest
 
-__all__ = ["delay_cdf", "recipients_of_interest"]
+__all__ = ["delay_cdf"]
 
 # Major ticks of the delay axis, in seconds: round durations from 1 ms to 30 d, and a
 # finer set for a narrow range of delays.
@@ -20,25 +21,6 @@ _FINE_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10
                60, 120, 300, 600, 1200, 1800, 3600, 7200, 6 * 3600, 12 * 3600, 86400,
                2 * 86400, 5 * 86400, 10 * 86400, 30 * 86400)
 _MIN_DELAY = 1e-3  # a delay of 0 (impossible in practice) is drawn at 1 ms on the log axis
-
-
-def recipients_of_interest(recipients: pd.DataFrame, messages: pd.DataFrame, *,
-                           include_bounces: bool = False,
-                           warmup: float = 0.0) -> pd.DataFrame:
-    """Recipients joined with their message's ``origin`` and ``t_submit``: without the
-    recipients of bounce messages unless ``include_bounces``, and only those of
-    messages submitted at or after ``warmup`` (as in ``summary.json``)."""
-    msgs = messages.loc[:, ["msg_id", "origin", "t_submit"]].copy()
-    msgs["origin"] = as_str(msgs["origin"])
-    rcpts = recipients.drop(columns=["origin", "t_submit"], errors="ignore")
-    out = rcpts.merge(msgs, on="msg_id", how="left")
-    out["origin"] = out["origin"].fillna("")
-    keep = np.ones(len(out), dtype=bool)
-    if not include_bounces:
-        keep &= (out["origin"] != "bounce").to_numpy()
-    if warmup > 0:
-        keep &= (out["t_submit"] >= warmup).to_numpy(dtype=bool, na_value=False)
-    return out.loc[keep].reset_index(drop=True)
 
 
 def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
@@ -87,13 +69,15 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     groups = list(keys.value_counts(sort=True).index)
     delays = rows["delay_s"].to_numpy(dtype=float)
     lo, hi = np.inf, 0.0
-    lines: list[tuple[str, np.ndarray, int]] = []
+    lines: list[tuple[str, np.ndarray, int, int]] = []
+    pending = (status == "pending").to_numpy()
     for name in groups:
         member = (keys == name).to_numpy()
-        lines.append((str(name), np.sort(delays[member & delivered]), int(member.sum())))
+        lines.append((str(name), np.sort(delays[member & delivered]), int(member.sum()),
+                      int((member & pending).sum())))
     if len(groups) > 1:
-        lines.append(("all", np.sort(delays[delivered]), len(rows)))
-    for i, (name, x, total) in enumerate(lines):
+        lines.append(("all", np.sort(delays[delivered]), len(rows), int(pending.sum())))
+    for i, (name, x, total, waiting) in enumerate(lines):
         if x.size == 0:
             continue
         x = np.maximum(x, _MIN_DELAY)
@@ -104,12 +88,15 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
         median = format_duration(float(np.median(x)))
         label = (f"{name}: {100 * x.size / total:.2f} % of {total:,} delivered, "
                  f"median of those {median}")
+        if waiting:
+            label += f"; {100 * waiting / total:.2f} % still pending"
         style: dict[str, Any] = ({"color": "black", "lw": 1.6, "ls": "--"} if name == "all"
                                  else {"color": f"C{i % 10}", "lw": 1.4})
         ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
-    legend(ax, loc="lower right")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    legend(ax)
     return ax
 
 

@@ -7,18 +7,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from matplotlib.axes import Axes
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._common import FIGSIZE, as_str
-from .bounces import bounces_by_dsn
-from .breakdown import delay_breakdown
+from .bounces import FAILED, bounces_by_dsn, failed_by_dsn
+from .breakdown import delay_breakdown, delay_components
 from .cdf import delay_cdf
-from .outcomes import outcomes_over_time
+from .outcomes import (
+    FINAL_STATUSES,
+    deferral_counts,
+    deferrals_over_time,
+    outcome_counts,
+    outcomes_over_time,
+)
+from .population import recipients_of_interest
 from .queues import queue_sizes
 
-__all__ = ["FIGURES", "FORMATS", "write_plots"]
+__all__ = ["FIGURES", "FORMATS", "figure_totals", "write_plots"]
 
 FORMATS = ("png", "svg", "pdf")
 FIGURES = ("delay-cdf", "outcomes", "queues", "bounces-by-dsn", "delay-breakdown")
@@ -46,30 +53,74 @@ def write_plots(result: Any, out_dir: str | Path, fmt: str = "png") -> list[Path
     # one line per flow, or per recipient domain when there is a single flow
     flows = set(as_str(m["origin"])) - {"bounce"} if len(m) else set()
     by: Literal["origin", "domain"] = "origin" if len(flows) > 1 else "domain"
-    draw: dict[str, Callable[[Axes], Axes]] = {
-        "delay-cdf": lambda ax: delay_cdf(r, m, by=by, warmup=warmup, ax=ax),
-        "outcomes": lambda ax: outcomes_over_time(r, a, incidents=incidents, until=until,
-                                                  ax=ax),
-        "queues": lambda ax: queue_sizes(lv, incidents=incidents, until=until, ax=ax),
-        "bounces-by-dsn": lambda ax: bounces_by_dsn(r, ax=ax),
-        "delay-breakdown": lambda ax: delay_breakdown(r, a, m, incidents=incidents,
-                                                      until=until, warmup=warmup, ax=ax),
+    draw: dict[str, Callable[[Figure], object]] = {
+        "delay-cdf": lambda fig: delay_cdf(r, m, by=by, warmup=warmup, ax=fig.add_subplot()),
+        "outcomes": lambda fig: _outcomes_panels(fig, r, a, m, incidents, until, warmup),
+        "queues": lambda fig: queue_sizes(lv, incidents=incidents, until=until,
+                                          ax=fig.add_subplot()),
+        "bounces-by-dsn": lambda fig: bounces_by_dsn(r, m, warmup=warmup,
+                                                     ax=fig.add_subplot()),
+        "delay-breakdown": lambda fig: delay_breakdown(r, a, m, incidents=incidents,
+                                                       until=until, warmup=warmup,
+                                                       ax=fig.add_subplot()),
     }
     caption = _caption(meta)
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name in FIGURES:
-        fig = Figure(figsize=FIGSIZE, layout="constrained")
+        size = (FIGSIZE[0], FIGSIZE[1] * 1.45) if name == "outcomes" else FIGSIZE
+        fig = Figure(figsize=size, layout="constrained")
         FigureCanvasAgg(fig)
-        ax = draw[name](fig.add_subplot())
+        draw[name](fig)
         if caption:
             fig.text(0.995, 0.005, caption, ha="right", va="bottom", fontsize=7, color="0.4")
         path = directory / f"{name}.{fmt}"
         fig.savefig(path, format=fmt, dpi=DPI)
         written.append(path)
-        del ax, fig
+        del fig
     return written
+
+
+def _outcomes_panels(fig: Figure, r: pd.DataFrame, a: pd.DataFrame, m: pd.DataFrame,
+                     incidents: Any, until: float | None, warmup: float) -> None:
+    """Recipients reaching a final status above, deferred attempts below: two
+    quantities that are never stacked together, on one time axis."""
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    outcomes_over_time(r, m, incidents=incidents, until=until, warmup=warmup, ax=top)
+    top.set_xlabel("")
+    deferrals_over_time(a, m, incidents=incidents, until=until, warmup=warmup, ax=bottom)
+
+
+def figure_totals(result: Any) -> dict[str, dict[str, int]]:
+    """What each figure of :func:`write_plots` counts, from the same functions and
+    arguments it draws with: per figure, recipients per status (and deferred attempts
+    for the outcomes figure). A test holds these equal to ``result.summary()``."""
+    meta = dict(getattr(result, "meta", None) or {})
+    until = _number(meta.get("sim_time_s"), _number(meta.get("until_s"), None))
+    warmup = _number(meta.get("warmup_s"), 0.0) or 0.0
+    m, r, a = result.messages, result.recipients, result.attempts
+    counts = outcome_counts(r, m, warmup=warmup, until=until)
+    outcomes = {s: int(counts[s].sum()) for s in FINAL_STATUSES}
+    outcomes["pending"] = int(counts.attrs["pending"])
+    outcomes["submitted"] = int(counts.attrs["submitted"])
+    deferrals = deferral_counts(a, m, warmup=warmup, until=until)
+    outcomes["deferred_attempts"] = int(deferrals.drop(columns=["t_start", "t_end"])
+                                        .to_numpy().sum())
+    failed = failed_by_dsn(r, m, warmup=warmup)
+    by_status = failed.groupby("status")["recipients"].sum()
+    bounces = {s: int(by_status.get(s, 0)) for s in FAILED}
+    bounces["submitted"] = int(failed.attrs["submitted"])
+    cdf = recipients_of_interest(r, m, warmup=warmup)
+    status = as_str(cdf["status"])
+    parts = delay_components(r, a, m, warmup=warmup)
+    return {
+        "outcomes": outcomes,
+        "bounces-by-dsn": bounces,
+        "delay-cdf": {"submitted": len(cdf), "delivered": int((status == "delivered").sum()),
+                      "pending": int((status == "pending").sum())},
+        "delay-breakdown": {"delivered": len(parts)},
+    }
 
 
 def _number(value: Any, default: float | None) -> float | None:

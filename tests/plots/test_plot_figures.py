@@ -13,10 +13,12 @@ from matplotlib.figure import Figure
 from smtpsim.metrics.result import RunResult
 from smtpsim.plots import (
     bounces_by_dsn,
+    deferral_counts,
+    deferrals_over_time,
     delay_breakdown,
     delay_cdf,
     delay_components,
-    outcome_counts,
+    level_bins,
     outcomes_over_time,
     queue_sizes,
 )
@@ -121,46 +123,55 @@ def test_cdf_counts_messages_from_the_warmup_on(quick: RunResult) -> None:
 # --- outcomes per interval --------------------------------------------------------------
 
 
-def test_outcome_bins_sum_to_the_table_counts(outage: RunResult) -> None:
-    ax = outcomes_over_time(outage.recipients, outage.attempts, until=2400.0,
+def test_outcome_bins_sum_to_the_summary_counts(outage: RunResult) -> None:
+    ax = outcomes_over_time(outage.recipients, outage.messages, until=2400.0,
                             incidents=outage.meta["incidents"], ax=axes())
-    status = status_of(outage)
-    expected = {
-        "delivered": int((status == "delivered").sum()),
-        "deferred": int((outage.attempts["outcome"].astype(str) == "deferred").sum()),
-        "bounced": int((status == "bounced").sum()),
-        "expired": int((status == "expired").sum()),
-    }
+    status = not_bounces(outage)["status"].astype(str)
+    expected = {s: int((status == s).sum()) for s in ("delivered", "bounced", "expired")}
     assert min(expected.values()) > 0, expected
+    assert expected == {s: outage.summary()["recipients"][s] for s in expected}
     for name, count in expected.items():
         heights = bars(ax, name)
         assert len(heights) == 40  # 2400 s in bins of 1 min
         assert heights.sum() == count
-    assert not any(c.get_label().startswith("lost") for c in ax.containers)
+    # deferred attempts are not recipients: never in this stack
+    assert not any(c.get_label().startswith(("lost", "deferred")) for c in ax.containers)
     assert ax.get_xlabel() == "time since the start of the run (min)"
     assert ax.get_xlim() == pytest.approx((0.0, 40.0))
     assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
 
 
-def test_outcome_counts_with_a_chosen_bin(outage: RunResult) -> None:
-    counts = outcome_counts(outage.recipients, outage.attempts, until=2400.0, bin_s=600.0)
+def test_deferrals_have_their_own_panel_by_sending_host(outage: RunResult) -> None:
+    ax = deferrals_over_time(outage.attempts, outage.messages, until=2400.0, ax=axes())
+    ids = set(not_bounces(outage)["msg_id"])
+    a = outage.attempts
+    deferred = a[(a["outcome"].astype(str) == "deferred") & a["msg_id"].isin(ids)]
+    assert len(deferred) > 0
+    for host, n in deferred["host"].astype(str).value_counts().items():
+        assert bars(ax, f"deferred by {host} ").sum() == n
+
+
+def test_deferral_counts_with_a_chosen_bin(outage: RunResult) -> None:
+    counts = deferral_counts(outage.attempts, outage.messages, until=2400.0, bin_s=600.0)
     assert list(counts["t_start"]) == [0.0, 600.0, 1200.0, 1800.0]
-    deferred = outage.attempts.loc[outage.attempts["outcome"].astype(str) == "deferred"]
-    in_second = ((deferred["t_end"] >= 600) & (deferred["t_end"] < 1200)).sum()
-    assert counts.loc[1, "deferred"] == in_second
-    assert counts.loc[0, "deferred"] == (deferred["t_end"] < 600).sum()
+    ids = set(not_bounces(outage)["msg_id"])
+    a = outage.attempts
+    deferred = a[(a["outcome"].astype(str) == "deferred") & a["msg_id"].isin(ids)]
+    per_bin = counts.drop(columns=["t_start", "t_end"]).sum(axis=1)
+    assert per_bin[1] == ((deferred["t_end"] >= 600) & (deferred["t_end"] < 1200)).sum()
+    assert per_bin[0] == (deferred["t_end"] < 600).sum()
 
 
 def test_long_runs_have_hours_on_the_time_axis(quick: RunResult) -> None:
     incident = {"kind": "dns-failure", "target": "bigmail.example", "start": 3600.0,
                 "end": 7200.0}
-    ax = outcomes_over_time(quick.recipients, quick.attempts, until=4 * 3600.0,
+    ax = outcomes_over_time(quick.recipients, quick.messages, until=4 * 3600.0,
                             incidents=[incident], ax=axes())
     assert ax.get_xlabel().endswith("(h)")
     assert ax.get_xlim() == pytest.approx((0.0, 4.0))
     assert spans(ax) == [("incident:dns-failure", pytest.approx(1.0), pytest.approx(2.0))]
     # a run of exactly 3 h still counts in minutes
-    ax = outcomes_over_time(quick.recipients, quick.attempts, until=3 * 3600.0, ax=axes())
+    ax = outcomes_over_time(quick.recipients, quick.messages, until=3 * 3600.0, ax=axes())
     assert ax.get_xlabel().endswith("(min)")
 
 
@@ -177,20 +188,22 @@ def test_incidents_without_an_end_last_to_the_end_and_bad_ones_are_skipped(
 # --- queue sizes ------------------------------------------------------------------------
 
 
-def test_queue_lines_follow_the_levels_table(outage: RunResult) -> None:
+def test_queue_lines_are_the_binned_levels(outage: RunResult) -> None:
     ax = queue_sizes(outage.levels, incidents=outage.meta["incidents"], until=2400.0,
                      ax=axes())
     levels = outage.levels.assign(host=outage.levels["host"].astype(str),
                                   metric=outage.levels["metric"].astype(str))
     deferred = levels[(levels["host"] == "out") & (levels["metric"] == "deferred")]
-    drawn = line(ax, "queue:out:deferred")
-    assert drawn.get_drawstyle() == "steps-post"
-    assert drawn.get_ydata().max() == deferred["value"].max() > 100
-    # held from 0 to the end of the run, in minutes
+    deferred = deferred.sort_values("t", kind="stable")
+    edges = np.arange(0.0, 2400.0 + 1, 30.0)  # 2400 s in at most 120 bins: 30 s
+    mean, peak = level_bins(deferred["t"].to_numpy(), deferred["value"].to_numpy(), edges)
+    drawn, drawn_max = line(ax, "queue:out:deferred"), line(ax, "queue-max:out:deferred")
+    np.testing.assert_allclose(drawn.get_ydata(), np.repeat(mean, 2))
+    np.testing.assert_allclose(drawn_max.get_ydata(), np.repeat(peak, 2))
+    assert peak.max() == deferred["value"].max() > 100
     assert drawn.get_xdata()[0] == 0.0 and drawn.get_xdata()[-1] == pytest.approx(40.0)
-    assert drawn.get_ydata()[-1] == deferred.sort_values("t")["value"].iloc[-1]
-    gids = {ln.get_gid() for ln in ax.get_lines()}
-    assert "queue:out:active" in gids
+    assert f"(peak {int(deferred['value'].max()):,})" in drawn.get_label()
+    gids = {ln.get_gid() for ln in ax.get_lines() if ln.get_gid().startswith("queue:")}
     # hosts whose queues stayed empty, and connections, are not drawn
     busy = levels[levels["metric"].isin(["active", "deferred"])].groupby(
         ["host", "metric"])["value"].max()
@@ -198,26 +211,69 @@ def test_queue_lines_follow_the_levels_table(outage: RunResult) -> None:
     assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
 
 
+def test_level_bins_weigh_each_value_by_the_time_it_held() -> None:
+    # 0 until 10, 4 from 10 to 25, 1 from 25 on; bins of 20 s
+    mean, peak = level_bins(np.array([10.0, 25.0]), np.array([4.0, 1.0]),
+                            np.array([0.0, 20.0, 40.0, 60.0]))
+    np.testing.assert_allclose(mean, [(10 * 4) / 20, (5 * 4 + 15 * 1) / 20, 1.0])
+    np.testing.assert_allclose(peak, [4.0, 4.0, 1.0])
+
+
+def test_one_row_per_incident_so_labels_never_collide(quick: RunResult) -> None:
+    incidents = [{"kind": "link-down", "target": "mx1", "start": 600.0, "end": 900.0},
+                 {"kind": "host-down", "target": "mx2", "start": 600.0, "end": 1200.0},
+                 {"kind": "link-down", "target": "mx1", "start": 1500.0, "end": 1600.0}]
+    ax = outcomes_over_time(quick.recipients, quick.messages, until=3600.0,
+                            incidents=incidents, ax=axes())
+    labels = [t for t in ax.texts if t.get_gid() == "incident-label"]
+    assert sorted(t.get_text().strip() for t in labels) == ["host-down mx2", "link-down mx1"]
+    heights = {t.get_position()[1] for t in labels}
+    assert len(heights) == 2  # two rows: the repeated window shares its incident's row
+    rows = [p for p in ax.patches if (p.get_gid() or "").startswith("incident-row:")]
+    assert len(rows) == 3
+    # the data stays below the rows
+    top_bar = max(p.get_y() + p.get_height() for c in ax.containers for p in c.patches)
+    assert top_bar < ax.get_ylim()[1] * min(heights) - 1e-9
+
+
 def test_queue_sizes_for_chosen_hosts_and_metrics(quick: RunResult) -> None:
     ax = queue_sizes(quick.levels, hosts=["out"], metrics=["connections"], ax=axes())
-    assert {ln.get_gid() for ln in ax.get_lines()} == {"queue:out:connections"}
+    assert {ln.get_gid() for ln in ax.get_lines()} == {"queue:out:connections",
+                                                       "queue-max:out:connections"}
 
 
 # --- bounces by DSN ---------------------------------------------------------------------
 
 
-def test_one_bar_per_dsn_code_of_failed_recipients(outage: RunResult) -> None:
-    ax = bounces_by_dsn(outage.recipients, ax=axes())
-    failed = outage.recipients[status_of(outage).isin(["bounced", "expired"])]
-    counts = failed["dsn"].astype(str).value_counts()
-    assert set(counts.index) == {"5.1.1", "4.4.1"}
+def test_one_bar_per_status_and_dsn_code_of_failed_recipients(outage: RunResult) -> None:
+    ax = bounces_by_dsn(outage.recipients, outage.messages, ax=axes())
+    rows = not_bounces(outage)
+    failed = rows[rows["status"].astype(str).isin(["bounced", "expired"])]
+    counts = failed.groupby([failed["status"].astype(str), failed["dsn"].astype(str)]).size()
+    assert set(counts.index) == {("bounced", "5.1.1"), ("expired", "4.4.1")}
     patches = [p for p in ax.patches if p.get_gid() == "dsn-bars"]
     assert len(patches) == len(counts)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    drawn = {label.split()[0]: p.get_width() for label, p in zip(labels, patches, strict=True)}
+    drawn = {tuple(label.split()[:2]): p.get_width()
+             for label, p in zip(labels, patches, strict=True)}
     assert drawn == counts.to_dict()
-    assert "5.1.1  bad destination mailbox address" in labels
-    assert labels[-1].startswith(counts.index[0])  # the most frequent on top
+    assert "bounced  5.1.1  bad destination mailbox address" in labels
+    # bounced and expired in their own colours, bounced on top
+    assert labels[-1].startswith("bounced")
+    colours = {label.split()[0]: p.get_facecolor() for label, p in zip(labels, patches,
+                                                                        strict=True)}
+    assert colours["bounced"] != colours["expired"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(text.startswith("expired: ") for text in legend)
+
+
+def test_breakdown_hatches_bins_with_no_delivered_mail(outage: RunResult) -> None:
+    ax = delay_breakdown(outage.recipients, outage.attempts, outage.messages, until=7200.0,
+                         ax=axes())
+    hatched = [p for p in ax.patches if p.get_gid() == "no-data"]
+    # nothing was submitted after 2400 s: those bins have no mean, not a mean of 0
+    assert len(hatched) > 0
+    assert all(p.get_x() >= 40.0 - 1e-9 for p in hatched)  # minutes
 
 
 # --- delay breakdown --------------------------------------------------------------------
@@ -302,9 +358,10 @@ def test_every_figure_draws_a_note_on_empty_tables(quick: RunResult) -> None:
              ("messages", "recipients", "attempts", "levels")}
     figures = [
         delay_cdf(empty["recipients"], empty["messages"], ax=axes()),
-        outcomes_over_time(empty["recipients"], empty["attempts"], ax=axes()),
+        outcomes_over_time(empty["recipients"], empty["messages"], ax=axes()),
+        deferrals_over_time(empty["attempts"], empty["messages"], ax=axes()),
         queue_sizes(empty["levels"], ax=axes()),
-        bounces_by_dsn(empty["recipients"], ax=axes()),
+        bounces_by_dsn(empty["recipients"], empty["messages"], ax=axes()),
         delay_breakdown(empty["recipients"], empty["attempts"], empty["messages"], ax=axes()),
     ]
     for ax in figures:
@@ -314,5 +371,5 @@ def test_every_figure_draws_a_note_on_empty_tables(quick: RunResult) -> None:
 
 
 def test_without_an_axes_a_figure_gets_its_own(quick: RunResult) -> None:
-    ax = bounces_by_dsn(quick.recipients)
+    ax = bounces_by_dsn(quick.recipients, quick.messages)
     assert isinstance(ax.figure, Figure) and ax.figure.axes == [ax]
