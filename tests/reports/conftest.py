@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
-sys.path.insert(0, str(Path(__file__).parent))  # browser.py
+sys.path.insert(0, str(Path(__file__).parent))  # browser.py, report_helpers.py
 
-
-def smtpsim_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "smtpsim", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
+from report_helpers import QUICKSTART, smtpsim_cli
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import smtpsim_cli
+from report_helpers import smtpsim_cli
 
 from smtpsim.metrics.result import RunResult
 from smtpsim.reports.run import build_run_report, question_of
@@ -65,7 +65,7 @@ def test_report_command_refuses_a_directory_without_results(tmp_path: Path) -> N
 
 
 def test_no_report_flag(tmp_path: Path) -> None:
-    from conftest import QUICKSTART
+    from report_helpers import QUICKSTART
 
     done = smtpsim_cli("run", str(QUICKSTART), "--until", "1min", "--out",
                        str(tmp_path / "r"), "--no-report", "--no-plots", "--quiet")

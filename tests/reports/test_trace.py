@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from conftest import smtpsim_cli
+from report_helpers import smtpsim_cli
 
 from smtpsim.metrics.result import RunResult
 from smtpsim.reports.trace import find_messages, journey, queue_ids
