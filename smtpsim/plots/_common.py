@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
 
 __all__ = [
     "FIGSIZE",
+    "DurationLocator",
     "Incident",
     "TimeScale",
     "as_str",
@@ -25,6 +26,7 @@ __all__ = [
     "count_axis",
     "duration_axis",
     "format_duration",
+    "format_percent",
     "new_axes",
     "note",
     "parse_incidents",
@@ -42,6 +44,10 @@ LONG_RUN_S = 3 * 3600.0
 # Bin widths a person would choose, in seconds: 1 s ... 1 day.
 _NICE_BINS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
               21600, 43200, 86400)
+
+# Tick steps on duration axes, in seconds: 1 s ... 30 days.
+_NICE_TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800,
+               21600, 43200, 86400, 172800, 604800, 2592000)
 
 # Incident colours by kind (the first kinds seen get these, in order).
 _INCIDENT_COLOURS = ("#7f7f7f", "#bcbd22", "#17becf", "#e377c2", "#8c564b", "#9467bd")
@@ -136,6 +142,17 @@ def format_duration(seconds: float) -> str:
             value = s / size
             return f"{value:.3g} {unit}"
     return f"{s * 1000:.3g} ms"
+
+
+def format_percent(part: float, whole: float) -> str:
+    """``15.27 %`` of a whole; ``<0.01 %`` for a share that two decimals would show as
+    zero although something is there."""
+    if whole <= 0:
+        return "n/a"
+    share = 100.0 * part / whole
+    if 0 < share < 0.005:
+        return "<0.01 %"
+    return f"{share:.2f} %"
 
 
 def duration_formatter() -> FuncFormatter:
@@ -257,9 +274,39 @@ def count_axis(ax: Axes, axis: str = "y") -> None:
         locator.set_params(integer=True)
 
 
+class DurationLocator(Locator):
+    """Ticks at round durations (``10 s``, ``15 min``, ``1 h``, ``6 h``) on a linear
+    axis in seconds: ``MaxNLocator`` would put them at 1.11 h or 33.3 min, which a
+    person has to convert back to read."""
+
+    def __init__(self, nbins: int = 6) -> None:
+        self.nbins = nbins
+
+    def __call__(self) -> Any:
+        assert self.axis is not None
+        vmin, vmax = self.axis.get_view_interval()
+        return self.tick_values(vmin, vmax)
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        lo, hi = sorted((float(vmin), float(vmax)))
+        span = hi - lo
+        if not math.isfinite(span) or span < 2.0:  # under 2 s: decimal ticks are round
+            return MaxNLocator(self.nbins).tick_values(lo, hi)
+        step = next((s for s in _NICE_TICKS if span / s <= self.nbins), None)
+        if step is None:  # beyond the table: whole days, decimal multiples
+            days = MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo / 86400,
+                                                                              hi / 86400)
+            return np.asarray(days) * 86400
+        first = math.ceil(lo / step) * step
+        return np.arange(first, hi + step * 1e-9, step)
+
+
 def duration_axis(ax: Axes, axis: str = "y") -> None:
-    """Durations in human units on an axis (``30 s``, ``5 min``, ``2 h``)."""
+    """Durations in human units on an axis (``30 s``, ``5 min``, ``2 h``), with ticks at
+    round durations when the axis is linear."""
     target = ax.yaxis if axis == "y" else ax.xaxis
+    if target.get_scale() == "linear":
+        target.set_major_locator(DurationLocator())
     target.set_major_formatter(duration_formatter())
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from ._common import as_str, count_axis, new_axes, note
+from ._common import as_str, count_axis, format_percent, new_axes, note
 from .population import recipients_of_interest
 
 __all__ = ["DSN_MEANINGS", "STATUS_COLOURS", "bounces_by_dsn", "dsn_meaning", "failed_by_dsn"]
@@ -118,7 +118,7 @@ def bounces_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     colours = [STATUS_COLOURS.get(s, "#7f7f7f") for s in table["status"]]
     bars = ax.barh(range(len(table)), n, color=colours, height=0.6, gid="dsn-bars")
     ax.set_yticks(range(len(table)), labels, fontsize=8)
-    ax.bar_label(bars, labels=[f"{k:,} ({100 * k / total:.2f} % of {total:,} recipients)"
+    ax.bar_label(bars, labels=[f"{k:,} ({format_percent(k, total)} of {total:,} recipients)"
                                for k in n], padding=4, fontsize=8)
     ax.set_xlim(0, float(n.max()) * 1.6)
     count_axis(ax, "x")

@@ -119,7 +119,13 @@ def _attempt_parts(attempts: pd.DataFrame, greylist_dsns: set[str]) -> pd.DataFr
     first = (by_visit.cumcount() == 0).to_numpy()
     prev_end = by_visit["t_end"].shift().to_numpy(dtype=float)
     prev_dsn = by_visit["dsn"].shift().fillna("").to_numpy()
-    wait = np.where(first, 0.0, np.maximum(a["t_start"].to_numpy() - prev_end, 0.0))
+    # The attempt's own time is its connection (DNS included) and transfer, which may
+    # begin before t_start (a DNS lookup for a retry happens before the SMTP client is
+    # handed the delivery): the wait since the previous attempt ends where they begin,
+    # so no second is counted twice.
+    began = a["t_end"].to_numpy() - a["conn_s"].to_numpy() - a["xfer_s"].to_numpy()
+    began = np.minimum(began, a["t_start"].to_numpy())
+    wait = np.where(first, 0.0, np.maximum(began - prev_end, 0.0))
     grey = np.isin(prev_dsn, list(greylist_dsns)) & ~first
     parts = pd.DataFrame({
         "msg_id": a["msg_id"].to_numpy(),

@@ -22,6 +22,7 @@ from smtpsim.plots import (
     outcomes_over_time,
     queue_sizes,
 )
+from smtpsim.plots._common import DurationLocator
 
 
 def axes() -> Axes:
@@ -348,6 +349,32 @@ def test_greylisting_is_the_wait_after_a_420_and_dns_taken_out_when_known() -> N
     assert any(label.startswith("greylisting") for label in labels)
     assert any(label.startswith("DNS") for label in labels)
     assert "DNS lookups" not in ax.get_title()
+
+
+def test_a_retry_lookup_before_t_start_is_not_counted_twice() -> None:
+    # a retry whose DNS lookup (0.02 s) ran before the SMTP client got the delivery:
+    # its connection time begins before t_start, and the retry wait ends there
+    rows = [
+        dict(host="out", peer="mx", t_start=0.0, t_end=0.02, outcome="deferred", code=451,
+             dsn="4.4.3", phase="connect", queue_s=0.0, conn_s=0.02, xfer_s=0.0),
+        dict(host="out", peer="mx", t_start=600.02, t_end=600.4, outcome="sent", code=250,
+             dsn="2.0.0", phase="content", queue_s=600.0, conn_s=0.22, xfer_s=0.18),
+    ]
+    recipients, attempts, messages = _one_recipient(rows)
+    parts = delay_components(recipients, attempts, messages).iloc[0]
+    assert parts["retry_wait_s"] == pytest.approx(599.98)
+    assert parts["connection_s"] == pytest.approx(0.24)
+    assert parts["other_s"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_duration_ticks_fall_on_round_durations() -> None:
+    locator = DurationLocator()
+    assert list(locator.tick_values(0, 12_000)) == [0, 3600, 7200, 10800]
+    assert list(locator.tick_values(0, 3 * 3600 + 1200)) == [0, 3600, 7200, 10800]
+    assert list(locator.tick_values(0, 400)) == [0, 120, 240, 360]
+    assert list(locator.tick_values(0, 45)) == [0, 10, 20, 30, 40]
+    small = np.asarray(locator.tick_values(0, 0.8))  # under 2 s: decimal steps
+    assert np.allclose(small / 0.2, np.round(small / 0.2))
 
 
 # --- empty tables -----------------------------------------------------------------------
