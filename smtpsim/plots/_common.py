@@ -291,7 +291,7 @@ class DurationLocator(Locator):
         lo, hi = sorted((float(vmin), float(vmax)))
         span = hi - lo
         if not math.isfinite(span) or span < 2.0:  # under 2 s: decimal ticks are round
-            return MaxNLocator(self.nbins).tick_values(lo, hi)
+            return MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo, hi)
         step = next((s for s in _NICE_TICKS if span / s <= self.nbins), None)
         if step is None:  # beyond the table: whole days, decimal multiples
             days = MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo / 86400,
