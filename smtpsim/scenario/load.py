@@ -193,6 +193,8 @@ def apply_overrides(data: dict[Any, Any], overrides: Sequence[str]) -> dict[Any,
 
 
 def _num(x: Any) -> str:
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) >= 10**15:
+        return f"{x:.3g}"  # not 309 digits
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
