@@ -34,7 +34,7 @@ from .metrics.recorder import ColumnarRecorder
 from .mta import ClientSide, DeliveryAgent, MailHost, NumberedMailboxes, QueueManager, ServerSide
 from .net import Link, Network, Resolver, ZoneData, Zones
 from .protocol import ClientTimeouts, ServerConfig
-from .sim import RunContext, Streams, make_sampler
+from .sim import BoundedEnvironment, RunContext, Streams, make_sampler
 from .workload import Flow, RecipientSampler
 
 __all__ = ["Model", "build"]
@@ -85,7 +85,7 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     seed = scenario.seed if seed is None else int(seed)
     sim = scenario.simulation
     ctx = RunContext(
-        simpy.Environment(),
+        BoundedEnvironment(sim.max_events),
         Streams(seed),
         ColumnarRecorder(attempts=sim.record_attempts, levels=sim.record_levels),
         wire=sim.wire,

@@ -80,8 +80,8 @@ MAX_WEIGHT = 1e9
 MAX_SCORE = 1_000_000.0
 """A spam score, its standard deviation, or a threshold, in absolute value: 10^6."""
 
-MAX_SEED = 2**63 - 1
-"""A random seed: a non-negative 64-bit signed integer (stored in tables and JSON)."""
+MAX_SEED = 2**64 - 1
+"""A random seed: a 64-bit unsigned integer, like the replications' own seeds."""
 
 MAX_DEPTH = 32
 """Nesting of YAML mappings and lists (a file, or a ``--set`` value): 32 levels. The
