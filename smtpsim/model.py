@@ -34,7 +34,8 @@ from .metrics.recorder import ColumnarRecorder
 from .mta import ClientSide, DeliveryAgent, MailHost, NumberedMailboxes, QueueManager, ServerSide
 from .net import Link, Network, Resolver, ZoneData, Zones
 from .protocol import ClientTimeouts, ServerConfig
-from .sim import RunContext, Streams, make_sampler
+from .scenario.bounds import MAX_SIZE
+from .sim import BoundedEnvironment, RunContext, Streams, make_sampler
 from .workload import Flow, RecipientSampler
 
 __all__ = ["Model", "build"]
@@ -85,7 +86,7 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     seed = scenario.seed if seed is None else int(seed)
     sim = scenario.simulation
     ctx = RunContext(
-        simpy.Environment(),
+        BoundedEnvironment(sim.max_events),
         Streams(seed),
         ColumnarRecorder(attempts=sim.record_attempts, levels=sim.record_levels),
         wire=sim.wire,
@@ -257,6 +258,13 @@ def _retry(spec: Any, params: Any) -> tuple[Any, Any]:
     return preset, preset
 
 
+def _sizes(dist: Any, rng: Any) -> Any:
+    """Message sizes drawn from ``dist``, never above ``bounds.MAX_SIZE``: a lognormal's
+    far tail (sigma up to 5) could otherwise overflow the tables' 64-bit integers."""
+    draw = make_sampler(dist, rng)
+    return lambda: min(draw(), float(MAX_SIZE))
+
+
 def _sampler(dist: Any, name: str, ctx: RunContext) -> Any:
     rng = None if dist.kind == "constant" else ctx.streams.generator(name)
     return make_sampler(dist, rng)
@@ -319,7 +327,7 @@ def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str,
                                   spec.spamtraps)
     size_rng = ctx.streams.generator(f"workload.{name}.sizes")
     stop = scenario.duration if spec.stop is None else min(spec.stop, scenario.duration)
-    return Flow(name, spec, ctx, client, sender_domain, make_sampler(spec.size, size_rng),
+    return Flow(name, spec, ctx, client, sender_domain, _sizes(spec.size, size_rng),
                 recipients, ctx.streams.generator(f"workload.{name}.arrivals"), stop)
 
 

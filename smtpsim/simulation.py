@@ -11,8 +11,9 @@ from typing import Any
 
 from .metrics.result import RunResult
 from .model import build
+from .sim import EventLimitError
 
-__all__ = ["simulate"]
+__all__ = ["EventLimitError", "simulate"]
 
 Progress = Callable[[float, float, int], None]
 """Called as ``progress(simulated_now, until, messages_so_far)`` during a run."""
@@ -26,7 +27,8 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
 
     ``seed`` defaults to the scenario's; ``until`` (simulated seconds) to its
     duration. The same scenario and seed give identical tables. An exception in the
-    engine is recorded in ``meta`` and raised again.
+    engine is recorded in ``meta`` and raised again; a run that processes more than
+    the scenario's ``simulation.max_events`` events raises :class:`EventLimitError`.
     """
     model = build(scenario, seed)
     end = float(scenario.duration if until is None else until)

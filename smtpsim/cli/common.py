@@ -23,6 +23,7 @@ __all__ = [
     "fail",
     "host_port",
     "non_negative_int",
+    "seed",
     "sender_address",
     "user_pass",
 ]
@@ -127,6 +128,18 @@ def user_pass(text: str) -> tuple[str, str]:
 def non_negative_int(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number from 0 to 2**64 - 1 (``scenario.bounds.MAX_SEED``)."""
+    from ..scenario.bounds import MAX_SEED
+
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected a seed, a whole number from 0 to {MAX_SEED}, got {text!r}"
+        )
     return int(text)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .common import seed as seed_number
 
 NAME = "compare"
 
@@ -96,7 +97,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, replications: int,
     parser.add_argument("--until", metavar="TIME",
                         help="stop each run at this simulated time, e.g. 30min "
                              "(default: the scenario's duration)")
-    parser.add_argument("--seed", type=int, metavar="N",
+    parser.add_argument("--seed", type=seed_number, metavar="N",
                         help="base seed of the replications (default: the scenario's)")
     parser.add_argument("--metrics", metavar="NAME,NAME",
                         help="metrics to show" + (" and to hold to --target-ci" if target_ci

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .common import seed as seed_number
 from .scenario_args import add_scenario_arguments, load_or_report
 
 NAME = "run"
@@ -28,7 +29,7 @@ Examples:
   smtpsim run scenarios/quickstart.yaml --out results/qs && pflogsumm results/qs/maillog
 
 Exit status: 0 when the run completed, 1 when the simulation failed, 2 for a bad
-command line or scenario."""
+command line or scenario (including a run stopped by simulation.max_events)."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -37,7 +38,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(parser)
-    parser.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    parser.add_argument("--seed", type=seed_number, metavar="N",
+                        help="random seed, 0 to 2**64-1 (default: the scenario's)")
     parser.add_argument("--until", metavar="TIME",
                         help="stop at this simulated time, e.g. 30min (default: duration)")
     parser.add_argument("--out", metavar="DIR", help="where to write the results")
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     scenario, status = load_or_report(args, parser.prog)
     if scenario is None:
         return status
-    from ..simulation import simulate
+    from ..simulation import EventLimitError, simulate
 
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-seed{seed}"
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         result = simulate(scenario, seed=seed, until=until,
                           progress=bar.update if bar is not None else None)
+    except EventLimitError as error:  # the scenario asks for too much: say which setting
+        return fail(parser.prog, str(error), EXIT_USAGE)
     except Exception as error:  # the engine's own bug: report it, keep the trace in meta
         return fail(parser.prog, f"the simulation failed: {type(error).__name__}: {error}",
                     EXIT_FAILURE)

@@ -14,9 +14,13 @@ after ``on_done`` has seen every run that finished before it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from .runner import RunRecord, RunSpec, execute
@@ -61,13 +65,38 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+PARENT_GONE_EXIT = 70
+"""Exit status of a worker that stopped because its parent process is gone."""
+
+
+def _die_with_parent(lifeline: Connection) -> None:
+    """Worker initializer: exit as soon as the process that started the pool is gone.
+
+    ``lifeline`` is the read end of a pipe whose only write end the parent holds: a
+    read blocks until the parent dies (whatever killed it, SIGKILL included), when the
+    kernel closes the write end and the read sees end-of-file. A worker's parent is the
+    forkserver, not our process, so ``getppid()`` or ``PR_SET_PDEATHSIG`` would watch
+    the wrong process. The forkserver and the resource tracker end by themselves once
+    the workers, which hold their pipes too, are gone.
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os._exit(PARENT_GONE_EXIT)  # no cleanup: the run's results have no one to go to
+
+    threading.Thread(target=watch, name="smtpsim-lifeline", daemon=True).start()
+
+
 class LocalExecutor:
     """``jobs`` worker processes on this machine (``concurrent.futures``, started with
     'forkserver' where available, else 'spawn'); ``jobs=1`` runs in this process.
 
     The processes start at the first ``map`` and are kept for the next ones (a
     sequential procedure maps batch after batch; each process pays its imports once).
-    ``close()`` (or ``with``) stops them; so does dropping the executor.
+    ``close()`` (or ``with``) stops them; so does dropping the executor. Each worker
+    watches a pipe to this process and exits when it is gone, so a killed sweep leaves
+    no process behind (see ``_die_with_parent``).
     """
 
     def __init__(self, jobs: int) -> None:
@@ -75,13 +104,20 @@ class LocalExecutor:
             raise ValueError(f"jobs must be at least 1, got {jobs!r}")
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
+        # (read end, write end): the write end is held by this process only
+        self._lifeline: tuple[Connection, Connection] | None = None
 
     def map(self, specs: Sequence[RunSpec], on_done: OnDone | None = None) -> list[RunRecord]:
         if self.jobs == 1:
             return SerialExecutor().map(specs, on_done)
         if self._pool is None:
             context = multiprocessing.get_context(_start_method())
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+            # The read end is sent to each worker as it starts (at a submit, and when
+            # the pool replaces one), so both ends stay open here until close().
+            self._lifeline = context.Pipe(duplex=False)
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context,
+                                             initializer=_die_with_parent,
+                                             initargs=(self._lifeline[0],))
         records: list[RunRecord | None] = [None] * len(specs)
         try:
             index = {self._pool.submit(execute, spec): i for i, spec in enumerate(specs)}
@@ -108,6 +144,10 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._lifeline is not None:
+            for end in self._lifeline:
+                end.close()
+            self._lifeline = None
 
     def __enter__(self) -> LocalExecutor:
         return self

@@ -15,6 +15,8 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
+from ._shape import check_text
+
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -74,7 +76,10 @@ ScenarioLoader.add_implicit_resolver(
 
 
 def load_yaml(text: str) -> Any:
-    """Parse ``text``; raises ``yaml.YAMLError`` (use :func:`describe_yaml_error`)."""
+    """Parse ``text``; raises ``yaml.YAMLError`` (use :func:`describe_yaml_error`), or
+    :class:`~._shape.ShapeError` for text nested too deeply or too big with its aliases
+    expanded (checked first, so that the parser never recurses that far)."""
+    check_text(text, ScenarioLoader)
     return yaml.load(text, Loader=ScenarioLoader)
 
 

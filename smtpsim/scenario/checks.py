@@ -12,10 +12,16 @@ A domain without a ``dns`` entry is reachable only if a host on the relay chain
 accepts it or a host has its name. Each hop must be
 connected by links (an undirected graph including routers). Bounces are checked the
 same way, from each receiving host back to the flow's sender domain.
+
+Every name a policy or an incident uses must exist too (a DNSBL zone that no ``dns``
+entry defines would leave a ``dnsbl`` policy blocking nothing, silently): hosts,
+links, zones (DNSBL zones with ``dnsbl: true``), a host's policies, spam classes'
+sender domains (a flow must send from them), and the addresses DNSBL incidents list.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -454,6 +460,92 @@ def _check_incidents(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
                     yield Problem(f"{base}.dns_change.a", _unknown_host(a_host, world))
 
 
+def _sender_domains(world: _World, data: dict[Any, Any]) -> set[str]:
+    """The domains mail is sent from: each flow's sender_domain (filled in by default)."""
+    out = set()
+    for flow in _d(data.get("traffic")).values():
+        domain = _domain(_d(flow).get("sender_domain"))
+        if domain is not None:
+            out.add(domain)
+    return out
+
+
+def _dnsbl_zone_problem(world: _World, path: str, zone: Any) -> Iterable[Problem]:
+    domain = _domain(zone)
+    if domain is None:
+        return
+    entry = world.dns.get(domain)
+    if entry is None:
+        yield Problem(path, f"no dns entry for {domain} (add dns: {{{domain}: {{dnsbl: true}}}})")
+    elif entry[1].get("dnsbl") is not True:
+        yield Problem(path, f"{domain} is not a DNSBL zone (set dnsbl: true in dns.{entry[0]})")
+
+
+def _check_policies(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
+    """Names a host's receiving policies use: DNSBL zones, sender domains of spam classes.
+
+    A name that matches nothing would leave the policy silently doing nothing (a DNSBL
+    check that never finds a listing, a spam class no message falls in).
+    """
+    senders = _sender_domains(world, data)
+    for key, host in world.hosts.items():
+        for i, raw in enumerate(_l(host.get("policies"))):
+            item = _d(raw)
+            base = f"hosts.{key}.policies[{i}]"
+            dnsbl = _d(item.get("dnsbl"))
+            for j, zone in enumerate(_l(dnsbl.get("zones"))):
+                yield from _dnsbl_zone_problem(world, f"{base}.dnsbl.zones[{j}]", zone)
+            spam = _d(item.get("spam_filter"))
+            for name, cls in _d(spam.get("classes")).items():
+                for j, raw_domain in enumerate(_l(_d(cls).get("domains"))):
+                    domain = _domain(raw_domain)
+                    if domain is not None and domain not in senders:
+                        have = ", ".join(sorted(senders)) or "none"
+                        yield Problem(
+                            f"{base}.spam_filter.classes.{name}.domains[{j}]",
+                            f"no flow sends from {domain}, so this class matches no message "
+                            f"(flows send from: {have})",
+                        )
+
+
+def _addresses(data: dict[Any, Any]) -> list[ipaddress.IPv4Address]:
+    """The hosts' and flows' addresses (after defaults are filled in)."""
+    out = []
+    for group in ("hosts", "traffic"):
+        for item in _d(data.get(group)).values():
+            try:
+                out.append(ipaddress.IPv4Address(_names.normalize_ipv4(_d(item).get("ip"))))
+            except (ValueError, TypeError):
+                continue
+    return out
+
+
+def _check_dnsbl_listings(world: _World, data: dict[Any, Any]) -> Iterable[Problem]:
+    """Listing rules need a DNSBL zone; a listed address must be one the scenario has."""
+    for raw, zone in world.dns.values():
+        if zone.get("listing") is not None and zone.get("dnsbl") is not True:
+            yield Problem(
+                f"dns.{raw}.listing",
+                f"only a DNSBL zone lists addresses (set dnsbl: true in dns.{raw})",
+            )
+    addresses = _addresses(data)
+    for i, raw_incident in enumerate(_l(data.get("incidents"))):
+        incident = _d(raw_incident)
+        for kind in ("dnsbl_list", "dnsbl_delist"):
+            ip = _d(incident.get(kind)).get("ip")
+            if not isinstance(ip, str):
+                continue
+            try:
+                network = ipaddress.IPv4Network(ip.strip(), strict=False)
+            except ValueError:
+                continue  # reported by the schema
+            if not any(a in network for a in addresses):
+                yield Problem(
+                    f"incidents[{i}].{kind}.ip",
+                    f"{ip} is the address of no host or flow, so the {kind} changes nothing",
+                )
+
+
 def reference_problems(data: Any) -> list[Problem]:
     """Every cross-reference problem of a raw scenario mapping (unsorted, no duplicates)."""
     if not isinstance(data, dict):
@@ -471,6 +563,8 @@ def reference_problems(data: Any) -> list[Problem]:
         _check_dns(world),
         _check_traffic(world, data),
         _check_incidents(world, data),
+        _check_policies(world, data),
+        _check_dnsbl_listings(world, data),
     ):
         found.extend(problems)
     return list(dict.fromkeys(found))

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from .bounds import MAX_COUNT, MAX_FACTOR
 from .schema import Domain, DurationDist, Name, _f, _Model, _mx_from_yaml
 from .units import Duration, Fraction, Rate
 
@@ -80,7 +81,9 @@ class LinkCongestion(_Model):
     """A congested link: slower, thinner, lossier."""
 
     link: tuple[Name, Name] = _f(description="the link, by its two ends")
-    latency_factor: float = _f(1.0, ge=1.0, description="one-way latency multiplied by this")
+    latency_factor: float = _f(
+        1.0, ge=1.0, le=MAX_FACTOR, description="one-way latency multiplied by this"
+    )
     added_latency: Duration = _f(0.0, description="and this added to it")
     bandwidth_factor: float = _f(1.0, gt=0.0, le=1.0, description="capacity multiplied by this")
     loss: Fraction = _f(0.0, description="connection attempts lost (and timing out) meanwhile")
@@ -110,7 +113,9 @@ class HostSlow(_Model):
     """A host's server processing takes longer."""
 
     host: Name = _f(description="host key")
-    factor: float = _f(gt=0.0, description="processing times multiplied by this")
+    factor: float = _f(
+        gt=0.0, le=MAX_FACTOR, description="processing times multiplied by this"
+    )
 
 
 class ServerErrors(_Model):
@@ -172,10 +177,18 @@ class PolicySwitch(_Model):
     host: Name = _f(description="host key")
     policy: str = _f(description="the policy's kind, as in the host's policies list")
     enabled: bool | None = _f(None, description="on (true) or off (false) during the incident")
-    connections: int | None = _f(None, ge=0, description="rate_limit: new connections limit")
-    connection_rate: int | None = _f(None, ge=0, description="rate_limit: new connection rate")
-    message_rate: int | None = _f(None, ge=0, description="rate_limit: new message rate")
-    recipient_rate: int | None = _f(None, ge=0, description="rate_limit: new recipient rate")
+    connections: int | None = _f(
+        None, ge=0, le=MAX_COUNT, description="rate_limit: new connections limit"
+    )
+    connection_rate: int | None = _f(
+        None, ge=0, le=MAX_COUNT, description="rate_limit: new connection rate"
+    )
+    message_rate: int | None = _f(
+        None, ge=0, le=MAX_COUNT, description="rate_limit: new message rate"
+    )
+    recipient_rate: int | None = _f(
+        None, ge=0, le=MAX_COUNT, description="rate_limit: new recipient rate"
+    )
 
     @model_validator(mode="after")
     def _something_to_do(self) -> PolicySwitch:

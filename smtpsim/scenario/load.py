@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from . import _names, _paths
+from ._shape import ShapeError, check_data
 from ._yaml import describe_yaml_error, load_yaml
 from .checks import reference_problems
 from .problems import Problem, ScenarioError
@@ -93,12 +94,16 @@ def _choose_key(
 
 
 def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
+    shown_text = text if len(text) <= 80 else text[:77] + "..."
     try:
         path_text, value = parse_override(text)
         segments = _paths.parse_path(path_text)
+    except ShapeError as e:
+        return Problem(text.partition("=")[0].strip() or "--set",
+                       f"{e.message} (in --set {shown_text})")
     except ValueError as e:
         return Problem("--set", str(e))
-    where = f"(in --set {text})"
+    where = f"(in --set {shown_text})"
     node: Any = root
     tp: Any = _paths.ROOT
     shown: list[str | int] = []
@@ -193,6 +198,8 @@ def apply_overrides(data: dict[Any, Any], overrides: Sequence[str]) -> dict[Any,
 
 
 def _num(x: Any) -> str:
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) >= 10**15:
+        return f"{x:.3g}"  # not 309 digits
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
@@ -259,15 +266,34 @@ def validation_problems(error: ValidationError, data: Any) -> list[Problem]:
 # loading
 
 
+def _is_path(text: str) -> bool:
+    """Whether a one-line string names a file rather than being YAML text: it names
+    something that exists, ends in .yaml/.yml, or has no ':' (a scenario's YAML
+    needs one) and is not a flow collection."""
+    stripped = text.strip()
+    return (
+        Path(text).exists()
+        or stripped.endswith((".yaml", ".yml"))
+        or (":" not in stripped and not stripped.startswith(("{", "[")))
+    )
+
+
 def _read(source: str | os.PathLike[str]) -> str:
     if isinstance(source, os.PathLike):
         path = Path(source)
-    elif "\n" in source or not source.strip():
-        return source
+    elif "\n" in source or not source.strip() or not _is_path(source):
+        return source  # YAML text
     else:
         path = Path(source)
-        if not path.is_file() and not source.rstrip().endswith((".yaml", ".yml")):
-            return source  # one line of YAML text
+    if path.is_dir():
+        raise ScenarioError(
+            [Problem("<file>", f"cannot read {str(path)!r}: it is a directory, not a file")]
+        )
+    if not path.exists():
+        hint = "" if path.suffix else " (did you mean a .yaml file?)"
+        raise ScenarioError(
+            [Problem("<file>", f"cannot read {str(path)!r}: no such file{hint}")]
+        )
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -307,6 +333,8 @@ def load_scenario(
         data = load_yaml(text)
     except yaml.YAMLError as e:
         raise ScenarioError([Problem("<file>", describe_yaml_error(e))]) from None
+    except ShapeError as e:
+        raise ScenarioError([Problem(e.path or "<file>", e.message)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -331,6 +359,10 @@ def with_overrides(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
 
 
 def _validate(data: dict[Any, Any], problems: list[Problem]) -> Scenario:
+    try:
+        check_data(data)  # --set values can deepen the file's nesting
+    except ShapeError as e:
+        raise ScenarioError([*problems, Problem(e.path or "<file>", e.message)]) from None
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data, context={"skip_references": True})

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, model_validator
 
+from .bounds import MAX_COUNT, MAX_SCORE
 from .schema import Domain, Name, _f, _Model
 from .units import Duration, Fraction
 
@@ -54,7 +55,8 @@ class GreylistPolicy(_Model):
     retry_window: Duration = _f("2d", description="a first retry later than this starts over")
     max_age: Duration = _f("35d", description="triplets unseen this long are forgotten")
     auto_whitelist: int = _f(
-        5, ge=0, description="successful deliveries after which a client network passes (0: off)"
+        5, ge=0, le=MAX_COUNT,
+        description="successful deliveries after which a client network passes (0: off)"
     )
     by_host: bool = _f(False, description="triplets by client address instead of /24 network")
 
@@ -62,10 +64,14 @@ class GreylistPolicy(_Model):
 class RateLimitPolicy(_Model):
     """anvil's per-client limits (``smtpd_client_*_limit``); 0 means no limit."""
 
-    connections: int = _f(50, ge=0, description="simultaneous connections per client")
-    connection_rate: int = _f(0, ge=0, description="connections per time unit")
-    message_rate: int = _f(0, ge=0, description="messages (MAIL) per time unit")
-    recipient_rate: int = _f(0, ge=0, description="recipients (RCPT) per time unit")
+    connections: int = _f(
+        50, ge=0, le=MAX_COUNT, description="simultaneous connections per client"
+    )
+    connection_rate: int = _f(0, ge=0, le=MAX_COUNT, description="connections per time unit")
+    message_rate: int = _f(0, ge=0, le=MAX_COUNT, description="messages (MAIL) per time unit")
+    recipient_rate: int = _f(
+        0, ge=0, le=MAX_COUNT, description="recipients (RCPT) per time unit"
+    )
     time_unit: Duration = _f("60s", description="anvil_rate_time_unit")
 
 
@@ -79,15 +85,17 @@ class MailboxFullPolicy(_Model):
 class SenderClass(_Model):
     """Spam scores of a class of senders: normal(mean, sd) per message."""
 
-    mean: float = _f(description="mean score")
-    sd: float = _f(ge=0.0, description="standard deviation of the score")
+    mean: float = _f(ge=-MAX_SCORE, le=MAX_SCORE, description="mean score")
+    sd: float = _f(ge=0.0, le=MAX_SCORE, description="standard deviation of the score")
     domains: tuple[Domain, ...] = _f((), description="sender domains in this class")
 
 
 class SpamFilterPolicy(_Model):
     """A content filter at the end of data: reject at or above the threshold."""
 
-    threshold: float = _f(5.0, description="reject (550 5.7.1) at or above this score")
+    threshold: float = _f(
+        5.0, ge=-MAX_SCORE, le=MAX_SCORE, description="reject (550 5.7.1) at or above this score"
+    )
     default: SenderClass = _f(
         {"mean": 1.0, "sd": 1.5}, description="scores of senders in no class"
     )
@@ -169,6 +177,8 @@ Retry = Annotated[RetrySpec, BeforeValidator(_retry_from_yaml)]
 class ListingRule(_Model):
     """When a DNSBL lists a sender by itself: spamtrap hits from one address."""
 
-    hits: int = _f(ge=1, description="spamtrap hits within the window that list the address")
+    hits: int = _f(
+        ge=1, le=MAX_COUNT, description="spamtrap hits within the window that list the address"
+    )
     window: Duration = _f("1h", description="the window the hits are counted in")
     duration: Duration = _f("1d", description="how long the listing lasts")

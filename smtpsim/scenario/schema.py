@@ -29,6 +29,19 @@ from pydantic import (
 )
 
 from . import _names
+from .bounds import (
+    DEFAULT_MAX_EVENTS,
+    MAX_COUNT,
+    MAX_DURATION,
+    MAX_MAX_EVENTS,
+    MAX_MESSAGES,
+    MAX_POPULATION,
+    MAX_RATE,
+    MAX_RECIPIENTS_PER_MESSAGE,
+    MAX_SEED,
+    MAX_SIGMA,
+    MAX_WEIGHT,
+)
 from .units import (
     UNIT_SCHEMAS,
     Bandwidth,
@@ -131,7 +144,9 @@ class Dist(_Model):
     value: float = _f(0.0, ge=0, description="constant: the value")
     mean: float = _f(0.0, ge=0, description="exponential: the mean")
     median: float = _f(0.0, ge=0, description="lognormal: the median, exp(mu)")
-    sigma: float = _f(0.0, ge=0, description="lognormal: the standard deviation of the log")
+    sigma: float = _f(
+        0.0, ge=0, le=MAX_SIGMA, description="lognormal: the standard deviation of the log"
+    )
     low: float = _f(0.0, ge=0, description="uniform: the lower bound")
     high: float = _f(0.0, ge=0, description="uniform: the upper bound")
     points: tuple[tuple[float, float], ...] = _f(
@@ -260,8 +275,17 @@ def _pairs(kind: str, args: Any, what: str) -> list[tuple[Any, Any]]:
 
 
 def _dist_from_yaml(value: Any, parse: Any, unit: str) -> Any:
-    if isinstance(value, Dist) or (isinstance(value, dict) and "kind" in value):
-        return value  # the model itself, or its model_dump() form
+    if isinstance(value, Dist):
+        return value
+    if isinstance(value, dict) and "kind" in value:  # the model_dump() form: bounds again
+        dumped = dict(value)
+        for key in ("value", "mean", "median", "low", "high"):
+            if isinstance(dumped.get(key), int | float) and not isinstance(dumped[key], bool):
+                dumped[key] = parse(dumped[key])
+        if isinstance(dumped.get("points"), list | tuple):
+            dumped["points"] = [(parse(p[0]), p[1]) if isinstance(p, list | tuple) and p else p
+                             for p in dumped["points"]]
+        return dumped
     if not isinstance(value, dict):
         return {"kind": "constant", "value": parse(value)}
     kind, args = _one_key(value, _DIST_KINDS, "distribution")
@@ -281,6 +305,11 @@ def _dist_from_yaml(value: Any, parse: Any, unit: str) -> Any:
                 if isinstance(args[key], bool) or not isinstance(args[key], int | float):
                     raise ValueError(f"{key}: expected a number, got {_names.got(args[key])}")
                 out[key] = float(args[key])
+        if out.get("sigma", 0.0) > MAX_SIGMA:
+            raise ValueError(
+                f"sigma must be at most {MAX_SIGMA:g} (the plausibility bound), got "
+                f"{out['sigma']:g}"
+            )
         return out
     except ValueError as e:
         text = str(e)
@@ -315,7 +344,10 @@ def _dist_schema(unit: str) -> dict[str, Any]:
             one("exponential", args(["mean"], {"mean": v})),
             one(
                 "lognormal",
-                args(["median", "sigma"], {"median": v, "sigma": {"type": "number", "minimum": 0}}),
+                args(
+                    ["median", "sigma"],
+                    {"median": v, "sigma": {"type": "number", "minimum": 0, "maximum": MAX_SIGMA}},
+                ),
             ),
             one("uniform", args(["low", "high"], {"low": v, "high": v})),
             one(
@@ -398,16 +430,20 @@ class Postfix(_Model):
         "5d", description="the same as maximal_queue_lifetime, for bounces (sender <>)"
     )
     initial_destination_concurrency: int = _f(
-        5, ge=1, description="starting number of parallel deliveries to a destination"
+        5, ge=1, le=MAX_COUNT,
+        description="starting number of parallel deliveries to a destination"
     )
     default_destination_concurrency_limit: int = _f(
-        20, ge=1, description="maximum number of parallel deliveries to one destination"
+        20, ge=1, le=MAX_COUNT,
+        description="maximum number of parallel deliveries to one destination"
     )
     default_destination_recipient_limit: int = _f(
-        50, ge=1, description="maximum recipients per delivery request (= per SMTP transaction)"
+        50, ge=1, le=MAX_COUNT,
+        description="maximum recipients per delivery request (= per SMTP transaction)"
     )
     default_destination_concurrency_failed_cohort_limit: float = _f(
-        1.0, ge=0, description="failed pseudo-cohorts (connect or handshake failures in a row, "
+        1.0, ge=0, le=MAX_COUNT,
+        description="failed pseudo-cohorts (connect or handshake failures in a row, "
         "counted in units of the current concurrency) before a destination is declared dead"
     )
     default_destination_concurrency_positive_feedback: float = _f(
@@ -419,11 +455,12 @@ class Postfix(_Model):
         "(never below 1)"
     )
     default_process_limit: int = _f(
-        100, ge=1, description="maximum processes per service: parallel SMTP client sessions "
+        100, ge=1, le=MAX_COUNT,
+        description="maximum processes per service: parallel SMTP client sessions "
         "(all destinations) and parallel server sessions"
     )
     qmgr_message_active_limit: int = _f(
-        20000, ge=1, description="maximum number of messages in the active queue"
+        20000, ge=1, le=MAX_COUNT, description="maximum number of messages in the active queue"
     )
     relayhost: Annotated[str | None, BeforeValidator(_names.optional_host)] = _f(
         None,
@@ -475,10 +512,11 @@ class Postfix(_Model):
         True, description="do not wait for the reply to QUIT"
     )
     smtp_mx_address_limit: int = _f(
-        5, ge=1, description="maximum number of MX addresses tried per delivery"
+        5, ge=1, le=MAX_COUNT, description="maximum number of MX addresses tried per delivery"
     )
     smtp_mx_session_limit: int = _f(
-        2, ge=1, description="maximum number of SMTP sessions (past EHLO) per delivery before "
+        2, ge=1, le=MAX_COUNT,
+        description="maximum number of SMTP sessions (past EHLO) per delivery before "
         "giving up or trying the fallback relay"
     )
     smtp_tls_security_level: Literal["none", "may", "encrypt"] = _f(
@@ -491,7 +529,8 @@ class Postfix(_Model):
         10240000, description="largest message accepted (bytes; 0 = no limit)"
     )
     smtpd_recipient_limit: int = _f(
-        1000, ge=100, description="recipients accepted per message by the server (RFC 5321: "
+        1000, ge=100, le=MAX_COUNT,
+        description="recipients accepted per message by the server (RFC 5321: "
         "at least 100)"
     )
     smtpd_timeout: Duration = _f(
@@ -500,6 +539,7 @@ class Postfix(_Model):
     hopcount_limit: int = _f(
         50,
         ge=1,
+        le=MAX_COUNT,
         description="Received: headers allowed before a message bounces as looping (5.4.6)",
     )
     smtpd_pipelining: bool = _f(
@@ -553,7 +593,8 @@ class Host(_Model):
         (), description="local domains: mail for them ends in a mailbox on this host"
     )
     mailboxes: int = _f(
-        1000, ge=1, description="valid users per accepted domain: user0 ... user<n-1>"
+        1000, ge=1, le=MAX_POPULATION,
+        description="valid users per accepted domain: user0 ... user<n-1>"
     )
     auth: bool | None = _f(
         None, description="whether AUTH is required before relaying; default true for role "
@@ -693,8 +734,13 @@ class PerMessage(_Model):
     """
 
     kind: Literal["mean", "fixed", "table"] = _f(description="which form")
-    mean: float = _f(1.66, ge=1, description="mean: 1 + Poisson(mean - 1) recipients")
-    fixed: int = _f(1, ge=1, description="fixed: always this many recipients")
+    mean: float = _f(
+        1.66, ge=1, le=MAX_RECIPIENTS_PER_MESSAGE,
+        description="mean: 1 + Poisson(mean - 1) recipients",
+    )
+    fixed: int = _f(
+        1, ge=1, le=MAX_RECIPIENTS_PER_MESSAGE, description="fixed: always this many recipients"
+    )
     table: tuple[tuple[int, float], ...] = _f(
         (), description="table: (recipients, weight) pairs, by recipients"
     )
@@ -708,6 +754,11 @@ class PerMessage(_Model):
                 if n < 1 or w <= 0:
                     raise ValueError(
                         f"table: recipients must be >= 1 and weights > 0, got {n}: {w:g}"
+                    )
+                if n > MAX_RECIPIENTS_PER_MESSAGE or w > MAX_WEIGHT:
+                    raise ValueError(
+                        f"table: recipients must be at most {MAX_RECIPIENTS_PER_MESSAGE} and "
+                        f"weights at most {MAX_WEIGHT:g} (the plausibility bounds), got {n}: {w:g}"
                     )
             counts = [n for n, _ in self.table]
             if counts != sorted(set(counts)):
@@ -788,7 +839,7 @@ class Recipients(_Model):
         description="recipients per message: {mean: m} (1 + Poisson(m - 1)), {fixed: n} or "
         "{table: {n: weight, ...}}",
     )
-    domains: dict[Domain, Annotated[float, Field(gt=0)]] = _f(
+    domains: dict[Domain, Annotated[float, Field(gt=0, le=MAX_WEIGHT)]] = _f(
         min_length=1, description="recipient domain -> weight (weights > 0, need not sum to 1)"
     )
 
@@ -797,7 +848,7 @@ class Burst(_Model):
     """A batch of messages submitted at once or spread evenly over an interval."""
 
     at: Duration = _f(description="when the burst starts")
-    messages: int = _f(gt=0, description="how many messages")
+    messages: int = _f(gt=0, le=MAX_MESSAGES, description="how many messages")
     over: Duration = _f(0.0, description="spread over this interval (0 = all at once)")
 
 
@@ -812,12 +863,16 @@ class RateProfile(_Model):
     """
 
     kind: Literal["constant", "piecewise", "diurnal"] = _f(description="which profile")
-    rate: float = _f(0.0, ge=0, description="constant: messages per second")
+    rate: float = _f(0.0, ge=0, le=MAX_RATE, description="constant: messages per second")
     steps: tuple[tuple[float, float], ...] = _f(
         (), description="piecewise: (from time, messages per second) pairs, the first at 0"
     )
-    peak: float = _f(0.0, ge=0, description="diurnal: highest rate (messages per second)")
-    trough: float = _f(0.0, ge=0, description="diurnal: lowest rate, 12 h after the peak")
+    peak: float = _f(
+        0.0, ge=0, le=MAX_RATE, description="diurnal: highest rate (messages per second)"
+    )
+    trough: float = _f(
+        0.0, ge=0, le=MAX_RATE, description="diurnal: lowest rate, 12 h after the peak"
+    )
     peak_at: float = _f(
         36000.0, ge=0, lt=DAY, description="diurnal: time of day of the peak (seconds after "
         "midnight; simulated time 0 is midnight)"
@@ -835,6 +890,11 @@ class RateProfile(_Model):
                     raise ValueError("piecewise: step times must increase")
             if any(r < 0 for _, r in self.steps):
                 raise ValueError("piecewise: rates must not be negative")
+            if any(r > MAX_RATE or t > MAX_DURATION for t, r in self.steps):
+                raise ValueError(
+                    f"piecewise: rates must be at most {MAX_RATE:.0f}/s and times at most "
+                    f"{MAX_DURATION / 86400:.0f}d (the plausibility bounds)"
+                )
         if self.kind == "diurnal" and self.trough > self.peak:
             raise ValueError("diurnal: trough must not exceed peak")
         return self
@@ -991,13 +1051,15 @@ class Flow(_Model):
         None, description="domain of the senders; default: the first domain the submit_to "
         "host accepts"
     )
-    senders: int = _f(100, ge=1, description="number of senders: user0 ... user<n-1>")
+    senders: int = _f(
+        100, ge=1, le=MAX_POPULATION, description="number of senders: user0 ... user<n-1>"
+    )
     rate: Annotated[
         RateProfile, BeforeValidator(_rate_from_yaml), WithJsonSchema(_RATE_SCHEMA)
     ] = _f(0, description="message rate (Poisson arrivals); 0 = bursts only")
     bursts: tuple[Burst, ...] = _f((), description="batches of messages at given times")
     messages: int | None = _f(
-        None, ge=1, description="stop after this many messages (none = no limit)"
+        None, ge=1, le=MAX_MESSAGES, description="stop after this many messages (none = no limit)"
     )
     start: Duration = _f(0.0, description="when the flow starts")
     stop: Duration | None = _f(None, description="when the flow stops (none = at the end)")
@@ -1051,6 +1113,11 @@ class Simulation(_Model):
     )
     record_attempts: bool = _f(True, description="record the attempts table")
     record_levels: bool = _f(True, description="record the levels table (queue sizes over time)")
+    max_events: int = _f(
+        DEFAULT_MAX_EVENTS, ge=1, le=MAX_MAX_EVENTS,
+        description="stop the run with an error after this many simulation events (a run "
+        "whose event count explodes); a one-hour quickstart takes about 16,000",
+    )
 
 
 def _fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:
@@ -1111,7 +1178,7 @@ class Scenario(_Model):
     warmup: Duration = _f(
         0.0, description="initial period left out of the statistics (less than duration)"
     )
-    seed: int = _f(1, ge=0, description="random seed of the run")
+    seed: int = _f(1, ge=0, le=MAX_SEED, description="random seed of the run")
     hosts: dict[Name, Host] = _f(min_length=1, description="the hosts, by key")
     routers: tuple[Name, ...] = _f(
         ("internet",), description="names of routers: link ends that are not hosts"

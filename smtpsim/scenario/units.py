@@ -19,6 +19,8 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import BeforeValidator, WithJsonSchema
 
+from .bounds import MAX_BANDWIDTH, MAX_DURATION, MAX_RATE, MAX_SIZE, MIN_BANDWIDTH
+
 __all__ = [
     "BANDWIDTH_UNITS",
     "DURATION_UNITS",
@@ -124,8 +126,16 @@ def _finite(x: float) -> bool:
     return not (math.isnan(x) or math.isinf(x))
 
 
+def _too_big(what: str, bound: str, value: Any) -> ValueError:
+    return ValueError(f"expected {what} of at most {bound} (the plausibility bound), "
+                      f"got {_got(value)}")
+
+
 def parse_duration(value: Any) -> float:
-    """Seconds from ``250ms``, ``1.5s``, ``5min``, ``2h``, ``4d``, ``1w`` or a number of seconds."""
+    """Seconds from ``250ms``, ``1.5s``, ``5min``, ``2h``, ``4d``, ``1w`` or a number of seconds.
+
+    At most :data:`~.bounds.MAX_DURATION` (3650 days).
+    """
     parts = _split(value)
     if parts is not None and (parts[1] == "" or parts[1] in DURATION_UNITS):
         number, unit = parts
@@ -135,19 +145,30 @@ def parse_duration(value: Any) -> float:
                 raise ValueError(
                     f"expected a non-negative duration such as '20ms', got {_got(value)}"
                 )
+            if seconds > MAX_DURATION:
+                raise _too_big("a duration", format_duration(MAX_DURATION), value)
             return seconds
+        if math.isinf(seconds) and seconds > 0:
+            raise _too_big("a duration", format_duration(MAX_DURATION), value)
     raise ValueError(f"expected a duration such as '20ms', got {_got(value)}")
 
 
 def parse_size(value: Any) -> int:
-    """Bytes from ``512B``, ``20KiB``, ``1MiB``, ``10kB`` (1000 bytes), ``5MB`` or an integer."""
+    """Bytes from ``512B``, ``20KiB``, ``1MiB``, ``10kB`` (1000 bytes), ``5MB`` or an integer.
+
+    At most :data:`~.bounds.MAX_SIZE` (4 GiB).
+    """
     parts = _split(value)
     if parts is not None and (parts[1] in SIZE_UNITS or parts[1] == ""):
         number, unit = parts
         size = number * SIZE_UNITS.get(unit, 1)
+        if math.isinf(size) and size > 0:
+            raise _too_big("a size", "4GiB", value)
         if _finite(size):
             if size < 0:
                 raise ValueError(f"expected a non-negative size such as '20KiB', got {_got(value)}")
+            if size > MAX_SIZE:
+                raise _too_big("a size", "4GiB", value)
             rounded = round(size)
             if abs(size - rounded) > 1e-6 * max(1.0, size) and unit in ("", "B"):
                 raise ValueError(
@@ -158,22 +179,38 @@ def parse_size(value: Any) -> int:
 
 
 def parse_bandwidth(value: Any) -> float:
-    """Bytes per second from ``10Mbit/s``, ``1Gbit/s``, ``5MB/s``, ``1MiB/s`` or a number."""
+    """Bytes per second from ``10Mbit/s``, ``1Gbit/s``, ``5MB/s``, ``1MiB/s`` or a number.
+
+    From :data:`~.bounds.MIN_BANDWIDTH` (1 bit/s) to :data:`~.bounds.MAX_BANDWIDTH`
+    (100 Tbit/s).
+    """
     parts = _split(value)
     if parts is not None and (parts[1] in BANDWIDTH_UNITS or parts[1] == ""):
         number, unit = parts
         rate = number * BANDWIDTH_UNITS.get(unit, 1.0)
+        if math.isinf(rate) and rate > 0:
+            raise _too_big("a bandwidth", "100Tbit/s", value)
         if _finite(rate):
             if rate <= 0:
                 raise ValueError(
                     f"expected a positive bandwidth such as '100Mbit/s', got {_got(value)}"
                 )
+            if rate < MIN_BANDWIDTH:
+                raise ValueError(
+                    f"expected a bandwidth of at least 1bit/s (the plausibility bound), "
+                    f"got {_got(value)}"
+                )
+            if rate > MAX_BANDWIDTH:
+                raise _too_big("a bandwidth", "100Tbit/s", value)
             return rate
     raise ValueError(f"expected a bandwidth such as '100Mbit/s', got {_got(value)}")
 
 
 def parse_rate(value: Any) -> float:
-    """Events per second from ``3/s``, ``5/min``, ``100/h``, ``2000/d`` or a number (per second)."""
+    """Events per second from ``3/s``, ``5/min``, ``100/h``, ``2000/d`` or a number (per second).
+
+    At most :data:`~.bounds.MAX_RATE` (100000/s).
+    """
     number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
@@ -181,9 +218,13 @@ def parse_rate(value: Any) -> float:
         m = _RATE.match(value)
         if m and (m.group(2) is None or m.group(2) in RATE_UNITS):
             number = float(m.group(1)) * (RATE_UNITS[m.group(2)] if m.group(2) else 1.0)
+    if number is not None and math.isinf(number) and number > 0:
+        raise _too_big("a rate", f"{MAX_RATE:.0f}/s", value)
     if number is not None and _finite(number):
         if number < 0:
             raise ValueError(f"expected a non-negative rate such as '3/s', got {_got(value)}")
+        if number > MAX_RATE:
+            raise _too_big("a rate", f"{MAX_RATE:.0f}/s", value)
         return number
     raise ValueError(f"expected a rate such as '3/s' or '100/h', got {_got(value)}")
 
@@ -302,7 +343,7 @@ Duration: TypeAlias = Annotated[
         _schema(
             DURATION_INFO,
             rf"^\s*{_NUM_PAT}\s*({_alts(DURATION_UNITS)})?\s*$",
-            {"type": "number", "minimum": 0},
+            {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
         )
     ),
     DURATION_INFO,
@@ -316,7 +357,7 @@ Size: TypeAlias = Annotated[
         _schema(
             SIZE_INFO,
             rf"^\s*{_NUM_PAT}\s*({_alts(SIZE_UNITS)})?\s*$",
-            {"type": "integer", "minimum": 0},
+            {"type": "integer", "minimum": 0, "maximum": MAX_SIZE},
         )
     ),
     SIZE_INFO,
@@ -330,7 +371,7 @@ Bandwidth: TypeAlias = Annotated[
         _schema(
             BANDWIDTH_INFO,
             rf"^\s*{_NUM_PAT}\s*({_alts(BANDWIDTH_UNITS)})?\s*$",
-            {"type": "number", "exclusiveMinimum": 0},
+            {"type": "number", "minimum": MIN_BANDWIDTH, "maximum": MAX_BANDWIDTH},
         )
     ),
     BANDWIDTH_INFO,
@@ -344,7 +385,7 @@ Rate: TypeAlias = Annotated[
         _schema(
             RATE_INFO,
             rf"^\s*{_NUM_PAT}\s*(/\s*({_alts(RATE_UNITS)}))?\s*$",
-            {"type": "number", "minimum": 0},
+            {"type": "number", "minimum": 0, "maximum": MAX_RATE},
         )
     ),
     RATE_INFO,

@@ -2,8 +2,19 @@
 interface through which the runtime reports what happens (``trace``)."""
 
 from .context import RunContext
+from .environment import BoundedEnvironment, EventLimitError
 from .slots import SlotPool
 from .streams import Streams, make_sampler
 from .trace import OUTCOMES, STATUSES, Recorder
 
-__all__ = ["OUTCOMES", "STATUSES", "Recorder", "RunContext", "SlotPool", "Streams", "make_sampler"]
+__all__ = [
+    "OUTCOMES",
+    "STATUSES",
+    "BoundedEnvironment",
+    "EventLimitError",
+    "Recorder",
+    "RunContext",
+    "SlotPool",
+    "Streams",
+    "make_sampler",
+]

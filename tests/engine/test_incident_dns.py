@@ -181,8 +181,8 @@ DNSBL = """
 name: dnsbl-timeline
 duration: 10min
 hosts:
-  out: {role: mta, accepts: [corp.example]}
-  mx: {role: mx, accepts: [dest.example]}
+  out: {role: mta, accepts: [corp.example], ip: 192.0.2.20}
+  mx: {role: mx, accepts: [dest.example], ip: 198.51.100.7}
 links:
   - {between: [out, internet], latency: 5ms}
   - {between: [mx, internet], latency: 5ms}
