@@ -33,17 +33,23 @@ traffic:
 
 
 def failures_until_dead(concurrency: int, cohort_limit: float = 1.0) -> int:
-    """SCHEDULER_README's pseudo-code with the default feedback (constant 1): each
-    failure adds 1/concurrency to fail_cohorts, the destination is dead when that
-    reaches the limit, otherwise the concurrency drops by one (never below 1)."""
-    fail_cohorts = 0.0
+    """``qmgr_queue_throttle`` with the default feedback (constant 1): each failure
+    adds 1/concurrency to fail_cohorts, the destination is dead when that reaches
+    the limit, otherwise ``failure -= 1`` and the window drops while
+    ``failure - 1/2 < 0`` (Postfix's rounding margin: from ``failure == 0`` the
+    first failure lowers the window by 2, later ones by 1), never below 1."""
+    fail_cohorts = failure = 0.0
     failures = 0
     while True:
         failures += 1
         fail_cohorts += 1.0 / concurrency
         if fail_cohorts >= cohort_limit:
             return failures
-        concurrency = max(concurrency - 1, 1)
+        failure -= 1.0
+        while failure - 0.5 < 0:
+            concurrency -= 1
+            failure += 1.0
+        concurrency = max(concurrency, 1)
 
 
 def _mx_down_until(t: float):
@@ -60,7 +66,7 @@ def _mx_down_until(t: float):
 def test_failures_until_dead_helper() -> None:
     assert failures_until_dead(1) == 1
     assert failures_until_dead(2) == 2  # 1/2 + 1/1
-    assert failures_until_dead(5) == 4  # 1/5 + 1/4 + 1/3 + 1/2 >= 1
+    assert failures_until_dead(5) == 3  # windows 5, 3, 2: 1/5 + 1/3 + 1/2 >= 1
 
 
 def test_dead_destination_is_suspended_then_revived() -> None:
