@@ -104,7 +104,9 @@ def test_positive_one_over_n_steps_at_the_end_of_a_pseudo_cohort() -> None:
         w.positive(busy=w.window)
         steps.append((k, w.window))
     # 5 deliveries of 1/5 make the first step, then 6 of 1/6
-    assert [k for (k, win), (_, prev) in zip(steps, [(0, 5)] + steps) if win != prev] == [5, 11]
+    previous = [(0, 5), *steps[:-1]]
+    assert [k for (k, win), (_, prev) in zip(steps, previous, strict=True)
+            if win != prev] == [5, 11]
 
 
 def test_negative_feedback_one_drops_two_then_one_and_dies_after_a_pseudo_cohort() -> None:

@@ -178,8 +178,8 @@ incidents:
 def test_sessions_into_a_crashing_server_are_cut_and_retried(queue: str) -> None:
     """Sessions take 20 s at mx (its end-of-data processing): those under way at the
     crash are cut; the client sees a lost connection (4.4.2), nothing was accepted,
-    the destination is declared dead, and it delivers later. mx delivers into its mailboxes at once, so it held no
-    queue: nothing is lost."""
+    the destination is declared dead, and it delivers later. mx delivers into its
+    mailboxes at once, so it held no queue: nothing is lost."""
     result = run(CUT.replace("QUEUE", queue))
     out = attempts_from(result, "out")
     cut = out[(out["t_start"] < CRASH[0]) & (out["t_end"] > CRASH[0])]

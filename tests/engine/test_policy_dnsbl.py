@@ -355,3 +355,19 @@ def test_spamtrap_hits_list_the_sending_mta_and_checking_receivers_refuse_it() -
     # the one that does not check takes everything
     mx2 = sessions(result, "out", "mx2")
     assert (mx2["outcome"].astype(str) == "sent").all()
+
+
+def test_soft_5xx_greeting_is_logged_deferred_with_a_4xx_dsn_and_the_server_text() -> None:
+    """smtp_proto.c (smtp_helo) under smtp_skip_5xx_greeting: the DSN's first digit
+    becomes 4, the server's reply text stays: ``dsn=4.7.1, status=deferred (host
+    mx1...[ip] refused to talk to me: 554 5.7.1 ...)``."""
+    from smtpsim.metrics.maillog import maillog_lines
+
+    result = run(scenario(at="connect", traffic=CONNECT_TRAFFIC.replace("DOMAIN", "dest.example"),
+                          incident=LISTING, out=", postfix: {smtp_fallback_relay: relay}"))
+    deferred = [line for line in maillog_lines(result) if "status=deferred" in line
+                and "refused to talk to me" in line]
+    assert len(deferred) == 4
+    for line in deferred:
+        assert "dsn=4.7.1, status=deferred (host mx1.sim.example[" in line
+        assert "] refused to talk to me: 554 5.7.1 " in line  # the server said 5.7.1
