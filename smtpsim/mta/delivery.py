@@ -123,7 +123,9 @@ class DeliveryAgent:
                     return self._settle_all(attempt, reply, "dns")
                 attempt.candidates = candidates
             elif kind == "null":
-                reply = Reply(556, "5.1.10", f"Domain {name} does not accept mail (nullMX)")
+                # Postfix's own status for it (smtp_addr.c: DNS_NULLMX -> 5.1.0), not
+                # RFC 7505's 5.1.10, which is the receiving server's (fact sheet 1.7).
+                reply = Reply(550, "5.1.0", f"Domain {name} does not accept mail (nullMX)")
                 return self._settle_all(attempt, reply, "dns")
             elif kind == "notfound":
                 if answer.implicit is not None:
