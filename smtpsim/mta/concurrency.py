@@ -128,8 +128,3 @@ class ConcurrencyWindow:
         self.dead = False
         self.window = busy if busy > 0 else self.rules.initial
         self.success = self.failure = self.fail_cohorts = 0.0
-
-    @property
-    def open(self) -> int:
-        """How many deliveries may be under way now: 0 while dead."""
-        return 0 if self.dead else self.window

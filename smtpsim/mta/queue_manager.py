@@ -81,10 +81,6 @@ class Destination:
     def dead(self) -> bool:
         return self.concurrency.dead
 
-    @property
-    def window(self) -> int:
-        return self.concurrency.window
-
 
 class QueueManager:
     """The queue of one host. ``deliver(request)`` is the delivery agent's entry
