@@ -11,11 +11,19 @@ them in order:
 - a connection that fails (no route, a link or host down, a lost SYN) costs
   ``smtp_connect_timeout`` (or a round trip when refused) and moves to the next;
 - a server with all its processes busy keeps the client waiting in its listen queue
-  until one frees up, or until ``smtp_helo_timeout``;
+  until one frees up, or until ``smtp_helo_timeout``; when the host's
+  ``listen_backlog`` connections already wait, the connection gets no answer and
+  costs ``smtp_connect_timeout``;
 - recipients answered 4xx, and all of them after a 4xx or 5xx greeting
-  (``smtp_skip_5xx_greeting``), go on to the next server, within
-  ``smtp_mx_session_limit`` sessions; a 5xx to MAIL, RCPT or DATA bounces at once
-  (fact sheet 1.7, 7.12); what is left at the end is deferred.
+  (``smtp_skip_5xx_greeting``: a 5xx greeting's DSN becomes 4.x.x, ``smtp_proto.c``),
+  go on to the next server, within ``smtp_mx_session_limit`` sessions; a 5xx to
+  MAIL, RCPT or DATA bounces at once (fact sheet 1.7, 7.12); what is left at the end
+  is deferred.
+
+When the request ends the queue manager gets concurrency feedback
+(``smtpsim.mta.concurrency``): negative when the last server tried failed at the site
+level (connect, greeting, EHLO, a lost connection) or DNS failed for now, and no
+session completed its transaction; positive otherwise.
 
 Each session is one ``converse`` call and one SimPy event (its end); a message the
 server accepted enters the server's queue then.
