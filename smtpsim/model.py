@@ -188,7 +188,8 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
         _sampler(proc.command, f"host.{key}.processing.command", ctx),
         _sampler(proc.end_of_data, f"host.{key}.processing.end_of_data", ctx),
     )
-    host = MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth)
+    host = MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth,
+                    spec.listen_backlog)
     host.policies = receiving
     return host
 

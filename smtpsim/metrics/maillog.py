@@ -669,8 +669,11 @@ class _Builder:
             return None
         reply = final[3]
         head, _ = _split_reply(reply)
-        if head == f"{self.a_code[i]} {self.a_dsn[i]}":
+        code, dsn = self.a_code[i], self.a_dsn[i]
+        if head == f"{code} {dsn}":
             return reply
+        if code >= 500 and dsn.startswith("4.") and head == f"{code} 5{dsn[1:]}":
+            return reply  # a 5xx greeting deferred as 4.x.x (smtp_skip_5xx_greeting)
         return None
 
     def _reply_text(self, i: int) -> str:
@@ -680,6 +683,8 @@ class _Builder:
         if known is not None:
             return known
         code, dsn = self.a_code[i], self.a_dsn[i]
+        if code >= 500 and dsn.startswith("4."):  # the server said 5.x.x; Postfix made it 4
+            dsn = "5" + dsn[1:]
         if self.a_phase[i] in _REJECT_PHASES and self._stage(i) == "RCPT":
             return (f"{code} {dsn} <{self.a_rcpt[i]}>: Recipient address rejected: "
                     f"{_dsn_text(dsn)}")

@@ -4,12 +4,13 @@ and mailboxes."""
 
 from .delivery import DeliveryAgent
 from .host import MailHost, NumberedMailboxes
-from .message import QueuedMessage, make_bounce
+from .message import Deferral, QueuedMessage, make_bounce
 from .queue_manager import DeliveryRequest, Destination, QueueManager
 from .session import ClientSide, ServerSide, SessionOutcome, converse
 
 __all__ = [
     "ClientSide",
+    "Deferral",
     "DeliveryAgent",
     "DeliveryRequest",
     "Destination",

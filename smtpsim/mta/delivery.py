@@ -11,11 +11,19 @@ them in order:
 - a connection that fails (no route, a link or host down, a lost SYN) costs
   ``smtp_connect_timeout`` (or a round trip when refused) and moves to the next;
 - a server with all its processes busy keeps the client waiting in its listen queue
-  until one frees up, or until ``smtp_helo_timeout``;
+  until one frees up, or until ``smtp_helo_timeout``; when the host's
+  ``listen_backlog`` connections already wait, the connection gets no answer and
+  costs ``smtp_connect_timeout``;
 - recipients answered 4xx, and all of them after a 4xx or 5xx greeting
-  (``smtp_skip_5xx_greeting``), go on to the next server, within
-  ``smtp_mx_session_limit`` sessions; a 5xx to MAIL, RCPT or DATA bounces at once
-  (fact sheet 1.7, 7.12); what is left at the end is deferred.
+  (``smtp_skip_5xx_greeting``: a 5xx greeting's DSN becomes 4.x.x, ``smtp_proto.c``),
+  go on to the next server, within ``smtp_mx_session_limit`` sessions; a 5xx to
+  MAIL, RCPT or DATA bounces at once (fact sheet 1.7, 7.12); what is left at the end
+  is deferred.
+
+When the request ends the queue manager gets concurrency feedback
+(``smtpsim.mta.concurrency``): negative when the last server tried failed at the site
+level (connect, greeting, EHLO, a lost connection) or DNS failed for now, and no
+session completed its transaction; positive otherwise.
 
 Each session is one ``converse`` call and one SimPy event (its end); a message the
 server accepted enters the server's queue then.
@@ -36,7 +44,7 @@ from typing import Any
 from ..protocol import Reply
 from ..sim import RunContext
 from ..sim.trace import BOUNCE, DEFERRED, SENT
-from .message import QueuedMessage
+from .message import Deferral, QueuedMessage
 from .queue_manager import DeliveryRequest
 from .session import ClientSide, Live, converse
 
@@ -46,8 +54,8 @@ __all__ = ["DeliveryAgent"]
 class _Attempt:
     """One delivery request on its way through the candidate servers."""
 
-    __slots__ = ("answered", "candidates", "connect_failures", "epoch", "last", "mark", "next",
-                 "remaining", "request", "sessions", "t")
+    __slots__ = ("answered", "candidates", "completed", "epoch", "hop", "last", "mark", "next",
+                 "remaining", "request", "sessions", "site_trouble", "t")
 
     def __init__(self, request: DeliveryRequest, now: float, epoch: int) -> None:
         self.request = request
@@ -60,7 +68,13 @@ class _Attempt:
         self.answered = False  # a session gave the remaining recipients their replies
         self.last: Reply | None = None
         self.sessions = 0  # sessions that got past the handshake (smtp_mx_session_limit)
-        self.connect_failures = 0
+        # Concurrency feedback (smtpsim.mta.concurrency): whether the last server tried
+        # failed at the site level (connect, greeting, EHLO, lost connection), and
+        # whether any session ran its transaction to the end (smtp_proto.c's
+        # SMTP_MISC_FLAG_COMPLETE_SESSION: then the site is fine whatever followed).
+        self.site_trouble = False
+        self.completed = False
+        self.hop: Deferral | None = None  # the site failure, as qmgr's hop status
 
 
 class _Cached:
@@ -117,7 +131,9 @@ class DeliveryAgent:
                     return self._settle_all(attempt, reply, "dns")
                 attempt.candidates = candidates
             elif kind == "null":
-                reply = Reply(556, "5.1.10", f"Domain {name} does not accept mail (nullMX)")
+                # Postfix's own status for it (smtp_addr.c: DNS_NULLMX -> 5.1.0), not
+                # RFC 7505's 5.1.10, which is the receiving server's (fact sheet 1.7).
+                reply = Reply(550, "5.1.0", f"Domain {name} does not accept mail (nullMX)")
                 return self._settle_all(attempt, reply, "dns")
             elif kind == "notfound":
                 if answer.implicit is not None:
@@ -185,12 +201,17 @@ class DeliveryAgent:
             if failure is not None:
                 reply, cost = failure
                 attempt.t += cost
-                attempt.last = reply
-                attempt.connect_failures += 1
+                self._site_failed(attempt, reply)
                 continue
             pool = server.slots
             if pool.try_acquire():
                 self._session(attempt, server, path, pool)
+            elif server.listen_backlog is not None and pool.waiting >= server.listen_backlog:
+                # The listen queue is full: the SYN gets no answer (fact sheet 1.5).
+                attempt.t += self.p.smtp_connect_timeout
+                self._site_failed(attempt, Reply(451, "4.4.1", f"connect to {server.name}"
+                                                 f"[{server.ip}]:25: Connection timed out"))
+                continue
             else:
                 self._wait_for_process(attempt, server, path, pool)
             return
@@ -226,9 +247,9 @@ class DeliveryAgent:
             if attempt.epoch != self.host.epoch or server.epoch != server_epoch:
                 pool.release()  # one of the two crashed while this client waited
                 attempt.t = env.now
-                attempt.connect_failures += 1
-                attempt.last = Reply(451, "4.4.2", f"lost connection with {server.name}"
-                                     f"[{server.ip}] while receiving the initial server greeting")
+                self._site_failed(attempt, Reply(451, "4.4.2", f"lost connection with "
+                                                 f"{server.name}[{server.ip}] while receiving "
+                                                 "the initial server greeting"))
                 self._try(attempt)
                 return
             self._session(attempt, server, path, pool)
@@ -236,10 +257,9 @@ class DeliveryAgent:
         def give_up(_event: Any) -> None:
             if pool.cancel(granted):
                 attempt.t = env.now
-                attempt.last = Reply(451, "4.4.2", f"conversation with {server.name}"
-                                     f"[{server.ip}] timed out while receiving the initial "
-                                     "server greeting")
-                attempt.connect_failures += 1
+                self._site_failed(attempt, Reply(451, "4.4.2", f"conversation with "
+                                                 f"{server.name}[{server.ip}] timed out while "
+                                                 "receiving the initial server greeting"))
                 self._try(attempt)
 
         pool.wait(granted)
@@ -274,7 +294,8 @@ class DeliveryAgent:
             outcome.server.close(now)
             pool.release()
             return
-        if server.epoch != server_epoch:  # the server crashed during the session
+        cut = server.epoch != server_epoch
+        if cut:  # the server crashed during the session
             self._close(pool, now, outcome.server)
             outcome = self._cut(outcome, server)
         elif outcome.live is not None:
@@ -288,13 +309,18 @@ class DeliveryAgent:
         if outcome.past_handshake:
             attempt.sessions += 1
         result = outcome.result
-        soft_greeting = result.phase == "greeting"  # smtp_skip_5xx_greeting = yes
+        phase = result.phase
+        handshake = not outcome.past_handshake  # it ended in the greeting, EHLO, TLS or AUTH
+        soft_greeting = phase == "greeting"  # smtp_skip_5xx_greeting = yes
+        greeted_by = f"{server.name}[{server.ip}]" if phase in ("greeting", "helo") else None
         conn_s = (t_start - attempt.mark) + outcome.handshake_s
         xfer_s = outcome.duration - outcome.handshake_s
         still: list[int] = []
+        why: Deferral | None = None
         record = self.recorder.attempt
         for (_rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
             code = reply.code
+            dsn = reply.dsn
             if code < 400:
                 outcome_word = SENT
             elif code >= 500 and not soft_greeting:
@@ -302,11 +328,24 @@ class DeliveryAgent:
                 msg.bounced.append((i, reply))
             else:
                 outcome_word = DEFERRED
-                msg.errors[i] = reply
+                if code >= 500:  # a 5xx greeting made soft: smtp_proto.c makes it 4.x.x
+                    dsn = "4" + dsn[1:]
+                why = Deferral(reply, dsn, greeted_by if handshake else None)
+                msg.errors[i] = why
                 still.append(i)
             record(msg.msg_id, msg.rows[i], self.host.key, server.key, t_start, now,
-                   outcome_word, code, reply.dsn, result.phase, attempt.mark - msg.created,
+                   outcome_word, code, dsn, phase, attempt.mark - msg.created,
                    conn_s, xfer_s)
+        # Concurrency feedback: a handshake failure or a lost connection that leaves
+        # recipients deferred is site trouble; a session that ran its transaction
+        # clears the site whatever happens next (smtp_trouble.c, smtp_proto.c).
+        lost = cut or (why is not None and why.dsn == "4.4.2")
+        if why is not None and (handshake or lost):
+            attempt.site_trouble = True
+            attempt.hop = why
+        else:
+            attempt.site_trouble = False
+            attempt.completed = attempt.completed or outcome.past_handshake
         attempt.remaining = still
         attempt.answered = True
         attempt.t = attempt.mark = now
@@ -349,40 +388,56 @@ class DeliveryAgent:
         msg = request.msg
         if not attempt.answered:  # no session reached them: the connection failure decides
             reply = attempt.last or Reply(451, "4.4.1", "no server to try")
+            why = Deferral.of(reply)
             now = self.env.now
             for i in attempt.remaining:
-                msg.errors[i] = reply
+                msg.errors[i] = why
                 self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none",
                                       attempt.mark, now, DEFERRED, reply.code, reply.dsn,
                                       "connect", attempt.mark - msg.created,
                                       now - attempt.mark, 0.0)
         msg.deferred.extend(attempt.remaining)
-        if attempt.last is not None:
-            request.dest.last_reason = attempt.last
-        site_failure = attempt.connect_failures > 0 and attempt.sessions == 0
+        # Postfix throttles on the final server's site failure, unless some session
+        # completed (smtp_trouble.c: hop_status; qmgr_deliver.c: qmgr_queue_throttle).
+        site_failure = attempt.site_trouble and not attempt.completed and bool(attempt.remaining)
+        if site_failure:
+            request.dest.last_reason = attempt.hop
         self._done(attempt, site_failure)
 
+    def _site_failed(self, attempt: _Attempt, reply: Reply) -> None:
+        """A server could not be reached or did not finish the greeting: the next one
+        is tried; if it was the last, the destination gets negative feedback."""
+        attempt.last = reply
+        attempt.site_trouble = True
+        attempt.hop = Deferral.of(reply)
+
     def _settle_all(self, attempt: _Attempt, reply: Reply, phase: str) -> None:
-        """A DNS answer decided for every recipient: bounce (5xx) or defer (4xx)."""
+        """A DNS answer decided for every recipient: bounce (5xx) or defer (4xx). A
+        temporary DNS failure is site trouble, as in Postfix (``smtp_connect.c``: no
+        address left, ``smtp_sess_fail``)."""
         msg = attempt.request.msg
         now = self.env.now
+        why = Deferral.of(reply)
         for i in attempt.remaining:
             if reply.code >= 500:
                 msg.bounced.append((i, reply))
                 outcome = BOUNCE
             else:
-                msg.errors[i] = reply
+                msg.errors[i] = why
                 msg.deferred.append(i)
                 outcome = DEFERRED
             self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none", now,
                                   attempt.t, outcome, reply.code, reply.dsn, phase,
                                   now - msg.created, attempt.t - now, 0.0)
+        site_failure = reply.code < 500 and bool(attempt.remaining)
+        if site_failure:
+            attempt.request.dest.last_reason = why
         attempt.remaining = []
         if attempt.t > now:  # the lookup took time: report when it is over
             wake = self.env.timeout(attempt.t - now)
-            wake.callbacks.append(lambda _e: self._done(attempt, False))
+            wake.callbacks.append(lambda _e: self._done(attempt, site_failure))
         else:
-            self._done(attempt, False)
+            self._done(attempt, site_failure)
 
     def _done(self, attempt: _Attempt, site_failure: bool) -> None:
         if attempt.epoch == self.host.epoch:

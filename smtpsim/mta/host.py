@@ -39,12 +39,13 @@ class NumberedMailboxes:
 
 
 class MailHost:
-    """One host: its server side (``server_side``, ``slots`` for its processes), its
-    queue manager and SMTP client, and its state under incidents (``down``)."""
+    """One host: its server side (``server_side``, ``slots`` for its processes and
+    ``listen_backlog`` for the connections that may wait for one), its queue manager
+    and SMTP client, and its state under incidents (``down``)."""
 
     def __init__(self, key: str, name: str, ip: str, role: str, params: Any,
                  server_side: ServerSide | None, local_domains: frozenset[str],
-                 requires_auth: bool) -> None:
+                 requires_auth: bool, listen_backlog: int | None = None) -> None:
         self.key = key
         self.node = key
         self.name = name
@@ -58,6 +59,9 @@ class MailHost:
         self.crashed = False
         self.epoch = 0  # incremented by each crash: what was under way is void
         self.slots = SlotPool(params.default_process_limit)
+        # Connections that may wait for a free process (the kernel's listen queue);
+        # None: no limit. The delivery agent reads it when the processes are all busy.
+        self.listen_backlog = listen_backlog
         self.client_info = Client(ip, name)
         self.qmgr: Any = None
         self.agent: Any = None

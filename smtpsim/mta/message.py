@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..mail import domain_of
 from ..protocol import Reply
 from ..sim.trace import Recorder
 
-__all__ = ["BOUNCE_OVERHEAD", "QueuedMessage", "make_bounce"]
+__all__ = ["BOUNCE_OVERHEAD", "Deferral", "QueuedMessage", "make_bounce"]
 
 # A Postfix non-delivery notice: a text part and a delivery-status part (about 1.5 kB
 # with one recipient, a few hundred bytes per further one), then the original
@@ -15,6 +17,37 @@ BOUNCE_OVERHEAD = 1500
 BOUNCE_PER_RECIPIENT = 300
 BOUNCE_SIZE_LIMIT = 50_000
 HEADERS_ONLY = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """Why a recipient (or a whole destination) must wait: the reply that said so,
+    the DSN status Postfix reports for it, and the server that greeted with it.
+
+    The status is the reply's own enhanced code, except after a 5xx greeting that
+    ``smtp_skip_5xx_greeting`` turned into a soft error: Postfix's SMTP client then
+    changes the first digit of the DSN status to 4 and keeps the server's text
+    (``smtp_proto.c``, ``smtp_helo``), so the maillog says ``dsn=4.7.1,
+    status=deferred (host mx[ip] refused to talk to me: 554 5.7.1 ...)`` and an
+    expiry reports 4.7.1. ``greeted_by`` (``name[ip]``) is set for a greeting or EHLO
+    refusal, whose reason Postfix words "host ... refused to talk to me: REPLY"."""
+
+    reply: Reply
+    dsn: str
+    greeted_by: str | None = None
+
+    @classmethod
+    def of(cls, reply: Reply) -> Deferral:
+        """A deferral with the reply's own status (connection failures, 4xx replies)."""
+        return cls(reply, reply.dsn)
+
+    @property
+    def reason(self) -> str:
+        """The reason as Postfix words it (what a dead destination's mail is deferred
+        with, after "delivery temporarily suspended: ")."""
+        if self.greeted_by is not None:
+            return f"host {self.greeted_by} refused to talk to me: {self.reply}"
+        return self.reply.text
 
 
 class QueuedMessage:
@@ -58,7 +91,7 @@ class QueuedMessage:
         self.hops = hops
         self.origin = origin
         self.pending: list[int] = list(range(len(rcpts)))
-        self.errors: dict[int, Reply] = {}
+        self.errors: dict[int, Deferral] = {}
         self.outstanding = 0  # delivery requests of this active pass still running
         self.bounced: list[tuple[int, Reply]] = []  # failed in this pass
         self.deferred: list[int] = []  # to retry after this pass

@@ -18,10 +18,12 @@
   when the retry policy gives up): its remaining recipients are returned to the
   sender with their last error.
 - Concurrency per destination starts at ``initial_destination_concurrency`` and moves
-  with the +1/-1 feedback of Postfix 2.5's scheduler; a pseudo-cohort of consecutive
-  connect/handshake failures makes the destination dead for ``minimal_backoff_time``,
-  during which its mail is deferred without a connection ("delivery temporarily
-  suspended", fact sheet 3.4).
+  with the feedback of Postfix 2.5's scheduler (``smtpsim.mta.concurrency``: +1/-1 per
+  delivery by default, or less-than-1 feedback such as ``1/concurrency``); a
+  pseudo-cohort of consecutive site failures (connect or handshake) makes the
+  destination dead for ``minimal_backoff_time``, or until a delivery still under way
+  succeeds, during which its mail is deferred without a connection ("delivery
+  temporarily suspended", fact sheet 3.4).
 - A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
 - A crash stops everything; the queue is either kept (at restart the messages that
   were active or waiting go back to incoming, deferred ones keep their times) or
@@ -39,11 +41,13 @@ from typing import Any
 from ..protocol import Reply
 from ..sim import RunContext
 from ..sim.trace import BOUNCE, BOUNCED, DEFERRED, DELIVERED, EXPIRED, LOST
-from .message import QueuedMessage, make_bounce
+from .concurrency import ConcurrencyWindow, WindowRules
+from .message import Deferral, QueuedMessage, make_bounce
 
 __all__ = ["DeliveryRequest", "Destination", "QueueManager"]
 
 _LOOP = Reply(554, "5.4.6", "Too many hops: mail forwarding loop")
+_SUSPENDED = "delivery temporarily suspended: "
 
 
 class DeliveryRequest:
@@ -59,21 +63,23 @@ class DeliveryRequest:
 
 
 class Destination:
-    """A next hop (a domain, or ``[host]`` for a relay host) and its scheduling state."""
+    """A next hop (a domain, or ``[host]`` for a relay host) and its scheduling state:
+    its waiting requests, how many are under way (``busy``) and its concurrency
+    window (``smtpsim.mta.concurrency``)."""
 
-    __slots__ = ("busy", "dead", "fail_cohorts", "failure", "last_reason", "name", "queue",
-                 "success", "window")
+    __slots__ = ("busy", "concurrency", "deaths", "last_reason", "name", "queue")
 
-    def __init__(self, name: str, window: int) -> None:
+    def __init__(self, name: str, rules: WindowRules) -> None:
         self.name = name
         self.queue: deque[DeliveryRequest] = deque()
         self.busy = 0
-        self.window = window
-        self.success = 0.0
-        self.failure = 0.0
-        self.fail_cohorts = 0.0
-        self.dead = False
-        self.last_reason: Reply | None = None
+        self.concurrency = ConcurrencyWindow(rules)
+        self.deaths = 0  # times it was declared dead: a revival timer names its death
+        self.last_reason: Deferral | None = None  # why it was declared dead (hop status)
+
+    @property
+    def dead(self) -> bool:
+        return self.concurrency.dead
 
 
 class QueueManager:
@@ -94,6 +100,7 @@ class QueueManager:
         self.active = 0
         self.transport_busy = 0
         self.destinations: dict[str, Destination] = {}
+        self.window_rules = WindowRules.from_params(params)
         self.blocked: deque[Destination] = deque()  # have work, no transport process
         self._seq = 0
         self._take_incoming = True
@@ -175,9 +182,7 @@ class QueueManager:
         for nexthop, idx in groups.items():
             dest = self.destinations.get(nexthop)
             if dest is None:
-                dest = self.destinations[nexthop] = Destination(
-                    nexthop, self.p.initial_destination_concurrency
-                )
+                dest = self.destinations[nexthop] = Destination(nexthop, self.window_rules)
             for start in range(0, len(idx), limit):
                 dest.queue.append(DeliveryRequest(msg, dest, idx[start : start + limit], now))
                 msg.outstanding += 1
@@ -204,7 +209,8 @@ class QueueManager:
             return
         process_limit = self.p.default_process_limit
         queue = dest.queue
-        while queue and dest.busy < dest.window:
+        window = dest.concurrency
+        while queue and dest.busy < window.window:
             if self.transport_busy >= process_limit:
                 if dest not in self.blocked:
                     self.blocked.append(dest)
@@ -215,29 +221,37 @@ class QueueManager:
             self.deliver(request)
 
     def _suspend(self, dest: Destination, now: float) -> None:
-        """A dead destination: defer its queued mail without connecting (fact sheet 3.4)."""
+        """A dead destination: defer its queued mail without connecting, with the
+        reason it died (fact sheet 3.4; ``qmgr_deliver.c``, ``qmgr_defer_todo``)."""
         last = dest.last_reason
-        text = "delivery temporarily suspended: " + (last.text if last else "destination dead")
-        reply = Reply(last.code if last else 451, last.enhanced if last else "4.4.1", text)
+        reason = _SUSPENDED + (last.reason if last is not None else "destination dead")
+        why = Deferral(
+            Reply(last.reply.code if last else 451, last.reply.enhanced if last else "4.4.1",
+                  reason),
+            last.dsn if last else "4.4.1",
+        )
         while dest.queue:
             request = dest.queue.popleft()
             msg = request.msg
             for i in request.idx:
-                msg.errors[i] = reply
+                msg.errors[i] = why
                 msg.deferred.append(i)
-                self._attempt_row(msg, i, now, DEFERRED, reply, "none", "qmgr")
+                self._attempt_row(msg, i, now, DEFERRED, why.reply, "none", "qmgr", why.dsn)
             self._request_finished(msg, now)
 
     def request_done(self, request: DeliveryRequest, site_failure: bool, now: float) -> None:
         """The delivery agent finished ``request``; per-recipient results are already
-        in the message (``bounced``, ``deferred``, ``errors``) or recorded as final."""
+        in the message (``bounced``, ``deferred``, ``errors``) or recorded as final.
+        ``site_failure``: the site could not be talked to (negative concurrency
+        feedback, ``smtpsim.mta.concurrency``); otherwise positive feedback."""
         dest = request.dest
         dest.busy -= 1
         self.transport_busy -= 1
         if site_failure:
-            self._negative_feedback(dest, now)
+            if dest.concurrency.negative():
+                self._died(dest)
         else:
-            self._positive_feedback(dest)
+            dest.concurrency.positive(dest.busy)
         self._request_finished(request.msg, now)
         self._pump(dest, now)
         blocked = self.blocked
@@ -268,8 +282,8 @@ class QueueManager:
             due = retry.next_attempt(msg.created, msg.first_failure, now)
             if due is None:  # given up: returned to the sender with the last error
                 for i in msg.deferred:
-                    reply = msg.errors[i]
-                    recorder.final(msg.rows[i], EXPIRED, now, reply.dsn, str(reply))
+                    why = msg.errors[i]
+                    recorder.final(msg.rows[i], EXPIRED, now, why.dsn, str(why.reply))
                 failed += len(msg.deferred)
             else:
                 msg.pending = msg.deferred
@@ -338,49 +352,30 @@ class QueueManager:
             if moved:
                 self._admit(now)
 
-    # --- concurrency feedback (SCHEDULER_README, qmgr_queue.c) ------------------------------
+    # --- dead destinations (qmgr_queue.c: qmgr_queue_throttle, qmgr_queue_unthrottle) -----
 
-    def _positive_feedback(self, dest: Destination) -> None:
-        p = self.p
-        dest.fail_cohorts = 0.0
-        if dest.window >= dest.busy + p.initial_destination_concurrency:
+    def _died(self, dest: Destination) -> None:
+        """``dest`` was just declared dead: it comes back after ``minimal_backoff_time``
+        unless a delivery still under way succeeds first (``_pump`` defers its
+        waiting mail meanwhile)."""
+        dest.deaths += 1
+        revive = self.env.timeout(self.p.minimal_backoff_time)
+        revive.callbacks.append(partial(self._revive, dest, dest.deaths))
+
+    def _revive(self, dest: Destination, death: int, _event: Any = None) -> None:
+        """The dead destination's timer ran out: slow open (fact sheet 3.4). The timer
+        of a death that a success already ended does nothing."""
+        if not dest.dead or death != dest.deaths:
             return
-        dest.success += p.default_destination_concurrency_positive_feedback
-        while dest.success >= 1.0:
-            dest.success -= 1.0
-            dest.failure = 0.0
-            if dest.window < p.default_destination_concurrency_limit:
-                dest.window += 1
-
-    def _negative_feedback(self, dest: Destination, now: float) -> None:
-        p = self.p
-        dest.fail_cohorts += 1.0 / max(dest.window, 1)
-        if dest.fail_cohorts >= p.default_destination_concurrency_failed_cohort_limit:
-            if not dest.dead:
-                dest.dead = True
-                revive = self.env.timeout(p.minimal_backoff_time)
-                revive.callbacks.append(partial(self._revive, dest))
-            return
-        dest.failure -= p.default_destination_concurrency_negative_feedback
-        while dest.failure < 0.0:
-            dest.failure += 1.0
-            dest.success = 0.0
-            if dest.window > 1:
-                dest.window -= 1
-
-    def _revive(self, dest: Destination, _event: Any = None) -> None:
-        """The dead destination's timer ran out: slow open (fact sheet 3.4)."""
-        dest.dead = False
-        dest.fail_cohorts = 0.0
-        dest.window = dest.busy or self.p.initial_destination_concurrency
+        dest.concurrency.revive(dest.busy)
         self._pump(dest, self.env.now)
 
     # --- records -----------------------------------------------------------------------------
 
     def _attempt_row(self, msg: QueuedMessage, i: int, now: float, outcome: str, reply: Reply,
-                     peer: str, phase: str) -> None:
+                     peer: str, phase: str, dsn: str | None = None) -> None:
         self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, peer, now, now, outcome,
-                              reply.code, reply.dsn, phase, now - msg.created, 0.0, 0.0)
+                              reply.code, dsn or reply.dsn, phase, now - msg.created, 0.0, 0.0)
 
     def _level(self, now: float, metric: str, value: int) -> None:
         if self.ctx.record_levels:

@@ -25,6 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from . import incidents, policies, schema
+from .feedback import ConcurrencyFeedback
 from .units import (
     BANDWIDTH_INFO,
     DURATION_INFO,
@@ -103,6 +104,7 @@ ANCHORS: dict[str, str] = {
 """Where each model is described on the page (GitHub heading anchors)."""
 
 _SPECIAL: dict[Any, str] = {
+    ConcurrencyFeedback: "[concurrency feedback](#concurrency-feedback)",
     schema.RateProfile: "[rate profile](#rate-profiles)",
     schema.PerMessage: "[recipients per message](#recipients-per-message)",
 }

@@ -42,6 +42,7 @@ from .bounds import (
     MAX_SIGMA,
     MAX_WEIGHT,
 )
+from .feedback import Feedback
 from .units import (
     UNIT_SCHEMAS,
     Bandwidth,
@@ -444,15 +445,18 @@ class Postfix(_Model):
     default_destination_concurrency_failed_cohort_limit: float = _f(
         1.0, ge=0, le=MAX_COUNT,
         description="failed pseudo-cohorts (connect or handshake failures in a row, "
-        "counted in units of the current concurrency) before a destination is declared dead"
+        "counted in units of the current concurrency) before a destination is declared dead; "
+        "0 = never"
     )
-    default_destination_concurrency_positive_feedback: float = _f(
-        1.0, gt=0, le=1, description="concurrency increase per delivery without a connect or "
-        "handshake failure"
+    default_destination_concurrency_positive_feedback: Feedback = _f(
+        "1", description="window increase per delivery without a connect or handshake "
+        "failure: a number from 0 to 1, or x/concurrency, x/sqrt_concurrency (see "
+        "concurrency feedback); the window grows by 1 when the sum reaches 1"
     )
-    default_destination_concurrency_negative_feedback: float = _f(
-        1.0, gt=0, le=1, description="concurrency decrease per connect or handshake failure "
-        "(never below 1)"
+    default_destination_concurrency_negative_feedback: Feedback = _f(
+        "1", description="window decrease per delivery that failed to connect or in the "
+        "handshake (same forms); the window drops by 1 at once, then again after each "
+        "further 1 of feedback (never below 1)"
     )
     default_process_limit: int = _f(
         100, ge=1, le=MAX_COUNT,
@@ -605,6 +609,14 @@ class Host(_Model):
     )
     processing: Processing = Field(
         default_factory=Processing, description="server processing times"
+    )
+    listen_backlog: int | None = _f(
+        None, ge=0, le=MAX_COUNT,
+        description="connections that may wait in the server's listen queue while "
+        "all its default_process_limit processes are busy; when it is full a new connection "
+        "gets no answer and the client's connect times out (smtp_connect_timeout), as on "
+        "FreeBSD; none = no limit: every connection completes and waits for its greeting, up "
+        "to the client's smtp_helo_timeout, as on Linux"
     )
     policies: tuple[PolicySpec, ...] = _f(
         (), description="receiving policies: dnsbl, greylisting, rate_limit, mailbox_full, "

@@ -33,17 +33,23 @@ traffic:
 
 
 def failures_until_dead(concurrency: int, cohort_limit: float = 1.0) -> int:
-    """SCHEDULER_README's pseudo-code with the default feedback (constant 1): each
-    failure adds 1/concurrency to fail_cohorts, the destination is dead when that
-    reaches the limit, otherwise the concurrency drops by one (never below 1)."""
-    fail_cohorts = 0.0
+    """``qmgr_queue_throttle`` with the default feedback (constant 1): each failure
+    adds 1/concurrency to fail_cohorts, the destination is dead when that reaches
+    the limit, otherwise ``failure -= 1`` and the window drops while
+    ``failure - 1/2 < 0`` (Postfix's rounding margin: from ``failure == 0`` the
+    first failure lowers the window by 2, later ones by 1), never below 1."""
+    fail_cohorts = failure = 0.0
     failures = 0
     while True:
         failures += 1
         fail_cohorts += 1.0 / concurrency
         if fail_cohorts >= cohort_limit:
             return failures
-        concurrency = max(concurrency - 1, 1)
+        failure -= 1.0
+        while failure - 0.5 < 0:
+            concurrency -= 1
+            failure += 1.0
+        concurrency = max(concurrency, 1)
 
 
 def _mx_down_until(t: float):
@@ -60,7 +66,7 @@ def _mx_down_until(t: float):
 def test_failures_until_dead_helper() -> None:
     assert failures_until_dead(1) == 1
     assert failures_until_dead(2) == 2  # 1/2 + 1/1
-    assert failures_until_dead(5) == 4  # 1/5 + 1/4 + 1/3 + 1/2 >= 1
+    assert failures_until_dead(5) == 3  # windows 5, 3, 2: 1/5 + 1/3 + 1/2 >= 1
 
 
 def test_dead_destination_is_suspended_then_revived() -> None:
@@ -129,3 +135,66 @@ def test_many_messages_due_while_the_destination_is_dead() -> None:
     assert (rcpts["status"].astype(str) == "delivered").all()
     att = attempts_from(result, "out")
     assert (att["phase"].astype(str) == "qmgr").sum() > 1000
+
+
+ANVIL = """
+name: dead-by-421
+duration: 10min
+hosts:
+  out:
+    role: mta
+    accepts: [corp.example]
+    postfix: {maximal_queue_lifetime: 0, default_destination_recipient_limit: 2}
+  mx:
+    role: mx
+    accepts: [dest.example]
+    mailboxes: 100000
+    processing: {end_of_data: 5s}
+    policies: [{rate_limit: {connections: 1}}]
+links:
+  - {between: [out, internet], latency: 5ms}
+  - {between: [mx, internet], latency: 5ms}
+dns:
+  corp.example: {mx: {out: 10}}
+  dest.example: {mx: {mx: 10}}
+traffic:
+  t:
+    submit_to: out
+    rate: 0
+    bursts: [{at: 10s, messages: 1}, {at: 60s, messages: 1}]
+    size: 2KiB
+    recipients: {per_message: {fixed: 100}, domains: {dest.example: 1}}
+"""
+
+
+def test_421_greetings_are_site_failures_that_kill_the_destination() -> None:
+    """anvil allows one connection: of the first five deliveries one is served and
+    the other four are greeted with 421 (a handshake failure: negative feedback, as
+    smtp_site_fail in Postfix); three in a row make dest.example dead, and its other
+    requests are suspended with the reason Postfix gives. The delivery under way then
+    succeeds and brings it back at once (qmgr_queue_unthrottle), long before
+    minimal_backoff_time."""
+    _, result = run_model(ANVIL)
+    att = attempts_from(result, "out")
+    refused = att[att["phase"].astype(str) == "greeting"]
+    assert set(zip(refused["code"], refused["dsn"].astype(str), strict=True)) == {(421, "4.7.0")}
+    suspended = att[att["phase"].astype(str) == "qmgr"]
+    assert len(suspended) > 0
+    assert (suspended["dsn"].astype(str) == "4.7.0").all()
+    t_dead = suspended["t_start"].min()
+    # the four refused deliveries (2 recipients each) started together with the one
+    # served; the third of them to end made the destination dead (windows 5, 3, 2)
+    assert len(refused[refused["t_end"] <= t_dead]) == 4 * 2
+    sent = att[att["outcome"].astype(str) == "sent"]
+    first_success = sent["t_end"].min()
+    assert t_dead < first_success < 60
+    # back at once after that success, not minimal_backoff_time later: the message
+    # of 60 s is tried (one served, the rest refused or suspended anew), not deferred
+    # before any connection
+    second = att[att["msg_id"] == att["msg_id"].max()]
+    first_try = second.sort_values("t_start").iloc[0]
+    assert str(first_try["phase"]) != "qmgr" and first_try["t_start"] < 61
+    assert (second["outcome"].astype(str) == "sent").any()
+    reasons = result.recipients[result.recipients["status"].astype(str) == "expired"]["reply"]
+    assert reasons.str.contains("delivery temporarily suspended: host mx.sim.example"
+                                r"\[[0-9.]+\] refused to talk to me: 421 4.7.0").any()

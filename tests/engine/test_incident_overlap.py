@@ -1,7 +1,10 @@
 """Incidents that overlap on one target (smtpsim/faults/actions.py: "Incidents may
 overlap on one target and end in any order"): each one's effect lasts its own
 window, whichever ends first. Single messages at chosen times probe the state of
-the target; out does not cache connections."""
+the target; out does not cache connections, and never declares a destination dead
+(``default_destination_concurrency_failed_cohort_limit: 0``), so that each probe
+sees the target itself rather than qmgr's memory of earlier failures (three in a
+row would suspend it for 300 s: tests/engine/test_dead_destination.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ hosts:
   out:
     role: mta
     accepts: [corp.example]
-    postfix: {{smtp_connection_cache_on_demand: false}}
+    postfix: {{smtp_connection_cache_on_demand: false,
+              default_destination_concurrency_failed_cohort_limit: 0}}
   mx1: {{role: mx, accepts: [dest.example, solo.example]{mx1}}}
   mx2: {{role: mx, accepts: [dest.example]}}
 links:

@@ -201,8 +201,8 @@ def test_dnsbl_at_connect_is_a_soft_error_and_the_next_server_takes_the_mail(
     refused = mx1[mx1["outcome"].astype(str) != "sent"]
     assert len(refused) == 4  # the four messages sent while listed
     assert in_window(refused, start + TTL, end).all()
-    # the 554 greeting is deferred, not bounced
-    assert replies_of(refused) == {("deferred", 554, "5.7.1", "greeting")}
+    # the 554 greeting is deferred, not bounced, with DSN 4.7.1 (smtp_proto.c)
+    assert replies_of(refused) == {("deferred", 554, "4.7.1", "greeting")}
     # ... and the same delivery goes on at once to the next server, which takes it
     nxt = sessions(result, "out", nexthop)
     assert set(nxt["msg_id"]) == set(refused["msg_id"])
@@ -241,30 +241,49 @@ def test_dnsbl_at_connect_without_another_server_defers_until_the_listing_ends()
     a = result.attempts
     arrival = dict(zip(a[a["peer"].astype(str) == "out"]["msg_id"],
                        a[a["peer"].astype(str) == "out"]["t_end"], strict=True))
-    mx1 = sessions(result, "out", "mx1")
-    delayed = 0
-    for msg_id, rows in mx1.groupby("msg_id"):
+    out = result.attempts[result.attempts["host"].astype(str) == "out"]
+    delayed = suspended = 0
+    for msg_id, rows in out.sort_values("t_start", kind="stable").groupby("msg_id"):
         rows = rows.reset_index(drop=True)
         final = rows.iloc[-1]
-        assert str(final["outcome"]) == "sent"
+        assert (str(final["outcome"]), str(final["peer"])) == ("sent", "mx1")
         assert final["t_start"] < listed[0] or final["t_start"] >= listed[1] + TTL
-        for k in range(len(rows) - 1):  # every refusal: a soft 554 greeting, while listed
+        for k in range(len(rows) - 1):
             row = rows.iloc[k]
-            assert (str(row["outcome"]), row["code"], str(row["dsn"]), str(row["phase"])) \
-                == ("deferred", 554, "5.7.1", "greeting")
-            assert listed[0] <= row["t_start"] < listed[1]
+            # every refusal: a soft 554 greeting while listed (DSN 4.7.1, smtp_proto.c),
+            # or, once three in a row made solo.example dead, qmgr's suspension with
+            # the same status and no connection
+            if str(row["peer"]) == "mx1":
+                assert (str(row["outcome"]), row["code"], str(row["dsn"]),
+                        str(row["phase"])) == ("deferred", 554, "4.7.1", "greeting")
+                assert listed[0] <= row["t_start"] < listed[1]
+            else:
+                assert (str(row["outcome"]), str(row["dsn"]), str(row["phase"])) \
+                    == ("deferred", "4.7.1", "qmgr")
+                suspended += 1
             # retried on Postfix's schedule
             assert rows.iloc[k + 1]["t_start"] == pytest.approx(
                 postfix_retry_scan(arrival[msg_id], row["t_end"]), abs=1.0)
         if len(rows) > 1:
             delayed += 1
             assert rcpts.loc[msg_id, "t_final"] >= listed[1]
-    assert delayed == 6  # the messages of 650 s and 1000 s
-    # first retries: the scan of 1200 s for those of about 650 s, 1500 s for 1000 s
-    retried = mx1[mx1["outcome"].astype(str) == "sent"]
-    retried = retried[retried["msg_id"].isin(mx1[mx1["outcome"].astype(str) != "sent"]
-                                             ["msg_id"])]
-    assert sorted(retried["t_start"].round(-2)) == [1200.0] * 3 + [1500.0] * 3
+    assert suspended > 0
+    # the messages of 650 s and 1000 s, and the two of 1300 s, which come while
+    # solo.example is still dead (suspended, never refused by mx1)
+    assert delayed == 8
+    late = [m for m, t in arrival.items() if t >= 1300]
+    assert len(late) == 2
+    late_deferred = out[out["msg_id"].isin(late) & (out["outcome"].astype(str) == "deferred")]
+    assert list(late_deferred["phase"].astype(str)) == ["qmgr"] * 2
+    # four refusals in a row (window 6, 4, 3, 2) made solo.example dead at about
+    # 1019 s, until 1319 s: the scan of 1200 s suspends those of about 650 s again
+    # (delivered at 1800 s), those of 1000 s are delivered at the scan of 1500 s,
+    # those of 1300 s at 1800 s
+    delivered = out[(out["outcome"].astype(str) == "sent") & out["msg_id"].isin(
+        out[out["outcome"].astype(str) == "deferred"]["msg_id"])]
+    assert sorted(delivered["t_start"].round(-2)) == [1500.0] * 3 + [1800.0] * 5
+    first_death = out[out["phase"].astype(str) == "qmgr"]["t_start"].min()
+    assert 1018 < first_death < 1020
 
 
 # --- listed by spamtrap hits --------------------------------------------------------------------
@@ -336,3 +355,19 @@ def test_spamtrap_hits_list_the_sending_mta_and_checking_receivers_refuse_it() -
     # the one that does not check takes everything
     mx2 = sessions(result, "out", "mx2")
     assert (mx2["outcome"].astype(str) == "sent").all()
+
+
+def test_soft_5xx_greeting_is_logged_deferred_with_a_4xx_dsn_and_the_server_text() -> None:
+    """smtp_proto.c (smtp_helo) under smtp_skip_5xx_greeting: the DSN's first digit
+    becomes 4, the server's reply text stays: ``dsn=4.7.1, status=deferred (host
+    mx1...[ip] refused to talk to me: 554 5.7.1 ...)``."""
+    from smtpsim.metrics.maillog import maillog_lines
+
+    result = run(scenario(at="connect", traffic=CONNECT_TRAFFIC.replace("DOMAIN", "dest.example"),
+                          incident=LISTING, out=", postfix: {smtp_fallback_relay: relay}"))
+    deferred = [line for line in maillog_lines(result) if "status=deferred" in line
+                and "refused to talk to me" in line]
+    assert len(deferred) == 4
+    for line in deferred:
+        assert "dsn=4.7.1, status=deferred (host mx1.sim.example[" in line
+        assert "] refused to talk to me: 554 5.7.1 " in line  # the server said 5.7.1

@@ -139,7 +139,7 @@ def test_outcome_bins_sum_to_the_summary_counts(outage: RunResult) -> None:
     assert not any(c.get_label().startswith(("lost", "deferred")) for c in ax.containers)
     assert ax.get_xlabel() == "time since the start of the run (min)"
     assert ax.get_xlim() == pytest.approx((0.0, 40.0))
-    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
+    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(30.0))]
 
 
 def test_deferrals_have_their_own_panel_by_sending_host(outage: RunResult) -> None:
@@ -209,7 +209,7 @@ def test_queue_lines_are_the_binned_levels(outage: RunResult) -> None:
     busy = levels[levels["metric"].isin(["active", "deferred"])].groupby(
         ["host", "metric"])["value"].max()
     assert gids == {f"queue:{h}:{m}" for (h, m), peak in busy.items() if peak > 0}
-    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
+    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(30.0))]
 
 
 def test_level_bins_weigh_each_value_by_the_time_it_held() -> None:
@@ -306,7 +306,7 @@ def test_breakdown_bars_stack_to_the_mean_delay(outage: RunResult) -> None:
     assert any(label.startswith("retry wait") for label in labels)
     assert not any(label.startswith(("greylisting", "DNS")) for label in labels)
     assert "DNS lookups are counted in connection" in ax.get_title()
-    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(35.0))]
+    assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(30.0))]
 
 
 def _one_recipient(attempt_rows: list[dict], extra: dict | None = None) -> tuple:

@@ -107,7 +107,7 @@ def test_error_text_is_one_problem_per_line(base: dict[str, Any]) -> None:
          "unknown field; did you mean 'postfix'?"),
         (lambda d: d["hosts"]["out"].update(zzz=1), "hosts.out.zzz",
          "unknown field; expected one of role, name, ip, accepts, mailboxes, auth, postfix, "
-         "processing, policies, retry"),
+         "processing, listen_backlog, policies, retry"),
         (lambda d: d["hosts"]["out"].setdefault("postfix", {}).update(maximal_backof_time="1h"),
          "hosts.out.postfix.maximal_backof_time", "unknown field; did you mean "
          "'maximal_backoff_time'?"),

@@ -262,8 +262,8 @@ FACT_SHEET_DEFAULTS = {
     "default_destination_concurrency_limit": 20,
     "default_destination_recipient_limit": 50,
     "default_destination_concurrency_failed_cohort_limit": 1.0,
-    "default_destination_concurrency_positive_feedback": 1.0,
-    "default_destination_concurrency_negative_feedback": 1.0,
+    "default_destination_concurrency_positive_feedback": "1",  # dumped as written
+    "default_destination_concurrency_negative_feedback": "1",
     "default_process_limit": 100,
     "qmgr_message_active_limit": 20000,
     "relayhost": None,
@@ -313,7 +313,8 @@ def test_postfix_values_in_units_and_lists() -> None:
     ("field", "value"),
     [
         ("smtpd_recipient_limit", 99),
-        ("default_destination_concurrency_positive_feedback", 0),
+        ("default_destination_concurrency_positive_feedback", 1.5),  # Postfix: 0..1
+        ("default_destination_concurrency_negative_feedback", "1/sqrt(concurrency)"),
         ("smtp_tls_security_level", "dane"),
         ("smtpd_tls_security_level", "encrypt"),
         ("minimal_backoff_time", "2h"),  # above maximal_backoff_time (4000s)
