@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from statistics import NormalDist
 
-__all__ = ["mean_ci", "needs_more", "paired_difference", "t_quantile"]
+__all__ = ["mean_ci", "needs_more", "paired_difference", "share_ci", "t_quantile"]
 
 _EPS = 1e-16
 _TINY = 1e-300
@@ -138,6 +138,37 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, f
         return mean, math.nan
     variance = math.fsum((x - mean) ** 2 for x in xs) / (n - 1)
     return mean, t_quantile(0.5 + confidence / 2.0, n - 1) * math.sqrt(variance / n)
+
+
+def share_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean, lower and upper bound of a confidence interval for the mean of shares.
+
+    Each value is one replication's share (of recipients, of attempts), in [0, 1]. The
+    symmetric Student-t interval of :func:`mean_ci` crosses 0 or 1 for a small share
+    measured in few replications (say 0.3 % +- 0.5). Here the interval is built on the
+    logit scale and mapped back, so it stays inside (0, 1) and is asymmetric near the
+    ends: with ``m`` the mean and ``se = s / sqrt(n)`` its standard error over the
+    replications, ``expit(logit(m) +- t_{n-1} * se / (m (1 - m)))`` (the delta method;
+    the interval of R's ``survey::svyciprop(method="xlogit")``, with replications as
+    the sampling units). In a simulation of replications with binomial and
+    between-replication noise it keeps its 95 % coverage down to shares of 1 %, where
+    the t interval falls to about 92 % (``tests/experiment/test_stats.py``).
+
+    When every replication gives the same share (all 0 bounces, say) the interval is
+    that point; NaN bounds with fewer than 2 finite values (and a NaN mean with none).
+    """
+    mean, half = mean_ci(values, confidence)
+    if not math.isfinite(half):
+        return mean, math.nan, math.nan
+    if not 0.0 < mean < 1.0 or half == 0.0:
+        return mean, mean, mean
+    logit = math.log(mean / (1.0 - mean))
+    spread = half / (mean * (1.0 - mean))  # t * se on the logit scale
+
+    def expit(z: float) -> float:
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    return mean, expit(logit - spread), expit(logit + spread)
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float],
