@@ -318,7 +318,7 @@ class Comparison:
         """Compute more metrics (names, split names, functions) from the runs' kept
         tables, without running again; they become columns of ``runs``. Returns their
         names."""
-        names, functions = resolve_metrics(metrics)
+        names, functions = resolve_metrics(metrics, known=self.functions)
         self.functions.update(functions)
         missing = [m for m in names if m not in self.runs.columns or m in functions]
         if missing:
@@ -414,8 +414,9 @@ class Comparison:
         the paths."""
         out = Path(directory)
         written = write_frame(self.runs, out, "runs")
-        written += write_frame(self.table(), out, "table")
-        written += write_frame(self.differences(), out, "differences")
+        shown = shown_metrics(self.metrics)  # pending_rate always
+        written += write_frame(self.table(shown), out, "table")
+        written += write_frame(self.differences(shown), out, "differences")
         written += write_frame(self.delays, out, "delays")
         written += write_frame(self.queues, out, "queues")
         written += write_frame(self.errors, out, "errors")
@@ -559,7 +560,8 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource], *,
     loaded = [check_config(config, overrides) for config in configs]
     for metric in names:
         for scenario in loaded:
-            check_split(scenario, metric)
+            if metric not in functions:
+                check_split(scenario, metric)
     base_seed = int(loaded[0].seed if seed is None else seed)
     max_n = max(replications, max_replications)
     store = ResultStore(Path(out)) if out is not None else None

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,11 +200,12 @@ def metric_kind(metric: str) -> str:
     return "number"
 
 
-def resolve_metrics(metrics: str | Sequence[str | MetricFunction] | Mapping[str, MetricFunction]
+def resolve_metrics(metrics: str | Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+                    known: Collection[str] = ()
                     ) -> tuple[tuple[str, ...], dict[str, MetricFunction]]:
     """Names of the metrics asked for, and the functions of those given as functions
     (named by ``__name__``, or by the keys of a mapping). ``ValueError`` for an
-    unknown name."""
+    unknown name (the names in ``known`` are: a result's own user metrics)."""
     if isinstance(metrics, str):
         metrics = (metrics,)
     items = list(metrics.items()) if isinstance(metrics, Mapping) else \
@@ -213,7 +214,8 @@ def resolve_metrics(metrics: str | Sequence[str | MetricFunction] | Mapping[str,
     functions: dict[str, MetricFunction] = {}
     for name, item in items:
         if isinstance(item, str):
-            parse_metric(item)
+            if item.strip() not in known:
+                parse_metric(item)
             names.append(item.strip())
             continue
         if not callable(item) or not name or name == "<lambda>":

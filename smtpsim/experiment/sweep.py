@@ -451,7 +451,7 @@ class SweepResult:
         """Compute more metrics (names, split names, functions) from the runs' kept
         tables, without running again; they become columns of ``runs``. Returns their
         names."""
-        names, functions = resolve_metrics(metrics)
+        names, functions = resolve_metrics(metrics, known=self.functions)
         self.functions.update(functions)
         missing = [m for m in names if m not in self.runs.columns or m in functions]
         if missing:
@@ -510,7 +510,7 @@ class SweepResult:
         ``report.html``. Returns the paths written."""
         out = Path(directory)
         written = write_frame(self.runs, out, "runs")
-        written += write_frame(self.table(), out, "table")
+        written += write_frame(self.table(shown_metrics(self.metrics)), out, "table")
         written += write_frame(self.errors, out, "errors")
         from .report import write_sweep_report  # figures and report.html
 
@@ -630,7 +630,8 @@ def sweep(scenario: str | os.PathLike[str], *,
     check_paths(text, overrides, parameters, design)
     base = load_scenario(text, overrides=overrides)
     for metric in names:
-        check_split(base, metric)
+        if metric not in functions:
+            check_split(base, metric)
     base_seed = int(base.seed if seed is None else seed)
     specs = [
         RunSpec(scenario=text,
