@@ -154,7 +154,7 @@ def test_share_ci_covers_small_shares_where_the_t_interval_does_not() -> None:
     logit_hits = t_hits = 0
     for _ in range(trials):
         shares = rng.binomial(1000, rng.beta(p * 200, (1 - p) * 200, reps)) / 1000
-        m, low, high = share_ci(shares)
+        _, low, high = share_ci(shares)
         logit_hits += low <= p <= high
         assert 0 <= low <= high <= 1
         mean, half = mean_ci(shares)
