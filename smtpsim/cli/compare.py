@@ -33,7 +33,7 @@ attempts) (after the scenario's warm-up: --set warmup=30min); split one by flow,
 recipient domain or host: --metric delivery_ratio@domain=bigmail.example,
 --metric deferral_rate@host=out, --metric delay_p95@flow=staff. pending_rate (mail
 still queued when a run stopped) is always shown, with a warning above 2 %: then
---drain lets every run go on until its queues are empty. Shares get logit
+--drain lets every run go on until its queues are empty. Shares get Wilson
 intervals [low, high], within 0-100 %.
 
 Examples:

@@ -332,7 +332,7 @@ class Comparison:
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per configuration and metric: ``config``, ``metric``, ``mean``,
         ``half_width`` (Student-t at ``confidence``), ``ci_low``, ``ci_high`` (mean ±
-        half-width; for shares the logit interval, within [0, 1]), ``n`` (successful
+        half-width; for shares the Wilson interval, within [0, 1]), ``n`` (successful
         runs with a value). A metric not measured yet is computed from the runs' kept
         tables (``add_metrics``)."""
         metrics = self.metrics if metrics is None else self.add_metrics(metrics)

@@ -145,7 +145,7 @@ def register_metric(name: str, function: MetricFunction, *, kind: str = "number"
     """Make ``function`` (a run's ``RunTables`` -> float) a metric called ``name`` for
     ``compare`` and ``sweep`` (``metrics=[name]``, ``--metric`` cannot reach it: it
     lives in this Python process). ``kind`` says how it is shown: ``"share"`` (in %,
-    logit interval), ``"delay"`` (seconds) or ``"number"``."""
+    Wilson interval), ``"delay"`` (seconds) or ``"number"``."""
     if not re.fullmatch(r"[A-Za-z_][\w.-]*", name) or name in METRICS:
         raise ValueError(f"a metric needs a new name of letters, digits and _, got {name!r}")
     if kind not in ("share", "delay", "number"):

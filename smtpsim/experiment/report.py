@@ -96,7 +96,7 @@ def format_value(metric: str, value: float) -> str:
 def format_estimate(metric: str, mean: float, half_width: float,
                     low: float | None = None, high: float | None = None) -> str:
     """``3.4 min ± 0.2``: a mean and the half-width of its confidence interval; for a
-    share with its interval's bounds, ``97.21 % [96.80, 97.52]`` (the logit interval
+    share with its interval's bounds, ``97.21 % [96.80, 97.52]`` (the Wilson interval
     is asymmetric near 0 and 100 %)."""
     if not _finite(mean):
         return "-"
@@ -144,7 +144,7 @@ def interval_caption(confidence: float) -> str:
     """What the cells of an estimates table are."""
     pct = f"{100 * confidence:g} %"
     return (f"mean and {pct} confidence interval: shares (in %) with their interval "
-            f"[low, high] (logit interval, within 0-100 %), other metrics ± the half-width "
+            f"[low, high] (Wilson interval, within 0-100 %), other metrics ± the half-width "
             "(Student-t)")
 
 
@@ -373,7 +373,7 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
         "delay-cdf": "Share of all recipients delivered within each delay (log axis), the "
                      "median of the replications in a band from the smallest to the largest; "
                      "a curve ends at its delivered share.",
-        "metrics": f"Each metric's mean and {pct} confidence interval (shares: logit "
+        "metrics": f"Each metric's mean and {pct} confidence interval (shares: Wilson "
                    "interval); axes start at 0 (shares on 0-100 %), so small differences "
                    "look small: see the paired differences for whether they are real. "
                    "The pending share (mail still queued at the end) is always shown.",

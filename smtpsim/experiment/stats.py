@@ -145,14 +145,19 @@ def share_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, 
 
     Each value is one replication's share (of recipients, of attempts), in [0, 1]. The
     symmetric Student-t interval of :func:`mean_ci` crosses 0 or 1 for a small share
-    measured in few replications (say 0.3 % +- 0.5). Here the interval is built on the
-    logit scale and mapped back, so it stays inside (0, 1) and is asymmetric near the
-    ends: with ``m`` the mean and ``se = s / sqrt(n)`` its standard error over the
-    replications, ``expit(logit(m) +- t_{n-1} * se / (m (1 - m)))`` (the delta method;
-    the interval of R's ``survey::svyciprop(method="xlogit")``, with replications as
-    the sampling units). In a simulation of replications with binomial and
-    between-replication noise it keeps its 95 % coverage down to shares of 1 %, where
-    the t interval falls to about 92 % (``tests/experiment/test_stats.py``).
+    measured in few replications (say 0.3 % +- 0.5). Here the Wilson score interval
+    is used with an *effective sample size*, as for proportions estimated from
+    clustered samples (Korn & Graubard, 1998, *Survey Methodology* 24(2); Dean &
+    Pagano, 2015, *Stat. Med.* 34(3)): with ``m`` the mean, ``se = s / sqrt(n)`` its
+    standard error over the replications and ``t`` the Student-t quantile with n - 1
+    degrees of freedom, ``n_eff = m (1 - m) / se**2`` and the bounds are
+    ``(m + t^2/(2 n_eff) -+ t sqrt(m (1 - m)/n_eff + t^2/(4 n_eff^2))) / (1 + t^2/n_eff)``.
+    They stay inside [0, 1], asymmetric near the ends, and near the middle they are
+    the t interval's. In a simulation of replications with binomial and
+    between-replication noise it keeps about its 95 % coverage at shares of 1 %, where
+    the t interval falls to about 92 % (``tests/experiment/test_stats.py``); unlike
+    an interval on the logit scale it does not blow up when one replication sits at
+    0 or 1 (say delivery ratios 1.0 and 0.9998).
 
     When every replication gives the same share (all 0 bounces, say) the interval is
     that point; NaN bounds with fewer than 2 finite values (and a NaN mean with none).
@@ -162,13 +167,14 @@ def share_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, 
         return mean, math.nan, math.nan
     if not 0.0 < mean < 1.0 or half == 0.0:
         return mean, mean, mean
-    logit = math.log(mean / (1.0 - mean))
-    spread = half / (mean * (1.0 - mean))  # t * se on the logit scale
-
-    def expit(z: float) -> float:
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-
-    return mean, expit(logit - spread), expit(logit + spread)
+    n = len(_finite(values))
+    t = t_quantile(0.5 + confidence / 2.0, n - 1)
+    variance = mean * (1.0 - mean)
+    n_eff = variance / (half / t) ** 2
+    k = t * t / n_eff
+    centre = (mean + k / 2.0) / (1.0 + k)
+    spread = t * math.sqrt(variance / n_eff + k / (4.0 * n_eff)) / (1.0 + k)
+    return mean, max(0.0, centre - spread), min(1.0, centre + spread)
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float],

@@ -211,7 +211,7 @@ def ci_rows(groups: Sequence[tuple[dict[str, Any], pd.DataFrame]], metrics: Sequ
     """A row per group and metric: mean, half-width and interval over the successful
     runs of the group (``n`` counts the finite values). ``half_width`` is the Student-t
     one; the interval ``ci_low``-``ci_high`` is mean ± half-width, except for shares,
-    whose interval is the logit one (``stats.share_ci``), inside [0, 1]."""
+    whose interval is the Wilson one (``stats.share_ci``), inside [0, 1]."""
     rows = []
     for keys, runs in groups:
         ok = runs[runs["error"].isna()] if "error" in runs else runs
@@ -465,7 +465,7 @@ class SweepResult:
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per design point and metric: ``point``, a column per parameter,
         ``metric``, ``mean``, ``half_width`` (Student-t), ``ci_low``, ``ci_high`` (for
-        shares the logit interval, in [0, 1]), ``n`` (successful runs with a value).
+        shares the Wilson interval, in [0, 1]), ``n`` (successful runs with a value).
         A metric not measured yet is computed from the kept tables (``add_metrics``)."""
         metrics = self.metrics if metrics is None else self.add_metrics(metrics)
         groups = []

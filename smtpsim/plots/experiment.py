@@ -222,7 +222,7 @@ def _metric_axis(ax: Axes, metric: str, axis: str = "y") -> float:
 
 def _interval(metric: str, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper error-bar lengths from the rows' ``ci_low`` and ``ci_high``
-    (a share's logit interval is asymmetric), else ``mean`` ± ``half_width``; a
+    (a share's Wilson interval is asymmetric), else ``mean`` ± ``half_width``; a
     share's interval never leaves [0, 1]."""
     mean = rows["mean"].to_numpy(dtype=float)
     if "ci_low" in rows and "ci_high" in rows:
@@ -250,7 +250,7 @@ def _honest_limits(ax: Axes, metric: str, highs: Sequence[float]) -> None:
 
 def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None) -> Axes:
     """One metric of each configuration: its mean as a point, its confidence interval
-    as an error bar (``ci_low`` to ``ci_high``: a share's logit interval). ``table``
+    as an error bar (``ci_low`` to ``ci_high``: a share's Wilson interval). ``table``
     has columns ``config``, ``metric``, ``mean``, ``half_width``, ``ci_low``,
     ``ci_high`` (as ``Comparison.table()``)."""
     ax = new_axes(ax)

@@ -49,7 +49,7 @@ def test_the_table_has_a_row_per_config_and_metric_with_finite_intervals(
     for column in ("mean", "half_width", "ci_low", "ci_high"):
         assert np.isfinite(table[column].to_numpy(dtype=float)).all(), column
     assert (table["n"] == 3).all()
-    # symmetric Student-t intervals, except for shares: a logit interval inside [0, 1]
+    # symmetric Student-t intervals, except for shares: a Wilson interval inside [0, 1]
     share = table["metric"].astype(str).isin(SHARES).to_numpy()
     rest = table[~share]
     assert np.allclose(rest["ci_high"] - rest["ci_low"], 2 * rest["half_width"])
