@@ -9,6 +9,8 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import simpy
+
 from .metrics.result import RunResult
 from .model import build
 from .sim import EventLimitError
@@ -22,16 +24,25 @@ _STEPS = 200  # progress is reported this many times over a run
 
 
 def simulate(scenario: Any, *, seed: int | None = None, until: float | None = None,
-             progress: Progress | None = None) -> RunResult:
+             drain: bool | None = None, progress: Progress | None = None) -> RunResult:
     """Run ``scenario`` (from ``load_scenario``) and return its ``RunResult``.
 
     ``seed`` defaults to the scenario's; ``until`` (simulated seconds) to its
-    duration. The same scenario and seed give identical tables. An exception in the
-    engine is recorded in ``meta`` and raised again; a run that processes more than
-    the scenario's ``simulation.max_events`` events raises :class:`EventLimitError`.
+    duration. With ``drain`` (default: the scenario's ``simulation.drain``) the
+    traffic stops at that end, and the run goes on until no recipient is pending
+    any more (bounce notices included) or ``simulation.drain_limit`` after the end:
+    see :func:`run_drain`. The same scenario and seed give identical tables (and a
+    drained run the same tables as the undrained one up to the end). An exception
+    in the engine is recorded in ``meta`` and raised again; a run that processes
+    more than the scenario's ``simulation.max_events`` events raises
+    :class:`EventLimitError`.
     """
     model = build(scenario, seed)
     end = float(scenario.duration if until is None else until)
+    drain_on = bool(scenario.simulation.drain if drain is None else drain)
+    if drain_on:
+        for flow in model.flows.values():  # no arrival after the end, even with --until
+            flow.stop = min(flow.stop, end)
     meta: dict[str, Any] = {
         "scenario": scenario.name,
         "scenario_digest": scenario.digest(),
@@ -43,7 +54,10 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
         "hosts": {key: {"name": h.name, "ip": h.ip, "role": h.role}
                   for key, h in model.hosts.items()},
         "incidents": model.incidents,
+        "drain": drain_on,
     }
+    if drain_on:
+        meta["drain_limit_s"] = float(scenario.simulation.drain_limit)
     wall0 = time.perf_counter()
     try:
         if progress is None:
@@ -52,6 +66,8 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
             for k in range(1, _STEPS + 1):
                 model.run(end * k / _STEPS)
                 progress(model.env.now, end, len(model.recorder.m_size))
+        if drain_on:
+            meta["drained_at_s"] = run_drain(model, end + meta["drain_limit_s"])
     except Exception as exc:
         meta["exception"] = "".join(traceback.format_exception(exc))
         raise
@@ -60,6 +76,26 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
         meta["events"] = next(model.env._eid)  # SimPy's event counter
         meta["sim_time_s"] = float(model.env.now)
     return RunResult.from_recorder(model.recorder, meta)
+
+
+def run_drain(model: Any, limit: float) -> float | None:
+    """Run ``model`` on from now until no recipient is pending (every one delivered,
+    bounced, expired or lost: the queues are empty) or until ``limit``; the time it
+    settled, or None when ``limit`` came first.
+
+    The recorder counts the pending recipients and calls ``on_settled`` when the count
+    falls to 0, which ends the run at that very instant. A bounce notice created in
+    the same instant (for the last recipient, bounced) makes the count positive again:
+    then the run goes on.
+    """
+    env = model.env
+    recorder = model.recorder
+    while recorder.pending and env.now < limit:
+        settled = env.event()
+        recorder.on_settled = settled.succeed
+        env.run(until=simpy.AnyOf(env, [settled, env.timeout(limit - env.now)]))
+        recorder.on_settled = None
+    return float(env.now) if not recorder.pending else None
 
 
 def _versions() -> dict[str, str]:

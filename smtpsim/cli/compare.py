@@ -27,9 +27,15 @@ and errors (CSV and Parquet; columns in docs/experiments.md), report.html, the
 figures plots/delay-cdf, plots/metrics and plots/queues, and each run in OUT/runs/
 (a result store: running the same command again reuses them).
 
-Metrics: delivery_ratio, bounce_rate, expired_rate, deferral_rate, delay_p50,
-delay_p95, delay_p99, mean_queue, peak_queue, attempts_per_recipient (after the
-scenario's warm-up: --set warmup=30min).
+Metrics: delivery_ratio, bounce_rate, expired_rate, lost_rate, pending_rate,
+deferral_rate, delay_p50, delay_p95, delay_p99, mean_queue, peak_queue,
+attempts_per_recipient (SMTP attempts, all hops), retries_per_recipient (deferred
+attempts) (after the scenario's warm-up: --set warmup=30min); split one by flow,
+recipient domain or host: --metric delivery_ratio@domain=bigmail.example,
+--metric deferral_rate@host=out, --metric delay_p95@flow=staff. pending_rate (mail
+still queued when a run stopped) is always shown, with a warning above 2 %: then
+--drain lets every run go on until its queues are empty. Shares get Wilson
+intervals [low, high], within 0-100 %.
 
 Examples:
   smtpsim compare scenarios/blacklisting-incident.yaml \\
@@ -102,6 +108,13 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, replications: int,
     parser.add_argument("--metrics", metavar="NAME,NAME",
                         help="metrics to show" + (" and to hold to --target-ci" if target_ci
                                                   else "") + " (default: all)")
+    parser.add_argument("--metric", dest="metric", action="append", default=[],
+                        metavar="NAME[@flow|domain|host=VALUE]",
+                        help="one more metric, possibly split, e.g. "
+                             "delivery_ratio@domain=bigmail.example (repeatable)")
+    parser.add_argument("--drain", action="store_true",
+                        help="after the traffic, run on until the queues are empty "
+                             "(simulation.drain=true; bounded by simulation.drain_limit)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the runs that failed before (default: reuse them "
                              "from OUT/runs, like every finished run)")
@@ -115,7 +128,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, replications: int,
 def common_options(args: argparse.Namespace, parser: argparse.ArgumentParser
                    ) -> tuple[float | None, tuple[str, ...]]:
     """``--until`` in seconds and the ``--metrics`` asked for (usage errors exit 2)."""
-    from ..experiment.metrics import METRICS
+    from ..experiment.metrics import METRICS, parse_metric
     from ..scenario.units import parse_duration
 
     until = None
@@ -129,11 +142,29 @@ def common_options(args: argparse.Namespace, parser: argparse.ArgumentParser
     metrics: tuple[str, ...] = METRICS
     if args.metrics:
         metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-        unknown = [m for m in metrics if m not in METRICS]
-        if unknown or not metrics:
-            parser.error(f"--metrics: unknown metric {unknown[0] if unknown else '(none)'!r}; "
-                         f"known: {', '.join(METRICS)}")
+        if not metrics:
+            parser.error("--metrics: no metric given")
+    if args.metric:
+        asked = tuple(m.strip() for m in args.metric)
+        metrics = (*metrics, *asked) if args.metrics else asked
+    for metric in metrics:
+        try:
+            parse_metric(metric)
+        except ValueError as error:
+            parser.error(f"--metric{'s' if args.metrics else ''}: {error}")
+    if len(set(metrics)) != len(metrics):
+        parser.error("--metrics/--metric: a metric is given twice")
+    if args.drain:
+        args.overrides = [*args.overrides, "simulation.drain=true"]
     return until, metrics
+
+
+def check_splits(scenarios: Any, metrics: Any) -> None:
+    from ..experiment.metrics import check_split
+
+    for metric in metrics:
+        for scenario in scenarios:
+            check_split(scenario, metric)
 
 
 def report_problems(prog: str, source: str, problems: Any) -> int:
@@ -230,6 +261,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.out) if args.out else default
     sources: list[Any] = [(c.source if c.source != "<text>" else c.text, c.overrides)
                           for c in configs]
+    try:
+        check_splits([check_config(c, args.overrides) for c in configs], metrics)
+    except ValueError as error:
+        parser.error(f"--metric: {error}")
     try:
         result = compare(sources, overrides=args.overrides, labels=[c.label for c in configs],
                          replications=args.replications, seed=args.seed, until=until,

@@ -42,6 +42,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="random seed, 0 to 2**64-1 (default: the scenario's)")
     parser.add_argument("--until", metavar="TIME",
                         help="stop at this simulated time, e.g. 30min (default: duration)")
+    parser.add_argument("--drain", action="store_true",
+                        help="after the traffic (at the duration or --until), run on until "
+                             "every queue is empty (bounded by simulation.drain_limit)")
     parser.add_argument("--out", metavar="DIR", help="where to write the results")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="table file format (default: parquet)")
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-seed{seed}"
     bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(scenario.name)
     try:
-        result = simulate(scenario, seed=seed, until=until,
+        result = simulate(scenario, seed=seed, until=until, drain=True if args.drain else None,
                           progress=bar.update if bar is not None else None)
     except EventLimitError as error:  # the scenario asks for too much: say which setting
         return fail(parser.prog, str(error), EXIT_USAGE)
@@ -105,8 +108,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                              overrides=args.overrides)
         except OSError as error:
             return fail(parser.prog, f"cannot write the report to {out}: {error}", EXIT_USAGE)
+    summary = result.summary()
+    for warning in summary["warnings"]:  # even with --quiet: the shares are censored
+        print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     if not args.quiet:
-        print(format_summary(result.summary(), result.meta))
+        print(format_summary(summary, result.meta))
         maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
         print(f"results: {out}/ (messages, recipients, attempts, levels .{args.format}; "
               f"summary.json, meta.json{maillog})")
@@ -155,7 +161,18 @@ def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:
     if s["deferral_rate"] is not None:
         lines.append(f"  deferral rate           {100 * s['deferral_rate']:>9.2f} % of attempts")
     if s["attempts_per_recipient"] is not None:
-        lines.append(f"  attempts per recipient  {s['attempts_per_recipient']:>10.2f}")
+        lines.append(f"  SMTP attempts per recipient (all hops)      "
+                     f"{s['attempts_per_recipient']:>8.2f}")
+    if s.get("retries_per_recipient") is not None:
+        lines.append(f"  retries (deferred attempts) per recipient   "
+                     f"{s['retries_per_recipient']:>8.2f}")
+    run = s.get("run", {})
+    if run.get("drain"):
+        lines.append("  drained: traffic stopped at "
+                     f"{_seconds(run.get('traffic_end_s'))}, " + (
+                         f"queues empty at {_seconds(run.get('drained_at_s'))}"
+                         if run.get("drained") else
+                         f"limit reached at {_seconds(run.get('end_s'))} with mail still queued"))
     b = s["bounce_messages"]
     lines.append(f"  bounce messages         {b['sent']:>10,}  ({b['delivered']:,} delivered)")
     for host, peaks in sorted(s["peak_queue"].items()):

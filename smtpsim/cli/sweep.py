@@ -9,6 +9,7 @@ from typing import Any
 from .common import EXIT_FAILURE, EXIT_USAGE, fail
 from .compare import (
     add_experiment_arguments,
+    check_splits,
     common_options,
     execution_failure,
     interrupted,
@@ -121,6 +122,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         check_paths(text, args.overrides, parameters, design)
     except ScenarioError as error:
         return report_problems(parser.prog, args.scenario, error.problems)
+    try:
+        from ..scenario import load_scenario
+
+        check_splits([load_scenario(text, overrides=args.overrides)], metrics)
+    except ValueError as error:
+        parser.error(f"--metric: {error}")
     out = Path(args.out)
     try:
         result = sweep(args.scenario, vary=vary, points=points, out=out,
@@ -139,7 +146,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not args.quiet:
         print(result.summary_line())
         print()
-        print(f"mean ± half-width of the {100 * result.confidence:g} % confidence interval:")
+        from ..experiment.report import interval_caption
+
+        print(interval_caption(result.confidence) + ":")
         print(result.format())
         print()
         print(f"results: {out}/ (runs, table, errors .csv/.parquet; report.html; "

@@ -11,6 +11,7 @@ adds replications until each metric's half-width is within that fraction of its 
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import re
@@ -23,11 +24,20 @@ import numpy as np
 import pandas as pd
 
 from ..scenario import ScenarioError
-from .metrics import METRICS, PROBABILITIES
+from .metrics import (
+    METRICS,
+    PENDING,
+    PROBABILITIES,
+    MetricFunction,
+    check_split,
+    resolve_metrics,
+)
 from .report import (
     format_difference,
     format_estimate,
     html_table,
+    interval_caption,
+    pending_warnings,
     text_table,
     with_style,
     write_frame,
@@ -44,6 +54,7 @@ from .sweep import (
     parse_until,
     read_scenario,
     run_specs,
+    shown_metrics,
 )
 
 __all__ = ["Comparison", "Config", "ConfigError", "compare", "make_configs",
@@ -183,27 +194,26 @@ def check_config(config: Config, overrides: Sequence[str]) -> Any:
 # --- the sequential procedure ------------------------------------------------------------
 
 
-def _values(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, list[float]]:
-    return metric_columns(records, metrics)
-
-
 def _satisfied(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequence[str],
-               relative: float, confidence: float) -> bool:
+               relative: float, confidence: float,
+               functions: Mapping[str, MetricFunction] | None = None) -> bool:
     """Whether, with the first ``n`` replications, every configuration's metrics are
     as precise as asked."""
-    return not any(needs_more(_values(records[:n], metrics), relative, confidence)
+    return not any(needs_more(metric_columns(records[:n], metrics, functions), relative,
+                              confidence)
                    for records in by_config)
 
 
 def _estimate(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequence[str],
-              relative: float, confidence: float) -> int:
+              relative: float, confidence: float,
+              functions: Mapping[str, MetricFunction] | None = None) -> int:
     """Replications the precision seems to need: ``n (h / (relative |mean|))^2`` at
     worst over configurations and metrics (Law & Kelton 9.4.1, the approximation)."""
     from .stats import mean_ci
 
     need = n + 1
     for records in by_config:
-        for values in _values(records[:n], metrics).values():
+        for values in metric_columns(records[:n], metrics, functions).values():
             mean, half = mean_ci(values, confidence)
             if not math.isfinite(half):
                 continue
@@ -234,11 +244,13 @@ class Comparison:
                  records: Sequence[Sequence[RunRecord]], specs: Sequence[Sequence[RunSpec]],
                  metrics: Sequence[str], seed: int, until: float | None, confidence: float,
                  target_ci: float | None, ran: int, reused: int,
-                 out: Path | None) -> None:
+                 out: Path | None, functions: Mapping[str, MetricFunction] | None = None,
+                 ) -> None:
         self.configs = list(configs)
         self.labels = [c.label for c in self.configs]
         self.overrides = tuple(overrides)
         self.metrics = tuple(metrics)
+        self.functions = dict(functions or {})
         self.seed = seed
         self.until = until
         self.confidence = confidence
@@ -254,8 +266,8 @@ class Comparison:
         frame: dict[str, Any] = {"config": config_col,
                                  "replication": [s.replication for s in flat_specs],
                                  "seed": [s.seed for s in flat_specs]}
-        frame.update(metric_columns(flat_records, list(dict.fromkeys([*METRICS,
-                                                                       *self.metrics]))))
+        frame.update(metric_columns(flat_records, list(dict.fromkeys([*METRICS, *self.metrics])),
+                                    self.functions))
         frame["wall_s"] = [float(r.wall_s) for r in flat_records]
         frame["error"] = pd.Series([error_line(r.error) for r in flat_records], dtype=object)
         self.runs = pd.DataFrame(frame)
@@ -301,11 +313,29 @@ class Comparison:
 
     # --- statistics
 
-    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+                    ) -> tuple[str, ...]:
+        """Compute more metrics (names, split names, functions) from the runs' kept
+        tables, without running again; they become columns of ``runs``. Returns their
+        names."""
+        names, functions = resolve_metrics(metrics, known=self.functions)
+        self.functions.update(functions)
+        missing = [m for m in names if m not in self.runs.columns or m in functions]
+        if missing:
+            columns = metric_columns(self.records, missing, self.functions)
+            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
+            position = int(self.runs.columns.get_loc("wall_s"))
+            for offset, m in enumerate(missing):
+                self.runs.insert(position + offset, m, columns[m])
+        return names
+
+    def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per configuration and metric: ``config``, ``metric``, ``mean``,
-        ``half_width``, ``ci_low``, ``ci_high`` (the Student-t interval at
-        ``confidence``), ``n`` (successful runs with a value)."""
-        metrics = self.metrics if metrics is None else tuple(metrics)
+        ``half_width`` (Student-t at ``confidence``), ``ci_low``, ``ci_high`` (mean ±
+        half-width; for shares the Wilson interval, within [0, 1]), ``n`` (successful
+        runs with a value). A metric not measured yet is computed from the runs' kept
+        tables (``add_metrics``)."""
+        metrics = self.metrics if metrics is None else self.add_metrics(metrics)
         groups = [({"config": label}, self.runs[self.runs["config"] == label])
                   for label in self.labels]
         table = pd.DataFrame(ci_rows(groups, metrics, self.confidence))
@@ -313,13 +343,14 @@ class Comparison:
         table["metric"] = pd.Categorical(table["metric"], categories=list(metrics))
         return table
 
-    def differences(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    def differences(self, metrics: Sequence[str | MetricFunction] | None = None
+                    ) -> pd.DataFrame:
         """One row per configuration after the first and metric: ``config``,
         ``versus`` (the first configuration), ``metric``, ``diff`` (mean of config
         minus first, replication by replication), ``half_width``, ``ci_low``,
         ``ci_high`` (paired-t interval), ``excludes_zero`` (the interval lies on one
         side of 0: a difference that is not noise), ``n`` (pairs used)."""
-        metrics = self.metrics if metrics is None else tuple(metrics)
+        metrics = self.metrics if metrics is None else self.add_metrics(metrics)
         wide = {label: self.runs[self.runs["config"] == label].set_index("replication")
                 for label in self.labels}
         first = self.labels[0]
@@ -364,7 +395,7 @@ class Comparison:
         """:meth:`plot_metric` for each metric, on one figure. Returns the ``Figure``."""
         from ..plots.experiment import compared_metrics
 
-        metrics = self.metrics if metrics is None else tuple(metrics)
+        metrics = shown_metrics(self.metrics if metrics is None else self.add_metrics(metrics))
         return compared_metrics(self.table(metrics), metrics, fig=fig,
                                 confidence=self.confidence)
 
@@ -383,8 +414,9 @@ class Comparison:
         the paths."""
         out = Path(directory)
         written = write_frame(self.runs, out, "runs")
-        written += write_frame(self.table(), out, "table")
-        written += write_frame(self.differences(), out, "differences")
+        shown = shown_metrics(self.metrics)  # pending_rate always
+        written += write_frame(self.table(shown), out, "table")
+        written += write_frame(self.differences(shown), out, "differences")
         written += write_frame(self.delays, out, "delays")
         written += write_frame(self.queues, out, "queues")
         written += write_frame(self.errors, out, "errors")
@@ -396,16 +428,17 @@ class Comparison:
 
     def _cells(self) -> tuple[list[str], list[list[str]], list[str], list[list[str]],
                               set[tuple[int, int]]]:
-        table = self.table().set_index(["metric", "config"])
+        metrics = shown_metrics(self.metrics)
+        table = self.table(metrics).set_index(["metric", "config"])
         head = ["metric", *self.labels]
-        rows = [[m] + [format_estimate(m, float(table.loc[(m, c), "mean"]),
-                                       float(table.loc[(m, c), "half_width"]))
-                       for c in self.labels] for m in self.metrics]
-        diffs = self.differences().set_index(["metric", "config"])
+        rows = [[m] + [format_estimate(m, *(float(table.loc[(m, c), k]) for k in
+                                            ("mean", "half_width", "ci_low", "ci_high")))
+                       for c in self.labels] for m in metrics]
+        diffs = self.differences(metrics).set_index(["metric", "config"])
         dhead = ["metric", *self.labels[1:]]
         drows = []
         strong = set()
-        for i, m in enumerate(self.metrics):
+        for i, m in enumerate(metrics):
             row = [m]
             for j, c in enumerate(self.labels[1:], start=1):
                 d = diffs.loc[(m, c)]
@@ -434,13 +467,20 @@ class Comparison:
         head, rows, dhead, drows, _ = self._cells()
         pct = f"{100 * self.confidence:g} %"
         parts = [self.summary_line(), "",
-                 f"mean ± half-width of the {pct} confidence interval:",
+                 interval_caption(self.confidence) + ":",
                  text_table(head, rows, width=width)]
         if len(self.labels) > 1:
             parts += ["", f"difference to {self.labels[0]} (paired, same seeds), "
                           f"± {pct} half-width; * the interval excludes 0:",
                       text_table(dhead, drows, width=width)]
+        warnings = self.warnings()
+        if warnings:
+            parts += ["", *warnings]
         return "\n".join(parts)
+
+    def warnings(self) -> list[str]:
+        """A warning per configuration whose mean ``pending_rate`` is above 2 %."""
+        return pending_warnings(self.table([PENDING]), lambda row: str(row["config"]))
 
     def __repr__(self) -> str:
         return f"<Comparison {' vs '.join(self.labels)}: {self.summary_line()}>"
@@ -448,8 +488,9 @@ class Comparison:
     def _html_body(self) -> str:
         head, rows, dhead, drows, strong = self._cells()
         pct = f"{100 * self.confidence:g} %"
-        body = html_table(head, rows, caption=f"{self.summary_line()}; mean ± half-width "
-                                              f"of the {pct} confidence interval")
+        body = html_table(head, rows, caption=f"{self.summary_line()}; "
+                                              f"{interval_caption(self.confidence)}")
+        body += "".join(f"<p><b>{html.escape(w)}</b></p>" for w in self.warnings())
         if len(self.labels) > 1:
             body += html_table(dhead, drows, strong=strong,
                                caption=f"difference to {self.labels[0]} (paired, same seeds),"
@@ -478,7 +519,8 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource], *,
             replications: int = 10, seed: int | None = None,
             until: float | str | None = None, jobs: int = 1, scheduler: str | None = None,
             target_ci: float | None = None, max_replications: int = 100,
-            metrics: Sequence[str] = METRICS, confidence: float = 0.95,
+            metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction] = METRICS,
+            confidence: float = 0.95,
             out: str | os.PathLike[str] | None = None, retry_failed: bool = False,
             progress: bool | Progress | None = None) -> Comparison:
     """Run each configuration ``replications`` times with the same seeds and compare.
@@ -511,15 +553,15 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource], *,
         raise ValueError(f"target_ci must be a fraction > 0, such as 0.05, got {target_ci!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    names, functions = resolve_metrics(metrics)
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
     end = parse_until(until)
     configs = make_configs(scenarios, labels)
     loaded = [check_config(config, overrides) for config in configs]
+    for metric in names:
+        for scenario in loaded:
+            if metric not in functions:
+                check_split(scenario, metric)
     base_seed = int(loaded[0].seed if seed is None else seed)
     max_n = max(replications, max_replications)
     store = ResultStore(Path(out)) if out is not None else None
@@ -546,17 +588,18 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource], *,
                 break
             # the first n at which the sequential procedure stops (n0 = replications)
             stop = next((k for k in range(max(first_n + 1, replications), n + 1)
-                         if _satisfied(by_config, k, metrics, target_ci, confidence)), None)
+                         if _satisfied(by_config, k, names, target_ci, confidence,
+                                       functions)), None)
             if stop is not None:
                 n = stop
                 break
             if n >= max_n:
                 break
-            estimate = _estimate(by_config, n, metrics, target_ci, confidence)
+            estimate = _estimate(by_config, n, names, target_ci, confidence, functions)
             batch = max(1, min(estimate, 2 * n, max_n) - n)
     kept = [records[:n] for records in by_config]
     specs_kept = [[spec(c, r) for r in range(n)] for c in configs]
     return Comparison(configs=configs, overrides=overrides, records=kept, specs=specs_kept,
-                      metrics=metrics, seed=base_seed, until=end, confidence=confidence,
+                      metrics=names, seed=base_seed, until=end, confidence=confidence,
                       target_ci=target_ci, ran=ran, reused=reused,
-                      out=Path(out) if out is not None else None)
+                      out=Path(out) if out is not None else None, functions=functions)

@@ -25,19 +25,20 @@ __all__ = [
     "format_estimate",
     "format_value",
     "html_table",
+    "interval_caption",
     "metric_kind",
+    "pending_warnings",
     "text_table",
     "write_compare_report",
     "write_sweep_report",
 ]
 
 def metric_kind(metric: str) -> str:
-    """``"share"`` (a ratio from 0 to 1), ``"delay"`` (seconds) or ``"number"``."""
-    if metric.endswith(("_ratio", "_rate")):
-        return "share"
-    if metric.startswith("delay") or metric.endswith("_s"):
-        return "delay"
-    return "number"
+    """``"share"`` (a ratio from 0 to 1), ``"delay"`` (seconds) or ``"number"``; a
+    split metric (``delivery_ratio@domain=...``) is of its base's kind."""
+    from .metrics import metric_kind as kind
+
+    return kind(metric)
 
 
 def _finite(x: Any) -> bool:
@@ -92,12 +93,22 @@ def format_value(metric: str, value: float) -> str:
     return f"{text} {unit}" if unit else text
 
 
-def format_estimate(metric: str, mean: float, half_width: float) -> str:
-    """``97.21 % ± 0.35``: a mean and the half-width of its confidence interval."""
+def format_estimate(metric: str, mean: float, half_width: float,
+                    low: float | None = None, high: float | None = None) -> str:
+    """``3.4 min ± 0.2``: a mean and the half-width of its confidence interval; for a
+    share with its interval's bounds, ``97.21 % [96.80, 97.52]`` (the Wilson interval
+    is asymmetric near 0 and 100 %)."""
     if not _finite(mean):
         return "-"
     factor, unit = _scaled(metric, mean)
     kind = metric_kind(metric)
+    if kind == "share" and _finite(low) and _finite(high):
+        assert low is not None and high is not None
+        spread = max(mean - low, high - mean)
+        decimals = _decimals(spread * factor) if spread > 0 else None
+        return (f"{_number(mean * factor, decimals, kind)} {unit} "
+                f"[{_number(low * factor, decimals, kind)}, "
+                f"{_number(high * factor, decimals, kind)}]")
     decimals = _decimals(half_width * factor) if _finite(half_width) else None
     text = _number(mean * factor, decimals, kind)
     if unit:
@@ -127,6 +138,31 @@ def format_difference(metric: str, diff: float, half_width: float,
     if excludes_zero:
         text += " *"
     return text
+
+
+def interval_caption(confidence: float) -> str:
+    """What the cells of an estimates table are."""
+    pct = f"{100 * confidence:g} %"
+    return (f"mean and {pct} confidence interval: shares (in %) with their interval "
+            f"[low, high] (Wilson interval, within 0-100 %), other metrics ± the half-width "
+            "(Student-t)")
+
+
+def pending_warnings(table: pd.DataFrame, label: Any) -> list[str]:
+    """A warning per group (configuration, point) whose mean ``pending_rate`` exceeds
+    ``PENDING_WARNING`` of its recipients; ``label(row)`` names a row's group."""
+    from ..metrics.summary import PENDING_WARNING
+
+    rows = table[table["metric"].astype(str) == "pending_rate"]
+    out = []
+    for row in rows.to_dict("records"):
+        mean = float(row["mean"])
+        if _finite(mean) and mean > PENDING_WARNING:
+            out.append(f"warning: {label(row)}: {100 * mean:.2f} % of the recipients were "
+                       "still pending at the end of the run (their outcome unseen: the "
+                       "other shares are lower bounds); rerun with --drain "
+                       "(simulation.drain: true) to let the queues empty")
+    return out
 
 
 # --- text --------------------------------------------------------------------------------
@@ -297,10 +333,12 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
         replication_cdf,
     )
     from ..reports.page import Section, embed_figure, facts, paragraph, render_page, table
+    from .sweep import shown_metrics
 
     c = comparison
     written: list[Path] = []
     pct = f"{100 * c.confidence:g} %"
+    shown = shown_metrics(c.metrics)
     head, rows, dhead, drows, strong = c._cells()
     config_rows = [[cfg.label, cfg.source, " ".join((*c.overrides, *cfg.overrides)) or "-",
                     _question(cfg.text) or "-"] for cfg in c.configs]
@@ -308,8 +346,10 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
         ["label", "scenario file", "overrides (common, then its own)", "question"],
         config_rows, index=4, caption=c.summary_line()))]
     sections.append(Section("Estimates", table(
-        head, rows, caption=f"mean ± half-width of the {pct} confidence interval; "
-                            "rates in % of recipients (deferrals: of attempts)")))
+        head, rows, caption=f"{interval_caption(c.confidence)}; rates in % of recipients "
+                            "(deferrals: of attempts); pending_rate: still queued at the "
+                            "end of the run, outcome unseen")
+        + "".join(paragraph(w, "warning") for w in c.warnings())))
     if len(c.labels) > 1:
         sections.append(Section("Paired differences", table(
             dhead, drows, strong=strong,
@@ -321,10 +361,10 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
         replication_cdf(c.delays, shares=c.runs, ax=fig.add_subplot())
         figures.append(("delay-cdf", "Delivery delay", fig))
         figures.append(("metrics", "Metrics per configuration",
-                        compared_metrics(c.table(), c.metrics, confidence=c.confidence)))
+                        compared_metrics(c.table(shown), shown, confidence=c.confidence)))
         if len(c.labels) > 1:
             figures.append(("differences", "Differences, forest plot",
-                            compared_differences(c.differences(), c.metrics,
+                            compared_differences(c.differences(shown), shown,
                                                  confidence=c.confidence)))
         fig = new_figure()
         queue_bands(c.queues, incidents=_incidents(c), ax=fig.add_subplot())
@@ -333,9 +373,10 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
         "delay-cdf": "Share of all recipients delivered within each delay (log axis), the "
                      "median of the replications in a band from the smallest to the largest; "
                      "a curve ends at its delivered share.",
-        "metrics": f"Each metric's mean and {pct} confidence interval; axes start at 0 "
-                   "(shares on 0-100 %), so small differences look small: see the paired "
-                   "differences for whether they are real.",
+        "metrics": f"Each metric's mean and {pct} confidence interval (shares: Wilson "
+                   "interval); axes start at 0 (shares on 0-100 %), so small differences "
+                   "look small: see the paired differences for whether they are real. "
+                   "The pending share (mail still queued at the end) is always shown.",
         "differences": "Paired differences to the first configuration with their "
                        "intervals; the vertical line is 0 (no difference).",
         "queues": "Messages queued in the network, mean of the replications with a band "
@@ -371,8 +412,8 @@ def write_sweep_report(swept: Any, out: Path, *, fmt: str = "png",
     parameters and their values, seeds and version, the table, and every figure
     embedded under a contents list. Returns the paths written."""
     from ..plots.experiment import new_figure
-    from ..reports.page import Section, embed_figure, facts, render_page, table
-    from .sweep import _file_name
+    from ..reports.page import Section, embed_figure, facts, paragraph, render_page, table
+    from .sweep import _file_name, shown_metrics
 
     s = swept
     written: list[Path] = []
@@ -385,14 +426,17 @@ def write_sweep_report(swept: Any, out: Path, *, fmt: str = "png",
                         if values else "<p>No parameter is varied.</p>")]
     sections.append(Section("Estimates", table(
         header_cells, rows, index=max(1, len(s.parameters)),
-        caption=f"mean ± half-width of the {100 * s.confidence:g} % confidence interval")))
+        caption=f"{interval_caption(s.confidence)}; pending_rate: still queued at the end "
+                "of the run, outcome unseen")
+        + "".join(paragraph(w, "warning") for w in s.warnings())))
     if plots and s.parameters:
-        for metric in s.metrics:
+        for metric in shown_metrics(s.metrics):
             parts = []
             for parameter in s.parameters:
                 fig = new_figure()
                 s.plot(metric, parameter, ax=fig.add_subplot())
-                _save(fig, out, f"{metric}-vs-{_file_name(parameter)}", fmt, written)
+                _save(fig, out, f"{_file_name(metric)}-vs-{_file_name(parameter)}", fmt,
+                      written)
                 parts.append(embed_figure(fig, f"{metric} against {parameter}: mean and "
                                                "confidence interval; axis from 0"))
             sections.append(Section(f"Figure: {metric}", "\n".join(parts),

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..scenario import load_scenario
 from ..simulation import simulate
-from .metrics import delay_quantiles, queue_series, run_metrics
+from .metrics import METRICS, delay_quantiles, metric_value, queue_series
+from .run_tables import RunTables, run_tables
 from .seeds import replication_seed
 
 __all__ = ["RunRecord", "RunSpec", "execute"]
@@ -118,7 +119,10 @@ class RunRecord:
     ``queue_series`` ``(t, total active + deferred)`` on 200 evenly spaced times over
     [0, end], for queue bands; ``wall_s`` the wall-clock seconds of the whole run
     (loading included). When the run raised, ``error`` is the formatted exception
-    (traceback text) and the metrics, quantiles and series are empty.
+    (traceback text) and the metrics, quantiles and series are empty. ``tables``: the
+    run's ``RunTables``, from which any other metric is computed later (not part of
+    the JSON: a store keeps them as Parquet files beside it); None for a failed run,
+    or a record read without them.
     """
 
     spec: RunSpec
@@ -127,6 +131,7 @@ class RunRecord:
     queue_series: tuple[tuple[float, float], ...]
     wall_s: float
     error: str | None = None
+    tables: RunTables | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (strict JSON: NaN metrics become null). ``key`` and ``seed``
@@ -163,9 +168,11 @@ def execute(spec: RunSpec) -> RunRecord:
     try:
         scenario = load_scenario(spec.scenario, overrides=spec.overrides)
         result = simulate(scenario, seed=spec.seed, until=spec.until)
-        metrics = run_metrics(result)
+        tables = run_tables(result)
+        metrics = {m: metric_value(tables, m) for m in METRICS}
         quantiles = delay_quantiles(result)
         series = queue_series(result)
     except Exception:
         return RunRecord(spec, {}, (), (), time.perf_counter() - wall0, traceback.format_exc())
-    return RunRecord(spec, metrics, quantiles, series, time.perf_counter() - wall0)
+    return RunRecord(spec, metrics, quantiles, series, time.perf_counter() - wall0,
+                     tables=tables)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from statistics import NormalDist
 
-__all__ = ["mean_ci", "needs_more", "paired_difference", "t_quantile"]
+__all__ = ["mean_ci", "needs_more", "paired_difference", "share_ci", "t_quantile"]
 
 _EPS = 1e-16
 _TINY = 1e-300
@@ -138,6 +138,43 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, f
         return mean, math.nan
     variance = math.fsum((x - mean) ** 2 for x in xs) / (n - 1)
     return mean, t_quantile(0.5 + confidence / 2.0, n - 1) * math.sqrt(variance / n)
+
+
+def share_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean, lower and upper bound of a confidence interval for the mean of shares.
+
+    Each value is one replication's share (of recipients, of attempts), in [0, 1]. The
+    symmetric Student-t interval of :func:`mean_ci` crosses 0 or 1 for a small share
+    measured in few replications (say 0.3 % +- 0.5). Here the Wilson score interval
+    is used with an *effective sample size*, as for proportions estimated from
+    clustered samples (Korn & Graubard, 1998, *Survey Methodology* 24(2); Dean &
+    Pagano, 2015, *Stat. Med.* 34(3)): with ``m`` the mean, ``se = s / sqrt(n)`` its
+    standard error over the replications and ``t`` the Student-t quantile with n - 1
+    degrees of freedom, ``n_eff = m (1 - m) / se**2`` and the bounds are
+    ``(m + t^2/(2 n_eff) -+ t sqrt(m (1 - m)/n_eff + t^2/(4 n_eff^2))) / (1 + t^2/n_eff)``.
+    They stay inside [0, 1], asymmetric near the ends, and near the middle they are
+    the t interval's. In a simulation of replications with binomial and
+    between-replication noise it keeps about its 95 % coverage at shares of 1 %, where
+    the t interval falls to about 92 % (``tests/experiment/test_stats.py``); unlike
+    an interval on the logit scale it does not blow up when one replication sits at
+    0 or 1 (say delivery ratios 1.0 and 0.9998).
+
+    When every replication gives the same share (all 0 bounces, say) the interval is
+    that point; NaN bounds with fewer than 2 finite values (and a NaN mean with none).
+    """
+    mean, half = mean_ci(values, confidence)
+    if not math.isfinite(half):
+        return mean, math.nan, math.nan
+    if not 0.0 < mean < 1.0 or half == 0.0:
+        return mean, mean, mean
+    n = len(_finite(values))
+    t = t_quantile(0.5 + confidence / 2.0, n - 1)
+    variance = mean * (1.0 - mean)
+    n_eff = variance / (half / t) ** 2
+    k = t * t / n_eff
+    centre = (mean + k / 2.0) / (1.0 + k)
+    spread = t * math.sqrt(variance / n_eff + k / (4.0 * n_eff)) / (1.0 + k)
+    return mean, max(0.0, centre - spread), min(1.0, centre + spread)
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float],

@@ -1,7 +1,9 @@
 """A directory of run records that lets a sweep resume: run only what is missing.
 
-Each run is one JSON file, ``runs/<key>.json``, named by ``RunSpec.key()``, so whether a
-run was done is a file lookup, and runs from different sweeps over the same scenario
+Each run is one JSON file, ``runs/<key>.json``, named by ``RunSpec.key()``, with its
+``RunTables`` as Parquet files in ``runs/<key>.tables/`` (written first: a record whose
+JSON is there has its tables, unless it failed or was stored by an older smtpsim),
+so whether a run was done is a file lookup, and runs from different sweeps over the same scenario
 share their results. A file is written to a temporary name in the same directory and
 then renamed over its final name (``os.replace``, atomic on POSIX and Windows), so a
 sweep killed at any moment leaves either the whole file or none: never half a record
@@ -10,12 +12,14 @@ that would be taken for a result.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
 
+from .run_tables import RunTables
 from .runner import RunRecord
 
 __all__ = ["ResultStore"]
@@ -45,11 +49,23 @@ class ResultStore:
             text = self._path(key).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        return RunRecord.from_json(json.loads(text))
+        return self._with_tables(RunRecord.from_json(json.loads(text)), key)
+
+    def _tables(self, key: str) -> Path:
+        return self._runs / f"{key}.tables"
+
+    def _with_tables(self, record: RunRecord, key: str) -> RunRecord:
+        path = self._tables(key)
+        if record.error is not None or not (path / "facts.json").exists():
+            return record
+        return dataclasses.replace(record, tables=RunTables.read(path))
 
     def put(self, record: RunRecord) -> None:
         """Store ``record`` under its spec's key (replacing any record there), atomically."""
-        path = self._path(record.spec.key())
+        key = record.spec.key()
+        path = self._path(key)
+        if record.tables is not None:
+            record.tables.write(self._tables(key))
         text = json.dumps(record.to_json(), allow_nan=False, indent=1) + "\n"
         fd, temp = tempfile.mkstemp(dir=self._runs, prefix=f".{path.stem}.", suffix=".tmp")
         try:
@@ -67,5 +83,6 @@ class ResultStore:
         records = []
         for path in sorted(self._runs.glob("*.json")):
             if _KEY.fullmatch(path.stem):
-                records.append(RunRecord.from_json(json.loads(path.read_text(encoding="utf-8"))))
+                record = RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+                records.append(self._with_tables(record, path.stem))
         return records

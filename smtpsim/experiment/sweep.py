@@ -16,6 +16,7 @@ neighbouring points differ by their parameters, not by their noise.
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 import math
 import os
@@ -27,10 +28,26 @@ from typing import Any
 import pandas as pd
 
 from . import executors
-from .metrics import METRICS
-from .report import format_estimate, html_table, text_table, with_style, write_frame
+from .metrics import (
+    METRICS,
+    PENDING,
+    MetricFunction,
+    check_split,
+    metric_kind,
+    metric_value,
+    resolve_metrics,
+)
+from .report import (
+    format_estimate,
+    html_table,
+    interval_caption,
+    pending_warnings,
+    text_table,
+    with_style,
+    write_frame,
+)
 from .runner import RunRecord, RunSpec
-from .stats import mean_ci
+from .stats import mean_ci, share_ci
 from .store import ResultStore
 
 __all__ = ["SweepResult", "design_points", "run_specs", "split_values", "sweep"]
@@ -111,7 +128,11 @@ def run_specs(specs: Sequence[RunSpec], *, executor: Any, store: ResultStore | N
             todo[key].append(i)
         else:
             stored = store.get(key) if store is not None and key in store else None
-            if stored is not None and not (retry_failed and stored.error is not None):
+            # a finished run is reused with its tables (an older store lacks them: run
+            # it again, so that every metric can be computed); a failed one unless asked
+            usable = stored is not None and (stored.tables is not None if stored.error is None
+                                             else not retry_failed)
+            if usable:
                 records[i] = stored
             else:
                 todo[key] = [i]
@@ -157,29 +178,52 @@ def error_line(error: str | None) -> str | None:
     return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+:)", "", text)  # no module path
 
 
-def metric_columns(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, list[float]]:
-    """Each metric of each record (NaN for a failed run or a missing metric)."""
+def metric_columns(records: Sequence[RunRecord], metrics: Sequence[str],
+                   functions: Mapping[str, MetricFunction] | None = None,
+                   ) -> dict[str, list[float]]:
+    """Each metric of each record: the value it was measured with, or else computed
+    from its tables (``functions``: user metrics by name). NaN for a failed run, or a
+    record without tables that lacks the metric."""
     out: dict[str, list[float]] = {m: [] for m in metrics}
     for record in records:
         values = record.metrics if record.error is None else {}
         for m in metrics:
-            value = values.get(m, math.nan) if values else math.nan
+            if record.error is not None:
+                value: float | None = math.nan
+            elif m in values and not (functions and m in functions):
+                value = values[m]
+            elif record.tables is not None:
+                value = metric_value(record.tables, m, functions)
+            else:
+                value = math.nan
             out[m].append(math.nan if value is None else float(value))
     return out
+
+
+def shown_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """The metrics a table or report shows: those asked for, and ``pending_rate``
+    always (without it, a lower delivery ratio may be mail still queued at the end)."""
+    return tuple(metrics) if PENDING in metrics else (*metrics, PENDING)
 
 
 def ci_rows(groups: Sequence[tuple[dict[str, Any], pd.DataFrame]], metrics: Sequence[str],
             confidence: float) -> list[dict[str, Any]]:
     """A row per group and metric: mean, half-width and interval over the successful
-    runs of the group (``n`` counts the finite values)."""
+    runs of the group (``n`` counts the finite values). ``half_width`` is the Student-t
+    one; the interval ``ci_low``-``ci_high`` is mean ± half-width, except for shares,
+    whose interval is the Wilson one (``stats.share_ci``), inside [0, 1]."""
     rows = []
     for keys, runs in groups:
         ok = runs[runs["error"].isna()] if "error" in runs else runs
         for metric in metrics:
             values = [float(v) for v in ok[metric] if math.isfinite(float(v))]
             mean, half = mean_ci(values, confidence) if values else (math.nan, math.nan)
+            if metric_kind(metric) == "share" and values:
+                _, low, high = share_ci(values, confidence)
+            else:
+                low, high = mean - half, mean + half
             rows.append({**keys, "metric": metric, "mean": mean, "half_width": half,
-                         "ci_low": mean - half, "ci_high": mean + half, "n": len(values)})
+                         "ci_low": low, "ci_high": high, "n": len(values)})
     return rows
 
 
@@ -364,11 +408,13 @@ class SweepResult:
     def __init__(self, *, scenario: str, parameters: list[str], points: list[dict[str, str]],
                  specs: Sequence[RunSpec], records: Sequence[RunRecord], metrics: Sequence[str],
                  ran: int, reused: int, replications: int, seed: int,
-                 until: float | None, confidence: float, out: Path | None) -> None:
+                 until: float | None, confidence: float, out: Path | None,
+                 functions: Mapping[str, MetricFunction] | None = None) -> None:
         self.scenario = scenario
         self.parameters = parameters
         self.points = points
         self.metrics = tuple(metrics)
+        self.functions = dict(functions or {})
         self.ran = ran
         self.reused = reused
         self.replications = replications
@@ -385,7 +431,7 @@ class SweepResult:
         frame["replication"] = [s.replication for s in specs]
         frame["seed"] = [s.seed for s in specs]
         all_metrics = list(dict.fromkeys([*METRICS, *self.metrics]))
-        frame.update(metric_columns(self.records, all_metrics))
+        frame.update(metric_columns(self.records, all_metrics, self.functions))
         frame["wall_s"] = [float(r.wall_s) for r in self.records]
         frame["error"] = pd.Series([error_line(r.error) for r in self.records], dtype=object)
         self.runs = pd.DataFrame(frame)
@@ -400,11 +446,28 @@ class SweepResult:
     def __len__(self) -> int:
         return len(self.runs)
 
-    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+                    ) -> tuple[str, ...]:
+        """Compute more metrics (names, split names, functions) from the runs' kept
+        tables, without running again; they become columns of ``runs``. Returns their
+        names."""
+        names, functions = resolve_metrics(metrics, known=self.functions)
+        self.functions.update(functions)
+        missing = [m for m in names if m not in self.runs.columns or m in functions]
+        if missing:
+            columns = metric_columns(self.records, missing, self.functions)
+            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
+            position = self.runs.columns.get_loc("wall_s")
+            for offset, m in enumerate(missing):
+                self.runs.insert(int(position) + offset, m, columns[m])
+        return names
+
+    def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per design point and metric: ``point``, a column per parameter,
-        ``metric``, ``mean``, ``half_width``, ``ci_low``, ``ci_high``, ``n`` (successful
-        runs with a value)."""
-        metrics = self.metrics if metrics is None else tuple(metrics)
+        ``metric``, ``mean``, ``half_width`` (Student-t), ``ci_low``, ``ci_high`` (for
+        shares the Wilson interval, in [0, 1]), ``n`` (successful runs with a value).
+        A metric not measured yet is computed from the kept tables (``add_metrics``)."""
+        metrics = self.metrics if metrics is None else self.add_metrics(metrics)
         groups = []
         for i, _point in enumerate(self.points):
             runs = self.runs[self.runs["point"] == i]
@@ -447,7 +510,7 @@ class SweepResult:
         ``report.html``. Returns the paths written."""
         out = Path(directory)
         written = write_frame(self.runs, out, "runs")
-        written += write_frame(self.table(), out, "table")
+        written += write_frame(self.table(shown_metrics(self.metrics)), out, "table")
         written += write_frame(self.errors, out, "errors")
         from .report import write_sweep_report  # figures and report.html
 
@@ -456,6 +519,7 @@ class SweepResult:
     # --- text and HTML
 
     def _cells(self, metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+        metrics = shown_metrics(metrics)
         table = self.table(metrics)
         header = [*self.parameters, *metrics] if self.parameters else ["point", *metrics]
         rows = []
@@ -463,9 +527,17 @@ class SweepResult:
             sub = table[table["point"] == i].set_index("metric", drop=False)
             first = [point.get(p, "") for p in self.parameters] or [str(i)]
             rows.append(first + [format_estimate(m, float(sub.loc[m, "mean"]),
-                                                 float(sub.loc[m, "half_width"]))
+                                                 float(sub.loc[m, "half_width"]),
+                                                 float(sub.loc[m, "ci_low"]),
+                                                 float(sub.loc[m, "ci_high"]))
                                  for m in metrics])
         return header, rows
+
+    def warnings(self) -> list[str]:
+        """A warning per point whose mean ``pending_rate`` is above 2 %."""
+        table = self.table([PENDING])
+        return pending_warnings(table, lambda row: _point_label(self.points[int(row["point"])])
+                                or f"point {row['point']}")
 
     def summary_line(self) -> str:
         total = len(self.runs)
@@ -482,7 +554,8 @@ class SweepResult:
         metrics = self.metrics if metrics is None else tuple(metrics)
         header, rows = self._cells(metrics)
         n_index = max(1, len(self.parameters))
-        return text_table(header, rows, index=n_index, width=width)
+        return "\n".join([text_table(header, rows, index=n_index, width=width),
+                          *self.warnings()])
 
     def __repr__(self) -> str:
         return (f"<SweepResult {self.scenario}: {self.summary_line()}; "
@@ -490,9 +563,9 @@ class SweepResult:
 
     def _html_body(self) -> str:
         header, rows = self._cells(self.metrics)
-        caption = (f"{self.summary_line()}; mean ± half-width of the "
-                   f"{100 * self.confidence:g} % confidence interval")
+        caption = (f"{self.summary_line()}; {interval_caption(self.confidence)}")
         body = html_table(header, rows, index=max(1, len(self.parameters)), caption=caption)
+        body += "".join(f"<p><b>{html.escape(w)}</b></p>" for w in self.warnings())
         if self.failed:
             err_rows = [[_point_label(self.points[int(row.point)]) or str(row.point),
                          str(row.replication), str(row.error)]
@@ -518,9 +591,9 @@ def sweep(scenario: str | os.PathLike[str], *,
           out: str | os.PathLike[str],
           overrides: Sequence[str] = (), replications: int = 3, seed: int | None = None,
           until: float | str | None = None, jobs: int = 1, scheduler: str | None = None,
-          metrics: Sequence[str] = METRICS, confidence: float = 0.95,
-          retry_failed: bool = False, progress: bool | Progress | None = None,
-          ) -> SweepResult:
+          metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction] = METRICS,
+          confidence: float = 0.95, retry_failed: bool = False,
+          progress: bool | Progress | None = None) -> SweepResult:
     """Run ``scenario`` at every point of a design, ``replications`` times each.
 
     ``vary`` maps override paths to their values (a list, or a string ``"1h,2h"``):
@@ -536,7 +609,11 @@ def sweep(scenario: str | os.PathLike[str], *,
     seed at every point. ``until`` (seconds or ``"30min"``) ends each run early.
     ``jobs`` local worker processes, or a Dask cluster with ``scheduler``
     (``"tcp://HOST:PORT"``). ``progress``: True for a progress bar, or a callable
-    ``progress(done, total)`` called after each run is stored. Raises ``ValueError``
+    ``progress(done, total)`` called after each run is stored. ``metrics``: names
+    (``METRICS``, split ones such as ``"delivery_ratio@domain=bigmail.example"``,
+    registered ones) or functions of a run's ``RunTables``; ``pending_rate`` is always
+    shown beside them. Each run's tables are kept in ``OUT/runs``, so a metric asked
+    for later is computed without running again. Raises ``ValueError``
     for a bad design and ``ScenarioError`` for a scenario (with ``overrides``) that
     does not load or a varied path that does not exist; a bad value at some point
     only fails that point's runs, which are recorded in ``errors``.
@@ -545,15 +622,16 @@ def sweep(scenario: str | os.PathLike[str], *,
 
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications!r}")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    names, functions = resolve_metrics(metrics)
     end = parse_until(until)
     text, name = read_scenario(scenario)
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
     parameters, design = design_points(vary, points)
     check_paths(text, overrides, parameters, design)
     base = load_scenario(text, overrides=overrides)
+    for metric in names:
+        if metric not in functions:
+            check_split(base, metric)
     base_seed = int(base.seed if seed is None else seed)
     specs = [
         RunSpec(scenario=text,
@@ -568,6 +646,6 @@ def sweep(scenario: str | os.PathLike[str], *,
                                          progress=progress, desc=f"sweep {base.name}",
                                          retry_failed=retry_failed)
     return SweepResult(scenario=base.name if name == "<text>" else name, parameters=parameters,
-                       points=design, specs=specs, records=records, metrics=metrics, ran=ran,
+                       points=design, specs=specs, records=records, metrics=names, ran=ran,
                        reused=reused, replications=replications, seed=base_seed, until=end,
-                       confidence=confidence, out=Path(out))
+                       confidence=confidence, out=Path(out), functions=functions)

@@ -9,6 +9,7 @@ this). No pandas here: ``tables`` builds the DataFrames from these buffers.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 
 from ..sim.trace import STATUSES
 
@@ -95,6 +96,10 @@ class ColumnarRecorder:
         self.l_value = array("q")
         self._last_level: dict[tuple[str, str], int] = {}
         self._nan = float("nan")
+        # recipients not yet final, and what to call once when that count falls to 0
+        # (a drained run ends then: ``smtpsim.simulation``)
+        self.pending = 0
+        self.on_settled: Callable[[], object] | None = None
 
     def message(self, sender: str, size: int, n_rcpt: int, t: float, origin: str) -> int:
         msg_id = len(self.m_size)
@@ -117,6 +122,7 @@ class ColumnarRecorder:
         self.r_reply.append("")
         self.r_hops.append(0)
         self.r_custody.append(host)
+        self.pending += 1
         return row
 
     def final(self, row: int, status: str, t: float, dsn: str, reply: str) -> None:
@@ -128,6 +134,10 @@ class ColumnarRecorder:
         self.r_t_final[row] = t
         self.r_dsn.set(row, dsn)
         self.r_reply.set(row, reply)
+        self.pending -= 1
+        if not self.pending and self.on_settled is not None:
+            settled, self.on_settled = self.on_settled, None
+            settled()
 
     def hop(self, row: int, host: str) -> None:
         self.r_hops[row] += 1

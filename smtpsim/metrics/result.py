@@ -11,7 +11,7 @@ import pandas as pd
 
 from .maillog import DEFAULT_START, write_maillog
 from .recorder import ColumnarRecorder
-from .summary import summarize
+from .summary import outcome_table, summarize
 from .tables import attempts_table, levels_table, messages_table, recipients_table
 
 __all__ = ["TABLES", "RunResult"]
@@ -35,10 +35,29 @@ class RunResult:
                    attempts_table(recorder), levels_table(recorder), meta)
 
     def summary(self) -> dict[str, Any]:
-        """Delivered, bounced, expired, pending; delay percentiles; deferral rate;
-        attempts per recipient; peak queues (after the warm-up)."""
+        """Delivered, bounced, expired, lost, pending and their shares; delay
+        percentiles; deferral rate; attempts and retries per recipient; peak queues;
+        outcomes by domain and by flow; how the run ended; warnings (after the
+        warm-up; ``smtpsim.metrics.summary``)."""
         return summarize(self.messages, self.recipients, self.attempts, self.levels,
-                         warmup=float(self.meta.get("warmup_s", 0.0)))
+                         warmup=float(self.meta.get("warmup_s", 0.0)), meta=self.meta)
+
+    def outcomes_by(self, key: str) -> pd.DataFrame:
+        """The summary's ``by_domain`` (``key="domain"``) or ``by_flow`` (``"flow"``) as
+        a table: one row per domain or flow, ``submitted``, a count per status and
+        each status's share, over the summary's recipients."""
+        if key not in ("domain", "flow"):
+            raise ValueError(f"outcomes are split by 'domain' or 'flow', got {key!r}")
+        warmup = float(self.meta.get("warmup_s", 0.0))
+        messages = self.messages
+        counted = ((messages["origin"].astype(str) != "bounce")
+                   & (messages["t_submit"] >= warmup)).to_numpy()
+        rcpts = self.recipients[counted[self.recipients["msg_id"].to_numpy()]] \
+            if len(self.recipients) else self.recipients
+        keys = (rcpts["domain"].astype(str) if key == "domain" else
+                pd.Series(messages["origin"].astype(str).to_numpy()[rcpts["msg_id"].to_numpy()],
+                          dtype=object))
+        return outcome_table(rcpts["status"].astype(str), keys, key)
 
     def table(self, name: str) -> pd.DataFrame:
         if name not in TABLES:

@@ -5,14 +5,30 @@ messages are counted apart, under ``bounce_messages``):
 
 - ``recipients``: submitted, and how many ended delivered, bounced, expired, lost,
   or were still pending when the run stopped;
+- ``delivery_ratio``, ``bounce_rate``, ``expired_rate``, ``lost_rate``,
+  ``pending_rate``: each status's share of the submitted recipients. They add up
+  to 1: ``pending_rate`` is the share whose outcome the run did not see (censored at
+  the end of the run), so a delivery ratio is only comparable between runs whose
+  pending shares are both small, or that were drained (``simulation.drain``);
 - ``delay_s``: p50, p95, p99 and max of submission-to-mailbox delay of delivered ones;
 - ``deferral_rate``: the share of delivery attempts that ended deferred;
-- ``attempts_per_recipient``: SMTP delivery attempts per recipient, all hops;
-- ``peak_queue``: per host, the largest active and deferred queue seen.
+- ``attempts_per_recipient``: SMTP delivery attempts per recipient, all hops (a
+  recipient relayed over three hops without a hitch counts 3);
+- ``retries_per_recipient``: deferred attempts per recipient, all hops: the
+  retries an operator means (0 when no attempt was deferred);
+- ``peak_queue``: per host, the largest active and deferred queue seen;
+- ``by_domain``, ``by_flow``: the outcome counts and shares per recipient domain
+  and per traffic flow (same population, split);
+- ``run``: when the run ended (``end_s``), whether it drained its queues after the
+  traffic stopped (``drain``), and if so whether every recipient reached a final
+  status (``drained``) and when (``drained_at_s``);
+- ``warnings``: sentences a reader must see before trusting the shares, such as
+  more than :data:`PENDING_WARNING` of the recipients still pending at the end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,11 +36,21 @@ import pandas as pd
 
 from ..sim.trace import STATUSES
 
-__all__ = ["summarize"]
+__all__ = ["PENDING_WARNING", "outcome_table", "summarize"]
+
+PENDING_WARNING = 0.02
+"""Above this share of recipients still pending at the end, the summary warns."""
+
+_RATE = {"delivered": "delivery_ratio", "bounced": "bounce_rate", "expired": "expired_rate",
+         "lost": "lost_rate", "pending": "pending_rate"}
 
 
 def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.DataFrame,
-              levels: pd.DataFrame, *, warmup: float = 0.0) -> dict[str, Any]:
+              levels: pd.DataFrame, *, warmup: float = 0.0,
+              meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The summary (see the module's docstring); ``meta`` (the run's) says when and how
+    the run ended."""
+    meta = meta or {}
     origin = messages["origin"].astype(str).to_numpy()
     t_submit = messages["t_submit"].to_numpy()
     is_bounce = origin == "bounce"
@@ -45,6 +71,7 @@ def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.Dat
     att = attempts[counted[attempts["msg_id"].to_numpy()]] if len(attempts) else attempts
     outcomes = att["outcome"].astype(str) if len(att) else pd.Series([], dtype=str)
     n_att = len(att)
+    n_deferred = int((outcomes == "deferred").sum())
     bounce_rcpts = recipients[is_bounce[msg_ids]] if len(msg_ids) else recipients
     bstatus = bounce_rcpts["status"].astype(str)
     peak: dict[str, dict[str, int]] = {}
@@ -53,19 +80,93 @@ def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.Dat
         for (host, metric), value in grouped.items():
             peak.setdefault(str(host), {})[str(metric)] = int(value)
     n_rcpt = len(rcpts)
-    return {
+    attempts_total = int(rcpts["attempts"].sum()) if n_rcpt else 0
+    # without the attempts table (simulation.record_attempts: false) deferrals are unknown
+    recorded = n_att > 0 or attempts_total == 0
+    flows = pd.Series(origin[msg_ids[in_window]] if len(msg_ids) else [], dtype=object)
+    run = _run_facts(meta, counts["pending"] + int((bstatus == "pending").sum()))
+    summary: dict[str, Any] = {
         "messages": int(counted.sum()),
         "recipients": {"submitted": n_rcpt, **counts},
-        "delivery_ratio": counts["delivered"] / n_rcpt if n_rcpt else None,
-        "bounce_rate": counts["bounced"] / n_rcpt if n_rcpt else None,
+        **{rate: counts[s] / n_rcpt if n_rcpt else None for s, rate in _RATE.items()},
         "delay_s": delay,
-        "deferral_rate": float((outcomes == "deferred").sum() / n_att) if n_att else None,
-        "attempts_per_recipient": float(rcpts["attempts"].mean()) if n_rcpt else None,
+        "deferral_rate": n_deferred / n_att if n_att else None,
+        "attempts_per_recipient": attempts_total / n_rcpt if n_rcpt else None,
+        "retries_per_recipient": n_deferred / n_rcpt if n_rcpt and recorded else None,
         "bounce_messages": {"sent": len(bounce_rcpts),
                             **{s: int((bstatus == s).sum()) for s in STATUSES}},
         "peak_queue": peak,
+        "by_domain": _records(outcome_table(status, rcpts["domain"].astype(str), "domain")),
+        "by_flow": _records(outcome_table(status, flows, "flow")),
+        "run": run,
         "warmup_s": warmup,
     }
+    summary["warnings"] = warnings_of(summary)
+    return summary
+
+
+def outcome_table(status: pd.Series, keys: pd.Series, name: str) -> pd.DataFrame:
+    """One row per value of ``keys`` (a recipient's domain, flow...): ``submitted``, a
+    count per status, and each status's share (``delivery_ratio`` ... ``pending_rate``)."""
+    frame = pd.DataFrame({name: np.asarray(keys, dtype=object),
+                          "status": np.asarray(status, dtype=object)})
+    counts = (frame.groupby([name, "status"]).size().unstack(fill_value=0)
+              .reindex(columns=list(STATUSES), fill_value=0))
+    counts = counts[[s for s in STATUSES if s != "pending"] + ["pending"]]
+    table = counts.astype("int64")
+    table.insert(0, "submitted", table.sum(axis=1))
+    for s, rate in _RATE.items():
+        table[rate] = table[s] / table["submitted"]
+    table.columns.name = None
+    return table.reset_index().sort_values("submitted", ascending=False, kind="stable") \
+        .reset_index(drop=True)
+
+
+def warnings_of(summary: Mapping[str, Any]) -> list[str]:
+    """The warnings of a summary: too much mail still pending at the end (its outcome
+    unseen, so the other shares are lower bounds), or a drain that hit its limit."""
+    out = []
+    r = summary["recipients"]
+    n, pending = r["submitted"], r["pending"]
+    run = summary.get("run", {})
+    if n and pending / n > PENDING_WARNING:
+        at = run.get("end_s")
+        when = f" at {at:,.0f} s" if at is not None else ""
+        text = (f"{pending:,} recipients ({100 * pending / n:.2f} %) were still pending "
+                f"when the run stopped{when}: their outcome is unknown, so delivered, "
+                "bounced and expired shares are lower bounds")
+        if run.get("drain"):
+            text += (f"; the drain stopped at its limit ({run.get('drain_limit_s', 0):,.0f} s"
+                     " after the traffic): raise simulation.drain_limit")
+        else:
+            text += "; rerun with --drain (simulation.drain: true) to let the queues empty"
+        out.append(text)
+    elif run.get("drain") and not run.get("drained"):
+        out.append(f"the drain stopped at its limit with {run.get('pending_at_end', 0):,} "
+                   "recipients (bounce notices included) still queued")
+    return out
+
+
+def _run_facts(meta: Mapping[str, Any], pending: int) -> dict[str, Any]:
+    until = meta.get("until_s")
+    end = meta.get("sim_time_s", until)
+    drain = bool(meta.get("drain", False))
+    facts: dict[str, Any] = {"end_s": None if end is None else float(end),
+                             "traffic_end_s": None if until is None else float(until),
+                             "drain": drain}
+    if drain:
+        facts["drain_limit_s"] = float(meta.get("drain_limit_s", 0.0))
+        facts["drained"] = pending == 0
+        facts["drained_at_s"] = meta.get("drained_at_s")
+        facts["pending_at_end"] = pending
+    return facts
+
+
+def _records(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    key = table.columns[0]
+    return {str(row[key]): {c: (int(v) if c in STATUSES or c == "submitted" else float(v))
+                            for c, v in row.items() if c != key}
+            for row in table.to_dict("records")}
 
 
 def _quantile(values: np.ndarray, q: float) -> float | None:

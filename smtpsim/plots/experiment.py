@@ -36,6 +36,7 @@ __all__ = [
     "compared_metric",
     "compared_metrics",
     "is_share",
+    "metric_label",
     "metric_unit",
     "queue_bands",
     "replication_cdf",
@@ -46,14 +47,24 @@ METRIC_LABELS = {
     "delivery_ratio": "delivered share of recipients",
     "bounce_rate": "bounced share of recipients",
     "expired_rate": "expired share of recipients",
+    "lost_rate": "lost share of recipients",
+    "pending_rate": "pending share of recipients (still queued at the end)",
     "deferral_rate": "deferred share of attempts",
     "delay_p50": "delivery delay p50",
     "delay_p95": "delivery delay p95",
     "delay_p99": "delivery delay p99",
     "mean_queue": "queued messages (time average)",
     "peak_queue": "queued messages (peak)",
-    "attempts_per_recipient": "attempts per recipient",
+    "attempts_per_recipient": "SMTP attempts per recipient (all hops)",
+    "retries_per_recipient": "retries (deferred attempts) per recipient",
 }
+
+
+def metric_label(metric: str) -> str:
+    """A metric's words: ``delivered share of recipients (domain bigmail.example)``."""
+    base, _, split = metric.partition("@")
+    label = METRIC_LABELS.get(base, base.replace("_", " "))
+    return f"{label} ({split.replace('=', ' ')})" if split else label
 
 _MIN_DELAY = 1e-3
 
@@ -177,15 +188,18 @@ def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None
 
 
 def is_share(metric: str) -> bool:
-    """A share of recipients or attempts, from 0 to 1 (drawn in %)."""
-    return metric.endswith(("_ratio", "_rate"))
+    """A share of recipients or attempts, from 0 to 1 (drawn in %); a split metric
+    (``delivery_ratio@domain=...``) is of its base's kind."""
+    base = metric.partition("@")[0]
+    return base.endswith(("_ratio", "_rate"))
 
 
 def metric_unit(metric: str) -> tuple[float, str]:
     """The factor a metric's values are drawn with, and their unit."""
+    base = metric.partition("@")[0]
     if is_share(metric):
         return 100.0, "%"
-    if metric.startswith("delay") or metric.endswith("_s"):
+    if base.startswith("delay") or base.endswith("_s"):
         return 1.0, "s"
     return 1.0, ""
 
@@ -199,17 +213,25 @@ def _before(start: Any, span: float) -> bool:
 
 def _metric_axis(ax: Axes, metric: str, axis: str = "y") -> float:
     """Label the axis of ``metric`` with its unit; the factor its values are drawn with."""
-    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+    label = metric_label(metric)
     factor, unit = metric_unit(metric)
     text = f"{label} ({unit})" if unit else label
     (ax.set_ylabel if axis == "y" else ax.set_xlabel)(text)
     return factor
 
 
-def _interval(metric: str, mean: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper error-bar lengths, a share's interval clipped to [0, 1]."""
-    half = np.where(np.isfinite(half), half, 0.0)
-    low, high = mean - half, mean + half
+def _interval(metric: str, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper error-bar lengths from the rows' ``ci_low`` and ``ci_high``
+    (a share's Wilson interval is asymmetric), else ``mean`` ± ``half_width``; a
+    share's interval never leaves [0, 1]."""
+    mean = rows["mean"].to_numpy(dtype=float)
+    if "ci_low" in rows and "ci_high" in rows:
+        low = rows["ci_low"].to_numpy(dtype=float)
+        high = rows["ci_high"].to_numpy(dtype=float)
+    else:
+        half = rows["half_width"].to_numpy(dtype=float)
+        low, high = mean - half, mean + half
+    low, high = np.where(np.isfinite(low), low, mean), np.where(np.isfinite(high), high, mean)
     if is_share(metric):
         low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
     return np.maximum(mean - low, 0.0), np.maximum(high - mean, 0.0)
@@ -228,8 +250,9 @@ def _honest_limits(ax: Axes, metric: str, highs: Sequence[float]) -> None:
 
 def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None) -> Axes:
     """One metric of each configuration: its mean as a point, its confidence interval
-    as an error bar. ``table`` has columns ``config``, ``metric``, ``mean``,
-    ``half_width`` (as ``Comparison.table()``)."""
+    as an error bar (``ci_low`` to ``ci_high``: a share's Wilson interval). ``table``
+    has columns ``config``, ``metric``, ``mean``, ``half_width``, ``ci_low``,
+    ``ci_high`` (as ``Comparison.table()``)."""
     ax = new_axes(ax)
     ax.set_title(metric)
     factor = _metric_axis(ax, metric)
@@ -241,9 +264,9 @@ def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None)
         return ax
     highs = []
     for i, config in enumerate(configs):
-        row = rows[as_str(rows["config"]) == config].iloc[0]
-        mean, half = float(row["mean"]), float(row["half_width"])
-        lo, hi = _interval(metric, np.array([mean]), np.array([half]))
+        row = rows[as_str(rows["config"]) == config].iloc[[0]]
+        mean = float(row["mean"].iloc[0])
+        lo, hi = _interval(metric, row)
         ax.errorbar([i], [mean * factor], yerr=[lo * factor, hi * factor], fmt="o",
                     color=f"C{i % 10}", capsize=5, lw=1.5, gid=f"metric:{config}")
         highs.append((mean + float(hi[0])) * factor)
@@ -280,7 +303,7 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
         unit = "pp" if unit == "%" else unit
         ax.axvline(0.0, color="0.3", lw=1)
         ax.grid(True, axis="x", alpha=0.3)
-        label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+        label = metric_label(metric)
         ax.set_title(f"{label}: difference to {versus}" + (f" ({unit})" if unit else ""),
                      fontsize=9, loc="left")
         for k, config in enumerate(configs):
@@ -383,7 +406,7 @@ def sweep_metric(table: pd.DataFrame, metric: str, parameter: str,
         raw = sub["mean"].to_numpy(dtype=float)
         if not np.isfinite(raw).any():  # every run of these points failed
             continue
-        lo, hi = _interval(metric, raw, sub["half_width"].to_numpy(dtype=float))
+        lo, hi = _interval(metric, sub)
         label = ", ".join(f"{name}={value or '(default)'}"
                           for name, value in zip(short, combo, strict=True)) or None
         # categories (postfix, exim) have no order in between: points, not lines

@@ -71,6 +71,7 @@ pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px
 code { font-size: 0.9em; }
 details summary { cursor: pointer; color: var(--accent); }
 p.note { color: var(--muted); font-size: 0.9em; }
+p.warning { border-left: 4px solid #c0392b; padding: 0.3em 0.6em; background: #fdf0ee; }
 </style>"""
 
 

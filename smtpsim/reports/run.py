@@ -130,13 +130,22 @@ def _summary_section(summary: dict[str, Any]) -> str:
     if summary.get("deferral_rate") is not None:
         rows.append(["deferred attempts", "", f"{100 * summary['deferral_rate']:.2f} %"])
     if summary.get("attempts_per_recipient") is not None:
-        rows.append(["attempts per recipient", f"{summary['attempts_per_recipient']:.2f}", ""])
+        rows.append(["SMTP attempts per recipient (all hops)",
+                     f"{summary['attempts_per_recipient']:.2f}", ""])
+    if summary.get("retries_per_recipient") is not None:
+        rows.append(["retries (deferred attempts) per recipient",
+                     f"{summary['retries_per_recipient']:.2f}", ""])
     b = summary["bounce_messages"]
     rows.append(["bounce messages sent", f"{b['sent']:,}",
                  f"{b['delivered']:,} delivered, {b['pending']:,} pending"])
+    run = summary.get("run", {})
+    if run.get("drain"):
+        rows.append(["drained after the traffic", "yes" if run.get("drained") else
+                     "no: limit reached", "ended at " + _seconds(run.get("end_s"))])
     return table(["", "count or value", "share"], rows,
                  caption=f"{summary['messages']:,} messages submitted after the warm-up "
-                         f"({summary.get('warmup_s', 0):g} s); bounce messages apart")
+                         f"({summary.get('warmup_s', 0):g} s); bounce messages apart") + \
+        "".join(paragraph("warning: " + w, "warning") for w in summary.get("warnings", []))
 
 
 def _domain_rows(rc: pd.DataFrame) -> list[list[str]]:

@@ -1130,6 +1130,15 @@ class Simulation(_Model):
         description="stop the run with an error after this many simulation events (a run "
         "whose event count explodes); a one-hour quickstart takes about 16,000",
     )
+    drain: bool = _f(
+        False, description="after the duration (or --until), stop the traffic and run on until "
+        "every recipient, bounce notices included, is delivered, bounced, expired or lost, or "
+        "until drain_limit: no mail is left pending, so shares are not censored"
+    )
+    drain_limit: Duration = _f(
+        "10d", gt=0, description="the longest a drain may run after the traffic stops (the "
+        "default covers maximal_queue_lifetime and bounce_queue_lifetime, 5d each)"
+    )
 
 
 def _fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:

@@ -50,6 +50,8 @@ class Flow:
         for t in times:
             if limit is not None and self.submitted >= limit:
                 return
+            if t >= self.stop:  # a burst spread past the end, or a drain closed the flow
+                return
             if t > env.now:
                 yield env.timeout(t - env.now)
             self.submit(env.now)

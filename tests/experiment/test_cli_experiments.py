@@ -97,13 +97,16 @@ def test_sweep_writes_tables_and_a_figure_per_metric_and_parameter(
     out = capsys.readouterr().out
     assert out.startswith("8 runs (4 points x 2 replications): 8 run now, 0 reused\n")
     header = next(line for line in out.splitlines() if line.startswith("traffic."))
+    # pending_rate is always shown beside the metrics asked for (issue 8)
     assert header.split() == ["traffic.staff.rate", "traffic.staff.unknown_users",
-                              "bounce_rate", "delay_p95"]
+                              "bounce_rate", "delay_p95", "pending_rate"]
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
         "bounce_rate-vs-traffic.staff.rate.png",
         "bounce_rate-vs-traffic.staff.unknown_users.png",
         "delay_p95-vs-traffic.staff.rate.png",
         "delay_p95-vs-traffic.staff.unknown_users.png",
+        "pending_rate-vs-traffic.staff.rate.png",
+        "pending_rate-vs-traffic.staff.unknown_users.png",
     ]
     runs = pd.read_parquet(tmp_path / "runs.parquet")
     assert len(runs) == 8 and {"traffic.staff.rate", "traffic.staff.unknown_users",

@@ -20,7 +20,7 @@ from smtpsim.experiment.compare import (
     make_configs,
     parse_config,
 )
-from smtpsim.experiment.metrics import METRICS
+from smtpsim.experiment.metrics import METRICS, SHARES
 from smtpsim.experiment.stats import needs_more
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -49,7 +49,13 @@ def test_the_table_has_a_row_per_config_and_metric_with_finite_intervals(
     for column in ("mean", "half_width", "ci_low", "ci_high"):
         assert np.isfinite(table[column].to_numpy(dtype=float)).all(), column
     assert (table["n"] == 3).all()
-    assert np.allclose(table["ci_high"] - table["ci_low"], 2 * table["half_width"])
+    # symmetric Student-t intervals, except for shares: a Wilson interval inside [0, 1]
+    share = table["metric"].astype(str).isin(SHARES).to_numpy()
+    rest = table[~share]
+    assert np.allclose(rest["ci_high"] - rest["ci_low"], 2 * rest["half_width"])
+    shares = table[share]
+    assert ((shares["ci_low"] >= 0) & (shares["ci_low"] <= shares["mean"])
+            & (shares["mean"] <= shares["ci_high"]) & (shares["ci_high"] <= 1)).all()
     # the runs: one row per configuration and replication, with the same seeds in each
     runs = unknown_users.runs
     assert len(runs) == 6 and runs["error"].isna().all()
@@ -162,7 +168,9 @@ def test_figures(unknown_users: Comparison) -> None:
     ax = unknown_users.plot_queues(band=(0.1, 0.9))
     assert "queue:quickstart [unknown_users=5%]" in {a.get_gid() for a in ax.get_children()}
     fig = unknown_users.plot_metrics(["bounce_rate", "delay_p95"])
-    assert sum(a.get_visible() for a in fig.axes) == 2
+    # the pending share is always drawn beside the metrics asked for
+    assert [a.get_title() for a in fig.axes if a.get_visible()] == [
+        "bounce_rate", "delay_p95", "pending_rate"]
     assert unknown_users.plot_metric("bounce_rate").get_title() == "bounce_rate"
 
 

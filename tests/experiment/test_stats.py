@@ -9,7 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from smtpsim.experiment.stats import mean_ci, needs_more, paired_difference, t_quantile
+from smtpsim.experiment.stats import (
+    mean_ci,
+    needs_more,
+    paired_difference,
+    share_ci,
+    t_quantile,
+)
 
 # (p, df, quantile): NIST/SEMATECH e-Handbook table 1.3.6.7.2 and R's qt() to 15 digits.
 KNOWN = [
@@ -115,3 +121,48 @@ def test_needs_more_follows_the_relative_precision_rule() -> None:
     assert needs_more({"zero": [-1.0, 1.0, 0.0]}, 0.01)
     assert not needs_more({"undefined": [math.nan, math.nan, math.nan]}, 0.01)
     assert not needs_more({}, 0.1)
+
+
+def test_share_ci_by_hand_inside_zero_one_and_asymmetric() -> None:
+    values = [0.0, 0.004, 0.001, 0.0, 0.002]
+    mean, half = mean_ci(values)
+    assert mean - half < 0  # the symmetric interval leaves [0, 1]
+    m, low, high = share_ci(values)
+    assert m == mean
+    t = t_quantile(0.975, 4)
+    n_eff = mean * (1 - mean) / (half / t) ** 2  # binomial variance / the observed one
+    centre = (mean + t * t / (2 * n_eff)) / (1 + t * t / n_eff)
+    spread = t / (1 + t * t / n_eff) * math.sqrt(mean * (1 - mean) / n_eff
+                                                 + t * t / (4 * n_eff * n_eff))
+    assert (low, high) == pytest.approx((centre - spread, centre + spread), rel=1e-12)
+    assert 0 < low < mean < high < 1
+    assert high - mean > mean - low  # longer towards the middle
+    # near 1 the other way round
+    m, low, high = share_ci([1 - v for v in values])
+    assert 0 < low < m < high < 1 and m - low > high - m
+    # all the same: the point; too few values: NaN bounds
+    assert share_ci([0.0, 0.0, 0.0]) == (0.0, 0.0, 0.0)
+    assert share_ci([1.0, 1.0]) == (1.0, 1.0, 1.0)
+    m, low, high = share_ci([0.3])
+    assert m == 0.3 and math.isnan(low) and math.isnan(high)
+    # one replication at the boundary: still a narrow interval near it, inside [0, 1]
+    m, low, high = share_ci([1.0, 0.99983])
+    assert 0.98 < low < m < high <= 1.0
+
+
+def test_share_ci_covers_small_shares_where_the_t_interval_does_not() -> None:
+    """Replications of a share near 1 %: binomial counts of 1,000 recipients around a
+    share that itself varies between replications (as a run's load does). The Wilson
+    interval keeps about its nominal 95 %; the symmetric t interval falls short."""
+    rng = np.random.default_rng(2024)
+    p, trials, reps = 0.01, 3000, 5
+    wilson_hits = t_hits = 0
+    for _ in range(trials):
+        shares = rng.binomial(1000, rng.beta(p * 200, (1 - p) * 200, reps)) / 1000
+        _, low, high = share_ci(shares)
+        wilson_hits += low <= p <= high
+        assert 0 <= low <= high <= 1
+        mean, half = mean_ci(shares)
+        t_hits += mean - half <= p <= mean + half
+    assert 0.93 <= wilson_hits / trials <= 0.97
+    assert t_hits / trials < wilson_hits / trials - 0.01

@@ -204,7 +204,8 @@ def test_text_and_html(finished: tuple[SweepResult, Path]) -> None:
     result, _ = finished
     assert result.summary_line() == "8 runs (4 points x 2 replications): 8 run now, 0 reused"
     text = result.format(metrics=["bounce_rate"], width=200)
-    assert text.splitlines()[0].split() == [RATE, UNKNOWN, "bounce_rate"]
+    # pending_rate is always shown beside the metric asked for (issue 8)
+    assert text.splitlines()[0].split() == [RATE, UNKNOWN, "bounce_rate", "pending_rate"]
     assert len(text.splitlines()) == 5
     assert "<table" in result._repr_html_()
 
