@@ -187,6 +187,7 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
         _sampler(proc.greeting, f"host.{key}.processing.greeting", ctx),
         _sampler(proc.command, f"host.{key}.processing.command", ctx),
         _sampler(proc.end_of_data, f"host.{key}.processing.end_of_data", ctx),
+        f"{spec.name}[{spec.ip}]",
     )
     host = MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth,
                     spec.listen_backlog)

@@ -3,6 +3,12 @@
 It shows, against any real server, what the simulator's client does: which commands
 it pipelines, how it reads each recipient's fate. The exit status says whether every
 recipient was accepted, so scripts can use it as a probe.
+
+It believes only what RFC 5321 allows: a server that breaks the protocol (a 250 to
+DATA, a 354 greeting, garbage, a reply line without end) or goes silent or away
+before every recipient has its reply leaves those recipients deferred (4xx), one line
+on stderr saying what happened, and exit status 3; never a traceback, never a
+delivery that the server did not confirm after the content.
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ Exit status:
   0  every recipient was accepted
   1  no SMTP session took place (server unreachable, TLS handshake failed, ...)
   2  bad command line
-  3  at least one recipient was refused (4xx: try later; 5xx: never)
+  3  at least one recipient was refused (4xx: try later; 5xx: never), or the
+     server misbehaved before every recipient had its reply (broke the protocol,
+     timed out, closed the connection): one line on stderr says how
 
 Examples:
   smtpsim send --server 127.0.0.1:2525 --from alice@example.net --to bob@example.org
@@ -152,11 +160,17 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
         )
     except SendError as exc:
         return fail(parser.prog, str(exc))
-    return report(result, recipients)
+    status = report(result, recipients)
+    if result.error is not None:
+        return fail(parser.prog, f"{host}:{port}: {result.error}", EXIT_REFUSED)
+    return status
 
 
 def report(result: SessionResult, recipients: list[str]) -> int:
-    """Print each recipient's outcome; the exit status (0 all accepted, 3 otherwise)."""
+    """Print each recipient's outcome; the exit status (0 all accepted, 3 otherwise).
+
+    Accepted means a 2xx after the content: the client core gives no other 2xx as a
+    final reply, and no 3xx at all; anything else counts as refused."""
     refused = False
     for rcpt in recipients:
         try:
@@ -166,7 +180,7 @@ def report(result: SessionResult, recipients: list[str]) -> int:
             refused = True
             continue
         print(f"{rcpt}: {reply}")
-        refused = refused or reply.code >= 400
+        refused = refused or reply.code // 100 != 2
     return EXIT_REFUSED if refused else 0
 
 

@@ -8,10 +8,13 @@ pipelined group really leaves in one segment), reads with the connection's reply
 timers as deadlines, and performs the TLS handshake when the session asks for it.
 
 What the server says about each recipient is the result (``SessionResult``), even
-when it is a refusal, a timeout or a lost connection: those are SMTP outcomes. Only
-when no SMTP conversation could take place at all (no connection, a failed TLS
-handshake, a peer that does not speak SMTP) does ``send_message`` raise a
-``SendError`` whose message is one line fit for a command-line tool.
+when it is a refusal, a timeout, a lost connection or a server breaking the protocol
+(a reply line that is not a reply, a line longer than any reply, a reply RFC 5321
+does not allow there, data smuggled after the reply to STARTTLS): those are outcomes
+of the session, each recipient not yet settled gets a 4xx and ``result.error`` says
+what happened, in one line. Only when no SMTP conversation could take place at all
+(no connection, a failed TLS handshake) does ``send_message`` raise a ``SendError``
+whose message is one line fit for a command-line tool.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ..protocol import (
     SessionResult,
     TimedOut,
 )
+from ..protocol.client import MAX_REPLY_LINE
 from ..protocol.syntax import format_command
 from .tls import client_context, discard_buffered
 
@@ -47,12 +51,12 @@ Transcript = Callable[[str], None]
 """Receives the session line by line: ``C: ...`` sent, ``S: ...`` received."""
 
 _READ_SIZE = 1 << 20  # larger than a StreamReader ever buffers: one read drains it
-_MAX_LINE = 8192  # beyond this without a line end, let the core reject the reply
+_MAX_LINE = MAX_REPLY_LINE  # beyond this without a line end, let the core reject it
 _CLOSE_TIMEOUT = 2.0
 
 
 class SendError(Exception):
-    """No SMTP conversation was possible (TLS failure, a peer that is not SMTP)."""
+    """No SMTP conversation was possible (a failed TLS handshake)."""
 
 
 class ConnectError(SendError):
@@ -161,7 +165,16 @@ class _Driver:
                 else:  # nothing to send, nothing to wait for: a bug in the session logic
                     raise RuntimeError(f"client session stalled in phase {session.result().phase}")
         except RemoteProtocolError as exc:
-            raise SendError(f"{self.where}: not an SMTP server reply: {exc}") from None
+            # The server broke the protocol: believe nothing more, defer the rest, and
+            # close without QUIT (the connection is in ERROR).
+            self.transcript(f"-- protocol error: the server {exc}")
+            session.protocol_error(exc, self._server_name(host))
+
+    def _server_name(self, host: str) -> str:
+        """The server as Postfix names it in its logs: ``name[address]``."""
+        peer = self.writer.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) and peer else host
+        return f"{host}[{address}]"
 
     async def _send(self, conn: ClientConnection, commands: list[Command]) -> Event | None:
         """Write one group in one write; the event that ended the session, if any."""
@@ -235,8 +248,8 @@ class _Driver:
     async def _start_tls(self, session: ClientSession, host: str, context: ssl.SSLContext) -> None:
         if self.unread or discard_buffered(self.reader):
             # The server (or someone on the path) sent more after "220 Ready to
-            # start TLS": it would be read as if it had come over TLS.
-            raise SendError(f"{self.where}: server sent data after its reply to STARTTLS")
+            # start TLS": it would be read as if it had come over TLS (RFC 3207 5).
+            raise RemoteProtocolError("sent data after its reply to STARTTLS")
         try:
             async with asyncio.timeout(session.conn.timeouts.starttls):
                 await self.writer.start_tls(context, server_hostname=host)

@@ -86,6 +86,8 @@ _DSN_TEXT = {
     "7.1": "Delivery not authorized, message refused",
 }
 _SUSPENDED = "delivery temporarily suspended: "
+# A server broke the protocol (smtpsim.protocol.replies.protocol_error, smtp_trouble.c).
+_PROTOCOL_ERROR = "Protocol error: "
 
 
 # --- numbers and names ------------------------------------------------------------------------
@@ -722,6 +724,8 @@ class _Builder:
                 "Connection timed out")
             return _SUSPENDED + text if phase == "qmgr" and dsn.startswith("4.") else text
         server = self.log.addr(peer)
+        if own is not None and own.startswith(_PROTOCOL_ERROR):
+            return own  # the client's words already name the server and the command
         if dsn.startswith("4.4."):  # the client's own trouble with this server
             if own is not None:
                 return own

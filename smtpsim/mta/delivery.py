@@ -321,7 +321,7 @@ class DeliveryAgent:
         for (_rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
             code = reply.code
             dsn = reply.dsn
-            if code < 400:
+            if code // 100 == 2:  # only a 2xx after the content (ClientSession)
                 outcome_word = SENT
             elif code >= 500 and not soft_greeting:
                 outcome_word = BOUNCE

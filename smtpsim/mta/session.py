@@ -21,6 +21,17 @@ closes the server session (its policies' ``ended``: anvil's connection count) wh
 the session ends in simulated time, or when a cached connection is closed.
 Time advances once for the whole session (one SimPy event); ``wire=True`` writes
 and parses every line instead of passing events, and must give the same result.
+
+A server that answers what RFC 5321 does not allow there (a fault that forces a
+``250`` at DATA, a ``354`` at MAIL: ``states.POSSIBLE``) breaks the session: the
+client core raises ``RemoteProtocolError``, and every recipient not yet settled is
+deferred with Postfix's words, ``451 4.5.0 Protocol error: host mx.example[10.0.0.1]
+said: 250 2.0.0 Ok (in reply to DATA command)``, at the time that reply reached the
+client; nothing is delivered on its word and the connection is not cached. The code
+is a decision: Postfix itself bounces such replies with 5.5.0 (``smtp_trouble.c``,
+``vsmtp_fill_dsn``), smtpsim defers them so that the message stays queued and is
+retried, as after a lost connection (RFC 5321 sections 3.8 and 4.2.5; see
+``replies.protocol_error``).
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from ..protocol import (
     ClientSession,
     ClientTimeouts,
     Message,
+    RemoteProtocolError,
     Response,
     ServerConfig,
     ServerConnection,
@@ -69,6 +81,7 @@ class ServerSide:
     greeting_delay: Callable[[], float]
     command_time: Callable[[], float]
     end_of_data_time: Callable[[], float]
+    name: str = "unknown[unknown]"  # as Postfix names a server in its logs: name[ip]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,69 +168,74 @@ def converse(
     handle, next_commands = csession.handle, csession.next_commands
     take_delay = ssession.take_delay
 
-    if live is None:
-        # Connect, then the greeting: the server sees the client after the handshake.
-        t_server = t0 + rtt + server.greeting_delay()
-        greeting = ssession.greeting(t_server)
-        t_server += ssession.take_delay()
-        if wire:
-            cconn.receive_data(sconn.send(greeting, t_server))
-            handle(_read_reply(cconn, t_server))
-        else:
-            server_answer(greeting, t_server)
-            handle(receive_reply(greeting, t_server))
-        t = t_server + half
-    else:
-        t = t0
     handshake_end: float | None = None
-    while not csession.done:
-        group = next_commands()
-        if not group:
-            if not csession.wants_tls:
-                break
-            t += _TLS_HANDSHAKE_RTTS * rtt
-            csession.tls_established()
-            ssession.tls_established()
-            continue
-        verb = group[0].verb
-        if handshake_end is None and (verb == "MAIL" or verb == "QUIT"):
-            handshake_end = t
-        if verb == "QUIT" and not client.wait_for_quit:
+    t = t_server = t0
+    try:
+        if live is None:
+            # Connect, then the greeting: the server sees the client after the handshake.
+            t_server = t0 + rtt + server.greeting_delay()
+            greeting = ssession.greeting(t_server)
+            t_server += ssession.take_delay()
             if wire:
-                cconn.send(group[0], t)
-            else:
-                submit(group[0], t)
-            break
-        if verb == ".":
-            t_server = t + half + transfer(size, t, t0)
-            service = server.end_of_data_time
-        else:
-            t_server = t + half
-            service = server.command_time
-        # The client sends the whole group; the server then takes it command by command.
-        if wire:
-            sconn.receive_data(b"".join([cconn.send(command, t) for command in group]))
-            for _ in group:
-                t_server += service()
-                event = sconn.next_event(t_server)
-                reply = policy_answer(event, t_server)  # type: ignore[arg-type]
-                t_server += take_delay()
-                cconn.receive_data(sconn.send(reply, t_server))
+                cconn.receive_data(sconn.send(greeting, t_server))
                 handle(_read_reply(cconn, t_server))
-                if sconn.state == CLOSED:
-                    break
+            else:
+                server_answer(greeting, t_server)
+                handle(receive_reply(greeting, t_server))
+            t = t_server + half
         else:
-            for command in group:
-                submit(command, t)
-            for command in group:
-                t_server += service()
-                reply = policy_answer(receive_command(command, t_server), t_server)
-                t_server += take_delay()
-                server_answer(reply, t_server)
-                handle(receive_reply(reply, t_server))
-                if sconn.state == CLOSED:
+            t = t0
+        while not csession.done:
+            group = next_commands()
+            if not group:
+                if not csession.wants_tls:
                     break
+                t += _TLS_HANDSHAKE_RTTS * rtt
+                csession.tls_established()
+                ssession.tls_established()
+                continue
+            verb = group[0].verb
+            if handshake_end is None and (verb == "MAIL" or verb == "QUIT"):
+                handshake_end = t
+            if verb == "QUIT" and not client.wait_for_quit:
+                if wire:
+                    cconn.send(group[0], t)
+                else:
+                    submit(group[0], t)
+                break
+            if verb == ".":
+                t_server = t + half + transfer(size, t, t0)
+                service = server.end_of_data_time
+            else:
+                t_server = t + half
+                service = server.command_time
+            # The client sends the whole group; the server then takes it command by command.
+            if wire:
+                sconn.receive_data(b"".join([cconn.send(command, t) for command in group]))
+                for _ in group:
+                    t_server += service()
+                    event = sconn.next_event(t_server)
+                    reply = policy_answer(event, t_server)  # type: ignore[arg-type]
+                    t_server += take_delay()
+                    cconn.receive_data(sconn.send(reply, t_server))
+                    handle(_read_reply(cconn, t_server))
+                    if sconn.state == CLOSED:
+                        break
+            else:
+                for command in group:
+                    submit(command, t)
+                for command in group:
+                    t_server += service()
+                    reply = policy_answer(receive_command(command, t_server), t_server)
+                    t_server += take_delay()
+                    server_answer(reply, t_server)
+                    handle(receive_reply(reply, t_server))
+                    if sconn.state == CLOSED:
+                        break
+            t = t_server + half
+    except RemoteProtocolError as exc:  # the server broke the protocol (module docstring)
         t = t_server + half
+        csession.protocol_error(exc, server.name)
     if handshake_end is None:
         handshake_end = t
     kept = None

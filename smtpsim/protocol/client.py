@@ -7,6 +7,12 @@ extensions from the EHLO reply, and refuses, with ``LocalProtocolError``, to sen
 what the protocol does not allow: a command in the wrong state, or a command
 pipelined where RFC 2920 section 3.1 forbids it.
 
+It believes only what RFC 5321 allows: a reply line that is not a reply, or a reply
+that cannot answer the command awaiting it (``states.POSSIBLE``: a 250 to DATA, a 354
+greeting), raises ``RemoteProtocolError`` and leaves the connection in ``ERROR``,
+where it neither sends nor reads again. The caller hands the exception to its
+``ClientSession`` (``protocol_error``), which defers what was not yet settled.
+
 Deciding *what* to send (EHLO, then MAIL, RCPT... DATA as one group when the
 server pipelines) is ``ClientSession``'s job, in ``client_session``.
 """
@@ -22,10 +28,12 @@ from .replies import Reply
 from .syntax import ENCODING, ERRORS, build_reply, format_command, parse_reply_line
 from .timeouts import ClientTimeouts
 
-__all__ = ["ClientConnection"]
+__all__ = ["MAX_REPLY_LINE", "ClientConnection"]
 
 _MAX_REPLY_LINES = 1000  # a reply longer than this is not a reply
-_MAX_REPLY_LINE = 4096  # RFC says 512; be lenient, but bounded
+# RFC 5321 section 4.5.3.1.5 limits a reply line to 512 octets with its CRLF; be
+# lenient, but bounded: a longer line, complete or not, is a protocol error.
+MAX_REPLY_LINE = 4096
 
 
 class ClientConnection:
@@ -88,8 +96,8 @@ class ClientConnection:
         """Record ``command`` as sent (the simulator's fast path: no bytes)."""
         verb = command.verb
         pending = self._pending
-        if self.state == S.CLOSED:
-            raise LocalProtocolError(f"{verb} on a closed connection")
+        if self.state == S.CLOSED or self.state == S.ERROR:
+            raise LocalProtocolError(f"{verb} on a {self.state.lower()} connection")
         if pending:
             if pending[0] is None:
                 raise LocalProtocolError(f"{verb} before the server's greeting")
@@ -118,45 +126,64 @@ class ClientConnection:
             self._eof = True
 
     def next_event(self, now: float = 0.0) -> Response | ConnectionClosed | Sentinel:
-        """The next complete reply as a ``Response``, or ``NEED_DATA``."""
+        """The next complete reply as a ``Response``, or ``NEED_DATA``.
+
+        Raises ``RemoteProtocolError`` (and enters ``ERROR``) for input that is not a
+        possible reply; in ``ERROR`` every call raises it again.
+        """
+        if self.state == S.ERROR:
+            raise self._broken("sent more after breaking the protocol")
         buf = self._buffer
         while True:
             end = buf.find(b"\n")
-            if end > _MAX_REPLY_LINE or (end < 0 and len(buf) > _MAX_REPLY_LINE):
-                raise RemoteProtocolError("reply line too long")  # complete or not
+            if end > MAX_REPLY_LINE or (end < 0 and len(buf) > MAX_REPLY_LINE):
+                # complete or not: no reply needs such a line
+                raise self._broken(f"sent a reply line longer than {MAX_REPLY_LINE} octets")
             if end < 0:
                 if self._eof:
                     self.state = S.CLOSED
+                    self._pending.clear()  # no reply will come now
                     return ConnectionClosed()
                 return NEED_DATA
             raw = bytes(buf[:end])
             del buf[: end + 1]
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
-            code, last, text = parse_reply_line(raw.decode(ENCODING, ERRORS))
+            line = raw.decode(ENCODING, ERRORS)
+            try:
+                code, last, text = parse_reply_line(line)
+            except RemoteProtocolError:
+                raise self._broken(f"sent a malformed reply line: {line[:80]!r}") from None
             lines = self._lines
             if lines and code != lines[0][0]:
-                raise RemoteProtocolError("reply lines with different codes")
+                raise self._broken(f"sent reply lines with different codes: {line[:80]!r}")
             lines.append((code, text))
             if len(lines) > _MAX_REPLY_LINES:
-                raise RemoteProtocolError("reply with too many lines")
+                raise self._broken(f"sent a reply of more than {_MAX_REPLY_LINES} lines")
             if last:
                 self._lines = []
                 reply = build_reply(code, [t for _, t in lines])
                 return self.receive_reply(reply, now)
 
     def receive_reply(self, reply: Reply, now: float = 0.0) -> Response:
-        """Take a reply to the oldest pending command (the fast path enters here)."""
-        if not self._pending:
-            raise RemoteProtocolError(f"reply with no command pending: {reply}")
-        command = self._pending.popleft()
+        """Take a reply to the oldest pending command (the fast path enters here).
+
+        A reply the command cannot get (``states.POSSIBLE``), or a reply when no
+        command awaits one, raises ``RemoteProtocolError`` and enters ``ERROR``.
+        """
+        if self.state == S.ERROR:
+            raise self._broken("sent more after breaking the protocol")
+        pending = self._pending
+        if not pending:
+            raise self._broken(f"sent a reply with no command pending: {reply}", reply)
+        command = pending[0]
+        verb = S.GREETING if command is None else command.verb
         code = reply.code
-        if command is None:
-            verb = S.GREETING
-        else:
-            verb = command.verb
-            if code == 250 and type(command) is Hello:
-                self.extensions = _parse_ehlo(reply) if command.extended else {}
+        if not _possible(verb, code):
+            raise self._broken(f"gave an impossible reply to {_shown(verb)}: {reply}", reply)
+        pending.popleft()
+        if code == 250 and type(command) is Hello:
+            self.extensions = _parse_ehlo(reply) if command.extended else {}
         state = self.state
         state = S.CLOSED if code == 421 else _NEXT.get((state, verb, code // 100), state)
         if state == S.CLOSED:
@@ -164,6 +191,19 @@ class ClientConnection:
         self.state = state
         self._last_io = now
         return Response(command, reply)
+
+    def _broken(self, detail: str, reply: Reply | None = None) -> RemoteProtocolError:
+        """The error for a peer that broke the protocol; the connection is done with it."""
+        pending = self._pending
+        verb = None
+        if pending:
+            head = pending[0]
+            verb = S.GREETING if head is None else head.verb
+        self.state = S.ERROR
+        pending.clear()
+        self._lines = []
+        self._buffer.clear()
+        return RemoteProtocolError(detail, verb=verb, reply=reply)
 
     def tls_established(self) -> None:
         """The TLS handshake succeeded: forget the extensions, EHLO again (RFC 3207)."""
@@ -221,5 +261,12 @@ def _parse_ehlo(reply: Reply) -> dict[str, str]:
     return dict(extensions)
 
 
+def _shown(verb: str) -> str:
+    return "the greeting" if verb == S.GREETING else "end of data" if verb == "." else verb
+
+
 _EHLO_CACHE: dict[str, dict[str, str]] = {}
-_NEXT = S.NEXT
+# The server's transitions, and the ones a client follows although a conforming server
+# never makes them (``states.TOLERATED``).
+_NEXT = {**S.NEXT, **S.TOLERATED}
+_possible = S.possible

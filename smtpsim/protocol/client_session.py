@@ -13,7 +13,15 @@ after 354, and QUIT. It produces a final reply for every recipient:
 - the reply to the end of data, for every accepted recipient;
 - a lost connection or a timeout: a made-up ``4.4.2`` reply that says where, like
   Postfix's "lost connection with ... while sending RCPT TO" (RFC 5321 section 3.8:
-  act as if a 451 was received).
+  act as if a 451 was received);
+- a server that broke the protocol (a reply line that is not a reply, or a reply RFC
+  5321 section 4.3.2 does not allow there: ``states.POSSIBLE``): the connection raises
+  ``RemoteProtocolError``, the caller hands it to ``protocol_error``, and every
+  recipient not yet settled gets ``replies.protocol_error``'s ``451 4.5.0 Protocol
+  error: host ... said: ...``, a deferral.
+
+A recipient is delivered only when the reply to the end of data, after a 354 to DATA,
+is a 2xx (RFC 5321 section 4.2.5); no 3xx is ever a final reply.
 
 It never touches a connection's bytes: the caller sends what ``next_commands()``
 returns through its ``ClientConnection`` and feeds back the events it reads.
@@ -31,7 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import replies
 from .client import ClientConnection
+from .errors import RemoteProtocolError
 from .events import (
     Auth,
     AuthResponse,
@@ -82,10 +92,16 @@ _AUTH_NOT_OFFERED = Reply(
 @dataclass(frozen=True, slots=True)
 class SessionResult:
     """The final reply for each recipient, in the order given, and where the session
-    ended (one of ``greeting helo starttls auth mail rcpt data content``)."""
+    ended (one of ``greeting helo starttls auth mail rcpt data content``).
+
+    ``error`` is set when the server misbehaved (broke the protocol, went silent, or
+    went away) before every recipient had its reply: the reply that settled the rest,
+    as one line. A session that ran its course has ``None``.
+    """
 
     replies: tuple[tuple[str, Reply], ...]
     phase: str
+    error: str | None = None
 
     def reply_for(self, recipient: str) -> Reply:
         for rcpt, reply in self.replies:
@@ -96,7 +112,7 @@ class SessionResult:
     @property
     def delivered(self) -> tuple[str, ...]:
         """Recipients the server took responsibility for (2xx after the end of data)."""
-        return tuple(r for r, reply in self.replies if reply.code < 400)
+        return tuple(r for r, reply in self.replies if reply.code // 100 == 2)
 
 
 class ClientSession:
@@ -112,6 +128,7 @@ class ClientSession:
     __slots__ = (
         "_accepted",
         "_auth",
+        "_error",
         "_final",
         "_keep_open",
         "_outbox",
@@ -169,6 +186,7 @@ class ClientSession:
         self._rcpt_index = 0
         self._outbox: list[Command] = []
         self._phase = "greeting"
+        self._error: str | None = None
         self.done = False
         self.wants_tls = False
         if reuse:
@@ -195,8 +213,7 @@ class ClientSession:
         if kind is not Response:
             if kind is ConnectionClosed or kind is TimedOut:
                 what = "conversation timed out" if kind is TimedOut else "lost connection"
-                self._fail(Reply(451, "4.4.2", f"{what} while {_WHILE[self._phase]}"))
-                self.done = True
+                self._give_up(Reply(451, "4.4.2", f"{what} while {_WHILE[self._phase]}"))
                 return
             raise TypeError(f"unexpected event {event!r}")
         command, reply = event.command, event.reply  # type: ignore[attr-defined]
@@ -205,6 +222,17 @@ class ClientSession:
             self.done = True
             return
         _ON_REPLY[type(command)](self, command, reply)
+
+    def protocol_error(self, error: RemoteProtocolError, server: str) -> None:
+        """The connection raised ``error``: the server (``server``, named as in
+        ``mx.example[192.0.2.1]``) broke the protocol. Nothing it said from there on is
+        believed: every recipient not yet settled is deferred with
+        ``replies.protocol_error``, and the session is over. The connection is in
+        ``ERROR``: the caller closes it without QUIT (Postfix does not reuse a session
+        after a protocol error either, smtp_chat.c)."""
+        if self.done:
+            return
+        self._give_up(replies.protocol_error(server, error.verb, error.reply, str(error)))
 
     def tls_established(self) -> None:
         """The driver finished the TLS handshake that STARTTLS asked for."""
@@ -218,6 +246,7 @@ class ClientSession:
         return SessionResult(
             tuple((r, self._final[r]) for r in self.recipients if r in self._final),
             self._phase,
+            self._error,
         )
 
     # --- steps -----------------------------------------------------------------------------
@@ -375,6 +404,14 @@ class ClientSession:
         """Give ``reply`` to every accepted recipient still waiting for its fate."""
         for rcpt in self._accepted:
             self._final.setdefault(rcpt, reply)
+
+    def _give_up(self, reply: Reply) -> None:
+        """The server misbehaved: ``reply`` settles the rest, and the session is over."""
+        final = self._final
+        if any(r not in final for r in self.recipients):
+            self._error = str(reply)
+        self._fail(reply)
+        self.done = True
 
     def _fail(self, reply: Reply) -> None:
         """Give ``reply`` to every recipient that has no final reply yet."""

@@ -274,3 +274,48 @@ def dmarc_temperror(domain: str) -> Reply:
 def auth_challenge(challenge_b64: str) -> Reply:
     """A SASL challenge (RFC 4954 section 4): ``334`` and base64 text, possibly empty."""
     return Reply(334, None, challenge_b64)
+
+
+# --- What a client records when the server broke the protocol ---------------------------
+
+# Postfix's words for the command a reply answered (smtp_proto.c, xfer_request[]).
+_IN_REPLY_TO = {
+    "MAIL": "MAIL FROM",
+    "RCPT": "RCPT TO",
+    "DATA": "DATA",
+    ".": "end of DATA",
+    "AUTH-RESPONSE": "AUTH",
+}
+# Replies to these are the handshake: Postfix says "refused to talk to me" (smtp_proto.c).
+_HANDSHAKE = frozenset({"GREETING", "EHLO", "HELO"})
+
+
+def protocol_error(server: str, verb: str | None, reply: Reply | None, detail: str) -> Reply:
+    """The deferral a client records when ``server`` broke the protocol.
+
+    ``server`` names the peer as Postfix does (``mx.example[192.0.2.1]``); ``verb`` is
+    the command whose reply was awaited (``"GREETING"``), ``reply`` the impossible
+    reply when there was one, ``detail`` what was wrong otherwise ("sent a malformed
+    reply line: ..."). The text is Postfix's (``smtp_trouble.c``: "Protocol error: "
+    before "host X said: R (in reply to C command)").
+
+    The code is smtpsim's decision, not Postfix's: Postfix turns a reply whose class
+    is neither 4 nor 5 into ``5.5.0`` and bounces (``vsmtp_fill_dsn``), while smtpsim
+    defers with ``451 4.5.0``. A server that gives impossible replies is broken, not
+    refusing the mail; RFC 5321 section 3.8 has a client act as if it got a 451 when a
+    session breaks down, and section 4.2.5 leaves the client responsible for the
+    message until a 2xx follows the content, so the message stays queued and is tried
+    again (at the next MX first) rather than returned to its sender.
+    """
+    if reply is not None and verb in _HANDSHAKE:
+        text = f"host {server} refused to talk to me: {reply}"
+    elif reply is not None:
+        text = f"host {server} said: {reply}"
+    else:
+        text = f"host {server} {detail}"
+    if verb == "GREETING":
+        if reply is None:
+            text += " while receiving the initial server greeting"
+    elif verb is not None and (reply is None or verb not in _HANDSHAKE):
+        text += f" (in reply to {_IN_REPLY_TO.get(verb, verb)} command)"
+    return Reply(451, "4.5.0", "Protocol error: " + text)

@@ -11,6 +11,11 @@ auditor can read the whole protocol here:
   RFC 5321 section 4.1.4; a refused MAIL or RCPT too).
 - ``ANYWHERE_IN_GROUP``: the commands RFC 2920 section 3.1 lets a client put before
   others in one pipelined group; every other command must end its group.
+- ``POSSIBLE``: command verb -> the replies a server may give to it (RFC 5321 section
+  4.3.2), for a client to check what it is told. Anything else is the peer breaking the
+  protocol: the client stops believing it (``ERROR``).
+- ``TOLERATED``: transitions a client follows although a conforming server never makes
+  them (RFC 2920 section 1).
 
 States are plain strings (module constants): cheap to compare, readable in logs.
 """
@@ -26,15 +31,19 @@ __all__ = [
     "CLOSED",
     "CONNECTED",
     "DATA",
+    "ERROR",
     "GREETED",
     "ILLEGAL",
     "MAIL",
     "NEXT",
+    "POSSIBLE",
     "RCPT",
     "READY",
     "REJECTED",
     "STATES",
     "TLS",
+    "TOLERATED",
+    "possible",
 ]
 
 CONNECTED = "CONNECTED"  # TCP is up; the server has not greeted yet
@@ -47,8 +56,9 @@ AUTH = "AUTH"  # 334 sent: a SASL response line is expected (RFC 4954)
 TLS = "TLS"  # 220 to STARTTLS sent: TLS handshake, then back to GREETED (RFC 3207)
 REJECTED = "REJECTED"  # 554 greeting: only QUIT is served (RFC 5321 section 3.1)
 CLOSED = "CLOSED"  # after 221 or 421, or the peer went away
+ERROR = "ERROR"  # client only: the server broke the protocol; nothing more is sent or read
 
-STATES = (CONNECTED, GREETED, READY, MAIL, RCPT, DATA, AUTH, TLS, REJECTED, CLOSED)
+STATES = (CONNECTED, GREETED, READY, MAIL, RCPT, DATA, AUTH, TLS, REJECTED, CLOSED, ERROR)
 
 GREETING = "GREETING"  # the pseudo-verb of the server's first reply
 
@@ -107,6 +117,56 @@ for _state in (GREETED, READY, MAIL, RCPT):
     NEXT[(_state, "RSET", 2)] = READY if _state != GREETED else GREETED
     NEXT[(_state, "QUIT", 2)] = CLOSED
 del _state, _verb
+
+# A client follows these although a conforming server never gives the reply that makes
+# them: "Other servers will accept a DATA command even when all previous RCPT TO
+# commands have failed" (RFC 2920 section 1), and a pipelining client must then end the
+# (empty) data (RFC 2920 section 3.1). No recipient was accepted, so nothing is delivered.
+TOLERATED: dict[tuple[str, str, int], str] = {
+    (READY, "DATA", 3): DATA,
+    (MAIL, "DATA", 3): DATA,
+}
+
+# --- Replies a client can believe (RFC 5321 section 4.3.2) ------------------------------
+#
+# Section 4.3.2 lists, per command, the codes of success (S), intermediate (I) and error
+# (E) replies, and lets any command get 500, 501 and 421. A client "SHOULD interpret only
+# the first digit" and "MUST" cope with codes it does not know by their first digit
+# (section 4.3.2; fact sheet 1.1), and real servers use codes the list does not name
+# (Postfix's 554 5.7.1 to RCPT, 421 greetings from postscreen), so the table is by class:
+# 2, 4 and 5 stand for every code of that class. Intermediate replies are never taken by
+# class: 354 exists only in reply to DATA and 334 only in SASL (RFC 4954 section 4), so
+# each is listed as the one code it can be. A 2xx to DATA (no 354: the content was never
+# sent), a 354 greeting or a 354 to MAIL cannot happen in SMTP: a client told so must not
+# deliver anything on its word (Postfix's client calls such replies "Protocol error",
+# smtp_trouble.c).
+_FINAL = frozenset({2, 4, 5})
+POSSIBLE: dict[str, frozenset[int]] = {
+    GREETING: _FINAL,  # S: 220, E: 554 (and 421, section 3.8; 521, RFC 7504)
+    "EHLO": _FINAL,  # S: 250, E: 504, 550, 502
+    "HELO": _FINAL,
+    "MAIL": _FINAL,  # S: 250, E: 552 451 452 550 553 503 455 555
+    "RCPT": _FINAL,  # S: 250 251, E: 550 551 552 553 450 451 452 503 455 555
+    "DATA": frozenset({354, 4, 5}),  # I: 354, E: 503 554 (and 451, 421)
+    ".": _FINAL,  # after the content: S: 250, E: 552 554 451 452 450 550
+    "RSET": _FINAL,  # S: 250
+    "QUIT": _FINAL,  # S: 221
+    "NOOP": _FINAL,  # S: 250
+    "VRFY": _FINAL,  # S: 250 251 252, E: 550 551 553 502 504
+    "HELP": _FINAL,  # S: 211 214, E: 502 504
+    "STARTTLS": _FINAL,  # S: 220, E: 501 454 (RFC 3207 section 4)
+    "AUTH": frozenset({334, 2, 4, 5}),  # I: 334, S: 235, E: 432 454 5xx (RFC 4954)
+    "AUTH-RESPONSE": frozenset({334, 2, 4, 5}),
+}
+
+
+def possible(verb: str, code: int) -> bool:
+    """Whether a server may answer ``verb`` (``GREETING`` for the banner) with ``code``.
+
+    A verb the table does not know is taken as any other command: 2, 4 or 5.
+    """
+    allowed = POSSIBLE.get(verb, _FINAL)
+    return code in allowed or code // 100 in allowed  # no entry lists the class 3
 
 
 def next_state(state: str, verb: str, reply: Reply) -> str:

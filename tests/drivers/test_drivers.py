@@ -279,14 +279,62 @@ def test_client_lost_connection_gives_a_451_442_outcome() -> None:
 
 
 def test_client_refuses_data_smuggled_after_the_reply_to_starttls() -> None:
-    with pytest.raises(SendError, match="sent data after its reply to STARTTLS"):
-        run(with_fake_server(injects_after_starttls,
-                             lambda port: send_to(port, starttls="require")))
+    result = run(with_fake_server(injects_after_starttls,
+                                  lambda port: send_to(port, starttls="require")))
+    reply = result.reply_for("b@example.org")  # type: ignore[attr-defined]
+    assert str(reply) == ("451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent data "
+                          "after its reply to STARTTLS")
+    assert result.error == str(reply)  # type: ignore[attr-defined]
 
 
-def test_client_raises_send_error_for_a_peer_that_is_not_smtp() -> None:
-    with pytest.raises(SendError, match="not an SMTP server reply"):
-        run(with_fake_server(not_smtp, lambda port: send_to(port)))
+def test_client_defers_for_a_peer_that_is_not_smtp() -> None:
+    result = run(with_fake_server(not_smtp, lambda port: send_to(port)))
+    reply = result.reply_for("b@example.org")  # type: ignore[attr-defined]
+    assert str(reply) == (
+        "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent a malformed reply line: "
+        "'HTTP/1.1 400 Bad Request' while receiving the initial server greeting")
+    assert result.delivered == ()  # type: ignore[attr-defined]
+
+
+async def data_gets_250(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts the envelope, then answers DATA with 250 instead of 354."""
+    writer.write(b"220 fake ESMTP\r\n")
+    await reader.readline()
+    writer.write(b"250-fake\r\n250 PIPELINING\r\n")
+    for _ in range(3):  # MAIL, RCPT, DATA
+        await reader.readline()
+    writer.write(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued as FAKE\r\n")
+    await reader.read()
+
+
+def test_client_does_not_report_a_delivery_for_a_250_to_data() -> None:
+    lines: list[str] = []
+    result = run(with_fake_server(data_gets_250,
+                                  lambda port: send_to(port, transcript=lines.append)))
+    assert result.delivered == ()  # type: ignore[attr-defined]
+    assert str(result.reply_for("b@example.org")) == (  # type: ignore[attr-defined]
+        "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] said: 250 2.0.0 queued as FAKE "
+        "(in reply to DATA command)")
+    assert not any(line.startswith("C: <message") for line in lines)  # no content sent
+    assert "C: QUIT" not in lines  # the connection is broken: closed without QUIT
+
+
+async def endless_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"220 fake ESMTP\r\n")
+    await reader.readline()
+    for _ in range(20):  # 20 KiB of a reply line that never ends, then silence
+        writer.write(b"250-" + b"x" * 1024)
+        await writer.drain()
+    await reader.read()
+
+
+def test_client_gives_up_on_an_endless_reply_line() -> None:
+    """Beyond the core's reply-line bound the line is refused as it is, without
+    waiting for the rest (or for a timeout: the reply is not a 4.4.2 one)."""
+    result = run(with_fake_server(endless_line, lambda port: send_to(port)))
+    assert str(result.reply_for("b@example.org")) == (  # type: ignore[attr-defined]
+        "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent a reply line longer than "
+        "4096 octets (in reply to EHLO command)")
 
 
 def test_client_tls_verification_failure_is_a_send_error(tls) -> None:

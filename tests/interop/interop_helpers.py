@@ -1,4 +1,5 @@
-"""Helpers for interop tests: `smtpsim serve` as a real subprocess, and TLS material.
+"""Helpers for interop tests: `smtpsim serve` as a real subprocess, TLS material, and
+scripted (hostile) servers for `smtpsim send`.
 
 Each server listens on 127.0.0.1 with port 0; its first stdout line names the port.
 Its stdout goes to a file (never a pipe that nobody drains), so tests can read the
@@ -7,13 +8,18 @@ log lines too. At the end every server gets SIGTERM and must exit 0 in time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import trustme
 
@@ -96,3 +102,49 @@ def make_tls_files(directory: Path) -> TLSFiles:
     for i, pem in enumerate(cert.cert_chain_pems):
         pem.write_to_path(str(files.cert), append=i > 0)
     return files
+
+
+# --- scripted hostile servers --------------------------------------------------------------
+
+Script = Callable[[socket.socket, BinaryIO], None]
+"""Plays one server's side: write with ``sock.sendall``, read lines with ``reader``."""
+
+
+@contextlib.contextmanager
+def scripted_server(script: Script) -> Iterator[int]:
+    """A one-connection server on 127.0.0.1 that plays ``script``; yields its port.
+
+    After the script the server waits (at most ``SCRIPT_LINGER`` s) for the client to
+    close, so that what the client does on its own is what the test sees; it never
+    outlives the ``with`` block.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(STARTUP_TIMEOUT)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            sock, _ = listener.accept()
+        except OSError:
+            return
+        with sock, sock.makefile("rb") as reader:
+            sock.settimeout(SCRIPT_LINGER)
+            try:
+                script(sock, reader)
+                while not stop.is_set() and sock.recv(65536):
+                    pass
+            except OSError:  # the client went away, or the linger time is over
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(SCRIPT_LINGER + 1)
+
+
+SCRIPT_LINGER = 10.0

@@ -15,6 +15,7 @@ from smtpsim.protocol import (
     AuthResponse,
     ClientConnection,
     ClientTimeouts,
+    Command,
     CommandError,
     Data,
     Hello,
@@ -404,10 +405,25 @@ def test_format_reply(reply, enhanced, wire):
 @pytest.mark.parametrize(("reply", "enhanced", "wire"), REPLY_BYTES)
 @pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
 def test_client_reads_reply_back(reply, enhanced, wire, bytewise):
+    """Each reply read as the answer to a command it can answer (``states.POSSIBLE``):
+    a 354 to DATA, a 334 to AUTH, the others as the greeting."""
     client = ClientConnection()
+    command: Command | None = None
+    if reply.code in (334, 354):
+        read_responses(client, b"220 mx\r\n")
+        client.send(Hello("client.example"))
+        read_responses(client, b"250-mx\r\n250-AUTH LOGIN\r\n250 PIPELINING\r\n")
+        if reply.code == 334:
+            command = Auth("LOGIN")
+            client.send(command)
+        else:
+            command = Data()
+            for sent in (Mail("a@example.org"), Rcpt("b@example.net"), command):
+                client.send(sent)
+            read_responses(client, b"250 ok\r\n250 ok\r\n")
     events = read_responses(client, wire, bytewise=bytewise)
     expected = reply if enhanced else Reply(reply.code, None, reply.text)
-    assert events == [Response(None, expected)]
+    assert events == [Response(command, expected)]
 
 
 REPLY_LINES = [
