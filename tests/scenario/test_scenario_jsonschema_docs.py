@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import BASE
+from scenario_helpers import BASE
 
 from smtpsim.scenario import Scenario, _docgen, load_scenario, scenario_json_schema
 from smtpsim.scenario._yaml import load_yaml

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import dump
+from scenario_helpers import dump
 
 from smtpsim.scenario import Problem, ScenarioError, load_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import dump
+from scenario_helpers import dump
 
 from smtpsim.scenario import ScenarioError, apply_overrides, load_scenario, parse_override
 

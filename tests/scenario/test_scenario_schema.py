@@ -7,8 +7,8 @@ import random
 from typing import Any
 
 import pytest
-from conftest import dump
 from pydantic import BaseModel, ValidationError
+from scenario_helpers import dump
 
 from smtpsim.scenario import (
     DEFAULT_SIZE_CDF,
