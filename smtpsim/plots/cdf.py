@@ -86,8 +86,10 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
         xs = np.concatenate(([x[0]], x))
         ys = np.concatenate(([0.0], y))
         median = format_duration(float(np.median(x)))
-        label = (f"{name}: {100 * x.size / total:.2f} % of {total:,} delivered, "
-                 f"median of those {median}")
+        # "n of N delivered (p %)": the share is of all the group's recipients, the
+        # median of the delivered ones only
+        label = (f"{name}: {x.size:,} of {total:,} delivered "
+                 f"({100 * x.size / total:.2f} %), median {median}")
         if waiting:
             label += f"; {100 * waiting / total:.2f} % still pending"
         style: dict[str, Any] = ({"color": "black", "lw": 1.6, "ls": "--"} if name == "all"
