@@ -135,8 +135,12 @@ def histogram(values: Iterable[float], edges: np.ndarray) -> np.ndarray:
 def format_duration(seconds: float) -> str:
     """``250 ms``, ``2 s``, ``5 min``, ``2 h``, ``3 d``: for ticks and legends."""
     s = float(seconds)
-    if s <= 0 or not math.isfinite(s):
-        return "0 s" if s == 0 else str(s)
+    if not math.isfinite(s):
+        return str(s)
+    if s < 0:  # a difference of delays (the paired differences)
+        return "-" + format_duration(-s)
+    if s == 0:
+        return "0 s"
     for size, unit in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
         if s >= size:
             value = s / size

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from ._common import (
     FIGSIZE,
     as_str,
+    duration_axis,
     format_duration,
     legend,
     new_axes,
@@ -136,6 +138,10 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
             ratio = mine["delivery_ratio"].reindex(wide.index).to_numpy(dtype=float)
             scale = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else 1.0
             share_text = f", {100 * scale:.1f} % delivered"
+            if "pending_rate" in mine:  # the gap above the curve that is only unseen yet
+                waiting = mine["pending_rate"].reindex(wide.index).to_numpy(dtype=float)
+                if np.isfinite(waiting).any() and np.nanmedian(waiting) > 0:
+                    share_text += f", {100 * float(np.nanmedian(waiting)):.1f} % pending"
         ax.fill_betweenx(q * scale, low, high, color=colour, alpha=0.2, lw=0,
                          gid=f"band:{config}")
         ax.plot(middle, q * scale, color=colour, lw=1.5, gid=f"cdf:{config}",
@@ -143,6 +149,7 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
                       f"{share_text}, {n} replication{'s' if n != 1 else ''})")
         lo, hi = min(lo, float(np.nanmin(low))), max(hi, float(np.nanmax(high)))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # as the run's delay CDF
     legend(ax, loc="lower right")
     return ax
 
@@ -215,8 +222,12 @@ def _metric_axis(ax: Axes, metric: str, axis: str = "y") -> float:
     """Label the axis of ``metric`` with its unit; the factor its values are drawn with."""
     label = metric_label(metric)
     factor, unit = metric_unit(metric)
+    if unit == "s":  # durations in human units (5 min, 2 h), not thousands of seconds
+        duration_axis(ax, axis)
+        unit = ""
     text = f"{label} ({unit})" if unit else label
-    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(text)
+    # wrapped, so that a long label never runs into the neighbouring panel
+    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(textwrap.fill(text, 32))
     return factor
 
 
@@ -301,10 +312,11 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
         sub = rows[as_str(rows["metric"]) == metric] if metric else rows.iloc[0:0]
         factor, unit = metric_unit(metric)
         unit = "pp" if unit == "%" else unit
+        shown = "" if unit == "s" else unit  # durations carry their unit on the ticks
         ax.axvline(0.0, color="0.3", lw=1)
         ax.grid(True, axis="x", alpha=0.3)
         label = metric_label(metric)
-        ax.set_title(f"{label}: difference to {versus}" + (f" ({unit})" if unit else ""),
+        ax.set_title(f"{label}: difference to {versus}" + (f" ({shown})" if shown else ""),
                      fontsize=9, loc="left")
         for k, config in enumerate(configs):
             hit = sub[as_str(sub["config"]) == config]
@@ -323,8 +335,10 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
         ax.set_yticklabels(configs, fontsize=8)
         ax.set_ylim(len(configs) - 0.5, -0.5)
         lo, hi = ax.get_xlim()
-        wide = max(abs(lo), abs(hi))
+        wide = 1.1 * max(abs(lo), abs(hi))  # a margin: a narrow interval is not on the edge
         ax.set_xlim(-wide, wide)  # zero in the middle: the sign reads at a glance
+        if unit == "s":
+            duration_axis(ax, "x")
     fig.suptitle(f"Paired differences (same seeds) with {100 * confidence:g} % "
                  "confidence intervals; filled: the interval excludes 0", fontsize=10)
     return fig

@@ -39,7 +39,25 @@ def test_share_interval_is_clipped_and_axis_starts_at_zero() -> None:
 
 def test_tiny_delay_differences_are_not_zoomed() -> None:
     ax = compared_metric(_table([0.5891, 0.5852], [0.01, 0.01], "delay_p50"), "delay_p50")
-    assert ax.get_ylim()[0] == 0.0 and "(s)" in ax.get_ylabel()
+    assert ax.get_ylim()[0] == 0.0
+
+
+def test_delay_axes_are_in_human_units() -> None:
+    """A p95 of 20 minutes reads '20 min' on the axis, not '1200'; differences of
+    delays too, on both sides of zero."""
+    ax = compared_metric(_table([1200.0, 600.0], [5.0, 5.0], "delay_p95"), "delay_p95")
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert "20 min" in labels and "10 min" in labels, labels
+    assert "(s)" not in ax.get_ylabel()
+    diffs = pd.DataFrame({"config": ["b"], "versus": "a", "metric": "delay_p95",
+                          "diff": [600.0], "half_width": [3.0]})
+    fig = compared_differences(diffs, ["delay_p95"])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert "10 min" in labels and "-10 min" in labels, labels
+    _lo, hi = fig.axes[0].get_xlim()
+    assert hi > 603.0  # the interval is inside the axes, not on its edge
 
 
 def test_categorical_sweep_values_are_not_joined() -> None:
@@ -80,3 +98,14 @@ def test_compare_cdf_ends_at_the_delivered_share() -> None:
     [line] = [ln for ln in ax.lines if str(ln.get_gid()).startswith("cdf:")]
     assert np.isclose(line.get_ydata()[-1], 0.85)
     assert "all recipients" in ax.get_ylabel()
+
+
+def test_compare_cdf_says_how_much_is_pending() -> None:
+    q = np.linspace(0, 1, 11)
+    delays = pd.DataFrame({"config": "a", "replication": np.repeat([0, 1], 11),
+                           "q": np.tile(q, 2), "delay_s": np.tile(1 + q, 2)})
+    shares = pd.DataFrame({"config": ["a", "a"], "replication": [0, 1],
+                           "delivery_ratio": [0.8, 0.9], "pending_rate": [0.2, 0.1]})
+    ax = replication_cdf(delays, shares=shares)
+    [label] = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "85.0 % delivered" in label and "15.0 % pending" in label
