@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..text import format_percent
 from .common import EXIT_FAILURE, EXIT_USAGE, fail
 from .common import seed as seed_number
 from .scenario_args import add_scenario_arguments, load_or_report
@@ -154,7 +155,7 @@ def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:
         f"  recipients              {r['submitted']:>10,}",
     ]
     for status in ("delivered", "bounced", "expired", "lost", "pending"):
-        lines.append(f"    {status:<20}  {r[status]:>10,}  {100 * r[status] / n:6.2f} %")
+        lines.append(f"    {status:<20}  {r[status]:>10,}  {format_percent(r[status], n):>8}")
     if d["p50"] is not None:
         lines.append("  delay of delivered      p50 {}  p95 {}  p99 {}  max {}".format(
             *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))))

@@ -26,7 +26,6 @@ __all__ = [
     "count_axis",
     "duration_axis",
     "format_duration",
-    "format_percent",
     "new_axes",
     "note",
     "parse_incidents",
@@ -146,17 +145,6 @@ def format_duration(seconds: float) -> str:
             value = s / size
             return f"{value:.3g} {unit}"
     return f"{s * 1000:.3g} ms"
-
-
-def format_percent(part: float, whole: float) -> str:
-    """``15.27 %`` of a whole; ``<0.01 %`` for a share that two decimals would show as
-    zero although something is there."""
-    if whole <= 0:
-        return "n/a"
-    share = 100.0 * part / whole
-    if 0 < share < 0.005:
-        return "<0.01 %"
-    return f"{share:.2f} %"
 
 
 def duration_formatter() -> FuncFormatter:

@@ -6,7 +6,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from ._common import as_str, count_axis, format_percent, new_axes, note
+from ..text import format_percent
+from ._common import as_str, count_axis, new_axes, note
 from .population import recipients_of_interest
 
 __all__ = ["DSN_MEANINGS", "STATUS_COLOURS", "bounces_by_dsn", "dsn_meaning", "failed_by_dsn"]

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, NullFormatter, PercentFormatter
 
+from ..text import format_percent
 from ._common import as_str, format_duration, legend, new_axes, note
 from .population import recipients_of_interest
 
@@ -89,9 +90,9 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
         # "n of N delivered (p %)": the share is of all the group's recipients, the
         # median of the delivered ones only
         label = (f"{name}: {x.size:,} of {total:,} delivered "
-                 f"({100 * x.size / total:.2f} %), median {median}")
+                 f"({format_percent(x.size, total)}), median {median}")
         if waiting:
-            label += f"; {100 * waiting / total:.2f} % still pending"
+            label += f"; {format_percent(waiting, total)} still pending"
         style: dict[str, Any] = ({"color": "black", "lw": 1.6, "ls": "--"} if name == "all"
                                  else {"color": f"C{i % 10}", "lw": 1.4})
         ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)

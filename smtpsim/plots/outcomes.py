@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from ..text import format_percent
 from ._common import (
     as_str,
     bin_edges,
@@ -203,4 +204,4 @@ _DEFERRAL_SHADES = ("#ff7f0e", "#ffbb78", "#e6550d", "#fdae6b", "#a63603", "#fd8
 
 
 def _share(n: int, total: int) -> str:
-    return f"{n:,}, {100 * n / total:.2f} %" if total else f"{n:,}"
+    return f"{n:,}, {format_percent(n, total)}" if total else f"{n:,}"

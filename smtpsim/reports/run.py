@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..text import format_percent
 from .page import (
     Section,
     details,
@@ -104,7 +105,7 @@ def _counted(result: Any) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
 
 
 def _share(n: float, total: float) -> str:
-    return f"{100 * n / total:.2f} %" if total else "-"
+    return format_percent(n, total) if total else "-"
 
 
 def _seconds(value: float | None) -> str:

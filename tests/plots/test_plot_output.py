@@ -108,8 +108,8 @@ def test_plots_import_nothing_of_the_engine_nor_pyplot() -> None:
         "    meta = {}\n"
         "import tempfile\n"
         "write_plots(R(), tempfile.mkdtemp())\n"
-        "engine = sorted(m for m in sys.modules\n"
-        "                if m.startswith('smtpsim.') and not m.startswith('smtpsim.plots'))\n"
+        "engine = sorted(m for m in sys.modules if m.startswith('smtpsim.')\n"
+        "                and not m.startswith(('smtpsim.plots', 'smtpsim.text')))\n"
         "heavy = [m for m in ('simpy', 'networkx', 'matplotlib.pyplot') if m in sys.modules]\n"
         "print(engine, heavy)"
     )
