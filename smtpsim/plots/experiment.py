@@ -110,7 +110,8 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
     ends at the delivered share and the gap above it is mail bounced, expired, lost
     or pending. Without it, the share of delivered recipients."""
     ax = new_axes(ax)
-    ax.set_title("Delivery delay: median of the replications, " + _band_text(band))
+    # two lines: side by side with another panel, one long line would run into its title
+    ax.set_title("Delivery delay: median of the replications,\n" + _band_text(band))
     ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
     ax.set_ylabel("share of all recipients delivered within the delay" if shares is not None
                   else "share of delivered recipients within the delay")
@@ -163,7 +164,8 @@ def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None
     (simulated seconds), ``queue``. ``incidents`` (``{"kind", "target", "start",
     "end"}``, as a run's ``meta["incidents"]``) are shaded."""
     ax = new_axes(ax)
-    ax.set_title("Queued messages, all hosts: mean of the replications, " + _band_text(band))
+    ax.set_title("Queued messages, all hosts: mean of the replications,\n"
+                 + _band_text(band))
     ax.set_ylabel("messages in queues (active + deferred)")
     ax.grid(True, alpha=0.3)
     if not len(queues):
