@@ -31,6 +31,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    # the public API, which __getattr__ loads lazily, is what dir(smtpsim) shows
+    return sorted(set(__all__) | {"__doc__", "__name__", "__path__", "__file__"})
+
+
 def __getattr__(name: str) -> Any:
     # Lazily, so that ``import smtpsim.protocol`` stays free of the simulation stack.
     if name in ("load_scenario", "ScenarioError"):

@@ -13,6 +13,7 @@ import simpy
 
 from .metrics.result import RunResult
 from .model import build
+from .progress import ProgressBar
 from .sim import EventLimitError
 
 __all__ = ["EventLimitError", "simulate"]
@@ -24,11 +25,13 @@ _STEPS = 200  # progress is reported this many times over a run
 
 
 def simulate(scenario: Any, *, seed: int | None = None, until: float | None = None,
-             drain: bool | None = None, progress: Progress | None = None) -> RunResult:
+             drain: bool | None = None, progress: Progress | bool | None = None) -> RunResult:
     """Run ``scenario`` (from ``load_scenario``) and return its ``RunResult``.
 
     ``seed`` defaults to the scenario's; ``until`` (simulated seconds) to its
-    duration. With ``drain`` (default: the scenario's ``simulation.drain``) the
+    duration. ``progress`` is ``True`` for a progress bar (on stderr), or a callable
+    ``progress(simulated_now, until, messages_so_far)`` called 200 times over the run.
+    With ``drain`` (default: the scenario's ``simulation.drain``) the
     traffic stops at that end, and the run goes on until no recipient is pending
     any more (bounce notices included) or ``simulation.drain_limit`` after the end:
     see :func:`run_drain`. The same scenario and seed give identical tables (and a
@@ -38,6 +41,9 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
     :class:`EventLimitError`.
     """
     model = build(scenario, seed)
+    bar = ProgressBar(scenario.name) if progress is True else None
+    report: Progress | None = bar if bar is not None else (
+        None if isinstance(progress, bool) else progress)
     end = float(scenario.duration if until is None else until)
     drain_on = bool(scenario.simulation.drain if drain is None else drain)
     if drain_on:
@@ -60,18 +66,20 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
         meta["drain_limit_s"] = float(scenario.simulation.drain_limit)
     wall0 = time.perf_counter()
     try:
-        if progress is None:
+        if report is None:
             model.run(end)
         else:
             for k in range(1, _STEPS + 1):
                 model.run(end * k / _STEPS)
-                progress(model.env.now, end, len(model.recorder.m_size))
+                report(model.env.now, end, len(model.recorder.m_size))
         if drain_on:
             meta["drained_at_s"] = run_drain(model, end + meta["drain_limit_s"])
     except Exception as exc:
         meta["exception"] = "".join(traceback.format_exception(exc))
         raise
     finally:
+        if bar is not None:
+            bar.close()
         meta["wall_s"] = time.perf_counter() - wall0
         meta["events"] = next(model.env._eid)  # SimPy's event counter
         meta["sim_time_s"] = float(model.env.now)

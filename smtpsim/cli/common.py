@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from ..protocol.syntax import parse_address
@@ -20,6 +21,7 @@ __all__ = [
     "EXIT_USAGE",
     "CliParser",
     "address",
+    "default_out",
     "fail",
     "host_port",
     "non_negative_int",
@@ -151,3 +153,15 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_out(name: str) -> Path:
+    """``results/<name>``, where ``name`` (from a scenario's ``name``, which any text
+    may be) is made one safe path segment: characters other than letters, digits,
+    ``.``, ``_`` and ``-`` become ``_``, and leading dots go, so that
+    ``name: "../../escaped"`` or ``name: /etc`` never writes outside ``./results``."""
+    segment = _UNSAFE.sub("_", name).lstrip(".") or "run"
+    return Path("results") / segment

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail
 from .common import seed as seed_number
 
 NAME = "compare"
@@ -257,7 +257,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                      error.problems)
     if status:
         return status
-    default = Path("results") / f"compare-{Path(configs[0].source).stem}"
+    default = default_out(f"compare-{Path(configs[0].source).stem}")
     out = Path(args.out) if args.out else default
     sources: list[Any] = [(c.source if c.source != "<text>" else c.text, c.overrides)
                           for c in configs]

@@ -7,15 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..progress import ProgressBar
 from ..text import format_percent
-from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail
 from .common import seed as seed_number
 from .scenario_args import add_scenario_arguments, load_or_report
 
 NAME = "run"
 
 _EPILOG = """\
-Writes to --out (default: results/NAME-seedSEED): the tables messages, recipients,
+Writes to --out (default: results/NAME-seedSEED, NAME made one safe path segment:
+letters, digits, . _ - only, never outside ./results): the tables messages, recipients,
 attempts and levels (Parquet, or CSV with --format csv; columns in docs/results.md),
 summary.json and meta.json (seed, scenario digest, versions, wall time, events),
 maillog (the run as one Postfix log of all hosts, which pflogsumm reads; see
@@ -75,11 +77,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..simulation import EventLimitError, simulate
 
     seed = scenario.seed if args.seed is None else args.seed
-    out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-seed{seed}"
-    bar = None if args.quiet or not sys.stderr.isatty() else _ProgressBar(scenario.name)
+    out = Path(args.out) if args.out else default_out(f"{scenario.name}-seed{seed}")
+    bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(scenario.name)
     try:
         result = simulate(scenario, seed=seed, until=until, drain=True if args.drain else None,
-                          progress=bar.update if bar is not None else None)
+                          progress=bar)
     except EventLimitError as error:  # the scenario asks for too much: say which setting
         return fail(parser.prog, str(error), EXIT_USAGE)
     except Exception as error:  # the engine's own bug: report it, keep the trace in meta
@@ -120,27 +122,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if plots:
             print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
     return 0
-
-
-class _ProgressBar:
-    """Simulated time as the bar, messages so far, and tqdm's ETA."""
-
-    def __init__(self, name: str) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(
-            total=1.0, desc=name, leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
-        )
-
-    def update(self, now: float, until: float, messages: int) -> None:
-        self._bar.n = now / until if until else 1.0
-        self._bar.set_postfix_str(f"t={now:,.0f}/{until:,.0f} s, {messages:,} messages",
-                                  refresh=False)
-        self._bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()
 
 
 def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -1,0 +1,28 @@
+"""The progress bar of a run, for the command line and for ``simulate(progress=True)``
+(in a notebook, tqdm draws it as a widget or as text)."""
+
+from __future__ import annotations
+
+__all__ = ["ProgressBar"]
+
+
+class ProgressBar:
+    """Simulated time as the bar, messages so far, and tqdm's ETA; on stderr. Called
+    as ``simulate``'s ``progress(now, until, messages)``; ``close()`` at the end."""
+
+    def __init__(self, name: str) -> None:
+        from tqdm import tqdm  # only when a bar is wanted
+
+        self._bar = tqdm(
+            total=1.0, desc=name, leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        )
+
+    def __call__(self, now: float, until: float, messages: int) -> None:
+        self._bar.n = now / until if until else 1.0
+        self._bar.set_postfix_str(f"t={now:,.0f}/{until:,.0f} s, {messages:,} messages",
+                                  refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()

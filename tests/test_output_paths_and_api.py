@@ -1,0 +1,62 @@
+"""A scenario's name never picks a path outside ./results; the public API is what
+``dir(smtpsim)`` shows; ``simulate(progress=True)`` draws a bar."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import smtpsim
+from smtpsim.cli.common import default_out
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/etc/cron.d/x", "..", "a/../../b",
+                                  "..\\..\\win", "ok name é"])
+def test_default_out_is_one_segment_under_results(name: str) -> None:
+    out = default_out(name)
+    assert out.parent == Path("results")
+    assert not out.is_absolute() and ".." not in out.parts
+    assert "/" not in out.name and "\\" not in out.name and not out.name.startswith(".")
+
+
+def test_run_with_a_hostile_name_writes_under_results(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "quickstart.yaml").read_text()
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(text.replace("name: quickstart", 'name: "../../escaped"', 1))
+    assert 'name: "../../escaped"' in scenario.read_text()
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "smtpsim", "run", str(scenario),
+                           "--until", "60s", "--no-plots", "--no-maillog", "--quiet"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    written = [p for p in (work / "results").iterdir()]
+    assert [p.name for p in written] == ["_.._escaped-seed42"]
+    assert (written[0] / "meta.json").exists()
+    # unsanitised, results/../../escaped-seed42 would have been tmp_path/a/escaped-seed42
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"]
+    assert sorted(p.name for p in work.iterdir()) == ["results"]
+
+
+def test_dir_lists_the_public_api() -> None:
+    names = dir(smtpsim)
+    for name in ("simulate", "load_scenario", "compare", "sweep", "RunResult",
+                 "ScenarioError", "__version__"):
+        assert name in names
+        getattr(smtpsim, name)  # and each one loads
+
+
+def test_simulate_draws_a_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = smtpsim.load_scenario(str(ROOT / "scenarios" / "quickstart.yaml"))
+    with_bar = smtpsim.simulate(scenario, until=120.0, progress=True)
+    err = capsys.readouterr().err
+    assert "quickstart" in err and "messages" in err
+    without = smtpsim.simulate(scenario, until=120.0)
+    assert with_bar.summary()["recipients"] == without.summary()["recipients"]
