@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "StepBar"]
 
 
 class ProgressBar:
@@ -22,6 +22,29 @@ class ProgressBar:
         self._bar.n = now / until if until else 1.0
         self._bar.set_postfix_str(f"t={now:,.0f}/{until:,.0f} s, {messages:,} messages",
                                   refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+class StepBar:
+    """The parts of a longer job as a bar (the output stage of ``smtpsim run``: each
+    table, the maillog, the figures, the report); called with the part's name as
+    it starts; ``close()`` at the end."""
+
+    def __init__(self, name: str, parts: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=parts, desc=name, leave=False,
+                         bar_format="{desc}: {n_fmt}/{total_fmt}|{bar}| {postfix} [{elapsed}]")
+        self._started = False
+
+    def __call__(self, part: str) -> None:
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_postfix_str(part, refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import simpy
 
 from .metrics.result import RunResult
+from .metrics.run_dir import new_run_id
 from .model import build
 from .progress import ProgressBar
 from .sim import EventLimitError
@@ -50,6 +51,7 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
         for flow in model.flows.values():  # no arrival after the end, even with --until
             flow.stop = min(flow.stop, end)
     meta: dict[str, Any] = {
+        "run_id": new_run_id(),  # names this run's files (smtpsim.metrics.run_dir)
         "scenario": scenario.name,
         "scenario_digest": scenario.digest(),
         "seed": model.seed,

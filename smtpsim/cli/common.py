@@ -12,7 +12,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..protocol.syntax import parse_address
 
@@ -165,3 +165,24 @@ def default_out(name: str) -> Path:
     ``name: "../../escaped"`` or ``name: /etc`` never writes outside ``./results``."""
     segment = _UNSAFE.sub("_", name).lstrip(".") or "run"
     return Path("results") / segment
+
+
+def read_results(directory: Path, prog: str) -> tuple[Any, Any, int]:
+    """The ``RunResult`` in ``directory``, the ``RunInfo`` saying which run it is, and
+    0; or None, None and the exit status of a failure reported on one line (a
+    directory that is not one complete run: ``smtpsim.metrics.run_dir``). A run
+    written without a manifest is read after a warning on stderr."""
+    from ..metrics.result import RunResult
+    from ..metrics.run_dir import RunDirError, check_run_dir
+
+    try:
+        info = check_run_dir(directory)
+    except RunDirError as error:
+        return None, None, fail(prog, str(error), EXIT_USAGE)
+    if info.warning:
+        print(f"{prog}: warning: {info.warning}", file=sys.stderr)
+    try:
+        return RunResult.read(directory), info, 0
+    except Exception as error:  # damaged files: pyarrow, pandas and json raise many types
+        return None, None, fail(prog, f"cannot read the results in {directory}: "
+                                f"{type(error).__name__}: {error}", EXIT_USAGE)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, fail, read_results
 
 NAME = "plot"
 
@@ -45,28 +45,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     directory = Path(args.dir)
-    if not directory.is_dir():
-        return fail(parser.prog, f"no results directory {str(directory)!r}", EXIT_USAGE)
-    missing = [name for name in ("messages", "recipients", "attempts", "levels")
-               if not (directory / f"{name}.parquet").exists()
-               and not (directory / f"{name}.csv").exists()]
-    if not (directory / "meta.json").exists():
-        missing.append("meta")
-    if missing:
-        return fail(parser.prog, f"{directory} is not a results directory of 'smtpsim run': "
-                    f"no {', '.join(missing)} file", EXIT_USAGE)
-    from ..metrics.result import RunResult
-
-    try:
-        result = RunResult.read(directory)
-    except Exception as error:  # a damaged file: pyarrow, pandas and json raise many types
-        return fail(parser.prog, f"cannot read the results in {directory}: "
-                    f"{type(error).__name__}: {error}", EXIT_USAGE)
+    result, info, status = read_results(directory, parser.prog)
+    if result is None:
+        return status
     out = Path(args.out) if args.out else directory / "plots"
     written, status = write_figures(result, out, args.format, parser.prog)
     if status:
         return status
-    print(f"plots: {out}/ ({', '.join(p.name for p in written)})")
+    print(f"plots of {info.describe()}: {out}/ ({', '.join(p.name for p in written)})")
     return 0
 
 

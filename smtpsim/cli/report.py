@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, fail, read_results
 
 NAME = "report"
 
@@ -39,31 +39,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def read_results(directory: Path, prog: str) -> tuple[Any, int]:
-    """The ``RunResult`` in ``directory`` and 0, or None and the exit status of a
-    failure reported on one line."""
-    if not directory.is_dir():
-        return None, fail(prog, f"no results directory {str(directory)!r}", EXIT_USAGE)
-    missing = [name for name in ("messages", "recipients", "attempts", "levels")
-               if not (directory / f"{name}.parquet").exists()
-               and not (directory / f"{name}.csv").exists()]
-    if not (directory / "meta.json").exists():
-        missing.append("meta")
-    if missing:
-        return None, fail(prog, f"{directory} is not a results directory of 'smtpsim run': "
-                          f"no {', '.join(missing)} file", EXIT_USAGE)
-    from ..metrics.result import RunResult
-
-    try:
-        return RunResult.read(directory), 0
-    except Exception as error:  # damaged files: pyarrow, pandas and json raise many types
-        return None, fail(prog, f"cannot read the results in {directory}: "
-                          f"{type(error).__name__}: {error}", EXIT_USAGE)
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     directory = Path(args.dir)
-    result, status = read_results(directory, parser.prog)
+    result, info, status = read_results(directory, parser.prog)
     if result is None:
         return status
     from ..reports.run import build_run_report
@@ -78,5 +56,5 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         out.write_text(page, encoding="utf-8")
     except OSError as error:
         return fail(parser.prog, f"cannot write {out}: {error}", EXIT_USAGE)
-    print(f"report: {out}")
+    print(f"report of {info.describe()}: {out}")
     return 0

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..progress import ProgressBar
+from ..progress import ProgressBar, StepBar
 from ..text import format_percent
 from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail
 from .common import seed as seed_number
@@ -49,6 +49,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="after the traffic (at the duration or --until), run on until "
                              "every queue is empty (bounded by simulation.drain_limit)")
     parser.add_argument("--out", metavar="DIR", help="where to write the results")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the earlier run in --out (never a directory that "
+                             "does not hold a run)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="table file format (default: parquet)")
     parser.add_argument("--no-plots", action="store_true",
@@ -74,54 +77,126 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     scenario, status = load_or_report(args, parser.prog)
     if scenario is None:
         return status
-    from ..simulation import EventLimitError, simulate
+    from ..metrics.run_dir import OutNotEmptyError, RunDirError, Stage
 
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else default_out(f"{scenario.name}-seed{seed}")
+    try:  # before simulating: a run that cannot be kept is refused at once
+        stage = Stage(out, replace=args.force)
+    except OutNotEmptyError as error:
+        return fail(parser.prog, f"{error}; --force replaces it", EXIT_USAGE)
+    except (RunDirError, OSError) as error:
+        return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
+    part = "simulating"
+    try:
+        result, status = _simulate(args, parser, scenario, seed, until)
+        if result is None:
+            return status
+        part = "writing the results"
+        status = _write(args, parser, result, stage)
+        if status == 0:
+            _print_summary(args, parser, result, out)
+        return status
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted while {part}; " + _kept(stage, out), file=sys.stderr)
+        return 130
+    finally:
+        stage.abort()  # nothing once committed; else the target is left as it was
+
+
+def _kept(stage: Any, out: Path) -> str:
+    """What ``out`` holds after an interrupt, in words."""
+    if stage.committed:
+        return f"{out} holds this run, complete"
+    if stage.previous is not None:
+        return f"{out} unchanged: it still holds {stage.previous.describe()}"
+    return f"nothing written to {out}"
+
+
+def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser, scenario: Any,
+              seed: int, until: float | None) -> tuple[Any, int]:
+    from ..simulation import EventLimitError, simulate
+
     bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(scenario.name)
     try:
-        result = simulate(scenario, seed=seed, until=until, drain=True if args.drain else None,
-                          progress=bar)
+        return simulate(scenario, seed=seed, until=until,
+                        drain=True if args.drain else None, progress=bar), 0
     except EventLimitError as error:  # the scenario asks for too much: say which setting
-        return fail(parser.prog, str(error), EXIT_USAGE)
+        return None, fail(parser.prog, str(error), EXIT_USAGE)
     except Exception as error:  # the engine's own bug: report it, keep the trace in meta
-        return fail(parser.prog, f"the simulation failed: {type(error).__name__}: {error}",
-                    EXIT_FAILURE)
+        return None, fail(parser.prog, f"the simulation failed: {type(error).__name__}: "
+                          f"{error}", EXIT_FAILURE)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _write(args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any,
+           stage: Any) -> int:
+    """Every file of the run into the stage, then the stage into place."""
+    from ..metrics.run_dir import checkpoint
+
+    parts = 5 + int(args.maillog and result.has_attempts) + int(not args.no_plots) \
+        + int(args.report) + 1
+    bar = None if args.quiet or not sys.stderr.isatty() else StepBar("writing", parts)
+    step = bar if bar is not None else _no_step
     try:
-        result.write(out, fmt=args.format, maillog=args.maillog)
-    except OSError as error:
-        return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
-    plots: list[Path] = []
-    if not args.no_plots:
-        from .plot import write_figures  # matplotlib only now: `smtpsim --help` stays fast
-
-        plots, status = write_figures(result, out / "plots", "png", parser.prog)
-        if status:
-            return status
-    if args.report:  # one self-contained page; the figures above are reused
-        from ..reports.run import write_run_report
-
         try:
-            source = Path(args.scenario)
-            text = source.read_text(encoding="utf-8") if source.is_file() else None
-            write_run_report(result, out, scenario_text=text, source=args.scenario,
-                             overrides=args.overrides)
+            result.write_files(stage.path, fmt=args.format, maillog=args.maillog, step=step)
         except OSError as error:
-            return fail(parser.prog, f"cannot write the report to {out}: {error}", EXIT_USAGE)
+            return fail(parser.prog, f"cannot write results to {stage.target}: {error}",
+                        EXIT_USAGE)
+        if not args.no_plots:
+            from .plot import write_figures  # matplotlib only now: `smtpsim --help` stays fast
+
+            step("plots")
+            _, status = write_figures(result, stage.path / "plots", "png", parser.prog)
+            if status:
+                return status
+            checkpoint("plots")
+        if args.report:  # one self-contained page; the figures above are reused
+            from ..reports.run import write_run_report
+
+            step("report")
+            try:
+                source = Path(args.scenario)
+                text = source.read_text(encoding="utf-8") if source.is_file() else None
+                write_run_report(result, stage.path, scenario_text=text,
+                                        source=args.scenario, overrides=args.overrides)
+            except OSError as error:
+                return fail(parser.prog, f"cannot write the report to {stage.target}: {error}",
+                            EXIT_USAGE)
+            checkpoint("report")
+        step("in place")
+        try:
+            stage.commit(result.meta)
+        except OSError as error:
+            return fail(parser.prog, f"cannot put the results in {stage.target}: {error}",
+                        EXIT_USAGE)
+        return 0
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _no_step(part: str) -> None:
+    pass
+
+
+def _print_summary(args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any,
+                   out: Path) -> None:
     summary = result.summary()
     for warning in summary["warnings"]:  # even with --quiet: the shares are censored
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
-    if not args.quiet:
-        print(format_summary(summary, result.meta))
-        maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
-        print(f"results: {out}/ (messages, recipients, attempts, levels .{args.format}; "
-              f"summary.json, meta.json{maillog})")
-        if plots:
-            print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
-    return 0
+    if args.quiet:
+        return
+    print(format_summary(summary, result.meta))
+    maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
+    print(f"results: {out}/ (run {result.meta.get('run_id')}: messages, recipients, attempts, "
+          f"levels .{args.format}; summary.json, meta.json{maillog}; manifest.json)")
+    plots = sorted((out / "plots").glob("*.png")) if not args.no_plots else []
+    if plots:
+        print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
 
 
 def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:

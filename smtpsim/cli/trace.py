@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail
-from .report import read_results
+from .common import EXIT_FAILURE, EXIT_USAGE, fail, read_results
 
 NAME = "trace"
 
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     plot = Path(args.plot) if args.plot else None
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         parser.error(f"--plot: {plot} must end in .png or .svg")
-    result, status = read_results(directory, parser.prog)
+    result, _, status = read_results(directory, parser.prog)
     if result is None:
         return status
     from ..reports.trace import TraceError, find_messages, format_journey, journey

@@ -33,9 +33,11 @@ the name and ``0.0.0.0`` the address.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
+import tempfile
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,8 @@ _DSN_TEXT = {
     "7.0": "Other or undefined security status",
     "7.1": "Delivery not authorized, message refused",
 }
+# Lines kept in memory before a sorted run of them is spilled to disk (about 30 MB).
+_CHUNK_LINES = 100_000
 _SUSPENDED = "delivery temporarily suspended: "
 # A server broke the protocol (smtpsim.protocol.replies.protocol_error, smtp_trouble.c).
 _PROTOCOL_ERROR = "Protocol error: "
@@ -147,9 +151,12 @@ def queue_id(msg_id: int, host: str, copy: int = 0, salt: int = 0) -> str:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """A string column as str, missing values (an empty string read back from CSV)
-    as ``""``."""
-    return column.astype(object).where(column.notna(), "").astype(str)
+    """A string column as str objects, missing values (an empty string read back from
+    CSV) as ``""``. Equal values share one object (the column is factorized), so the
+    builder's per-row lists hold pointers, not a copy of each string per row."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    labels = np.array([str(u) for u in uniques] + [""], dtype=object)
+    return pd.Series(labels[codes], index=column.index, dtype=object)
 
 
 def _start_time(start: str | datetime) -> datetime:
@@ -271,16 +278,51 @@ class _QueueFile:
 
 
 class _Log:
-    """Collects (time, sequence, host, program, pid, text) and formats them sorted."""
+    """Collects the lines with their (time, sequence) key and gives them back sorted.
 
-    def __init__(self, hosts: Mapping[str, Mapping[str, str]], keys: Iterable[str]) -> None:
-        self.entries: list[tuple[float, int, str, str, int, str]] = []
+    The lines of a run outnumber its attempt rows about five to one (1.9 million for
+    mx-outage), so they are not all kept: every ``chunk`` lines are sorted and
+    spilled to a file in ``spill_dir``, and ``lines`` merges the files (a k-way merge on
+    the same key), which keeps memory bounded whatever the length of the run. The
+    sequence number makes the key unique, so the order, and the bytes, are the same as
+    one sort of everything."""
+
+    def __init__(self, hosts: Mapping[str, Mapping[str, str]], keys: Iterable[str],
+                 start: datetime, spill_dir: Path | None = None,
+                 chunk: int = _CHUNK_LINES) -> None:
         self.hosts = hosts
         self.index = {key: i for i, key in enumerate(sorted(set(keys)))}
         self._pids: dict[str, int] = {}
+        self._start = start
+        self._stamps: dict[int, str] = {}
+        self._entries: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._spill_dir = spill_dir
+        self._chunk = chunk
+        self._chunks: list[Path] = []
 
     def add(self, t: float, host: str, program: str, pid: int, text: str) -> None:
-        self.entries.append((t, len(self.entries), host, program, pid, text))
+        second = math.floor(t) if t > 0 else 0
+        stamp = self._stamps.get(second)
+        if stamp is None:
+            when = self._start + timedelta(seconds=second)
+            stamp = self._stamps[second] = (f"{_MONTHS[when.month - 1]} {when.day:2d} "
+                                            f"{when:%H:%M:%S}")
+        if "\n" in text:  # one log line per event, whatever a reply held
+            text = " ".join(text.splitlines())
+        self._entries.append((t, self._seq, f"{stamp} {host} postfix/{program}[{pid}]: {text}"))
+        self._seq += 1
+        if self._spill_dir is not None and len(self._entries) >= self._chunk:
+            self._spill()
+
+    def _spill(self) -> None:
+        assert self._spill_dir is not None
+        self._entries.sort()
+        path = self._spill_dir / f"chunk-{len(self._chunks):05d}"
+        with path.open("w", encoding="utf-8", newline="\n") as f:
+            f.writelines(f"{t!r}\t{seq}\t{line}\n" for t, seq, line in self._entries)
+        self._chunks.append(path)
+        self._entries = []
 
     def name(self, key: str) -> str:
         info = self.hosts.get(key)
@@ -302,44 +344,65 @@ class _Log:
         self._pids[host] = n + 1
         return 1000 * (self.index.get(host, 0) + 1) + 100 + n % 900
 
-    def lines(self, start: datetime) -> Iterator[str]:
-        self.entries.sort(key=lambda e: (e[0], e[1]))
-        stamps: dict[int, str] = {}
-        for t, _, host, program, pid, text in self.entries:
-            second = math.floor(t) if t > 0 else 0
-            stamp = stamps.get(second)
-            if stamp is None:
-                when = start + timedelta(seconds=second)
-                stamp = stamps[second] = (f"{_MONTHS[when.month - 1]} {when.day:2d} "
-                                          f"{when:%H:%M:%S}")
-            yield f"{stamp} {host} postfix/{program}[{pid}]: {text}"
+    def lines(self) -> Iterator[str]:
+        """Every line added, in (time, sequence) order; once."""
+        entries, self._entries = self._entries, []
+        entries.sort()
+        if not self._chunks:
+            for _, _, line in entries:
+                yield line
+            return
+        streams = [_read_chunk(path) for path in self._chunks]
+        streams.append(iter(entries))
+        for _, _, line in heapq.merge(*streams):
+            yield line
+
+
+def _read_chunk(path: Path) -> Iterator[tuple[float, int, str]]:
+    with path.open(encoding="utf-8", newline="\n") as f:
+        for raw in f:
+            t, seq, line = raw[:-1].split("\t", 2)
+            yield float(t), int(seq), line
 
 
 def maillog_lines(result: Any, *, start: str | datetime = DEFAULT_START,
-                  hosts: Mapping[str, Mapping[str, str]] | None = None) -> Iterator[str]:
+                  hosts: Mapping[str, Mapping[str, str]] | None = None,
+                  spill_dir: str | Path | None = None) -> Generator[str, None, None]:
     """The maillog of ``result`` (a ``RunResult``), line by line, sorted by time (lines
     of one instant in the order of events). ``start`` is the wall-clock time of
-    simulated time 0; ``hosts`` defaults to ``result.meta['hosts']``."""
-    builder = _Builder(result, hosts if hosts is not None else result.meta.get("hosts") or {})
-    builder.build()
-    return builder.log.lines(_start_time(start))
+    simulated time 0; ``hosts`` defaults to ``result.meta['hosts']``. Sorted runs of
+    lines are spilled to a temporary directory (in ``spill_dir``, default the
+    system's), removed when the lines are exhausted or the iterator is closed."""
+    with tempfile.TemporaryDirectory(prefix=".maillog-", dir=spill_dir) as scratch:
+        builder = _Builder(result, hosts if hosts is not None else result.meta.get("hosts") or {},
+                           _start_time(start), Path(scratch))
+        builder.build()
+        log = builder.log
+        del builder  # the queue files and columns: only the lines are needed now
+        yield from log.lines()
 
 
 def write_maillog(result: Any, path: str | Path, *, start: str | datetime = DEFAULT_START,
                   hosts: Mapping[str, Mapping[str, str]] | None = None) -> Path:
-    """Write ``maillog_lines(result)`` to ``path``; returns the path."""
+    """Write ``maillog_lines(result)`` to ``path`` (sorted runs of lines spilled beside
+    it meanwhile); returns the path."""
     target = Path(path)
-    with target.open("w", encoding="utf-8", newline="\n") as f:
-        for line in maillog_lines(result, start=start, hosts=hosts):
-            f.write(line)
-            f.write("\n")
+    lines = maillog_lines(result, start=start, hosts=hosts, spill_dir=target.parent)
+    try:
+        with target.open("w", encoding="utf-8", newline="\n") as f:
+            for line in lines:
+                f.write(line)
+                f.write("\n")
+    finally:
+        lines.close()
     return target
 
 
 class _Builder:
     """Queue files from the tables, then their lines (``build``)."""
 
-    def __init__(self, result: Any, hosts: Mapping[str, Mapping[str, str]]) -> None:
+    def __init__(self, result: Any, hosts: Mapping[str, Mapping[str, str]], start: datetime,
+                 spill_dir: Path | None = None) -> None:
         m, r, a = result.messages, result.recipients, result.attempts
         if a.empty and len(r) and int(r["attempts"].sum()) > 0:
             raise ValueError("the maillog needs the attempts table, which this run did not "
@@ -376,7 +439,7 @@ class _Builder:
         self.a_rejected: list[bool] = rejected_mask(a).tolist()
         keys = set(self.a_host) | set(self.a_peer) | set(hosts)
         keys.discard("none")
-        self.log = _Log(hosts, keys)
+        self.log = _Log(hosts, keys, start, spill_dir)
         self.queue_files: list[_QueueFile] = []
         self.by_key: dict[tuple[int, str, str], list[_QueueFile]] = {}
         self.qf_of_row: list[_QueueFile | None] = [None] * len(self.a_msg)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .maillog import DEFAULT_START, write_maillog
 from .recorder import ColumnarRecorder
+from .run_dir import PARQUET_KEY, Stage, check_run_dir, checkpoint, new_run_id
 from .summary import outcome_table, summarize
 from .tables import attempts_table, levels_table, messages_table, recipients_table
 
@@ -77,29 +81,58 @@ class RunResult:
         return write_maillog(self, path, start=start)
 
     def write(self, out: str | Path, *, fmt: str = "parquet", maillog: bool = True,
-              maillog_start: str = DEFAULT_START) -> Path:
+              maillog_start: str = DEFAULT_START, replace: bool = False) -> Path:
         """Write the tables (Parquet, or CSV), ``summary.json``, ``meta.json`` and,
-        unless ``maillog`` is false or the attempts were not recorded, ``maillog``."""
-        directory = Path(out)
-        directory.mkdir(parents=True, exist_ok=True)
+        unless ``maillog`` is false or the attempts were not recorded, ``maillog``, to
+        the directory ``out``, whole or not at all (``smtpsim.metrics.run_dir``): a
+        non-empty ``out`` is refused unless ``replace``, and is only ever replaced
+        when it holds an earlier run."""
+        with Stage(out, replace=replace, run_id=self.meta.get("run_id")) as stage:
+            self.write_files(stage.path, fmt=fmt, maillog=maillog, maillog_start=maillog_start)
+            stage.commit(self.meta)
+        return Path(out)
+
+    def write_files(self, directory: Path, *, fmt: str = "parquet", maillog: bool = True,
+                    maillog_start: str = DEFAULT_START,
+                    step: Callable[[str], None] | None = None) -> list[Path]:
+        """The files of ``write``, into ``directory`` as they are (not atomic: a
+        ``Stage``'s directory is the place); ``step(name)`` is called before each
+        part. ``meta['run_id']`` is set if missing, and written into ``meta.json``
+        and every Parquet file."""
+        if fmt not in ("parquet", "csv"):
+            raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
+        run_id = self.meta.setdefault("run_id", new_run_id())
+        written = []
         for name in TABLES:
+            if step is not None:
+                step(f"{name} table")
             frame = self.table(name)
+            path = directory / f"{name}.{fmt}"
             if fmt == "parquet":
-                frame.to_parquet(directory / f"{name}.parquet", index=False)
-            elif fmt == "csv":
-                frame.to_csv(directory / f"{name}.csv", index=False)
+                _write_parquet(frame, path, run_id)
             else:
-                raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
-        (directory / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
-        (directory / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
+                frame.to_csv(path, index=False)
+            written.append(path)
+            checkpoint("tables")
+        if step is not None:
+            step("summary")
+        written.append(directory / "summary.json")
+        written[-1].write_text(json.dumps(self.summary(), indent=2) + "\n")
+        written.append(directory / "meta.json")
+        written[-1].write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
         if maillog and self.has_attempts:
-            self.write_maillog(directory / "maillog", start=maillog_start)
-        return directory
+            if step is not None:
+                step("maillog")
+            written.append(self.write_maillog(directory / "maillog", start=maillog_start))
+            checkpoint("maillog")
+        return written
 
     @classmethod
     def read(cls, directory: str | Path) -> RunResult:
-        """A result written by ``write`` (Parquet or CSV)."""
+        """A result written by ``write`` (Parquet or CSV), after ``check_run_dir``
+        (which raises ``RunDirError`` for a directory that is not one complete run)."""
         path = Path(directory)
+        check_run_dir(path)
         frames = {}
         for name in TABLES:
             parquet, csv = path / f"{name}.parquet", path / f"{name}.csv"
@@ -113,3 +146,12 @@ class RunResult:
         rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in r.items())
         return (f"<b>smtpsim run</b> {self.meta.get('scenario', '')} (seed {self.meta.get('seed')})"
                 f"<table><tr><th>recipients</th><th></th></tr>{rows}</table>")
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, run_id: str) -> None:
+    """``frame`` as Parquet, with pandas' own metadata (categoricals come back) and
+    the run's id under ``smtpsim.run_id``, which ``check_run_dir`` compares."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[PARQUET_KEY] = run_id.encode()
+    pq.write_table(table.replace_schema_metadata(metadata), path)

@@ -39,7 +39,10 @@ def test_smtpsim_plot_reads_a_results_directory(quick: RunResult, tmp_path: Path
     quick.write(results, fmt="csv")  # CSV: no categoricals left, the figures cope
     assert main(["plot", str(results)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"plots: {results / 'plots'}/")
+    # it names the run it drew (smtpsim.metrics.run_dir), then where the figures went
+    assert out.startswith(f"plots of run {quick.meta['run_id']} (scenario quickstart, seed "
+                          f"{quick.meta['seed']}, written ")
+    assert f": {results / 'plots'}/ (" in out
     for name in FIGURES:
         assert (results / "plots" / f"{name}.png").read_bytes().startswith(PNG)
     assert main(["plot", str(results), "--format", "svg", "--out", str(tmp_path / "svg")]) == 0
@@ -59,7 +62,8 @@ def test_smtpsim_plot_on_a_missing_or_foreign_directory(tmp_path: Path,
     (tmp_path / "meta.json").write_text("{}")
     assert main(["plot", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("smtpsim plot: error: cannot read")
+    assert err.count("\n") == 1
+    assert err.startswith(f"smtpsim plot: error: {tmp_path}: messages.parquet is damaged")
 
 
 def test_smtpsim_plot_nonexistent_as_a_command() -> None:
