@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,21 @@ maillog (the run as one Postfix log of all hosts, which pflogsumm reads; see
 docs/results.md, "maillog") unless --no-maillog, and the figures in OUT/plots/
 (PNG; see 'smtpsim plot --help') unless --no-plots, and report.html (one
 self-contained page; see 'smtpsim report --help') unless --no-report.
+The directory is replaced whole or not at all, with a manifest.json written last
+(docs/results.md, "The directory, whole or not at all"): an --out that holds an
+earlier run is refused unless --force (checked before simulating), and Ctrl-C
+leaves it as it was.
 
 Examples:
   smtpsim run scenarios/quickstart.yaml
   smtpsim run scenarios/quickstart.yaml --seed 7 --until 30min --out results/qs7
+  smtpsim run scenarios/quickstart.yaml --seed 8 --until 30min --out results/qs7 --force
   smtpsim run scenarios/quickstart.yaml --set traffic.staff.unknown_users=5% --quiet
   smtpsim run scenarios/quickstart.yaml --out results/qs && pflogsumm results/qs/maillog
 
 Exit status: 0 when the run completed, 1 when the simulation failed, 2 for a bad
-command line or scenario (including a run stopped by simulation.max_events)."""
+command line or scenario (including a run stopped by simulation.max_events) or an
+--out that cannot be written, 130 when interrupted."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         result, status = _simulate(args, parser, scenario, seed, until)
         if result is None:
             return status
+        gc.collect()  # the model's graph (SimPy processes hold cycles): free before writing
         part = "writing the results"
         status = _write(args, parser, result, stage)
         if status == 0:
@@ -115,10 +123,12 @@ def _kept(stage: Any, out: Path) -> str:
 
 def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser, scenario: Any,
               seed: int, until: float | None) -> tuple[Any, int]:
+    from ..metrics.run_dir import checkpoint
     from ..simulation import EventLimitError, simulate
 
     bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(scenario.name)
     try:
+        checkpoint("simulating")
         return simulate(scenario, seed=seed, until=until,
                         drain=True if args.drain else None, progress=bar), 0
     except EventLimitError as error:  # the scenario asks for too much: say which setting

@@ -36,9 +36,11 @@ import hashlib
 import heapq
 import math
 import tempfile
+from array import array
 from bisect import bisect_right
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +89,8 @@ _DSN_TEXT = {
     "7.0": "Other or undefined security status",
     "7.1": "Delivery not authorized, message refused",
 }
-# Lines kept in memory before a sorted run of them is spilled to disk (about 30 MB).
-_CHUNK_LINES = 100_000
+# Lines kept in memory before a sorted run of them is spilled to disk (about 17 MB).
+_CHUNK_LINES = 50_000
 _SUSPENDED = "delivery temporarily suspended: "
 # A server broke the protocol (smtpsim.protocol.replies.protocol_error, smtp_trouble.c).
 _PROTOCOL_ERROR = "Protocol error: "
@@ -257,24 +259,27 @@ def _deferred_queue_files(sent: pd.DataFrame, deferred: pd.DataFrame) -> int:
 class _QueueFile:
     """One message at one host, from its arrival to its removal."""
 
-    __slots__ = ("client", "copy", "done", "expired", "host", "kind", "local", "msg", "notices",
-                 "qid", "rcpts", "rows", "t")
+    __slots__ = ("expired", "failed", "host", "kind", "local", "msg", "notices", "qid", "rcpts",
+                 "rows", "t")
 
-    def __init__(self, msg: int, host: str, t: float, kind: str, rcpts: list[str],
-                 client: str = "") -> None:
+    def __init__(self, msg: int, host: str, t: float, kind: str, rcpts: list[str]) -> None:
         self.msg = msg
         self.host = host
         self.t = t
         self.kind = kind  # "pickup", "smtpd", "bounce" or "orphan"
         self.rcpts = rcpts
-        self.client = client
         self.qid = ""
-        self.copy = 0
         self.rows: list[int] = []  # attempt rows made from this queue file
-        self.local: list[tuple[str, float]] = []  # mailbox deliveries
-        self.expired: list[float] = []  # times of expiries
-        self.notices: list[tuple[float, str]] = []  # bounce notices: (time, new qid)
-        self.done: dict[str, float] = {}  # recipient -> when it left this queue file
+        # Mostly empty: tuples (the empty one is shared) rather than a list each.
+        self.local: tuple[tuple[str, float], ...] = ()  # mailbox deliveries
+        self.expired: tuple[float, ...] = ()  # times of expiries
+        self.notices: tuple[tuple[float, str], ...] = ()  # bounce notices: (time, new qid)
+        self.failed: tuple[tuple[str, float], ...] = ()  # bounced or expired: (rcpt, left at)
+
+    def release(self) -> None:
+        """Forget what only its own lines needed (its qid stays: others name it)."""
+        self.rows, self.rcpts = [], []
+        self.local = self.expired = self.notices = self.failed = ()
 
 
 class _Log:
@@ -289,7 +294,7 @@ class _Log:
 
     def __init__(self, hosts: Mapping[str, Mapping[str, str]], keys: Iterable[str],
                  start: datetime, spill_dir: Path | None = None,
-                 chunk: int = _CHUNK_LINES) -> None:
+                 chunk: int | None = None) -> None:
         self.hosts = hosts
         self.index = {key: i for i, key in enumerate(sorted(set(keys)))}
         self._pids: dict[str, int] = {}
@@ -298,7 +303,7 @@ class _Log:
         self._entries: list[tuple[float, int, str]] = []
         self._seq = 0
         self._spill_dir = spill_dir
-        self._chunk = chunk
+        self._chunk = chunk or _CHUNK_LINES
         self._chunks: list[Path] = []
 
     def add(self, t: float, host: str, program: str, pid: int, text: str) -> None:
@@ -410,8 +415,8 @@ class _Builder:
         ids: list[int] = m["msg_id"].tolist()
         self.row_of = {mid: i for i, mid in enumerate(ids)}
         self.sender: list[str] = _text(m["sender"]).tolist()
-        self.size: list[int] = m["size_bytes"].tolist()
-        self.t_submit: list[float] = m["t_submit"].tolist()
+        self.size = _numbers(m["size_bytes"], "q")
+        self.t_submit = _numbers(m["t_submit"], "d")
         self.origin: list[str] = _text(m["origin"]).tolist()
         # recipients
         self.rcpts: dict[int, list[str]] = {}
@@ -423,72 +428,105 @@ class _Builder:
             self.rcpts.setdefault(mid, []).append(rcpt)
             self.final[(mid, rcpt)] = (status, t_final, dsn, reply)
         # attempts
-        self.a_msg: list[int] = a["msg_id"].tolist()
+        # numbers in typed arrays (8 bytes a row, not a Python object each)
+        self.a_msg = _numbers(a["msg_id"], "q")
         self.a_rcpt: list[str] = _text(a["rcpt"]).tolist()
         self.a_host: list[str] = _text(a["host"]).tolist()
         self.a_peer: list[str] = _text(a["peer"]).tolist()
-        self.a_start: list[float] = a["t_start"].tolist()
-        self.a_end: list[float] = a["t_end"].tolist()
+        self.a_start = _numbers(a["t_start"], "d")
+        self.a_end = _numbers(a["t_end"], "d")
         self.a_outcome: list[str] = _text(a["outcome"]).tolist()
-        self.a_code: list[int] = a["code"].tolist()
+        self.a_code = _numbers(a["code"], "q")
         self.a_dsn: list[str] = _text(a["dsn"]).tolist()
         self.a_phase: list[str] = _text(a["phase"]).tolist()
-        self.a_queue: list[float] = a["queue_s"].tolist()
-        self.a_conn: list[float] = a["conn_s"].tolist()
-        self.a_xfer: list[float] = a["xfer_s"].tolist()
-        self.a_rejected: list[bool] = rejected_mask(a).tolist()
+        self.a_queue = _numbers(a["queue_s"], "d")
+        self.a_conn = _numbers(a["conn_s"], "d")
+        self.a_xfer = _numbers(a["xfer_s"], "d")
+        self.a_rejected = bytes(rejected_mask(a).to_numpy(dtype=np.uint8))
         keys = set(self.a_host) | set(self.a_peer) | set(hosts)
         keys.discard("none")
         self.log = _Log(hosts, keys, start, spill_dir)
         self.queue_files: list[_QueueFile] = []
-        self.by_key: dict[tuple[int, str, str], list[_QueueFile]] = {}
+        # the queue files of each message at each host, in the order they were made
+        # (the key packs message and host in one int: a tuple costs three objects)
+        self.at_host: dict[int, list[_QueueFile]] = {}
+        self.host_ids: dict[str, int] = {}
         self.qf_of_row: list[_QueueFile | None] = [None] * len(self.a_msg)
-        self.session_qf: dict[tuple[int, str, str, float, float], _QueueFile] = {}
         self.used_qids: set[str] = set()
-        self.copies: dict[tuple[int, str], int] = {}
         self.failure_row: dict[int, int] = {}  # bounce msg_id -> the attempt that failed
         self.peer_for: dict[tuple[str, str], str] | None = None
         self.origin_qf: dict[int, _QueueFile] = {}  # where each message was made
-        self.sessions: dict[tuple[int, str, str, float, float], list[int]] = {}
-        self.logged_sessions: set[tuple[int, str, str, float, float]] = set()
+        # SMTP sessions: attempt rows sharing (msg_id, host, peer, t_start, t_end)
+        self.sid, self.s_rows, self.s_first = self._session_index(a)
+        self.session_qf: list[_QueueFile | None] = [None] * (len(self.s_first) - 1)
+        self.logged = bytearray(len(self.s_first) - 1)
         # attempt rows per (message, recipient), by time
         self.rows_of: dict[tuple[int, str], list[int]] = {}
-        order = sorted(range(len(self.a_msg)), key=lambda i: (self.a_end[i], self.a_start[i]))
-        for i in order:
+        for i in np.lexsort((a["t_start"].to_numpy(), a["t_end"].to_numpy())).tolist():
             self.rows_of.setdefault((self.a_msg[i], self.a_rcpt[i]), []).append(i)
+
+    @staticmethod
+    def _session_index(a: pd.DataFrame) -> tuple[array[int], array[int], array[int]]:
+        """Each attempt row's session id (-1 without a peer), and the rows of each
+        session (``s_rows[s_first[k]:s_first[k + 1]]``, by row). Ids follow the order
+        of (t_end, t_start, msg_id, host, peer), in which sessions make queue files."""
+        peer = _text(a["peer"]).to_numpy()
+        rows = np.flatnonzero(peer != "none")
+        keys = [a["t_end"].to_numpy()[rows], a["t_start"].to_numpy()[rows],
+                a["msg_id"].to_numpy()[rows], _rank(_text(a["host"]).to_numpy()[rows]),
+                _rank(peer[rows])]
+        order = np.lexsort(keys[::-1])  # stable: a session's rows stay in row order
+        ordered = rows[order]
+        new = np.ones(len(ordered), dtype=bool)
+        for key in keys:
+            k = key[order]
+            new[1:] &= k[1:] == k[:-1]
+        new = ~new
+        if len(new):
+            new[0] = True
+        sid = np.full(len(a), -1, dtype=np.int64)
+        sid[ordered] = np.cumsum(new) - 1
+        first = np.append(np.flatnonzero(new), len(ordered))
+        return array("q", sid.tobytes()), array("q", ordered.astype(np.int64).tobytes()), \
+            array("q", first.astype(np.int64).tobytes())
 
     # --- queue files --------------------------------------------------------------------------
 
     def _new_qf(self, qf: _QueueFile) -> _QueueFile:
-        n = self.copies.get((qf.msg, qf.host), 0)
-        self.copies[(qf.msg, qf.host)] = n + 1
+        made = self.at_host.setdefault(self._host_key(qf.msg, qf.host), [])
+        n = len(made)  # the copy number of the message at this host
         salt = 0
         qid = queue_id(qf.msg, qf.host, n)
         while qid in self.used_qids:
             salt += 1
             qid = queue_id(qf.msg, qf.host, n, salt)
         self.used_qids.add(qid)
-        qf.qid, qf.copy = qid, n
+        qf.qid = qid
         self.queue_files.append(qf)
-        for rcpt in qf.rcpts:
-            self.by_key.setdefault((qf.msg, qf.host, rcpt), []).append(qf)
+        made.append(qf)
         return qf
+
+    def _host_key(self, msg: int, host: str) -> int:
+        return msg << 20 | self.host_ids.setdefault(host, len(self.host_ids))
 
     def build(self) -> None:
         self._submissions()
-        self.sessions = self._sessions()
+        self._sessions()
         self._bounces()
         self._assign()
+        del self.at_host, self.used_qids  # every queue file is made
         self._finals()
-        order = sorted(range(len(self.queue_files)),
-                       key=lambda k: (self.queue_files[k].t, k))
-        for k in order:
-            self._log_queue_file(self.queue_files[k])
+        del self.rows_of, self.origin_qf, self.failure_row
+        times = np.array([qf.t for qf in self.queue_files], dtype=np.float64)
+        for k in np.argsort(times, kind="stable").tolist():
+            qf = self.queue_files[k]
+            self._log_queue_file(qf)
+            qf.release()
 
     def _submissions(self) -> None:
         """Flow messages: a local submission at the host of their first attempt."""
         first_host: dict[int, str] = {}
-        for i in sorted(range(len(self.a_msg)), key=lambda i: self.a_start[i]):
+        for i in np.argsort(np.asarray(self.a_start), kind="stable").tolist():
             first_host.setdefault(self.a_msg[i], self.a_host[i])
         for mid, row in self.row_of.items():
             origin = self.origin[row]
@@ -496,24 +534,17 @@ class _Builder:
                 continue
             host = first_host.get(mid, f"traffic.{origin}")
             self.origin_qf[mid] = self._new_qf(_QueueFile(
-                mid, host, self.t_submit[row], "pickup", list(self.rcpts.get(mid, []))))
+                mid, host, self.t_submit[row], "pickup", self.rcpts.get(mid, [])))
 
-    def _sessions(self) -> dict[tuple[int, str, str, float, float], list[int]]:
-        """Attempt rows by SMTP session; a queue file at the peer for each that passed
-        the message on."""
-        sessions: dict[tuple[int, str, str, float, float], list[int]] = {}
-        for i in range(len(self.a_msg)):
-            if self.a_peer[i] != "none":
-                key = (self.a_msg[i], self.a_host[i], self.a_peer[i], self.a_start[i],
-                       self.a_end[i])
-                sessions.setdefault(key, []).append(i)
-        for key in sorted(sessions, key=lambda k: (k[4], k[3], k[0], k[1], k[2])):
-            sent = [self.a_rcpt[i] for i in sessions[key] if self.a_outcome[i] == "sent"]
+    def _sessions(self) -> None:
+        """A queue file at the peer for each session that passed the message on."""
+        for k in range(len(self.session_qf)):
+            rows = self.s_rows[self.s_first[k]:self.s_first[k + 1]]
+            sent = [self.a_rcpt[i] for i in rows if self.a_outcome[i] == "sent"]
             if sent:
-                mid, host, peer, _, t_end = key
-                self.session_qf[key] = self._new_qf(
-                    _QueueFile(mid, peer, t_end, "smtpd", sent, client=host))
-        return sessions
+                i = rows[0]
+                self.session_qf[k] = self._new_qf(_QueueFile(
+                    self.a_msg[i], self.a_peer[i], self.a_end[i], "smtpd", sent))
 
     def _bounces(self) -> None:
         """Each bounce message, at the host where its original failed. The original is
@@ -554,43 +585,37 @@ class _Builder:
                 if not rows:
                     continue  # no trace of it anywhere: nothing to log
                 host = self.a_host[min(rows, key=lambda i: self.a_start[i])]
-            self.origin_qf[mid] = self._new_qf(_QueueFile(mid, host, t, "bounce", list(rcpts)))
+            self.origin_qf[mid] = self._new_qf(_QueueFile(mid, host, t, "bounce", rcpts))
 
     def _assign(self) -> None:
         """Each attempt row to the queue file it was made from: the latest arrival of its
         recipient at its host before it started."""
-        starts: dict[tuple[int, str, str], list[float]] = {
-            key: [qf.t for qf in qfs] for key, qfs in self.by_key.items()
-        }
+        arrival = attrgetter("t")
         for i in range(len(self.a_msg)):
-            key = (self.a_msg[i], self.a_host[i], self.a_rcpt[i])
-            qfs = self.by_key.get(key)
+            rcpt = self.a_rcpt[i]
+            made = self.at_host.get(self._host_key(self.a_msg[i], self.a_host[i]), ())
+            qfs = [qf for qf in made if rcpt in qf.rcpts]  # in the order they were made
             if not qfs:
                 row = self.row_of.get(self.a_msg[i])
                 t = self.t_submit[row] if row is not None else self.a_start[i]
-                qf = self._new_qf(_QueueFile(self.a_msg[i], self.a_host[i], min(t, self.a_start[i]),
-                                             "orphan", [self.a_rcpt[i]]))
-                starts[key] = [qf.t]
-                qfs = self.by_key[key]
-            k = bisect_right(starts[key], self.a_start[i] + 1e-9) - 1
-            qf = qfs[max(k, 0)]
+                qfs = [self._new_qf(_QueueFile(self.a_msg[i], self.a_host[i],
+                                               min(t, self.a_start[i]), "orphan", [rcpt]))]
+            if len(qfs) == 1:
+                qf = qfs[0]
+            else:
+                k = bisect_right(qfs, self.a_start[i] + 1e-9, key=arrival) - 1
+                qf = qfs[max(k, 0)]
             self.qf_of_row[i] = qf
             qf.rows.append(i)
 
     def _finals(self) -> None:
-        """Mailbox deliveries, expiries, bounce notices and when recipients leave."""
-        for i, qf in enumerate(self.qf_of_row):
-            if qf is None:
-                continue
-            outcome = self.a_outcome[i]
-            if outcome == "sent":
-                qf.done[self.a_rcpt[i]] = max(qf.done.get(self.a_rcpt[i], 0.0), self.a_end[i])
+        """Mailbox deliveries, failures, expiries and bounce notices, on the queue file
+        where each happened (``_left`` turns them into when each recipient left)."""
         for (mid, rcpt), (status, t_final, _, _) in self.final.items():
             if status == "delivered":
                 qf = self._final_queue_file(mid, rcpt)
                 if qf is not None:
-                    qf.local.append((rcpt, t_final))
-                    qf.done[rcpt] = t_final
+                    qf.local += ((rcpt, t_final),)
             elif status in ("bounced", "expired"):
                 rows = self.rows_of.get((mid, rcpt), [])
                 if not rows:
@@ -598,44 +623,59 @@ class _Builder:
                 qf = self.qf_of_row[rows[-1]]
                 if qf is None:
                     continue
-                qf.done[rcpt] = max(t_final, self.a_end[rows[-1]])
+                qf.failed += ((rcpt, max(t_final, self.a_end[rows[-1]])),)
                 if status == "expired" and t_final not in qf.expired:
-                    qf.expired.append(t_final)
+                    qf.expired += (t_final,)
         # bounce notices: from the queue file of the attempt that decided the failure
         for mid, i in self.failure_row.items():
             bounce = self.origin_qf[mid]
             source = self.qf_of_row[i]
             if source is not None:
-                source.notices.append((bounce.t, bounce.qid))
+                source.notices += ((bounce.t, bounce.qid),)
+
+    def _left(self, qf: _QueueFile) -> dict[str, float]:
+        """When each recipient that left ``qf`` did: its last ``sent`` attempt from it,
+        unless it reached a mailbox, bounced or expired there (computed when the queue
+        file is logged, not kept for all of them)."""
+        done: dict[str, float] = {}
+        for i in qf.rows:
+            if self.a_outcome[i] == "sent":
+                rcpt = self.a_rcpt[i]
+                done[rcpt] = max(done.get(rcpt, 0.0), self.a_end[i])
+        for rcpt, t in qf.local:
+            done[rcpt] = t
+        for rcpt, t in qf.failed:
+            done[rcpt] = t
+        return done
 
     def _final_queue_file(self, mid: int, rcpt: str) -> _QueueFile | None:
         """Where a delivered recipient reached its mailbox: the queue file its last
         sent attempt made, or the one the message started in."""
         rows = [i for i in self.rows_of.get((mid, rcpt), []) if self.a_outcome[i] == "sent"]
         if rows:
-            i = rows[-1]
-            return self.session_qf.get((mid, self.a_host[i], self.a_peer[i], self.a_start[i],
-                                        self.a_end[i]))
+            return self.session_qf[self.sid[rows[-1]]]
         qf = self.origin_qf.get(mid)
         return qf if qf is not None and rcpt in qf.rcpts else None
 
     # --- lines -------------------------------------------------------------------------------
 
-    def _log_session(self, key: tuple[int, str, str, float, float]) -> None:
+    def _log_session(self, k: int) -> None:
         """What the receiving smtpd logs of a session: connect, client=, rejects,
         disconnect (logged with the sending queue file, so that at one instant the
         sender's lines come first and the receiver's client= before its qmgr line)."""
         log = self.log
-        if key in self.logged_sessions:
+        if self.logged[k]:
             return
-        self.logged_sessions.add(key)
-        mid, host, peer, t_start, t_end = key
-        rows = self.sessions[key]
+        self.logged[k] = 1
+        rows = self.s_rows[self.s_first[k]:self.s_first[k + 1]]
+        i = rows[0]
+        mid, host, peer = self.a_msg[i], self.a_host[i], self.a_peer[i]
+        t_start, t_end = self.a_start[i], self.a_end[i]
         pid = log.session_pid(peer)
         client = log.addr(host)
         log.add(t_start, peer, "smtpd", pid, f"connect from {client}")
         t_mail = min(max(t_end - self.a_xfer[rows[0]], t_start), t_end)
-        qf = self.session_qf.get(key)
+        qf = self.session_qf[k]
         if qf is not None:
             log.add(t_mail, peer, "smtpd", pid, f"{qf.qid}: client={client}")
         row = self.row_of.get(mid)
@@ -660,8 +700,7 @@ class _Builder:
         return "RCPT"
 
     def _session_has_sent(self, i: int) -> bool:
-        key = (self.a_msg[i], self.a_host[i], self.a_peer[i], self.a_start[i], self.a_end[i])
-        return key in self.session_qf
+        return self.session_qf[self.sid[i]] is not None
 
     def _log_queue_file(self, qf: _QueueFile) -> None:
         log = self.log
@@ -695,7 +734,7 @@ class _Builder:
             peer = self.a_peer[i]
             relay = f"{log.addr(peer)}:25" if peer != "none" else "none"
             if peer != "none":
-                self._log_session((qf.msg, host, peer, self.a_start[i], self.a_end[i]))
+                self._log_session(self.sid[i])
             program = "qmgr" if self.a_phase[i] == "qmgr" else "smtp"
             if program == "qmgr":
                 pid = qmgr
@@ -719,8 +758,9 @@ class _Builder:
         for t, new in qf.notices:
             log.add(t, host, "bounce", log.pid(host, "bounce"),
                     f"{qf.qid}: sender non-delivery notification: {new}")
-        if qf.rcpts and all(r in qf.done for r in qf.rcpts):
-            t_removed = max(qf.done.values())
+        done = self._left(qf)
+        if qf.rcpts and all(r in done for r in qf.rcpts):
+            t_removed = max(done.values())
             if qf.rows:
                 t_removed = max(t_removed, max(self.a_end[i] for i in qf.rows))
             log.add(t_removed, host, "qmgr", qmgr, f"{qf.qid}: removed")
@@ -771,8 +811,7 @@ class _Builder:
         """The text in parentheses after ``status=``."""
         outcome, phase, peer = self.a_outcome[i], self.a_phase[i], self.a_peer[i]
         if outcome == "sent":
-            key = (self.a_msg[i], self.a_host[i], peer, self.a_start[i], self.a_end[i])
-            qf = self.session_qf.get(key)
+            qf = self.session_qf[self.sid[i]]
             return f"250 2.0.0 Ok: queued as {qf.qid if qf is not None else 'NOQUEUE'}"
         dsn = self.a_dsn[i]
         known = self._known_reply(i)
@@ -808,3 +847,18 @@ def _bounce_size(original: int, failed: int) -> int:
     only to tell apart two failures of one sender at the same instant)."""
     body = original if original <= 50_000 else 2_000
     return 1500 + 300 * (failed - 1) + body
+
+
+def _numbers(column: pd.Series, typecode: str) -> array[Any]:
+    """A numeric column as a typed array (``"q"`` int64, ``"d"`` float64)."""
+    dtype = np.int64 if typecode == "q" else np.float64
+    return array(typecode, column.to_numpy(dtype=dtype).tobytes())
+
+
+def _rank(values: np.ndarray) -> np.ndarray:
+    """Each string's rank in sorted order (equal strings, equal ranks)."""
+    codes, uniques = pd.factorize(values)
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+    ranks: np.ndarray = rank[codes]
+    return ranks

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .maillog import DEFAULT_START, write_maillog
+from .memory import release_freed_memory
 from .recorder import ColumnarRecorder
 from .run_dir import PARQUET_KEY, Stage, check_run_dir, checkpoint, new_run_id
 from .summary import outcome_table, summarize
@@ -123,6 +124,7 @@ class RunResult:
         if maillog and self.has_attempts:
             if step is not None:
                 step("maillog")
+            release_freed_memory()  # the tables' and the summary's buffers: before the peak
             written.append(self.write_maillog(directory / "maillog", start=maillog_start))
             checkpoint("maillog")
         return written

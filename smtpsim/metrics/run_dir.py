@@ -23,8 +23,8 @@ runs.
 
 ``SMTPSIM_TEST_PAUSE_AT=STAGE`` makes a writer stop for ``SMTPSIM_TEST_PAUSE_S``
 seconds (default 30) at ``checkpoint(STAGE)``, after saying so on stderr: the tests
-kill ``smtpsim run`` there (stages: ``tables``, ``maillog``, ``plots``, ``report``,
-``manifest``, ``swapped``).
+kill ``smtpsim run`` there (stages: ``simulating``, ``tables``, ``maillog``, ``plots``,
+``report``, ``manifest``, ``swapped``).
 """
 
 from __future__ import annotations

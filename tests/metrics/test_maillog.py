@@ -361,3 +361,45 @@ def test_cli_writes_the_maillog_unless_told_not_to(tmp_path: Path,
         main(["run", "--help"])
     helptext = capsys.readouterr().out
     assert "--no-maillog" in helptext and "pflogsumm" in helptext
+
+
+def test_the_log_is_spilled_in_sorted_runs_and_merged_whole(tmp_path: Path) -> None:
+    """``_Log`` keeps at most ``chunk`` lines in memory; what it gives back is every
+    line, sorted by time with ties in the order added, as one sort would."""
+    import random
+
+    from smtpsim.metrics import maillog
+
+    rng = random.Random(5)
+    log = maillog._Log({}, ["a", "b"], datetime(2026, 1, 5), tmp_path, chunk=100)
+    added = []
+    for n in range(2_345):
+        t = rng.choice([rng.uniform(0, 3600), float(rng.randrange(60))])  # many ties
+        log.add(t, "a", "smtp", 1, f"line {n}\twith a tab")
+        added.append((t, n))
+        assert len(log._entries) < 100
+    assert len(list(tmp_path.iterdir())) == 23  # 2,345 lines: 23 runs of 100 on disk
+    lines = list(log.lines())
+    expected = [f"line {n}\twith a tab" for _, n in sorted(added)]
+    assert [line.split(": ", 1)[1] for line in lines] == expected
+
+
+def test_the_spilled_maillog_is_byte_identical(quickstart: RunResult, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtpsim.metrics import maillog
+
+    monkeypatch.setattr(maillog, "_CHUNK_LINES", 10**9)
+    whole = write_maillog(quickstart, tmp_path / "whole")  # one sort in memory
+    spills = []
+    original = maillog._Log._spill
+
+    def counting(self: maillog._Log) -> None:
+        spills.append(len(self._entries))
+        original(self)
+
+    monkeypatch.setattr(maillog, "_CHUNK_LINES", 1_000)
+    monkeypatch.setattr(maillog._Log, "_spill", counting)
+    spilled = write_maillog(quickstart, tmp_path / "spilled")
+    assert len(spills) > 10 and set(spills) == {1_000}
+    assert spilled.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spilled", "whole"]  # runs removed
