@@ -36,15 +36,16 @@ class StepBar:
     def __init__(self, name: str, parts: int) -> None:
         from tqdm import tqdm
 
+        self._name = name
         self._bar = tqdm(total=parts, desc=name, leave=False,
-                         bar_format="{desc}: {n_fmt}/{total_fmt}|{bar}| {postfix} [{elapsed}]")
+                         bar_format="{desc} |{bar}| {n_fmt}/{total_fmt} [{elapsed}]")
         self._started = False
 
     def __call__(self, part: str) -> None:
         if self._started:
             self._bar.update(1)
         self._started = True
-        self._bar.set_postfix_str(part, refresh=False)
+        self._bar.set_description_str(f"{self._name}: {part}", refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

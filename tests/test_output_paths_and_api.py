@@ -60,3 +60,24 @@ def test_simulate_draws_a_progress_bar(capsys: pytest.CaptureFixture[str]) -> No
     assert "quickstart" in err and "messages" in err
     without = smtpsim.simulate(scenario, until=120.0)
     assert with_bar.summary()["recipients"] == without.summary()["recipients"]
+
+
+def test_the_output_stage_bar_names_each_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from smtpsim.progress import StepBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    bar = StepBar("writing", 3)
+    for part in ("messages table", "maillog", "plots"):
+        bar(part)
+    bar.close()
+    frames = screen.getvalue().split("\r")
+    assert any(f.startswith("writing: maillog |") and "| 1/3 [" in f for f in frames)
+    assert any(f.startswith("writing: plots |") and "| 2/3 [" in f for f in frames)
+    assert frames[-1] == "" and frames[-2].strip() == ""  # erased when done
