@@ -120,15 +120,19 @@ def _network(scenario: Any, ctx: RunContext) -> Network:
         network.add_node(key)
     for spec in scenario.links:
         a, b = spec.between
-        network.add_link(_link(a, b, spec.latency, spec.bandwidth, spec.loss, ctx))
+        network.add_link(_link(a, b, spec, ctx))
     return network
 
 
-def _link(a: str, b: str, latency: Any, bandwidth: float, loss: float, ctx: RunContext) -> Link:
+def _link(a: str, b: str, spec: Any, ctx: RunContext) -> Link:
+    """A link from its scenario entry (``links`` or a flow's ``link``)."""
+    latency = spec.latency
     constant = latency.kind == "constant"
     rng = None if constant else ctx.streams.generator(f"link.{a}-{b}.latency")
+    flow = spec.flow_bandwidth
     return Link(a, b, make_sampler(latency, rng), mean_latency=latency.mean_value(),
-                constant=constant, bandwidth=bandwidth, loss=loss)
+                constant=constant, bandwidth=spec.bandwidth, loss=spec.loss,
+                flow_bandwidth=float("inf") if flow is None else flow)
 
 
 def _zones(scenario: Any) -> Zones:
@@ -316,8 +320,7 @@ def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str,
                       frozenset(), False)
     hosts[key] = client
     network.add_node(key)
-    link = spec.link
-    network.add_link(_link(key, spec.submit_to, link.latency, link.bandwidth, link.loss, ctx))
+    network.add_link(_link(key, spec.submit_to, spec.link, ctx))
     _wire_up(client, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME), spec.retry)
     sender_domain = spec.sender_domain
     mailboxes = {}

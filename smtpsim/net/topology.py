@@ -1,14 +1,16 @@
 """The network: nodes (hosts, routers, sender populations) joined by links.
 
 A link has a one-way latency (a value or a distribution drawn per session), a
-bandwidth, a loss probability (a connection attempt over it is lost and times
+bandwidth (its capacity), a flow bandwidth (the most one transfer can use, infinite
+by default), a loss probability (a connection attempt over it is lost and times
 out) and an up/down state. Routes are shortest paths by mean latency, computed once
 per pair with networkx and cached; a route whose link is down is unusable (no
 rerouting: mail networks route by MX, not by IP path diversity).
 
 Bandwidth is shared among transfers, the way TCP flows share a bottleneck: a
 message transfer gets, on each link of its path, an equal share with the transfers
-in progress there when it starts, and moves at the smallest share. The share is
+in progress there when it starts (at most the link's flow bandwidth: a TCP flow is
+also limited by its own window and round trip), and moves at the smallest share. The share is
 fixed when the transfer starts (a session costs one event, so it is not re-divided
 when other transfers start or end). Round trips do not use bandwidth: a session
 that waits for a reply does not slow the others down.
@@ -27,16 +29,18 @@ __all__ = ["Link", "Network", "Path"]
 class Link:
     """One link. ``latency()`` draws a one-way latency in seconds."""
 
-    __slots__ = ("__weakref__", "a", "b", "bandwidth", "constant", "latency", "loss", "mean",
-                 "transfers", "up")
+    __slots__ = ("__weakref__", "a", "b", "bandwidth", "constant", "flow_bandwidth", "latency",
+                 "loss", "mean", "transfers", "up")
 
     def __init__(self, a: str, b: str, latency: Callable[[], float], *, mean_latency: float,
-                 constant: bool, bandwidth: float, loss: float = 0.0) -> None:
+                 constant: bool, bandwidth: float, loss: float = 0.0,
+                 flow_bandwidth: float = float("inf")) -> None:
         self.a, self.b = a, b
         self.latency = latency
         self.mean = mean_latency
         self.constant = constant
         self.bandwidth = bandwidth
+        self.flow_bandwidth = flow_bandwidth
         self.loss = loss
         self.up = True
         self.transfers: list[tuple[float, float]] = []  # (start, end) not yet over
@@ -86,6 +90,8 @@ class Path:
                 if s <= start < e:
                     sharing += 1
             r = link.bandwidth / sharing
+            if r > link.flow_bandwidth:
+                r = link.flow_bandwidth
             if r < rate:
                 rate = r
         seconds = size / rate

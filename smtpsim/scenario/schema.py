@@ -645,6 +645,11 @@ class Link(_Model):
     bandwidth: Bandwidth = _f(
         "1Gbit/s", description="capacity, shared equally by the message transfers in progress"
     )
+    flow_bandwidth: Bandwidth | None = _f(
+        None, description="the most one message transfer gets, however idle the link: a TCP "
+        "flow's own limit (its window over the round trip, or the sender's access rate); "
+        "default: none beyond its share of the capacity"
+    )
     loss: Fraction = _f(
         0.0, description="probability that a TCP connection attempt over this link is lost "
         "(and times out after smtp_connect_timeout)"
@@ -1051,7 +1056,13 @@ class FlowLink(_Model):
     """The link between a flow's sender population and its submit_to host."""
 
     latency: DurationDist = _f("10ms", description="one-way latency")
-    bandwidth: Bandwidth = _f("100Mbit/s", description="capacity")
+    bandwidth: Bandwidth = _f("100Mbit/s", description="capacity, shared equally by the "
+                              "message transfers in progress")
+    flow_bandwidth: Bandwidth | None = _f(
+        None, description="the most one message transfer gets, however idle the link: a TCP "
+        "flow's own limit (its window over the round trip, or the sender's access rate); "
+        "default: none beyond its share of the capacity"
+    )
     loss: Fraction = _f(0.0, description="probability that a connection attempt is lost")
 
 
