@@ -103,7 +103,6 @@ class Agreement:
 def worker(n: int, seed: int) -> dict[str, float]:
     """One smtpsim run of ``n`` messages in this process (called in a child)."""
     import smtpsim
-    from smtpsim.metrics.result import RunResult
     from smtpsim.model import build
 
     rate = smtpsim.load_scenario(SCENARIO).traffic["load"].rate.rate
@@ -121,7 +120,9 @@ def worker(n: int, seed: int) -> dict[str, float]:
                rec.r_rcpt.codes, rec.r_domain.codes, rec.r_dsn.codes, rec.r_reply.codes]
     column_bytes = sum(c.itemsize * len(c) for c in columns)
     interned = sum(sys.getsizeof(v) + 8 for v in rec.r_rcpt.values)
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the tables
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before pandas and tables
+    from smtpsim.metrics.result import RunResult
+
     latency, wait = latency_and_wait(RunResult.from_recorder(rec, {}))
     return {
         "wall": wall,
