@@ -1,6 +1,7 @@
 """smtpsim against a hand-written SimPy model of the same 3-hop network.
 
-``scenarios/bench-3hop.yaml`` is ``../shared/bench/smtp_hops_reference.py`` as a
+``scenarios/bench-3hop.yaml`` is the team's reference model (``smtp_hops_reference.py``,
+kept beside the repository in ``../shared/bench/``, which this script runs) as a
 scenario: the senders' clients -> msa -> out -> mx, 20 sessions per hop, lognormal
 sizes (median 20 kB), the bottleneck hop loaded to 0.8. The reference ("naive")
 spends one SimPy timeout per SMTP command and has no protocol logic at all; smtpsim

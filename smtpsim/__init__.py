@@ -11,7 +11,7 @@ The public API::
     swept = smtpsim.sweep("a.yaml", vary={"traffic.staff.rate": ["1/s", "2/s"]},
                           out="results/rate")                         # resumable
 
-Layers (ARCHITECTURE.md): ``protocol`` (sans-IO SMTP), ``mail`` (policies),
+Layers (docs/architecture.md): ``protocol`` (sans-IO SMTP), ``mail`` (policies),
 ``drivers`` (real sockets), ``sim``/``net``/``mta``/``workload`` (the engine),
 ``scenario`` (the YAML format), ``model`` (building a run), ``metrics`` (results).
 """

@@ -1,4 +1,4 @@
-"""The import directions of ARCHITECTURE.md section 2, checked in fresh interpreters."""
+"""The import directions of docs/architecture.md, section 2, checked in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -44,3 +44,21 @@ def test_protocol_is_pure_standard_library() -> None:
 @pytest.mark.parametrize("package", ["smtpsim.mail"])
 def test_mail_loads_no_simulation_stack(package: str) -> None:
     assert _loaded_after(f"import {package}", ["simpy", "numpy", "pandas", "asyncio"]) == []
+
+
+def test_code_cites_only_what_a_clone_has() -> None:
+    """Comments and docstrings cite docs/architecture.md, RFC sections or Postfix's
+    documentation and sources, never the team's notes outside the repository."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    outside = re.compile(r"ARCHITECTURE|fact sheet|facts (?:section )?\d|smtp-facts|"
+                         r"workload-and-validation|\.\./shared/(?:design|reference)")
+    found = [f"{path.relative_to(root)}:{n}"
+             for folder in ("smtpsim", "tests", "docs", "scenarios")
+             for path in sorted((root / folder).rglob("*"))
+             if path.suffix in (".py", ".md", ".yaml") and path.name != "test_architecture.py"
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if outside.search(line)]
+    assert found == []

@@ -1,5 +1,5 @@
 """The speed benchmark compares like with like: ``scenarios/bench-3hop.yaml`` is the
-reference model's network (``../shared/bench/smtp_hops_reference.py``: every
+reference model's network (``smtp_hops_reference.py``, which the benchmark runs: every
 session has the full rate of its hop), and the benchmark refuses a ratio when the two
 models' mean latency or wait differ beyond their confidence intervals (issue 10)."""
 

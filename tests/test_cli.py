@@ -152,7 +152,7 @@ def test_demo_delivers_to_two_recipients_and_refuses_the_unknown_one(tmp_path) -
 
 
 def test_the_cli_and_drivers_load_no_simulation_stack() -> None:
-    # ARCHITECTURE.md section 2: drivers use protocol, mail and asyncio only; `smtpsim
+    # docs/architecture.md, section 2: drivers use protocol, mail and asyncio only; `smtpsim
     # serve/send/demo` must start without the simulator's heavy dependencies.
     code = (
         "import sys, smtpsim.cli.main, smtpsim.drivers\n"

@@ -1,5 +1,5 @@
 """Timed incidents as SimPy processes acting on the live model: links, hosts, DNS,
-DNSBLs and policies (ARCHITECTURE section 2)."""
+DNSBLs and policies (docs/architecture.md, section 2)."""
 
 from __future__ import annotations
 

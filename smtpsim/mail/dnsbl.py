@@ -1,6 +1,6 @@
 """DNS blocklists (RFC 5782): refuse clients whose address a DNSBL zone lists.
 
-This is Postfix's ``reject_rbl_client ZONE`` (fact sheet 5.2). Placed, as usual, in
+This is Postfix's ``reject_rbl_client ZONE`` (RFC 5782). Placed, as usual, in
 ``smtpd_recipient_restrictions`` it acts at RCPT because of ``smtpd_delay_reject =
 yes``: the client sees ``554 5.7.1 Service unavailable; Client host [IP] blocked
 using ZONE; REASON`` to each recipient (Postfix's ``default_rbl_reply``). With
@@ -49,7 +49,7 @@ DnsblLookup = Callable[[str, str, float], DnsblAnswer]
 def query_name(ip: str, zone: str) -> str:
     """The DNS name to query (RFC 5782 section 2.1): the IPv4 octets reversed, then
     the zone, ``192.0.2.99`` -> ``99.2.0.192.zen.example``; for IPv6 the 32 nibbles
-    reversed (section 2.4; fact sheet 5.2 marks this detail unverified).
+    reversed (section 2.4; a detail not checked against an implementation here).
 
     Raises ``ValueError`` for a string that is not an IP address.
     """

@@ -1,4 +1,4 @@
-"""Greylisting as postgrey does it (fact sheet 5.1; postgrey 1.37's defaults, the
+"""Greylisting as postgrey does it (postgrey 1.37's defaults, the
 algorithm of ``smtpd_access_policy`` in its source).
 
 Each recipient of a transaction makes a triplet (client network, sender,

@@ -1,4 +1,4 @@
-"""Per-client limits as Postfix's smtpd enforces them with anvil(8) (fact sheet 3.7).
+"""Per-client limits as Postfix's smtpd enforces them with anvil(8).
 
 For each client address anvil keeps the number of open connections and, per time
 unit (``anvil_rate_time_unit``, 60 s), the number of connections, messages (MAIL

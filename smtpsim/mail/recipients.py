@@ -1,8 +1,8 @@
 """Which recipients a server accepts: its local domains and users, and relaying.
 
-Postfix rejects an unknown user of a local domain with ``550 5.1.1`` (fact sheet
-1.3, ``unknown_local_recipient_reject_code = 550``) and a recipient in a domain it is
-not responsible for with "Relay access denied" unless the client may relay
+Postfix rejects an unknown user of a local domain with ``550 5.1.1``
+(postconf(5): ``unknown_local_recipient_reject_code = 550``) and a recipient in a
+domain it is not responsible for with "Relay access denied" unless the client may relay
 (``permit_mynetworks``, ``permit_sasl_authenticated``, then
 ``defer_unauth_destination``: 454 4.7.1, or ``reject_unauth_destination``: 554 5.7.1).
 """

@@ -5,8 +5,9 @@ policies as pure functions of time, for the queue manager.
 attempt at ``now``, for a message that entered the queue at ``arrival`` and whose
 destination (or the message itself) first failed at ``first_failure``. It returns
 the time from which the next attempt may happen, or ``None``: give up now (the
-message expires and is returned to its sender with the last error, fact sheet
-3.3). A policy holds no state; everything it needs is in those three times, so one
+message expires and is returned to its sender with the last error, Postfix
+``qmgr_active.c``). A policy holds no state; everything it needs is in those three
+times, so one
 policy object serves every message of a host.
 
 When the attempt really happens is the queue manager's business: Postfix tries a
@@ -15,10 +16,10 @@ Exim at the first queue run (Debian: every 30 min). These functions do not round
 
 - ``PostfixRetry``: ``now + clamp(now - arrival, minimal_backoff_time,
   maximal_backoff_time)``, giving up once ``now - arrival >=
-  maximal_queue_lifetime`` (fact sheet 3.3, ``qmgr_active.c``). For bounces the
+  maximal_queue_lifetime`` (Postfix ``qmgr_active.c``). For bounces the
   queue manager uses one with ``bounce_queue_lifetime``.
-- ``EximRetry``: Exim's retry rules ``F,2h,15m; G,16h,1h,1.5; F,4d,6h`` (fact sheet
-  3.8, Exim's ``retry.c``).
+- ``EximRetry``: Exim's retry rules ``F,2h,15m; G,16h,1h,1.5; F,4d,6h``
+  (Exim's spec, "Retry configuration", Exim's ``retry.c``).
 - ``ScheduleRetry``: attempts at fixed offsets after the first failure, for the
   measured behaviour of big senders; ``PRESETS`` names one policy of each kind.
 """
@@ -53,7 +54,7 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class PostfixRetry(RetryPolicy):
     """Postfix's queue manager (``qmgr_active.c``), with its parameter names and
-    defaults (fact sheet 3.2). ``maximal_queue_lifetime = 0`` tries once."""
+    defaults (postconf(5)). ``maximal_queue_lifetime = 0`` tries once."""
 
     minimal_backoff_time: float = 300.0
     maximal_backoff_time: float = 4000.0
@@ -124,7 +125,7 @@ class EximRule:
 
 @dataclass(frozen=True, slots=True)
 class EximRetry(RetryPolicy):
-    """Exim's retry rules (fact sheet 3.8; ``retry.c``'s ``retry_update``).
+    """Exim's retry rules (Exim's spec, "Retry configuration"; ``retry.c``'s ``retry_update``).
 
     The rule in force is the first whose cutoff the time since the first failure
     has not passed (``failing <= cutoff``). ``F``: ``now + interval``. ``G``:
@@ -249,7 +250,7 @@ def _min_s(text: str) -> float:
 
 _PAGANI = (
     "Pagani, De Astis, Graziano, Lanzi, Balzarotti, 'Measuring the Role of Greylisting "
-    "and Nolisting in Fighting Spam', DSN 2016, slide 22 (workload-and-validation.md)"
+    "and Nolisting in Fighting Spam', DSN 2016, slide 22"
 )
 
 # gmail.com against a 6 h greylist: retries at these times after the first attempt,
@@ -262,9 +263,9 @@ _AOL_FIRST, _AOL_LAST = _min_s("5:32"), _min_s("31:32")
 _AOL = tuple(_AOL_FIRST + i * (_AOL_LAST - _AOL_FIRST) / 3 for i in range(4))
 
 PRESETS: dict[str, RetryPolicy] = {
-    # Postfix 3.7 defaults (fact sheet 3.2/3.3): 300 s, 4000 s, 5 days.
+    # Postfix 3.7 defaults (postconf(5); Postfix qmgr_active.c): 300 s, 4000 s, 5 days.
     "postfix": PostfixRetry(),
-    # Debian's exim4-config default rule (fact sheet 3.8).
+    # Debian's exim4-config default rule (Exim's spec, "Retry configuration").
     "exim": EximRetry.parse(EximRetry.DEBIAN_DEFAULT),
     # gmail-like: the measured, increasing retry times, then the last measured gap
     # (7541 s) again. The study saw delivery, not a give-up time: 5 days (RFC 5321

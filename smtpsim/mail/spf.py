@@ -34,7 +34,7 @@ simulator does not model: it is taken to be the envelope sender's domain (the HE
 domain for the null sender). SPF then always *aligns* when it passes, and DMARC
 passes exactly when SPF passes (there is no DKIM here). With ``p=reject`` a message
 that does not pass is refused at the end of data, after its transfer, as DMARC
-requires (fact sheet 6): ``550 5.7.1 Email rejected per DMARC policy for DOMAIN``.
+requires (RFC 7208, RFC 7489): ``550 5.7.1 Email rejected per DMARC policy for DOMAIN``.
 ``p=quarantine`` and ``p=none`` accept (quarantine files the message as spam,
 which for SMTP is a delivery). When SPF is ``temperror`` or the DMARC record cannot
 be fetched, the message is deferred with ``451 4.4.3`` (DMARCbis: "best answered

@@ -2,12 +2,12 @@
 
 ``write_maillog(result, path)`` writes one syslog file for all the hosts of a run
 (the syslog host field is the host key), in the format of Postfix 3.10 and older
-(facts section 4): smtpd ``connect from`` / ``client=`` / ``reject:`` lines, pickup,
+(Postfix smtpd.c, log_adhoc.c): smtpd ``connect from`` / ``client=`` / ``reject:`` lines, pickup,
 cleanup ``message-id=``, qmgr ``from=<...>, size=N, nrcpt=N (queue active)``, one
 ``to=<...>, relay=..., delay=D, delays=a/b/c/d, dsn=X.Y.Z, status=...`` line per
 delivery attempt and recipient, local mailbox deliveries, ``status=expired``
 lines, bounce notifications and ``removed`` lines. There is never a ``tls=``
-field, which pflogsumm 1.1.5 cannot parse (facts 4.2, 4.5).
+field, which pflogsumm 1.1.5 cannot parse (Postfix smtpd.c, log_adhoc.c; pflogsumm 1.1.5).
 
 How the tables become queue files (one queue id each):
 

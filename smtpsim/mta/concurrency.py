@@ -1,7 +1,7 @@
 """A destination's concurrency window: Postfix 2.5's concurrency scheduler
 (SCHEDULER_README, "Pseudocode for the Postfix 2.5 concurrency scheduler";
 ``src/qmgr/qmgr_queue.c``, ``qmgr_queue_unthrottle`` and ``qmgr_queue_throttle``;
-fact sheet 3.4).
+Postfix SCHEDULER_README, qmgr_queue.c).
 
 Each delivery request that ends gives feedback to its destination's window:
 

@@ -1,5 +1,5 @@
 """Postfix's SMTP client, smtp(8), in simulated time: from a delivery request to
-sessions with the next hop's servers (fact sheet sections 1.7, 3.6).
+sessions with the next hop's servers (RFC 5321 section 5.1; postconf(5)).
 
 For a request it finds the servers to try: the relay host given as ``[host]``, or
 the domain's MX hosts by preference with equal preferences shuffled (RFC 5321
@@ -17,7 +17,7 @@ them in order:
 - recipients answered 4xx, and all of them after a 4xx or 5xx greeting
   (``smtp_skip_5xx_greeting``: a 5xx greeting's DSN becomes 4.x.x, ``smtp_proto.c``),
   go on to the next server, within ``smtp_mx_session_limit`` sessions; a 5xx to
-  MAIL, RCPT or DATA bounces at once (fact sheet 1.7, 7.12); what is left at the end
+  MAIL, RCPT or DATA bounces at once (RFC 5321 section 5.1); what is left at the end
   is deferred.
 
 When the request ends the queue manager gets concurrency feedback
@@ -28,7 +28,7 @@ session completed its transaction; positive otherwise.
 Each session is one ``converse`` call and one SimPy event (its end); a message the
 server accepted enters the server's queue then.
 
-Connection caching (``smtp_connection_cache_on_demand``, fact sheet 3.5): when a
+Connection caching (``smtp_connection_cache_on_demand``, Postfix CONNECTION_CACHE_README): when a
 destination has more deliveries waiting, a session ends without QUIT and its
 connection is kept, by destination, for ``smtp_connection_cache_time_limit``; the
 next delivery to that destination reuses it (an RSET instead of connect, greeting
@@ -132,13 +132,13 @@ class DeliveryAgent:
                 attempt.candidates = candidates
             elif kind == "null":
                 # Postfix's own status for it (smtp_addr.c: DNS_NULLMX -> 5.1.0), not
-                # RFC 7505's 5.1.10, which is the receiving server's (fact sheet 1.7).
+                # RFC 7505's 5.1.10, which is the receiving server's (RFC 5321 section 5.1).
                 reply = Reply(550, "5.1.0", f"Domain {name} does not accept mail (nullMX)")
                 return self._settle_all(attempt, reply, "dns")
             elif kind == "notfound":
                 if answer.implicit is not None:
                     attempt.candidates = [answer.implicit]
-                elif not self.fallback:  # with fallback relays, they take it (fact sheet 3.6)
+                elif not self.fallback:  # with fallback relays, they take it (postconf(5))
                     reply = Reply(550, "5.4.4", "Host or domain name not found. Name service "
                                   f"error for name={name} type=A: Host not found")
                     return self._settle_all(attempt, reply, "dns")
@@ -207,7 +207,7 @@ class DeliveryAgent:
             if pool.try_acquire():
                 self._session(attempt, server, path, pool)
             elif server.listen_backlog is not None and pool.waiting >= server.listen_backlog:
-                # The listen queue is full: the SYN gets no answer (fact sheet 1.5).
+                # The listen queue is full: the SYN gets no answer (RFC 5321 section 4.5.3.2).
                 attempt.t += self.p.smtp_connect_timeout
                 self._site_failed(attempt, Reply(451, "4.4.1", f"connect to {server.name}"
                                                  f"[{server.ip}]:25: Connection timed out"))

@@ -12,7 +12,7 @@ __all__ = ["BOUNCE_OVERHEAD", "Deferral", "QueuedMessage", "make_bounce"]
 
 # A Postfix non-delivery notice: a text part and a delivery-status part (about 1.5 kB
 # with one recipient, a few hundred bytes per further one), then the original
-# message, or only its headers above ``bounce_size_limit`` (fact sheet 2.3).
+# message, or only its headers above ``bounce_size_limit`` (RFC 3464, Postfix bounce_notify_util.c).
 BOUNCE_OVERHEAD = 1500
 BOUNCE_PER_RECIPIENT = 300
 BOUNCE_SIZE_LIMIT = 50_000
@@ -55,7 +55,7 @@ class QueuedMessage:
 
     ``rcpts`` and ``rows`` are parallel: the addresses and their recorder rows.
     ``pending`` holds the indices still to deliver; ``errors`` the last deferral
-    reason per index (the reason an expiry bounce reports, fact sheet 3.3).
+    reason per index (the reason an expiry bounce reports, Postfix qmgr_active.c).
     ``created`` is when it entered this host's queue: Postfix's backoff and
     lifetime are counted from it.
     """

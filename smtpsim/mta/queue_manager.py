@@ -1,4 +1,4 @@
-"""Postfix's queue manager (qmgr), in simulated time (fact sheet section 3).
+"""Postfix's queue manager (qmgr), in simulated time (Postfix qmgr(8), SCHEDULER_README).
 
 - Queues: ``incoming`` (new mail), ``active`` (at most ``qmgr_message_active_limit``
   messages), ``deferred`` (waiting for their retry time). When the active queue has
@@ -10,7 +10,7 @@
   ``default_process_limit``.
 - The deferred queue is scanned every ``queue_run_delay``; a deferred message is due
   ``clamp(age, minimal_backoff_time, maximal_backoff_time)`` after its attempt, age
-  counted from its arrival in this queue (``qmgr_active.c``, fact sheet 3.3), and is
+  counted from its arrival in this queue (Postfix ``qmgr_active.c``), and is
   tried at the first scan after that. Another retry policy (Exim's rules, a
   provider-like profile: ``smtpsim.mail.retry``) may decide the due time instead.
 - After an attempt in which something failed, a message older than
@@ -23,7 +23,7 @@
   pseudo-cohort of consecutive site failures (connect or handshake) makes the
   destination dead for ``minimal_backoff_time``, or until a delivery still under way
   succeeds, during which its mail is deferred without a connection ("delivery
-  temporarily suspended", fact sheet 3.4).
+  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c).
 - A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
 - A crash stops everything; the queue is either kept (at restart the messages that
   were active or waiting go back to incoming, deferred ones keep their times) or
@@ -222,7 +222,8 @@ class QueueManager:
 
     def _suspend(self, dest: Destination, now: float) -> None:
         """A dead destination: defer its queued mail without connecting, with the
-        reason it died (fact sheet 3.4; ``qmgr_deliver.c``, ``qmgr_defer_todo``)."""
+        reason it died (Postfix SCHEDULER_README; ``qmgr_queue.c``, ``qmgr_deliver.c``'s
+        ``qmgr_defer_todo``)."""
         last = dest.last_reason
         reason = _SUSPENDED + (last.reason if last is not None else "destination dead")
         why = Deferral(
@@ -363,8 +364,8 @@ class QueueManager:
         revive.callbacks.append(partial(self._revive, dest, dest.deaths))
 
     def _revive(self, dest: Destination, death: int, _event: Any = None) -> None:
-        """The dead destination's timer ran out: slow open (fact sheet 3.4). The timer
-        of a death that a success already ended does nothing."""
+        """The dead destination's timer ran out: slow open (Postfix SCHEDULER_README,
+        ``qmgr_queue.c``). The timer of a death that a success already ended does nothing."""
         if not dest.dead or death != dest.deaths:
             return
         dest.concurrency.revive(dest.busy)

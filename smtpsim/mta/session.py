@@ -1,5 +1,5 @@
 """One SMTP session in simulated time: the protocol core's client and server
-machines in lockstep (ARCHITECTURE section 3, "Two ways to run a session").
+machines in lockstep (docs/architecture.md, section 3, "Two ways to run a session").
 
 The client's ``ClientSession`` emits command groups; the server's connection and
 policies answer them; the elapsed time is the sum of what the session costs:
@@ -56,7 +56,7 @@ from ..protocol.states import CLOSED
 __all__ = ["ClientSide", "Live", "ServerSide", "SessionOutcome", "converse"]
 
 # A TLS handshake after STARTTLS: TCP is up, TLS 1.2/1.3 full handshake is about
-# one more round trip beyond the STARTTLS exchange (fact sheet 1.8: 1-2 RTT).
+# one more round trip beyond the STARTTLS exchange (RFC 2920, RFC 3207: 1-2 RTT).
 _TLS_HANDSHAKE_RTTS = 1.0
 
 

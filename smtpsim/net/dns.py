@@ -5,7 +5,7 @@ target host), a null MX, an A record (a host), a TTL, TXT records and whether it
 a DNSBL zone. Every host's own name has an A record. A ``Resolver`` answers MX
 lookups from its cache while the TTL lasts and pays a query time on a miss.
 
-Answers use Postfix's reading of the outcomes (fact sheet 1.7): MX records; a null
+Answers use Postfix's reading of the outcomes (RFC 5321 section 5.1): MX records; a null
 MX; "not found" (no MX, or NXDOMAIN, after which the client tries the domain's own
 address: the implicit MX); a temporary failure (SERVFAIL, timeout).
 """
@@ -18,7 +18,7 @@ from ipaddress import IPv4Address, IPv4Network
 __all__ = ["RESOLVER_TIMEOUT", "MXAnswer", "Resolver", "ZoneData", "Zones"]
 
 RESOLVER_TIMEOUT = 10.0
-"""A lookup nobody answers: glibc's 5 s per try, 2 tries (fact sheet 5.3)."""
+"""A lookup nobody answers: glibc's 5 s per try, 2 tries (RFC 2308, RFC 9520)."""
 
 MX, NULL_MX, NOT_FOUND, TRY_AGAIN = "mx", "null", "notfound", "tryagain"
 

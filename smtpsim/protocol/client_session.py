@@ -26,7 +26,7 @@ is a 2xx (RFC 5321 section 4.2.5); no 3xx is ever a final reply.
 It never touches a connection's bytes: the caller sends what ``next_commands()``
 returns through its ``ClientConnection`` and feeds back the events it reads.
 
-Connection caching (Postfix's ``scache``, fact sheet 3.5): with ``keep_open`` a
+Connection caching (Postfix's ``scache``, Postfix CONNECTION_CACHE_README): with ``keep_open`` a
 session that ends its transaction normally stops without QUIT and says so in
 ``kept_open``; a later session given ``reuse=True`` on the same connection starts
 with RSET to check that the connection still works, then sends the envelope.

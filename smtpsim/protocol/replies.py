@@ -92,7 +92,7 @@ def enhanced_from_code(code: int) -> str:
     return f"{code // 100}.0.0"
 
 
-# --- Constant replies (Postfix texts, fact sheet section 1.3) -----------------------
+# --- Constant replies (Postfix texts, RFC 5321 section 4.2) -----------------------
 
 OK = Reply(250, "2.0.0", "Ok")
 MAIL_OK = Reply(250, "2.1.0", "Ok")
@@ -232,14 +232,14 @@ def too_many_recipients_from(ip: str) -> Reply:
 
 def dnsbl_blocked(ip: str, zone: str, reason: str = "") -> Reply:
     """Postfix's ``default_rbl_reply`` with ``maps_rbl_reject_code = 554``
-    (fact sheet 5.2): ``; REASON`` (the zone's TXT record) only when there is one."""
+    (RFC 5782): ``; REASON`` (the zone's TXT record) only when there is one."""
     text = f"Service unavailable; Client host [{ip}] blocked using {zone}"
     return Reply(554, "5.7.1", f"{text}; {reason}" if reason else text)
 
 
 def greylisted(recipient: str) -> Reply:
     """postgrey's default ``--greylist-text`` with its 4.2.0 code, as Postfix's
-    ``DEFER_IF_PERMIT`` sends it (fact sheet 5.1); ``%r`` is the recipient's domain."""
+    ``DEFER_IF_PERMIT`` sends it (postgrey 1.37); ``%r`` is the recipient's domain."""
     domain = recipient.rpartition("@")[2]
     return Reply(
         450,
@@ -261,7 +261,7 @@ def spf_fail(sender: str) -> Reply:
 
 
 def dmarc_rejected(domain: str) -> Reply:
-    """DMARC ``p=reject`` at the end of data (DMARCbis' example text, fact sheet 6)."""
+    """DMARC ``p=reject`` at the end of data (DMARCbis' example text, RFC 7208, RFC 7489)."""
     return Reply(550, "5.7.1", f"Email rejected per DMARC policy for {domain}")
 
 

@@ -71,7 +71,7 @@ _CRLF = b"\r\n"
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """What a server offers and enforces. Defaults are Postfix's (fact sheet 3.2).
+    """What a server offers and enforces. Defaults are Postfix's (postconf(5)).
 
     ``max_message_size`` is Postfix's ``message_size_limit`` (0: no limit),
     ``max_recipients`` its ``smtpd_recipient_limit``, ``max_errors`` its
@@ -108,7 +108,7 @@ class ServerConfig:
             raise ValueError(f"unsupported AUTH mechanisms: {sorted(unknown)}")
 
     def ehlo_keywords(self, *, tls_active: bool) -> tuple[str, ...]:
-        """The extensions an EHLO reply lists, in Postfix's order (fact sheet 1.8)."""
+        """The extensions an EHLO reply lists, in Postfix's order (RFC 2920, RFC 3207)."""
         words: list[str] = []
         if self.pipelining:
             words.append("PIPELINING")

@@ -132,7 +132,7 @@ TOLERATED: dict[tuple[str, str, int], str] = {
 # Section 4.3.2 lists, per command, the codes of success (S), intermediate (I) and error
 # (E) replies, and lets any command get 500, 501 and 421. A client "SHOULD interpret only
 # the first digit" and "MUST" cope with codes it does not know by their first digit
-# (section 4.3.2; fact sheet 1.1), and real servers use codes the list does not name
+# (section 4.3.2; RFC 5321 section 4.1.4), and real servers use codes the list does not name
 # (Postfix's 554 5.7.1 to RCPT, 421 greetings from postscreen), so the table is by class:
 # 2, 4 and 5 stand for every code of that class. Intermediate replies are never taken by
 # class: 354 exists only in reply to DATA and 334 only in SASL (RFC 4954 section 4), so

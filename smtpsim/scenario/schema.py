@@ -402,7 +402,8 @@ DEFAULT_SIZE_CDF: tuple[tuple[str, float], ...] = (
     ("2MiB", 0.9996),
     ("10MiB", 1.0),
 )
-"""Message sizes: J. Buchner's empirical CDF (workload-and-validation.md), closed at 10 MiB."""
+"""Message sizes: J. Buchner's empirical CDF ("Modelling realistic email traffic: email
+size distribution", 2009, from a FreeBSD list's messages), closed at 10 MiB."""
 
 
 # ---------------------------------------------------------------------------------------------

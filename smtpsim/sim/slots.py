@@ -3,7 +3,7 @@
 ``simpy.Resource`` costs two events and several allocations per use; on the hot
 path (every SMTP session) a plain counter with a queue of callbacks does the same
 job with no event at all: a slot is taken synchronously when free, and handed to
-the next waiter, in FIFO order, when released (ARCHITECTURE section 9).
+the next waiter, in FIFO order, when released (docs/architecture.md, section 9).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every component draws from its own generator, spawned from the run's seed and a
 stable name (``workload.staff.arrivals``, ``link.out-internet.latency``), so
 changing one part of a scenario does not reshuffle the draws of the others, and two
-configurations compared with the same seed share their random numbers (ARCHITECTURE
+configurations compared with the same seed share their random numbers (docs/architecture.md,
 section 5).
 """
 

@@ -1,4 +1,4 @@
-"""Dead destinations (fact sheet 3.4, SCHEDULER_README): one pseudo-cohort of
+"""Dead destinations (Postfix SCHEDULER_README, qmgr_queue.c): one pseudo-cohort of
 consecutive connection failures makes a destination dead; for
 ``minimal_backoff_time`` its mail is deferred without any connection ("delivery
 temporarily suspended", logged by qmgr with relay=none), then it is tried again."""

@@ -1,4 +1,4 @@
-"""``smtp_fallback_relay`` (fact sheet 3.6, docs/scenario-format.md): tried after the
+"""``smtp_fallback_relay`` (postconf(5), docs/scenario-format.md): tried after the
 MX hosts for destinations that are unreachable or cannot be found; not used while
 the MX hosts answer."""
 

@@ -1,4 +1,4 @@
-"""Implicit MX (RFC 5321 section 5.1 rule 4, fact sheet 1.7): a domain without MX
+"""Implicit MX (RFC 5321 section 5.1 rule 4): a domain without MX
 records is served by the host its own address record points to; a domain with no
 address either bounces with 5.4.4.
 

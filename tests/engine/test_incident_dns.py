@@ -1,4 +1,4 @@
-"""DNS incidents (docs/scenario-format.md, "incidents"; fact sheet 1.7, 5.3):
+"""DNS incidents (docs/scenario-format.md, "incidents"; RFC 5321 section 5.1; RFC 2308, RFC 9520):
 ``dns_failure`` makes MX lookups of a zone fail for now (4.4.3; ``servfail`` at once,
 ``timeout`` after the resolver's 10 s) while answers already cached still serve;
 ``dns_change`` gives a zone new records that resolvers see as their cached answers

@@ -1,9 +1,9 @@
 """Host incidents (docs/scenario-format.md, "incidents"): ``host_down`` (refuse: the
 connection is refused at once, 4.4.1; blackhole: accepted, never greeted, the client
-waits ``smtp_helo_timeout``, 4.4.2; both soft, so the next MX is tried, fact sheet
-1.7), ``host_slow`` (processing times multiplied), ``server_errors`` (a forced reply
-at a phase, with a probability) and ``disk_full`` (452 4.3.1 at MAIL). Each run is a
-tiny scenario with an ``incidents:`` section, checked on the tables."""
+waits ``smtp_helo_timeout``, 4.4.2; both soft, so the next MX is tried,
+RFC 5321 section 5.1), ``host_slow`` (processing times multiplied), ``server_errors``
+(a forced reply at a phase, with a probability) and ``disk_full`` (452 4.3.1 at
+MAIL). Each run is a tiny scenario with an ``incidents:`` section, checked on the tables."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Link incidents (docs/scenario-format.md, "incidents"): while a ``link_down`` lasts
 the link carries nothing, so connections across it time out (``smtp_connect_timeout``,
-4.4.1) and the mail waits for Postfix's retry schedule (fact sheet 3.3); a
+4.4.1) and the mail waits for Postfix's retry schedule (Postfix qmgr_active.c); a
 ``link_congestion`` multiplies the latency and adds to it, thins the bandwidth and
 loses connection attempts. Each run is a tiny scenario with an ``incidents:``
 section, checked on the tables."""
@@ -84,7 +84,7 @@ def postfix_schedule(arrival: float, down: tuple[float, float],
     is unreachable during ``down``: tried at once; an attempt inside the window fails
     ``cost`` later (the connect timeout); the next one is due ``clamp(age, minimal_backoff_time,
     maximal_backoff_time)`` after that failure (age counted from the arrival) and
-    happens at the first deferred-queue scan at or after it (fact sheet 3.3).
+    happens at the first deferred-queue scan at or after it (Postfix qmgr_active.c).
     Returns the failed attempts' times and the time of the attempt that gets through."""
     failed: list[float] = []
     t = arrival
@@ -97,7 +97,7 @@ def postfix_schedule(arrival: float, down: tuple[float, float],
 
 
 def test_postfix_schedule_helper() -> None:
-    # fact sheet 3.3's table (delivery failing instantly, scans every 300 s): 0, 300,
+    # Postfix's schedule (qmgr_active.c; delivery failing instantly, scans every 300 s): 0, 300,
     # 600, 1200, 2400, 4800 s, then every 4200 s
     failed, _ = postfix_schedule(0.0, (0.0, 20000.0), cost=0.0)
     assert failed[:8] == [0, 300, 600, 1200, 2400, 4800, 9000, 13200]
@@ -265,7 +265,8 @@ def test_congestion_bandwidth_factor_slows_big_messages() -> None:
 def test_congestion_loss_makes_connections_time_out() -> None:
     # a short window: two lost connections in a row do not make the destination
     # dead (three would, at concurrency 5: windows 5, 3, 2 in qmgr_queue_throttle,
-    # fact sheet 3.4), so every attempt inside connects, and only those inside fail
+    # Postfix SCHEDULER_README, qmgr_queue.c), so every attempt inside connects, and only
+    # those inside fail
     window = (300.0, 360.0)
     result = run(congestion_scenario("{link: [mx, internet], loss: 100%}", window=window))
     out = attempts_from(result, "out")

@@ -1,4 +1,4 @@
-"""``maximal_queue_lifetime = 0`` (fact sheet 3.2): try once; a temporary failure at
+"""``maximal_queue_lifetime = 0`` (postconf(5)): try once; a temporary failure at
 that attempt returns the mail to the sender at once, with the failure's reason."""
 
 from __future__ import annotations

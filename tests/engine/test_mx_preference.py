@@ -1,5 +1,5 @@
-"""MX preference order and fallback to the next MX (RFC 5321 section 5.1, fact sheet
-1.7): the lowest preference first, whatever the order in the zone; on a connection
+"""MX preference order and fallback to the next MX (RFC 5321 section
+5.1): the lowest preference first, whatever the order in the zone; on a connection
 failure the next MX; equal preferences shared at random; when no MX answers, the
 recipient is deferred once all of them have been tried."""
 

@@ -1,4 +1,4 @@
-"""A null MX (RFC 7505, fact sheet 1.7): mail to the domain fails at once, without a
+"""A null MX (RFC 7505, RFC 5321 section 5.1): mail to the domain fails at once, without a
 connection, with Postfix's own status 5.1.0 (``smtp_addr.c``: DNS_NULLMX; RFC 7505's
 556 5.1.10 is what a receiving server answers), ``peer`` none, phase ``dns``; the
 sender gets a bounce."""

@@ -1,4 +1,4 @@
-"""DNSBL checks (docs/scenario-format.md, "policies" and "incidents"; fact sheet 1.7,
+"""DNSBL checks (docs/scenario-format.md, "policies" and "incidents"; RFC 5321 section 5.1,
 5.2): while a ``dnsbl_list`` incident (or a zone's own ``listing`` rule, after
 spamtrap hits) lists the sending MTA's address, a receiver that checks the zone
 answers 554 5.7.1 ``... blocked using ZONE``: at RCPT (the default) the recipients

@@ -1,4 +1,4 @@
-"""Greylisting (docs/scenario-format.md, "policies" and "retry"; fact sheet 5.1,
+"""Greylisting (docs/scenario-format.md, "policies" and "retry"; postgrey 1.37,
 3.3, 3.8): postgrey's triplets of client /24, sender and recipient; a new triplet is
 refused with 450 4.2.0 for ``delay``; a client network that passed
 ``auto_whitelist`` times (at most one count an hour) is let through; a first retry
@@ -192,7 +192,7 @@ def test_first_delivery_waits_the_delay_and_less_than_one_retry_interval_more(
         # the recipient's delay is the same, up to the submission and the sessions
         row = rcpts[rcpts["msg_id"] == msg_id].iloc[0]
         assert delay <= row["delay_s"] < delay + interval + QUEUE_RUN_DELAY + 1.0
-    if delay == 300.0:  # Postfix's default: through at the first retry (fact sheet 5.1)
+    if delay == 300.0:  # Postfix's default: through at the first retry (postgrey 1.37)
         assert out.groupby("msg_id").size().tolist() == [2] * 6
 
 

@@ -1,5 +1,5 @@
-"""SPF with DMARC at the receiver (docs/scenario-format.md, "policies"; fact sheet
-6): a sender domain publishing ``v=spf1 ip4:<its MSA's /24> -all`` and ``dmarc:
+"""SPF with DMARC at the receiver (docs/scenario-format.md, "policies";
+RFC 7208, RFC 7489): a sender domain publishing ``v=spf1 ip4:<its MSA's /24> -all`` and ``dmarc:
 reject`` has mail that reaches the receiver from another address refused at the
 end of data (after the transfer), 550 5.7.1 ``Email rejected per DMARC policy for
 DOMAIN``; mail from an authorised address passes; without ``dmarc: reject`` an

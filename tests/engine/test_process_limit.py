@@ -1,4 +1,4 @@
-"""The server's process limit (``default_process_limit``, fact sheet 3.2): when all
+"""The server's process limit (``default_process_limit``, postconf(5)): when all
 smtpd processes of a host are busy, a new client waits in the listen queue until one
 frees up (up to its greeting timeout); it is not refused and its mail is not
 deferred."""

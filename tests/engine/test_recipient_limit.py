@@ -1,4 +1,4 @@
-"""``default_destination_recipient_limit`` (fact sheet 3.2): at most that many
+"""``default_destination_recipient_limit`` (postconf(5)): at most that many
 recipients per delivery request, that is per SMTP transaction; a message with more
 recipients for one destination is split, recipients kept in order."""
 

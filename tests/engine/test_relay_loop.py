@@ -1,4 +1,4 @@
-"""Mail loops end in a 5.4.6 bounce, never hang a run (ARCHITECTURE section 4):
+"""Mail loops end in a 5.4.6 bounce, never hang a run (docs/architecture.md, section 4):
 a message that has crossed more than ``hopcount_limit`` hops bounces; a host that
 finds itself as the best MX of a domain it does not accept bounces at once."""
 

@@ -1,4 +1,4 @@
-"""``relayhost`` (fact sheet 3.6): all mail not for a local domain goes to the relay
+"""``relayhost`` (postconf(5)): all mail not for a local domain goes to the relay
 host, without an MX lookup, even when the MX hosts could be reached directly; mail
 for the host's own domains stays there."""
 

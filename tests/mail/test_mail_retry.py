@@ -1,4 +1,5 @@
-"""Sender-side retry policies: exact schedules (fact sheet 3.3, 3.8) and presets."""
+"""Sender-side retry policies: exact schedules (Postfix qmgr_active.c; Exim's spec,
+"Retry configuration") and presets."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_postfix_backoff_is_the_message_age_clamped():
 
 
 def test_postfix_schedule_without_scan_rounding_matches_the_fact_sheet():
-    # fact sheet 3.3: 0, 300, 600, 1200, 2400, 4800, 8800, 12800 ... (+4000 s)
+    # Postfix qmgr_active.c: 0, 300, 600, 1200, 2400, 4800, 8800, 12800 ... (+4000 s)
     times = retry_schedule(PostfixRetry())
     assert times[:8] == [0, 300, 600, 1200, 2400, 4800, 8800, 12800]
     assert all(b - a == 4000 for a, b in pairwise(times[6:]))

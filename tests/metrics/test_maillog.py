@@ -1,5 +1,5 @@
-"""The maillog's line formats (facts section 4), Postfix's number formatting, and a
-Python reading of the log with pflogsumm 1.1.5's own regexes (facts 4.5), so that
+"""The maillog's line formats (Postfix smtpd.c, log_adhoc.c), Postfix's number formatting, and a
+Python reading of the log with pflogsumm 1.1.5's own regexes (pflogsumm 1.1.5), so that
 the counts are checked even where pflogsumm is not installed."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from smtpsim.metrics.maillog import (
 )
 from smtpsim.metrics.result import RunResult
 
-# pflogsumm 1.1.5's regexes (facts 4.5; Debian pflogsumm 1.1.5-8, lines 630 and 642).
+# pflogsumm 1.1.5's regexes (Debian pflogsumm 1.1.5-8, lines 630 and 642).
 TRADITIONAL = re.compile(r"^(...) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) \S+ (.+)$")
 PROGRAM_QID = re.compile(r"^(?:postfix)(?:/(?:smtps|submission))?/([^\[:]*).*?: ([^:\s]+)")
 DELIVERY = re.compile(
@@ -33,7 +33,7 @@ DELIVERY = re.compile(
 )
 CLIENT = re.compile(r"\[\d+\]: \w+: client=(.+?)(,|$)")
 REJECT = re.compile(r"\[\d+\]: \w+: (reject(?:_warning)?|hold|discard): ")
-# Postfix's own line shapes (facts 4.2)
+# Postfix's own line shapes (Postfix smtpd.c, log_adhoc.c)
 FULL_DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-F]{10}): to=<(?P<to>[^>]*)>, relay=(?P<relay>none|local|[^\[,]+\[[\d.]+\]:25),"
     r" delay=(?P<delay>[\d.]+), delays=(?P<a>[\d.]+)/(?P<b>[\d.]+)/(?P<c>[\d.]+)/(?P<d>[\d.]+),"
@@ -89,7 +89,7 @@ def read(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    # the examples of facts 4.3 (Postfix's format_tv.c, run there)
+    # Postfix's own outputs (format_tv.c, run there)
     (0.004, "0"), (0.005, "0.01"), (0.123, "0.12"), (0.999, "1"), (1.234, "1.2"),
     (1.25, "1.3"), (12.34, "12"), (12.5, "13"), (99.6, "100"), (120.7, "121"), (301.2, "301"),
     # and a few more

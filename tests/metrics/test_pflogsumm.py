@@ -64,7 +64,7 @@ def test_pflogsumm_totals_equal_the_tables(run: str, request: pytest.FixtureRequ
 
 def test_a_tls_field_hides_a_delivery_from_pflogsumm(quickstart_log: Path,
                                                      tmp_path: Path) -> None:
-    """Why the maillog never has Postfix 3.11's tls= field (facts 4.5)."""
+    """Why the maillog never has Postfix 3.11's tls= field (pflogsumm 1.1.5)."""
     lines = quickstart_log.read_text().splitlines()[:2000]
     plain = tmp_path / "plain"
     plain.write_text("\n".join(lines) + "\n")

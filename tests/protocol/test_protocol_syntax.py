@@ -510,7 +510,7 @@ CATALOGUE = [
 
 @pytest.mark.parametrize(("reply", "wire"), CATALOGUE, ids=[w[:9].decode() for _, w in CATALOGUE])
 def test_catalogue_texts_follow_postfix(reply, wire):
-    """The texts of the fact sheet (section 1.3), on the wire."""
+    """Postfix's reply texts (RFC 5321 section 4.2 codes), on the wire."""
     assert format_reply(reply) == wire
 
 

@@ -101,7 +101,8 @@ def test_docs_mention_every_field() -> None:
 
 
 def test_scenario_package_is_pure_data() -> None:
-    # ARCHITECTURE.md: smtpsim.scenario may import pydantic, pyyaml and the standard library.
+    # docs/architecture.md, section 2: smtpsim.scenario may import pydantic, pyyaml and
+    # the standard library.
     code = (
         "import sys\n"
         "before = set(sys.modules)\n"

@@ -1,4 +1,4 @@
-"""Conservation of recipients (ARCHITECTURE section 7, docs/results.md): every
+"""Conservation of recipients (docs/architecture.md, section 7, docs/results.md): every
 submitted recipient, bounce messages' recipients included, ends in exactly one of
 delivered, bounced, expired, lost and pending, and the times agree with the status.
 """

@@ -1,4 +1,4 @@
-"""Determinism (ARCHITECTURE sections 3 and 5): same scenario and seed give identical
+"""Determinism (docs/architecture.md, sections 3 and 5): same scenario and seed give identical
 tables, bit for bit; another seed gives other tables; wire mode (every SMTP line
 written and parsed) gives the fast path's tables; and named random streams give
 common random numbers: changing one flow does not move another flow's draws."""

@@ -1,4 +1,4 @@
-"""M/M/c against Erlang C (ARCHITECTURE section 7, "validation against theory").
+"""M/M/c against Erlang C (docs/architecture.md, section 7, "validation against theory").
 
 A flow submits one-recipient messages (Poisson arrivals, rate lambda) to a relay
 whose queue manager sends everything to one next hop (``relayhost``: no DNS) with

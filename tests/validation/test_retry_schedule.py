@@ -1,4 +1,5 @@
-"""Exact retry schedules of Postfix's queue manager (fact sheet 3.3, 1.5).
+"""Exact retry schedules of Postfix's queue manager (Postfix qmgr_active.c; RFC 5321
+section 4.5.3.2).
 
 One message, one recipient, arrives in the queue of ``out`` while its only MX is
 unreachable, and the MX comes back 3 hours later. The times of ``out``'s delivery
@@ -19,7 +20,7 @@ attempts are computed here, independently of the engine, from Postfix's rules:
   run every ``queue_run_delay`` (300 s) from t = 0;
 - an attempt that starts once the MX is reachable again is delivered;
 - after a failed attempt, a message whose age is at least ``maximal_queue_lifetime``
-  expires instead (fact sheet 3.3), with the last error as its reason.
+  expires instead (Postfix qmgr_active.c), with the last error as its reason.
 
 In the ``attempts`` table (docs/results.md) ``t_start`` is when the recipient was
 handed to the SMTP client and ``t_end`` when the outcome was known: for a deferral
@@ -112,7 +113,7 @@ def postfix_schedule(
 
 
 def test_schedule_function_reproduces_the_fact_sheet_table() -> None:
-    # fact sheet 3.3: arrival at 0, failing instantly, scans at 0, 300, 600 ...
+    # Postfix qmgr_active.c: arrival at 0, failing instantly, scans at 0, 300, 600 ...
     attempts, _ = postfix_schedule(0.0, 0.0, 20000.0)
     starts = [a.t_start for a in attempts]
     assert starts == [0, 300, 600, 1200, 2400, 4800, 9000, 13200, 17400, 21600]
@@ -225,7 +226,7 @@ def test_message_expires_after_maximal_queue_lifetime() -> None:
     rcpts = result.recipients
     expired_row = rcpts[rcpts["msg_id"] == original["msg_id"]].iloc[0]
     assert expired_row["status"] == "expired"
-    # Postfix reports the last real error, not 4.4.7 (fact sheet 3.3, 7.6)
+    # Postfix reports the last real error, not 4.4.7 (Postfix qmgr_active.c)
     assert expired_row["dsn"] == "4.4.1"
     assert expired_row["reply"].startswith("451 4.4.1")
     assert "Connection timed out" in expired_row["reply"]

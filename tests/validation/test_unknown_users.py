@@ -1,7 +1,8 @@
 """Unknown users: the MX refuses them with 550 5.1.1 at RCPT; the sending MTA bounces
-them at once (fact sheet 1.7, 7.12) and sends one non-delivery notice per message,
+them at once (RFC 5321 section 5.1) and sends one non-delivery notice per message,
 from the null sender to the original sender, delivered into the sender's mailbox on
-the MSA (fact sheet 2.3); a bounce is never bounced (RFC 5321 section 6.1)."""
+the MSA (RFC 3464, Postfix bounce_notify_util.c); a bounce is never bounced (RFC 5321
+section 6.1)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def check_conservation(result: RunResult) -> dict[str, int]:
 
 
 def erlang_c(c: int, lam: float, mu: float) -> tuple[float, float]:
-    """Exact M/M/c (as ../shared/bench/mmc_reference.py): probability of waiting and
+    """Exact M/M/c (Erlang C, as the M/M/c reference model computes it): probability of waiting and
     mean wait in queue."""
     a = lam / mu
     rho = a / c
