@@ -351,8 +351,11 @@ class Stage:
         if not any(target.iterdir()):
             return None
         info = describe_target(target)
-        looks_like_run = info is not None or (target / "meta.json").exists() or (
-            target / MANIFEST).exists()
+        # a damaged run is still a run (a manifest, or meta.json beside a table); a
+        # directory that merely holds a meta.json of its own is not, and is never deleted
+        looks_like_run = info is not None or (target / MANIFEST).exists() or (
+            (target / "meta.json").exists()
+            and any((target / f"{t}.{ext}").exists() for t in TABLES for ext in ("parquet", "csv")))
         if not looks_like_run:
             raise RunDirError(f"{target} is not empty and does not hold a smtpsim run: "
                               "not replacing it (choose another place)")

@@ -89,6 +89,10 @@ def test_never_replaces_what_is_not_a_run(first: RunResult, tmp_path: Path) -> N
     with pytest.raises(RunDirError, match="does not hold a smtpsim run: not replacing it"):
         first.write(home, replace=True)
     assert [p.name for p in home.iterdir()] == ["thesis.tex"]
+    (home / "meta.json").write_text("{}")  # a meta.json of its own does not make a run
+    with pytest.raises(RunDirError, match="does not hold a smtpsim run: not replacing it"):
+        first.write(home, replace=True)
+    assert sorted(p.name for p in home.iterdir()) == ["meta.json", "thesis.tex"]
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunDirError, match="exists and is not a directory"):
         first.write(tmp_path / "file")
