@@ -118,6 +118,8 @@ def _kept(stage: Any, out: Path) -> str:
         return f"{out} holds this run, complete"
     if stage.previous is not None:
         return f"{out} unchanged: it still holds {stage.previous.describe()}"
+    if out.is_dir() and any(out.iterdir()):  # an earlier run that was not whole
+        return f"{out} unchanged"
     return f"nothing written to {out}"
 
 
