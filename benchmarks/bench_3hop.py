@@ -44,21 +44,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smtpsim.experiment.stats import mean_ci, t_quantile
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "bench-3hop.yaml"
 REFERENCE = ROOT.parent / "shared" / "bench" / "smtp_hops_reference.py"
 HOPS = 3
 
 
-# Two-sided 95 % quantiles of Student's t, by degrees of freedom (then the normal's).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
-
-
 def t975(df: float) -> float:
-    """The 97.5 % quantile of t with ``df`` degrees of freedom (rounded down: wider)."""
-    k = max(int(df), 1)
-    return _T975[k - 1] if k <= len(_T975) else 1.96
+    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom, rounded down
+    (Welch's df is fractional; fewer degrees give a wider interval)."""
+    return t_quantile(0.975, max(int(df), 1))
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class Agreement:
 
     @staticmethod
     def _half(values: tuple[float, ...]) -> float:
-        return t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+        return mean_ci(values)[1]
 
     @property
     def difference(self) -> float:

@@ -173,16 +173,17 @@ def read_results(directory: Path, prog: str) -> tuple[Any, Any, int]:
     directory that is not one complete run: ``smtpsim.metrics.run_dir``). A run
     written without a manifest is read after a warning on stderr."""
     from ..metrics.result import RunResult
-    from ..metrics.run_dir import RunDirError, check_run_dir
+    from ..metrics.run_dir import RunDirError
 
     try:
-        info = check_run_dir(directory)
+        result = RunResult.read(directory)  # checks the directory first
     except RunDirError as error:
         return None, None, fail(prog, str(error), EXIT_USAGE)
-    if info.warning:
-        print(f"{prog}: warning: {info.warning}", file=sys.stderr)
-    try:
-        return RunResult.read(directory), info, 0
     except Exception as error:  # damaged files: pyarrow, pandas and json raise many types
         return None, None, fail(prog, f"cannot read the results in {directory}: "
                                 f"{type(error).__name__}: {error}", EXIT_USAGE)
+    info = result.source
+    assert info is not None  # read() always says what it checked
+    if info.warning:
+        print(f"{prog}: warning: {info.warning}", file=sys.stderr)
+    return result, info, 0

@@ -15,13 +15,12 @@ import pyarrow.parquet as pq
 from .maillog import DEFAULT_START, write_maillog
 from .memory import release_freed_memory
 from .recorder import ColumnarRecorder
-from .run_dir import PARQUET_KEY, Stage, check_run_dir, checkpoint, new_run_id
+from .run_dir import PARQUET_KEY, TABLES, RunInfo, Stage, check_run_dir, checkpoint, new_run_id
 from .summary import outcome_table, summarize
 from .tables import attempts_table, levels_table, messages_table, recipients_table
 
 __all__ = ["TABLES", "RunResult"]
 
-TABLES = ("messages", "recipients", "attempts", "levels")
 
 
 @dataclass
@@ -33,6 +32,8 @@ class RunResult:
     attempts: pd.DataFrame
     levels: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    # which run directory the tables were read from, as checked (``read``); else None
+    source: RunInfo | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_recorder(cls, recorder: ColumnarRecorder, meta: dict[str, Any]) -> RunResult:
@@ -132,15 +133,16 @@ class RunResult:
     @classmethod
     def read(cls, directory: str | Path) -> RunResult:
         """A result written by ``write`` (Parquet or CSV), after ``check_run_dir``
-        (which raises ``RunDirError`` for a directory that is not one complete run)."""
+        (which raises ``RunDirError`` for a directory that is not one complete run;
+        what it found is ``source``)."""
         path = Path(directory)
-        check_run_dir(path)
+        source = check_run_dir(path)
         frames = {}
         for name in TABLES:
             parquet, csv = path / f"{name}.parquet", path / f"{name}.csv"
             frames[name] = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(csv)
         meta = json.loads((path / "meta.json").read_text())
-        return cls(meta=meta, **frames)
+        return cls(meta=meta, source=source, **frames)
 
     def _repr_html_(self) -> str:
         s = self.summary()
