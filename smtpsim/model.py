@@ -74,6 +74,15 @@ class Model:
         """The link between nodes ``a`` and ``b`` (set ``.up`` to take it down)."""
         return self.network.link(a, b)
 
+    def sessions(self) -> dict[str, Any]:
+        """How the SMTP sessions ran (``simulation.session_memo``): replayed from the
+        memo, or through the protocol machines; and the shapes the memos hold."""
+        memos = [h.agent.sessions for h in self.hosts.values() if h.agent is not None]
+        return {"memo": self.ctx.session_memo,
+                "replayed": sum(m.replayed for m in memos),
+                "ran_machines": sum(m.ran for m in memos),
+                "shapes": sum(m.shapes for m in memos)}
+
     def run(self, until: float | None = None) -> None:
         """Simulate up to ``until`` (default: the scenario's duration)."""
         end = self.scenario.duration if until is None else until
@@ -90,6 +99,7 @@ def build(scenario: Any, seed: int | None = None) -> Model:
         Streams(seed),
         ColumnarRecorder(attempts=sim.record_attempts, levels=sim.record_levels),
         wire=sim.wire,
+        session_memo=sim.session_memo,
         record_attempts=sim.record_attempts,
         record_levels=sim.record_levels,
     )

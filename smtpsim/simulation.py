@@ -84,6 +84,7 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
             bar.close()
         meta["wall_s"] = time.perf_counter() - wall0
         meta["events"] = next(model.env._eid)  # SimPy's event counter
+        meta["sessions"] = model.sessions()
         meta["sim_time_s"] = float(model.env.now)
     return RunResult.from_recorder(model.recorder, meta)
 

@@ -46,7 +46,8 @@ from ..sim import RunContext
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .message import Deferral, QueuedMessage
 from .queue_manager import DeliveryRequest
-from .session import ClientSide, Live, converse
+from .session import ClientSide, Live
+from .session_memo import SessionMemo
 
 __all__ = ["DeliveryAgent"]
 
@@ -110,6 +111,7 @@ class DeliveryAgent:
         self.fallback: tuple[str, ...] = tuple(p.smtp_fallback_relay)
         self.connections = 0  # open SMTP connections, cached ones included
         self._cache: dict[str, list[_Cached]] = {}
+        self.sessions = SessionMemo(ctx.session_memo)
 
     # --- finding the servers ------------------------------------------------------------
 
@@ -276,7 +278,7 @@ class DeliveryAgent:
             self.connections += 1
             self._level(now)
         keep_open = self.p.smtp_connection_cache_on_demand and bool(request.dest.queue)
-        outcome = converse(
+        outcome = self.sessions.converse(
             self.clients[server.requires_auth], server.server_side, self.host.client_info,
             msg.sender, [msg.rcpts[i] for i in attempt.remaining], msg.size, rtt, path.transfer,
             now, self.ctx.wire, server.next_queue_id, live=live, keep_open=keep_open,

@@ -36,8 +36,10 @@ retried, as after a lost connection (RFC 5321 sections 3.8 and 4.2.5; see
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..mail import Client, Envelope, PolicySet, ServerSession
 from ..protocol import (
@@ -46,6 +48,7 @@ from ..protocol import (
     ClientTimeouts,
     Message,
     RemoteProtocolError,
+    Reply,
     Response,
     ServerConfig,
     ServerConnection,
@@ -53,11 +56,110 @@ from ..protocol import (
 )
 from ..protocol.states import CLOSED
 
-__all__ = ["ClientSide", "Live", "ServerSide", "SessionOutcome", "converse"]
+__all__ = ["ClientSide", "Live", "ServerSide", "SessionOutcome", "Tape", "converse"]
 
 # A TLS handshake after STARTTLS: TCP is up, TLS 1.2/1.3 full handshake is about
 # one more round trip beyond the STARTTLS exchange (RFC 2920, RFC 3207: 1-2 RTT).
 _TLS_HANDSHAKE_RTTS = 1.0
+
+
+# What a session does besides running the machines, in the order it does it, as a
+# ``Tape`` writes it down (``session_memo`` replays these): the time arithmetic of
+# ``converse``, step by step. The two consults (the server's policies answering the
+# greeting or a command) are tuples: ``(GREETING, standard reply)`` and ``(COMMAND,
+# event, standard reply, credentials)``.
+GREETING, GREETED, TLS, HANDSHAKE_DONE, GROUP, CONTENT, COMMAND, GROUP_END = range(8)
+
+
+class Tape:
+    """What one run of ``converse`` took from outside and what it did, in order.
+
+    ``given`` holds values already obtained for this session (by a memo walk that
+    stopped half way, see ``session_memo``): draws, transfer times and the policies'
+    ``(reply, delay)``; ``converse`` takes them in order before it asks for new ones.
+    ``strict`` forbids asking for new ones (a check that must not touch the policies).
+    Everything taken is appended to ``taken``; the steps to ``ops``; each consult's
+    reply to ``replies``. ``server`` is the ``ServerSession`` the walk was using, and
+    ``accepted`` what it accepted so far: the session goes on with both.
+    """
+
+    __slots__ = ("accepted", "broke", "delay", "given", "ops", "replies", "server", "strict",
+                 "taken")
+
+    def __init__(self, given: list[Any] | None = None, server: ServerSession | None = None,
+                 accepted: list[tuple[Envelope, str]] | None = None,
+                 strict: bool = False) -> None:
+        self.given = deque(given or ())
+        self.server = server
+        self.accepted = [] if accepted is None else accepted
+        self.strict = strict
+        self.taken: list[Any] = []
+        self.ops: list[Any] = []
+        self.replies: list[Reply] = []
+        self.delay = 0.0
+        self.broke = False
+
+    def _next_given(self) -> Any:
+        if self.given:
+            return self.given.popleft()
+        if self.strict:
+            raise TapeExhausted("the session asked for more than it was given")
+        return _NOTHING
+
+    def value(self, source: Callable[..., float]) -> Callable[..., float]:
+        """``source`` (a draw, or the transfer time), taken from ``given`` first."""
+        taken = self.taken
+
+        def take(*args: Any) -> float:
+            value = self._next_given()
+            if value is _NOTHING:
+                value = source(*args)
+            elif type(value) is tuple:
+                raise TapeExhausted(f"a consult was given where a value was taken: {value!r}")
+            taken.append(value)
+            return value  # type: ignore[no-any-return]
+
+        return take
+
+    def consults(
+        self, sconn: ServerConnection, greet: Callable[[float], Reply],
+        answer: Callable[[Any, float], Reply], take_delay: Callable[[], float],
+    ) -> tuple[Callable[[float], Reply], Callable[[Any, float], Reply], Callable[[], float]]:
+        """The greeting, the answer to a command and the policies' delay, each one
+        written down (with what the memo needs to replay it) or taken from ``given``."""
+
+        def consult(step: tuple[Any, ...], ask: Callable[[], Reply]) -> Reply:
+            given = self._next_given()
+            if given is _NOTHING:
+                reply = ask()
+                given = (reply, take_delay())
+            elif type(given) is not tuple:
+                raise TapeExhausted(f"a value was given where a consult was taken: {given!r}")
+            reply, self.delay = given
+            self.taken.append(given)
+            self.ops.append(step)
+            self.replies.append(reply)
+            return reply  # type: ignore[no-any-return]
+
+        def tape_greet(now: float) -> Reply:
+            return consult((GREETING, sconn.standard_reply()), lambda: greet(now))
+
+        def tape_answer(event: Any, now: float) -> Reply:
+            step = (COMMAND, event, sconn.standard_reply(), sconn.credentials)
+            return consult(step, lambda: answer(event, now))
+
+        def tape_delay() -> float:
+            return self.delay
+
+        return tape_greet, tape_answer, tape_delay
+
+
+class TapeExhausted(RuntimeError):
+    """A session asked for a value its strict tape did not hold (``session_memo``
+    verification: the machines went where the memo did not)."""
+
+
+_NOTHING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +230,17 @@ def converse(
     *,
     live: Live | None = None,
     keep_open: bool = False,
+    tape: Tape | None = None,
 ) -> SessionOutcome:
     """Run one whole session from ``t0``; nothing here yields to SimPy.
 
     ``queue_id`` names a message the server accepts (its ``250 ... queued as``);
     ``transfer(size, start, now)`` is how long the message takes to cross the path.
+    With a ``tape`` (``session_memo``), the session also writes down what it did, and
+    takes the values the tape already holds instead of drawing or asking them again.
     """
     half = rtt * 0.5
-    accepted: list[tuple[Envelope, str]] = []
+    accepted: list[tuple[Envelope, str]] = [] if tape is None else tape.accepted
 
     def deliver(envelope: Envelope, message: Message, who: Client) -> str:
         accepted.append((envelope, queue_id()))
@@ -144,7 +249,11 @@ def converse(
     if live is None:
         cconn = ClientConnection(timeouts=client.timeouts, now=t0)
         sconn = ServerConnection(server.config, now=t0)
-        ssession = ServerSession(sconn, peer, server.policies, deliver)
+        if tape is not None and tape.server is not None:  # a memo walk went this far
+            ssession = tape.server
+            ssession.conn, ssession.deliver = sconn, deliver
+        else:
+            ssession = ServerSession(sconn, peer, server.policies, deliver)
     else:
         cconn, sconn, ssession = live.client, live.server, live.session
         ssession.deliver = deliver
@@ -164,18 +273,28 @@ def converse(
     )
     # Bound methods, looked up once: this loop runs for every command of every session.
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
-    policy_answer, receive_reply = ssession.answer, cconn.receive_reply
+    policy_answer: Callable[[Any, float], Reply] = ssession.answer
+    receive_reply = cconn.receive_reply
     handle, next_commands = csession.handle, csession.next_commands
-    take_delay = ssession.take_delay
+    take_delay: Callable[[], float] = ssession.take_delay
+    greet: Callable[[float], Reply] = ssession.greeting
+    greeting_delay, command_time = server.greeting_delay, server.command_time
+    end_of_data_time = server.end_of_data_time
+    log = None
+    if tape is not None:
+        log = tape.ops
+        greeting_delay, command_time = tape.value(greeting_delay), tape.value(command_time)
+        end_of_data_time, transfer = tape.value(end_of_data_time), tape.value(transfer)
+        greet, policy_answer, take_delay = tape.consults(sconn, greet, policy_answer, take_delay)
 
     handshake_end: float | None = None
     t = t_server = t0
     try:
         if live is None:
             # Connect, then the greeting: the server sees the client after the handshake.
-            t_server = t0 + rtt + server.greeting_delay()
-            greeting = ssession.greeting(t_server)
-            t_server += ssession.take_delay()
+            t_server = t0 + rtt + greeting_delay()
+            greeting = greet(t_server)
+            t_server += take_delay()
             if wire:
                 cconn.receive_data(sconn.send(greeting, t_server))
                 handle(_read_reply(cconn, t_server))
@@ -183,6 +302,8 @@ def converse(
                 server_answer(greeting, t_server)
                 handle(receive_reply(greeting, t_server))
             t = t_server + half
+            if log is not None:
+                log.append(GREETED)
         else:
             t = t0
         while not csession.done:
@@ -193,10 +314,14 @@ def converse(
                 t += _TLS_HANDSHAKE_RTTS * rtt
                 csession.tls_established()
                 ssession.tls_established()
+                if log is not None:
+                    log.append(TLS)
                 continue
             verb = group[0].verb
             if handshake_end is None and (verb == "MAIL" or verb == "QUIT"):
                 handshake_end = t
+                if log is not None:
+                    log.append(HANDSHAKE_DONE)
             if verb == "QUIT" and not client.wait_for_quit:
                 if wire:
                     cconn.send(group[0], t)
@@ -205,17 +330,21 @@ def converse(
                 break
             if verb == ".":
                 t_server = t + half + transfer(size, t, t0)
-                service = server.end_of_data_time
+                service = end_of_data_time
+                if log is not None:
+                    log.append(CONTENT)
             else:
                 t_server = t + half
-                service = server.command_time
+                service = command_time
+                if log is not None:
+                    log.append(GROUP)
             # The client sends the whole group; the server then takes it command by command.
             if wire:
                 sconn.receive_data(b"".join([cconn.send(command, t) for command in group]))
                 for _ in group:
                     t_server += service()
                     event = sconn.next_event(t_server)
-                    reply = policy_answer(event, t_server)  # type: ignore[arg-type]
+                    reply = policy_answer(event, t_server)
                     t_server += take_delay()
                     cconn.receive_data(sconn.send(reply, t_server))
                     handle(_read_reply(cconn, t_server))
@@ -233,9 +362,13 @@ def converse(
                     if sconn.state == CLOSED:
                         break
             t = t_server + half
+            if log is not None:
+                log.append(GROUP_END)
     except RemoteProtocolError as exc:  # the server broke the protocol (module docstring)
         t = t_server + half
         csession.protocol_error(exc, server.name)
+        if tape is not None:
+            tape.broke = True
     if handshake_end is None:
         handshake_end = t
     kept = None

@@ -1135,6 +1135,11 @@ class Simulation(_Model):
     wire: bool = _f(
         False, description="serialize and parse every SMTP line (slower, same results)"
     )
+    session_memo: Literal["on", "off", "verify"] = _f(
+        "on", description="replay SMTP sessions of a shape already seen instead of running "
+        "the protocol machines again (same results, faster); 'verify' does both and stops "
+        "at the first session where they differ"
+    )
     record_attempts: bool = _f(True, description="record the attempts table")
     record_levels: bool = _f(True, description="record the levels table (queue sizes over time)")
     max_events: int = _f(
@@ -1151,6 +1156,14 @@ class Simulation(_Model):
         "10d", gt=0, description="the longest a drain may run after the traffic stops (the "
         "default covers maximal_queue_lifetime and bounce_queue_lifetime, 5d each)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _memo_words(cls, data: Any) -> Any:
+        """YAML 1.1 reads a bare ``on``/``off`` as true/false: take them as meant."""
+        if isinstance(data, dict) and isinstance(data.get("session_memo"), bool):
+            data = {**data, "session_memo": "on" if data["session_memo"] else "off"}
+        return data
 
 
 def _fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:

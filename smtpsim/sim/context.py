@@ -17,12 +17,14 @@ class RunContext:
     """The SimPy environment, the random streams, the recorder, and run options.
 
     ``wire``: SMTP sessions serialize and parse every line instead of exchanging
-    events (slower; must give identical results).
+    events (slower; must give identical results). ``session_memo``: ``on``, ``off`` or
+    ``verify`` (``smtpsim.mta.session_memo``).
     """
 
     env: simpy.Environment
     streams: Streams
     recorder: Recorder
     wire: bool = False
+    session_memo: str = "on"
     record_attempts: bool = True
     record_levels: bool = True

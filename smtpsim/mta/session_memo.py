@@ -1,0 +1,427 @@
+"""The session memo: replay what the protocol machines did for sessions of a known shape.
+
+Most sessions of a run have the same shape: the same client and server (their
+configurations), the same number of recipients, the same verdicts of the server's
+policies. For a given shape the four machines of ``converse`` (``ClientSession``,
+``ClientConnection``, ``ServerConnection``, and the server's standard replies) always
+do the same thing; only the values that come from outside differ: the random draws
+(server processing times), the transfer time, and what the policies answer.
+
+So the first session of a shape runs the real machines with a ``Tape`` that writes
+down the steps (``session.GREETING`` ... ``GROUP_END``), and the memo keeps them as a
+decision tree: a node runs its steps up to the next consult of the policies, and the
+verdict (the reply's code; the whole reply after EHLO and AUTH, whose text the client
+reads) picks the child. A later session of the shape walks the tree: it draws the same
+random numbers in the same order, asks the real ``ServerSession`` (so greylisting,
+rate limits and DNSBLs keep their state and side effects) at the same points with the
+same events, and builds the same ``SessionOutcome``. At the first verdict the tree
+has not seen, it hands what it obtained so far to the machines (``Tape.given``), which
+go on from there with the real policies, and the tree learns the new branch.
+
+The result is identical, bit for bit, to running the machines every time:
+``simulation.session_memo: verify`` walks the tree and then runs the machines on the
+same draws and verdicts (without asking the policies twice), and stops at the first
+difference, naming the session. What the memo does not take on, the machines run:
+the ``wire`` mode, cached connections (``live``, ``keep_open``: the machines' state
+outlives the session), sessions whose recipients repeat an address, and anything the
+tree cannot express as a template (see ``_event_template``).
+
+What decides a shape (``_shape``): the ``ClientSide`` and ``ServerSide`` objects (a
+host's client and server settings; an incident that changes them makes new ones), the
+number of recipients, and whether the message is over the server's
+``message_size_limit`` (the only place the machines look at the size). The sender's
+and recipients' addresses, the peer's address and the times reach only the policies
+and the arithmetic, which the walk does for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..mail import Client, Envelope, ServerSession
+from ..protocol import (
+    Auth,
+    AuthResponse,
+    CommandError,
+    Data,
+    Hello,
+    Mail,
+    Message,
+    Quit,
+    Rcpt,
+    Reply,
+    Rset,
+    SessionResult,
+    StartTLS,
+)
+from .session import (
+    _TLS_HANDSHAKE_RTTS,
+    COMMAND,
+    CONTENT,
+    GREETED,
+    GREETING,
+    GROUP,
+    GROUP_END,
+    HANDSHAKE_DONE,
+    TLS,
+    ClientSide,
+    Live,
+    ServerSide,
+    SessionOutcome,
+    Tape,
+    TapeExhausted,
+    converse,
+)
+
+__all__ = ["MODES", "MemoMismatch", "SessionMemo"]
+
+MODES = ("on", "off", "verify")
+
+# How a consult's event is made for a session of the shape (``_event_template``).
+_SAME, _MAIL, _MAIL_SIZE, _RCPT, _CONTENT = range(5)
+# Events that are the same for every session of a shape (built from the host settings).
+_CONSTANT_EVENTS = (Hello, Data, Quit, Rset, StartTLS, Auth, AuthResponse, CommandError)
+# Commands whose reply the client reads beyond its code: the EHLO keywords, the SASL
+# challenge. Their verdict is the whole reply.
+_TEXT_READ = (Hello, Auth, AuthResponse)
+
+
+class MemoMismatch(RuntimeError):
+    """``verify``: the memo and the machines disagree about a session."""
+
+
+class _Standing:
+    """Stands in for the ``ServerConnection`` of a walked session: what the
+    ``ServerSession`` asks of it (its standard reply to the event, the SASL
+    credentials, the end of a TLS handshake) was written down by the machines."""
+
+    __slots__ = ("credentials", "reply")
+
+    def __init__(self) -> None:
+        self.reply: Reply | None = None
+        self.credentials: Any = None
+
+    def standard_reply(self) -> Reply | None:
+        return self.reply
+
+    def tls_established(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Consult:
+    """A point where the server's policies answer: the greeting (``event_kind`` None)
+    or a command, with what the machines' server would have answered by itself."""
+
+    event_kind: int | None
+    event_arg: Any
+    standard: Reply
+    credentials: Any
+    text_read: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    """How a session that ended here builds its result: each recipient's final reply
+    is the reply of consult ``k`` of the session, or ``constant`` (a reply the client
+    made up, such as "TLS is required")."""
+
+    finals: tuple[tuple[int, int, Reply | None], ...]  # (recipient index, k or -1, constant)
+    phase: str
+    error: str | None
+
+
+_MACHINES = object()  # a leaf the memo cannot replay: run the machines (a protocol error)
+
+
+class _Node:
+    """Steps up to a consult (or the end), and the next node by verdict."""
+
+    __slots__ = ("children", "consult", "leaf", "steps")
+
+    def __init__(self, steps: tuple[int, ...]) -> None:
+        self.steps = steps
+        self.consult: _Consult | None = None
+        self.children: dict[Any, _Node] = {}
+        self.leaf: _Leaf | object | None = None
+
+
+class SessionMemo:
+    """The sessions of one host's SMTP client (``DeliveryAgent``), memoized by shape.
+
+    ``converse`` here is ``session.converse`` with the same arguments and result.
+    ``replayed`` counts the sessions the memo walked to the end, ``ran`` those that ran
+    the machines (first of a shape, a new verdict, or not for the memo); ``shapes`` the
+    trees.
+    """
+
+    def __init__(self, mode: str = "on") -> None:
+        if mode not in MODES:
+            raise ValueError(f"session_memo must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.replayed = 0
+        self.ran = 0
+        self._trees: dict[tuple[Any, ...], _Node | None] = {}
+        self._keep: dict[int, object] = {}  # holds what the shape keys name by id
+
+    @property
+    def shapes(self) -> int:
+        return sum(1 for tree in self._trees.values() if tree is not None)
+
+    def converse(
+        self, client: ClientSide, server: ServerSide, peer: Client, sender: str,
+        recipients: list[str], size: int, rtt: float,
+        transfer: Callable[[int, float, float], float], t0: float, wire: bool,
+        queue_id: Callable[[], str], *, live: Live | None = None, keep_open: bool = False,
+    ) -> SessionOutcome:
+        """One session, replayed from the tree when its shape and verdicts are known."""
+        key = None
+        if self.mode != "off" and not wire and live is None and not keep_open:
+            key = self._shape(client, server, recipients, size)
+        trees = self._trees
+        root = trees.get(key) if key is not None else None
+        if root is None and key is not None and key not in trees:
+            root = trees[key] = _Node(())
+            self._keep[id(client)], self._keep[id(server)] = client, server
+        if key is None or root is None:  # not for the memo, or a shape it cannot express
+            self.ran += 1
+            return converse(client, server, peer, sender, recipients, size, rtt, transfer,
+                            t0, wire, queue_id, live=live, keep_open=keep_open)
+        if root.consult is None and root.leaf is None:  # the first session of the shape
+            return self._run(key, root, client, server, peer, sender, recipients, size, rtt,
+                             transfer, t0, queue_id, Tape())
+        return self._walk(key, root, client, server, peer, sender, recipients, size, rtt,
+                          transfer, t0, queue_id)
+
+    # --- the walk ------------------------------------------------------------------------
+
+    def _walk(
+        self, key: tuple[Any, ...], root: _Node, client: ClientSide, server: ServerSide,
+        peer: Client, sender: str, recipients: list[str], size: int, rtt: float,
+        transfer: Callable[[int, float, float], float], t0: float,
+        queue_id: Callable[[], str],
+    ) -> SessionOutcome:
+        half = rtt * 0.5
+        accepted: list[tuple[Envelope, str]] = []
+
+        def deliver(envelope: Envelope, message: Message, who: Client) -> str:
+            accepted.append((envelope, queue_id()))
+            return accepted[-1][1]
+
+        standing = _Standing()
+        ssession = ServerSession(standing, peer, server.policies, deliver)  # type: ignore[arg-type]
+        answer, greet, take_delay = ssession.answer, ssession.greeting, ssession.take_delay
+        taken: list[Any] = []
+        replies: list[Reply] = []
+        t = t_server = t0
+        handshake_end: float | None = None
+        service = server.command_time
+        node = root
+        while True:
+            for step in node.steps:
+                if step == GROUP:
+                    t_server = t + half
+                    service = server.command_time
+                elif step == GROUP_END:
+                    t = t_server + half
+                elif step == CONTENT:
+                    seconds = transfer(size, t, t0)
+                    taken.append(seconds)
+                    t_server = t + half + seconds
+                    service = server.end_of_data_time
+                elif step == GREETED:
+                    t = t_server + half
+                elif step == HANDSHAKE_DONE:
+                    handshake_end = t
+                elif step == TLS:
+                    t += _TLS_HANDSHAKE_RTTS * rtt
+                    ssession.tls_established()
+            consult = node.consult
+            if consult is None:
+                break
+            standing.reply, standing.credentials = consult.standard, consult.credentials
+            kind = consult.event_kind
+            if kind is None:
+                draw = server.greeting_delay()
+                taken.append(draw)
+                t_server = t0 + rtt + draw
+                reply = greet(t_server)
+            else:
+                draw = service()
+                taken.append(draw)
+                t_server += draw
+                reply = answer(_event(kind, consult.event_arg, sender, recipients, size),
+                               t_server)
+            delay = take_delay()
+            t_server += delay
+            taken.append((reply, delay))
+            replies.append(reply)
+            child = node.children.get(reply if consult.text_read else reply.code)
+            if child is None:  # a verdict not seen yet: the machines go on from here
+                return self._run(key, root, client, server, peer, sender, recipients, size,
+                                 rtt, transfer, t0, queue_id, Tape(taken, ssession, accepted))
+            node = child
+        leaf = node.leaf
+        if not isinstance(leaf, _Leaf):
+            return self._run(key, root, client, server, peer, sender, recipients, size, rtt,
+                             transfer, t0, queue_id, Tape(taken, ssession, accepted))
+        if handshake_end is None:
+            handshake_end = t
+        result = SessionResult(
+            tuple((recipients[i], replies[k] if k >= 0 else constant)  # type: ignore[misc]
+                  for i, k, constant in leaf.finals),
+            leaf.phase, leaf.error,
+        )
+        outcome = SessionOutcome(
+            result, t - t0, handshake_end - t0,
+            accepted[0][0].recipients if accepted else (), handshake_end < t,
+            accepted[0][1] if accepted else "", None, ssession,
+        )
+        if self.mode == "verify":
+            self._verify(outcome, taken, client, server, peer, sender, recipients, size, rtt,
+                         transfer, t0, queue_id, accepted)
+        self.replayed += 1
+        return outcome
+
+    # --- the machines --------------------------------------------------------------------
+
+    def _run(
+        self, key: tuple[Any, ...], root: _Node, client: ClientSide, server: ServerSide,
+        peer: Client, sender: str, recipients: list[str], size: int, rtt: float,
+        transfer: Callable[[int, float, float], float], t0: float,
+        queue_id: Callable[[], str], tape: Tape,
+    ) -> SessionOutcome:
+        """Run the machines (after what ``tape`` holds) and learn the session's path."""
+        self.ran += 1
+        outcome = converse(client, server, peer, sender, recipients, size, rtt, transfer, t0,
+                           False, queue_id, tape=tape)
+        if not self._learn(root, tape, outcome.result, sender, recipients, size):
+            self._trees[key] = None  # not expressible: this shape runs the machines
+        return outcome
+
+    def _learn(self, root: _Node, tape: Tape, result: SessionResult, sender: str,
+               recipients: list[str], size: int) -> bool:
+        """Add the path ``tape`` wrote down to the tree; False if it cannot be a template."""
+        node, steps, k = root, [], 0
+        fresh = root.consult is None and root.leaf is None
+        for op in tape.ops:
+            if type(op) is not tuple:
+                steps.append(op)
+                continue
+            consult = _consult(op, sender, recipients, size)
+            if consult is None:
+                return False
+            if fresh:
+                node.steps, node.consult = tuple(steps), consult
+            elif node.steps != tuple(steps) or node.consult != consult:
+                raise MemoMismatch(f"the machines left the memo's path at consult {k}: "
+                                   f"{node.steps}/{node.consult} against {steps}/{consult}")
+            reply = tape.replies[k]
+            verdict = reply if consult.text_read else reply.code
+            child = node.children.get(verdict)
+            if child is None:
+                child = node.children[verdict] = _Node(())
+                fresh = True
+            node, steps, k = child, [], k + 1
+        if not fresh:
+            return True  # a path already known (verify, or a leaf that runs the machines)
+        node.steps = tuple(steps)
+        node.leaf = _leaf(tape, result, recipients)
+        return True
+
+    def _verify(self, outcome: SessionOutcome, taken: list[Any], client: ClientSide,
+                server: ServerSide, peer: Client, sender: str, recipients: list[str],
+                size: int, rtt: float, transfer: Callable[[int, float, float], float],
+                t0: float, queue_id: Callable[[], str],
+                accepted: list[tuple[Envelope, str]]) -> None:
+        """Run the machines on the walk's draws and verdicts (the policies are not asked
+        again) and compare; raise ``MemoMismatch`` naming the session at a difference."""
+        stand_in = ServerSession(_Standing(), peer, (), None)  # type: ignore[arg-type]
+        tape = Tape(list(taken), stand_in, list(accepted), strict=True)
+        where = (f"session {self.replayed + self.ran + 1} of this client ({client.helo} -> "
+                 f"{server.name}, {len(recipients)} recipient(s), from t={t0!r} s)")
+        try:
+            machines = converse(client, server, peer, sender, recipients, size, rtt,
+                                lambda *_: 0.0, t0, False, queue_id, tape=tape)
+        except TapeExhausted as exc:
+            raise MemoMismatch(f"session memo verify: {where}: {exc}") from None
+        for field in ("result", "duration", "handshake_s", "accepted", "past_handshake",
+                      "queue_id"):
+            mine, theirs = getattr(outcome, field), getattr(machines, field)
+            if mine != theirs:
+                raise MemoMismatch(f"session memo verify: {where}: {field} is {mine!r} by "
+                                   f"the memo, {theirs!r} by the machines")
+        if tape.given:
+            raise MemoMismatch(f"session memo verify: {where}: the machines ended with "
+                               f"{len(tape.given)} value(s) of the memo's walk unused")
+
+    @staticmethod
+    def _shape(client: ClientSide, server: ServerSide, recipients: list[str],
+               size: int) -> tuple[Any, ...] | None:
+        """What decides the machines' course, apart from the verdicts (module docstring)."""
+        n = len(recipients)
+        if n > 1 and len(set(recipients)) != n:
+            return None
+        limit = server.config.max_message_size
+        return (id(client), id(server), n, bool(limit) and size > limit)
+
+
+def _event(kind: int, arg: Any, sender: str, recipients: list[str], size: int) -> Any:
+    """The event of a consult for this session's sender, recipients and size."""
+    if kind == _RCPT:
+        return Rcpt(recipients[arg])
+    if kind == _SAME:
+        return arg
+    if kind == _CONTENT:
+        return Message(size)
+    if kind == _MAIL_SIZE:
+        return Mail(sender, (("SIZE", str(size)),))
+    return Mail(sender)
+
+
+def _event_template(event: Any, sender: str, recipients: list[str],
+                    size: int) -> tuple[int, Any] | None:
+    """How to make ``event`` for another session of the shape, or None if it is not
+    clear that it would be the same (then the shape runs the machines)."""
+    kind = type(event)
+    made: tuple[int, Any] | None = None
+    if kind is Rcpt and not event.params and event.recipient in recipients:
+        made = (_RCPT, recipients.index(event.recipient))
+    elif kind is Mail and event.sender == sender:
+        if event.params == ():
+            made = (_MAIL, None)
+        elif event.params == (("SIZE", str(size)),):
+            made = (_MAIL_SIZE, None)
+    elif kind is Message and event.content is None and event.size == size:
+        made = (_CONTENT, None)
+    elif kind in _CONSTANT_EVENTS or (kind is Message and event == Message(0, b"")):
+        made = (_SAME, event)
+    if made is None or _event(made[0], made[1], sender, recipients, size) != event:
+        return None
+    return made
+
+
+def _consult(op: tuple[Any, ...], sender: str, recipients: list[str],
+             size: int) -> _Consult | None:
+    if op[0] == GREETING:
+        return _Consult(None, None, op[1], None, False)
+    assert op[0] == COMMAND
+    _, event, standard, credentials = op
+    template = _event_template(event, sender, recipients, size)
+    if template is None:
+        return None
+    return _Consult(template[0], template[1], standard, credentials,
+                    isinstance(event, _TEXT_READ))
+
+
+def _leaf(tape: Tape, result: SessionResult, recipients: list[str]) -> _Leaf | object:
+    """The result as a template over the session's consults (see ``_Leaf``)."""
+    if tape.broke:
+        return _MACHINES
+    finals = []
+    for rcpt, reply in result.replies:
+        k = next((j for j, seen in enumerate(tape.replies) if seen is reply), -1)
+        finals.append((recipients.index(rcpt), k, reply if k < 0 else None))
+    return _Leaf(tuple(finals), result.phase, result.error)
