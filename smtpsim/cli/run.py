@@ -36,6 +36,7 @@ Examples:
   smtpsim run scenarios/quickstart.yaml --seed 8 --until 30min --out results/qs7 --force
   smtpsim run scenarios/quickstart.yaml --set traffic.staff.unknown_users=5% --quiet
   smtpsim run scenarios/quickstart.yaml --out results/qs && pflogsumm results/qs/maillog
+  smtpsim run scenarios/quickstart.yaml -v --set simulation.session_memo=verify
 
 Exit status: 0 when the run completed, 1 when the simulation failed, 2 for a bad
 command line or scenario (including a run stopped by simulation.max_events) or an
@@ -68,6 +69,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-maillog", dest="maillog", action="store_false",
                         help="do not write the maillog (OUT/maillog, Postfix's log format)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also say how the run went: SMTP sessions replayed from the "
+                             "session memo or run through the protocol machines")
     parser.set_defaults(run=run)
     return parser
 
@@ -202,7 +206,7 @@ def _print_summary(args: argparse.Namespace, parser: argparse.ArgumentParser, re
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     if args.quiet:
         return
-    print(format_summary(summary, result.meta))
+    print(format_summary(summary, result.meta, verbose=args.verbose))
     maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
     print(f"results: {out}/ (run {result.meta.get('run_id')}: messages, recipients, attempts, "
           f"levels .{args.format}; summary.json, meta.json{maillog}; manifest.json)")
@@ -211,8 +215,9 @@ def _print_summary(args: argparse.Namespace, parser: argparse.ArgumentParser, re
         print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
 
 
-def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:
-    """The summary as a small table for a terminal."""
+def format_summary(s: dict[str, Any], meta: dict[str, Any], *, verbose: bool = False) -> str:
+    """The summary as a small table for a terminal; ``verbose`` adds how the SMTP
+    sessions ran (``simulation.session_memo``)."""
     r = s["recipients"]
     n = r["submitted"] or 1
     d = s["delay_s"]
@@ -247,6 +252,13 @@ def format_summary(s: dict[str, Any], meta: dict[str, Any]) -> str:
     for host, peaks in sorted(s["peak_queue"].items()):
         shown = ", ".join(f"{k} {v}" for k, v in sorted(peaks.items()))
         lines.append(f"  peak {host:<18} {shown}")
+    sessions = meta.get("sessions")
+    if verbose and sessions:
+        total = sessions["replayed"] + sessions["ran_machines"]
+        lines.append(f"  SMTP sessions           {total:>10,}  ({sessions['replayed']:,} replayed "
+                     f"from the session memo of {sessions['shapes']:,} shapes, "
+                     f"{sessions['ran_machines']:,} ran the protocol machines; "
+                     f"session_memo: {sessions['memo']})")
     return "\n".join(lines)
 
 
