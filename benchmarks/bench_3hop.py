@@ -27,6 +27,7 @@ row held by the recorder, and the cost per message-hop relative to the 100k run.
     python benchmarks/bench_3hop.py                 # 100k messages, 3 repetitions
     python benchmarks/bench_3hop.py --n 20000 --reps 2
     python benchmarks/bench_3hop.py --big           # adds the 1M-message run
+    python benchmarks/bench_3hop.py --routes        # adds smtpsim with session_memo off
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ from smtpsim.experiment.stats import mean_ci, t_quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "bench-3hop.yaml"
-REFERENCE = ROOT.parent / "shared" / "bench" / "smtp_hops_reference.py"
+# Beside the repository (../shared/bench), or beside a directory above it (a worktree).
+REFERENCE = next((p / "shared" / "bench" / "smtp_hops_reference.py" for p in ROOT.parents
+                  if (p / "shared" / "bench" / "smtp_hops_reference.py").exists()),
+                 ROOT.parent / "shared" / "bench" / "smtp_hops_reference.py")
 HOPS = 3
 
 
@@ -98,14 +102,15 @@ class Agreement:
                 f"({'agree' if self.agrees else 'DO NOT AGREE'})")
 
 
-def worker(n: int, seed: int) -> dict[str, float]:
+def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
     """One smtpsim run of ``n`` messages in this process (called in a child)."""
     import smtpsim
     from smtpsim.model import build
 
     rate = smtpsim.load_scenario(SCENARIO).traffic["load"].rate.rate
     scenario = smtpsim.load_scenario(
-        SCENARIO, overrides=[f"traffic.load.messages={n}", f"duration={n / rate + 300:.0f}"]
+        SCENARIO, overrides=[f"traffic.load.messages={n}", f"duration={n / rate + 300:.0f}",
+                             f"simulation.session_memo={memo}"]
     )
     model = build(scenario, seed)
     t0 = time.perf_counter()
@@ -133,6 +138,7 @@ def worker(n: int, seed: int) -> dict[str, float]:
         "recipient_rows": rows,
         "mean_latency": latency,
         "mean_wait": wait,
+        "sessions_replayed": model.sessions()["replayed"],
     }
 
 
@@ -153,8 +159,8 @@ def run_child(args: list[str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(n: int, reps: int) -> dict[str, Any]:
-    ours, ref, collapsed = [], [], []
+def measure(n: int, reps: int, routes: bool = False) -> dict[str, Any]:
+    ours, ref, collapsed, machines = [], [], [], []
     for rep in range(reps):  # alternate, so that drift hits all alike; seed = rep + 1
         seed = str(rep + 1)
         ref.append(run_child([sys.executable, str(REFERENCE), "naive", "--n", str(n),
@@ -163,6 +169,9 @@ def measure(n: int, reps: int) -> dict[str, Any]:
                                "--seed", seed]))
         collapsed.append(run_child([sys.executable, str(REFERENCE), "collapsed", "--n", str(n),
                                     "--seed", seed]))
+        if routes:  # the session memo's own share: the machines run for every session
+            machines.append(run_child([sys.executable, __file__, "--worker", "--n", str(n),
+                                       "--seed", seed, "--memo", "off"]))
     checks = [
         Agreement("latency per hop", tuple(r["mean_latency"] / HOPS for r in ours),
                   tuple(r["mean_latency"] / HOPS for r in ref)),
@@ -174,6 +183,12 @@ def measure(n: int, reps: int) -> dict[str, Any]:
     ref_rate = med(r["msg_hops_per_s"] for r in ref)
     collapsed_rate = med(r["msg_hops_per_s"] for r in collapsed)
     same = all(check.agrees for check in checks)
+    by_route = {}
+    if machines:
+        off_rate = med(r["msg_hops_per_s"] for r in machines)
+        by_route = {"smtpsim_memo_off_msg_hops_per_s": round(off_rate),
+                    "memo_speedup": round(ours_rate / off_rate, 3),
+                    "memo_off_ratio": round(off_rate / ref_rate, 3) if same else None}
     return {
         "n": n,
         "reps": reps,
@@ -194,6 +209,8 @@ def measure(n: int, reps: int) -> dict[str, Any]:
         "us_per_msg_hop": round(1e6 / ours_rate, 2),
         "delivered": ours[0]["delivered"],
         "pending": ours[0]["pending"],
+        "sessions_replayed": ours[0]["sessions_replayed"],
+        **by_route,
     }
 
 
@@ -205,10 +222,14 @@ def main() -> int:
                         help="repetitions, at least 2 for the agreement check (default 3)")
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--big", action="store_true", help="also run 1M messages, once")
+    parser.add_argument("--routes", action="store_true",
+                        help="also run smtpsim with the session memo off, alternating, and "
+                             "report the memo's speed-up")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memo", default="on", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.n, args.seed)))
+        print(json.dumps(worker(args.n, args.seed, args.memo)))
         return 0
     if args.reps < 2:
         parser.error("--reps: at least 2 (the agreement check needs a spread)")
@@ -216,7 +237,7 @@ def main() -> int:
         print(f"reference model not found: {REFERENCE}", file=sys.stderr)
         return 1
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}", flush=True)
-    result = measure(args.n, args.reps)
+    result = measure(args.n, args.reps, args.routes)
     for line in result["checks"]:
         print(line, flush=True)
     print(json.dumps(result), flush=True)

@@ -252,8 +252,10 @@ class SessionMemo:
                 draw = service()
                 taken.append(draw)
                 t_server += draw
-                reply = answer(_event(kind, consult.event_arg, sender, recipients, size),
-                               t_server)
+                event = consult.event_arg
+                if kind != _SAME:
+                    event = _event(kind, event, sender, recipients, size)
+                reply = answer(event, t_server)
             delay = take_delay()
             t_server += delay
             taken.append((reply, delay))
