@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -343,12 +345,15 @@ def test_host_auth_default_depends_on_role() -> None:
 
 
 def test_every_model_is_frozen_and_forbids_unknown_keys() -> None:
+    # every module of the package: the models live in modules by subject
+    package = Path(schema.__file__).parent
+    modules = [importlib.import_module(f"smtpsim.scenario.{p.stem}")
+               for p in sorted(package.glob("*.py")) if p.stem != "__init__"]
     models = [
-        v for v in vars(schema).values()
-        if isinstance(v, type) and issubclass(v, BaseModel)
-        and v.__module__ == schema.__name__ and not v.__name__.startswith("_")
+        v for m in modules for v in vars(m).values()
+        if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__
     ]
-    assert len(models) >= 14
+    assert len(models) >= 36
     for model in models:
         assert model.model_config.get("extra") == "forbid", model
         assert model.model_config.get("frozen") is True, model
