@@ -6,7 +6,7 @@ import importlib
 import math
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -28,6 +28,9 @@ from smtpsim.scenario import (
     schema,
     units,
 )
+from smtpsim.scenario.distributions import DIST_KINDS
+from smtpsim.scenario.per_message import PER_MESSAGE_KINDS
+from smtpsim.scenario.rates import RATE_KINDS
 
 # --- distributions -----------------------------------------------------------------------------
 
@@ -430,3 +433,16 @@ def test_units_module_is_exported() -> None:
     assert pkg.units is units
     for name in pkg.__all__:
         assert hasattr(pkg, name), name
+
+
+def test_each_short_form_kind_is_a_class_named_in_the_stored_model() -> None:
+    """The kind classes are the one list of kinds: the stored models' ``kind`` literals,
+    the YAML parsers and the JSON Schema all follow them."""
+    for model, kinds in ((Dist, DIST_KINDS), (RateProfile, RATE_KINDS),
+                         (PerMessage, PER_MESSAGE_KINDS)):
+        assert get_args(model.model_fields["kind"].annotation) == kinds.names, model
+    d = Dist(kind="lognormal", median=2, sigma=0.5)
+    assert type(d.form).__name__ == "Lognormal"
+    assert d.form.stored == ("median", "sigma")
+    assert d.form.mean() == d.mean_value()
+    assert RateProfile(kind="diurnal", peak=2).form.max_rate() == 2
