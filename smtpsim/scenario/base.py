@@ -17,6 +17,7 @@ its kind and arguments (the short forms), and a model whose kinds are optional f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeAlias
 
 from pydantic import (
@@ -85,13 +86,13 @@ IPv4: TypeAlias = Annotated[
 # exactly one kind key
 
 
+@dataclass(frozen=True)
 class Kinds:
     """The kinds of one choice, in order, and what the choice is called in messages."""
 
-    def __init__(self, what: str, names: Iterable[str], *, needs: str = "") -> None:
-        self.what = what  # "distribution": in messages about a YAML mapping
-        self.names = tuple(names)
-        self.needs = needs or f"a {what}"  # "an incident": in "an incident needs exactly one"
+    what: str  # "distribution": in messages about a YAML mapping
+    names: tuple[str, ...]
+    needs: str = ""  # "an incident" in "an incident needs exactly one of"; default "a <what>"
 
     def split(self, value: dict[Any, Any]) -> tuple[str, Any]:
         """A one-key YAML mapping ``{kind: arguments}`` as (kind, arguments)."""
@@ -113,7 +114,7 @@ class Kinds:
         given = [k for k in self.names if getattr(model, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"{self.needs} needs exactly one of {', '.join(self.names)}; "
+                f"{self.needs or 'a ' + self.what} needs exactly one of {', '.join(self.names)}; "
                 f"got {', '.join(given) or 'none'}"
             )
         return given[0]

@@ -225,7 +225,7 @@ class Empirical(DistKind):
 _CLASSES: dict[str, type[DistKind]] = {
     k.name: k for k in (Constant, Exponential, Lognormal, Uniform, Empirical)
 }
-DIST_KINDS = Kinds("distribution", _CLASSES)
+DIST_KINDS = Kinds("distribution", tuple(_CLASSES))
 
 
 class Dist(Model):

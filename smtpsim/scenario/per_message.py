@@ -117,7 +117,7 @@ class Table(CountKind):
 
 
 _CLASSES: dict[str, type[CountKind]] = {k.name: k for k in (Mean, Fixed, Table)}
-PER_MESSAGE_KINDS = Kinds("per_message form", _CLASSES)
+PER_MESSAGE_KINDS = Kinds("per_message form", tuple(_CLASSES))
 
 
 class PerMessage(Model):

@@ -205,7 +205,7 @@ class Diurnal(RateKind):
 
 
 _CLASSES: dict[str, type[RateKind]] = {k.name: k for k in (Constant, Piecewise, Diurnal)}
-RATE_KINDS = Kinds("rate profile", _CLASSES)
+RATE_KINDS = Kinds("rate profile", tuple(_CLASSES))
 
 
 class RateProfile(Model):
