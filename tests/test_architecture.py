@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,136 @@ def test_code_cites_only_what_a_clone_has() -> None:
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if outside.search(line)]
     assert found == []
+
+
+# --- the import graph, read from the source with ast -------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[1]
+_PACKAGE = _ROOT / "smtpsim"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """The smtpsim modules ``path`` imports at module level (not inside functions or
+    classes, not under ``if TYPE_CHECKING``), resolved to module names."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("smtpsim"))
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                if not target.startswith("smtpsim"):
+                    continue
+                for alias in node.names:  # "from . import units" imports a module
+                    sub = f"{target}.{alias.name}"
+                    found.add(sub if _is_module(sub) else target)
+            elif isinstance(node, ast.If):
+                test = node.test
+                if not (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+
+    visit(tree.body)
+    found.discard(name)
+    return found
+
+
+def _is_module(name: str) -> bool:
+    rel = _ROOT.joinpath(*name.split("."))
+    return rel.with_suffix(".py").exists() or (rel / "__init__.py").exists()
+
+
+def _import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in graph:
+                continue
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return cycles
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the smtpsim modules it imports at module level."""
+    return {_module_name(path): _module_level_imports(path)
+            for path in sorted(_PACKAGE.rglob("*.py"))}
+
+
+def test_import_cycle_finder_finds_a_circle() -> None:
+    assert _import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_modules_of_smtpsim_import_one_way() -> None:
+    """No circle in the module-level imports of smtpsim (docs/architecture.md, section 2):
+    each module can be read knowing only the modules below it."""
+    graph = _graph()
+    assert len(graph) > 50  # the walk found the package
+    assert _import_cycles(graph) == []
+
+
+def test_scenario_modules_are_small_and_import_at_the_top() -> None:
+    """smtpsim/scenario: no module over 400 lines, imports only at the top of a module
+    (no ``noqa: E402`` import after code, no import inside a function)."""
+    problems = []
+    for path in sorted((_PACKAGE / "scenario").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(_ROOT)
+        lines = text.count("\n")
+        if lines > 400:
+            problems.append(f"{where}: {lines} lines")
+        if "E402" in text:
+            problems.append(f"{where}: noqa E402")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Import | ast.ImportFrom):
+                        problems.append(f"{where}:{inner.lineno}: import inside {node.name}()")
+    assert problems == []

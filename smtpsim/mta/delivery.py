@@ -224,8 +224,11 @@ class DeliveryAgent:
         self._finish(attempt)
 
     def _connect_failure(self, server: Any, path: Any) -> tuple[Reply, float] | None:
+        down = server.down
+        if path is not None and path.up and down is None and not path.loss:
+            return None  # the usual case, first: this runs for every connection
         where = f"{server.name}[{server.ip}]:25"
-        if path is None or not path.up or server.down == "crashed":
+        if path is None or not path.up or down == "crashed":
             timeout = self.p.smtp_connect_timeout
             return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
         if server.down == "blackhole":  # TCP is accepted, the greeting never comes

@@ -9,13 +9,8 @@ the simulation runtime. The reference is ``docs/scenario-format.md``.
 """
 
 from . import units
-from .load import (
-    apply_overrides,
-    load_scenario,
-    parse_override,
-    scenario_json_schema,
-    with_overrides,
-)
+from .json_schema import scenario_json_schema
+from .load import apply_overrides, load_scenario, parse_override, with_overrides
 from .problems import Problem, ScenarioError
 from .schema import (
     DEFAULT_SIZE_CDF,

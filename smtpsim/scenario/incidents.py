@@ -25,8 +25,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from .base import Domain, Kinds, Model, Name, OneOf, field
 from .bounds import MAX_COUNT, MAX_FACTOR
-from .schema import Domain, DurationDist, Name, _f, _Model, _mx_from_yaml
+from .distributions import DurationDist
+from .dns import mx_from_yaml
 from .units import Duration, Fraction, Rate
 
 __all__ = ["INCIDENT_KINDS", "Incident"]
@@ -77,71 +79,71 @@ def _short(field: str) -> Any:
     return BeforeValidator(convert)
 
 
-class LinkCongestion(_Model):
+class LinkCongestion(Model):
     """A congested link: slower, thinner, lossier."""
 
-    link: tuple[Name, Name] = _f(description="the link, by its two ends")
-    latency_factor: float = _f(
+    link: tuple[Name, Name] = field(description="the link, by its two ends")
+    latency_factor: float = field(
         1.0, ge=1.0, le=MAX_FACTOR, description="one-way latency multiplied by this"
     )
-    added_latency: Duration = _f(0.0, description="and this added to it")
-    bandwidth_factor: float = _f(1.0, gt=0.0, le=1.0, description="capacity multiplied by this")
-    loss: Fraction = _f(0.0, description="connection attempts lost (and timing out) meanwhile")
+    added_latency: Duration = field(0.0, description="and this added to it")
+    bandwidth_factor: float = field(1.0, gt=0.0, le=1.0, description="capacity multiplied by this")
+    loss: Fraction = field(0.0, description="connection attempts lost (and timing out) meanwhile")
 
 
-class HostDown(_Model):
+class HostDown(Model):
     """A host's SMTP service is down."""
 
-    host: Name = _f(description="host key")
-    mode: Literal["refuse", "blackhole"] = _f(
+    host: Name = field(description="host key")
+    mode: Literal["refuse", "blackhole"] = field(
         "refuse",
         description="refuse: connections are refused at once; blackhole: TCP is accepted "
         "but no greeting comes, so clients wait for their greeting timeout",
     )
 
 
-class HostCrash(_Model):
+class HostCrash(Model):
     """A host crashes and restarts at the end of the window."""
 
-    host: Name = _f(description="host key")
-    queue: Literal["kept", "lost"] = _f(
+    host: Name = field(description="host key")
+    queue: Literal["kept", "lost"] = field(
         "kept", description="kept: its queue survives the restart; lost: its mail is lost"
     )
 
 
-class HostSlow(_Model):
+class HostSlow(Model):
     """A host's server processing takes longer."""
 
-    host: Name = _f(description="host key")
-    factor: float = _f(
+    host: Name = field(description="host key")
+    factor: float = field(
         gt=0.0, le=MAX_FACTOR, description="processing times multiplied by this"
     )
 
 
-class ServerErrors(_Model):
+class ServerErrors(Model):
     """A server answers a phase with a given reply, with some probability."""
 
-    host: Name = _f(description="host key")
-    phase: Literal["connect", "helo", "mail", "rcpt", "data", "end-of-data"] = _f(
+    host: Name = field(description="host key")
+    phase: Literal["connect", "helo", "mail", "rcpt", "data", "end-of-data"] = field(
         description="where the reply is given"
     )
-    reply: ReplyText = _f(description="the reply, e.g. '421 4.7.0 Try again later'")
-    probability: Fraction = _f(1.0, description="share of the commands that get it")
+    reply: ReplyText = field(description="the reply, e.g. '421 4.7.0 Try again later'")
+    probability: Fraction = field(1.0, description="share of the commands that get it")
 
 
-class DiskFull(_Model):
+class DiskFull(Model):
     """A server's queue disk is full: ``452 4.3.1 Insufficient system storage`` at MAIL."""
 
-    host: Name = _f(description="host key")
+    host: Name = field(description="host key")
 
 
-class DnsFailure(_Model):
+class DnsFailure(Model):
     """DNS fails for now (4.4.3): a zone's servers (every resolver's lookups of that
     zone), or one host's resolver (all of that host's lookups)."""
 
-    zone: Domain | None = _f(None, description="the domain whose servers fail")
-    resolver: Name | None = _f(None, description="or: the host whose resolver fails")
-    mode: Literal["servfail", "timeout"] = _f(
+    zone: Domain | None = field(None, description="the domain whose servers fail")
+    resolver: Name | None = field(None, description="or: the host whose resolver fails")
+    mode: Literal["servfail", "timeout"] = field(
         "servfail",
         description="servfail: answered at once; timeout: after the resolver's timeouts "
         "(5 s per try, 2 tries)",
@@ -154,39 +156,39 @@ class DnsFailure(_Model):
         return self
 
 
-class DnsChange(_Model):
+class DnsChange(Model):
     """New records for a zone; resolvers see them as their cached answers expire."""
 
-    zone: Domain = _f(description="the domain")
-    mx: Annotated[dict[Name, int] | Literal["null"] | None, BeforeValidator(_mx_from_yaml)] = _f(
+    zone: Domain = field(description="the domain")
+    mx: Annotated[dict[Name, int] | Literal["null"] | None, BeforeValidator(mx_from_yaml)] = field(
         None, description="the new MX records (host key: preference), 'null', or none"
     )
-    a: Name | None = _f(None, description="the new A host (for an implicit MX)")
+    a: Name | None = field(None, description="the new A host (for an implicit MX)")
 
 
-class DnsblListing(_Model):
+class DnsblListing(Model):
     """An address or network listed on, or delisted from, a DNSBL zone."""
 
-    zone: Domain = _f(description="the DNSBL zone")
-    ip: IpOrNetwork = _f(description="an IPv4 address or network (192.0.2.0/24)")
+    zone: Domain = field(description="the DNSBL zone")
+    ip: IpOrNetwork = field(description="an IPv4 address or network (192.0.2.0/24)")
 
 
-class PolicySwitch(_Model):
+class PolicySwitch(Model):
     """A receiving policy of a host switched on or off, or a rate limit changed."""
 
-    host: Name = _f(description="host key")
-    policy: str = _f(description="the policy's kind, as in the host's policies list")
-    enabled: bool | None = _f(None, description="on (true) or off (false) during the incident")
-    connections: int | None = _f(
+    host: Name = field(description="host key")
+    policy: str = field(description="the policy's kind, as in the host's policies list")
+    enabled: bool | None = field(None, description="on (true) or off (false) during the incident")
+    connections: int | None = field(
         None, ge=0, le=MAX_COUNT, description="rate_limit: new connections limit"
     )
-    connection_rate: int | None = _f(
+    connection_rate: int | None = field(
         None, ge=0, le=MAX_COUNT, description="rate_limit: new connection rate"
     )
-    message_rate: int | None = _f(
+    message_rate: int | None = field(
         None, ge=0, le=MAX_COUNT, description="rate_limit: new message rate"
     )
-    recipient_rate: int | None = _f(
+    recipient_rate: int | None = field(
         None, ge=0, le=MAX_COUNT, description="rate_limit: new recipient rate"
     )
 
@@ -201,11 +203,11 @@ class PolicySwitch(_Model):
         return self
 
 
-class RandomOnsets(_Model):
+class RandomOnsets(Model):
     """Incidents that start at random: Poisson onsets with a duration distribution."""
 
-    rate: Rate = _f(description="onsets per unit of time, e.g. 2/d")
-    duration: DurationDist = _f(description="how long each one lasts")
+    rate: Rate = field(description="onsets per unit of time, e.g. 2/d")
+    duration: DurationDist = field(description="how long each one lasts")
 
 
 INCIDENT_KINDS = (
@@ -224,48 +226,44 @@ INCIDENT_KINDS = (
 )
 
 
-class Incident(_Model):
+class Incident(OneOf):
     """One incident: exactly one kind key, and its timing."""
 
-    link_down: tuple[Name, Name] | None = _f(None, description="a link is down: its two ends")
-    link_congestion: LinkCongestion | None = _f(None, description="a link is congested")
-    host_down: Annotated[HostDown | None, _short("host")] = _f(
+    KINDS = Kinds("incident", INCIDENT_KINDS, needs="an incident")
+
+    link_down: tuple[Name, Name] | None = field(None, description="a link is down: its two ends")
+    link_congestion: LinkCongestion | None = field(None, description="a link is congested")
+    host_down: Annotated[HostDown | None, _short("host")] = field(
         None, description="a host's SMTP service is down (a host key, or host and mode)"
     )
-    host_crash: Annotated[HostCrash | None, _short("host")] = _f(
+    host_crash: Annotated[HostCrash | None, _short("host")] = field(
         None, description="a host crashes, its queue kept or lost"
     )
-    host_slow: HostSlow | None = _f(None, description="a host processes slowly")
-    server_errors: ServerErrors | None = _f(None, description="a server answers with errors")
-    disk_full: Annotated[DiskFull | None, _short("host")] = _f(
+    host_slow: HostSlow | None = field(None, description="a host processes slowly")
+    server_errors: ServerErrors | None = field(None, description="a server answers with errors")
+    disk_full: Annotated[DiskFull | None, _short("host")] = field(
         None, description="a server's queue disk is full (a host key)"
     )
-    dns_failure: Annotated[DnsFailure | None, _short("zone")] = _f(
+    dns_failure: Annotated[DnsFailure | None, _short("zone")] = field(
         None, description="DNS lookups fail (a domain, or zone or resolver, and mode)"
     )
-    dns_change: DnsChange | None = _f(None, description="a zone's records change")
-    dnsbl_list: DnsblListing | None = _f(None, description="an address is listed on a DNSBL")
-    dnsbl_delist: DnsblListing | None = _f(None, description="an address is delisted")
-    policy: PolicySwitch | None = _f(None, description="a host's policy is switched")
+    dns_change: DnsChange | None = field(None, description="a zone's records change")
+    dnsbl_list: DnsblListing | None = field(None, description="an address is listed on a DNSBL")
+    dnsbl_delist: DnsblListing | None = field(None, description="an address is delisted")
+    policy: PolicySwitch | None = field(None, description="a host's policy is switched")
 
-    at: Duration = _f(0.0, description="when it starts")
+    at: Duration = field(0.0, description="when it starts")
     for_: Duration | None = Field(
         None, alias="for", description="how long it lasts (or use until)"
     )
-    until: Duration | None = _f(None, description="when it ends (or use for)")
-    every: Duration | None = _f(None, description="repeat the window with this period from at")
-    random: RandomOnsets | None = _f(None, description="random onsets instead of at")
+    until: Duration | None = field(None, description="when it ends (or use for)")
+    every: Duration | None = field(None, description="repeat the window with this period from at")
+    random: RandomOnsets | None = field(None, description="random onsets instead of at")
 
-    model_config = _Model.model_config | {"populate_by_name": True}
+    model_config = Model.model_config | {"populate_by_name": True}
 
     @model_validator(mode="after")
-    def _one_kind_and_a_sane_window(self) -> Incident:
-        given = [k for k in INCIDENT_KINDS if getattr(self, k) is not None]
-        if len(given) != 1:
-            kinds = ", ".join(INCIDENT_KINDS)
-            raise ValueError(
-                f"an incident needs exactly one of {kinds}; got {', '.join(given) or 'none'}"
-            )
+    def _a_sane_window(self) -> Incident:
         if self.for_ is not None and self.until is not None:
             raise ValueError("give either 'for' or 'until', not both")
         if self.until is not None and self.until <= self.at:
@@ -282,15 +280,6 @@ class Incident(_Model):
         if self.random is not None and (self.every is not None or self.until is not None):
             raise ValueError("random onsets take their durations from 'random', not every/until")
         return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in INCIDENT_KINDS if getattr(self, k) is not None)
-
-    @property
-    def target(self) -> Any:
-        """The kind's value: a link's ends, or its model."""
-        return getattr(self, self.kind)
 
     @property
     def end(self) -> float | None:

@@ -21,8 +21,7 @@ from ._shape import ShapeError, check_data
 from ._yaml import describe_yaml_error, load_yaml
 from .checks import reference_problems
 from .problems import Problem, ScenarioError
-from .schema import FORM_SCHEMAS, Scenario
-from .units import UNIT_SCHEMAS
+from .schema import Scenario
 
 __all__ = [
     "Problem",
@@ -30,7 +29,6 @@ __all__ = [
     "apply_overrides",
     "load_scenario",
     "parse_override",
-    "scenario_json_schema",
     "with_overrides",
 ]
 
@@ -372,50 +370,3 @@ def _validate(data: dict[Any, Any], problems: list[Problem]) -> Scenario:
     if problems or scenario is None:
         raise ScenarioError(problems)
     return scenario
-
-
-_UNIT_DEFS = {
-    "Duration": "duration",
-    "Size": "size",
-    "Bandwidth": "bandwidth",
-    "Rate": "rate",
-    "Fraction": "fraction",
-    "TimeOfDay": "time of day",
-}
-
-
-def _use_refs(node: Any, targets: dict[str, dict[str, Any]]) -> Any:
-    """Replace inlined copies of ``targets`` (matched by their anyOf) with ``$ref``s."""
-    if isinstance(node, list):
-        return [_use_refs(item, targets) for item in node]
-    if not isinstance(node, dict):
-        return node
-    for name, target in targets.items():
-        if node.get("anyOf") == target["anyOf"]:
-            rest = {k: v for k, v in node.items() if target.get(k) != v}
-            return {"$ref": f"#/$defs/{name}", **_use_refs(rest, targets)}
-    return {k: _use_refs(v, targets) for k, v in node.items()}
-
-
-def scenario_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of scenario files, with descriptions and examples.
-
-    It describes the YAML forms (units as strings, short forms of distributions and rate
-    profiles); unit types and short forms are shared under ``$defs``.
-    """
-    forms = copy.deepcopy(FORM_SCHEMAS)
-    units = {name: copy.deepcopy(UNIT_SCHEMAS[unit]) for name, unit in _UNIT_DEFS.items()}
-    schema = _use_refs(Scenario.model_json_schema(mode="validation"), forms)
-    schema = _use_refs(schema, units)
-    defs = schema.setdefault("$defs", {})
-    for name, form in forms.items():
-        defs[name] = _use_refs(form, units)
-    for name, unit in units.items():
-        defs[name] = unit
-    schema["$defs"] = dict(sorted(defs.items()))
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://smtpsim.example/schema/scenario.json",
-        **{k: v for k, v in schema.items() if k != "title"},
-        "title": "smtpsim scenario",
-    }

@@ -26,8 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, model_validator
 
+from .base import Domain, Kinds, Model, Name, OneOf, field
 from .bounds import MAX_COUNT, MAX_SCORE
-from .schema import Domain, Name, _f, _Model
 from .units import Duration, Fraction
 
 __all__ = ["POLICY_KINDS", "RETRY_PRESETS", "ListingRule", "PolicySpec", "RetrySpec"]
@@ -37,101 +37,89 @@ POLICY_KINDS = ("rate_limit", "dnsbl", "spf", "mailbox_full", "greylisting", "sp
 """In the order a server checks them (Postfix: anvil, restrictions, policy service)."""
 
 
-class DnsblPolicy(_Model):
+class DnsblPolicy(Model):
     """Refuse clients listed on DNSBL zones (Postfix ``reject_rbl_client``)."""
 
-    zones: tuple[Domain, ...] = _f(
+    zones: tuple[Domain, ...] = field(
         min_length=1, description="DNSBL zones (dns entries with dnsbl: true)"
     )
-    at: Literal["rcpt", "connect"] = _f(
+    at: Literal["rcpt", "connect"] = field(
         "rcpt", description="rcpt: 554 5.7.1 to each RCPT; connect: a 554 greeting"
     )
 
 
-class GreylistPolicy(_Model):
+class GreylistPolicy(Model):
     """postgrey 1.37's greylisting (triplets by client /24, sender, recipient)."""
 
-    delay: Duration = _f("5min", description="how long a new triplet is refused (450 4.2.0)")
-    retry_window: Duration = _f("2d", description="a first retry later than this starts over")
-    max_age: Duration = _f("35d", description="triplets unseen this long are forgotten")
-    auto_whitelist: int = _f(
+    delay: Duration = field("5min", description="how long a new triplet is refused (450 4.2.0)")
+    retry_window: Duration = field("2d", description="a first retry later than this starts over")
+    max_age: Duration = field("35d", description="triplets unseen this long are forgotten")
+    auto_whitelist: int = field(
         5, ge=0, le=MAX_COUNT,
         description="successful deliveries after which a client network passes (0: off)"
     )
-    by_host: bool = _f(False, description="triplets by client address instead of /24 network")
+    by_host: bool = field(False, description="triplets by client address instead of /24 network")
 
 
-class RateLimitPolicy(_Model):
+class RateLimitPolicy(Model):
     """anvil's per-client limits (``smtpd_client_*_limit``); 0 means no limit."""
 
-    connections: int = _f(
+    connections: int = field(
         50, ge=0, le=MAX_COUNT, description="simultaneous connections per client"
     )
-    connection_rate: int = _f(0, ge=0, le=MAX_COUNT, description="connections per time unit")
-    message_rate: int = _f(0, ge=0, le=MAX_COUNT, description="messages (MAIL) per time unit")
-    recipient_rate: int = _f(
+    connection_rate: int = field(0, ge=0, le=MAX_COUNT, description="connections per time unit")
+    message_rate: int = field(0, ge=0, le=MAX_COUNT, description="messages (MAIL) per time unit")
+    recipient_rate: int = field(
         0, ge=0, le=MAX_COUNT, description="recipients (RCPT) per time unit"
     )
-    time_unit: Duration = _f("60s", description="anvil_rate_time_unit")
+    time_unit: Duration = field("60s", description="anvil_rate_time_unit")
 
 
-class MailboxFullPolicy(_Model):
+class MailboxFullPolicy(Model):
     """A share of the mailboxes of the host's domains is full."""
 
-    share: Fraction = _f(description="share of the mailboxes that are full")
-    permanent: bool = _f(False, description="552 5.2.2 instead of 452 4.2.2")
+    share: Fraction = field(description="share of the mailboxes that are full")
+    permanent: bool = field(False, description="552 5.2.2 instead of 452 4.2.2")
 
 
-class SenderClass(_Model):
+class SenderClass(Model):
     """Spam scores of a class of senders: normal(mean, sd) per message."""
 
-    mean: float = _f(ge=-MAX_SCORE, le=MAX_SCORE, description="mean score")
-    sd: float = _f(ge=0.0, le=MAX_SCORE, description="standard deviation of the score")
-    domains: tuple[Domain, ...] = _f((), description="sender domains in this class")
+    mean: float = field(ge=-MAX_SCORE, le=MAX_SCORE, description="mean score")
+    sd: float = field(ge=0.0, le=MAX_SCORE, description="standard deviation of the score")
+    domains: tuple[Domain, ...] = field((), description="sender domains in this class")
 
 
-class SpamFilterPolicy(_Model):
+class SpamFilterPolicy(Model):
     """A content filter at the end of data: reject at or above the threshold."""
 
-    threshold: float = _f(
+    threshold: float = field(
         5.0, ge=-MAX_SCORE, le=MAX_SCORE, description="reject (550 5.7.1) at or above this score"
     )
-    default: SenderClass = _f(
+    default: SenderClass = field(
         {"mean": 1.0, "sd": 1.5}, description="scores of senders in no class"
     )
-    classes: dict[Name, SenderClass] = _f({}, description="sender classes by name")
+    classes: dict[Name, SenderClass] = field({}, description="sender classes by name")
 
 
-class SpfPolicy(_Model):
+class SpfPolicy(Model):
     """SPF (RFC 7208) of the envelope sender, and DMARC p=reject at the end of data."""
 
-    dmarc: bool = _f(True, description="enforce a sender domain's dmarc: reject")
-    reject_fail: bool = _f(False, description="also refuse SPF fail at RCPT")
+    dmarc: bool = field(True, description="enforce a sender domain's dmarc: reject")
+    reject_fail: bool = field(False, description="also refuse SPF fail at RCPT")
 
 
-class PolicySpec(_Model):
+class PolicySpec(OneOf):
     """One receiving policy: exactly one of its kinds."""
 
-    rate_limit: RateLimitPolicy | None = _f(None, description="anvil connection and rate limits")
-    dnsbl: DnsblPolicy | None = _f(None, description="DNSBL checks")
-    spf: SpfPolicy | None = _f(None, description="SPF and DMARC")
-    mailbox_full: MailboxFullPolicy | None = _f(None, description="full mailboxes")
-    greylisting: GreylistPolicy | None = _f(None, description="greylisting")
-    spam_filter: SpamFilterPolicy | None = _f(None, description="a spam filter")
+    KINDS = Kinds("policy", POLICY_KINDS)
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> PolicySpec:
-        given = [k for k in POLICY_KINDS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"a policy needs exactly one of {', '.join(POLICY_KINDS)}; "
-                f"got {', '.join(given) or 'none'}"
-            )
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in POLICY_KINDS if getattr(self, k) is not None)
+    rate_limit: RateLimitPolicy | None = field(None, description="anvil connection and rate limits")
+    dnsbl: DnsblPolicy | None = field(None, description="DNSBL checks")
+    spf: SpfPolicy | None = field(None, description="SPF and DMARC")
+    mailbox_full: MailboxFullPolicy | None = field(None, description="full mailboxes")
+    greylisting: GreylistPolicy | None = field(None, description="greylisting")
+    spam_filter: SpamFilterPolicy | None = field(None, description="a spam filter")
 
 
 _EXIM_TIME = r"\d+(?:\.\d+)?[smhdw]?"
@@ -154,13 +142,13 @@ def _check_exim(value: Any) -> Any:
     return value
 
 
-class RetrySpec(_Model):
+class RetrySpec(Model):
     """How an MTA retries: a preset, or Exim rules."""
 
-    preset: Literal["postfix", "exim", "persistent", "frequent", "impatient"] | None = _f(
+    preset: Literal["postfix", "exim", "persistent", "frequent", "impatient"] | None = field(
         None, description="postfix, exim, persistent, frequent or impatient"
     )
-    exim: Annotated[str | None, BeforeValidator(_check_exim)] = _f(
+    exim: Annotated[str | None, BeforeValidator(_check_exim)] = field(
         None, description="Exim retry rules, e.g. 'F,2h,15m; G,16h,1h,1.5; F,4d,6h'"
     )
 
@@ -174,11 +162,11 @@ class RetrySpec(_Model):
 Retry = Annotated[RetrySpec, BeforeValidator(_retry_from_yaml)]
 
 
-class ListingRule(_Model):
+class ListingRule(Model):
     """When a DNSBL lists a sender by itself: spamtrap hits from one address."""
 
-    hits: int = _f(
+    hits: int = field(
         ge=1, le=MAX_COUNT, description="spamtrap hits within the window that list the address"
     )
-    window: Duration = _f("1h", description="the window the hits are counted in")
-    duration: Duration = _f("1d", description="how long the listing lasts")
+    window: Duration = field("1h", description="the window the hits are counted in")
+    duration: Duration = field("1d", description="how long the listing lasts")

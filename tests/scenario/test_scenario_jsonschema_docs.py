@@ -7,10 +7,19 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
 from scenario_helpers import BASE
 
-from smtpsim.scenario import Scenario, _docgen, load_scenario, scenario_json_schema
+from smtpsim.scenario import (
+    Scenario,
+    ScenarioError,
+    _docgen,
+    load_scenario,
+    scenario_json_schema,
+)
 from smtpsim.scenario._yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md"
@@ -133,3 +142,47 @@ def test_docs_internal_links_point_at_headings() -> None:
     links = set(re.findall(r"\]\(#([^)]+)\)", text))
     assert links, "no internal links found"
     assert links <= anchors, links - anchors
+
+
+_FORMS: list[tuple[tuple[str, ...], Any]] = [
+    # (where in BASE, the YAML value): distributions, rate profiles, per-message counts
+    *((("links", 1, "latency"), v) for v in (
+        "5ms", {"constant": "5ms"}, {"exponential": {"mean": "5ms"}},
+        {"lognormal": {"median": "5ms"}}, {"lognormal": {"median": "5ms", "sigma": 0.3}},
+        {"uniform": {"low": "1ms", "high": "2ms"}}, {"empirical": [["1ms", 0.5], ["2ms", 1]]},
+        {"normal": {"mean": "5ms"}}, {"lognormal": {"median": "5ms", "sigm": 0.3}},
+        {"exponential": {}}, {"uniform": {"low": "1ms"}}, {"constant": "1ms", "uniform": {}},
+        {"lognormal": {"median": "5ms", "sigma": "wide"}}, "fast",
+    )),
+    *((("traffic", "staff", "rate"), v) for v in (
+        "3/s", {"constant": "3/s"}, {"piecewise": [{"at": 0, "rate": "1/s"}]},
+        {"diurnal": {"peak": "5/s"}}, {"diurnal": {"peak": "5/s", "peak_at": "10:00"}},
+        {"diurnal": {"trough": "1/s"}}, {"piecewise": [{"at": 0}]}, {"weekly": {}},
+        {"piecewise": {"at": 0, "rate": "1/s"}}, "fast",
+    )),
+    *((("traffic", "staff", "recipients", "per_message"), v) for v in (
+        {"mean": 2}, {"fixed": 3}, {"table": {"1": 0.5, "2": 0.5}},
+        {"median": 2}, {"mean": 2, "fixed": 1}, 3, {"table": [1, 2]},
+    )),
+]
+
+
+@pytest.mark.parametrize(("where", "value"), _FORMS)
+def test_json_schema_and_loader_agree_on_the_short_forms(where: tuple[str, ...],
+                                                         value: Any) -> None:
+    """The short forms' JSON Schema is derived from the kinds the loader parses with: a
+    form's shape is accepted by both or by neither."""
+    import jsonschema
+
+    data = json.loads(json.dumps(BASE))
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    by_schema = jsonschema.Draft202012Validator(scenario_json_schema()).is_valid(data)
+    try:
+        load_scenario(yaml.safe_dump(data))
+        by_loader = True
+    except ScenarioError:
+        by_loader = False
+    assert by_schema == by_loader

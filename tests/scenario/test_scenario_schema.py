@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -26,6 +28,9 @@ from smtpsim.scenario import (
     schema,
     units,
 )
+from smtpsim.scenario.distributions import DIST_KINDS
+from smtpsim.scenario.per_message import PER_MESSAGE_KINDS
+from smtpsim.scenario.rates import RATE_KINDS
 
 # --- distributions -----------------------------------------------------------------------------
 
@@ -343,12 +348,15 @@ def test_host_auth_default_depends_on_role() -> None:
 
 
 def test_every_model_is_frozen_and_forbids_unknown_keys() -> None:
+    # every module of the package: the models live in modules by subject
+    package = Path(schema.__file__).parent
+    modules = [importlib.import_module(f"smtpsim.scenario.{p.stem}")
+               for p in sorted(package.glob("*.py")) if p.stem != "__init__"]
     models = [
-        v for v in vars(schema).values()
-        if isinstance(v, type) and issubclass(v, BaseModel)
-        and v.__module__ == schema.__name__ and not v.__name__.startswith("_")
+        v for m in modules for v in vars(m).values()
+        if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__
     ]
-    assert len(models) >= 14
+    assert len(models) >= 36
     for model in models:
         assert model.model_config.get("extra") == "forbid", model
         assert model.model_config.get("frozen") is True, model
@@ -425,3 +433,16 @@ def test_units_module_is_exported() -> None:
     assert pkg.units is units
     for name in pkg.__all__:
         assert hasattr(pkg, name), name
+
+
+def test_each_short_form_kind_is_a_class_named_in_the_stored_model() -> None:
+    """The kind classes are the one list of kinds: the stored models' ``kind`` literals,
+    the YAML parsers and the JSON Schema all follow them."""
+    for model, kinds in ((Dist, DIST_KINDS), (RateProfile, RATE_KINDS),
+                         (PerMessage, PER_MESSAGE_KINDS)):
+        assert get_args(model.model_fields["kind"].annotation) == kinds.names, model
+    d = Dist(kind="lognormal", median=2, sigma=0.5)
+    assert type(d.form).__name__ == "Lognormal"
+    assert d.form.stored == ("median", "sigma")
+    assert d.form.mean() == d.mean_value()
+    assert RateProfile(kind="diurnal", peak=2).form.max_rate() == 2
