@@ -22,9 +22,12 @@ The result is identical, bit for bit, to running the machines every time:
 ``simulation.session_memo: verify`` walks the tree and then runs the machines on the
 same draws and verdicts (without asking the policies twice), and stops at the first
 difference, naming the session. What the memo does not take on, the machines run:
-the ``wire`` mode, cached connections (``live``, ``keep_open``: the machines' state
-outlives the session), sessions whose recipients repeat an address, and anything the
-tree cannot express as a template (see ``_event_template``).
+the ``wire`` mode, sessions on a cached connection (``live``: they start from the
+state another session left), sessions whose recipients repeat an address, and
+anything the tree cannot express as a template (see ``_event_template``). A session
+that keeps its connection open for the next message (``keep_open``) is replayed: the
+leaf holds both machines as the first such session left them, and each replay gets
+its own clone of them.
 
 What decides a shape (``_shape``): the ``ClientSide`` and ``ServerSide`` objects (a
 host's client and server settings; an incident that changes them makes new ones), the
@@ -36,6 +39,8 @@ and the arithmetic, which the walk does for real.
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +49,7 @@ from ..mail import Client, Envelope, ServerSession
 from ..protocol import (
     Auth,
     AuthResponse,
+    ClientConnection,
     CommandError,
     Data,
     Hello,
@@ -53,6 +59,7 @@ from ..protocol import (
     Rcpt,
     Reply,
     Rset,
+    ServerConnection,
     SessionResult,
     StartTLS,
 )
@@ -131,6 +138,9 @@ class _Leaf:
     finals: tuple[tuple[int, int, Reply | None], ...]  # (recipient index, k or -1, constant)
     phase: str
     error: str | None
+    # A session that ends with the connection kept open (``keep_open``): both machines
+    # as they were then, cloned for each session that ends here (``_clone``).
+    kept: tuple[ClientConnection, ServerConnection] | None = None
 
 
 _MACHINES = object()  # a leaf the memo cannot replay: run the machines (a protocol error)
@@ -178,8 +188,8 @@ class SessionMemo:
     ) -> SessionOutcome:
         """One session, replayed from the tree when its shape and verdicts are known."""
         key = None
-        if self.mode != "off" and not wire and live is None and not keep_open:
-            key = self._shape(client, server, recipients, size)
+        if self.mode != "off" and not wire and live is None:
+            key = self._shape(client, server, recipients, size, keep_open)
         trees = self._trees
         root = trees.get(key) if key is not None else None
         if root is None and key is not None and key not in trees:
@@ -191,9 +201,9 @@ class SessionMemo:
                             t0, wire, queue_id, live=live, keep_open=keep_open)
         if root.consult is None and root.leaf is None:  # the first session of the shape
             return self._run(key, root, client, server, peer, sender, recipients, size, rtt,
-                             transfer, t0, queue_id, Tape())
+                             transfer, t0, queue_id, Tape(), keep_open)
         return self._walk(key, root, client, server, peer, sender, recipients, size, rtt,
-                          transfer, t0, queue_id)
+                          transfer, t0, queue_id, keep_open)
 
     # --- the walk ------------------------------------------------------------------------
 
@@ -201,7 +211,7 @@ class SessionMemo:
         self, key: tuple[Any, ...], root: _Node, client: ClientSide, server: ServerSide,
         peer: Client, sender: str, recipients: list[str], size: int, rtt: float,
         transfer: Callable[[int, float, float], float], t0: float,
-        queue_id: Callable[[], str],
+        queue_id: Callable[[], str], keep_open: bool,
     ) -> SessionOutcome:
         half = rtt * 0.5
         accepted: list[tuple[Envelope, str]] = []
@@ -263,12 +273,13 @@ class SessionMemo:
             child = node.children.get(reply if consult.text_read else reply.code)
             if child is None:  # a verdict not seen yet: the machines go on from here
                 return self._run(key, root, client, server, peer, sender, recipients, size,
-                                 rtt, transfer, t0, queue_id, Tape(taken, ssession, accepted))
+                                 rtt, transfer, t0, queue_id, Tape(taken, ssession, accepted),
+                                 keep_open)
             node = child
         leaf = node.leaf
         if not isinstance(leaf, _Leaf):
             return self._run(key, root, client, server, peer, sender, recipients, size, rtt,
-                             transfer, t0, queue_id, Tape(taken, ssession, accepted))
+                             transfer, t0, queue_id, Tape(taken, ssession, accepted), keep_open)
         if handshake_end is None:
             handshake_end = t
         result = SessionResult(
@@ -276,14 +287,19 @@ class SessionMemo:
                   for i, k, constant in leaf.finals),
             leaf.phase, leaf.error,
         )
+        live = None
+        if leaf.kept is not None:  # the connection stays open for the next message
+            cconn, sconn = _clone(leaf.kept[0]), _clone(leaf.kept[1])
+            ssession.conn = sconn
+            live = Live(cconn, sconn, ssession, t0, 1)
         outcome = SessionOutcome(
             result, t - t0, handshake_end - t0,
             accepted[0][0].recipients if accepted else (), handshake_end < t,
-            accepted[0][1] if accepted else "", None, ssession,
+            accepted[0][1] if accepted else "", live, ssession,
         )
         if self.mode == "verify":
             self._verify(outcome, taken, client, server, peer, sender, recipients, size, rtt,
-                         transfer, t0, queue_id, accepted)
+                         transfer, t0, queue_id, accepted, keep_open)
         self.replayed += 1
         return outcome
 
@@ -293,18 +309,22 @@ class SessionMemo:
         self, key: tuple[Any, ...], root: _Node, client: ClientSide, server: ServerSide,
         peer: Client, sender: str, recipients: list[str], size: int, rtt: float,
         transfer: Callable[[int, float, float], float], t0: float,
-        queue_id: Callable[[], str], tape: Tape,
+        queue_id: Callable[[], str], tape: Tape, keep_open: bool = False,
     ) -> SessionOutcome:
         """Run the machines (after what ``tape`` holds) and learn the session's path."""
         self.ran += 1
         outcome = converse(client, server, peer, sender, recipients, size, rtt, transfer, t0,
-                           False, queue_id, tape=tape)
-        if not self._learn(root, tape, outcome.result, sender, recipients, size):
+                           False, queue_id, keep_open=keep_open, tape=tape)
+        kept = None
+        if outcome.live is not None:  # cloned now: the next session changes the machines
+            kept = (_clone(outcome.live.client), _clone(outcome.live.server))
+        if not self._learn(root, tape, outcome.result, sender, recipients, size, kept):
             self._trees[key] = None  # not expressible: this shape runs the machines
         return outcome
 
     def _learn(self, root: _Node, tape: Tape, result: SessionResult, sender: str,
-               recipients: list[str], size: int) -> bool:
+               recipients: list[str], size: int,
+               kept: tuple[ClientConnection, ServerConnection] | None = None) -> bool:
         """Add the path ``tape`` wrote down to the tree; False if it cannot be a template."""
         node, steps, k = root, [], 0
         fresh = root.consult is None and root.leaf is None
@@ -330,14 +350,14 @@ class SessionMemo:
         if not fresh:
             return True  # a path already known (verify, or a leaf that runs the machines)
         node.steps = tuple(steps)
-        node.leaf = _leaf(tape, result, recipients)
+        node.leaf = _leaf(tape, result, recipients, kept)
         return True
 
     def _verify(self, outcome: SessionOutcome, taken: list[Any], client: ClientSide,
                 server: ServerSide, peer: Client, sender: str, recipients: list[str],
                 size: int, rtt: float, transfer: Callable[[int, float, float], float],
                 t0: float, queue_id: Callable[[], str],
-                accepted: list[tuple[Envelope, str]]) -> None:
+                accepted: list[tuple[Envelope, str]], keep_open: bool) -> None:
         """Run the machines on the walk's draws and verdicts (the policies are not asked
         again) and compare; raise ``MemoMismatch`` naming the session at a difference."""
         stand_in = ServerSession(_Standing(), peer, (), None)  # type: ignore[arg-type]
@@ -346,7 +366,8 @@ class SessionMemo:
                  f"{server.name}, {len(recipients)} recipient(s), from t={t0!r} s)")
         try:
             machines = converse(client, server, peer, sender, recipients, size, rtt,
-                                lambda *_: 0.0, t0, False, queue_id, tape=tape)
+                                lambda *_: 0.0, t0, False, queue_id, keep_open=keep_open,
+                                tape=tape)
         except TapeExhausted as exc:
             raise MemoMismatch(f"session memo verify: {where}: {exc}") from None
         for field in ("result", "duration", "handshake_s", "accepted", "past_handshake",
@@ -355,19 +376,28 @@ class SessionMemo:
             if mine != theirs:
                 raise MemoMismatch(f"session memo verify: {where}: {field} is {mine!r} by "
                                    f"the memo, {theirs!r} by the machines")
+        mine_live, their_live = outcome.live, machines.live
+        if (mine_live is None) != (their_live is None) or (
+                mine_live is not None and their_live is not None and (
+                    _state(mine_live.client) != _state(their_live.client)
+                    or _state(mine_live.server) != _state(their_live.server))):
+            raise MemoMismatch(f"session memo verify: {where}: the connection kept open "
+                               "differs (memo: "
+                               f"{_state(mine_live.client) if mine_live else None}, machines: "
+                               f"{_state(their_live.client) if their_live else None})")
         if tape.given:
             raise MemoMismatch(f"session memo verify: {where}: the machines ended with "
                                f"{len(tape.given)} value(s) of the memo's walk unused")
 
     @staticmethod
-    def _shape(client: ClientSide, server: ServerSide, recipients: list[str],
-               size: int) -> tuple[Any, ...] | None:
+    def _shape(client: ClientSide, server: ServerSide, recipients: list[str], size: int,
+               keep_open: bool) -> tuple[Any, ...] | None:
         """What decides the machines' course, apart from the verdicts (module docstring)."""
         n = len(recipients)
         if n > 1 and len(set(recipients)) != n:
             return None
         limit = server.config.max_message_size
-        return (id(client), id(server), n, bool(limit) and size > limit)
+        return (id(client), id(server), n, bool(limit) and size > limit, keep_open)
 
 
 def _event(kind: int, arg: Any, sender: str, recipients: list[str], size: int) -> Any:
@@ -418,7 +448,8 @@ def _consult(op: tuple[Any, ...], sender: str, recipients: list[str],
                     isinstance(event, _TEXT_READ))
 
 
-def _leaf(tape: Tape, result: SessionResult, recipients: list[str]) -> _Leaf | object:
+def _leaf(tape: Tape, result: SessionResult, recipients: list[str],
+          kept: tuple[ClientConnection, ServerConnection] | None) -> _Leaf | object:
     """The result as a template over the session's consults (see ``_Leaf``)."""
     if tape.broke:
         return _MACHINES
@@ -426,4 +457,30 @@ def _leaf(tape: Tape, result: SessionResult, recipients: list[str]) -> _Leaf | o
     for rcpt, reply in result.replies:
         k = next((j for j, seen in enumerate(tape.replies) if seen is reply), -1)
         finals.append((recipients.index(rcpt), k, reply if k < 0 else None))
-    return _Leaf(tuple(finals), result.phase, result.error)
+    return _Leaf(tuple(finals), result.phase, result.error, kept)
+
+
+# When each machine last heard from its peer: kept by the machines for their timers
+# (``get_timer``), which the simulator does not use; not part of the state compared.
+_CLOCKS = frozenset({"_last_io", "_last_activity"})
+_CONTAINERS = (dict, list, deque, bytearray, set)
+
+
+def _slots(obj: object) -> list[str]:
+    return [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())]
+
+
+def _clone(conn: Any) -> Any:
+    """A machine of its own in the same state: a copy of ``conn`` whose containers
+    (pending commands, extensions, buffers) are copies too."""
+    twin = copy.copy(conn)
+    for name in _slots(conn):
+        value = getattr(conn, name, None)
+        if isinstance(value, _CONTAINERS):
+            setattr(twin, name, copy.copy(value))
+    return twin
+
+
+def _state(conn: Any) -> dict[str, Any]:
+    """A machine's state, for ``verify`` (its clocks aside, see ``_CLOCKS``)."""
+    return {name: getattr(conn, name, None) for name in _slots(conn) if name not in _CLOCKS}
