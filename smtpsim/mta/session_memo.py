@@ -27,7 +27,9 @@ state another session left), sessions whose recipients repeat an address, and
 anything the tree cannot express as a template (see ``_event_template``). A session
 that keeps its connection open for the next message (``keep_open``) is replayed: the
 leaf holds both machines as the first such session left them, and each replay gets
-its own clone of them.
+its own clone of them, with its own sender where the server still holds one (a
+transaction left open after its recipients were refused; the next session's RSET
+closes it); ``verify`` compares the clones with the machines' state.
 
 What decides a shape (``_shape``): the ``ClientSide`` and ``ServerSide`` objects (a
 host's client and server settings; an incident that changes them makes new ones), the
@@ -290,6 +292,8 @@ class SessionMemo:
         live = None
         if leaf.kept is not None:  # the connection stays open for the next message
             cconn, sconn = _clone(leaf.kept[0]), _clone(leaf.kept[1])
+            if sconn.sender is not None:  # a transaction still open holds its sender
+                sconn.sender = sender
             ssession.conn = sconn
             live = Live(cconn, sconn, ssession, t0, 1)
         outcome = SessionOutcome(
@@ -382,9 +386,7 @@ class SessionMemo:
                     _state(mine_live.client) != _state(their_live.client)
                     or _state(mine_live.server) != _state(their_live.server))):
             raise MemoMismatch(f"session memo verify: {where}: the connection kept open "
-                               "differs (memo: "
-                               f"{_state(mine_live.client) if mine_live else None}, machines: "
-                               f"{_state(their_live.client) if their_live else None})")
+                               f"differs: {_difference(mine_live, their_live)}")
         if tape.given:
             raise MemoMismatch(f"session memo verify: {where}: the machines ended with "
                                f"{len(tape.given)} value(s) of the memo's walk unused")
@@ -479,6 +481,17 @@ def _clone(conn: Any) -> Any:
         if isinstance(value, _CONTAINERS):
             setattr(twin, name, copy.copy(value))
     return twin
+
+
+def _difference(mine: Live | None, theirs: Live | None) -> str:
+    if mine is None or theirs is None:
+        return f"kept by the memo: {mine is not None}, by the machines: {theirs is not None}"
+    shown = []
+    for side in ("client", "server"):
+        a, b = _state(getattr(mine, side)), _state(getattr(theirs, side))
+        shown += [f"{side}.{k} is {a[k]!r} by the memo, {b[k]!r} by the machines"
+                  for k in a if a[k] != b[k]]
+    return "; ".join(shown)
 
 
 def _state(conn: Any) -> dict[str, Any]:

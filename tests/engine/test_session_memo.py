@@ -142,14 +142,15 @@ def test_verify_names_the_first_session_where_memo_and_machines_part(monkeypatch
     the first replayed session, which the error names."""
     learn = session_memo.SessionMemo._learn
 
-    def wrong_leaf(self, root, tape, result, sender, recipients, size):
-        made = learn(self, root, tape, result, sender, recipients, size)
+    def wrong_leaf(self, root, tape, result, sender, recipients, size, kept=None):
+        made = learn(self, root, tape, result, sender, recipients, size, kept)
         stack = [root]
         while stack:
             node = stack.pop()
             stack.extend(node.children.values())
             if isinstance(node.leaf, session_memo._Leaf):
-                node.leaf = session_memo._Leaf(node.leaf.finals, "wrong", node.leaf.error)
+                node.leaf = session_memo._Leaf(node.leaf.finals, "wrong", node.leaf.error,
+                                               node.leaf.kept)
         return made
 
     monkeypatch.setattr(session_memo.SessionMemo, "_learn", wrong_leaf)
