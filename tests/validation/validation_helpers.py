@@ -1,11 +1,10 @@
-"""Shared pieces of the validation tests: the conservation law every run must obey,
-Erlang C, and running a scenario (``model_runs``)."""
+"""Shared pieces of the validation tests: the M/M/c relay and Erlang C; running a
+scenario and the conservation law every run must obey come from ``model_runs``."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from model_runs import REPO, run_model
+from model_runs import REPO, STATUSES, check_conservation, run_model
 
 from smtpsim.metrics.result import RunResult
 
@@ -13,36 +12,6 @@ __all__ = ["QUICKSTART", "STATUSES", "check_conservation", "erlang_c", "frame_by
            "mmc_scenario", "run_model"]
 
 QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
-STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
-
-
-def check_conservation(result: RunResult) -> dict[str, int]:
-    """Every recipient of every message (bounces included) is in exactly one of the
-    five statuses; final ones have a time and a non-negative delay, pending ones
-    have neither. Returns the counts per status."""
-    messages, rcpts = result.messages, result.recipients
-    # one row per (message, recipient), and as many rows per message as it has recipients
-    assert not rcpts.duplicated(["msg_id", "rcpt"]).any()
-    per_message = rcpts.groupby("msg_id").size().reindex(messages["msg_id"], fill_value=0)
-    np.testing.assert_array_equal(per_message.to_numpy(), messages["n_rcpt"].to_numpy())
-    status = rcpts["status"].astype(str)
-    assert set(status.unique()) <= set(STATUSES)
-    counts = {s: int((status == s).sum()) for s in STATUSES}
-    assert sum(counts.values()) == int(messages["n_rcpt"].sum()) == len(rcpts)
-    final = rcpts[status != "pending"]
-    pending = rcpts[status == "pending"]
-    assert final["t_final"].notna().all() and final["delay_s"].notna().all()
-    assert (final["delay_s"] >= 0).all()
-    t_submit = messages.set_index("msg_id")["t_submit"]
-    np.testing.assert_allclose(
-        final["delay_s"].to_numpy(),
-        final["t_final"].to_numpy() - t_submit.loc[final["msg_id"]].to_numpy(),
-    )
-    assert pending["t_final"].isna().all() and pending["delay_s"].isna().all()
-    # docs/results.md: dsn is 2.0.0 when delivered
-    delivered = rcpts[status == "delivered"]
-    assert (delivered["dsn"].astype(str) == "2.0.0").all()
-    return counts
 
 
 def mmc_scenario(c: int, lam: float, mu: float, stop: float, drain: float, *,
