@@ -47,6 +47,7 @@ from .stats import needs_more, paired_difference
 from .store import ResultStore
 from .sweep import (
     Progress,
+    add_metric_columns,
     ci_rows,
     error_line,
     metric_columns,
@@ -318,15 +319,7 @@ class Comparison:
         """Compute more metrics (names, split names, functions) from the runs' kept
         tables, without running again; they become columns of ``runs``. Returns their
         names."""
-        names, functions = resolve_metrics(metrics, known=self.functions)
-        self.functions.update(functions)
-        missing = [m for m in names if m not in self.runs.columns or m in functions]
-        if missing:
-            columns = metric_columns(self.records, missing, self.functions)
-            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
-            position = int(self.runs.columns.get_loc("wall_s"))
-            for offset, m in enumerate(missing):
-                self.runs.insert(position + offset, m, columns[m])
+        self.runs, names = add_metric_columns(self.runs, self.records, metrics, self.functions)
         return names
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:

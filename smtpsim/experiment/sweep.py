@@ -200,6 +200,26 @@ def metric_columns(records: Sequence[RunRecord], metrics: Sequence[str],
     return out
 
 
+def add_metric_columns(runs: pd.DataFrame, records: Sequence[RunRecord],
+                       metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+                       functions: dict[str, MetricFunction],
+                       ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``runs`` (one row per record) with a column for each of ``metrics`` (names,
+    split names, functions) computed from the records' kept tables, put before
+    ``wall_s``; a user function replaces a column of its name. The functions are
+    added to ``functions``. Returns the new frame and the metrics' names."""
+    names, new = resolve_metrics(metrics, known=functions)
+    functions.update(new)
+    missing = [m for m in names if m not in runs.columns or m in new]
+    if missing:
+        columns = metric_columns(records, missing, functions)
+        runs = runs.drop(columns=[m for m in missing if m in runs])
+        position = int(runs.columns.get_loc("wall_s"))
+        for offset, m in enumerate(missing):
+            runs.insert(position + offset, m, columns[m])
+    return runs, names
+
+
 def shown_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     """The metrics a table or report shows: those asked for, and ``pending_rate``
     always (without it, a lower delivery ratio may be mail still queued at the end)."""
@@ -451,15 +471,7 @@ class SweepResult:
         """Compute more metrics (names, split names, functions) from the runs' kept
         tables, without running again; they become columns of ``runs``. Returns their
         names."""
-        names, functions = resolve_metrics(metrics, known=self.functions)
-        self.functions.update(functions)
-        missing = [m for m in names if m not in self.runs.columns or m in functions]
-        if missing:
-            columns = metric_columns(self.records, missing, self.functions)
-            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
-            position = self.runs.columns.get_loc("wall_s")
-            for offset, m in enumerate(missing):
-                self.runs.insert(int(position) + offset, m, columns[m])
+        self.runs, names = add_metric_columns(self.runs, self.records, metrics, self.functions)
         return names
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
