@@ -7,10 +7,13 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail, non_negative_int
 from .common import seed as seed_number
+
+if TYPE_CHECKING:
+    from ..experiment.options import RunOptions
 
 NAME = "compare"
 
@@ -154,6 +157,17 @@ def common_options(args: argparse.Namespace, parser: argparse.ArgumentParser
     if args.drain:
         args.overrides = [*args.overrides, "simulation.drain=true"]
     return until, metrics
+
+
+def run_options(args: argparse.Namespace, until: float | None,
+                metrics: tuple[str, ...]) -> RunOptions:
+    """What the command line says of every run (``common_options`` first)."""
+    from ..experiment.options import RunOptions
+
+    return RunOptions(replications=args.replications, overrides=tuple(args.overrides),
+                      seed=args.seed, until=until, metrics=metrics, jobs=args.jobs,
+                      scheduler=args.scheduler, retry_failed=args.retry_failed,
+                      progress=show_progress(args))
 
 
 def check_splits(scenarios: Any, metrics: Any) -> None:
@@ -306,11 +320,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(f"--metric: {error}")
     def start() -> Comparison:
-        return compare(sources, overrides=args.overrides, labels=[c.label for c in configs],
-                       replications=args.replications, seed=args.seed, until=until,
-                       jobs=args.jobs, scheduler=args.scheduler, target_ci=args.target_ci,
-                       max_replications=args.max_replications, metrics=metrics, out=out,
-                       retry_failed=args.retry_failed, progress=show_progress(args))
+        return compare(sources, run_options(args, until, metrics),
+                       labels=[c.label for c in configs], target_ci=args.target_ci,
+                       max_replications=args.max_replications, out=out)
 
     def show(result: Comparison, written: list[Path]) -> None:
         print(result.format())

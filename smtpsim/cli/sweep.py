@@ -12,7 +12,7 @@ from .compare import (
     common_options,
     report_problems,
     run_and_write,
-    show_progress,
+    run_options,
 )
 
 NAME = "sweep"
@@ -133,11 +133,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--metric: {error}")
     out = Path(args.out)
     def start() -> SweepResult:
-        return sweep(args.scenario, vary=vary, points=points, out=out,
-                     overrides=args.overrides, replications=args.replications,
-                     seed=args.seed, until=until, jobs=args.jobs, scheduler=args.scheduler,
-                     metrics=metrics, retry_failed=args.retry_failed,
-                     progress=show_progress(args))
+        return sweep(args.scenario, run_options(args, until, metrics), vary=vary,
+                     points=points, out=out)
 
     def show(result: SweepResult, written: list[Path]) -> None:
         from ..experiment.report import interval_caption

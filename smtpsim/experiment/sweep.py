@@ -21,7 +21,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .metrics import (
     metric_value,
     resolve_metrics,
 )
+from .options import Progress, RunOptions
 from .report import (
     format_estimate,
     html_table,
@@ -52,8 +53,6 @@ from .store import ResultStore
 
 __all__ = ["SweepResult", "design_points", "run_specs", "split_values", "sweep"]
 
-Progress = Callable[[int, int], None]
-"""Called as ``progress(done, total)`` each time a run of a batch finishes."""
 
 RESERVED = frozenset({"point", "config", "replication", "seed", "wall_s", "error",
                       "traceback", "metric", "mean", "half_width", "ci_low", "ci_high", "n",
@@ -597,54 +596,45 @@ def _file_name(text: str) -> str:
 # --- the API ---------------------------------------------------------------------------
 
 
-def sweep(scenario: str | os.PathLike[str], *,
+def sweep(scenario: str | os.PathLike[str], options: RunOptions | None = None, *,
           vary: Mapping[str, Sequence[Any] | str] | None = None,
           points: Sequence[Mapping[str, Any]] | None = None,
-          out: str | os.PathLike[str],
-          overrides: Sequence[str] = (), replications: int = 3, seed: int | None = None,
-          until: float | str | None = None, jobs: int = 1, scheduler: str | None = None,
-          metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction] = METRICS,
-          confidence: float = 0.95, retry_failed: bool = False,
-          progress: bool | Progress | None = None) -> SweepResult:
-    """Run ``scenario`` at every point of a design, ``replications`` times each.
+          out: str | os.PathLike[str]) -> SweepResult:
+    """Run ``scenario`` at every point of a design, ``options.replications`` times
+    each (default 3).
 
     ``vary`` maps override paths to their values (a list, or a string ``"1h,2h"``):
     the sweep runs their full factorial. ``points`` is an explicit list of points
     (``{path: value}``); with both, each point is crossed with the factorial.
-    ``overrides`` (``PATH=VALUE``) apply everywhere. ``out`` is required: finished
-    runs are stored in ``OUT/runs``, so that calling again with the same arguments
-    runs only what is missing (nothing once the sweep is complete; failed runs are
-    found there too, and run again only with ``retry_failed``); the tables and
-    figures are not written unless you call ``write(out)``.
-
-    ``seed`` (default: the scenario's) is the base seed: replication ``r`` has the same
-    seed at every point. ``until`` (seconds or ``"30min"``) ends each run early.
-    ``jobs`` local worker processes, or a Dask cluster with ``scheduler``
-    (``"tcp://HOST:PORT"``). ``progress``: True for a progress bar, or a callable
-    ``progress(done, total)`` called after each run is stored. ``metrics``: names
-    (``METRICS``, split ones such as ``"delivery_ratio@domain=bigmail.example"``,
-    registered ones) or functions of a run's ``RunTables``; ``pending_rate`` is always
-    shown beside them. Each run's tables are kept in ``OUT/runs``, so a metric asked
-    for later is computed without running again. Raises ``ValueError``
+    ``options`` (``RunOptions``): the overrides that apply everywhere, the seed
+    (default: the scenario's; replication ``r`` has the same seed at every point),
+    ``until``, metrics (``pending_rate`` is always shown beside them), confidence,
+    executor and progress. ``out`` is required: finished runs are stored in
+    ``OUT/runs``, so that calling again with the same arguments runs only what is
+    missing (nothing once the sweep is complete; failed runs are found there too,
+    and run again only with ``options.retry_failed``); the tables and figures are not
+    written unless you call ``write(out)``. Each run's tables are kept in
+    ``OUT/runs``, so a metric asked for later is computed without running again.
+    Raises ``ValueError``
     for a bad design and ``ScenarioError`` for a scenario (with ``overrides``) that
     does not load or a varied path that does not exist; a bad value at some point
     only fails that point's runs, which are recorded in ``errors``.
     """
     from ..scenario import load_scenario
 
-    if replications < 1:
-        raise ValueError(f"replications must be at least 1, got {replications!r}")
-    names, functions = resolve_metrics(metrics)
-    end = parse_until(until)
+    options = options or RunOptions()
+    replications = options.replications_or(3)
+    names, functions = resolve_metrics(options.metrics)
+    end = parse_until(options.until)
     text, name = read_scenario(scenario)
-    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
+    overrides = list(options.overrides)
     parameters, design = design_points(vary, points)
     check_paths(text, overrides, parameters, design)
     base = load_scenario(text, overrides=overrides)
     for metric in names:
         if metric not in functions:
             check_split(base, metric)
-    base_seed = int(base.seed if seed is None else seed)
+    base_seed = int(base.seed if options.seed is None else options.seed)
     specs = [
         RunSpec(scenario=text,
                 overrides=(*overrides, *(f"{k}={v}" for k, v in point.items())),
@@ -653,11 +643,11 @@ def sweep(scenario: str | os.PathLike[str], *,
         for point in design for r in range(replications)
     ]
     store = ResultStore(Path(out))  # records in OUT/runs/KEY.json
-    with open_executor(jobs, scheduler) as executor:
+    with open_executor(options.jobs, options.scheduler) as executor:
         records, ran, reused = run_specs(specs, executor=executor, store=store,
-                                         progress=progress, desc=f"sweep {base.name}",
-                                         retry_failed=retry_failed)
+                                         progress=options.progress, desc=f"sweep {base.name}",
+                                         retry_failed=options.retry_failed)
     return SweepResult(scenario=base.name if name == "<text>" else name, parameters=parameters,
                        points=design, specs=specs, records=records, metrics=names, ran=ran,
                        reused=reused, replications=replications, seed=base_seed, until=end,
-                       confidence=confidence, out=Path(out), functions=functions)
+                       confidence=options.confidence, out=Path(out), functions=functions)
