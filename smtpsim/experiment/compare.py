@@ -26,7 +26,6 @@ import pandas as pd
 
 from ..scenario import ScenarioError
 from .metrics import (
-    METRICS,
     PENDING,
     PROBABILITIES,
     MetricFunction,
@@ -48,9 +47,8 @@ from .runner import RunRecord, RunSpec
 from .stats import needs_more, paired_difference
 from .store import ResultStore
 from .sweep import (
-    add_metric_columns,
+    Runs,
     ci_rows,
-    error_line,
     metric_columns,
     open_executor,
     parse_until,
@@ -230,7 +228,7 @@ def _estimate(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequenc
 # --- the result ------------------------------------------------------------------------
 
 
-class Comparison:
+class Comparison(Runs):
     """Configurations compared over the same replications.
 
     ``runs``: one row per run: ``config`` (categorical, in the order given),
@@ -251,33 +249,14 @@ class Comparison:
         self.configs = list(configs)
         self.labels = [c.label for c in self.configs]
         self.overrides = tuple(overrides)
-        self.metrics = tuple(metrics)
-        self.functions = dict(functions or {})
-        self.seed = seed
-        self.until = until
-        self.confidence = confidence
         self.target_ci = target_ci
-        self.ran = ran
-        self.reused = reused
-        self.out = out
-        self.replications = len(records[0]) if records else 0
         flat_records = [r for per in records for r in per]
         flat_specs = [s for per in specs for s in per]
-        self.records = flat_records
         config_col = pd.Categorical([s.config for s in flat_specs], categories=self.labels)
-        frame: dict[str, Any] = {"config": config_col,
-                                 "replication": [s.replication for s in flat_specs],
-                                 "seed": [s.seed for s in flat_specs]}
-        frame.update(metric_columns(flat_records, list(dict.fromkeys([*METRICS, *self.metrics])),
-                                    self.functions))
-        frame["wall_s"] = [float(r.wall_s) for r in flat_records]
-        frame["error"] = pd.Series([error_line(r.error) for r in flat_records], dtype=object)
-        self.runs = pd.DataFrame(frame)
-        failed = self.runs["error"].notna().to_numpy()
-        self.errors = self.runs.loc[failed, ["config", "replication", "seed", "error"]].assign(
-            traceback=[r.error for r, bad in zip(flat_records, failed, strict=True) if bad]
-        ).reset_index(drop=True)
-        self.failed = int(failed.sum())
+        super().__init__(keys={"config": config_col}, specs=flat_specs, records=flat_records,
+                         metrics=metrics, functions=functions, ran=ran, reused=reused,
+                         replications=len(records[0]) if records else 0, seed=seed,
+                         until=until, confidence=confidence, out=out)
         self.delays = self._delays(flat_specs, flat_records)
         self.queues = self._queues(flat_specs, flat_records)
 
@@ -314,14 +293,6 @@ class Comparison:
         return frame
 
     # --- statistics
-
-    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                    ) -> tuple[str, ...]:
-        """Compute more metrics (names, split names, functions) from the runs' kept
-        tables, without running again; they become columns of ``runs``. Returns their
-        names."""
-        self.runs, names = add_metric_columns(self.runs, self.records, metrics, self.functions)
-        return names
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per configuration and metric: ``config``, ``metric``, ``mean``,

@@ -51,7 +51,7 @@ from .runner import RunRecord, RunSpec
 from .stats import mean_ci, share_ci
 from .store import ResultStore
 
-__all__ = ["SweepResult", "design_points", "run_specs", "split_values", "sweep"]
+__all__ = ["Runs", "SweepResult", "design_points", "run_specs", "split_values", "sweep"]
 
 
 RESERVED = frozenset({"point", "config", "replication", "seed", "wall_s", "error",
@@ -199,24 +199,61 @@ def metric_columns(records: Sequence[RunRecord], metrics: Sequence[str],
     return out
 
 
-def add_metric_columns(runs: pd.DataFrame, records: Sequence[RunRecord],
-                       metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                       functions: dict[str, MetricFunction],
-                       ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """``runs`` (one row per record) with a column for each of ``metrics`` (names,
-    split names, functions) computed from the records' kept tables, put before
-    ``wall_s``; a user function replaces a column of its name. The functions are
-    added to ``functions``. Returns the new frame and the metrics' names."""
-    names, new = resolve_metrics(metrics, known=functions)
-    functions.update(new)
-    missing = [m for m in names if m not in runs.columns or m in new]
-    if missing:
-        columns = metric_columns(records, missing, functions)
-        runs = runs.drop(columns=[m for m in missing if m in runs])
-        position = int(runs.columns.get_loc("wall_s"))
-        for offset, m in enumerate(missing):
-            runs.insert(position + offset, m, columns[m])
-    return runs, names
+class Runs:
+    """What a comparison and a sweep both are: the runs of an experiment, each a
+    ``RunRecord`` (``records``), and their ``runs`` table, one row per run: the
+    ``keys`` columns (which configuration or point), ``replication``, ``seed``, every
+    built-in metric and those of ``metrics``, ``wall_s`` and ``error`` (the exception's
+    last line); ``errors``: the failed runs with their whole ``traceback``;
+    ``ran``/``reused``: runs run now and runs found in the store."""
+
+    def __init__(self, *, keys: dict[str, Any], specs: Sequence[RunSpec],
+                 records: Sequence[RunRecord], metrics: Sequence[str],
+                 functions: Mapping[str, MetricFunction] | None, ran: int, reused: int,
+                 replications: int, seed: int, until: float | None, confidence: float,
+                 out: Path | None) -> None:
+        self.metrics = tuple(metrics)
+        self.functions = dict(functions or {})
+        self.ran = ran
+        self.reused = reused
+        self.replications = replications
+        self.seed = seed
+        self.until = until
+        self.confidence = confidence
+        self.out = out
+        self.records = list(records)
+        frame: dict[str, Any] = dict(keys)
+        frame["replication"] = [s.replication for s in specs]
+        frame["seed"] = [s.seed for s in specs]
+        frame.update(metric_columns(self.records, list(dict.fromkeys([*METRICS, *metrics])),
+                                    self.functions))
+        frame["wall_s"] = [float(r.wall_s) for r in self.records]
+        frame["error"] = pd.Series([error_line(r.error) for r in self.records], dtype=object)
+        self.runs = pd.DataFrame(frame)
+        failed = self.runs["error"].notna().to_numpy()
+        self.errors = self.runs.loc[failed, [*keys, "replication", "seed", "error"]].assign(
+            traceback=[r.error for r, bad in zip(self.records, failed, strict=True) if bad]
+        ).reset_index(drop=True)
+        self.failed = int(failed.sum())
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+                    ) -> tuple[str, ...]:
+        """Compute more metrics (names, split names, functions) from the runs' kept
+        tables, without running again; they become columns of ``runs``, before
+        ``wall_s`` (a function replaces a column of its name). Returns their names."""
+        names, new = resolve_metrics(metrics, known=self.functions)
+        self.functions.update(new)
+        missing = [m for m in names if m not in self.runs.columns or m in new]
+        if missing:
+            columns = metric_columns(self.records, missing, self.functions)
+            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
+            position = int(self.runs.columns.get_loc("wall_s"))
+            for offset, m in enumerate(missing):
+                self.runs.insert(position + offset, m, columns[m])
+        return names
 
 
 def shown_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
@@ -414,7 +451,7 @@ def parameter_column(values: Sequence[str | None]) -> pd.Series:
     return pd.Series(pd.Categorical(values, categories=order, ordered=True))
 
 
-class SweepResult:
+class SweepResult(Runs):
     """The runs of a sweep and their statistics.
 
     ``runs``: one row per run (``point``, a column per varied parameter,
@@ -432,46 +469,15 @@ class SweepResult:
         self.scenario = scenario
         self.parameters = parameters
         self.points = points
-        self.metrics = tuple(metrics)
-        self.functions = dict(functions or {})
-        self.ran = ran
-        self.reused = reused
-        self.replications = replications
-        self.seed = seed
-        self.until = until
-        self.confidence = confidence
-        self.out = out
-        self.records = list(records)
-        n_points = len(points)
+        assert len(points) * replications == len(specs)
         point_of = [i // replications for i in range(len(specs))]
-        frame: dict[str, Any] = {"point": point_of}
+        keys: dict[str, Any] = {"point": point_of}
         for path in parameters:
-            frame[path] = parameter_column([points[i].get(path) for i in point_of])
-        frame["replication"] = [s.replication for s in specs]
-        frame["seed"] = [s.seed for s in specs]
-        all_metrics = list(dict.fromkeys([*METRICS, *self.metrics]))
-        frame.update(metric_columns(self.records, all_metrics, self.functions))
-        frame["wall_s"] = [float(r.wall_s) for r in self.records]
-        frame["error"] = pd.Series([error_line(r.error) for r in self.records], dtype=object)
-        self.runs = pd.DataFrame(frame)
-        failed = self.runs["error"].notna()
-        self.errors = self.runs.loc[failed, ["point", *parameters, "replication", "seed",
-                                             "error"]].assign(
-            traceback=[r.error for r, bad in zip(self.records, failed, strict=True) if bad]
-        ).reset_index(drop=True)
-        self.failed = int(failed.sum())
-        assert n_points * replications == len(specs)
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                    ) -> tuple[str, ...]:
-        """Compute more metrics (names, split names, functions) from the runs' kept
-        tables, without running again; they become columns of ``runs``. Returns their
-        names."""
-        self.runs, names = add_metric_columns(self.runs, self.records, metrics, self.functions)
-        return names
+            keys[path] = parameter_column([points[i].get(path) for i in point_of])
+        super().__init__(keys=keys, specs=specs, records=records, metrics=metrics,
+                         functions=functions, ran=ran, reused=reused,
+                         replications=replications, seed=seed, until=until,
+                         confidence=confidence, out=out)
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per design point and metric: ``point``, a column per parameter,
