@@ -1,7 +1,9 @@
-"""anvil's limits at a receiving server (docs/scenario-format.md, "policies"; fact
-sheet 3.7, 1.3): past ``message_rate`` MAIL commands per ``time_unit`` from one
-client, MAIL is answered 450 4.7.1 (a deferral); past ``connections`` simultaneous
-connections from one client, the greeting is 421 4.7.0 (a soft error).
+"""anvil's limits at a receiving server (docs/scenario-format.md, "policies"; Postfix
+anvil(8), postconf(5) ``smtpd_client_message_rate_limit`` and
+``smtpd_client_connection_count_limit``): past ``message_rate`` MAIL commands per
+``time_unit`` from one client, MAIL is answered 450 4.7.1 (a deferral); past
+``connections`` simultaneous connections from one client, the greeting is 421 4.7.0
+(a soft error).
 
 anvil's rate window is not sliding: it starts at the client's first event
 (connection, MAIL, RCPT) and a new one starts with the first event more than a
