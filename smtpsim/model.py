@@ -90,7 +90,6 @@ def build(scenario: Any, seed: int | None = None) -> Model:
         Streams(seed),
         ColumnarRecorder(attempts=sim.record_attempts, levels=sim.record_levels),
         wire=sim.wire,
-        record_attempts=sim.record_attempts,
         record_levels=sim.record_levels,
     )
     network = _network(scenario, ctx)

@@ -24,5 +24,4 @@ class RunContext:
     streams: Streams
     recorder: Recorder
     wire: bool = False
-    record_attempts: bool = True
     record_levels: bool = True
