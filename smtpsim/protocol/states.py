@@ -15,24 +15,43 @@ auditor can read the whole protocol here:
   4.3.2), for a client to check what it is told. Anything else is the peer breaking the
   protocol: the client stops believing it (``ERROR``).
 - ``TOLERATED``: transitions a client follows although a conforming server never makes
-  them (RFC 2920 section 1).
+  them (RFC 2920 section 1); ``CLIENT_NEXT`` is ``NEXT`` with them.
+- ``AFTER_TLS``: the state a successful TLS handshake leads to (RFC 3207 section 4.2).
+
+Both connections decide every transition on a reply here: the server with
+``next_state`` when it sends a reply, the client with ``client_next_state`` when it
+receives one (a test swaps entries of these tables and watches both connections follow).
+The client checks what it may send with ``may_send`` and ``state_after``. Three
+transitions need no table, being the same from every state: the connection closing
+(end of input, a timeout) leads to ``CLOSED``, and a client whose server broke the
+protocol enters ``ERROR``, from which nothing leads out.
 
 States are plain strings (module constants): cheap to compare, readable in logs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from . import replies as R
 from .replies import Reply
 
+if TYPE_CHECKING:
+    from .events import Command
+
 __all__ = [
+    "AFTER_TLS",
     "ANYWHERE_IN_GROUP",
     "AUTH",
+    "CLIENT_NEXT",
     "CLOSED",
+    "COMMAND_STATES",
     "CONNECTED",
     "DATA",
     "ERROR",
     "GREETED",
+    "GREETING",
     "ILLEGAL",
     "MAIL",
     "NEXT",
@@ -43,7 +62,12 @@ __all__ = [
     "STATES",
     "TLS",
     "TOLERATED",
+    "TRANSACTION_STATES",
+    "client_next_state",
+    "may_send",
+    "next_state",
     "possible",
+    "state_after",
 ]
 
 CONNECTED = "CONNECTED"  # TCP is up; the server has not greeted yet
@@ -64,6 +88,8 @@ GREETING = "GREETING"  # the pseudo-verb of the server's first reply
 
 # States in which the server reads command lines.
 COMMAND_STATES = frozenset({GREETED, READY, MAIL, RCPT, REJECTED})
+# States with a mail transaction open; leaving them ends it (RFC 5321 section 4.1.4).
+TRANSACTION_STATES = frozenset({MAIL, RCPT, DATA})
 
 ANYWHERE_IN_GROUP = frozenset({"RSET", "MAIL", "RCPT"})
 
@@ -126,6 +152,12 @@ TOLERATED: dict[tuple[str, str, int], str] = {
     (READY, "DATA", 3): DATA,
     (MAIL, "DATA", 3): DATA,
 }
+CLIENT_NEXT: dict[tuple[str, str, int], str] = {**NEXT, **TOLERATED}
+
+# A TLS handshake after a 220 to STARTTLS starts the session over: no HELO, no
+# extensions, no authentication (RFC 3207 section 4.2). From any other state there is no
+# handshake to finish.
+AFTER_TLS: dict[str, str] = {TLS: GREETED}
 
 # --- Replies a client can believe (RFC 5321 section 4.3.2) ------------------------------
 #
@@ -170,10 +202,43 @@ def possible(verb: str, code: int) -> bool:
 
 
 def next_state(state: str, verb: str, reply: Reply) -> str:
-    """The state after ``reply`` answered ``verb`` in ``state``.
+    """The state after ``reply`` answered ``verb`` in ``state``: the server's rule.
 
     Any 421 closes the connection (RFC 5321 section 3.8); otherwise ``NEXT`` decides.
+    Both connections call this (or ``client_next_state``) once per reply, so it stays
+    two lookups, no more.
     """
-    if reply.code == 421:
+    code = reply.code
+    if code == 421:
         return CLOSED
-    return NEXT.get((state, verb, reply.code // 100), state)
+    return NEXT.get((state, verb, code // 100), state)
+
+
+def client_next_state(state: str, verb: str, reply: Reply) -> str:
+    """``next_state`` as a client follows it: ``CLIENT_NEXT``, which adds ``TOLERATED``."""
+    code = reply.code
+    if code == 421:
+        return CLOSED
+    return CLIENT_NEXT.get((state, verb, code // 100), state)
+
+
+def may_send(state: str, verb: str) -> bool:
+    """Whether a client may send ``verb`` to a server in ``state``: the server reads a
+    command there and its sequence rules (``ILLEGAL``) do not refuse it. The content
+    (``"."``) goes only after a 354, a SASL response only after a 334."""
+    if verb == ".":
+        return state == DATA
+    if verb == "AUTH-RESPONSE":
+        return state == AUTH
+    return state in COMMAND_STATES and (state, verb) not in ILLEGAL
+
+
+def state_after(state: str, pipelined: Iterable[Command | None]) -> str:
+    """The state a command sent now finds, after the ``pipelined`` ones still awaiting
+    their replies: a client cannot know those replies yet, so it assumes that each
+    command is accepted (RFC 2920 section 3.1 lets only commands whose refusal changes
+    nothing, ``ANYWHERE_IN_GROUP``, come before others in a group)."""
+    for command in pipelined:  # None stands for the greeting, as in a client's queue
+        verb = GREETING if command is None else command.verb
+        state = NEXT.get((state, verb, 2), state)
+    return state

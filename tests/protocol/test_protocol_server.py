@@ -21,6 +21,7 @@ from smtpsim.protocol import (
     Data,
     Hello,
     Help,
+    IdleTimedOut,
     LocalProtocolError,
     Mail,
     Message,
@@ -32,7 +33,6 @@ from smtpsim.protocol import (
     ServerConfig,
     ServerConnection,
     StartTLS,
-    TimedOut,
     Vrfy,
     replies,
     states,
@@ -666,7 +666,7 @@ def test_idle_timeout_sends_421_and_closes():
     assert conn.get_timer() == 310.0
     assert conn.handle_timer(309.9) is None
     event = conn.handle_timer(310.0)
-    assert event == TimedOut(reply=replies.idle_timeout(HOST))
+    assert event == IdleTimedOut(reply=replies.idle_timeout(HOST))
     assert conn.get_timer() is None
     assert conn.state == states.GREETED  # not closed before the 421 is sent
     reply = conn.standard_reply()
@@ -686,14 +686,14 @@ def test_idle_timer_restarts_with_each_command_and_stops_while_answering():
     conn.receive_data(b"NOOP")  # half a command does not count
     assert conn.next_event(now=100.0) is NEED_DATA
     assert conn.get_timer() == 111.0
-    assert isinstance(conn.handle_timer(111.0), TimedOut)
+    assert isinstance(conn.handle_timer(111.0), IdleTimedOut)
 
 
 def test_idle_timeout_in_the_middle_of_data():
     conn = server(idle_timeout=30)
     serve(conn, IN_DATA + b"partial content")
     assert conn.state == states.DATA
-    assert isinstance(conn.handle_timer(1e6), TimedOut)
+    assert isinstance(conn.handle_timer(1e6), IdleTimedOut)
     conn.send(conn.standard_reply())
     assert conn.state == states.CLOSED
 
