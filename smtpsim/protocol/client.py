@@ -112,9 +112,10 @@ class ClientConnection:
             assert last is not None
             if last.verb not in S.ANYWHERE_IN_GROUP:
                 raise LocalProtocolError(f"{verb} pipelined after {last.verb} (RFC 2920 3.1)")
-        state = S.state_after(self.state, pending) if pending else self.state
-        if not S.may_send(state, verb):
-            raise LocalProtocolError(f"{verb} is not allowed in state {state}")
+        if not S.may_send(self.state, verb, pending):
+            group = " ".join(c.verb for c in pending if c is not None)
+            after = f", pipelined after {group}" if group else ""
+            raise LocalProtocolError(f"{verb} is not allowed in state {self.state}{after}")
         pending.append(command)
         self._last_io = now
 
@@ -182,13 +183,12 @@ class ClientConnection:
             raise self._broken(f"sent a reply with no command pending: {reply}", reply)
         command = pending[0]
         verb = S.GREETING if command is None else command.verb
-        code = reply.code
-        if not _possible(verb, code):
+        state = S.client_next_state(self.state, verb, reply)
+        if state is None:
             raise self._broken(f"gave an impossible reply to {_shown(verb)}: {reply}", reply)
         pending.popleft()
-        if code == 250 and type(command) is Hello:
+        if reply.code == 250 and type(command) is Hello:
             self.extensions = dict(reply.ehlo_extensions()) if command.extended else {}
-        state = S.client_next_state(self.state, verb, reply)
         if state == S.CLOSED:
             self._pending.clear()
         self.state = state
@@ -245,4 +245,3 @@ def _shown(verb: str) -> str:
 _BROKEN_BEFORE = (
     "broke the protocol before: the connection is in ERROR and reads nothing more"
 )
-_possible = S.possible

@@ -295,21 +295,14 @@ class ServerConnection:
     def answer(self, reply: Reply, now: float = 0.0) -> None:
         """Answer the pending event with ``reply`` (fast path: no bytes)."""
         p = self._pending
-        if p is None or isinstance(p, ConnectionClosed):
-            raise LocalProtocolError("no event awaits a reply")
+        # A command first: the case of almost every reply.
+        if isinstance(p, Command) or (isinstance(p, CommandError) and not p.closes):
+            verb = p.verb
+        else:
+            self._answer_other(reply, now)
+            return
         self._pending = None
         self._last_activity = now
-        if p is _GREETING:
-            self.state = S.next_state(S.CONNECTED, S.GREETING, reply)
-            return
-        if isinstance(p, CommandError):
-            if p.closes:
-                self._close()
-                return
-        elif not isinstance(p, Command):  # IdleTimedOut: the 421 is sent, the session ends
-            self._close()
-            return
-        verb = p.verb
         code = reply.code
         positive = code < 400
         if verb == "RCPT":
@@ -341,6 +334,19 @@ class ServerConnection:
         elif new == S.CLOSED:
             self._close()
         self.state = new
+
+    def _answer_other(self, reply: Reply, now: float) -> None:
+        """``answer`` for what is not a command: the greeting, or an event that ends
+        the session (a ``CommandError`` that closes, ``IdleTimedOut``)."""
+        p = self._pending
+        if p is None or isinstance(p, ConnectionClosed):
+            raise LocalProtocolError("no event awaits a reply")
+        self._pending = None
+        self._last_activity = now
+        if p is _GREETING:
+            self.state = S.next_state(S.CONNECTED, S.GREETING, reply)
+        else:
+            self._close()
 
     def tls_established(self) -> None:
         """The TLS handshake after STARTTLS succeeded: the session starts over

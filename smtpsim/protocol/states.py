@@ -21,7 +21,7 @@ auditor can read the whole protocol here:
 Both connections decide every transition on a reply here: the server with
 ``next_state`` when it sends a reply, the client with ``client_next_state`` when it
 receives one (a test swaps entries of these tables and watches both connections follow).
-The client checks what it may send with ``may_send`` and ``state_after``. Three
+The client checks what it may send with ``may_send``. Three
 transitions need no table, being the same from every state: the connection closing
 (end of input, a timeout) leads to ``CLOSED``, and a client whose server broke the
 protocol enters ``ERROR``, from which nothing leads out.
@@ -56,6 +56,7 @@ __all__ = [
     "MAIL",
     "NEXT",
     "POSSIBLE",
+    "POSSIBLE_CODES",
     "RCPT",
     "READY",
     "REJECTED",
@@ -67,7 +68,6 @@ __all__ = [
     "may_send",
     "next_state",
     "possible",
-    "state_after",
 ]
 
 CONNECTED = "CONNECTED"  # TCP is up; the server has not greeted yet
@@ -192,21 +192,32 @@ POSSIBLE: dict[str, frozenset[int]] = {
 }
 
 
+# ``POSSIBLE`` spelt out as the set of every code each verb may get, so that the check
+# of each reply a client receives is one lookup.
+_ANY_CODE = range(200, 600)  # what ``Reply`` allows
+
+
+def _codes(allowed: frozenset[int]) -> frozenset[int]:
+    return frozenset(c for c in _ANY_CODE if c in allowed or c // 100 in allowed)
+
+
+POSSIBLE_CODES: dict[str, frozenset[int]] = {verb: _codes(a) for verb, a in POSSIBLE.items()}
+_ANY_FINAL = _codes(_FINAL)
+
+
 def possible(verb: str, code: int) -> bool:
     """Whether a server may answer ``verb`` (``GREETING`` for the banner) with ``code``.
 
     A verb the table does not know is taken as any other command: 2, 4 or 5.
     """
-    allowed = POSSIBLE.get(verb, _FINAL)
-    return code in allowed or code // 100 in allowed  # no entry lists the class 3
+    return code in POSSIBLE_CODES.get(verb, _ANY_FINAL)
 
 
 def next_state(state: str, verb: str, reply: Reply) -> str:
-    """The state after ``reply`` answered ``verb`` in ``state``: the server's rule.
+    """The state after ``reply`` answered ``verb`` in ``state``: the server's rule,
+    which the server applies when it sends ``reply``.
 
     Any 421 closes the connection (RFC 5321 section 3.8); otherwise ``NEXT`` decides.
-    Both connections call this (or ``client_next_state``) once per reply, so it stays
-    two lookups, no more.
     """
     code = reply.code
     if code == 421:
@@ -214,31 +225,35 @@ def next_state(state: str, verb: str, reply: Reply) -> str:
     return NEXT.get((state, verb, code // 100), state)
 
 
-def client_next_state(state: str, verb: str, reply: Reply) -> str:
-    """``next_state`` as a client follows it: ``CLIENT_NEXT``, which adds ``TOLERATED``."""
+def client_next_state(state: str, verb: str, reply: Reply) -> str | None:
+    """The state after ``reply`` answered ``verb`` in ``state``, as a client follows
+    it when it receives ``reply``: ``None`` if no server may give that reply there
+    (``possible``: the server broke the protocol), else ``next_state``'s rule over
+    ``CLIENT_NEXT``, which adds ``TOLERATED``. One call per reply: the client's hot path.
+    """
     code = reply.code
+    if code not in POSSIBLE_CODES.get(verb, _ANY_FINAL):
+        return None
     if code == 421:
         return CLOSED
     return CLIENT_NEXT.get((state, verb, code // 100), state)
 
 
-def may_send(state: str, verb: str) -> bool:
-    """Whether a client may send ``verb`` to a server in ``state``: the server reads a
-    command there and its sequence rules (``ILLEGAL``) do not refuse it. The content
-    (``"."``) goes only after a 354, a SASL response only after a 334."""
+def may_send(state: str, verb: str, pipelined: Iterable[Command | None] = ()) -> bool:
+    """Whether a client may send ``verb`` now, in ``state`` with the ``pipelined``
+    commands still awaiting their replies.
+
+    A client cannot know those replies yet, so it assumes that each is accepted (RFC
+    2920 section 3.1 lets only commands whose refusal changes nothing,
+    ``ANYWHERE_IN_GROUP``, come before others in a group). In the state so reached,
+    the server must read a command and its sequence rules (``ILLEGAL``) must not refuse
+    ``verb``; the content (``"."``) goes only after a 354, a SASL response only after
+    a 334.
+    """
+    for command in pipelined:  # None stands for the greeting, as in a client's queue
+        state = NEXT.get((state, GREETING if command is None else command.verb, 2), state)
     if verb == ".":
         return state == DATA
     if verb == "AUTH-RESPONSE":
         return state == AUTH
     return state in COMMAND_STATES and (state, verb) not in ILLEGAL
-
-
-def state_after(state: str, pipelined: Iterable[Command | None]) -> str:
-    """The state a command sent now finds, after the ``pipelined`` ones still awaiting
-    their replies: a client cannot know those replies yet, so it assumes that each
-    command is accepted (RFC 2920 section 3.1 lets only commands whose refusal changes
-    nothing, ``ANYWHERE_IN_GROUP``, come before others in a group)."""
-    for command in pipelined:  # None stands for the greeting, as in a client's queue
-        verb = GREETING if command is None else command.verb
-        state = NEXT.get((state, verb, 2), state)
-    return state
