@@ -182,7 +182,7 @@ class ServerSession:
 
 
 # Event type -> handler. ``Any``: each handler takes the event type it is filed under,
-# which a dict's type cannot say; ``test_server_session`` checks the pairs.
+# which a dict's type cannot say; tests/mail/test_server_session_dispatch.py checks it.
 _ON_EVENT: dict[type, Callable[[ServerSession, Any], Reply | None]] = {
     Rcpt: ServerSession._on_rcpt,
     Mail: ServerSession._on_mail,

@@ -7,6 +7,7 @@ to two fresh servers must give the same event log and the same reply bytes.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 from protocol_helpers import HOST, accept_password, serve, serve_both, server
@@ -763,3 +764,52 @@ def test_fast_path_refuses_commands_in_data_state():
     with pytest.raises(LocalProtocolError):
         conn.receive_command(Noop())
     assert conn.receive_command(Message(5, b"hi\r\n")) == Message(5, b"hi\r\n")
+
+
+# --- fixed replies: built once per configuration, one named set per TLS state -------------
+
+
+def test_fixed_replies_are_built_once_per_config_and_shared():
+    config = ServerConfig(hostname=HOST, starttls=True)
+    first, second = ServerConnection(config), ServerConnection(config)
+    for conn in (first, second):
+        assert conn.standard_reply() is config.fixed.greeting
+        conn.send(conn.standard_reply())
+        conn.receive_data(b"EHLO client.example\r\n")
+        assert conn.next_event() == Hello("client.example")
+        assert conn.standard_reply() is config.fixed.ehlo
+        conn.send(conn.standard_reply())
+    assert "STARTTLS" in config.fixed.ehlo.ehlo_extensions()
+    assert config.fixed.ehlo == replies.ehlo(HOST, config.ehlo_keywords(tls_active=False))
+    assert config.fixed.helo == replies.helo(HOST)
+
+
+def test_over_tls_the_server_answers_from_the_tls_set():
+    config = ServerConfig(hostname=HOST, starttls=True)
+    conn = server(starttls=True)
+    serve(conn, b"EHLO c.example\r\nSTARTTLS\r\n")
+    conn.tls_established()
+    for line, name in ((b"EHLO c.example\r\n", "ehlo"), (b"HELO c.example\r\n", "helo")):
+        conn.receive_data(line)
+        conn.next_event()
+        assert conn.standard_reply() == getattr(config.fixed_tls, name)
+        conn.send(conn.standard_reply())
+    assert "STARTTLS" not in conn.config.fixed_tls.ehlo.ehlo_extensions()  # RFC 3207 4.2
+
+
+def test_a_changed_config_gets_its_own_fixed_replies():
+    config = ServerConfig(hostname=HOST)
+    other = replace(config, hostname="mx2.example", pipelining=False)
+    assert other.fixed.greeting == replies.greeting("mx2.example")
+    assert "PIPELINING" not in other.fixed.ehlo.ehlo_extensions()
+    assert config == ServerConfig(hostname=HOST)  # the derived sets are not settings
+    assert hash(config) == hash(ServerConfig(hostname=HOST))
+
+
+def test_ehlo_extensions_are_parsed_once_per_reply_and_do_not_change_its_value():
+    reply = replies.ehlo(HOST, ("PIPELINING", "SIZE 1000", "auth plain"))
+    parsed = reply.ehlo_extensions()
+    assert parsed == {"PIPELINING": "", "SIZE": "1000", "AUTH": "plain"}
+    assert reply.ehlo_extensions() is parsed
+    fresh = replies.ehlo(HOST, ("PIPELINING", "SIZE 1000", "auth plain"))
+    assert reply == fresh and hash(reply) == hash(fresh)
