@@ -20,11 +20,11 @@ auditor can read the whole protocol here:
 
 Both connections decide every transition on a reply here: the server with
 ``next_state`` when it sends a reply, the client with ``client_next_state`` when it
-receives one (a test swaps entries of these tables and watches both connections follow).
-The client checks what it may send with ``may_send``. Three
-transitions need no table, being the same from every state: the connection closing
-(end of input, a timeout) leads to ``CLOSED``, and a client whose server broke the
-protocol enters ``ERROR``, from which nothing leads out.
+receives one (a test swaps entries of these tables and watches both connections
+follow); the client asks ``may_send`` before it sends a command. Two transitions need
+no table, being the same from every state: the connection ending (end of input, a
+timeout) leads to ``CLOSED``, and a client whose server broke the protocol enters
+``ERROR``; nothing leads out of either.
 
 States are plain strings (module constants): cheap to compare, readable in logs.
 """
