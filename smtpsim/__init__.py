@@ -7,9 +7,10 @@ The public API::
     result = smtpsim.simulate(scenario, seed=7)   # a RunResult
     result.recipients                             # pandas DataFrames, see docs/results.md
     result.summary()
-    comparison = smtpsim.compare(["a.yaml", "b.yaml"], replications=10)  # with CIs
-    swept = smtpsim.sweep("a.yaml", vary={"traffic.staff.rate": ["1/s", "2/s"]},
-                          out="results/rate")                         # resumable
+    options = smtpsim.RunOptions(replications=10, until="30min")  # shared by every run
+    comparison = smtpsim.compare(["a.yaml", "b.yaml"], options)   # with CIs
+    swept = smtpsim.sweep("a.yaml", options, vary={"traffic.staff.rate": ["1/s", "2/s"]},
+                          out="results/rate")                      # resumable
 
 Layers (docs/architecture.md): ``protocol`` (sans-IO SMTP), ``mail`` (policies),
 ``drivers`` (real sockets), ``sim``/``net``/``mta``/``workload`` (the engine),
@@ -21,6 +22,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "RunOptions",
     "RunResult",
     "ScenarioError",
     "__version__",
@@ -54,6 +56,10 @@ def __getattr__(name: str) -> Any:
         from .experiment.sweep import sweep
 
         return sweep
+    if name == "RunOptions":
+        from .experiment.options import RunOptions
+
+        return RunOptions
     if name == "RunResult":
         from .metrics.result import RunResult
 

@@ -100,7 +100,6 @@ def build(scenario: Any, seed: int | None = None) -> Model:
         ColumnarRecorder(attempts=sim.record_attempts, levels=sim.record_levels),
         wire=sim.wire,
         session_memo=sim.session_memo,
-        record_attempts=sim.record_attempts,
         record_levels=sim.record_levels,
     )
     network = _network(scenario, ctx)

@@ -47,7 +47,7 @@ def test_run_with_a_hostile_name_writes_under_results(tmp_path: Path) -> None:
 
 def test_dir_lists_the_public_api() -> None:
     names = dir(smtpsim)
-    for name in ("simulate", "load_scenario", "compare", "sweep", "RunResult",
+    for name in ("simulate", "load_scenario", "compare", "sweep", "RunOptions", "RunResult",
                  "ScenarioError", "__version__"):
         assert name in names
         getattr(smtpsim, name)  # and each one loads

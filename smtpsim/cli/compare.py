@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail, non_negative_int
 from .common import seed as seed_number
 
+if TYPE_CHECKING:
+    from ..experiment.options import RunOptions
+
 NAME = "compare"
+
+E = TypeVar("E", bound="_Experiment")
 
 _EPILOG = """\
 A configuration is a scenario file, optionally followed by overrides of its own:
@@ -61,12 +67,6 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
-def jobs_count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
-
-
 def fraction(text: str) -> float:
     """``5%`` or ``0.05``: a relative precision."""
     raw = text.strip()
@@ -95,7 +95,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, replications: int,
         help="override a value in every run, e.g. warmup=30min (repeatable)")
     parser.add_argument("--replications", "-r", type=positive_int, default=replications,
                         metavar="R", help=f"replications of each (default: {replications})")
-    parser.add_argument("--jobs", "-j", type=jobs_count, default=1, metavar="J",
+    parser.add_argument("--jobs", "-j", type=non_negative_int, default=1, metavar="J",
                         help="local worker processes (default: 1; 0: one per CPU)")
     parser.add_argument("--scheduler", type=scheduler_address, metavar="tcp://HOST:PORT",
                         help="run on this Dask distributed scheduler instead "
@@ -159,6 +159,17 @@ def common_options(args: argparse.Namespace, parser: argparse.ArgumentParser
     return until, metrics
 
 
+def run_options(args: argparse.Namespace, until: float | None,
+                metrics: tuple[str, ...]) -> RunOptions:
+    """What the command line says of every run (``common_options`` first)."""
+    from ..experiment.options import RunOptions
+
+    return RunOptions(replications=args.replications, overrides=tuple(args.overrides),
+                      seed=args.seed, until=until, metrics=metrics, jobs=args.jobs,
+                      scheduler=args.scheduler, retry_failed=args.retry_failed,
+                      progress=show_progress(args))
+
+
 def check_splits(scenarios: Any, metrics: Any) -> None:
     from ..experiment.metrics import check_split
 
@@ -207,6 +218,43 @@ def report_failures(prog: str, errors: Any, total: int, out: Path,
         print(f"  ... and {n - 5} more", file=sys.stderr)
 
 
+class _Experiment(Protocol):
+    """What ``compare()`` and ``sweep()`` return, as far as the commands use it."""
+
+    failed: int
+    errors: Any
+    runs: Any
+
+    def write(self, out: Path, *, fmt: str, plots: bool) -> list[Path]: ...
+
+
+def run_and_write(prog: str, args: argparse.Namespace, out: Path,
+                  start: Callable[[], E], show: Callable[[E, list[Path]], None],
+                  describe: Callable[[E, Any], str]) -> int:
+    """Run the experiment (``start()``), write its results to ``out``, ``show`` them
+    unless ``--quiet`` and list the runs that failed (``describe(result, row)``
+    names one). Returns the exit status: 130 when interrupted (finished runs are
+    kept), 1 when the runs could not be executed or some failed, 2 when the results
+    cannot be written."""
+    try:
+        result = start()
+    except KeyboardInterrupt:
+        return interrupted(prog, out)
+    except (ImportError, OSError, RuntimeError) as error:
+        return execution_failure(prog, error, args.scheduler)
+    try:
+        written = result.write(out, fmt=args.format, plots=not args.no_plots)
+    except OSError as error:
+        return fail(prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
+    if not args.quiet:
+        show(result, written)
+    if result.failed:
+        report_failures(prog, result.errors, len(result.runs), out,
+                        lambda row: describe(result, row))
+        return EXIT_FAILURE
+    return 0
+
+
 # --- compare -----------------------------------------------------------------------------
 
 
@@ -237,7 +285,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     until, metrics = common_options(args, parser)
-    from ..experiment.compare import ConfigError, check_config, compare, make_configs
+    from ..experiment.compare import (
+        Comparison,
+        ConfigError,
+        check_config,
+        compare,
+        make_configs,
+    )
 
     if args.labels is not None and len(args.labels) != len(args.configs):
         parser.error(f"{len(args.labels)} --label for {len(args.configs)} configuration(s): "
@@ -265,21 +319,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         check_splits([check_config(c, args.overrides) for c in configs], metrics)
     except ValueError as error:
         parser.error(f"--metric: {error}")
-    try:
-        result = compare(sources, overrides=args.overrides, labels=[c.label for c in configs],
-                         replications=args.replications, seed=args.seed, until=until,
-                         jobs=args.jobs, scheduler=args.scheduler, target_ci=args.target_ci,
-                         max_replications=args.max_replications, metrics=metrics, out=out,
-                         retry_failed=args.retry_failed, progress=show_progress(args))
-    except KeyboardInterrupt:
-        return interrupted(parser.prog, out)
-    except (ImportError, OSError, RuntimeError) as error:
-        return execution_failure(parser.prog, error, args.scheduler)
-    try:
-        written = result.write(out, fmt=args.format, plots=not args.no_plots)
-    except OSError as error:
-        return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
-    if not args.quiet:
+    def start() -> Comparison:
+        return compare(sources, run_options(args, until, metrics),
+                       labels=[c.label for c in configs], target_ci=args.target_ci,
+                       max_replications=args.max_replications, out=out)
+
+    def show(result: Comparison, written: list[Path]) -> None:
         print(result.format())
         print()
         print(f"results: {out}/ (runs, table, differences, delays, queues, errors "
@@ -288,8 +333,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if figures:
             print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in figures)} "
                   f".{args.format})")
-    if result.failed:
-        report_failures(parser.prog, result.errors, len(result.runs), out,
-                        lambda row: f"{row.config}, replication {row.replication}")
-        return EXIT_FAILURE
-    return 0
+
+    return run_and_write(parser.prog, args, out, start, show,
+                         lambda _result, row: f"{row.config}, replication {row.replication}")

@@ -6,16 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail
 from .compare import (
     add_experiment_arguments,
     check_splits,
     common_options,
-    execution_failure,
-    interrupted,
-    report_failures,
     report_problems,
-    show_progress,
+    run_and_write,
+    run_options,
 )
 
 NAME = "sweep"
@@ -110,7 +107,13 @@ def _design(args: argparse.Namespace, parser: argparse.ArgumentParser
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     until, metrics = common_options(args, parser)
     vary, points = _design(args, parser)
-    from ..experiment.sweep import check_paths, design_points, read_scenario, sweep
+    from ..experiment.sweep import (
+        SweepResult,
+        check_paths,
+        design_points,
+        read_scenario,
+        sweep,
+    )
     from ..scenario import ScenarioError
 
     try:
@@ -129,25 +132,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(f"--metric: {error}")
     out = Path(args.out)
-    try:
-        result = sweep(args.scenario, vary=vary, points=points, out=out,
-                       overrides=args.overrides, replications=args.replications,
-                       seed=args.seed, until=until, jobs=args.jobs, scheduler=args.scheduler,
-                       metrics=metrics, retry_failed=args.retry_failed,
-                       progress=show_progress(args))
-    except KeyboardInterrupt:
-        return interrupted(parser.prog, out)
-    except (ImportError, OSError, RuntimeError) as error:
-        return execution_failure(parser.prog, error, args.scheduler)
-    try:
-        written = result.write(out, fmt=args.format, plots=not args.no_plots)
-    except OSError as error:
-        return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
-    if not args.quiet:
-        print(result.summary_line())
-        print()
+    def start() -> SweepResult:
+        return sweep(args.scenario, run_options(args, until, metrics), vary=vary,
+                     points=points, out=out)
+
+    def show(result: SweepResult, written: list[Path]) -> None:
         from ..experiment.report import interval_caption
 
+        print(result.summary_line())
+        print()
         print(interval_caption(result.confidence) + ":")
         print(result.format())
         print()
@@ -157,10 +150,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if figures:
             print(f"plots: {out / 'plots'}/ ({len(figures)} figures, METRIC-vs-PATH."
                   f"{args.format})")
-    if result.failed:
-        report_failures(
-            parser.prog, result.errors, len(result.runs), out,
-            lambda row: ", ".join(f"{k}={v}" for k, v in result.points[row.point].items())
-            + f", replication {row.replication}")
-        return EXIT_FAILURE
-    return 0
+
+    def describe(result: SweepResult, row: Any) -> str:
+        point = ", ".join(f"{k}={v}" for k, v in result.points[row.point].items())
+        return f"{point}, replication {row.replication}"
+
+    return run_and_write(parser.prog, args, out, start, show, describe)

@@ -38,8 +38,8 @@ from ..protocol import (
     Event,
     Message,
     RemoteProtocolError,
+    ReplyTimedOut,
     SessionResult,
-    TimedOut,
 )
 from ..protocol.client import MAX_REPLY_LINE
 from ..protocol.syntax import format_command
@@ -191,7 +191,7 @@ class _Driver:
             async with asyncio.timeout(timeout):
                 await self.writer.drain()
         except TimeoutError:
-            return TimedOut(command=commands[-1])
+            return ReplyTimedOut(commands[-1])
         except ConnectionError:
             return ConnectionClosed()
         return None

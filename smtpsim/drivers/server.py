@@ -39,13 +39,13 @@ from ..protocol import (
     CommandError,
     ConnectionClosed,
     Event,
+    IdleTimedOut,
     Mail,
     Message,
     Rcpt,
     Reply,
     ServerConfig,
     ServerConnection,
-    TimedOut,
     replies,
     states,
 )
@@ -285,7 +285,7 @@ class SMTPServer:
         self, session: ServerSession, verb: str, event: Event | None, reply: Reply
     ) -> None:
         """One line per 4xx/5xx reply, like Postfix's ``NOQUEUE: reject: ...``."""
-        if reply.code < 400 or isinstance(event, TimedOut):
+        if reply.code < 400 or isinstance(event, IdleTimedOut):
             return
         line = f"NOQUEUE: reject: {verb} from {session.client.name}: {reply}"
         # The sender of the open transaction, as the connection knows it.

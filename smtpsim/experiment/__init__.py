@@ -18,6 +18,7 @@ replication's seed: common random numbers (``seeds``).
 from .compare import Comparison, compare
 from .executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor, make_executor
 from .metrics import METRICS, run_metrics
+from .options import RunOptions
 from .runner import RunRecord, RunSpec, execute
 from .seeds import replication_seed
 from .stats import mean_ci, needs_more, paired_difference, t_quantile
@@ -31,6 +32,7 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "ResultStore",
+    "RunOptions",
     "RunRecord",
     "RunSpec",
     "SerialExecutor",

@@ -1,7 +1,8 @@
-"""Configurations compared over replications: ``compare([A, B, ...], replications=R)``.
+"""Configurations compared over replications:
+``compare([A, B, ...], RunOptions(replications=R))``.
 
-A configuration is a scenario file with overrides (its own, after the ``overrides``
-common to all). Every configuration runs the same replications with the same seeds
+A configuration is a scenario file with overrides (its own, after the options'
+``overrides`` common to all). Every configuration runs the same replications with the same seeds
 (common random numbers, ``smtpsim.experiment.seeds``), so the paired differences to
 the first configuration have tight confidence intervals (paired-t, Law & Kelton
 section 10.2.1). Means get Student-t intervals across replications; ``target_ci``
@@ -25,13 +26,13 @@ import pandas as pd
 
 from ..scenario import ScenarioError
 from .metrics import (
-    METRICS,
     PENDING,
     PROBABILITIES,
     MetricFunction,
     check_split,
     resolve_metrics,
 )
+from .options import RunOptions
 from .report import (
     format_difference,
     format_estimate,
@@ -46,9 +47,8 @@ from .runner import RunRecord, RunSpec
 from .stats import needs_more, paired_difference
 from .store import ResultStore
 from .sweep import (
-    Progress,
+    Runs,
     ci_rows,
-    error_line,
     metric_columns,
     open_executor,
     parse_until,
@@ -228,7 +228,7 @@ def _estimate(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequenc
 # --- the result ------------------------------------------------------------------------
 
 
-class Comparison:
+class Comparison(Runs):
     """Configurations compared over the same replications.
 
     ``runs``: one row per run: ``config`` (categorical, in the order given),
@@ -249,33 +249,14 @@ class Comparison:
         self.configs = list(configs)
         self.labels = [c.label for c in self.configs]
         self.overrides = tuple(overrides)
-        self.metrics = tuple(metrics)
-        self.functions = dict(functions or {})
-        self.seed = seed
-        self.until = until
-        self.confidence = confidence
         self.target_ci = target_ci
-        self.ran = ran
-        self.reused = reused
-        self.out = out
-        self.replications = len(records[0]) if records else 0
         flat_records = [r for per in records for r in per]
         flat_specs = [s for per in specs for s in per]
-        self.records = flat_records
         config_col = pd.Categorical([s.config for s in flat_specs], categories=self.labels)
-        frame: dict[str, Any] = {"config": config_col,
-                                 "replication": [s.replication for s in flat_specs],
-                                 "seed": [s.seed for s in flat_specs]}
-        frame.update(metric_columns(flat_records, list(dict.fromkeys([*METRICS, *self.metrics])),
-                                    self.functions))
-        frame["wall_s"] = [float(r.wall_s) for r in flat_records]
-        frame["error"] = pd.Series([error_line(r.error) for r in flat_records], dtype=object)
-        self.runs = pd.DataFrame(frame)
-        failed = self.runs["error"].notna().to_numpy()
-        self.errors = self.runs.loc[failed, ["config", "replication", "seed", "error"]].assign(
-            traceback=[r.error for r, bad in zip(flat_records, failed, strict=True) if bad]
-        ).reset_index(drop=True)
-        self.failed = int(failed.sum())
+        super().__init__(keys={"config": config_col}, specs=flat_specs, records=flat_records,
+                         metrics=metrics, functions=functions, ran=ran, reused=reused,
+                         replications=len(records[0]) if records else 0, seed=seed,
+                         until=until, confidence=confidence, out=out)
         self.delays = self._delays(flat_specs, flat_records)
         self.queues = self._queues(flat_specs, flat_records)
 
@@ -312,22 +293,6 @@ class Comparison:
         return frame
 
     # --- statistics
-
-    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                    ) -> tuple[str, ...]:
-        """Compute more metrics (names, split names, functions) from the runs' kept
-        tables, without running again; they become columns of ``runs``. Returns their
-        names."""
-        names, functions = resolve_metrics(metrics, known=self.functions)
-        self.functions.update(functions)
-        missing = [m for m in names if m not in self.runs.columns or m in functions]
-        if missing:
-            columns = metric_columns(self.records, missing, self.functions)
-            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
-            position = int(self.runs.columns.get_loc("wall_s"))
-            for offset, m in enumerate(missing):
-                self.runs.insert(position + offset, m, columns[m])
-        return names
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per configuration and metric: ``config``, ``metric``, ``mean``,
@@ -514,55 +479,47 @@ def _ok(runs: pd.DataFrame, replication: int, metric: str) -> float:
 # --- the API ---------------------------------------------------------------------------
 
 
-def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource], *,
-            overrides: Sequence[str] = (), labels: Sequence[str] | None = None,
-            replications: int = 10, seed: int | None = None,
-            until: float | str | None = None, jobs: int = 1, scheduler: str | None = None,
+def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
+            options: RunOptions | None = None, *, labels: Sequence[str] | None = None,
             target_ci: float | None = None, max_replications: int = 100,
-            metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction] = METRICS,
-            confidence: float = 0.95,
-            out: str | os.PathLike[str] | None = None, retry_failed: bool = False,
-            progress: bool | Progress | None = None) -> Comparison:
-    """Run each configuration ``replications`` times with the same seeds and compare.
+            out: str | os.PathLike[str] | None = None) -> Comparison:
+    """Run each configuration ``options.replications`` times (default 10) with the
+    same seeds and compare.
 
     ``scenarios``: configurations, each a scenario file (``str`` or ``Path``), a
     ``"FILE::PATH=VALUE::PATH=VALUE"`` string, or a pair ``(file, [PATH=VALUE, ...])``;
-    or a mapping ``{label: configuration}``. ``overrides`` apply to every
-    configuration, before its own. ``labels`` name them (default: the file's stem).
+    or a mapping ``{label: configuration}``. ``labels`` name them (default: the
+    file's stem). ``options`` (``RunOptions``): the overrides common to all
+    (applied before each configuration's own), seed, ``until``, metrics,
+    confidence, executor and progress; the base seed defaults to the first
+    configuration's.
 
-    ``seed`` (default: the first configuration's) is the base seed: replication ``r``
-    of every configuration runs with the same seed (common random numbers). ``until``
-    (seconds or ``"30min"``) ends each run early. ``target_ci`` (such as 0.05): after
-    the first ``replications``, add replications until every metric of ``metrics``
-    has a confidence interval whose half-width is at most ``target_ci`` times its mean
-    in every configuration, or ``max_replications`` is reached (Law & Kelton's
-    sequential procedure; the result is that of adding one replication at a time,
-    though runs go in batches). ``jobs`` local worker processes (0: one per CPU), or
-    a Dask cluster with ``scheduler`` (``"tcp://HOST:PORT"``). With ``out``, runs are
-    stored in ``OUT/runs`` and found there next time (failed runs too, unless
-    ``retry_failed``); ``.write(out)`` writes the tables and figures. ``progress``:
-    True for a progress bar, or a callable ``progress(done, total)``.
+    ``target_ci`` (such as 0.05): after the first replications, add replications
+    until every metric has a confidence interval whose half-width is at most
+    ``target_ci`` times its mean in every configuration, or ``max_replications`` is
+    reached (Law & Kelton's sequential procedure; the result is that of adding one
+    replication at a time, though runs go in batches). With ``out``, runs are stored
+    in ``OUT/runs`` and found there next time (failed runs too, unless
+    ``options.retry_failed``); ``.write(out)`` writes the tables and figures.
 
     Raises ``ConfigError`` (a ``ScenarioError``) for a configuration that does not
     load, ``ValueError`` for bad arguments. A run that fails is recorded in
     ``errors`` and left out of the statistics.
     """
-    if replications < 1:
-        raise ValueError(f"replications must be at least 1, got {replications!r}")
+    options = options or RunOptions()
+    replications, confidence = options.replications_or(10), options.confidence
     if target_ci is not None and not (target_ci > 0 and math.isfinite(target_ci)):
         raise ValueError(f"target_ci must be a fraction > 0, such as 0.05, got {target_ci!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
-    names, functions = resolve_metrics(metrics)
-    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
-    end = parse_until(until)
+    names, functions = resolve_metrics(options.metrics)
+    overrides = list(options.overrides)
+    end = parse_until(options.until)
     configs = make_configs(scenarios, labels)
     loaded = [check_config(config, overrides) for config in configs]
     for metric in names:
         for scenario in loaded:
             if metric not in functions:
                 check_split(scenario, metric)
-    base_seed = int(loaded[0].seed if seed is None else seed)
+    base_seed = int(loaded[0].seed if options.seed is None else options.seed)
     max_n = max(replications, max_replications)
     store = ResultStore(Path(out)) if out is not None else None
 
@@ -573,13 +530,13 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource], *,
     by_config: list[list[RunRecord]] = [[] for _ in configs]
     ran = reused = 0
     n, batch = 0, replications
-    with open_executor(jobs, scheduler) as executor:
+    with open_executor(options.jobs, options.scheduler) as executor:
         while True:
             specs = [spec(c, r) for c in configs for r in range(n, n + batch)]
             desc = ("compare" if n == 0 else f"compare, replications {n + 1}-{n + batch}")
             records, now, old = run_specs(specs, executor=executor, store=store,
-                                          progress=progress, desc=desc,
-                                          retry_failed=retry_failed)
+                                          progress=options.progress, desc=desc,
+                                          retry_failed=options.retry_failed)
             ran, reused = ran + now, reused + old
             for i in range(len(configs)):
                 by_config[i].extend(records[i * batch:(i + 1) * batch])

@@ -21,7 +21,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .metrics import (
     metric_value,
     resolve_metrics,
 )
+from .options import Progress, RunOptions
 from .report import (
     format_estimate,
     html_table,
@@ -50,10 +51,8 @@ from .runner import RunRecord, RunSpec
 from .stats import mean_ci, share_ci
 from .store import ResultStore
 
-__all__ = ["SweepResult", "design_points", "run_specs", "split_values", "sweep"]
+__all__ = ["Runs", "SweepResult", "design_points", "run_specs", "split_values", "sweep"]
 
-Progress = Callable[[int, int], None]
-"""Called as ``progress(done, total)`` each time a run of a batch finishes."""
 
 RESERVED = frozenset({"point", "config", "replication", "seed", "wall_s", "error",
                       "traceback", "metric", "mean", "half_width", "ci_low", "ci_high", "n",
@@ -198,6 +197,63 @@ def metric_columns(records: Sequence[RunRecord], metrics: Sequence[str],
                 value = math.nan
             out[m].append(math.nan if value is None else float(value))
     return out
+
+
+class Runs:
+    """What a comparison and a sweep both are: the runs of an experiment, each a
+    ``RunRecord`` (``records``), and their ``runs`` table, one row per run: the
+    ``keys`` columns (which configuration or point), ``replication``, ``seed``, every
+    built-in metric and those of ``metrics``, ``wall_s`` and ``error`` (the exception's
+    last line); ``errors``: the failed runs with their whole ``traceback``;
+    ``ran``/``reused``: runs run now and runs found in the store."""
+
+    def __init__(self, *, keys: dict[str, Any], specs: Sequence[RunSpec],
+                 records: Sequence[RunRecord], metrics: Sequence[str],
+                 functions: Mapping[str, MetricFunction] | None, ran: int, reused: int,
+                 replications: int, seed: int, until: float | None, confidence: float,
+                 out: Path | None) -> None:
+        self.metrics = tuple(metrics)
+        self.functions = dict(functions or {})
+        self.ran = ran
+        self.reused = reused
+        self.replications = replications
+        self.seed = seed
+        self.until = until
+        self.confidence = confidence
+        self.out = out
+        self.records = list(records)
+        frame: dict[str, Any] = dict(keys)
+        frame["replication"] = [s.replication for s in specs]
+        frame["seed"] = [s.seed for s in specs]
+        frame.update(metric_columns(self.records, list(dict.fromkeys([*METRICS, *metrics])),
+                                    self.functions))
+        frame["wall_s"] = [float(r.wall_s) for r in self.records]
+        frame["error"] = pd.Series([error_line(r.error) for r in self.records], dtype=object)
+        self.runs = pd.DataFrame(frame)
+        failed = self.runs["error"].notna().to_numpy()
+        self.errors = self.runs.loc[failed, [*keys, "replication", "seed", "error"]].assign(
+            traceback=[r.error for r, bad in zip(self.records, failed, strict=True) if bad]
+        ).reset_index(drop=True)
+        self.failed = int(failed.sum())
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+                    ) -> tuple[str, ...]:
+        """Compute more metrics (names, split names, functions) from the runs' kept
+        tables, without running again; they become columns of ``runs``, before
+        ``wall_s`` (a function replaces a column of its name). Returns their names."""
+        names, new = resolve_metrics(metrics, known=self.functions)
+        self.functions.update(new)
+        missing = [m for m in names if m not in self.runs.columns or m in new]
+        if missing:
+            columns = metric_columns(self.records, missing, self.functions)
+            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
+            position = int(self.runs.columns.get_loc("wall_s"))
+            for offset, m in enumerate(missing):
+                self.runs.insert(position + offset, m, columns[m])
+        return names
 
 
 def shown_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
@@ -395,7 +451,7 @@ def parameter_column(values: Sequence[str | None]) -> pd.Series:
     return pd.Series(pd.Categorical(values, categories=order, ordered=True))
 
 
-class SweepResult:
+class SweepResult(Runs):
     """The runs of a sweep and their statistics.
 
     ``runs``: one row per run (``point``, a column per varied parameter,
@@ -413,54 +469,15 @@ class SweepResult:
         self.scenario = scenario
         self.parameters = parameters
         self.points = points
-        self.metrics = tuple(metrics)
-        self.functions = dict(functions or {})
-        self.ran = ran
-        self.reused = reused
-        self.replications = replications
-        self.seed = seed
-        self.until = until
-        self.confidence = confidence
-        self.out = out
-        self.records = list(records)
-        n_points = len(points)
+        assert len(points) * replications == len(specs)
         point_of = [i // replications for i in range(len(specs))]
-        frame: dict[str, Any] = {"point": point_of}
+        keys: dict[str, Any] = {"point": point_of}
         for path in parameters:
-            frame[path] = parameter_column([points[i].get(path) for i in point_of])
-        frame["replication"] = [s.replication for s in specs]
-        frame["seed"] = [s.seed for s in specs]
-        all_metrics = list(dict.fromkeys([*METRICS, *self.metrics]))
-        frame.update(metric_columns(self.records, all_metrics, self.functions))
-        frame["wall_s"] = [float(r.wall_s) for r in self.records]
-        frame["error"] = pd.Series([error_line(r.error) for r in self.records], dtype=object)
-        self.runs = pd.DataFrame(frame)
-        failed = self.runs["error"].notna()
-        self.errors = self.runs.loc[failed, ["point", *parameters, "replication", "seed",
-                                             "error"]].assign(
-            traceback=[r.error for r, bad in zip(self.records, failed, strict=True) if bad]
-        ).reset_index(drop=True)
-        self.failed = int(failed.sum())
-        assert n_points * replications == len(specs)
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                    ) -> tuple[str, ...]:
-        """Compute more metrics (names, split names, functions) from the runs' kept
-        tables, without running again; they become columns of ``runs``. Returns their
-        names."""
-        names, functions = resolve_metrics(metrics, known=self.functions)
-        self.functions.update(functions)
-        missing = [m for m in names if m not in self.runs.columns or m in functions]
-        if missing:
-            columns = metric_columns(self.records, missing, self.functions)
-            self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
-            position = self.runs.columns.get_loc("wall_s")
-            for offset, m in enumerate(missing):
-                self.runs.insert(int(position) + offset, m, columns[m])
-        return names
+            keys[path] = parameter_column([points[i].get(path) for i in point_of])
+        super().__init__(keys=keys, specs=specs, records=records, metrics=metrics,
+                         functions=functions, ran=ran, reused=reused,
+                         replications=replications, seed=seed, until=until,
+                         confidence=confidence, out=out)
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per design point and metric: ``point``, a column per parameter,
@@ -585,54 +602,45 @@ def _file_name(text: str) -> str:
 # --- the API ---------------------------------------------------------------------------
 
 
-def sweep(scenario: str | os.PathLike[str], *,
+def sweep(scenario: str | os.PathLike[str], options: RunOptions | None = None, *,
           vary: Mapping[str, Sequence[Any] | str] | None = None,
           points: Sequence[Mapping[str, Any]] | None = None,
-          out: str | os.PathLike[str],
-          overrides: Sequence[str] = (), replications: int = 3, seed: int | None = None,
-          until: float | str | None = None, jobs: int = 1, scheduler: str | None = None,
-          metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction] = METRICS,
-          confidence: float = 0.95, retry_failed: bool = False,
-          progress: bool | Progress | None = None) -> SweepResult:
-    """Run ``scenario`` at every point of a design, ``replications`` times each.
+          out: str | os.PathLike[str]) -> SweepResult:
+    """Run ``scenario`` at every point of a design, ``options.replications`` times
+    each (default 3).
 
     ``vary`` maps override paths to their values (a list, or a string ``"1h,2h"``):
     the sweep runs their full factorial. ``points`` is an explicit list of points
     (``{path: value}``); with both, each point is crossed with the factorial.
-    ``overrides`` (``PATH=VALUE``) apply everywhere. ``out`` is required: finished
-    runs are stored in ``OUT/runs``, so that calling again with the same arguments
-    runs only what is missing (nothing once the sweep is complete; failed runs are
-    found there too, and run again only with ``retry_failed``); the tables and
-    figures are not written unless you call ``write(out)``.
-
-    ``seed`` (default: the scenario's) is the base seed: replication ``r`` has the same
-    seed at every point. ``until`` (seconds or ``"30min"``) ends each run early.
-    ``jobs`` local worker processes, or a Dask cluster with ``scheduler``
-    (``"tcp://HOST:PORT"``). ``progress``: True for a progress bar, or a callable
-    ``progress(done, total)`` called after each run is stored. ``metrics``: names
-    (``METRICS``, split ones such as ``"delivery_ratio@domain=bigmail.example"``,
-    registered ones) or functions of a run's ``RunTables``; ``pending_rate`` is always
-    shown beside them. Each run's tables are kept in ``OUT/runs``, so a metric asked
-    for later is computed without running again. Raises ``ValueError``
+    ``options`` (``RunOptions``): the overrides that apply everywhere, the seed
+    (default: the scenario's; replication ``r`` has the same seed at every point),
+    ``until``, metrics (``pending_rate`` is always shown beside them), confidence,
+    executor and progress. ``out`` is required: finished runs are stored in
+    ``OUT/runs``, so that calling again with the same arguments runs only what is
+    missing (nothing once the sweep is complete; failed runs are found there too,
+    and run again only with ``options.retry_failed``); the tables and figures are not
+    written unless you call ``write(out)``. Each run's tables are kept in
+    ``OUT/runs``, so a metric asked for later is computed without running again.
+    Raises ``ValueError``
     for a bad design and ``ScenarioError`` for a scenario (with ``overrides``) that
     does not load or a varied path that does not exist; a bad value at some point
     only fails that point's runs, which are recorded in ``errors``.
     """
     from ..scenario import load_scenario
 
-    if replications < 1:
-        raise ValueError(f"replications must be at least 1, got {replications!r}")
-    names, functions = resolve_metrics(metrics)
-    end = parse_until(until)
+    options = options or RunOptions()
+    replications = options.replications_or(3)
+    names, functions = resolve_metrics(options.metrics)
+    end = parse_until(options.until)
     text, name = read_scenario(scenario)
-    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
+    overrides = list(options.overrides)
     parameters, design = design_points(vary, points)
     check_paths(text, overrides, parameters, design)
     base = load_scenario(text, overrides=overrides)
     for metric in names:
         if metric not in functions:
             check_split(base, metric)
-    base_seed = int(base.seed if seed is None else seed)
+    base_seed = int(base.seed if options.seed is None else options.seed)
     specs = [
         RunSpec(scenario=text,
                 overrides=(*overrides, *(f"{k}={v}" for k, v in point.items())),
@@ -641,11 +649,11 @@ def sweep(scenario: str | os.PathLike[str], *,
         for point in design for r in range(replications)
     ]
     store = ResultStore(Path(out))  # records in OUT/runs/KEY.json
-    with open_executor(jobs, scheduler) as executor:
+    with open_executor(options.jobs, options.scheduler) as executor:
         records, ran, reused = run_specs(specs, executor=executor, store=store,
-                                         progress=progress, desc=f"sweep {base.name}",
-                                         retry_failed=retry_failed)
+                                         progress=options.progress, desc=f"sweep {base.name}",
+                                         retry_failed=options.retry_failed)
     return SweepResult(scenario=base.name if name == "<text>" else name, parameters=parameters,
                        points=design, specs=specs, records=records, metrics=names, ran=ran,
                        reused=reused, replications=replications, seed=base_seed, until=end,
-                       confidence=confidence, out=Path(out), functions=functions)
+                       confidence=options.confidence, out=Path(out), functions=functions)

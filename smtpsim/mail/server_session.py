@@ -8,7 +8,9 @@ when a message is accepted it hands it to ``deliver``, which stores or queues it
 and returns the queue id that the ``250 ... queued as`` reply names.
 
 This runs once per SMTP command in the simulator, so it dispatches on the exact
-event type rather than through a chain of ``isinstance`` checks.
+event type through one table (``_ON_EVENT``: event type -> handler) rather than
+through a chain of ``isinstance`` checks; an event without a handler (NOOP, VRFY,
+HELP, QUIT, STARTTLS, a server's idle timeout) gets the connection's standard reply.
 
 What the driver owes the session:
 
@@ -25,6 +27,7 @@ What the driver owes the session:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..protocol import (
     Auth,
@@ -79,46 +82,69 @@ class ServerSession:
 
     def answer(self, event: Event, now: float = 0.0) -> Reply:
         """The reply to ``event`` (which the caller then sends through the connection)."""
-        ctx = self.ctx
-        ctx.now = now
-        kind = type(event)
-        ask = self.policies.ask
-        active = self.policies.active
-        reply: Reply | None = None
-        if kind is Rcpt:
-            ctx.recipient = event.recipient  # type: ignore[attr-defined]
-            if RCPT in active:
-                reply = ask(RCPT, ctx)
-            if reply is None:
-                ctx.recipients.append(event.recipient)  # type: ignore[attr-defined]
-        elif kind is Mail:
-            ctx.sender, ctx.size = event.sender, event.size or 0  # type: ignore[attr-defined]
-            ctx.recipients = []
-            if MAIL in active:
-                reply = ask(MAIL, ctx)
-        elif kind is Message:
-            ctx.size = event.size  # type: ignore[attr-defined]
-            if END_OF_DATA in active:
-                reply = ask(END_OF_DATA, ctx)
-            if reply is None:
-                reply = self._accept(event)  # type: ignore[arg-type]
-        elif kind is Data:
-            if DATA in active:
-                reply = ask(DATA, ctx)
-        elif kind is Hello:
-            if HELO in active:
-                reply = ask(HELO, ctx)
-            if reply is None:
-                ctx.helo = event.domain  # type: ignore[attr-defined]
-                ctx.sender, ctx.recipients = None, []  # EHLO ends a transaction
-        elif kind is Rset:
-            ctx.sender, ctx.recipients = None, []
-            reply = None
-        elif kind is CommandError:
-            return event.reply  # type: ignore[attr-defined, no-any-return]
-        elif kind is Auth or kind is AuthResponse:
-            reply = self._auth()
+        self.ctx.now = now
+        handler = _ON_EVENT.get(type(event))
+        reply = None if handler is None else handler(self, event)
         return reply or self.conn.standard_reply()
+
+    # The handlers: what each event tells the policies' context, and the policies'
+    # reply to it (``None``: the protocol's standard reply).
+
+    def _on_rcpt(self, event: Rcpt) -> Reply | None:
+        ctx = self.ctx
+        ctx.recipient = event.recipient
+        policies = self.policies
+        reply = policies.ask(RCPT, ctx) if RCPT in policies.active else None
+        if reply is None:
+            ctx.recipients.append(event.recipient)
+        return reply
+
+    def _on_mail(self, event: Mail) -> Reply | None:
+        ctx = self.ctx
+        ctx.sender, ctx.size = event.sender, event.size or 0
+        ctx.recipients = []
+        policies = self.policies
+        return policies.ask(MAIL, ctx) if MAIL in policies.active else None
+
+    def _on_message(self, event: Message) -> Reply | None:
+        ctx = self.ctx
+        ctx.size = event.size
+        policies = self.policies
+        reply = policies.ask(END_OF_DATA, ctx) if END_OF_DATA in policies.active else None
+        return reply if reply is not None else self._accept(event)
+
+    def _on_data(self, event: Data) -> Reply | None:
+        policies = self.policies
+        return policies.ask(DATA, self.ctx) if DATA in policies.active else None
+
+    def _on_hello(self, event: Hello) -> Reply | None:
+        ctx = self.ctx
+        policies = self.policies
+        reply = policies.ask(HELO, ctx) if HELO in policies.active else None
+        if reply is None:
+            ctx.helo = event.domain
+            ctx.sender, ctx.recipients = None, []  # EHLO ends a transaction
+        return reply
+
+    def _on_rset(self, event: Rset) -> Reply | None:
+        ctx = self.ctx
+        ctx.sender, ctx.recipients = None, []
+        return None
+
+    def _on_error(self, event: CommandError) -> Reply | None:
+        return event.reply  # the protocol's own reply: no policy is asked
+
+    def _on_auth(self, event: Auth | AuthResponse) -> Reply | None:
+        credentials = self.conn.credentials
+        if credentials is None:
+            return None  # the SASL exchange goes on: the standard reply is the challenge
+        ctx = self.ctx
+        ctx.credentials = credentials
+        reply = self.policies.ask(AUTH, ctx)
+        ctx.credentials = None
+        if reply is not None and reply.code == 235:
+            ctx.authenticated = credentials.username
+        return reply
 
     def take_delay(self) -> float:
         """The server time the policies spent on the last command (see the module
@@ -142,18 +168,6 @@ class ServerSession:
         ctx = self.ctx
         ctx.tls, ctx.helo, ctx.authenticated = True, None, None
 
-    def _auth(self) -> Reply | None:
-        credentials = self.conn.credentials
-        if credentials is None:
-            return None  # the SASL exchange goes on: the standard reply is the challenge
-        ctx = self.ctx
-        ctx.credentials = credentials
-        reply = self.policies.ask(AUTH, ctx)
-        ctx.credentials = None
-        if reply is not None and reply.code == 235:
-            ctx.authenticated = credentials.username
-        return reply
-
     def _accept(self, message: Message) -> Reply:
         ctx = self.ctx
         envelope = Envelope(ctx.sender or "", tuple(ctx.recipients), message.size)
@@ -165,3 +179,18 @@ class ServerSession:
         except OSError:  # the store failed: the client keeps the message (RFC 5321 4.2.5)
             return replies.QUEUE_WRITE_ERROR
         return replies.queued(queue_id)
+
+
+# Event type -> handler. ``Any``: each handler takes the event type it is filed under,
+# which a dict's type cannot say; tests/mail/test_server_session_dispatch.py checks it.
+_ON_EVENT: dict[type, Callable[[ServerSession, Any], Reply | None]] = {
+    Rcpt: ServerSession._on_rcpt,
+    Mail: ServerSession._on_mail,
+    Message: ServerSession._on_message,
+    Data: ServerSession._on_data,
+    Hello: ServerSession._on_hello,
+    Rset: ServerSession._on_rset,
+    CommandError: ServerSession._on_error,
+    Auth: ServerSession._on_auth,
+    AuthResponse: ServerSession._on_auth,
+}

@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..mail.dsn import bounce_size
+
 __all__ = [
     "DEFAULT_START",
     "expected_totals",
@@ -575,7 +577,7 @@ class _Builder:
             if candidates:
                 # two failures of one sender at one instant: the notice's size tells
                 pick = next((c for c in candidates
-                             if _bounce_size(self.size[self.row_of[c[0]]], c[2])
+                             if bounce_size(self.size[self.row_of[c[0]]], c[2])
                              == self.size[row]), candidates[0])
                 candidates.remove(pick)
                 host = self.a_host[pick[1]]
@@ -840,13 +842,6 @@ class _Builder:
         else:
             command = _CMD.get(phase, phase)
         return f"host {server} said: {reply} (in reply to {command} command)"
-
-
-def _bounce_size(original: int, failed: int) -> int:
-    """The size of a non-delivery notice as ``smtpsim.mta.message`` makes it (used
-    only to tell apart two failures of one sender at the same instant)."""
-    body = original if original <= 50_000 else 2_000
-    return 1500 + 300 * (failed - 1) + body
 
 
 def _numbers(column: pd.Series, typecode: str) -> array[Any]:

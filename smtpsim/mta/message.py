@@ -5,18 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..mail import domain_of
+from ..mail.dsn import bounce_size
 from ..protocol import Reply
 from ..sim.trace import Recorder
 
-__all__ = ["BOUNCE_OVERHEAD", "Deferral", "QueuedMessage", "make_bounce"]
-
-# A Postfix non-delivery notice: a text part and a delivery-status part (about 1.5 kB
-# with one recipient, a few hundred bytes per further one), then the original
-# message, or only its headers above ``bounce_size_limit`` (RFC 3464, Postfix bounce_notify_util.c).
-BOUNCE_OVERHEAD = 1500
-BOUNCE_PER_RECIPIENT = 300
-BOUNCE_SIZE_LIMIT = 50_000
-HEADERS_ONLY = 2_000
+__all__ = ["Deferral", "QueuedMessage", "make_bounce"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +101,7 @@ def make_bounce(original: QueuedMessage, failed: int, now: float, recorder: Reco
     6.1: never send an error message in response to an error message)."""
     if original.sender == "":
         return None
-    body = original.size if original.size <= BOUNCE_SIZE_LIMIT else HEADERS_ONLY
-    size = BOUNCE_OVERHEAD + BOUNCE_PER_RECIPIENT * (failed - 1) + body
+    size = bounce_size(original.size, failed)
     msg_id = recorder.message("", size, 1, now, "bounce")
     row = recorder.recipient(msg_id, original.sender, domain_of(original.sender), host)
     return QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")

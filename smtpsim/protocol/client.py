@@ -23,7 +23,7 @@ from collections import deque
 
 from . import states as S
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import NEED_DATA, Command, ConnectionClosed, Hello, Response, Sentinel, TimedOut
+from .events import NEED_DATA, Command, ConnectionClosed, Hello, ReplyTimedOut, Response, Sentinel
 from .replies import Reply
 from .syntax import ENCODING, ERRORS, build_reply, format_command, parse_reply_line
 from .timeouts import ClientTimeouts
@@ -96,8 +96,13 @@ class ClientConnection:
         """Record ``command`` as sent (the simulator's fast path: no bytes)."""
         verb = command.verb
         pending = self._pending
-        if self.state == S.CLOSED or self.state == S.ERROR:
-            raise LocalProtocolError(f"{verb} on a {self.state.lower()} connection")
+        if self.state == S.CLOSED:
+            raise LocalProtocolError(f"{verb} on a closed connection")
+        if self.state == S.ERROR:
+            raise LocalProtocolError(
+                f"{verb} on a connection in ERROR: the server broke the protocol, "
+                "nothing more is sent (close it)"
+            )
         if pending:
             if pending[0] is None:
                 raise LocalProtocolError(f"{verb} before the server's greeting")
@@ -107,21 +112,21 @@ class ClientConnection:
             assert last is not None
             if last.verb not in S.ANYWHERE_IN_GROUP:
                 raise LocalProtocolError(f"{verb} pipelined after {last.verb} (RFC 2920 3.1)")
-        state = self.state
-        for earlier in pending:  # assume the pipelined commands before us succeed
-            assert earlier is not None
-            state = S.NEXT.get((state, earlier.verb, 2), state)
-        if not _legal(state, verb):
-            raise LocalProtocolError(f"{verb} is not allowed in state {state}")
+        if not S.may_send(self.state, verb, pending):
+            group = " ".join(c.verb for c in pending if c is not None)
+            after = f", pipelined after {group}" if group else ""
+            raise LocalProtocolError(f"{verb} is not allowed in state {self.state}{after}")
         pending.append(command)
         self._last_io = now
 
     # --- input --------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
-        """Bytes from the server; ``b""`` means it closed the connection."""
+        """Bytes from the server; ``b""`` means it closed the connection. In ``ERROR``
+        nothing is kept: the connection reads nothing more."""
         if data:
-            self._buffer += data
+            if self.state != S.ERROR:
+                self._buffer += data
         else:
             self._eof = True
 
@@ -132,7 +137,7 @@ class ClientConnection:
         possible reply; in ``ERROR`` every call raises it again.
         """
         if self.state == S.ERROR:
-            raise self._broken("sent more after breaking the protocol")
+            raise self._broken(_BROKEN_BEFORE)
         buf = self._buffer
         while True:
             end = buf.find(b"\n")
@@ -172,20 +177,18 @@ class ClientConnection:
         command awaits one, raises ``RemoteProtocolError`` and enters ``ERROR``.
         """
         if self.state == S.ERROR:
-            raise self._broken("sent more after breaking the protocol")
+            raise self._broken(_BROKEN_BEFORE)
         pending = self._pending
         if not pending:
             raise self._broken(f"sent a reply with no command pending: {reply}", reply)
         command = pending[0]
         verb = S.GREETING if command is None else command.verb
-        code = reply.code
-        if not _possible(verb, code):
+        state = S.client_next_state(self.state, verb, reply)
+        if state is None:
             raise self._broken(f"gave an impossible reply to {_shown(verb)}: {reply}", reply)
         pending.popleft()
-        if code == 250 and type(command) is Hello:
-            self.extensions = _parse_ehlo(reply) if command.extended else {}
-        state = self.state
-        state = S.CLOSED if code == 421 else _NEXT.get((state, verb, code // 100), state)
+        if reply.code == 250 and type(command) is Hello:
+            self.extensions = dict(reply.ehlo_extensions()) if command.extended else {}
         if state == S.CLOSED:
             self._pending.clear()
         self.state = state
@@ -207,9 +210,10 @@ class ClientConnection:
 
     def tls_established(self) -> None:
         """The TLS handshake succeeded: forget the extensions, EHLO again (RFC 3207)."""
-        if self.state != S.TLS:
+        state = S.AFTER_TLS.get(self.state)
+        if state is None:
             raise LocalProtocolError("tls_established() outside a STARTTLS handshake")
-        self.state = S.GREETED
+        self.state = state
         self.extensions = {}
         self.tls_active = True
 
@@ -223,50 +227,21 @@ class ClientConnection:
         verb = S.GREETING if head is None else head.verb
         return self._last_io + self.timeouts.for_verb(verb)
 
-    def handle_timer(self, now: float) -> TimedOut | None:
-        """``TimedOut`` naming the command whose reply did not come; closes."""
+    def handle_timer(self, now: float) -> ReplyTimedOut | None:
+        """``ReplyTimedOut`` naming the command whose reply did not come; closes."""
         deadline = self.get_timer()
         if deadline is None or now < deadline:
             return None
         head = self._pending[0]
         self._pending.clear()
         self.state = S.CLOSED
-        return TimedOut(command=head)
-
-
-def _legal(state: str, verb: str) -> bool:
-    if verb == ".":
-        return state == S.DATA
-    if verb == "AUTH-RESPONSE":
-        return state == S.AUTH
-    return state in S.COMMAND_STATES and (state, verb) not in S.ILLEGAL
-
-
-def _parse_ehlo(reply: Reply) -> dict[str, str]:
-    """Extension keywords (upper case) and their parameters from an EHLO reply.
-
-    A server sends the same EHLO reply to every client, so parses are cached by
-    its text (a copy is returned: callers own their dict)."""
-    text = reply.text
-    extensions = _EHLO_CACHE.get(text)
-    if extensions is None:
-        extensions = {}
-        for line in reply.lines[1:]:
-            keyword, _, params = line.strip().partition(" ")
-            if keyword:
-                extensions[keyword.upper()] = params.strip()
-        if len(_EHLO_CACHE) > 10_000:
-            _EHLO_CACHE.clear()
-        _EHLO_CACHE[text] = extensions
-    return dict(extensions)
+        return ReplyTimedOut(head)
 
 
 def _shown(verb: str) -> str:
     return "the greeting" if verb == S.GREETING else "end of data" if verb == "." else verb
 
 
-_EHLO_CACHE: dict[str, dict[str, str]] = {}
-# The server's transitions, and the ones a client follows although a conforming server
-# never makes them (``states.TOLERATED``).
-_NEXT = {**S.NEXT, **S.TOLERATED}
-_possible = S.possible
+_BROKEN_BEFORE = (
+    "broke the protocol before: the connection is in ERROR and reads nothing more"
+)

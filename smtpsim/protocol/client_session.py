@@ -54,10 +54,10 @@ from .events import (
     Message,
     Quit,
     Rcpt,
+    ReplyTimedOut,
     Response,
     Rset,
     StartTLS,
-    TimedOut,
 )
 from .replies import Reply
 from .states import CLOSED, MAIL, RCPT, READY
@@ -206,17 +206,17 @@ class ClientSession:
 
     def handle(self, event: Event) -> None:
         """Take what the connection produced: a ``Response``, ``ConnectionClosed`` or
-        ``TimedOut``."""
+        ``ReplyTimedOut``."""
         if self.done:
             return
-        kind = type(event)
-        if kind is not Response:
-            if kind is ConnectionClosed or kind is TimedOut:
-                what = "conversation timed out" if kind is TimedOut else "lost connection"
+        if not isinstance(event, Response):
+            kind = type(event)
+            if kind is ConnectionClosed or kind is ReplyTimedOut:
+                what = "conversation timed out" if kind is ReplyTimedOut else "lost connection"
                 self._give_up(Reply(451, "4.4.2", f"{what} while {_WHILE[self._phase]}"))
                 return
             raise TypeError(f"unexpected event {event!r}")
-        command, reply = event.command, event.reply  # type: ignore[attr-defined]
+        command, reply = event.command, event.reply
         if reply.code == 421:  # the server is closing the channel (RFC 5321 section 3.8)
             self._fail(reply)
             self.done = True

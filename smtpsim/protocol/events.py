@@ -10,7 +10,10 @@ it answers (``None`` for the greeting).
 The remaining events report things that are not commands: ``CommandError`` is input a
 server cannot act on (bad syntax, bad sequence, a line too long), carrying the reply the
 RFC asks for, so that the session goes on (RFC 5321 section 4.1.4); ``ConnectionClosed``
-is the peer going away; ``TimedOut`` a timer of section 4.5.3.2 expiring.
+is the peer going away. A timer of section 4.5.3.2 expiring means something different
+on each side, so each has its own event: ``ReplyTimedOut`` on a client (the reply to a
+command did not come in time), ``IdleTimedOut`` on a server (the client sent nothing for
+too long; the server sends a 421 and closes).
 """
 
 from __future__ import annotations
@@ -30,15 +33,16 @@ __all__ = [
     "Event",
     "Hello",
     "Help",
+    "IdleTimedOut",
     "Mail",
     "Message",
     "Noop",
     "Quit",
     "Rcpt",
+    "ReplyTimedOut",
     "Response",
     "Rset",
     "StartTLS",
-    "TimedOut",
     "Vrfy",
 ]
 
@@ -213,10 +217,18 @@ class ConnectionClosed(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class TimedOut(Event):
-    """A timer expired. On a client, ``command`` is what was awaiting its reply
-    (``None`` for the greeting); on a server, ``reply`` is the 421 to send before
-    closing."""
+class ReplyTimedOut(Event):
+    """A client's reply timer expired (RFC 5321 section 4.5.3.2; Postfix's
+    ``smtp_*_timeout``): ``command`` is what was awaiting its reply, ``None`` for the
+    greeting. The client connection is closed; nothing is sent."""
 
-    command: Command | None = None
-    reply: Reply | None = None
+    command: Command | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdleTimedOut(Event):
+    """A server's idle timer expired (RFC 5321 section 4.5.3.2.7; Postfix's
+    ``smtpd_timeout``): the client sent nothing for too long. ``reply`` is the 421 the
+    server sends before it closes (Postfix: ``421 4.4.2 ... Error: timeout exceeded``)."""
+
+    reply: Reply

@@ -13,7 +13,7 @@ small functions. Nowhere else in smtpsim are reply texts written out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Reply", "enhanced_from_code"]
 
@@ -31,6 +31,10 @@ class Reply:
     code: int
     enhanced: str | None
     text: str
+    # ``ehlo_extensions``, once parsed (not part of the value).
+    _extensions: dict[str, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not 200 <= self.code <= 599:
@@ -62,6 +66,25 @@ class Reply:
     @property
     def lines(self) -> list[str]:
         return self.text.split("\n")
+
+    def ehlo_extensions(self) -> dict[str, str]:
+        """The extensions this reply to EHLO lists: keyword (upper case) -> its
+        parameters (RFC 5321 section 4.1.1.1: after the first line, one
+        ``ehlo-keyword *(SP ehlo-param)`` per line).
+
+        Parsed once per reply value, and the dict is shared: read it, copy it to keep
+        it. A simulated server hands every client the same reply object (its
+        ``ServerConfig.fixed``), so a run parses each server's list once.
+        """
+        extensions = self._extensions
+        if extensions is None:
+            extensions = {}
+            for line in self.text.split("\n")[1:]:
+                keyword, _, params = line.strip().partition(" ")
+                if keyword:
+                    extensions[keyword.upper()] = params.strip()
+            object.__setattr__(self, "_extensions", extensions)
+        return extensions
 
     @property
     def dsn(self) -> str:

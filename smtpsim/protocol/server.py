@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import replies as R
 from . import states as S
@@ -41,18 +41,25 @@ from .events import (
     Command,
     CommandError,
     ConnectionClosed,
+    Data,
     Event,
     Hello,
+    Help,
+    IdleTimedOut,
     Mail,
     Message,
+    Noop,
+    Quit,
     Rcpt,
+    Rset,
     Sentinel,
-    TimedOut,
+    StartTLS,
+    Vrfy,
 )
 from .replies import Reply
 from .syntax import ENCODING, ERRORS, format_reply, parse_command
 
-__all__ = ["Credentials", "ServerConfig", "ServerConnection"]
+__all__ = ["Credentials", "FixedReplies", "ServerConfig", "ServerConnection"]
 
 
 _GREETING = Sentinel("GREETING")
@@ -60,13 +67,23 @@ _GREETING = Sentinel("GREETING")
 # Replies to protocol errors that count towards the hard error limit (Postfix counts
 # such errors and disconnects at ``smtpd_hard_error_limit``).
 _ERROR_CODES = frozenset({500, 501, 502, 503, 504, 555})
-# The states with a mail transaction open; leaving them ends it (RFC 5321 section 4.1.4).
-_TRANSACTION_STATES = frozenset({S.MAIL, S.RCPT, S.DATA})
-_NEXT = S.NEXT
 _SASL_LINE_LIMIT = 12288  # RFC 4954 section 4: AUTH lines may be longer than commands
 _LOGIN_USERNAME = base64.b64encode(b"Username:").decode()
 _LOGIN_PASSWORD = base64.b64encode(b"Password:").decode()
 _CRLF = b"\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class FixedReplies:
+    """The replies a server gives alike to every client: one set in the clear and one
+    over TLS (whose EHLO reply no longer offers STARTTLS, RFC 3207 section 4.2), built
+    once per ``ServerConfig``. The EHLO reply with its extension list is the largest
+    object of a session; sharing it also lets a client parse it once
+    (``Reply.ehlo_extensions``)."""
+
+    greeting: Reply
+    helo: Reply
+    ehlo: Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +109,9 @@ class ServerConfig:
     max_command_line: int = 512
     max_text_line: int = 1000
     idle_timeout: float = 300.0
+    # Derived from the fields above, once (``__post_init__``): not settings.
+    fixed: FixedReplies = field(init=False, repr=False, compare=False)
+    fixed_tls: FixedReplies = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_recipients < 100:
@@ -106,6 +126,11 @@ class ServerConfig:
         unknown = set(self.auth_mechanisms) - {"PLAIN", "LOGIN"}
         if unknown:
             raise ValueError(f"unsupported AUTH mechanisms: {sorted(unknown)}")
+        host = self.hostname
+        greeting, helo = R.greeting(host), R.helo(host)
+        for name, tls in (("fixed", False), ("fixed_tls", True)):
+            ehlo = R.ehlo(host, self.ehlo_keywords(tls_active=tls))
+            object.__setattr__(self, name, FixedReplies(greeting, helo, ehlo))
 
     def ehlo_keywords(self, *, tls_active: bool) -> tuple[str, ...]:
         """The extensions an EHLO reply lists, in Postfix's order (RFC 2920, RFC 3207)."""
@@ -144,6 +169,7 @@ class ServerConnection:
         "_content",
         "_discarding",
         "_eof",
+        "_fixed",
         "_last_activity",
         "_line_too_long",
         "_mid_line",
@@ -166,6 +192,7 @@ class ServerConnection:
 
     def __init__(self, config: ServerConfig, *, now: float = 0.0) -> None:
         self.config = config
+        self._fixed = config.fixed  # config.fixed_tls once TLS is up
         self.state: str = S.CONNECTED
         self.helo: str | None = None
         self.esmtp = False
@@ -246,16 +273,18 @@ class ServerConnection:
     def standard_reply(self) -> Reply:
         """The reply the protocol gives to the pending event when no policy objects."""
         p = self._pending
+        standard = _STANDARD.get(type(p))
+        if standard is not None:
+            return standard
         if isinstance(p, Hello):
-            return _fixed_replies(self.config)[p.extended + 2 * self.tls_active]
-        if isinstance(p, CommandError | TimedOut):
-            assert p.reply is not None
+            fixed = self._fixed
+            return fixed.ehlo if p.extended else fixed.helo
+        if isinstance(p, CommandError | IdleTimedOut):
             return p.reply
         if p is _GREETING:
-            return _fixed_replies(self.config)[4]
-        if isinstance(p, Command):
-            standard = _STANDARD.get(p.verb)
-            return standard if standard is not None else self._sasl_reply()
+            return self._fixed.greeting
+        if isinstance(p, Auth | AuthResponse):
+            return self._sasl_reply()
         raise LocalProtocolError("no event awaits a reply")
 
     def send(self, reply: Reply, now: float = 0.0) -> bytes:
@@ -266,18 +295,14 @@ class ServerConnection:
     def answer(self, reply: Reply, now: float = 0.0) -> None:
         """Answer the pending event with ``reply`` (fast path: no bytes)."""
         p = self._pending
-        if p is None or isinstance(p, ConnectionClosed):
-            raise LocalProtocolError("no event awaits a reply")
+        # A command first: the case of almost every reply.
+        if isinstance(p, Command) or (isinstance(p, CommandError) and not p.closes):
+            verb = p.verb
+        else:
+            self._answer_other(reply, now)
+            return
         self._pending = None
         self._last_activity = now
-        if p is _GREETING:
-            self.state = S.next_state(S.CONNECTED, S.GREETING, reply)
-            return
-        if isinstance(p, TimedOut) or (isinstance(p, CommandError) and p.closes):
-            self._close()
-            return
-        assert isinstance(p, Command | CommandError)
-        verb = p.verb
         code = reply.code
         positive = code < 400
         if verb == "RCPT":
@@ -298,9 +323,8 @@ class ServerConnection:
         if self._sasl_mechanism is not None and code != 334:
             self._sasl_mechanism = self._sasl_username = None
             self.credentials = None
-        state = self.state
-        new = S.CLOSED if code == 421 else _NEXT.get((state, verb, code // 100), state)
-        if new not in _TRANSACTION_STATES and (self.sender is not None or self.recipients_tried):
+        new = S.next_state(self.state, verb, reply)
+        if new not in S.TRANSACTION_STATES and (self.sender is not None or self.recipients_tried):
             # EHLO, RSET, any reply to the end of data, QUIT or 421: no transaction is open.
             self._reset_transaction()
         if new == S.DATA:
@@ -311,13 +335,28 @@ class ServerConnection:
             self._close()
         self.state = new
 
+    def _answer_other(self, reply: Reply, now: float) -> None:
+        """``answer`` for what is not a command: the greeting, or an event that ends
+        the session (a ``CommandError`` that closes, ``IdleTimedOut``)."""
+        p = self._pending
+        if p is None or isinstance(p, ConnectionClosed):
+            raise LocalProtocolError("no event awaits a reply")
+        self._pending = None
+        self._last_activity = now
+        if p is _GREETING:
+            self.state = S.next_state(S.CONNECTED, S.GREETING, reply)
+        else:
+            self._close()
+
     def tls_established(self) -> None:
         """The TLS handshake after STARTTLS succeeded: the session starts over
         (RFC 3207 section 4.2: forget HELO, extensions, authentication)."""
-        if self.state != S.TLS:
+        state = S.AFTER_TLS.get(self.state)
+        if state is None:
             raise LocalProtocolError("tls_established() outside a STARTTLS handshake")
-        self.state = S.GREETED
+        self.state = state
         self.tls_active = True
+        self._fixed = self.config.fixed_tls
         self.helo, self.esmtp, self.authenticated = None, False, None
         self._reset_transaction()
         self._buffer.clear()  # anything received before the handshake came in the clear
@@ -330,12 +369,12 @@ class ServerConnection:
             return None
         return self._last_activity + self.config.idle_timeout
 
-    def handle_timer(self, now: float) -> TimedOut | None:
-        """A ``TimedOut`` carrying the 421 to send, once the timer has expired."""
+    def handle_timer(self, now: float) -> IdleTimedOut | None:
+        """An ``IdleTimedOut`` carrying the 421 to send, once the timer has expired."""
         deadline = self.get_timer()
         if deadline is None or now < deadline:
             return None
-        event = TimedOut(reply=R.idle_timeout(self.config.hostname))
+        event = IdleTimedOut(R.idle_timeout(self.config.hostname))
         self._pending = event
         return event
 
@@ -546,39 +585,17 @@ class ServerConnection:
         return R.auth_challenge(_LOGIN_PASSWORD)
 
 
-_STANDARD: dict[str, Reply] = {
-    "MAIL": R.MAIL_OK,
-    "RCPT": R.RCPT_OK,
-    "DATA": R.START_DATA,
-    ".": Reply(250, "2.0.0", "Ok: queued"),
-    "RSET": R.OK,
-    "NOOP": R.OK,
-    "QUIT": R.BYE,
-    "VRFY": R.VRFY_CANNOT,
-    "HELP": R.HELP,
-    "STARTTLS": R.TLS_READY,
+# The standard reply to each command that has one whatever the configuration, by the
+# command's type (HELO and EHLO: ``FixedReplies``; AUTH: the SASL exchange).
+_STANDARD: dict[type, Reply] = {
+    Mail: R.MAIL_OK,
+    Rcpt: R.RCPT_OK,
+    Data: R.START_DATA,
+    Message: Reply(250, "2.0.0", "Ok: queued"),
+    Rset: R.OK,
+    Noop: R.OK,
+    Quit: R.BYE,
+    Vrfy: R.VRFY_CANNOT,
+    Help: R.HELP,
+    StartTLS: R.TLS_READY,
 }
-
-
-# Replies that depend only on the configuration, built once per configuration: the
-# EHLO reply with its capability list is the largest object of a session.
-_FIXED: dict[int, tuple[ServerConfig, tuple[Reply, ...]]] = {}
-
-
-def _fixed_replies(config: ServerConfig) -> tuple[Reply, ...]:
-    """``(HELO, EHLO, HELO over TLS, EHLO over TLS, greeting)`` for ``config``."""
-    cached = _FIXED.get(id(config))
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    host = config.hostname
-    made = (
-        R.helo(host),
-        R.ehlo(host, config.ehlo_keywords(tls_active=False)),
-        R.helo(host),
-        R.ehlo(host, config.ehlo_keywords(tls_active=True)),
-        R.greeting(host),
-    )
-    if len(_FIXED) > 10_000:  # configurations come and go in long test sessions
-        _FIXED.clear()
-    _FIXED[id(config)] = (config, made)  # holding config keeps its id from being reused
-    return made

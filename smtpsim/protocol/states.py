@@ -15,34 +15,58 @@ auditor can read the whole protocol here:
   4.3.2), for a client to check what it is told. Anything else is the peer breaking the
   protocol: the client stops believing it (``ERROR``).
 - ``TOLERATED``: transitions a client follows although a conforming server never makes
-  them (RFC 2920 section 1).
+  them (RFC 2920 section 1); ``CLIENT_NEXT`` is ``NEXT`` with them.
+- ``AFTER_TLS``: the state a successful TLS handshake leads to (RFC 3207 section 4.2).
+
+Both connections decide every transition on a reply here: the server with
+``next_state`` when it sends a reply, the client with ``client_next_state`` when it
+receives one (a test swaps entries of these tables and watches both connections
+follow); the client asks ``may_send`` before it sends a command. Two transitions need
+no table, being the same from every state: the connection ending (end of input, a
+timeout) leads to ``CLOSED``, and a client whose server broke the protocol enters
+``ERROR``; nothing leads out of either.
 
 States are plain strings (module constants): cheap to compare, readable in logs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from . import replies as R
 from .replies import Reply
 
+if TYPE_CHECKING:
+    from .events import Command
+
 __all__ = [
+    "AFTER_TLS",
     "ANYWHERE_IN_GROUP",
     "AUTH",
+    "CLIENT_NEXT",
     "CLOSED",
+    "COMMAND_STATES",
     "CONNECTED",
     "DATA",
     "ERROR",
     "GREETED",
+    "GREETING",
     "ILLEGAL",
     "MAIL",
     "NEXT",
     "POSSIBLE",
+    "POSSIBLE_CODES",
     "RCPT",
     "READY",
     "REJECTED",
     "STATES",
     "TLS",
     "TOLERATED",
+    "TRANSACTION_STATES",
+    "client_next_state",
+    "may_send",
+    "next_state",
     "possible",
 ]
 
@@ -64,6 +88,8 @@ GREETING = "GREETING"  # the pseudo-verb of the server's first reply
 
 # States in which the server reads command lines.
 COMMAND_STATES = frozenset({GREETED, READY, MAIL, RCPT, REJECTED})
+# States with a mail transaction open; leaving them ends it (RFC 5321 section 4.1.4).
+TRANSACTION_STATES = frozenset({MAIL, RCPT, DATA})
 
 ANYWHERE_IN_GROUP = frozenset({"RSET", "MAIL", "RCPT"})
 
@@ -126,6 +152,12 @@ TOLERATED: dict[tuple[str, str, int], str] = {
     (READY, "DATA", 3): DATA,
     (MAIL, "DATA", 3): DATA,
 }
+CLIENT_NEXT: dict[tuple[str, str, int], str] = {**NEXT, **TOLERATED}
+
+# A TLS handshake after a 220 to STARTTLS starts the session over: no HELO, no
+# extensions, no authentication (RFC 3207 section 4.2). From any other state there is no
+# handshake to finish.
+AFTER_TLS: dict[str, str] = {TLS: GREETED}
 
 # --- Replies a client can believe (RFC 5321 section 4.3.2) ------------------------------
 #
@@ -160,20 +192,68 @@ POSSIBLE: dict[str, frozenset[int]] = {
 }
 
 
+# ``POSSIBLE`` spelt out as the set of every code each verb may get, so that the check
+# of each reply a client receives is one lookup.
+_ANY_CODE = range(200, 600)  # what ``Reply`` allows
+
+
+def _codes(allowed: frozenset[int]) -> frozenset[int]:
+    return frozenset(c for c in _ANY_CODE if c in allowed or c // 100 in allowed)
+
+
+POSSIBLE_CODES: dict[str, frozenset[int]] = {verb: _codes(a) for verb, a in POSSIBLE.items()}
+_ANY_FINAL = _codes(_FINAL)
+
+
 def possible(verb: str, code: int) -> bool:
     """Whether a server may answer ``verb`` (``GREETING`` for the banner) with ``code``.
 
     A verb the table does not know is taken as any other command: 2, 4 or 5.
     """
-    allowed = POSSIBLE.get(verb, _FINAL)
-    return code in allowed or code // 100 in allowed  # no entry lists the class 3
+    return code in POSSIBLE_CODES.get(verb, _ANY_FINAL)
 
 
 def next_state(state: str, verb: str, reply: Reply) -> str:
-    """The state after ``reply`` answered ``verb`` in ``state``.
+    """The state after ``reply`` answered ``verb`` in ``state``: the server's rule,
+    which the server applies when it sends ``reply``.
 
     Any 421 closes the connection (RFC 5321 section 3.8); otherwise ``NEXT`` decides.
     """
-    if reply.code == 421:
+    code = reply.code
+    if code == 421:
         return CLOSED
-    return NEXT.get((state, verb, reply.code // 100), state)
+    return NEXT.get((state, verb, code // 100), state)
+
+
+def client_next_state(state: str, verb: str, reply: Reply) -> str | None:
+    """The state after ``reply`` answered ``verb`` in ``state``, as a client follows
+    it when it receives ``reply``: ``None`` if no server may give that reply there
+    (``possible``: the server broke the protocol), else ``next_state``'s rule over
+    ``CLIENT_NEXT``, which adds ``TOLERATED``. One call per reply: the client's hot path.
+    """
+    code = reply.code
+    if code not in POSSIBLE_CODES.get(verb, _ANY_FINAL):
+        return None
+    if code == 421:
+        return CLOSED
+    return CLIENT_NEXT.get((state, verb, code // 100), state)
+
+
+def may_send(state: str, verb: str, pipelined: Iterable[Command | None] = ()) -> bool:
+    """Whether a client may send ``verb`` now, in ``state`` with the ``pipelined``
+    commands still awaiting their replies.
+
+    A client cannot know those replies yet, so it assumes that each is accepted (RFC
+    2920 section 3.1 lets only commands whose refusal changes nothing,
+    ``ANYWHERE_IN_GROUP``, come before others in a group). In the state so reached,
+    the server must read a command and its sequence rules (``ILLEGAL``) must not refuse
+    ``verb``; the content (``"."``) goes only after a 354, a SASL response only after
+    a 334.
+    """
+    for command in pipelined:  # None stands for the greeting, as in a client's queue
+        state = NEXT.get((state, GREETING if command is None else command.verb, 2), state)
+    if verb == ".":
+        return state == DATA
+    if verb == "AUTH-RESPONSE":
+        return state == AUTH
+    return state in COMMAND_STATES and (state, verb) not in ILLEGAL

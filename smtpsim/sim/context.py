@@ -26,5 +26,4 @@ class RunContext:
     recorder: Recorder
     wire: bool = False
     session_memo: str = "on"
-    record_attempts: bool = True
     record_levels: bool = True

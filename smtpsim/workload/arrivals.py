@@ -8,7 +8,6 @@ batches from the flow's own stream.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,8 +43,3 @@ def burst_times(at: float, messages: int, over: float, rng: np.random.Generator)
         return [at] * messages
     return sorted((at + rng.random(messages) * over).tolist())
 
-
-def diurnal_rate(t: float, peak: float, trough: float, peak_at: float) -> float:
-    """A cosine day: ``peak`` at ``peak_at`` seconds after midnight, ``trough`` 12 h later."""
-    mid, amp = (peak + trough) / 2.0, (peak - trough) / 2.0
-    return mid + amp * math.cos(2.0 * math.pi * (t - peak_at) / 86400.0)

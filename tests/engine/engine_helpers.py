@@ -1,50 +1,47 @@
-"""Running tiny scenarios for the engine's behaviour tests, with incidents (hosts
-down, links cut) scripted as SimPy processes added before the run."""
+"""Pieces of the engine's behaviour tests: running tiny scenarios (``model_runs``,
+with incidents such as hosts down or links cut scripted by ``at_times``) and reading
+their tables."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import yaml
+from model_runs import at_times, run_model
 
-import smtpsim
 from smtpsim.metrics.result import RunResult
-from smtpsim.model import Model, build
+
+__all__ = ["at_times", "attempts_from", "run_model", "strings", "two_hosts"]
 
 
-def run_model(
-    source: Any,
-    *,
-    seed: int = 1,
-    until: float | None = None,
-    overrides: Sequence[str] = (),
-    setup: Callable[[Model], Any] | None = None,
-) -> tuple[Model, RunResult]:
-    """Load ``source`` (YAML text, a path, or a ``Scenario``), build it, let
-    ``setup(model)`` change it or add processes, run to ``until`` (default: the
-    scenario's duration) and return the model and its tables."""
-    scenario = source if hasattr(source, "hosts") else smtpsim.load_scenario(
-        source, overrides=list(overrides)
-    )
-    model = build(scenario, seed)
-    if setup is not None:
-        setup(model)
-    model.run(until)
-    meta = {"warmup_s": float(scenario.warmup), "seed": seed}
-    return model, RunResult.from_recorder(model.recorder, meta)
-
-
-def at_times(model: Model, *steps: tuple[float, Callable[[], Any]]) -> None:
-    """Do ``action()`` at each simulated time ``t`` of ``steps`` (in order)."""
-
-    def process():
-        for t, action in steps:
-            if t > model.env.now:
-                yield model.env.timeout(t - model.env.now)
-            action()
-
-    model.env.process(process())
+def two_hosts(name: str, *, duration: str = "10min", out: Mapping[str, Any] | None = None,
+              mx: Mapping[str, Any] | None = None, traffic: Mapping[str, Any] | None = None,
+              dns: Mapping[str, Any] | None = None, latency: str = "5ms",
+              **sections: Any) -> str:
+    """The scenario most engine tests run, as YAML text: ``out``, an MTA for
+    corp.example, and ``mx``, the MX of dest.example, each ``latency`` from the
+    internet; flow ``t`` submits to ``out`` 2 KiB messages with one recipient at
+    dest.example. ``out``, ``mx`` and ``traffic`` add or replace keys of the two hosts
+    and the flow (``traffic`` needs at least a ``rate``), ``dns`` adds or replaces
+    zones, ``sections`` add top-level sections (``incidents``, ``simulation``)."""
+    scenario = {
+        "name": name,
+        "duration": duration,
+        "hosts": {"out": {"role": "mta", "accepts": ["corp.example"], **(out or {})},
+                  "mx": {"role": "mx", "accepts": ["dest.example"], **(mx or {})}},
+        "links": [{"between": ["out", "internet"], "latency": latency},
+                  {"between": ["mx", "internet"], "latency": latency}],
+        "dns": {"corp.example": {"mx": {"out": 10}}, "dest.example": {"mx": {"mx": 10}},
+                **(dns or {})},
+        "traffic": {"t": {"submit_to": "out", "size": "2KiB",
+                          "recipients": {"per_message": {"fixed": 1},
+                                         "domains": {"dest.example": 1}},
+                          **(traffic or {})}},
+        **sections,
+    }
+    return yaml.safe_dump(scenario, sort_keys=False)
 
 
 def attempts_from(result: RunResult, host: str) -> pd.DataFrame:

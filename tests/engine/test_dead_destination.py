@@ -5,31 +5,13 @@ temporarily suspended", logged by qmgr with relay=none), then it is tried again.
 
 from __future__ import annotations
 
-from engine_helpers import at_times, attempts_from, run_model, strings
+from engine_helpers import at_times, attempts_from, run_model, strings, two_hosts
 
 MINIMAL_BACKOFF = 300.0
 INITIAL_CONCURRENCY = 5
 
-SCENARIO = """
-name: dead-destination
-duration: 20min
-hosts:
-  out: {role: mta, accepts: [corp.example]}
-  mx: {role: mx, accepts: [dest.example]}
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0.2/s
-    stop: 10min
-    size: 2KiB
-    recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
-"""
+SCENARIO = two_hosts("dead-destination", duration="20min",
+                     traffic={"rate": "0.2/s", "stop": "10min"})
 
 
 def failures_until_dead(concurrency: int, cohort_limit: float = 1.0) -> int:
@@ -137,34 +119,14 @@ def test_many_messages_due_while_the_destination_is_dead() -> None:
     assert (att["phase"].astype(str) == "qmgr").sum() > 1000
 
 
-ANVIL = """
-name: dead-by-421
-duration: 10min
-hosts:
-  out:
-    role: mta
-    accepts: [corp.example]
-    postfix: {maximal_queue_lifetime: 0, default_destination_recipient_limit: 2}
-  mx:
-    role: mx
-    accepts: [dest.example]
-    mailboxes: 100000
-    processing: {end_of_data: 5s}
-    policies: [{rate_limit: {connections: 1}}]
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 10s, messages: 1}, {at: 60s, messages: 1}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 100}, domains: {dest.example: 1}}
-"""
+ANVIL = two_hosts(
+    "dead-by-421",
+    out={"postfix": {"maximal_queue_lifetime": 0, "default_destination_recipient_limit": 2}},
+    mx={"mailboxes": 100000, "processing": {"end_of_data": "5s"},
+        "policies": [{"rate_limit": {"connections": 1}}]},
+    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}, {"at": "60s", "messages": 1}],
+             "recipients": {"per_message": {"fixed": 100}, "domains": {"dest.example": 1}}},
+)
 
 
 def test_421_greetings_are_site_failures_that_kill_the_destination() -> None:

@@ -6,63 +6,36 @@ at the restart. Each run is a tiny scenario with an ``incidents:`` section."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from engine_helpers import attempts_from, strings
+from engine_helpers import attempts_from, strings, two_hosts
+from model_runs import check_conservation
 
 import smtpsim
 
 CONNECT_TIMEOUT = 30.0
 CRASH = (600.0, 700.0)
 LINK_BACK = 1500.0
-STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
 
 # out's next hop is unreachable from 200 s, so a queue builds up at out; out crashes
 # at 600 s and restarts at 700 s; the link comes back at 1500 s.
-QUEUED = f"""
-name: crash
-duration: 2h
-hosts:
-  out: {{role: mta, accepts: [corp.example]}}
-  mx: {{role: mx, accepts: [dest.example]}}
-links:
-  - {{between: [out, internet], latency: 5ms}}
-  - {{between: [mx, internet], latency: 5ms}}
-dns:
-  corp.example: {{mx: {{out: 10}}}}
-  dest.example: {{mx: {{mx: 10}}}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0.1/s
-    stop: 20min
-    size: 2KiB
-    recipients: {{per_message: {{mean: 1.5}}, domains: {{dest.example: 1}}}}
-incidents:
-  - {{link_down: [mx, internet], at: 200s, until: {LINK_BACK:g}s}}
-  - {{host_crash: {{host: out, queue: QUEUE}}, at: {CRASH[0]:g}s, until: {CRASH[1]:g}s}}
-"""
+def queued(queue: str) -> str:
+    """out's next hop is unreachable from 200 s, so a queue builds up at out; out
+    crashes at 600 s (``queue``: lost or kept) and restarts at 700 s; the link comes
+    back at 1500 s."""
+    return two_hosts(
+        "crash", duration="2h",
+        traffic={"rate": "0.1/s", "stop": "20min",
+                 "recipients": {"per_message": {"mean": 1.5}, "domains": {"dest.example": 1}}},
+        incidents=[
+            {"link_down": ["mx", "internet"], "at": "200s", "until": f"{LINK_BACK:g}s"},
+            {"host_crash": {"host": "out", "queue": queue}, "at": f"{CRASH[0]:g}s",
+             "until": f"{CRASH[1]:g}s"},
+        ],
+    )
 
 
 def run(text: str) -> smtpsim.RunResult:
     return smtpsim.simulate(smtpsim.load_scenario(text))
-
-
-def check_conservation(result) -> dict[str, int]:
-    """docs/results.md: every recipient in exactly one of the five statuses; final ones
-    with a time and delay_s = t_final - t_submit."""
-    messages, rcpts = result.messages, result.recipients
-    assert not rcpts.duplicated(["msg_id", "rcpt"]).any()
-    assert int(messages["n_rcpt"].sum()) == len(rcpts)
-    status = rcpts["status"].astype(str)
-    assert set(status) <= set(STATUSES)
-    final = rcpts[status != "pending"]
-    assert final["t_final"].notna().all()
-    t_submit = messages.set_index("msg_id")["t_submit"]
-    np.testing.assert_allclose(final["delay_s"].to_numpy(),
-                               final["t_final"].to_numpy()
-                               - t_submit.loc[final["msg_id"]].to_numpy())
-    return {s: int((status == s).sum()) for s in STATUSES}
 
 
 def held_at_crash(result, host: str, t: float) -> set[tuple[int, str]]:
@@ -82,7 +55,7 @@ def keys(frame) -> set[tuple[int, str]]:
 
 
 def test_crash_with_queue_lost_loses_exactly_what_was_queued() -> None:
-    result = run(QUEUED.replace("QUEUE", "lost"))
+    result = run(queued("lost"))
     assert [(w["kind"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
         ("link_down", 200.0, LINK_BACK), ("host_crash", *CRASH)]
     held = held_at_crash(result, "out", CRASH[0])
@@ -113,7 +86,7 @@ def test_crash_with_queue_lost_loses_exactly_what_was_queued() -> None:
 
 
 def test_crash_with_queue_kept_delivers_the_queue_after_the_restart() -> None:
-    result = run(QUEUED.replace("QUEUE", "kept"))
+    result = run(queued("kept"))
     held = held_at_crash(result, "out", CRASH[0])
     assert len(held) > 40
     counts = check_conservation(result)
@@ -135,7 +108,7 @@ def test_crash_with_queue_kept_delivers_the_queue_after_the_restart() -> None:
 def test_connections_into_a_crashed_host_time_out() -> None:
     # the flow's client keeps submitting to out during the crash: its sessions get no
     # connection (timed out, 4.4.1), and the mail is submitted after the restart
-    result = run(QUEUED.replace("QUEUE", "lost"))
+    result = run(queued("lost"))
     client = attempts_from(result, "traffic.t")
     during = client[(client["t_start"] >= CRASH[0]) & (client["t_start"] < CRASH[1])]
     connecting = during[during["phase"].astype(str) == "connect"]
@@ -149,29 +122,18 @@ def test_connections_into_a_crashed_host_time_out() -> None:
     assert (rcpts.loc[sorted(keys(during)), "status"].astype(str) == "delivered").all()
 
 
-CUT = """
-name: crash-cut
-duration: 1h
-hosts:
-  out: {role: mta, accepts: [corp.example]}
-  mx: {role: mx, accepts: [dest.example], processing: {end_of_data: 20s}}
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 550s, messages: 1}, {at: 590s, messages: 3}, {at: 620s, messages: 1},
-             {at: 800s, messages: 1}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 2}, domains: {dest.example: 1}}
-incidents:
-  - {host_crash: {host: mx, queue: QUEUE}, at: 600s, until: 700s}
-"""
+def cut_sessions(queue: str) -> str:
+    """mx takes 20 s after the final dot and crashes (``queue``: lost or kept) from
+    600 s to 700 s, while sessions are under way."""
+    return two_hosts(
+        "crash-cut", duration="1h", mx={"processing": {"end_of_data": "20s"}},
+        traffic={"rate": 0,
+                 "bursts": [{"at": "550s", "messages": 1}, {"at": "590s", "messages": 3},
+                            {"at": "620s", "messages": 1}, {"at": "800s", "messages": 1}],
+                 "recipients": {"per_message": {"fixed": 2}, "domains": {"dest.example": 1}}},
+        incidents=[{"host_crash": {"host": "mx", "queue": queue}, "at": "600s",
+                    "until": "700s"}],
+    )
 
 
 @pytest.mark.parametrize("queue", ["lost", "kept"])
@@ -180,7 +142,7 @@ def test_sessions_into_a_crashing_server_are_cut_and_retried(queue: str) -> None
     crash are cut; the client sees a lost connection (4.4.2), nothing was accepted,
     the destination is declared dead, and it delivers later. mx delivers into its
     mailboxes at once, so it held no queue: nothing is lost."""
-    result = run(CUT.replace("QUEUE", queue))
+    result = run(cut_sessions(queue))
     out = attempts_from(result, "out")
     cut = out[(out["t_start"] < CRASH[0]) & (out["t_end"] > CRASH[0])]
     assert len(cut) == 6  # 3 messages of 2 recipients

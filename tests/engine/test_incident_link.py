@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from engine_helpers import attempts_from, strings
+from engine_helpers import attempts_from, strings, two_hosts
 
 import smtpsim
 
@@ -54,28 +54,12 @@ def inside(frame: pd.DataFrame, start: float, end: float) -> pd.Series:
 DOWN = (100.0, 2000.0)
 DOWN_MESSAGES = [20.0, 110.0, 650.0, 2100.0]  # before, inside (twice), after the window
 
-LINK_DOWN = f"""
-name: link-down
-duration: 2h
-hosts:
-  out: {{role: mta, accepts: [corp.example]}}
-  mx: {{role: mx, accepts: [dest.example]}}
-links:
-  - {{between: [out, internet], latency: 5ms}}
-  - {{between: [mx, internet], latency: 5ms}}
-dns:
-  corp.example: {{mx: {{out: 10}}}}
-  dest.example: {{mx: {{mx: 10}}}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: {bursts(DOWN_MESSAGES)}
-    size: 2KiB
-    recipients: {{per_message: {{fixed: 1}}, domains: {{dest.example: 1}}}}
-incidents:
-  - {{link_down: [mx, internet], at: {DOWN[0]:g}s, until: {DOWN[1]:g}s}}
-"""
+LINK_DOWN = two_hosts(
+    "link-down", duration="2h",
+    traffic={"rate": 0, "bursts": [{"at": f"{t:g}s", "messages": 1} for t in DOWN_MESSAGES]},
+    incidents=[{"link_down": ["mx", "internet"], "at": f"{DOWN[0]:g}s",
+                "until": f"{DOWN[1]:g}s"}],
+)
 
 
 def postfix_schedule(arrival: float, down: tuple[float, float],
@@ -284,36 +268,23 @@ def test_congestion_loss_makes_connections_time_out() -> None:
 
 # --- a connection cached before the incident --------------------------------------------
 
-CACHED = """
-name: cached-connections
-duration: 20min
-hosts:
-  out: {role: mta, accepts: [corp.example]}
-  mx: {role: mx, accepts: [dest.example]}
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 99.5s, messages: 300}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
-    client: {initial_destination_concurrency: 100, default_destination_concurrency_limit: 100}
-incidents:
-  - INCIDENT
-"""
+def cached(incident: dict) -> str:
+    """300 messages at once through a flow allowed 100 connections, so that out keeps
+    connections to mx open across the start of ``incident`` (at 100 s)."""
+    return two_hosts(
+        "cached-connections", duration="20min",
+        traffic={"rate": 0, "bursts": [{"at": "99.5s", "messages": 300}],
+                 "client": {"initial_destination_concurrency": 100,
+                            "default_destination_concurrency_limit": 100}},
+        incidents=[incident],
+    )
 
 
 def test_link_down_also_stops_cached_connections() -> None:
     """A backlog at out (Postfix's default smtp_connection_cache_on_demand) keeps
     connections open across the start of the outage; once the link is down nothing
     crosses it, so no delivery may start on one of them either."""
-    result = run(CACHED.replace("INCIDENT", "{link_down: [mx, internet], at: 100s, for: 100s}"))
+    result = run(cached({"link_down": ["mx", "internet"], "at": "100s", "for": "100s"}))
     out = attempts_from(result, "out")
     assert (out["t_start"] < 100).sum() > 10  # the backlog straddles the start
     within = out[inside(out, 100.0, 200.0)]
@@ -328,9 +299,8 @@ def test_link_down_also_stops_cached_connections() -> None:
 def test_congestion_also_slows_cached_connections() -> None:
     """A reused connection costs an RSET round trip, the command group and the
     message's round trip (docs/model.md): three round trips at the congested RTT."""
-    result = run(CACHED.replace(
-        "INCIDENT", "{link_congestion: {link: [mx, internet], added_latency: 200ms}, "
-        "at: 100s, for: 100s}"))
+    result = run(cached({"link_congestion": {"link": ["mx", "internet"], "added_latency": "200ms"},
+                         "at": "100s", "for": "100s"}))
     sent = durations(result)
     within = sent[inside(sent, 100.0, 200.0)]
     assert len(within) > 10

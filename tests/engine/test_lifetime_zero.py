@@ -3,31 +3,13 @@ that attempt returns the mail to the sender at once, with the failure's reason."
 
 from __future__ import annotations
 
-from engine_helpers import at_times, attempts_from, run_model, strings
+from engine_helpers import at_times, attempts_from, run_model, strings, two_hosts
 
-SCENARIO = """
-name: lifetime-zero
-duration: 2h
-hosts:
-  out:
-    role: mta
-    accepts: [corp.example]
-    postfix: {maximal_queue_lifetime: 0s}
-  mx: {role: mx, accepts: [dest.example]}
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 10s, messages: 1}, {at: 1000s, messages: 1}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
-"""
+SCENARIO = two_hosts(
+    "lifetime-zero", duration="2h", out={"postfix": {"maximal_queue_lifetime": "0s"}},
+    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1},
+                                   {"at": "1000s", "messages": 1}]},
+)
 
 
 def test_one_try_then_expire() -> None:

@@ -7,41 +7,25 @@ SCHEDULER_README's FreeBSD measurements saw; without one it waits for its greeti
 from __future__ import annotations
 
 import pytest
-from engine_helpers import attempts_from, run_model, strings
+from engine_helpers import attempts_from, run_model, strings, two_hosts
 
 CONNECT_TIMEOUT = 30.0
-SCENARIO = """
-name: listen-backlog
-duration: 30min
-hosts:
-  out:
-    role: mta
-    accepts: [corp.example]
-    postfix: {smtp_connection_cache_on_demand: false}
-  mx:
-    role: mx
-    accepts: [dest.example]
-    postfix: {default_process_limit: 1}
-    processing: {end_of_data: 10s}
-    BACKLOG
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 10s, messages: 3}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
-"""
 
 
-def first_attempts(backlog: str):
-    _, result = run_model(SCENARIO.replace("BACKLOG", backlog))
+def scenario(mx: dict) -> str:
+    """Three messages at once; out opens a connection for each; mx has one process
+    that takes 10 s per message, and ``mx`` adds its listen queue's settings."""
+    return two_hosts(
+        "listen-backlog", duration="30min",
+        out={"postfix": {"smtp_connection_cache_on_demand": False}},
+        mx={"postfix": {"default_process_limit": 1}, "processing": {"end_of_data": "10s"},
+            **mx},
+        traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 3}]},
+    )
+
+
+def first_attempts(backlog: dict):
+    _, result = run_model(scenario(backlog))
     out = attempts_from(result, "out")
     return out.groupby("msg_id", sort=True).head(1).sort_values("msg_id").reset_index(
         drop=True), result
@@ -50,7 +34,7 @@ def first_attempts(backlog: str):
 def test_a_full_listen_queue_makes_the_connect_time_out() -> None:
     # one process, one place in the queue: of three connections at once, the first is
     # served, the second waits, the third finds the queue full
-    first, result = first_attempts("listen_backlog: 1")
+    first, result = first_attempts({"listen_backlog": 1})
     assert strings(first["outcome"]) == ["sent", "sent", "deferred"]
     dropped = first.iloc[2]
     assert (str(dropped["phase"]), str(dropped["dsn"]), str(dropped["peer"])) == (
@@ -62,8 +46,8 @@ def test_a_full_listen_queue_makes_the_connect_time_out() -> None:
     assert (result.recipients["status"].astype(str) == "delivered").all()  # retried later
 
 
-@pytest.mark.parametrize("backlog", ["", "listen_backlog: 5"])
-def test_with_room_in_the_listen_queue_everyone_waits_for_a_process(backlog: str) -> None:
+@pytest.mark.parametrize("backlog", [{}, {"listen_backlog": 5}])
+def test_with_room_in_the_listen_queue_everyone_waits_for_a_process(backlog: dict) -> None:
     first, _ = first_attempts(backlog)
     assert strings(first["outcome"]) == ["sent"] * 3
     # served one after the other, each when the previous session ended

@@ -6,29 +6,14 @@ sender gets a bounce."""
 from __future__ import annotations
 
 import pytest
-from engine_helpers import attempts_from, run_model, strings
+from engine_helpers import attempts_from, run_model, strings, two_hosts
 
-SCENARIO = """
-name: null-mx
-duration: 10min
-hosts:
-  out: {role: mta, accepts: [corp.example]}
-  mx: {role: mx, accepts: [dest.example]}
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-  parked.example: {mx: "null"}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 10s, messages: 1}, {at: 20s, messages: 12}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 1}, domains: {parked.example: 1, dest.example: 1}}
-"""
+SCENARIO = two_hosts(
+    "null-mx", dns={"parked.example": {"mx": "null"}},
+    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}, {"at": "20s", "messages": 12}],
+             "recipients": {"per_message": {"fixed": 1},
+                            "domains": {"parked.example": 1, "dest.example": 1}}},
+)
 
 
 def test_null_mx_bounces_at_once_without_a_session() -> None:

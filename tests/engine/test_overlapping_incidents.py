@@ -5,36 +5,25 @@ same server, ending in either order)."""
 from __future__ import annotations
 
 import pytest
+from engine_helpers import two_hosts
 
 import smtpsim
 
-SCENARIO = """
-name: overlap
-duration: 40min
-hosts:
-  out: {role: mta, accepts: [corp.example]}
-  mx:
-    role: mx
-    accepts: [dest.example]
-    processing: {greeting: 0s, command: 0s, end_of_data: 10ms}
-links:
-  - {between: [out, internet], latency: 1ms}
-  - {between: [mx, internet], latency: 1ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0.5/s
-    size: 1KiB
-    recipients: {per_message: {fixed: 1}, domains: {dest.example: 1}}
-incidents:
-  - {host_slow: {host: mx, factor: 100}, at: SLOW_STARTs, until: SLOW_ENDs}
-  - server_errors: {host: mx, phase: rcpt, reply: "450 4.7.1 Busy"}
-    at: ERR_STARTs
-    until: ERR_ENDs
-"""
+
+def scenario(slow: tuple[int, int], err: tuple[int, int]) -> str:
+    """mx slowed 100 times during ``slow`` and answering RCPT with 450 during
+    ``err`` (start and end, seconds); a message every 2 s."""
+    return two_hosts(
+        "overlap", duration="40min", latency="1ms",
+        mx={"processing": {"greeting": "0s", "command": "0s", "end_of_data": "10ms"}},
+        traffic={"rate": "0.5/s", "size": "1KiB"},
+        incidents=[
+            {"host_slow": {"host": "mx", "factor": 100}, "at": f"{slow[0]}s",
+             "until": f"{slow[1]}s"},
+            {"server_errors": {"host": "mx", "phase": "rcpt", "reply": "450 4.7.1 Busy"},
+             "at": f"{err[0]}s", "until": f"{err[1]}s"},
+        ],
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,11 +32,7 @@ incidents:
      ((360, 600), (300, 900)), ((360, 900), (300, 600))],
 )
 def test_overlapping_incidents_on_one_host_are_both_undone(slow, err):
-    text = SCENARIO
-    for name, value in (("SLOW_START", slow[0]), ("SLOW_END", slow[1]),
-                        ("ERR_START", err[0]), ("ERR_END", err[1])):
-        text = text.replace(name, str(value))
-    result = smtpsim.simulate(smtpsim.load_scenario(text))
+    result = smtpsim.simulate(smtpsim.load_scenario(scenario(slow, err)))
     att = result.attempts[result.attempts["host"].astype(str) == "out"]
     t = att["t_start"]
     # forced replies exactly while their incident lasts, whatever the slowdown does

@@ -6,38 +6,23 @@ from __future__ import annotations
 
 import math
 
-from engine_helpers import attempts_from, run_model
+from engine_helpers import attempts_from, run_model, two_hosts
 
-SCENARIO = """
-name: recipient-limit
-duration: 10min
-hosts:
-  out:
-    role: mta
-    accepts: [corp.example]
-    # one delivery at a time, so that each transaction has its own start time
-    postfix:
-      default_destination_recipient_limit: 40
-      initial_destination_concurrency: 1
-      default_destination_concurrency_limit: 1
-    # random end-of-data times: the submission sessions, which run in parallel,
-    # end at different times
-    processing: {end_of_data: {exponential: {mean: 1s}}}
-  mx: {role: mx, accepts: [dest.example], mailboxes: 100000}
-links:
-  - {between: [out, internet], latency: 5ms}
-  - {between: [mx, internet], latency: 5ms}
-dns:
-  corp.example: {mx: {out: 10}}
-  dest.example: {mx: {mx: 10}}
-traffic:
-  t:
-    submit_to: out
-    rate: 0
-    bursts: [{at: 10s, messages: 1}]
-    size: 2KiB
-    recipients: {per_message: {fixed: 120}, domains: {dest.example: 1}}
-"""
+SCENARIO = two_hosts(
+    "recipient-limit",
+    out={
+        # one delivery at a time, so that each transaction has its own start time
+        "postfix": {"default_destination_recipient_limit": 40,
+                    "initial_destination_concurrency": 1,
+                    "default_destination_concurrency_limit": 1},
+        # random end-of-data times: the submission sessions, which run in parallel,
+        # end at different times
+        "processing": {"end_of_data": {"exponential": {"mean": "1s"}}},
+    },
+    mx={"mailboxes": 100000},
+    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}],
+             "recipients": {"per_message": {"fixed": 120}, "domains": {"dest.example": 1}}},
+)
 
 
 def _transactions(att, key: str) -> list[list[str]]:

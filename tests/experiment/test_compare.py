@@ -21,6 +21,7 @@ from smtpsim.experiment.compare import (
     parse_config,
 )
 from smtpsim.experiment.metrics import METRICS, SHARES
+from smtpsim.experiment.options import RunOptions
 from smtpsim.experiment.stats import needs_more
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -34,7 +35,7 @@ _TRACE = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nRunti
 def unknown_users() -> Comparison:
     """quickstart against itself with 5 % unknown users instead of 1 %."""
     return compare([QUICKSTART, f"{QUICKSTART}::traffic.staff.unknown_users=5%"],
-                   replications=3, until=UNTIL)
+                   RunOptions(replications=3, until=UNTIL))
 
 
 def test_the_table_has_a_row_per_config_and_metric_with_finite_intervals(
@@ -77,7 +78,7 @@ def test_more_unknown_users_bounce_more_and_the_interval_says_so(
 
 
 def test_identical_configurations_differ_by_exactly_zero() -> None:
-    same = compare({"a": QUICKSTART, "b": QUICKSTART}, replications=3, until=300)
+    same = compare({"a": QUICKSTART, "b": QUICKSTART}, RunOptions(replications=3, until=300))
     diffs = same.differences()
     assert len(diffs) == len(METRICS)
     assert (diffs["diff"] == 0).all() and (diffs["half_width"] == 0).all()
@@ -90,8 +91,8 @@ def test_without_the_fallback_relay_mail_expires_during_a_listing() -> None:
     short = ["incidents[0].at=1min", "hosts.out.postfix.maximal_queue_lifetime=5min"]
     result = compare([BLACKLISTING,
                       (BLACKLISTING, ["hosts.out.postfix.smtp_fallback_relay=none"])],
-                     labels=["fallback", "no fallback"], overrides=short, replications=3,
-                     until="20min")
+                     RunOptions(overrides=short, replications=3, until="20min"),
+                     labels=["fallback", "no fallback"])
     diffs = result.differences().set_index("metric")
     expired = diffs.loc["expired_rate"]
     assert expired["diff"] > 0 and bool(expired["excludes_zero"])
@@ -107,10 +108,10 @@ def _precise_at(result: Comparison, n: int, relative: float) -> bool:
 
 
 def test_target_ci_adds_replications_until_the_half_width_is_small_enough() -> None:
-    loose = compare([QUICKSTART], replications=3, until=300, metrics=["delay_p50"],
+    loose = compare([QUICKSTART], RunOptions(replications=3, until=300, metrics=["delay_p50"]),
                     target_ci=0.5)
     assert loose.replications == 3
-    tight = compare([QUICKSTART], replications=3, until=300, metrics=["delay_p50"],
+    tight = compare([QUICKSTART], RunOptions(replications=3, until=300, metrics=["delay_p50"]),
                     target_ci=0.01)
     n = tight.replications
     assert 3 < n < 100
@@ -123,17 +124,17 @@ def test_target_ci_adds_replications_until_the_half_width_is_small_enough() -> N
 
 
 def test_target_ci_stops_at_max_replications() -> None:
-    capped = compare([QUICKSTART], replications=2, until=300, metrics=["delay_p50"],
+    capped = compare([QUICKSTART], RunOptions(replications=2, until=300, metrics=["delay_p50"]),
                      target_ci=1e-6, max_replications=4)
     assert capped.replications == 4
     assert len(capped.runs) == 4
 
 
 def test_runs_are_stored_and_reused(tmp_path: Path) -> None:
-    first = compare([QUICKSTART], replications=2, until=300, out=tmp_path)
+    first = compare([QUICKSTART], RunOptions(replications=2, until=300), out=tmp_path)
     assert (first.ran, first.reused) == (2, 0)
     assert len(list((tmp_path / "runs").glob("*.json"))) == 2
-    again = compare([QUICKSTART], replications=3, until=300, out=tmp_path)
+    again = compare([QUICKSTART], RunOptions(replications=3, until=300), out=tmp_path)
     assert (again.ran, again.reused) == (1, 2)
     pd.testing.assert_frame_equal(first.runs.drop(columns="wall_s"),
                                   again.runs.drop(columns="wall_s").iloc[:2])
@@ -213,7 +214,7 @@ def test_labels() -> None:
 
 def test_a_configuration_that_does_not_load_is_named() -> None:
     with pytest.raises(ConfigError) as info:
-        compare([QUICKSTART, f"{QUICKSTART}::traffic.staff.rate=fast"], until=60)
+        compare([QUICKSTART, f"{QUICKSTART}::traffic.staff.rate=fast"], RunOptions(until=60))
     assert info.value.label == "quickstart [rate=fast]"
     assert [p.path for p in info.value.problems] == ["traffic.staff.rate"]
     with pytest.raises(ConfigError) as info:
@@ -223,9 +224,9 @@ def test_a_configuration_that_does_not_load_is_named() -> None:
 
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="replications"):
-        compare([QUICKSTART], replications=0)
+        compare([QUICKSTART], RunOptions(replications=0))
     with pytest.raises(ValueError, match="unknown metric"):
-        compare([QUICKSTART], metrics=["speed"])
+        compare([QUICKSTART], RunOptions(metrics=["speed"]))
     with pytest.raises(ValueError, match="target_ci"):
         compare([QUICKSTART], target_ci=-1)
 
@@ -238,19 +239,21 @@ def test_the_scheduler_goes_to_the_executor(monkeypatch: pytest.MonkeyPatch) -> 
         return executors.SerialExecutor()
 
     monkeypatch.setattr(executors, "make_executor", fake)
-    compare([QUICKSTART], replications=1, until=60, jobs=3, scheduler="tcp://10.0.0.1:8786")
+    compare([QUICKSTART],
+            RunOptions(replications=1, until=60, jobs=3, scheduler="tcp://10.0.0.1:8786"))
     assert seen == [(3, "tcp://10.0.0.1:8786")]
 
 
 def test_local_processes_give_the_same_results() -> None:
-    serial = compare([QUICKSTART], replications=2, until=120)
-    parallel = compare([QUICKSTART], replications=2, until=120, jobs=2)
+    serial = compare([QUICKSTART], RunOptions(replications=2, until=120))
+    parallel = compare([QUICKSTART], RunOptions(replications=2, until=120, jobs=2))
     pd.testing.assert_frame_equal(serial.table(), parallel.table())
 
 
 def test_progress_is_called_after_each_run() -> None:
     calls: list[tuple[int, int]] = []
-    compare([QUICKSTART], replications=2, until=60, progress=lambda d, t: calls.append((d, t)))
+    compare([QUICKSTART],
+            RunOptions(replications=2, until=60, progress=lambda d, t: calls.append((d, t))))
     assert calls == [(1, 2), (2, 2)]
 
 
@@ -270,7 +273,7 @@ def test_failed_runs_are_left_out_of_the_statistics(monkeypatch: pytest.MonkeyPa
         return real(spec)
 
     monkeypatch.setattr(executors, "execute", flaky)
-    result = compare([QUICKSTART], replications=3, until=60)
+    result = compare([QUICKSTART], RunOptions(replications=3, until=60))
     assert result.failed == 1
     assert result.errors.loc[0, "error"] == "RuntimeError: boom"
     assert (result.table()["n"] == 2).all()

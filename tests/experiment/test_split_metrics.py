@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smtpsim.experiment import compare, sweep
+from smtpsim.experiment import RunOptions, compare, sweep
 from smtpsim.experiment.metrics import (
     METRICS,
     metric_value,
@@ -95,8 +95,8 @@ def test_bad_split_names_are_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="split by flow, domain or host"):
         parse_metric("delivery_ratio@tld=example")
     with pytest.raises(ValueError, match=r"no domain 'nosuch\.example' in the scenario"):
-        compare([QUICKSTART], replications=1, until=30,
-                metrics=["delivery_ratio@domain=nosuch.example"])
+        compare([QUICKSTART], RunOptions(replications=1, until=30,
+                                         metrics=["delivery_ratio@domain=nosuch.example"]))
 
 
 def small_share(tables: RunTables) -> float:
@@ -106,19 +106,19 @@ def small_share(tables: RunTables) -> float:
 
 
 def test_user_metrics_and_recomputing_from_the_stored_tables(tmp_path: Path) -> None:
-    first = sweep(QUICKSTART, vary={"traffic.staff.unknown_users": ["1%", "5%"]},
-                  overrides=OUTAGE, replications=2, until=UNTIL, out=tmp_path,
-                  metrics=["delivery_ratio"])
+    first = sweep(QUICKSTART, RunOptions(overrides=OUTAGE, replications=2, until=UNTIL,
+                                         metrics=["delivery_ratio"]),
+                  vary={"traffic.staff.unknown_users": ["1%", "5%"]}, out=tmp_path)
     assert first.ran == 4
     stored = sorted((tmp_path / "runs").glob("*.tables"))
     assert len(stored) == 4 and (stored[0] / "recipients.parquet").exists()
     # asked later: split and user metrics, computed from the stored tables, no run
     register_metric("bounced_per_1000", lambda t: 1000 * float(
         (t.recipients["status"].astype(str) == "bounced").mean()))
-    again = sweep(QUICKSTART, vary={"traffic.staff.unknown_users": ["1%", "5%"]},
-                  overrides=OUTAGE, replications=2, until=UNTIL, out=tmp_path,
-                  metrics=["pending_rate@domain=smallorg.example", small_share,
-                           "bounced_per_1000"])
+    again = sweep(QUICKSTART, RunOptions(overrides=OUTAGE, replications=2, until=UNTIL,
+                                         metrics=["pending_rate@domain=smallorg.example",
+                                                  small_share, "bounced_per_1000"]),
+                  vary={"traffic.staff.unknown_users": ["1%", "5%"]}, out=tmp_path)
     assert (again.ran, again.reused) == (0, 4)
     assert again.metrics == ("pending_rate@domain=smallorg.example", "small_share",
                              "bounced_per_1000")

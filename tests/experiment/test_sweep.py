@@ -14,6 +14,7 @@ import pytest
 import smtpsim
 from smtpsim.experiment import executors
 from smtpsim.experiment.metrics import METRICS
+from smtpsim.experiment.options import RunOptions
 from smtpsim.experiment.store import ResultStore
 from smtpsim.experiment.sweep import (
     SweepResult,
@@ -35,7 +36,7 @@ VARY = {RATE: ["1/s", "2/s"], UNKNOWN: ["1%", "10%"]}
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[SweepResult, Path]:
     out = tmp_path_factory.mktemp("sweep")
-    return sweep(QUICKSTART, vary=VARY, replications=2, until=UNTIL, out=out), out
+    return sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL), vary=VARY, out=out), out
 
 
 def test_a_full_factorial_runs_every_point_and_replication(
@@ -63,7 +64,7 @@ def test_a_full_factorial_runs_every_point_and_replication(
 
 def test_rerunning_a_finished_sweep_runs_nothing(finished: tuple[SweepResult, Path]) -> None:
     first, out = finished
-    again = sweep(QUICKSTART, vary=VARY, replications=2, until=UNTIL, out=out)
+    again = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL), vary=VARY, out=out)
     assert (again.ran, again.reused) == (0, 8)
     pd.testing.assert_frame_equal(first.runs, again.runs)
     pd.testing.assert_frame_equal(first.table(), again.table())
@@ -77,25 +78,25 @@ def test_an_interrupted_sweep_runs_only_the_missing_runs(tmp_path: Path) -> None
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sweep(QUICKSTART, vary=VARY, replications=2, until=UNTIL, out=tmp_path,
-              progress=interrupt)
+        sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL, progress=interrupt), vary=VARY,
+              out=tmp_path)
     assert len(ResultStore(tmp_path).records()) == k  # each stored as it finished
-    resumed = sweep(QUICKSTART, vary=VARY, replications=2, until=UNTIL, out=tmp_path)
+    resumed = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL), vary=VARY, out=tmp_path)
     assert (resumed.ran, resumed.reused) == (8 - k, k)
     assert resumed.runs["error"].isna().all()
 
 
 def test_a_sweep_over_a_subset_first_then_the_whole_design(tmp_path: Path) -> None:
-    part = sweep(QUICKSTART, vary={RATE: ["1/s"], UNKNOWN: ["1%", "10%"]}, replications=2,
-                 until=UNTIL, out=tmp_path)
+    part = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL),
+                 vary={RATE: ["1/s"], UNKNOWN: ["1%", "10%"]}, out=tmp_path)
     assert part.ran == 4
-    whole = sweep(QUICKSTART, vary=VARY, replications=3, until=UNTIL, out=tmp_path)
+    whole = sweep(QUICKSTART, RunOptions(replications=3, until=UNTIL), vary=VARY, out=tmp_path)
     assert (whole.ran, whole.reused) == (12 - 4, 4)
 
 
 def test_a_failing_run_is_recorded_and_the_others_are_intact(tmp_path: Path) -> None:
-    result = sweep(QUICKSTART, vary={RATE: ["1/s", "fast", "2/s"]}, replications=2,
-                   until=UNTIL, out=tmp_path)
+    result = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL),
+                   vary={RATE: ["1/s", "fast", "2/s"]}, out=tmp_path)
     assert (result.ran, result.failed) == (6, 2)
     errors = result.errors
     assert list(errors.columns) == ["point", RATE, "replication", "seed", "error",
@@ -110,18 +111,18 @@ def test_a_failing_run_is_recorded_and_the_others_are_intact(tmp_path: Path) -> 
     assert math.isnan(table.loc[("fast", "delivery_ratio"), "mean"])
     assert table.loc[("2/s", "delivery_ratio"), "n"] == 2
     # failed runs are in the store too: reused, unless asked to retry them
-    again = sweep(QUICKSTART, vary={RATE: ["1/s", "fast", "2/s"]}, replications=2,
-                  until=UNTIL, out=tmp_path)
+    again = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL),
+                  vary={RATE: ["1/s", "fast", "2/s"]}, out=tmp_path)
     assert (again.ran, again.failed) == (0, 2)
-    retried = sweep(QUICKSTART, vary={RATE: ["1/s", "fast", "2/s"]}, replications=2,
-                    until=UNTIL, out=tmp_path, retry_failed=True)
+    retried = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL, retry_failed=True),
+                    vary={RATE: ["1/s", "fast", "2/s"]}, out=tmp_path)
     assert (retried.ran, retried.reused, retried.failed) == (2, 4, 2)
     assert "failed runs" in result._repr_html_()
 
 
 def test_explicit_points(tmp_path: Path) -> None:
     points = [{RATE: "1/s"}, {RATE: "2/s", "warmup": "1min"}]
-    result = sweep(QUICKSTART, points=points, replications=1, until=UNTIL, out=tmp_path)
+    result = sweep(QUICKSTART, RunOptions(replications=1, until=UNTIL), points=points, out=tmp_path)
     assert result.parameters == [RATE, "warmup"]
     assert len(result.runs) == 2
     assert result.runs["warmup"].isna().tolist() == [True, False]  # the scenario's own
@@ -172,8 +173,8 @@ def test_parameter_columns_are_numbers_when_they_can_be() -> None:
 
 
 def test_numeric_parameters_plot_on_a_numeric_axis(tmp_path: Path) -> None:
-    result = sweep(QUICKSTART, vary={"traffic.staff.senders": ["50", "200"]},
-                   replications=2, until=120, out=tmp_path)
+    result = sweep(QUICKSTART, RunOptions(replications=2, until=120),
+                   vary={"traffic.staff.senders": ["50", "200"]}, out=tmp_path)
     assert result.runs["traffic.staff.senders"].dtype == "int64"
     ax = result.plot("mean_queue")
     lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 2]
@@ -219,8 +220,8 @@ def test_the_scheduler_goes_to_the_executor(monkeypatch: pytest.MonkeyPatch,
         return executors.SerialExecutor()
 
     monkeypatch.setattr(executors, "make_executor", fake)
-    sweep(QUICKSTART, vary={RATE: ["1/s"]}, replications=1, until=60, out=tmp_path,
-          scheduler="tcp://10.0.0.1:8786", jobs=2)
+    sweep(QUICKSTART, RunOptions(replications=1, until=60, scheduler="tcp://10.0.0.1:8786", jobs=2),
+          vary={RATE: ["1/s"]}, out=tmp_path)
     assert seen == [(2, "tcp://10.0.0.1:8786")]
 
 

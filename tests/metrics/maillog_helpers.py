@@ -7,40 +7,32 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from model_runs import REPO, at_times, run_model
 
-import smtpsim
 from smtpsim.metrics.maillog import host_table
 from smtpsim.metrics.result import RunResult
-from smtpsim.model import build
+from smtpsim.model import Model
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
+QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
 
 
 def run_quickstart(*, overrides: tuple[str, ...] = (), until: float | None = None,
                    link_down: tuple[float, float] | None = None) -> RunResult:
     """Run the quickstart; ``link_down=(t0, t1)`` cuts mx-small's link meanwhile."""
-    scenario = smtpsim.load_scenario(QUICKSTART, overrides=list(overrides))
-    model = build(scenario)
-    if link_down is not None:
-        start, end = link_down
 
-        def outage() -> Generator[Any, Any, None]:
+    def setup(model: Model) -> None:
+        if link_down is not None:
             link = model.link("mx-small", "internet")
-            yield model.env.timeout(start)
-            link.up = False
-            yield model.env.timeout(end - start)
-            link.up = True
+            at_times(model, (link_down[0], lambda: setattr(link, "up", False)),
+                     (link_down[1], lambda: setattr(link, "up", True)))
 
-        model.env.process(outage())
-    model.run(until)
-    meta = {"scenario": scenario.name, "seed": model.seed, "warmup_s": 0.0,
-            "hosts": host_table(model.hosts)}
-    return RunResult.from_recorder(model.recorder, meta)
+    model, result = run_model(QUICKSTART, seed=None, until=until, overrides=overrides,
+                              setup=setup, meta={"warmup_s": 0.0})
+    result.meta["hosts"] = host_table(model.hosts)
+    return result
 
 
 # --- pflogsumm (Debian's pflogsumm 1.1.5) ------------------------------------------------

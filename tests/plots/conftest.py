@@ -3,15 +3,13 @@ mx-small is cut off the internet for a while (deferrals, expiries, pending mail)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from model_runs import REPO, at_times, run_model
 
 import smtpsim
 from smtpsim.metrics.result import RunResult
-from smtpsim.model import build
+from smtpsim.model import Model
 
-REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
 
 # The outage ends 10 minutes before the run does: after it, out's smtp client still
@@ -31,20 +29,14 @@ def quick() -> RunResult:
 def outage() -> RunResult:
     """Quickstart with a 10-minute lifetime at `out` and mx-small's link down from
     300 s to 1800 s, run to 2400 s; the incident is in meta as the lead will put it."""
-    scenario = smtpsim.load_scenario(QUICKSTART, overrides=[
+    def cut(model: Model) -> None:
+        link = model.link("mx-small", "internet")
+        at_times(model, (OUTAGE["start"], lambda: setattr(link, "up", False)),
+                 (OUTAGE["end"], lambda: setattr(link, "up", True)))
+
+    _, result = run_model(QUICKSTART, seed=None, until=2400.0, setup=cut, overrides=[
         "hosts.out.postfix.maximal_queue_lifetime=10min",
         "hosts.out.postfix.bounce_queue_lifetime=10min",
-    ])
-    model = build(scenario)
-
-    def cut():
-        yield model.env.timeout(OUTAGE["start"])
-        model.link("mx-small", "internet").up = False
-        yield model.env.timeout(OUTAGE["end"] - OUTAGE["start"])
-        model.link("mx-small", "internet").up = True
-
-    model.env.process(cut())
-    model.run(2400.0)
-    meta = {"scenario": "quickstart-outage", "seed": scenario.seed, "until_s": 2400.0,
-            "sim_time_s": 2400.0, "warmup_s": 0.0, "incidents": [dict(OUTAGE)]}
-    return RunResult.from_recorder(model.recorder, meta)
+    ], meta={"scenario": "quickstart-outage", "until_s": 2400.0, "sim_time_s": 2400.0,
+             "warmup_s": 0.0, "incidents": [dict(OUTAGE)]})
+    return result

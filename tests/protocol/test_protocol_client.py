@@ -25,10 +25,10 @@ from smtpsim.protocol import (
     Rcpt,
     RemoteProtocolError,
     Reply,
+    ReplyTimedOut,
     Response,
     Rset,
     StartTLS,
-    TimedOut,
     Vrfy,
     replies,
     states,
@@ -394,7 +394,7 @@ def test_reply_timer_per_command(before, command, seconds):
     assert conn.get_timer() == 1000.0 + seconds
     assert conn.handle_timer(1000.0 + seconds - 0.001) is None
     assert conn.state != states.CLOSED
-    assert conn.handle_timer(1000.0 + seconds) == TimedOut(command=command)
+    assert conn.handle_timer(1000.0 + seconds) == ReplyTimedOut(command=command)
     assert conn.state == states.CLOSED
     assert conn.get_timer() is None and conn.awaiting == 0
     with pytest.raises(LocalProtocolError):
@@ -404,7 +404,7 @@ def test_reply_timer_per_command(before, command, seconds):
 def test_greeting_timer_counts_from_the_connection():
     conn = ClientConnection(now=5.0)
     assert conn.get_timer() == 305.0
-    assert conn.handle_timer(305.0) == TimedOut(command=None)
+    assert conn.handle_timer(305.0) == ReplyTimedOut(command=None)
     assert conn.state == states.CLOSED
 
 
@@ -420,7 +420,7 @@ def test_custom_timeouts_and_timer_restart_on_each_reply():
     conn.receive_data(OK)
     conn.next_event(now=106.0)
     assert conn.get_timer() == 113.0  # DATA: data_init
-    assert conn.handle_timer(113.0) == TimedOut(command=Data())
+    assert conn.handle_timer(113.0) == ReplyTimedOut(command=Data())
 
 
 def test_tls_established_outside_the_handshake_is_a_local_error():

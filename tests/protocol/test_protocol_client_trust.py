@@ -358,3 +358,33 @@ def test_354_after_every_recipient_was_refused_is_followed_but_delivers_nothing(
     result = session.result()
     assert result.delivered == () and result.error is None
     assert {reply.code for _, reply in result.replies} == {550}  # MAIL's or RCPT's
+
+
+@pytest.mark.parametrize("path", ["wire", "fast"])
+def test_error_state_refuses_every_further_use(path):
+    """After a ``RemoteProtocolError`` the client connection is in ``ERROR`` for good,
+    as h11's: sending is refused as our bug (``LocalProtocolError``, saying why),
+    reading as the peer's (``RemoteProtocolError``); bytes that still arrive are
+    dropped, and no timer runs."""
+    conn = conn_awaiting("mail")
+    bad = Reply(354, None, "go ahead")  # no server may answer MAIL with 354
+    with pytest.raises(RemoteProtocolError, match="impossible reply"):
+        if path == "wire":
+            read_responses(conn, format_reply(bad))
+        else:
+            conn.receive_reply(bad)
+    assert conn.state == states.ERROR
+    for command in (Rcpt("a@example.org"), Data(), Hello("client.example")):
+        with pytest.raises(LocalProtocolError, match="ERROR"):
+            conn.submit(command)
+        with pytest.raises(LocalProtocolError, match="ERROR"):
+            conn.send(command)
+    with pytest.raises(LocalProtocolError):
+        conn.tls_established()
+    conn.receive_data(b"250 2.1.0 Ok\r\n")  # dropped: nothing more is read
+    with pytest.raises(RemoteProtocolError, match="ERROR"):
+        conn.next_event()
+    with pytest.raises(RemoteProtocolError, match="ERROR"):
+        conn.receive_reply(replies.MAIL_OK)
+    assert conn.state == states.ERROR and conn.awaiting == 0
+    assert conn.get_timer() is None and conn.handle_timer(1e9) is None

@@ -3,7 +3,7 @@ message content that keeps arriving restarts it, and silence still ends the sess
 
 from __future__ import annotations
 
-from smtpsim.protocol import NEED_DATA, ServerConfig, ServerConnection, TimedOut, replies
+from smtpsim.protocol import NEED_DATA, IdleTimedOut, ServerConfig, ServerConnection, replies
 from smtpsim.protocol import states as S
 
 
@@ -38,6 +38,6 @@ def test_silence_still_times_out_and_bytes_without_a_time_do_not_restart_it():
     assert conn.next_event(10.0) is NEED_DATA
     assert conn.handle_timer(299.0) is None
     event = conn.handle_timer(300.0)
-    assert isinstance(event, TimedOut) and event.reply.code == 421
+    assert isinstance(event, IdleTimedOut) and event.reply.code == 421
     conn.send(event.reply, 300.0)
     assert conn.state == S.CLOSED

@@ -7,6 +7,7 @@ to two fresh servers must give the same event log and the same reply bytes.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 from protocol_helpers import HOST, accept_password, serve, serve_both, server
@@ -21,6 +22,7 @@ from smtpsim.protocol import (
     Data,
     Hello,
     Help,
+    IdleTimedOut,
     LocalProtocolError,
     Mail,
     Message,
@@ -32,7 +34,6 @@ from smtpsim.protocol import (
     ServerConfig,
     ServerConnection,
     StartTLS,
-    TimedOut,
     Vrfy,
     replies,
     states,
@@ -666,7 +667,7 @@ def test_idle_timeout_sends_421_and_closes():
     assert conn.get_timer() == 310.0
     assert conn.handle_timer(309.9) is None
     event = conn.handle_timer(310.0)
-    assert event == TimedOut(reply=replies.idle_timeout(HOST))
+    assert event == IdleTimedOut(reply=replies.idle_timeout(HOST))
     assert conn.get_timer() is None
     assert conn.state == states.GREETED  # not closed before the 421 is sent
     reply = conn.standard_reply()
@@ -686,14 +687,14 @@ def test_idle_timer_restarts_with_each_command_and_stops_while_answering():
     conn.receive_data(b"NOOP")  # half a command does not count
     assert conn.next_event(now=100.0) is NEED_DATA
     assert conn.get_timer() == 111.0
-    assert isinstance(conn.handle_timer(111.0), TimedOut)
+    assert isinstance(conn.handle_timer(111.0), IdleTimedOut)
 
 
 def test_idle_timeout_in_the_middle_of_data():
     conn = server(idle_timeout=30)
     serve(conn, IN_DATA + b"partial content")
     assert conn.state == states.DATA
-    assert isinstance(conn.handle_timer(1e6), TimedOut)
+    assert isinstance(conn.handle_timer(1e6), IdleTimedOut)
     conn.send(conn.standard_reply())
     assert conn.state == states.CLOSED
 
@@ -763,3 +764,52 @@ def test_fast_path_refuses_commands_in_data_state():
     with pytest.raises(LocalProtocolError):
         conn.receive_command(Noop())
     assert conn.receive_command(Message(5, b"hi\r\n")) == Message(5, b"hi\r\n")
+
+
+# --- fixed replies: built once per configuration, one named set per TLS state -------------
+
+
+def test_fixed_replies_are_built_once_per_config_and_shared():
+    config = ServerConfig(hostname=HOST, starttls=True)
+    first, second = ServerConnection(config), ServerConnection(config)
+    for conn in (first, second):
+        assert conn.standard_reply() is config.fixed.greeting
+        conn.send(conn.standard_reply())
+        conn.receive_data(b"EHLO client.example\r\n")
+        assert conn.next_event() == Hello("client.example")
+        assert conn.standard_reply() is config.fixed.ehlo
+        conn.send(conn.standard_reply())
+    assert "STARTTLS" in config.fixed.ehlo.ehlo_extensions()
+    assert config.fixed.ehlo == replies.ehlo(HOST, config.ehlo_keywords(tls_active=False))
+    assert config.fixed.helo == replies.helo(HOST)
+
+
+def test_over_tls_the_server_answers_from_the_tls_set():
+    config = ServerConfig(hostname=HOST, starttls=True)
+    conn = server(starttls=True)
+    serve(conn, b"EHLO c.example\r\nSTARTTLS\r\n")
+    conn.tls_established()
+    for line, name in ((b"EHLO c.example\r\n", "ehlo"), (b"HELO c.example\r\n", "helo")):
+        conn.receive_data(line)
+        conn.next_event()
+        assert conn.standard_reply() == getattr(config.fixed_tls, name)
+        conn.send(conn.standard_reply())
+    assert "STARTTLS" not in conn.config.fixed_tls.ehlo.ehlo_extensions()  # RFC 3207 4.2
+
+
+def test_a_changed_config_gets_its_own_fixed_replies():
+    config = ServerConfig(hostname=HOST)
+    other = replace(config, hostname="mx2.example", pipelining=False)
+    assert other.fixed.greeting == replies.greeting("mx2.example")
+    assert "PIPELINING" not in other.fixed.ehlo.ehlo_extensions()
+    assert config == ServerConfig(hostname=HOST)  # the derived sets are not settings
+    assert hash(config) == hash(ServerConfig(hostname=HOST))
+
+
+def test_ehlo_extensions_are_parsed_once_per_reply_and_do_not_change_its_value():
+    reply = replies.ehlo(HOST, ("PIPELINING", "SIZE 1000", "auth plain"))
+    parsed = reply.ehlo_extensions()
+    assert parsed == {"PIPELINING": "", "SIZE": "1000", "AUTH": "plain"}
+    assert reply.ehlo_extensions() is parsed
+    fresh = replies.ehlo(HOST, ("PIPELINING", "SIZE 1000", "auth plain"))
+    assert reply == fresh and hash(reply) == hash(fresh)

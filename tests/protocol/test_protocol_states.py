@@ -26,6 +26,7 @@ from smtpsim.protocol import (
     Noop,
     Quit,
     Rcpt,
+    RemoteProtocolError,
     Reply,
     Response,
     Rset,
@@ -371,3 +372,155 @@ def test_421_inside_a_pipelined_group_drops_the_rest():
     ]
     assert pair.states() == (states.CLOSED, states.CLOSED)
     assert pair.client.awaiting == 0
+
+
+# --- states.py is the only place a transition is decided -----------------------------------
+#
+# Each test swaps what states.py says (a table entry, or a rule's function) for a state
+# no real rule produces, and checks that both connections follow: a connection that
+# decided the transition itself would not land in the made-up state.
+
+PROBE = "PROBE"  # a state only a swapped table entry leads to
+
+
+def counting(monkeypatch, name: str) -> list[tuple[str, str, int]]:
+    """Replace ``states.<name>`` by a wrapper that records each call; the calls."""
+    calls: list[tuple[str, str, int]] = []
+    rule = getattr(states, name)
+
+    def wrapper(state, verb, reply):
+        calls.append((state, verb, reply.code))
+        return rule(state, verb, reply)
+
+    monkeypatch.setattr(states, name, wrapper)
+    return calls
+
+
+def fast_exchange(pair: Pair, command, reply: Reply) -> None:
+    """One round trip on the simulator's fast path: events, no bytes."""
+    pair.client.submit(command)
+    event = pair.server.receive_command(command)
+    assert event == command
+    pair.server.answer(reply)
+    assert pair.client.receive_reply(reply) == Response(command, reply)
+
+
+@pytest.mark.parametrize(
+    ("key", "target"), NEXT_CASES, ids=[f"{s}-{v}-{k}xx" for (s, v, k), _ in NEXT_CASES]
+)
+@pytest.mark.parametrize("path", ["wire", "fast"])
+def test_both_connections_take_every_transition_from_states(monkeypatch, key, target, path):
+    state, verb, klass = key
+    reply = reply_of_class(verb, klass)
+    server_calls = counting(monkeypatch, "next_state")
+    client_calls = counting(monkeypatch, "client_next_state")
+    if state == states.CONNECTED:
+        monkeypatch.setitem(states.NEXT, key, PROBE)
+        monkeypatch.setitem(states.CLIENT_NEXT, key, PROBE)
+        pair = Pair(greeting=reply, **CONFIG)
+    else:
+        pair = pair_in(state)
+        server_calls.clear()
+        client_calls.clear()
+        monkeypatch.setitem(states.NEXT, key, PROBE)
+        monkeypatch.setitem(states.CLIENT_NEXT, key, PROBE)
+        command = command_for(state, verb)
+        if path == "wire":
+            events, responses = pair.exchange(command, policy=lambda event, conn: reply)
+            assert events == [command] and responses == [Response(command, reply)]
+        else:
+            fast_exchange(pair, command, reply)
+    assert pair.states() == (PROBE, PROBE)
+    # one consultation per reply on each side, with what was exchanged
+    assert server_calls == [(state, verb, reply.code)]
+    assert client_calls == [(state, verb, reply.code)]
+
+
+@pytest.mark.parametrize("path", ["wire", "fast"])
+def test_the_421_rule_is_states_rule(monkeypatch, path):
+    """``next_state`` closes on any 421: both connections close because it says so."""
+    pair = pair_in(states.MAIL)
+    closing = {states.CLOSED: PROBE}
+    for name in ("next_state", "client_next_state"):
+        rule = getattr(states, name)
+        monkeypatch.setattr(
+            states, name, lambda s, v, r, rule=rule: closing.get(rule(s, v, r), rule(s, v, r))
+        )
+    if path == "wire":
+        pair.exchange(Rcpt("r@example.net"), policy=lambda e, c: replies.TRY_AGAIN_LATER)
+    else:
+        fast_exchange(pair, Rcpt("r@example.net"), replies.TRY_AGAIN_LATER)
+    assert pair.states() == (PROBE, PROBE)
+
+
+@pytest.mark.parametrize("key", sorted(states.TOLERATED), ids=str)
+def test_client_takes_tolerated_transitions_from_states(monkeypatch, key):
+    """A DATA pipelined after refused recipients, then a 354 (RFC 2920 section 1)."""
+    state = key[0]
+    pair = pair_in(states.READY)
+    client = pair.client
+    group = [Mail("s@example.org"), Rcpt("r@example.net"), Data()]
+    if state == states.READY:  # MAIL refused too
+        refusals = [Reply(550, "5.7.1", "No"), Reply(550, "5.7.1", "No")]
+    else:
+        refusals = [replies.MAIL_OK, Reply(550, "5.7.1", "No")]
+    for command in group:
+        client.submit(command)
+    for reply in refusals:
+        client.receive_reply(reply)
+    assert client.state == state
+    monkeypatch.setitem(states.CLIENT_NEXT, key, PROBE)
+    client.receive_reply(replies.START_DATA)
+    assert client.state == PROBE
+
+
+@pytest.mark.parametrize("path", ["wire", "fast"])
+def test_both_connections_refuse_by_states_illegal(monkeypatch, path):
+    """A new ``ILLEGAL`` entry: the server answers with it, the client will not send it;
+    a removed one: both let the command through."""
+    pair = pair_in(states.READY)
+    monkeypatch.setitem(states.ILLEGAL, (states.READY, "NOOP"), replies.NEED_HELO)
+    with pytest.raises(LocalProtocolError):
+        pair.client.send(Noop())
+    assert pair.client.awaiting == 0
+    events, _out = serve(pair.server, b"NOOP\r\n")
+    assert events == [CommandError("NOOP", replies.NEED_HELO)]
+    monkeypatch.delitem(states.ILLEGAL, (states.READY, "RCPT"))
+    rcpt = Rcpt("r@example.net")
+    if path == "wire":
+        events, responses = pair.exchange(rcpt)
+        assert events == [rcpt] and responses == [Response(rcpt, replies.RCPT_OK)]
+    else:
+        fast_exchange(pair, rcpt, replies.RCPT_OK)
+
+
+def test_client_believes_by_states_possible_codes(monkeypatch):
+    pair = pair_in(states.READY)
+    mail = Mail("s@example.org")
+    pair.client.submit(mail)
+    monkeypatch.setitem(states.POSSIBLE_CODES, "MAIL", frozenset({451}))
+    with pytest.raises(RemoteProtocolError, match="impossible reply"):
+        pair.client.receive_reply(replies.MAIL_OK)
+    assert pair.client.state == states.ERROR
+
+
+def test_both_connections_finish_tls_by_states(monkeypatch):
+    pair = pair_in(states.READY)
+    assert pair.replies(StartTLS()) == [replies.TLS_READY]
+    assert pair.states() == (states.TLS, states.TLS)
+    monkeypatch.setitem(states.AFTER_TLS, states.TLS, PROBE)
+    pair.client.tls_established()
+    pair.server.tls_established()
+    assert pair.states() == (PROBE, PROBE)
+
+
+def test_client_next_table_is_next_with_the_tolerated():
+    assert states.CLIENT_NEXT == {**states.NEXT, **states.TOLERATED}
+    assert not set(states.TOLERATED) & set(states.NEXT)  # additions, not changes
+
+
+def test_possible_codes_spell_out_possible():
+    for verb, allowed in states.POSSIBLE.items():
+        assert states.POSSIBLE_CODES[verb] == {
+            code for code in range(200, 600) if code in allowed or code // 100 in allowed
+        }

@@ -1,13 +1,8 @@
 """M/M/c against Erlang C (docs/architecture.md, section 7, "validation against theory").
 
-A flow submits one-recipient messages (Poisson arrivals, rate lambda) to a relay
-whose queue manager sends everything to one next hop (``relayhost``: no DNS) with
-exactly ``c`` parallel deliveries (initial concurrency = concurrency limit = c). The
-next hop answers at once except after the final dot, where it takes an exponential
-time of mean 1/mu; links have no latency and a bandwidth so large that transfers take
-nanoseconds. So the relay's destination queue is an M/M/c queue: ``queue_s`` of the
-relay's attempts (arrival in the relay's queue to the start of the delivery) is the
-wait in queue, whose mean is Erlang C's Wq.
+The relay of ``validation_helpers.mmc_scenario`` is an M/M/c queue: ``queue_s`` of
+the relay's attempts (arrival in the relay's queue to the start of the delivery) is
+the wait in queue, whose mean is Erlang C's Wq.
 
 R replications with different seeds; each drops a warm-up and keeps the messages
 submitted before the flow stops (the run goes on until every one is delivered, so
@@ -19,7 +14,9 @@ waiting), and that the interval is tight enough not to pass by being wide.
 from __future__ import annotations
 
 import pytest
-from validation_helpers import check_conservation, erlang_c, run_model, t_interval, t_quantile
+from validation_helpers import check_conservation, erlang_c, mmc_scenario, run_model
+
+from smtpsim.experiment.stats import mean_ci
 
 C = 2
 RHO = 0.7
@@ -30,46 +27,7 @@ STOP = 2500.0  # about 3500 arrivals per replication
 DRAIN = 300.0  # more than enough for the queue to empty after the flow stops
 REPLICATIONS = 20
 
-SCENARIO = f"""
-name: mmc
-description: relay to one next hop with c parallel deliveries = M/M/c
-duration: {STOP + DRAIN}s
-hosts:
-  relay:
-    role: relay
-    accepts: [corp.example]
-    postfix:
-      relayhost: mx
-      initial_destination_concurrency: {C}
-      default_destination_concurrency_limit: {C}
-    processing: {{greeting: 0s, command: 0s, end_of_data: 0s}}
-  mx:
-    role: mx
-    accepts: [dest.example]
-    mailboxes: 100000
-    processing: {{greeting: 0s, command: 0s, end_of_data: {{exponential: {{mean: {1 / MU}s}}}}}}
-links:
-  - {{between: [relay, mx], latency: 0s, bandwidth: 100Gbit/s}}
-dns:
-  corp.example: {{mx: {{relay: 10}}}}
-  dest.example: {{mx: {{mx: 10}}}}
-traffic:
-  poisson:
-    submit_to: relay
-    rate: {LAM}/s
-    stop: {STOP}s
-    size: 500B
-    recipients: {{per_message: {{fixed: 1}}, domains: {{dest.example: 1}}}}
-    link: {{latency: 0s, bandwidth: 100Gbit/s}}
-simulation: {{record_levels: false}}
-"""
-
-
-def test_t_quantile_matches_tables() -> None:
-    # Student's t, two-sided 99 % (p = 0.995), from printed tables
-    assert t_quantile(0.995, 15) == pytest.approx(2.947, abs=1e-3)
-    assert t_quantile(0.995, 9) == pytest.approx(3.250, abs=1e-3)
-    assert t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)
+SCENARIO = mmc_scenario(C, LAM, MU, STOP, DRAIN)
 
 
 def test_erlang_c_reference_values() -> None:
@@ -104,12 +62,12 @@ def test_relay_to_one_mx_is_mmc() -> None:
         mean_waits.append(float(waits.mean()))
         shares_waiting.append(float((waits > 0).mean()))
 
-    mean, half = t_interval(mean_waits, 0.99)
+    mean, half = mean_ci(mean_waits, 0.99)
     assert half < 0.15 * wq, f"the CI is too wide to mean anything: {mean:.4f} +- {half:.4f}"
     assert mean - half <= wq <= mean + half, (
         f"Erlang C Wq = {wq:.4f} is outside the 99 % CI {mean:.4f} +- {half:.4f}"
     )
-    share, share_half = t_interval(shares_waiting, 0.99)
+    share, share_half = mean_ci(shares_waiting, 0.99)
     assert share_half < 0.05
     assert share - share_half <= p_wait <= share + share_half, (
         f"Erlang C P(wait) = {p_wait:.4f} is outside the 99 % CI {share:.4f} +- {share_half:.4f}"

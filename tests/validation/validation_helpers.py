@@ -1,71 +1,61 @@
-"""Shared pieces of the validation tests: running a scenario with incidents scripted
-as SimPy processes, and the conservation law every run must obey."""
+"""Shared pieces of the validation tests: the M/M/c relay and Erlang C; running a
+scenario and the conservation law every run must obey come from ``model_runs``."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 import pandas as pd
+from model_runs import REPO, STATUSES, check_conservation, run_model
 
-import smtpsim
 from smtpsim.metrics.result import RunResult
-from smtpsim.model import Model, build
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["QUICKSTART", "STATUSES", "check_conservation", "erlang_c", "frame_by_origin",
+           "mmc_scenario", "run_model"]
+
 QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
-STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
 
 
-def run_model(
-    source: str | Path,
-    *,
-    seed: int = 1,
-    until: float | None = None,
-    overrides: Sequence[str] = (),
-    setup: Callable[[Model], Any] | None = None,
-) -> tuple[Model, RunResult]:
-    """Load ``source`` (a path or YAML text), build it, let ``setup(model)`` add
-    processes (outages...), run to ``until`` and return the model and its tables."""
-    scenario = smtpsim.load_scenario(source, overrides=list(overrides))
-    model = build(scenario, seed)
-    if setup is not None:
-        setup(model)
-    model.run(until)
-    meta = {"warmup_s": float(scenario.warmup), "seed": seed}
-    return model, RunResult.from_recorder(model.recorder, meta)
-
-
-def check_conservation(result: RunResult) -> dict[str, int]:
-    """Every recipient of every message (bounces included) is in exactly one of the
-    five statuses; final ones have a time and a non-negative delay, pending ones
-    have neither. Returns the counts per status."""
-    messages, rcpts = result.messages, result.recipients
-    # one row per (message, recipient), and as many rows per message as it has recipients
-    assert not rcpts.duplicated(["msg_id", "rcpt"]).any()
-    per_message = rcpts.groupby("msg_id").size().reindex(messages["msg_id"], fill_value=0)
-    np.testing.assert_array_equal(per_message.to_numpy(), messages["n_rcpt"].to_numpy())
-    status = rcpts["status"].astype(str)
-    assert set(status.unique()) <= set(STATUSES)
-    counts = {s: int((status == s).sum()) for s in STATUSES}
-    assert sum(counts.values()) == int(messages["n_rcpt"].sum()) == len(rcpts)
-    final = rcpts[status != "pending"]
-    pending = rcpts[status == "pending"]
-    assert final["t_final"].notna().all() and final["delay_s"].notna().all()
-    assert (final["delay_s"] >= 0).all()
-    t_submit = messages.set_index("msg_id")["t_submit"]
-    np.testing.assert_allclose(
-        final["delay_s"].to_numpy(),
-        final["t_final"].to_numpy() - t_submit.loc[final["msg_id"]].to_numpy(),
-    )
-    assert pending["t_final"].isna().all() and pending["delay_s"].isna().all()
-    # docs/results.md: dsn is 2.0.0 when delivered
-    delivered = rcpts[status == "delivered"]
-    assert (delivered["dsn"].astype(str) == "2.0.0").all()
-    return counts
+def mmc_scenario(c: int, lam: float, mu: float, stop: float, drain: float, *,
+                 record_levels: bool = False) -> str:
+    """A relay that is an M/M/c queue. A flow submits one-recipient messages
+    (Poisson arrivals, rate ``lam``) until ``stop``; the relay's queue manager sends
+    everything to one next hop (``relayhost``: no DNS) with exactly ``c`` parallel
+    deliveries (initial concurrency = concurrency limit = c). The next hop answers at
+    once except after the final dot, where it takes an exponential time of mean
+    ``1/mu``; links have no latency and a bandwidth so large that transfers take
+    nanoseconds. The run goes on ``drain`` seconds after ``stop``."""
+    return f"""
+name: mmc
+description: relay to one next hop with c parallel deliveries = M/M/c
+duration: {stop + drain}s
+hosts:
+  relay:
+    role: relay
+    accepts: [corp.example]
+    postfix:
+      relayhost: mx
+      initial_destination_concurrency: {c}
+      default_destination_concurrency_limit: {c}
+    processing: {{greeting: 0s, command: 0s, end_of_data: 0s}}
+  mx:
+    role: mx
+    accepts: [dest.example]
+    mailboxes: 100000
+    processing: {{greeting: 0s, command: 0s, end_of_data: {{exponential: {{mean: {1 / mu}s}}}}}}
+links:
+  - {{between: [relay, mx], latency: 0s, bandwidth: 100Gbit/s}}
+dns:
+  corp.example: {{mx: {{relay: 10}}}}
+  dest.example: {{mx: {{mx: 10}}}}
+traffic:
+  poisson:
+    submit_to: relay
+    rate: {lam}/s
+    stop: {stop}s
+    size: 500B
+    recipients: {{per_message: {{fixed: 1}}, domains: {{dest.example: 1}}}}
+    link: {{latency: 0s, bandwidth: 100Gbit/s}}
+simulation: {{record_levels: {str(record_levels).lower()}}}
+"""
 
 
 def erlang_c(c: int, lam: float, mu: float) -> tuple[float, float]:
@@ -82,40 +72,6 @@ def erlang_c(c: int, lam: float, mu: float) -> tuple[float, float]:
     top = term * a / c / (1.0 - rho)
     p_wait = top / (total + top)
     return p_wait, p_wait / (c * mu - lam)
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile (p > 0.5) of Student's t with ``df`` degrees of freedom, by
-    bisection on its CDF (Simpson's rule on the density); no scipy needed."""
-    norm = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
-
-    def density(x: float) -> float:
-        return norm * (1.0 + x * x / df) ** (-(df + 1) / 2)
-
-    def cdf(x: float) -> float:
-        n = 2000
-        h = x / n
-        s = density(0.0) + density(x)
-        s += 4.0 * sum(density((2 * i - 1) * h) for i in range(1, n // 2 + 1))
-        s += 2.0 * sum(density(2 * i * h) for i in range(1, n // 2))
-        return 0.5 + s * h / 3.0
-
-    lo, hi = 0.0, 100.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if cdf(mid) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
-def t_interval(values: Sequence[float], level: float = 0.99) -> tuple[float, float]:
-    """Mean and half-width of the t-based ``level`` confidence interval."""
-    x = np.asarray(values, dtype=float)
-    n = len(x)
-    half = t_quantile(0.5 + level / 2, n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
-    return float(x.mean()), half
 
 
 def frame_by_origin(result: RunResult, origin: str) -> pd.DataFrame:
