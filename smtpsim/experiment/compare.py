@@ -394,19 +394,21 @@ class Comparison(Runs):
     def _cells(self) -> tuple[list[str], list[list[str]], list[str], list[list[str]],
                               set[tuple[int, int]]]:
         metrics = shown_metrics(self.metrics)
-        table = self.table(metrics).set_index(["metric", "config"])
+        table: dict[Any, dict[Any, Any]] = (
+            self.table(metrics).set_index(["metric", "config"]).to_dict("index"))
         head = ["metric", *self.labels]
-        rows = [[m] + [format_estimate(m, *(float(table.loc[(m, c), k]) for k in
+        rows = [[m] + [format_estimate(m, *(float(table[(m, c)][k]) for k in
                                             ("mean", "half_width", "ci_low", "ci_high")))
                        for c in self.labels] for m in metrics]
-        diffs = self.differences(metrics).set_index(["metric", "config"])
+        diffs: dict[Any, dict[Any, Any]] = (
+            self.differences(metrics).set_index(["metric", "config"]).to_dict("index"))
         dhead = ["metric", *self.labels[1:]]
         drows = []
         strong = set()
         for i, m in enumerate(metrics):
             row = [m]
             for j, c in enumerate(self.labels[1:], start=1):
-                d = diffs.loc[(m, c)]
+                d = diffs[(m, c)]
                 row.append(format_difference(m, float(d["diff"]), float(d["half_width"]),
                                              bool(d["excludes_zero"])))
                 if bool(d["excludes_zero"]):

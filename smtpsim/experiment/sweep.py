@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import executors
@@ -228,11 +229,12 @@ class Runs:
         frame.update(metric_columns(self.records, list(dict.fromkeys([*METRICS, *metrics])),
                                     self.functions))
         frame["wall_s"] = [float(r.wall_s) for r in self.records]
-        frame["error"] = pd.Series([error_line(r.error) for r in self.records], dtype=object)
+        frame["error"] = np.array([error_line(r.error) for r in self.records], dtype=object)
         self.runs = pd.DataFrame(frame)
         failed = self.runs["error"].notna().to_numpy()
         self.errors = self.runs.loc[failed, [*keys, "replication", "seed", "error"]].assign(
-            traceback=[r.error for r, bad in zip(self.records, failed, strict=True) if bad]
+            traceback=np.array([r.error for r, bad in zip(self.records, failed, strict=True)
+                                if bad], dtype=object)
         ).reset_index(drop=True)
         self.failed = int(failed.sum())
 
@@ -250,7 +252,7 @@ class Runs:
         if missing:
             columns = metric_columns(self.records, missing, self.functions)
             self.runs = self.runs.drop(columns=[m for m in missing if m in self.runs])
-            position = int(self.runs.columns.get_loc("wall_s"))
+            position = list(self.runs.columns).index("wall_s")
             for offset, m in enumerate(missing):
                 self.runs.insert(position + offset, m, columns[m])
         return names
@@ -448,7 +450,8 @@ def parameter_column(values: Sequence[str | None]) -> pd.Series:
             return pd.Series([None if v is None else int(v) for v in values], dtype="Int64")
         return pd.Series([math.nan if v is None else float(v) for v in values], dtype="float64")
     order = list(dict.fromkeys(present))
-    return pd.Series(pd.Categorical(values, categories=order, ordered=True))
+    return pd.Series(pd.Categorical(np.array(values, dtype=object), categories=order,
+                                    ordered=True))
 
 
 class SweepResult(Runs):
@@ -541,12 +544,13 @@ class SweepResult(Runs):
         header = [*self.parameters, *metrics] if self.parameters else ["point", *metrics]
         rows = []
         for i, point in enumerate(self.points):
-            sub = table[table["point"] == i].set_index("metric", drop=False)
+            sub: dict[Any, dict[Any, Any]] = (
+                table[table["point"] == i].set_index("metric").to_dict("index"))
             first = [point.get(p, "") for p in self.parameters] or [str(i)]
-            rows.append(first + [format_estimate(m, float(sub.loc[m, "mean"]),
-                                                 float(sub.loc[m, "half_width"]),
-                                                 float(sub.loc[m, "ci_low"]),
-                                                 float(sub.loc[m, "ci_high"]))
+            rows.append(first + [format_estimate(m, float(sub[m]["mean"]),
+                                                 float(sub[m]["half_width"]),
+                                                 float(sub[m]["ci_low"]),
+                                                 float(sub[m]["ci_high"]))
                                  for m in metrics])
         return header, rows
 
@@ -584,9 +588,10 @@ class SweepResult(Runs):
         body = html_table(header, rows, index=max(1, len(self.parameters)), caption=caption)
         body += "".join(f"<p><b>{html.escape(w)}</b></p>" for w in self.warnings())
         if self.failed:
-            err_rows = [[_point_label(self.points[int(row.point)]) or str(row.point),
-                         str(row.replication), str(row.error)]
-                        for row in self.errors.itertuples()]
+            err_rows = [[_point_label(self.points[int(point)]) or str(point), str(rep), str(err)]
+                        for point, rep, err in zip(self.errors["point"].tolist(),
+                                                   self.errors["replication"].tolist(),
+                                                   self.errors["error"].tolist(), strict=True)]
             body += html_table(["point", "replication", "error"], err_rows, index=3,
                                caption="failed runs")
         return body

@@ -77,7 +77,7 @@ def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.Dat
     peak: dict[str, dict[str, int]] = {}
     if len(levels):
         grouped = levels.groupby(["host", "metric"], observed=True)["value"].max()
-        for (host, metric), value in grouped.items():
+        for (host, metric), value in zip(grouped.index.tolist(), grouped.tolist(), strict=True):
             peak.setdefault(str(host), {})[str(metric)] = int(value)
     n_rcpt = len(rcpts)
     attempts_total = int(rcpts["attempts"].sum()) if n_rcpt else 0
@@ -164,7 +164,7 @@ def _run_facts(meta: Mapping[str, Any], pending: int) -> dict[str, Any]:
 
 def _records(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     key = table.columns[0]
-    return {str(row[key]): {c: (int(v) if c in STATUSES or c == "submitted" else float(v))
+    return {str(row[key]): {str(c): (int(v) if c in STATUSES or c == "submitted" else float(v))
                             for c, v in row.items() if c != key}
             for row in table.to_dict("records")}
 

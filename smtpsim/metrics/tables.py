@@ -31,7 +31,7 @@ def _strings(column: Interned) -> np.ndarray:
     return values[codes] if len(values) else np.array([], dtype=object)
 
 
-def _array(buffer: array[Any], dtype: str) -> np.ndarray:
+def _array(buffer: array[Any], dtype: str) -> np.ndarray[Any, np.dtype[Any]]:
     return np.frombuffer(buffer, dtype=dtype).copy() if len(buffer) else np.array([], dtype)
 
 
@@ -58,7 +58,7 @@ def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
         "msg_id": msg,
         "rcpt": _strings(rec.r_rcpt),
         "domain": _category(rec.r_domain),
-        "status": pd.Categorical.from_codes(status_codes, categories=list(STATUSES)),
+        "status": pd.Categorical.from_codes(status_codes, categories=pd.Index(STATUSES)),
         "t_final": t_final,
         "delay_s": t_final - (t_submit[msg] if len(msg) else t_final),
         "attempts": _array(rec.r_attempts, "int32"),

@@ -174,8 +174,9 @@ def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame,
         names |= set(ac["host"].astype(str)) | (set(ac["peer"].astype(str)) - {"none"})
     peaks: dict[tuple[str, str], int] = {}
     if len(levels):
-        for (host, metric), value in levels.groupby(
-                [levels["host"].astype(str), levels["metric"].astype(str)])["value"].max().items():
+        grouped = levels.groupby(
+            [levels["host"].astype(str), levels["metric"].astype(str)])["value"].max()
+        for (host, metric), value in zip(grouped.index.tolist(), grouped.tolist(), strict=True):
             peaks[(str(host), str(metric))] = int(value)
     out = ac["outcome"].astype(str) if len(ac) else pd.Series([], dtype=str)
     host = ac["host"].astype(str) if len(ac) else pd.Series([], dtype=str)
@@ -222,8 +223,9 @@ def _reply_rows(rc: pd.DataFrame, limit: int = 12) -> list[list[str]]:
                .groupby(["_s", "_d"])
                .agg(n=("rcpt", "size"), reply=("_r", "first"))
                .sort_values("n", ascending=False).head(limit))
-    return [[s, d, f"{int(row['n']):,}", str(row["reply"])]
-            for (s, d), row in grouped.iterrows()]
+    return [[s, d, f"{int(n):,}", str(reply)]
+            for (s, d), n, reply in zip(grouped.index.tolist(), grouped["n"].tolist(),
+                                        grouped["reply"].tolist(), strict=True)]
 
 
 def _figures(result: Any, out_dir: Path) -> list[Section]:

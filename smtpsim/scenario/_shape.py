@@ -101,7 +101,7 @@ def check_text(text: str, loader: Any = yaml.SafeLoader) -> None:
                     anchors[event.anchor] = (1, 0)
                 add(1, 0)
             elif isinstance(event, yaml.AliasEvent):
-                nodes, height = anchors.get(event.anchor, (1, 0))
+                nodes, height = anchors.get(str(event.anchor), (1, 0))
                 total += nodes
                 if total > MAX_NODES:
                     raise _too_big(_path(frames))

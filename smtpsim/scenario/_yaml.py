@@ -22,7 +22,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class ScenarioLoader(yaml.SafeLoader):  # type: ignore[misc]
+class ScenarioLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` without sexagesimal numbers and with duplicate-key errors."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
