@@ -111,13 +111,12 @@ class Tape:
         taken = self.taken
 
         def take(*args: Any) -> float:
-            value = self._next_given()
-            if value is _NOTHING:
-                value = source(*args)
-            elif type(value) is tuple:
-                raise TapeExhausted(f"a consult was given where a value was taken: {value!r}")
+            given = self._next_given()
+            if type(given) is tuple:
+                raise TapeExhausted(f"a consult was given where a value was taken: {given!r}")
+            value: float = source(*args) if given is _NOTHING else given
             taken.append(value)
-            return value  # type: ignore[no-any-return]
+            return value
 
         return take
 
@@ -131,15 +130,16 @@ class Tape:
         def consult(step: tuple[Any, ...], ask: Callable[[], Reply]) -> Reply:
             given = self._next_given()
             if given is _NOTHING:
-                reply = ask()
-                given = (reply, take_delay())
+                asked = ask()
+                given = (asked, take_delay())
             elif type(given) is not tuple:
                 raise TapeExhausted(f"a value was given where a consult was taken: {given!r}")
-            reply, self.delay = given
+            reply: Reply = given[0]
+            self.delay = given[1]
             self.taken.append(given)
             self.ops.append(step)
             self.replies.append(reply)
-            return reply  # type: ignore[no-any-return]
+            return reply
 
         def tape_greet(now: float) -> Reply:
             return consult((GREETING, sconn.standard_reply()), lambda: greet(now))

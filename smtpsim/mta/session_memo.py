@@ -45,7 +45,7 @@ import copy
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..mail import Client, Envelope, ServerSession
 from ..protocol import (
@@ -223,7 +223,9 @@ class SessionMemo:
             return accepted[-1][1]
 
         standing = _Standing()
-        ssession = ServerSession(standing, peer, server.policies, deliver)  # type: ignore[arg-type]
+        # The stand-in answers what ServerSession asks of a connection (``_Standing``).
+        ssession = ServerSession(cast(ServerConnection, standing), peer, server.policies,
+                                 deliver)
         answer, greet, take_delay = ssession.answer, ssession.greeting, ssession.take_delay
         taken: list[Any] = []
         replies: list[Reply] = []
@@ -285,7 +287,7 @@ class SessionMemo:
         if handshake_end is None:
             handshake_end = t
         result = SessionResult(
-            tuple((recipients[i], replies[k] if k >= 0 else constant)  # type: ignore[misc]
+            tuple((recipients[i], constant if constant is not None else replies[k])
                   for i, k, constant in leaf.finals),
             leaf.phase, leaf.error,
         )
@@ -364,7 +366,7 @@ class SessionMemo:
                 accepted: list[tuple[Envelope, str]], keep_open: bool) -> None:
         """Run the machines on the walk's draws and verdicts (the policies are not asked
         again) and compare; raise ``MemoMismatch`` naming the session at a difference."""
-        stand_in = ServerSession(_Standing(), peer, (), None)  # type: ignore[arg-type]
+        stand_in = ServerSession(cast(ServerConnection, _Standing()), peer, (), None)
         tape = Tape(list(taken), stand_in, list(accepted), strict=True)
         where = (f"session {self.replayed + self.ran + 1} of this client ({client.helo} -> "
                  f"{server.name}, {len(recipients)} recipient(s), from t={t0!r} s)")

@@ -126,13 +126,16 @@ class Network:
     def path(self, a: str, b: str) -> Path | None:
         """The route from ``a`` to ``b``, or ``None`` if they are not connected."""
         key = (a, b)
-        path = self._paths.get(key, False)
-        if path is False:
-            try:
-                nodes = nx.shortest_path(self.graph, a, b, weight="weight")
-            except (nx.NetworkXNoPath, nx.NodeNotFound):
-                path = None
-            else:
-                path = Path(tuple(self.link(u, v) for u, v in pairwise(nodes)))
-            self._paths[key] = path
-        return path  # type: ignore[return-value]
+        try:
+            return self._paths[key]  # asked for every connection: one lookup when known
+        except KeyError:
+            pass
+        path: Path | None
+        try:
+            nodes = nx.shortest_path(self.graph, a, b, weight="weight")
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            path = None
+        else:
+            path = Path(tuple(self.link(u, v) for u, v in pairwise(nodes)))
+        self._paths[key] = path
+        return path

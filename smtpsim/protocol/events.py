@@ -87,7 +87,7 @@ class Hello(Command):
     extended: bool = True
 
     @property
-    def verb(self) -> str:  # type: ignore[override]
+    def verb(self) -> str:  # type: ignore[override]  # a class attribute elsewhere, by value here
         return "EHLO" if self.extended else "HELO"
 
 

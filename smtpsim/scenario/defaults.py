@@ -29,23 +29,23 @@ def fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:
         return item.model_dump() if isinstance(item, BaseModel) else item
 
     used = []
-    for group in (hosts, traffic):
-        for key, item in (group or {}).items():
-            item = group[key] = as_dict(item)  # type: ignore[index]
+    for group in (hosts or {}, traffic or {}):
+        for key, item in group.items():
+            item = group[key] = as_dict(item)
             if isinstance(item, dict) and item.get("ip") is not None:
                 with contextlib.suppress(ValueError):
                     used.append(_names.normalize_ipv4(item["ip"]))
     free = iter(_names.auto_ips(used))
     for key, host in (hosts or {}).items():
-        if isinstance(host, dict):
+        if hosts is not None and isinstance(host, dict):
             host = dict(host)
             if host.get("name") is None and isinstance(key, str):
                 host["name"] = f"{key}{_names.AUTO_NAME_SUFFIX}"
             if host.get("ip") is None:
                 host["ip"] = next(free)
-            hosts[key] = host  # type: ignore[index]
+            hosts[key] = host
     for key, flow in (traffic or {}).items():
-        if isinstance(flow, dict):
+        if traffic is not None and isinstance(flow, dict):
             flow = dict(flow)
             if flow.get("ip") is None:
                 flow["ip"] = next(free)
@@ -55,7 +55,7 @@ def fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:
                 accepts = submit.get("accepts") if isinstance(submit, dict) else None
                 if isinstance(accepts, list | tuple) and accepts:
                     flow["sender_domain"] = accepts[0]
-            traffic[key] = flow  # type: ignore[index]
+            traffic[key] = flow
     if hosts is not None:
         data["hosts"] = hosts
     if traffic is not None:

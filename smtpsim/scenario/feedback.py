@@ -79,8 +79,8 @@ def parse_feedback(value: Any) -> ConcurrencyFeedback:
     base = float(m.group(1))
     divisor = m.group(2)
     scale: Scale = ""
-    if divisor in ("concurrency", "sqrt_concurrency"):
-        scale = divisor  # type: ignore[assignment]
+    if divisor == "concurrency" or divisor == "sqrt_concurrency":
+        scale = "concurrency" if divisor == "concurrency" else "sqrt_concurrency"
     elif divisor is not None:
         denominator = float(divisor)
         if denominator < 1e-9:
