@@ -50,9 +50,14 @@ from smtpsim.experiment.stats import mean_ci, t_quantile
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "bench-3hop.yaml"
 # Beside the repository (../shared/bench), or beside a directory above it (a worktree).
-REFERENCE = next((p / "shared" / "bench" / "smtp_hops_reference.py" for p in ROOT.parents
-                  if (p / "shared" / "bench" / "smtp_hops_reference.py").exists()),
-                 ROOT.parent / "shared" / "bench" / "smtp_hops_reference.py")
+REFERENCE = next(
+    (
+        p / "shared" / "bench" / "smtp_hops_reference.py"
+        for p in ROOT.parents
+        if (p / "shared" / "bench" / "smtp_hops_reference.py").exists()
+    ),
+    ROOT.parent / "shared" / "bench" / "smtp_hops_reference.py",
+)
 HOPS = 3
 
 
@@ -86,8 +91,10 @@ class Agreement:
         vb = statistics.variance(self.theirs) / len(self.theirs)
         if va + vb == 0.0:
             return 0.0
-        df = (va + vb) ** 2 / ((va**2 / (len(self.ours) - 1) if va else 0.0)
-                               + (vb**2 / (len(self.theirs) - 1) if vb else 0.0))
+        df = (va + vb) ** 2 / (
+            (va**2 / (len(self.ours) - 1) if va else 0.0)
+            + (vb**2 / (len(self.theirs) - 1) if vb else 0.0)
+        )
         return t975(df) * math.sqrt(va + vb)
 
     @property
@@ -96,10 +103,12 @@ class Agreement:
 
     def describe(self) -> str:
         ours, theirs = statistics.fmean(self.ours), statistics.fmean(self.theirs)
-        return (f"{self.name}: smtpsim {1e3 * ours:.3f} ms +- {1e3 * self._half(self.ours):.3f}, "
-                f"reference {1e3 * theirs:.3f} ms +- {1e3 * self._half(self.theirs):.3f}; "
-                f"difference {1e3 * self.difference:+.3f} ms +- {1e3 * self.half_width:.3f} "
-                f"({'agree' if self.agrees else 'DO NOT AGREE'})")
+        return (
+            f"{self.name}: smtpsim {1e3 * ours:.3f} ms +- {1e3 * self._half(self.ours):.3f}, "
+            f"reference {1e3 * theirs:.3f} ms +- {1e3 * self._half(self.theirs):.3f}; "
+            f"difference {1e3 * self.difference:+.3f} ms +- {1e3 * self.half_width:.3f} "
+            f"({'agree' if self.agrees else 'DO NOT AGREE'})"
+        )
 
 
 def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
@@ -109,8 +118,12 @@ def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
 
     rate = smtpsim.load_scenario(SCENARIO).traffic["load"].rate.rate
     scenario = smtpsim.load_scenario(
-        SCENARIO, overrides=[f"traffic.load.messages={n}", f"duration={n / rate + 300:.0f}",
-                             f"simulation.session_memo={memo}"]
+        SCENARIO,
+        overrides=[
+            f"traffic.load.messages={n}",
+            f"duration={n / rate + 300:.0f}",
+            f"simulation.session_memo={memo}",
+        ],
     )
     model = build(scenario, seed)
     t0 = time.perf_counter()
@@ -119,8 +132,17 @@ def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
     rec = model.recorder
     counts = rec.status_counts()
     rows = len(rec.r_msg)
-    columns = [rec.r_msg, rec.r_status, rec.r_t_final, rec.r_attempts, rec.r_hops,
-               rec.r_rcpt.codes, rec.r_domain.codes, rec.r_dsn.codes, rec.r_reply.codes]
+    columns = [
+        rec.r_msg,
+        rec.r_status,
+        rec.r_t_final,
+        rec.r_attempts,
+        rec.r_hops,
+        rec.r_rcpt.codes,
+        rec.r_domain.codes,
+        rec.r_dsn.codes,
+        rec.r_reply.codes,
+    ]
     column_bytes = sum(c.itemsize * len(c) for c in columns)
     interned = sum(sys.getsizeof(v) + 8 for v in rec.r_rcpt.values)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before pandas and tables
@@ -163,20 +185,38 @@ def measure(n: int, reps: int, routes: bool = False) -> dict[str, Any]:
     ours, ref, collapsed, machines = [], [], [], []
     for rep in range(reps):  # alternate, so that drift hits all alike; seed = rep + 1
         seed = str(rep + 1)
-        ref.append(run_child([sys.executable, str(REFERENCE), "naive", "--n", str(n),
-                              "--seed", seed]))
-        ours.append(run_child([sys.executable, __file__, "--worker", "--n", str(n),
-                               "--seed", seed]))
-        collapsed.append(run_child([sys.executable, str(REFERENCE), "collapsed", "--n", str(n),
-                                    "--seed", seed]))
+        ref.append(
+            run_child([sys.executable, str(REFERENCE), "naive", "--n", str(n), "--seed", seed])
+        )
+        ours.append(
+            run_child([sys.executable, __file__, "--worker", "--n", str(n), "--seed", seed])
+        )
+        collapsed.append(
+            run_child([sys.executable, str(REFERENCE), "collapsed", "--n", str(n), "--seed", seed])
+        )
         if routes:  # the session memo's own share: the machines run for every session
-            machines.append(run_child([sys.executable, __file__, "--worker", "--n", str(n),
-                                       "--seed", seed, "--memo", "off"]))
+            machines.append(
+                run_child(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--worker",
+                        "--n",
+                        str(n),
+                        "--seed",
+                        seed,
+                        "--memo",
+                        "off",
+                    ]
+                )
+            )
     checks = [
-        Agreement("latency per hop", tuple(r["mean_latency"] / HOPS for r in ours),
-                  tuple(r["mean_latency"] / HOPS for r in ref)),
-        Agreement("wait", tuple(r["mean_wait"] for r in ours),
-                  tuple(r["mean_wait"] for r in ref)),
+        Agreement(
+            "latency per hop",
+            tuple(r["mean_latency"] / HOPS for r in ours),
+            tuple(r["mean_latency"] / HOPS for r in ref),
+        ),
+        Agreement("wait", tuple(r["mean_wait"] for r in ours), tuple(r["mean_wait"] for r in ref)),
     ]
     med = statistics.median
     ours_rate = med(r["msg_hops_per_s"] for r in ours)
@@ -186,9 +226,11 @@ def measure(n: int, reps: int, routes: bool = False) -> dict[str, Any]:
     by_route = {}
     if machines:
         off_rate = med(r["msg_hops_per_s"] for r in machines)
-        by_route = {"smtpsim_memo_off_msg_hops_per_s": round(off_rate),
-                    "memo_speedup": round(ours_rate / off_rate, 3),
-                    "memo_off_ratio": round(off_rate / ref_rate, 3) if same else None}
+        by_route = {
+            "smtpsim_memo_off_msg_hops_per_s": round(off_rate),
+            "memo_speedup": round(ours_rate / off_rate, 3),
+            "memo_off_ratio": round(off_rate / ref_rate, 3) if same else None,
+        }
     return {
         "n": n,
         "reps": reps,
@@ -198,8 +240,12 @@ def measure(n: int, reps: int, routes: bool = False) -> dict[str, Any]:
         "naive_msg_hops_per_s": round(ref_rate),
         "collapsed_msg_hops_per_s": round(collapsed_rate),
         "ratio": round(ours_rate / ref_rate, 3) if same else None,
-        "ratios": [round(o["msg_hops_per_s"] / r["msg_hops_per_s"], 3)
-                   for o, r in zip(ours, ref, strict=True)] if same else None,
+        "ratios": [
+            round(o["msg_hops_per_s"] / r["msg_hops_per_s"], 3)
+            for o, r in zip(ours, ref, strict=True)
+        ]
+        if same
+        else None,
         "ratio_collapsed": round(ours_rate / collapsed_rate, 3) if same else None,
         "smtpsim_events_per_msg_hop": round(med(r["events_per_msg_hop"] for r in ours), 2),
         "naive_events_per_msg_hop": round(med(r["events_per_msg"] for r in ref) / HOPS, 2),
@@ -215,16 +261,24 @@ def measure(n: int, reps: int, routes: bool = False) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=100_000, help="messages (default 100000)")
-    parser.add_argument("--reps", type=int, default=3,
-                        help="repetitions, at least 2 for the agreement check (default 3)")
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=3,
+        help="repetitions, at least 2 for the agreement check (default 3)",
+    )
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--big", action="store_true", help="also run 1M messages, once")
-    parser.add_argument("--routes", action="store_true",
-                        help="also run smtpsim with the session memo off, alternating, and "
-                             "report the memo's speed-up")
+    parser.add_argument(
+        "--routes",
+        action="store_true",
+        help="also run smtpsim with the session memo off, alternating, and "
+        "report the memo's speed-up",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memo", default="on", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -242,21 +296,31 @@ def main() -> int:
         print(line, flush=True)
     print(json.dumps(result), flush=True)
     if not result["same_network"]:
-        print("smtpsim and the reference do not model the same network here (see above): "
-              "no speed ratio reported", file=sys.stderr)
+        print(
+            "smtpsim and the reference do not model the same network here (see above): "
+            "no speed ratio reported",
+            file=sys.stderr,
+        )
         return 2
     if args.big:
         big = run_child([sys.executable, __file__, "--worker", "--n", "1000000"])
         per_hop_big = 1e6 / big["msg_hops_per_s"]
-        print(json.dumps({
-            "n": 1_000_000,
-            "smtpsim_msg_hops_per_s": round(big["msg_hops_per_s"]),
-            "recipient_row_bytes": round(big["row_bytes"], 1),
-            "maxrss_mb": round(big["maxrss_kb"] / 1024, 1),
-            "maxrss_bytes_per_recipient": round(big["maxrss_kb"] * 1024 / big["recipient_rows"]),
-            "us_per_msg_hop": round(per_hop_big, 2),
-            "cost_vs_small_run": round(per_hop_big / result["us_per_msg_hop"], 2),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "n": 1_000_000,
+                    "smtpsim_msg_hops_per_s": round(big["msg_hops_per_s"]),
+                    "recipient_row_bytes": round(big["row_bytes"], 1),
+                    "maxrss_mb": round(big["maxrss_kb"] / 1024, 1),
+                    "maxrss_bytes_per_recipient": round(
+                        big["maxrss_kb"] * 1024 / big["recipient_rows"]
+                    ),
+                    "us_per_msg_hop": round(per_hop_big, 2),
+                    "cost_vs_small_run": round(per_hop_big / result["us_per_msg_hop"], 2),
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

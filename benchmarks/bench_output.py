@@ -39,43 +39,73 @@ def one_run(scenario: Path, extra: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-output-") as tmp:
         out = Path(tmp) / "run"
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", _CHILD, "run", str(scenario), "--out",
-                               str(out), "--quiet", *extra], capture_output=True, text=True,
-                              cwd=ROOT)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                "run",
+                str(scenario),
+                "--out",
+                str(out),
+                "--quiet",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         wall = time.perf_counter() - t0
         if done.returncode != 0:
             raise SystemExit(f"smtpsim run failed ({done.returncode}):\n{done.stderr}")
-        peak = next(int(line.split()[1]) for line in done.stderr.splitlines()
-                    if line.startswith("PEAK_KB "))
+        peak = next(
+            int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KB ")
+        )
         meta = json.loads((out / "meta.json").read_text())
         maillog = out / "maillog"
-        return {"peak_mb": peak / 1024, "wall_s": wall, "simulate_s": float(meta["wall_s"]),
-                "output_s": wall - float(meta["wall_s"]),
-                "maillog_mb": maillog.stat().st_size / 2**20 if maillog.exists() else 0.0}
+        return {
+            "peak_mb": peak / 1024,
+            "wall_s": wall,
+            "simulate_s": float(meta["wall_s"]),
+            "output_s": wall - float(meta["wall_s"]),
+            "maillog_mb": maillog.stat().st_size / 2**20 if maillog.exists() else 0.0,
+        }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "mx-outage.yaml"))
     parser.add_argument("--reps", type=int, default=1)
-    parser.add_argument("--limit-mb", type=float, default=600.0,
-                        help="fail when the median peak RSS is above this (default 600)")
-    parser.add_argument("extra", nargs=argparse.REMAINDER,
-                        help="more options for smtpsim run, after --")
+    parser.add_argument(
+        "--limit-mb",
+        type=float,
+        default=600.0,
+        help="fail when the median peak RSS is above this (default 600)",
+    )
+    parser.add_argument(
+        "extra", nargs=argparse.REMAINDER, help="more options for smtpsim run, after --"
+    )
     args = parser.parse_args()
     extra = [a for a in args.extra if a != "--"]
     runs = [one_run(Path(args.scenario), extra) for _ in range(args.reps)]
     median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    print(f"smtpsim run {Path(args.scenario).name} {' '.join(extra)} "
-          f"({args.reps} run{'s' if args.reps > 1 else ''}, medians)")
+    print(
+        f"smtpsim run {Path(args.scenario).name} {' '.join(extra)} "
+        f"({args.reps} run{'s' if args.reps > 1 else ''}, medians)"
+    )
     peaks = ", ".join(f"{r['peak_mb']:.0f}" for r in runs)
-    print(f"  peak RSS        {median['peak_mb']:8.0f} MB   (limit {args.limit_mb:.0f} MB; "
-          f"runs: {peaks})")
+    print(
+        f"  peak RSS        {median['peak_mb']:8.0f} MB   (limit {args.limit_mb:.0f} MB; "
+        f"runs: {peaks})"
+    )
     print(f"  wall, in all    {median['wall_s']:8.1f} s")
     print(f"  simulating      {median['simulate_s']:8.1f} s")
-    print(f"  output stage    {median['output_s']:8.1f} s   (start-up, tables, maillog, "
-          "plots, report)")
+    print(
+        f"  output stage    {median['output_s']:8.1f} s   (start-up, tables, maillog, "
+        "plots, report)"
+    )
     print(f"  maillog         {median['maillog_mb']:8.0f} MB")
     if median["peak_mb"] > args.limit_mb:
         print(f"peak RSS above {args.limit_mb:.0f} MB", file=sys.stderr)

@@ -31,8 +31,10 @@ COMPONENTS = (
     ("session memo", ("smtpsim/mta/session_memo.py",)),
     ("session: protocol machines", ("smtpsim/protocol/", "smtpsim/mta/session.py")),
     ("session: server policies", ("smtpsim/mail/",)),
-    ("queue manager", ("smtpsim/mta/queue_manager.py", "smtpsim/mta/message.py",
-                       "smtpsim/mta/host.py")),
+    (
+        "queue manager",
+        ("smtpsim/mta/queue_manager.py", "smtpsim/mta/message.py", "smtpsim/mta/host.py"),
+    ),
     ("delivery agent", ("smtpsim/mta/delivery.py", "smtpsim/net/", "smtpsim/dns/")),
     ("recorder", ("smtpsim/metrics/", "smtpsim/sim/trace.py")),
     ("workload", ("smtpsim/workload/",)),
@@ -53,22 +55,30 @@ def worker(n: int, memo: str, profile: str | None) -> dict[str, float]:
     from smtpsim.model import build
 
     rate = smtpsim.load_scenario(SCENARIO).traffic["load"].rate.rate
-    scenario = smtpsim.load_scenario(SCENARIO, overrides=[
-        f"traffic.load.messages={n}", f"duration={n / rate + 300:.0f}",
-        f"simulation.session_memo={memo}"])
+    scenario = smtpsim.load_scenario(
+        SCENARIO,
+        overrides=[
+            f"traffic.load.messages={n}",
+            f"duration={n / rate + 300:.0f}",
+            f"simulation.session_memo={memo}",
+        ],
+    )
     model = build(scenario, 1)
     if profile:
         cProfile.runctx("model.run()", globals(), {"model": model}, profile)
         return {}
     t0 = time.perf_counter()
     model.run()
-    return {"us_per_hop": (time.perf_counter() - t0) * 1e6 / (n * HOPS),
-            "events_per_hop": next(model.env._eid) / (n * HOPS)}
+    return {
+        "us_per_hop": (time.perf_counter() - t0) * 1e6 / (n * HOPS),
+        "events_per_hop": next(model.env._eid) / (n * HOPS),
+    }
 
 
 def child(args: list[str]) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -83,8 +93,9 @@ def shares(profile: str) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=20_000, help="messages (default 20000)")
     parser.add_argument("--worker", choices=("on", "off"), help=argparse.SUPPRESS)
     parser.add_argument("--profile", help=argparse.SUPPRESS)
@@ -100,8 +111,10 @@ def main() -> int:
             child(["--n", str(args.n), "--worker", memo, "--profile", profile])
             columns[memo] = (plain, shares(profile))
     names = [name for name, _ in COMPONENTS] + ["other (numpy draws, builtins)"]
-    print(f"bench-3hop, {args.n:,} messages, seed 1: microseconds per message-hop "
-          "(profile shares scaled to the plain run)\n")
+    print(
+        f"bench-3hop, {args.n:,} messages, seed 1: microseconds per message-hop "
+        "(profile shares scaled to the plain run)\n"
+    )
     print("| component | memo off (machines every session) | memo on | speed-up |")
     print("| --- | ---: | ---: | ---: |")
     for name in names:
@@ -110,8 +123,10 @@ def main() -> int:
         ratio = f"{off / on:.2f}x" if on > 0.05 else "-"
         print(f"| {name} | {off:.1f} | {on:.1f} | {ratio} |")
     off_total, on_total = columns["off"][0]["us_per_hop"], columns["on"][0]["us_per_hop"]
-    print(f"| **total** | **{off_total:.1f}** | **{on_total:.1f}** | "
-          f"**{off_total / on_total:.2f}x** |")
+    print(
+        f"| **total** | **{off_total:.1f}** | **{on_total:.1f}** | "
+        f"**{off_total / on_total:.2f}x** |"
+    )
     print(f"\nSimPy events per message-hop: {columns['on'][0]['events_per_hop']:.2f}")
     return 0
 

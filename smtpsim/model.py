@@ -78,10 +78,12 @@ class Model:
         """How the SMTP sessions ran (``simulation.session_memo``): replayed from the
         memo, or through the protocol machines; and the shapes the memos hold."""
         memos = [h.agent.sessions for h in self.hosts.values() if h.agent is not None]
-        return {"memo": self.ctx.session_memo,
-                "replayed": sum(m.replayed for m in memos),
-                "ran_machines": sum(m.ran for m in memos),
-                "shapes": sum(m.shapes for m in memos)}
+        return {
+            "memo": self.ctx.session_memo,
+            "replayed": sum(m.replayed for m in memos),
+            "ran_machines": sum(m.ran for m in memos),
+            "shapes": sum(m.shapes for m in memos),
+        }
 
     def run(self, until: float | None = None) -> None:
         """Simulate up to ``until`` (default: the scenario's duration)."""
@@ -108,8 +110,9 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     for key, spec in scenario.hosts.items():
         hosts[key] = _host(key, spec, scenario, ctx, zones)
     for key, host in hosts.items():
-        _wire_up(host, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME),
-                 scenario.hosts[key].retry)
+        _wire_up(
+            host, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME), scenario.hosts[key].retry
+        )
     model = Model(scenario, seed, ctx, network, zones, hosts)
     for name, flow in scenario.traffic.items():
         model.flows[name] = _flow(name, flow, scenario, ctx, hosts, network, zones)
@@ -139,9 +142,16 @@ def _link(a: str, b: str, spec: Any, ctx: RunContext) -> Link:
     constant = latency.kind == "constant"
     rng = None if constant else ctx.streams.generator(f"link.{a}-{b}.latency")
     flow = spec.flow_bandwidth
-    return Link(a, b, make_sampler(latency, rng), mean_latency=latency.mean_value(),
-                constant=constant, bandwidth=spec.bandwidth, loss=spec.loss,
-                flow_bandwidth=float("inf") if flow is None else flow)
+    return Link(
+        a,
+        b,
+        make_sampler(latency, rng),
+        mean_latency=latency.mean_value(),
+        constant=constant,
+        bandwidth=spec.bandwidth,
+        loss=spec.loss,
+        flow_bandwidth=float("inf") if flow is None else flow,
+    )
 
 
 def _zones(scenario: Any) -> Zones:
@@ -167,8 +177,9 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
     p = spec.postfix
     accepts = frozenset(d.lower() for d in spec.accepts)
     requires_auth = bool(spec.auth)  # filled by the loader: true for an msa by default
-    receiving = {item.kind: _receiving_policy(key, spec, item, zones, ctx)
-                 for item in spec.policies}
+    receiving = {
+        item.kind: _receiving_policy(key, spec, item, zones, ctx) for item in spec.policies
+    }
     policies: list[Any] = []
     if "rate_limit" in receiving:  # anvil comes before smtpd's restrictions
         policies.append(receiving["rate_limit"])
@@ -177,11 +188,14 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
     if spec.role == "mx" or requires_auth:
         policies.append(RelayControl(accepts, mynetworks=()))
     if accepts:
-        policies.append(LocalRecipients(accepts, NumberedMailboxes(
-            dict.fromkeys(accepts, spec.mailboxes)
-        )))
-    policies += [receiving[k] for k in ("dnsbl", "spf", "mailbox_full", "greylisting",
-                                        "spam_filter") if k in receiving]
+        policies.append(
+            LocalRecipients(accepts, NumberedMailboxes(dict.fromkeys(accepts, spec.mailboxes)))
+        )
+    policies += [
+        receiving[k]
+        for k in ("dnsbl", "spf", "mailbox_full", "greylisting", "spam_filter")
+        if k in receiving
+    ]
     if requires_auth:
         policies.append(PasswordTable(dict([SIM_CREDENTIALS])))
     config = ServerConfig(
@@ -202,8 +216,9 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
         _sampler(proc.end_of_data, f"host.{key}.processing.end_of_data", ctx),
         f"{spec.name}[{spec.ip}]",
     )
-    host = MailHost(key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth,
-                    spec.listen_backlog)
+    host = MailHost(
+        key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth, spec.listen_backlog
+    )
     host.policies = receiving
     return host
 
@@ -214,28 +229,47 @@ def _receiving_policy(key: str, spec: Any, item: Any, zones: Zones, ctx: RunCont
     conf = getattr(item, kind)
     if kind == "rate_limit":
         return RateLimit(
-            spec.name, connection_count_limit=conf.connections,
-            connection_rate_limit=conf.connection_rate, message_rate_limit=conf.message_rate,
-            recipient_rate_limit=conf.recipient_rate, time_unit=conf.time_unit,
+            spec.name,
+            connection_count_limit=conf.connections,
+            connection_rate_limit=conf.connection_rate,
+            message_rate_limit=conf.message_rate,
+            recipient_rate_limit=conf.recipient_rate,
+            time_unit=conf.time_unit,
         )
     if kind == "dnsbl":
         return DnsblCheck(conf.zones, _dnsbl_lookup(zones), phase=conf.at)
     if kind == "spf":
-        return SpfDmarc(zones.txt, zones.addresses, zones.mx_names,
-                        reject_spf_fail=conf.reject_fail, dmarc=conf.dmarc,
-                        query_seconds=DNS_MISS_TIME)
+        return SpfDmarc(
+            zones.txt,
+            zones.addresses,
+            zones.mx_names,
+            reject_spf_fail=conf.reject_fail,
+            dmarc=conf.dmarc,
+            query_seconds=DNS_MISS_TIME,
+        )
     if kind == "mailbox_full":
-        return MailboxQuota(dict.fromkeys(spec.accepts, conf.share),
-                            temporary=not conf.permanent, salt=key)
+        return MailboxQuota(
+            dict.fromkeys(spec.accepts, conf.share), temporary=not conf.permanent, salt=key
+        )
     if kind == "greylisting":
-        return Greylist(delay=conf.delay, max_age=conf.max_age, retry_window=conf.retry_window,
-                        auto_whitelist_clients=conf.auto_whitelist, lookup_by_host=conf.by_host)
+        return Greylist(
+            delay=conf.delay,
+            max_age=conf.max_age,
+            retry_window=conf.retry_window,
+            auto_whitelist_clients=conf.auto_whitelist,
+            lookup_by_host=conf.by_host,
+        )
     if kind == "spam_filter":
-        classes = [SenderClass(name, c.mean, c.sd, frozenset(c.domains))
-                   for name, c in conf.classes.items()]
-        return SpamFilter(ctx.streams.generator(f"host.{key}.spam_filter"),
-                          default=SenderClass("default", conf.default.mean, conf.default.sd),
-                          classes=classes, threshold=conf.threshold)
+        classes = [
+            SenderClass(name, c.mean, c.sd, frozenset(c.domains))
+            for name, c in conf.classes.items()
+        ]
+        return SpamFilter(
+            ctx.streams.generator(f"host.{key}.spam_filter"),
+            default=SenderClass("default", conf.default.mean, conf.default.sd),
+            classes=classes,
+            threshold=conf.threshold,
+        )
     raise ValueError(f"unknown policy {kind!r}")
 
 
@@ -264,10 +298,16 @@ def _retry(spec: Any, params: Any) -> tuple[Any, Any]:
         return rules, rules
     if spec.preset == "postfix":
         return (
-            PostfixRetry(params.minimal_backoff_time, params.maximal_backoff_time,
-                         params.maximal_queue_lifetime),
-            PostfixRetry(params.minimal_backoff_time, params.maximal_backoff_time,
-                         params.bounce_queue_lifetime),
+            PostfixRetry(
+                params.minimal_backoff_time,
+                params.maximal_backoff_time,
+                params.maximal_queue_lifetime,
+            ),
+            PostfixRetry(
+                params.minimal_backoff_time,
+                params.maximal_backoff_time,
+                params.bounce_queue_lifetime,
+            ),
         )
     preset = PRESETS[spec.preset]
     return preset, preset
@@ -290,9 +330,13 @@ def _client_side(host: MailHost, auth: bool) -> ClientSide:
     return ClientSide(
         helo=host.name,
         timeouts=ClientTimeouts(
-            connect=p.smtp_connect_timeout, helo=p.smtp_helo_timeout, mail=p.smtp_mail_timeout,
-            rcpt=p.smtp_rcpt_timeout, data_init=p.smtp_data_init_timeout,
-            data_xfer=p.smtp_data_xfer_timeout, data_done=p.smtp_data_done_timeout,
+            connect=p.smtp_connect_timeout,
+            helo=p.smtp_helo_timeout,
+            mail=p.smtp_mail_timeout,
+            rcpt=p.smtp_rcpt_timeout,
+            data_init=p.smtp_data_init_timeout,
+            data_xfer=p.smtp_data_xfer_timeout,
+            data_done=p.smtp_data_done_timeout,
             quit=p.smtp_quit_timeout,
         ),
         starttls=_TLS_LEVEL[p.smtp_tls_security_level],
@@ -302,12 +346,22 @@ def _client_side(host: MailHost, auth: bool) -> ClientSide:
     )
 
 
-def _wire_up(host: MailHost, ctx: RunContext, hosts: dict[str, MailHost], network: Network,
-             resolver: Resolver, retry: Any) -> None:
+def _wire_up(
+    host: MailHost,
+    ctx: RunContext,
+    hosts: dict[str, MailHost],
+    network: Network,
+    resolver: Resolver,
+    retry: Any,
+) -> None:
     """The queue manager and SMTP client of ``host``."""
     p = host.params
     agent = DeliveryAgent(
-        host, ctx, hosts, network, resolver,
+        host,
+        ctx,
+        hosts,
+        network,
+        resolver,
         {False: _client_side(host, False), True: _client_side(host, True)},
         ctx.streams.generator(f"host.{host.key}.smtp"),
     )
@@ -318,15 +372,23 @@ def _wire_up(host: MailHost, ctx: RunContext, hosts: dict[str, MailHost], networ
     host.qmgr, host.agent = qmgr, agent
 
 
-def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str, MailHost],
-          network: Network, zones: Zones) -> Flow:
+def _flow(
+    name: str,
+    spec: Any,
+    scenario: Any,
+    ctx: RunContext,
+    hosts: dict[str, MailHost],
+    network: Network,
+    zones: Zones,
+) -> Flow:
     """The flow's client host (a node linked to ``submit_to``, an MTA with the flow's
     ``client`` parameters relaying everything there) and its source."""
     key = f"traffic.{name}"
     params = spec.client.model_copy(update={"relayhost": spec.submit_to})
     ip = spec.ip
-    client = MailHost(key, f"{name}.clients.sim.example", ip, "clients", params, None,
-                      frozenset(), False)
+    client = MailHost(
+        key, f"{name}.clients.sim.example", ip, "clients", params, None, frozenset(), False
+    )
     hosts[key] = client
     network.add_node(key)
     network.add_link(_link(key, spec.submit_to, spec.link, ctx))
@@ -336,12 +398,23 @@ def _flow(name: str, spec: Any, scenario: Any, ctx: RunContext, hosts: dict[str,
     for host_spec in scenario.hosts.values():
         for domain in host_spec.accepts:
             mailboxes[domain.lower()] = host_spec.mailboxes
-    recipients = RecipientSampler(spec.recipients, mailboxes, spec.unknown_users,
-                                  ctx.streams.generator(f"workload.{name}.recipients"),
-                                  spec.spamtraps)
+    recipients = RecipientSampler(
+        spec.recipients,
+        mailboxes,
+        spec.unknown_users,
+        ctx.streams.generator(f"workload.{name}.recipients"),
+        spec.spamtraps,
+    )
     size_rng = ctx.streams.generator(f"workload.{name}.sizes")
     stop = scenario.duration if spec.stop is None else min(spec.stop, scenario.duration)
-    return Flow(name, spec, ctx, client, sender_domain, _sizes(spec.size, size_rng),
-                recipients, ctx.streams.generator(f"workload.{name}.arrivals"), stop)
-
-
+    return Flow(
+        name,
+        spec,
+        ctx,
+        client,
+        sender_domain,
+        _sizes(spec.size, size_rng),
+        recipients,
+        ctx.streams.generator(f"workload.{name}.arrivals"),
+        stop,
+    )

@@ -14,14 +14,17 @@ class ProgressBar:
         from tqdm import tqdm  # only when a bar is wanted
 
         self._bar = tqdm(
-            total=1.0, desc=name, leave=False,
+            total=1.0,
+            desc=name,
+            leave=False,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
         )
 
     def __call__(self, now: float, until: float, messages: int) -> None:
         self._bar.n = now / until if until else 1.0
-        self._bar.set_postfix_str(f"t={now:,.0f}/{until:,.0f} s, {messages:,} messages",
-                                  refresh=False)
+        self._bar.set_postfix_str(
+            f"t={now:,.0f}/{until:,.0f} s, {messages:,} messages", refresh=False
+        )
         self._bar.refresh()
 
     def close(self) -> None:
@@ -37,8 +40,12 @@ class StepBar:
         from tqdm import tqdm
 
         self._name = name
-        self._bar = tqdm(total=parts, desc=name, leave=False,
-                         bar_format="{desc} |{bar}| {n_fmt}/{total_fmt} [{elapsed}]")
+        self._bar = tqdm(
+            total=parts,
+            desc=name,
+            leave=False,
+            bar_format="{desc} |{bar}| {n_fmt}/{total_fmt} [{elapsed}]",
+        )
         self._started = False
 
     def __call__(self, part: str) -> None:

@@ -25,8 +25,14 @@ Progress = Callable[[float, float, int], None]
 _STEPS = 200  # progress is reported this many times over a run
 
 
-def simulate(scenario: Any, *, seed: int | None = None, until: float | None = None,
-             drain: bool | None = None, progress: Progress | bool | None = None) -> RunResult:
+def simulate(
+    scenario: Any,
+    *,
+    seed: int | None = None,
+    until: float | None = None,
+    drain: bool | None = None,
+    progress: Progress | bool | None = None,
+) -> RunResult:
     """Run ``scenario`` (from ``load_scenario``) and return its ``RunResult``.
 
     ``seed`` defaults to the scenario's; ``until`` (simulated seconds) to its
@@ -43,8 +49,9 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
     """
     model = build(scenario, seed)
     bar = ProgressBar(scenario.name) if progress is True else None
-    report: Progress | None = bar if bar is not None else (
-        None if isinstance(progress, bool) else progress)
+    report: Progress | None = (
+        bar if bar is not None else (None if isinstance(progress, bool) else progress)
+    )
     end = float(scenario.duration if until is None else until)
     drain_on = bool(scenario.simulation.drain if drain is None else drain)
     if drain_on:
@@ -59,8 +66,9 @@ def simulate(scenario: Any, *, seed: int | None = None, until: float | None = No
         "warmup_s": float(scenario.warmup),
         "wire": bool(scenario.simulation.wire),
         "versions": _versions(),
-        "hosts": {key: {"name": h.name, "ip": h.ip, "role": h.role}
-                  for key, h in model.hosts.items()},
+        "hosts": {
+            key: {"name": h.name, "ip": h.ip, "role": h.role} for key, h in model.hosts.items()
+        },
         "incidents": model.incidents,
         "drain": drain_on,
     }

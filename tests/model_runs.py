@@ -39,15 +39,21 @@ def run_model(
     run to ``until`` (default: the scenario's duration) and return the model and its
     tables. Their ``meta`` holds the scenario's name, the seed and the warm-up, and
     whatever ``meta`` adds."""
-    scenario = source if isinstance(source, Scenario) else smtpsim.load_scenario(
-        source, overrides=list(overrides)
+    scenario = (
+        source
+        if isinstance(source, Scenario)
+        else smtpsim.load_scenario(source, overrides=list(overrides))
     )
     model = build(scenario, seed)
     if setup is not None:
         setup(model)
     model.run(until)
-    info = {"scenario": scenario.name, "seed": model.seed,
-            "warmup_s": float(scenario.warmup), **(meta or {})}
+    info = {
+        "scenario": scenario.name,
+        "seed": model.seed,
+        "warmup_s": float(scenario.warmup),
+        **(meta or {}),
+    }
     return model, RunResult.from_recorder(model.recorder, info)
 
 

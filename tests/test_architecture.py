@@ -11,10 +11,7 @@ import pytest
 
 
 def _loaded_after(import_line: str, modules: list[str]) -> list[str]:
-    code = (
-        f"import sys\n{import_line}\n"
-        f"print(','.join(m for m in {modules!r} if m in sys.modules))"
-    )
+    code = f"import sys\n{import_line}\nprint(','.join(m for m in {modules!r} if m in sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
@@ -38,8 +35,9 @@ def test_protocol_is_pure_standard_library() -> None:
         "             and not m.startswith('smtpsim.protocol') and m != 'smtpsim')\n"
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == ""
 
 
@@ -55,14 +53,18 @@ def test_code_cites_only_what_a_clone_has() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    outside = re.compile(r"ARCHITECTURE|fact sheet|facts (?:section )?\d|smtp-facts|"
-                         r"workload-and-validation|\.\./shared/(?:design|reference)")
-    found = [f"{path.relative_to(root)}:{n}"
-             for folder in ("smtpsim", "tests", "docs", "scenarios")
-             for path in sorted((root / folder).rglob("*"))
-             if path.suffix in (".py", ".md", ".yaml") and path.name != "test_architecture.py"
-             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-             if outside.search(line)]
+    outside = re.compile(
+        r"ARCHITECTURE|fact sheet|facts (?:section )?\d|smtp-facts|"
+        r"workload-and-validation|\.\./shared/(?:design|reference)"
+    )
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("smtpsim", "tests", "docs", "scenarios")
+        for path in sorted((root / folder).rglob("*"))
+        if path.suffix in (".py", ".md", ".yaml") and path.name != "test_architecture.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if outside.search(line)
+    ]
     assert found == []
 
 
@@ -162,8 +164,9 @@ def _import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def _graph() -> dict[str, set[str]]:
     """Module -> the smtpsim modules it imports at module level."""
-    return {_module_name(path): _module_level_imports(path)
-            for path in sorted(_PACKAGE.rglob("*.py"))}
+    return {
+        _module_name(path): _module_level_imports(path) for path in sorted(_PACKAGE.rglob("*.py"))
+    }
 
 
 def test_import_cycle_finder_finds_a_circle() -> None:

@@ -31,8 +31,9 @@ REFERENCE_HOPS = {
 
 
 def _bench() -> object:
-    spec = importlib.util.spec_from_file_location("bench_3hop", ROOT / "benchmarks" /
-                                                  "bench_3hop.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_3hop", ROOT / "benchmarks" / "bench_3hop.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_3hop"] = module
@@ -43,8 +44,10 @@ def _bench() -> object:
 def test_each_session_lasts_what_the_reference_says_at_full_load() -> None:
     """With 20 sessions busy per hop (the bottleneck at 0.8), every transfer still moves
     at its hop's full rate: nothing is shared, as in the reference."""
-    scenario = smtpsim.load_scenario(ROOT / "scenarios" / "bench-3hop.yaml",
-                                     overrides=["traffic.load.messages=3000", "duration=400"])
+    scenario = smtpsim.load_scenario(
+        ROOT / "scenarios" / "bench-3hop.yaml",
+        overrides=["traffic.load.messages=3000", "duration=400"],
+    )
     model = build(scenario, 3)
     model.run()
     result = RunResult.from_recorder(model.recorder, {})
@@ -62,14 +65,18 @@ def test_each_session_lasts_what_the_reference_says_at_full_load() -> None:
 def test_the_agreement_check_tells_same_from_different() -> None:
     bench = _bench()
     rng = random.Random(1)
-    same = bench.Agreement("latency", tuple(rng.gauss(0.2, 0.001) for _ in range(5)),
-                           tuple(rng.gauss(0.2, 0.001) for _ in range(5)))
+    same = bench.Agreement(
+        "latency",
+        tuple(rng.gauss(0.2, 0.001) for _ in range(5)),
+        tuple(rng.gauss(0.2, 0.001) for _ in range(5)),
+    )
     assert same.agrees and abs(same.difference) <= same.half_width
     # the interval is Welch's: t(df) * sqrt(va/na + vb/nb)
     va = sum((x - sum(same.ours) / 5) ** 2 for x in same.ours) / 4 / 5
     vb = sum((x - sum(same.theirs) / 5) ** 2 for x in same.theirs) / 4 / 5
     assert same.half_width == pytest.approx(
-        bench.t975((va + vb) ** 2 / (va**2 / 4 + vb**2 / 4)) * math.sqrt(va + vb))
+        bench.t975((va + vb) ** 2 / (va**2 / 4 + vb**2 / 4)) * math.sqrt(va + vb)
+    )
     # the shared 10 Mbit/s client link of the old scenario: 3.3 s against 0.6 s
     apart = bench.Agreement("latency", (3.35, 3.41, 3.29), (0.603, 0.602, 0.603))
     assert not apart.agrees and "DO NOT AGREE" in apart.describe()

@@ -64,39 +64,48 @@ SEND = ["send", "--server", "127.0.0.1:25", "--from", "a@example.net", "--to", "
 BAD_INPUT = {
     "unknown flag": ([*SEND, "--bogus"], 2, "smtpsim send: error: unrecognized arguments: --bogus"),
     "unknown flag of serve": (
-        ["serve", "--domain", "example.org", "--frobnicate"], 2,
+        ["serve", "--domain", "example.org", "--frobnicate"],
+        2,
         "smtpsim serve: error: unrecognized arguments: --frobnicate",
     ),
     "malformed address": (
-        ["send", "--server", "127.0.0.1:25", "--from", "a@example.net", "--to", "bob"], 2,
+        ["send", "--server", "127.0.0.1:25", "--from", "a@example.net", "--to", "bob"],
+        2,
         "smtpsim send: error: argument --to: not a mail address",
     ),
     "malformed sender": (
-        ["send", "--server", "127.0.0.1:25", "--from", "a@@x", "--to", "b@example.org"], 2,
+        ["send", "--server", "127.0.0.1:25", "--from", "a@@x", "--to", "b@example.org"],
+        2,
         "smtpsim send: error: argument --from:",
     ),
     "bad port": (
-        ["send", "--server", "127.0.0.1:99999", "--from", "a@example.net", "--to", "b@x.org"], 2,
+        ["send", "--server", "127.0.0.1:99999", "--from", "a@example.net", "--to", "b@x.org"],
+        2,
         "smtpsim send: error: argument --server: port must be a number from 0 to 65535",
     ),
     "bad listen port": (
-        ["serve", "--domain", "example.org", "--listen", "127.0.0.1:smtp"], 2,
+        ["serve", "--domain", "example.org", "--listen", "127.0.0.1:smtp"],
+        2,
         "smtpsim serve: error: argument --listen:",
     ),
     "malformed --inject": (
-        ["serve", "--domain", "example.org", "--inject", "rcpt:42 oops"], 2,
+        ["serve", "--domain", "example.org", "--inject", "rcpt:42 oops"],
+        2,
         "smtpsim serve: error: argument --inject: expected a reply such as",
     ),
     "probability 1.5": (
-        ["serve", "--domain", "example.org", "--inject", "rcpt:451 4.3.0 Later@1.5"], 2,
+        ["serve", "--domain", "example.org", "--inject", "rcpt:451 4.3.0 Later@1.5"],
+        2,
         "smtpsim serve: error: argument --inject: probability must be between 0 and 1",
     ),
     "unknown phase": (
-        ["serve", "--domain", "example.org", "--inject", "quit:421 4.3.2 Bye"], 2,
+        ["serve", "--domain", "example.org", "--inject", "quit:421 4.3.2 Bye"],
+        2,
         "smtpsim serve: error: argument --inject: phase must be one of",
     ),
     "user outside the domains": (
-        ["serve", "--domain", "example.org", "--user", "a@example.com"], 2,
+        ["serve", "--domain", "example.org", "--user", "a@example.com"],
+        2,
         "smtpsim serve: error: --user names a domain that is not a --domain: example.com",
     ),
     "no command": ([], 2, "smtpsim: error:"),
@@ -116,8 +125,9 @@ def test_bad_input_gives_one_line_on_stderr_and_a_usage_status(case: str) -> Non
 
 def test_an_unreachable_server_is_a_runtime_error() -> None:
     port = closed_port()
-    done = smtpsim_cli("send", "--server", f"127.0.0.1:{port}", "--from", "a@example.net",
-                       "--to", "b@example.org")
+    done = smtpsim_cli(
+        "send", "--server", f"127.0.0.1:{port}", "--from", "a@example.net", "--to", "b@example.org"
+    )
     assert done.returncode == 1
     assert done.stderr == f"smtpsim send: error: connect to 127.0.0.1:{port}: Connection refused\n"
     assert done.stdout == ""
@@ -158,6 +168,7 @@ def test_the_cli_and_drivers_load_no_simulation_stack() -> None:
         "import sys, smtpsim.cli.main, smtpsim.drivers\n"
         "print(','.join(m for m in ('simpy', 'numpy', 'pandas') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=TIMEOUT, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
+    )
     assert done.stdout.strip() == ""

@@ -23,13 +23,17 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def _smtpsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "smtpsim", *args], env=env or ENV,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "smtpsim", *args],
+        env=env or ENV,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def _run_args(out: Path, seed: int) -> list[str]:
-    return ["run", SCENARIO, "--until", "5min", "--seed", str(seed), "--out", str(out),
-            "--quiet"]
+    return ["run", SCENARIO, "--until", "5min", "--seed", str(seed), "--out", str(out), "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +51,13 @@ def _old_id(directory: Path) -> str:
 def _paused(out: Path, stage: str) -> subprocess.Popen[str]:
     """``smtpsim run --force`` over ``out``, stopped at ``stage`` (it says so)."""
     env = {**ENV, "SMTPSIM_TEST_PAUSE_AT": stage, "SMTPSIM_TEST_PAUSE_S": "60"}
-    proc = subprocess.Popen([sys.executable, "-m", "smtpsim", *_run_args(out, 2), "--force"],
-                            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpsim", *_run_args(out, 2), "--force"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stderr is not None
     seen = threading.Event()
 
@@ -71,10 +79,12 @@ def _leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
-@pytest.mark.parametrize("stage", ["simulating", "tables", "maillog", "plots", "report",
-                                   "manifest"])
-def test_ctrl_c_keeps_the_earlier_run_and_says_so(earlier: Path, tmp_path: Path,
-                                                  stage: str) -> None:
+@pytest.mark.parametrize(
+    "stage", ["simulating", "tables", "maillog", "plots", "report", "manifest"]
+)
+def test_ctrl_c_keeps_the_earlier_run_and_says_so(
+    earlier: Path, tmp_path: Path, stage: str
+) -> None:
     out = tmp_path / "run"
     shutil.copytree(earlier, out)
     old = _old_id(out)
@@ -83,9 +93,14 @@ def test_ctrl_c_keeps_the_earlier_run_and_says_so(earlier: Path, tmp_path: Path,
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     part = "simulating" if stage == "simulating" else "writing the results"
-    assert err.strip().splitlines()[-1].startswith(
-        f"smtpsim run: interrupted while {part}; {out} unchanged: it still holds run {old} "
-        "(scenario quickstart, seed 1, written ")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"smtpsim run: interrupted while {part}; {out} unchanged: it still holds run {old} "
+            "(scenario quickstart, seed 1, written "
+        )
+    )
     assert "Traceback" not in err
     assert check_run_dir(out).run_id == old  # whole, and the earlier one
     assert _leftovers(out) == []  # the staged files are gone
@@ -132,7 +147,9 @@ def test_a_run_is_never_written_over_without_force(earlier: Path, tmp_path: Path
     env = {**ENV, "SMTPSIM_TEST_PAUSE_AT": "simulating", "SMTPSIM_TEST_PAUSE_S": "60"}
     done = _smtpsim(*_run_args(out, 2), env=env)
     assert done.returncode == 2
-    assert done.stderr == (f"smtpsim run: error: {out} already holds run {old} (scenario "
-                           f"quickstart, seed 1, written {check_run_dir(out).written_at}); "
-                           "--force replaces it\n")
+    assert done.stderr == (
+        f"smtpsim run: error: {out} already holds run {old} (scenario "
+        f"quickstart, seed 1, written {check_run_dir(out).written_at}); "
+        "--force replaces it\n"
+    )
     assert check_run_dir(out).run_id == old and _leftovers(out) == []

@@ -31,8 +31,12 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_every_problem_with_its_path_and_exit_2(command, broken, tmp_path):
     extra = ["--out", str(tmp_path / "out")] if command == "run" else []
-    done = subprocess.run([sys.executable, "-m", "smtpsim", command, str(broken), *extra],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "smtpsim", command, str(broken), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     problems = [line.strip() for line in done.stderr.splitlines()[1:]]

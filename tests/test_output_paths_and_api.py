@@ -16,8 +16,9 @@ from smtpsim.cli.common import default_out
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["../../escaped", "/etc/cron.d/x", "..", "a/../../b",
-                                  "..\\..\\win", "ok name é"])
+@pytest.mark.parametrize(
+    "name", ["../../escaped", "/etc/cron.d/x", "..", "a/../../b", "..\\..\\win", "ok name é"]
+)
 def test_default_out_is_one_segment_under_results(name: str) -> None:
     out = default_out(name)
     assert out.parent == Path("results")
@@ -33,9 +34,25 @@ def test_run_with_a_hostile_name_writes_under_results(tmp_path: Path) -> None:
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "smtpsim", "run", str(scenario),
-                           "--until", "60s", "--no-plots", "--no-maillog", "--quiet"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smtpsim",
+            "run",
+            str(scenario),
+            "--until",
+            "60s",
+            "--no-plots",
+            "--no-maillog",
+            "--quiet",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     written = [p for p in (work / "results").iterdir()]
     assert [p.name for p in written] == ["_.._escaped-seed42"]
@@ -47,8 +64,16 @@ def test_run_with_a_hostile_name_writes_under_results(tmp_path: Path) -> None:
 
 def test_dir_lists_the_public_api() -> None:
     names = dir(smtpsim)
-    for name in ("simulate", "load_scenario", "compare", "sweep", "RunOptions", "RunResult",
-                 "ScenarioError", "__version__"):
+    for name in (
+        "simulate",
+        "load_scenario",
+        "compare",
+        "sweep",
+        "RunOptions",
+        "RunResult",
+        "ScenarioError",
+        "__version__",
+    ):
         assert name in names
         getattr(smtpsim, name)  # and each one loads
 

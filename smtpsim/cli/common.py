@@ -180,8 +180,15 @@ def read_results(directory: Path, prog: str) -> tuple[Any, Any, int]:
     except RunDirError as error:
         return None, None, fail(prog, str(error), EXIT_USAGE)
     except Exception as error:  # damaged files: pyarrow, pandas and json raise many types
-        return None, None, fail(prog, f"cannot read the results in {directory}: "
-                                f"{type(error).__name__}: {error}", EXIT_USAGE)
+        return (
+            None,
+            None,
+            fail(
+                prog,
+                f"cannot read the results in {directory}: {type(error).__name__}: {error}",
+                EXIT_USAGE,
+            ),
+        )
     info = result.source
     assert info is not None  # read() always says what it checked
     if info.warning:

@@ -76,57 +76,111 @@ def fraction(text: str) -> float:
         value = -1.0
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(
-            f"expected a percentage such as 5% (or a fraction such as 0.05), got {text!r}")
+            f"expected a percentage such as 5% (or a fraction such as 0.05), got {text!r}"
+        )
     return value
 
 
 def scheduler_address(text: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", text):
         raise argparse.ArgumentTypeError(
-            f"expected a Dask scheduler address such as tcp://HOST:8786, got {text!r}")
+            f"expected a Dask scheduler address such as tcp://HOST:8786, got {text!r}"
+        )
     return text
 
 
-def add_experiment_arguments(parser: argparse.ArgumentParser, replications: int,
-                             target_ci: bool = False) -> None:
+def add_experiment_arguments(
+    parser: argparse.ArgumentParser, replications: int, target_ci: bool = False
+) -> None:
     """The options of compare and sweep that mean the same in both."""
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-        help="override a value in every run, e.g. warmup=30min (repeatable)")
-    parser.add_argument("--replications", "-r", type=positive_int, default=replications,
-                        metavar="R", help=f"replications of each (default: {replications})")
-    parser.add_argument("--jobs", "-j", type=non_negative_int, default=1, metavar="J",
-                        help="local worker processes (default: 1; 0: one per CPU)")
-    parser.add_argument("--scheduler", type=scheduler_address, metavar="tcp://HOST:PORT",
-                        help="run on this Dask distributed scheduler instead "
-                             '(needs pip install "smtpsim[distributed]")')
-    parser.add_argument("--until", metavar="TIME",
-                        help="stop each run at this simulated time, e.g. 30min "
-                             "(default: the scenario's duration)")
-    parser.add_argument("--seed", type=seed_number, metavar="N",
-                        help="base seed of the replications (default: the scenario's)")
-    parser.add_argument("--metrics", metavar="NAME,NAME",
-                        help="metrics to show" + (" and to hold to --target-ci" if target_ci
-                                                  else "") + " (default: all)")
-    parser.add_argument("--metric", dest="metric", action="append", default=[],
-                        metavar="NAME[@flow|domain|host=VALUE]",
-                        help="one more metric, possibly split, e.g. "
-                             "delivery_ratio@domain=bigmail.example (repeatable)")
-    parser.add_argument("--drain", action="store_true",
-                        help="after the traffic, run on until the queues are empty "
-                             "(simulation.drain=true; bounded by simulation.drain_limit)")
-    parser.add_argument("--retry-failed", action="store_true",
-                        help="run again the runs that failed before (default: reuse them "
-                             "from OUT/runs, like every finished run)")
-    parser.add_argument("--format", choices=("png", "svg"), default="png",
-                        help="image format of the figures (default: png)")
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a value in every run, e.g. warmup=30min (repeatable)",
+    )
+    parser.add_argument(
+        "--replications",
+        "-r",
+        type=positive_int,
+        default=replications,
+        metavar="R",
+        help=f"replications of each (default: {replications})",
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=non_negative_int,
+        default=1,
+        metavar="J",
+        help="local worker processes (default: 1; 0: one per CPU)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        metavar="tcp://HOST:PORT",
+        help="run on this Dask distributed scheduler instead "
+        '(needs pip install "smtpsim[distributed]")',
+    )
+    parser.add_argument(
+        "--until",
+        metavar="TIME",
+        help="stop each run at this simulated time, e.g. 30min (default: the scenario's duration)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=seed_number,
+        metavar="N",
+        help="base seed of the replications (default: the scenario's)",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="NAME,NAME",
+        help="metrics to show"
+        + (" and to hold to --target-ci" if target_ci else "")
+        + " (default: all)",
+    )
+    parser.add_argument(
+        "--metric",
+        dest="metric",
+        action="append",
+        default=[],
+        metavar="NAME[@flow|domain|host=VALUE]",
+        help="one more metric, possibly split, e.g. "
+        "delivery_ratio@domain=bigmail.example (repeatable)",
+    )
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="after the traffic, run on until the queues are empty "
+        "(simulation.drain=true; bounded by simulation.drain_limit)",
+    )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the runs that failed before (default: reuse them "
+        "from OUT/runs, like every finished run)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("png", "svg"),
+        default="png",
+        help="image format of the figures (default: png)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="do not draw the figures")
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help="no progress bar and no tables (files are still written)")
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar and no tables (files are still written)",
+    )
 
 
-def common_options(args: argparse.Namespace, parser: argparse.ArgumentParser
-                   ) -> tuple[float | None, tuple[str, ...]]:
+def common_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[float | None, tuple[str, ...]]:
     """``--until`` in seconds and the ``--metrics`` asked for (usage errors exit 2)."""
     from ..experiment.metrics import METRICS, parse_metric
     from ..scenario.units import parse_duration
@@ -159,15 +213,23 @@ def common_options(args: argparse.Namespace, parser: argparse.ArgumentParser
     return until, metrics
 
 
-def run_options(args: argparse.Namespace, until: float | None,
-                metrics: tuple[str, ...]) -> RunOptions:
+def run_options(
+    args: argparse.Namespace, until: float | None, metrics: tuple[str, ...]
+) -> RunOptions:
     """What the command line says of every run (``common_options`` first)."""
     from ..experiment.options import RunOptions
 
-    return RunOptions(replications=args.replications, overrides=tuple(args.overrides),
-                      seed=args.seed, until=until, metrics=metrics, jobs=args.jobs,
-                      scheduler=args.scheduler, retry_failed=args.retry_failed,
-                      progress=show_progress(args))
+    return RunOptions(
+        replications=args.replications,
+        overrides=tuple(args.overrides),
+        seed=args.seed,
+        until=until,
+        metrics=metrics,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        retry_failed=args.retry_failed,
+        progress=show_progress(args),
+    )
 
 
 def check_splits(scenarios: Any, metrics: Any) -> None:
@@ -196,22 +258,30 @@ def execution_failure(prog: str, error: BaseException, scheduler: str | None) ->
     if isinstance(error, ImportError):
         return fail(prog, str(error), EXIT_FAILURE)
     where = f" (scheduler {scheduler})" if scheduler else ""
-    return fail(prog, f"the runs could not be executed{where}: "
-                f"{type(error).__name__}: {error}", EXIT_FAILURE)
+    return fail(
+        prog,
+        f"the runs could not be executed{where}: {type(error).__name__}: {error}",
+        EXIT_FAILURE,
+    )
 
 
 def interrupted(prog: str, out: Path) -> int:
-    print(f"{prog}: interrupted; the runs that finished are kept in {out / 'runs'}/: "
-          "run the same command again to run only the missing ones", file=sys.stderr)
+    print(
+        f"{prog}: interrupted; the runs that finished are kept in {out / 'runs'}/: "
+        "run the same command again to run only the missing ones",
+        file=sys.stderr,
+    )
     return 130
 
 
-def report_failures(prog: str, errors: Any, total: int, out: Path,
-                    describe: Any) -> None:
+def report_failures(prog: str, errors: Any, total: int, out: Path, describe: Any) -> None:
     """``N of M runs failed`` and the first few errors, on stderr."""
     n = len(errors)
-    print(f"{prog}: {n} of {total} run(s) failed (left out of the statistics; "
-          f"tracebacks in {out / 'errors.csv'}):", file=sys.stderr)
+    print(
+        f"{prog}: {n} of {total} run(s) failed (left out of the statistics; "
+        f"tracebacks in {out / 'errors.csv'}):",
+        file=sys.stderr,
+    )
     for row in list(errors.itertuples())[:5]:
         print(f"  {describe(row)}: {row.error}", file=sys.stderr)
     if n > 5:
@@ -228,9 +298,14 @@ class _Experiment(Protocol):
     def write(self, out: Path, *, fmt: str, plots: bool) -> list[Path]: ...
 
 
-def run_and_write(prog: str, args: argparse.Namespace, out: Path,
-                  start: Callable[[], E], show: Callable[[E, list[Path]], None],
-                  describe: Callable[[E, Any], str]) -> int:
+def run_and_write(
+    prog: str,
+    args: argparse.Namespace,
+    out: Path,
+    start: Callable[[], E],
+    show: Callable[[E, list[Path]], None],
+    describe: Callable[[E, Any], str],
+) -> int:
     """Run the experiment (``start()``), write its results to ``out``, ``show`` them
     unless ``--quiet`` and list the runs that failed (``describe(result, row)``
     names one). Returns the exit status: 130 when interrupted (finished runs are
@@ -249,8 +324,9 @@ def run_and_write(prog: str, args: argparse.Namespace, out: Path,
     if not args.quiet:
         show(result, written)
     if result.failed:
-        report_failures(prog, result.errors, len(result.runs), out,
-                        lambda row: describe(result, row))
+        report_failures(
+            prog, result.errors, len(result.runs), out, lambda row: describe(result, row)
+        )
         return EXIT_FAILURE
     return 0
 
@@ -260,25 +336,45 @@ def run_and_write(prog: str, args: argparse.Namespace, out: Path,
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="compare configurations over replications, with confidence intervals",
-        description=__doc__, epilog=_EPILOG,
+        NAME,
+        help="compare configurations over replications, with confidence intervals",
+        description=__doc__,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("configs", nargs="+", metavar="SCENARIO[::PATH=VALUE...]",
-                        help="configurations: scenario files, each with overrides of its own "
-                             "after '::'")
-    parser.add_argument("--label", dest="labels", action="append", metavar="NAME",
-                        help="name of each configuration, in order (repeat once per "
-                             "configuration; default: the file name)")
+    parser.add_argument(
+        "configs",
+        nargs="+",
+        metavar="SCENARIO[::PATH=VALUE...]",
+        help="configurations: scenario files, each with overrides of its own after '::'",
+    )
+    parser.add_argument(
+        "--label",
+        dest="labels",
+        action="append",
+        metavar="NAME",
+        help="name of each configuration, in order (repeat once per "
+        "configuration; default: the file name)",
+    )
     add_experiment_arguments(parser, replications=10, target_ci=True)
-    parser.add_argument("--target-ci", type=fraction, metavar="PCT",
-                        help="add replications until every metric's confidence half-width "
-                             "is within PCT of its mean, e.g. 5%% (Law & Kelton's "
-                             "sequential procedure)")
-    parser.add_argument("--max-replications", type=positive_int, default=100, metavar="N",
-                        help="stop --target-ci at this many replications (default: 100)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="where to write the results (default: results/compare-NAME)")
+    parser.add_argument(
+        "--target-ci",
+        type=fraction,
+        metavar="PCT",
+        help="add replications until every metric's confidence half-width "
+        "is within PCT of its mean, e.g. 5%% (Law & Kelton's "
+        "sequential procedure)",
+    )
+    parser.add_argument(
+        "--max-replications",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="stop --target-ci at this many replications (default: 100)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="where to write the results (default: results/compare-NAME)"
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -294,8 +390,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
 
     if args.labels is not None and len(args.labels) != len(args.configs):
-        parser.error(f"{len(args.labels)} --label for {len(args.configs)} configuration(s): "
-                     "give one per configuration, in order")
+        parser.error(
+            f"{len(args.labels)} --label for {len(args.configs)} configuration(s): "
+            "give one per configuration, in order"
+        )
     try:
         configs = make_configs(args.configs, args.labels)
     except ConfigError as error:
@@ -307,32 +405,45 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         try:
             check_config(config, args.overrides)
         except ConfigError as error:
-            status = report_problems(parser.prog, f"{error.source} ({error.label})",
-                                     error.problems)
+            status = report_problems(parser.prog, f"{error.source} ({error.label})", error.problems)
     if status:
         return status
     default = default_out(f"compare-{Path(configs[0].source).stem}")
     out = Path(args.out) if args.out else default
-    sources: list[Any] = [(c.source if c.source != "<text>" else c.text, c.overrides)
-                          for c in configs]
+    sources: list[Any] = [
+        (c.source if c.source != "<text>" else c.text, c.overrides) for c in configs
+    ]
     try:
         check_splits([check_config(c, args.overrides) for c in configs], metrics)
     except ValueError as error:
         parser.error(f"--metric: {error}")
+
     def start() -> Comparison:
-        return compare(sources, run_options(args, until, metrics),
-                       labels=[c.label for c in configs], target_ci=args.target_ci,
-                       max_replications=args.max_replications, out=out)
+        return compare(
+            sources,
+            run_options(args, until, metrics),
+            labels=[c.label for c in configs],
+            target_ci=args.target_ci,
+            max_replications=args.max_replications,
+            out=out,
+        )
 
     def show(result: Comparison, written: list[Path]) -> None:
         print(result.format())
         print()
-        print(f"results: {out}/ (runs, table, differences, delays, queues, errors "
-              f".csv/.parquet; report.html; runs/ keeps each run)")
+        print(
+            f"results: {out}/ (runs, table, differences, delays, queues, errors "
+            f".csv/.parquet; report.html; runs/ keeps each run)"
+        )
         figures = [p for p in written if p.parent.name == "plots"]
         if figures:
-            print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in figures)} "
-                  f".{args.format})")
+            print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in figures)} .{args.format})")
 
-    return run_and_write(parser.prog, args, out, start, show,
-                         lambda _result, row: f"{row.config}, replication {row.replication}")
+    return run_and_write(
+        parser.prog,
+        args,
+        out,
+        start,
+        show,
+        lambda _result, row: f"{row.config}, replication {row.replication}",
+    )

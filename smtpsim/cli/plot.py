@@ -32,12 +32,16 @@ directory that holds no readable results."""
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="draw the figures of a run's results", description=__doc__,
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        NAME,
+        help="draw the figures of a run's results",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("dir", metavar="DIR", help="a results directory of 'smtpsim run'")
-    parser.add_argument("--format", choices=("png", "svg"), default="png",
-                        help="image format (default: png)")
+    parser.add_argument(
+        "--format", choices=("png", "svg"), default="png", help="image format (default: png)"
+    )
     parser.add_argument("--out", metavar="DIR", help="where to write them (default: DIR/plots)")
     parser.set_defaults(run=run)
     return parser
@@ -66,5 +70,6 @@ def write_figures(result: Any, out: Path, fmt: str, prog: str) -> tuple[list[Pat
     except OSError as error:
         return [], fail(prog, f"cannot write plots to {out}: {error}", EXIT_USAGE)
     except Exception as error:  # a bug of ours: one line, not a traceback
-        return [], fail(prog, f"cannot draw the plots: {type(error).__name__}: {error}",
-                        EXIT_FAILURE)
+        return [], fail(
+            prog, f"cannot draw the plots: {type(error).__name__}: {error}", EXIT_FAILURE
+        )

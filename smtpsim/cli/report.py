@@ -29,12 +29,16 @@ command line or a directory that holds no readable results."""
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="(re)build the report.html of a run", description=__doc__,
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        NAME,
+        help="(re)build the report.html of a run",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("dir", metavar="DIR", help="a results directory of 'smtpsim run'")
-    parser.add_argument("--out", metavar="FILE",
-                        help="where to write the page (default: DIR/report.html)")
+    parser.add_argument(
+        "--out", metavar="FILE", help="where to write the page (default: DIR/report.html)"
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -50,8 +54,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         page = build_run_report(result, directory)
     except Exception as error:  # a bug of ours: one line, not a traceback
-        return fail(parser.prog, f"cannot build the report: {type(error).__name__}: {error}",
-                    EXIT_FAILURE)
+        return fail(
+            parser.prog, f"cannot build the report: {type(error).__name__}: {error}", EXIT_FAILURE
+        )
     try:
         out.write_text(page, encoding="utf-8")
     except OSError as error:

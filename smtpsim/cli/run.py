@@ -45,33 +45,65 @@ command line or scenario (including a run stopped by simulation.max_events) or a
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="simulate a scenario", description=__doc__, epilog=_EPILOG,
+        NAME,
+        help="simulate a scenario",
+        description=__doc__,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(parser)
-    parser.add_argument("--seed", type=seed_number, metavar="N",
-                        help="random seed, 0 to 2**64-1 (default: the scenario's)")
-    parser.add_argument("--until", metavar="TIME",
-                        help="stop at this simulated time, e.g. 30min (default: duration)")
-    parser.add_argument("--drain", action="store_true",
-                        help="after the traffic (at the duration or --until), run on until "
-                             "every queue is empty (bounded by simulation.drain_limit)")
+    parser.add_argument(
+        "--seed",
+        type=seed_number,
+        metavar="N",
+        help="random seed, 0 to 2**64-1 (default: the scenario's)",
+    )
+    parser.add_argument(
+        "--until",
+        metavar="TIME",
+        help="stop at this simulated time, e.g. 30min (default: duration)",
+    )
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="after the traffic (at the duration or --until), run on until "
+        "every queue is empty (bounded by simulation.drain_limit)",
+    )
     parser.add_argument("--out", metavar="DIR", help="where to write the results")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the earlier run in --out (never a directory that "
-                             "does not hold a run)")
-    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
-                        help="table file format (default: parquet)")
-    parser.add_argument("--no-plots", action="store_true",
-                        help="do not draw the figures (OUT/plots/*.png)")
-    parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="do not write OUT/report.html (see 'smtpsim report --help')")
-    parser.add_argument("--no-maillog", dest="maillog", action="store_false",
-                        help="do not write the maillog (OUT/maillog, Postfix's log format)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the earlier run in --out (never a directory that does not hold a run)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("parquet", "csv"),
+        default="parquet",
+        help="table file format (default: parquet)",
+    )
+    parser.add_argument(
+        "--no-plots", action="store_true", help="do not draw the figures (OUT/plots/*.png)"
+    )
+    parser.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not write OUT/report.html (see 'smtpsim report --help')",
+    )
+    parser.add_argument(
+        "--no-maillog",
+        dest="maillog",
+        action="store_false",
+        help="do not write the maillog (OUT/maillog, Postfix's log format)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="also say how the run went: SMTP sessions replayed from the "
-                             "session memo or run through the protocol machines")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also say how the run went: SMTP sessions replayed from the "
+        "session memo or run through the protocol machines",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -127,41 +159,53 @@ def _kept(stage: Any, out: Path) -> str:
     return f"nothing written to {out}"
 
 
-def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser, scenario: Any,
-              seed: int, until: float | None) -> tuple[Any, int]:
+def _simulate(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    scenario: Any,
+    seed: int,
+    until: float | None,
+) -> tuple[Any, int]:
     from ..metrics.run_dir import checkpoint
     from ..simulation import EventLimitError, simulate
 
     bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(scenario.name)
     try:
         checkpoint("simulating")
-        return simulate(scenario, seed=seed, until=until,
-                        drain=True if args.drain else None, progress=bar), 0
+        return simulate(
+            scenario, seed=seed, until=until, drain=True if args.drain else None, progress=bar
+        ), 0
     except EventLimitError as error:  # the scenario asks for too much: say which setting
         return None, fail(parser.prog, str(error), EXIT_USAGE)
     except Exception as error:  # the engine's own bug: report it, keep the trace in meta
-        return None, fail(parser.prog, f"the simulation failed: {type(error).__name__}: "
-                          f"{error}", EXIT_FAILURE)
+        return None, fail(
+            parser.prog, f"the simulation failed: {type(error).__name__}: {error}", EXIT_FAILURE
+        )
     finally:
         if bar is not None:
             bar.close()
 
 
-def _write(args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any,
-           stage: Any) -> int:
+def _write(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any, stage: Any
+) -> int:
     """Every file of the run into the stage, then the stage into place."""
     from ..metrics.run_dir import checkpoint
 
-    parts = 5 + int(args.maillog and result.has_attempts) + int(not args.no_plots) \
-        + int(args.report) + 1
+    parts = (
+        5
+        + int(args.maillog and result.has_attempts)
+        + int(not args.no_plots)
+        + int(args.report)
+        + 1
+    )
     bar = None if args.quiet or not sys.stderr.isatty() else StepBar("writing", parts)
     step = bar if bar is not None else _no_step
     try:
         try:
             result.write_files(stage.path, fmt=args.format, maillog=args.maillog, step=step)
         except OSError as error:
-            return fail(parser.prog, f"cannot write results to {stage.target}: {error}",
-                        EXIT_USAGE)
+            return fail(parser.prog, f"cannot write results to {stage.target}: {error}", EXIT_USAGE)
         if not args.no_plots:
             from .plot import write_figures  # matplotlib only now: `smtpsim --help` stays fast
 
@@ -177,18 +221,25 @@ def _write(args: argparse.Namespace, parser: argparse.ArgumentParser, result: An
             try:
                 source = Path(args.scenario)
                 text = source.read_text(encoding="utf-8") if source.is_file() else None
-                write_run_report(result, stage.path, scenario_text=text,
-                                        source=args.scenario, overrides=args.overrides)
+                write_run_report(
+                    result,
+                    stage.path,
+                    scenario_text=text,
+                    source=args.scenario,
+                    overrides=args.overrides,
+                )
             except OSError as error:
-                return fail(parser.prog, f"cannot write the report to {stage.target}: {error}",
-                            EXIT_USAGE)
+                return fail(
+                    parser.prog, f"cannot write the report to {stage.target}: {error}", EXIT_USAGE
+                )
             checkpoint("report")
         step("in place")
         try:
             stage.commit(result.meta)
         except OSError as error:
-            return fail(parser.prog, f"cannot put the results in {stage.target}: {error}",
-                        EXIT_USAGE)
+            return fail(
+                parser.prog, f"cannot put the results in {stage.target}: {error}", EXIT_USAGE
+            )
         return 0
     finally:
         if bar is not None:
@@ -199,8 +250,9 @@ def _no_step(part: str) -> None:
     pass
 
 
-def _print_summary(args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any,
-                   out: Path) -> None:
+def _print_summary(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any, out: Path
+) -> None:
     summary = result.summary()
     for warning in summary["warnings"]:  # even with --quiet: the shares are censored
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
@@ -208,8 +260,10 @@ def _print_summary(args: argparse.Namespace, parser: argparse.ArgumentParser, re
         return
     print(format_summary(summary, result.meta, verbose=args.verbose))
     maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
-    print(f"results: {out}/ (run {result.meta.get('run_id')}: messages, recipients, attempts, "
-          f"levels .{args.format}; summary.json, meta.json{maillog}; manifest.json)")
+    print(
+        f"results: {out}/ (run {result.meta.get('run_id')}: messages, recipients, attempts, "
+        f"levels .{args.format}; summary.json, meta.json{maillog}; manifest.json)"
+    )
     plots = sorted((out / "plots").glob("*.png")) if not args.no_plots else []
     if plots:
         print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
@@ -230,23 +284,32 @@ def format_summary(s: dict[str, Any], meta: dict[str, Any], *, verbose: bool = F
     for status in ("delivered", "bounced", "expired", "lost", "pending"):
         lines.append(f"    {status:<20}  {r[status]:>10,}  {format_percent(r[status], n):>8}")
     if d["p50"] is not None:
-        lines.append("  delay of delivered      p50 {}  p95 {}  p99 {}  max {}".format(
-            *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))))
+        lines.append(
+            "  delay of delivered      p50 {}  p95 {}  p99 {}  max {}".format(
+                *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))
+            )
+        )
     if s["deferral_rate"] is not None:
         lines.append(f"  deferral rate           {100 * s['deferral_rate']:>9.2f} % of attempts")
     if s["attempts_per_recipient"] is not None:
-        lines.append(f"  SMTP attempts per recipient (all hops)      "
-                     f"{s['attempts_per_recipient']:>8.2f}")
+        lines.append(
+            f"  SMTP attempts per recipient (all hops)      {s['attempts_per_recipient']:>8.2f}"
+        )
     if s.get("retries_per_recipient") is not None:
-        lines.append(f"  retries (deferred attempts) per recipient   "
-                     f"{s['retries_per_recipient']:>8.2f}")
+        lines.append(
+            f"  retries (deferred attempts) per recipient   {s['retries_per_recipient']:>8.2f}"
+        )
     run = s.get("run", {})
     if run.get("drain"):
-        lines.append("  drained: traffic stopped at "
-                     f"{_seconds(run.get('traffic_end_s'))}, " + (
-                         f"queues empty at {_seconds(run.get('drained_at_s'))}"
-                         if run.get("drained") else
-                         f"limit reached at {_seconds(run.get('end_s'))} with mail still queued"))
+        lines.append(
+            "  drained: traffic stopped at "
+            f"{_seconds(run.get('traffic_end_s'))}, "
+            + (
+                f"queues empty at {_seconds(run.get('drained_at_s'))}"
+                if run.get("drained")
+                else f"limit reached at {_seconds(run.get('end_s'))} with mail still queued"
+            )
+        )
     b = s["bounce_messages"]
     lines.append(f"  bounce messages         {b['sent']:>10,}  ({b['delivered']:,} delivered)")
     for host, peaks in sorted(s["peak_queue"].items()):
@@ -255,10 +318,12 @@ def format_summary(s: dict[str, Any], meta: dict[str, Any], *, verbose: bool = F
     sessions = meta.get("sessions")
     if verbose and sessions:
         total = sessions["replayed"] + sessions["ran_machines"]
-        lines.append(f"  SMTP sessions           {total:>10,}  ({sessions['replayed']:,} replayed "
-                     f"from the session memo of {sessions['shapes']:,} shapes, "
-                     f"{sessions['ran_machines']:,} ran the protocol machines; "
-                     f"session_memo: {sessions['memo']})")
+        lines.append(
+            f"  SMTP sessions           {total:>10,}  ({sessions['replayed']:,} replayed "
+            f"from the session memo of {sessions['shapes']:,} shapes, "
+            f"{sessions['ran_machines']:,} ran the protocol machines; "
+            f"session_memo: {sessions['memo']})"
+        )
     return "\n".join(lines)
 
 

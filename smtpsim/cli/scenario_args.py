@@ -15,7 +15,11 @@ __all__ = ["add_scenario_arguments", "load_or_report"]
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
         help="override a value, e.g. hosts.out.postfix.maximal_backoff_time=2h (repeatable)",
     )
 

@@ -18,8 +18,11 @@ Examples:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="print the JSON Schema of scenario files", description=__doc__,
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        NAME,
+        help="print the JSON Schema of scenario files",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(run=run)
     return parser

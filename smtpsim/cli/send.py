@@ -77,36 +77,55 @@ def add_parser(subparsers: Any) -> CliParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--server", metavar="HOST:PORT", type=lambda t: host_port(t, default_port=25),
-        required=True, help="the SMTP server (port 25 if not given)",
+        "--server",
+        metavar="HOST:PORT",
+        type=lambda t: host_port(t, default_port=25),
+        required=True,
+        help="the SMTP server (port 25 if not given)",
     )
     p.add_argument(
-        "--from", dest="sender", metavar="ADDRESS", type=sender_address, required=True,
+        "--from",
+        dest="sender",
+        metavar="ADDRESS",
+        type=sender_address,
+        required=True,
         help="envelope sender; '<>' for the null sender of bounces",
     )
     p.add_argument(
-        "--to", dest="recipients", metavar="ADDRESS", type=address, action="append",
-        required=True, help="envelope recipient (repeat for several)",
+        "--to",
+        dest="recipients",
+        metavar="ADDRESS",
+        type=address,
+        action="append",
+        required=True,
+        help="envelope recipient (repeat for several)",
     )
     content = p.add_mutually_exclusive_group()
     content.add_argument("--file", metavar="MSG.eml", help="send this file as the message")
     content.add_argument(
-        "--size", metavar="N", type=non_negative_int,
+        "--size",
+        metavar="N",
+        type=non_negative_int,
         help="generated message with a body of N bytes",
     )
     p.add_argument("--subject", help="Subject of the generated message")
     p.add_argument(
-        "--helo", type=hostname, default=None,
+        "--helo",
+        type=hostname,
+        default=None,
         help="name to give in EHLO (default: this machine's name)",
     )
     p.add_argument("--auth", metavar="USER:PASS", type=user_pass, help="authenticate (AUTH)")
     p.add_argument(
-        "--starttls", action="store_true",
+        "--starttls",
+        action="store_true",
         help="require STARTTLS and a valid certificate; never send in the clear",
     )
     p.add_argument("--cafile", metavar="PEM", help="CA certificates to verify the server with")
     p.add_argument(
-        "--timeout", metavar="SECONDS", type=positive_float,
+        "--timeout",
+        metavar="SECONDS",
+        type=positive_float,
         help="wait at most this long for the connection and for each reply "
         "(default: Postfix's smtp_*_timeout values)",
     )

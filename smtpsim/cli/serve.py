@@ -109,63 +109,107 @@ def add_parser(subparsers: Any) -> CliParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--listen", metavar="HOST:PORT", type=lambda t: host_port(t),
+        "--listen",
+        metavar="HOST:PORT",
+        type=lambda t: host_port(t),
         default=("127.0.0.1", 2525),
         help="address to listen on; port 0 picks a free port (default: 127.0.0.1:2525)",
     )
     p.add_argument(
-        "--domain", metavar="DOMAIN", type=domain, action="append", required=True,
+        "--domain",
+        metavar="DOMAIN",
+        type=domain,
+        action="append",
+        required=True,
         help="a local domain whose mail is accepted (repeat for several)",
     )
     p.add_argument(
-        "--user", metavar="USER@DOMAIN", type=address, action="append", default=[],
+        "--user",
+        metavar="USER@DOMAIN",
+        type=address,
+        action="append",
+        default=[],
         help="a known user; a domain with --user lines accepts only those users",
     )
     p.add_argument("--maildir", metavar="DIR", help="store accepted messages in DIR")
     p.add_argument(
-        "--inject", metavar="PHASE:REPLY[@P]", type=_injection, action="append", default=[],
+        "--inject",
+        metavar="PHASE:REPLY[@P]",
+        type=_injection,
+        action="append",
+        default=[],
         help="force REPLY at PHASE with probability P (see below)",
     )
     p.add_argument(
-        "--auth-user", metavar="USER:PASS", type=user_pass, action="append", default=[],
+        "--auth-user",
+        metavar="USER:PASS",
+        type=user_pass,
+        action="append",
+        default=[],
         help="offer AUTH PLAIN LOGIN and accept this user (repeat for several)",
     )
     p.add_argument(
-        "--hostname", type=hostname, default=None,
+        "--hostname",
+        type=hostname,
+        default=None,
         help="name in the greeting and EHLO reply (default: this machine's name)",
     )
     p.add_argument(
-        "--max-size", metavar="BYTES", type=non_negative_int, default=10_240_000,
+        "--max-size",
+        metavar="BYTES",
+        type=non_negative_int,
+        default=10_240_000,
         help="message size limit announced with SIZE; 0 means none (default: 10240000)",
     )
     p.add_argument(
         "--no-pipelining", action="store_true", help="do not offer PIPELINING (RFC 2920)"
     )
     p.add_argument(
-        "--relay-denied", choices=("temporary", "permanent"), default="temporary",
+        "--relay-denied",
+        choices=("temporary", "permanent"),
+        default="temporary",
         help="reply to relay attempts: 454 4.7.1 (temporary, Postfix's default) or 554 5.7.1",
     )
     p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: offer STARTTLS")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
     p.add_argument(
-        "--max-connections", metavar="N", type=non_negative_int, default=100,
+        "--max-connections",
+        metavar="N",
+        type=non_negative_int,
+        default=100,
         help="simultaneous sessions; more get 421 (default: 100)",
     )
     p.add_argument(
-        "--greylist", metavar="DELAY", nargs="?", type=_delay, const=300.0, default=None,
+        "--greylist",
+        metavar="DELAY",
+        nargs="?",
+        type=_delay,
+        const=300.0,
+        default=None,
         help="greylist new (client, sender, recipient) triplets for DELAY (default 300s)",
     )
     p.add_argument(
-        "--dnsbl-listed", metavar="IP_OR_CIDR", type=_ip_or_cidr, action="append",
-        default=[], help="list this client address or network in the DNSBL local.dnsbl",
+        "--dnsbl-listed",
+        metavar="IP_OR_CIDR",
+        type=_ip_or_cidr,
+        action="append",
+        default=[],
+        help="list this client address or network in the DNSBL local.dnsbl",
     )
     p.add_argument(
-        "--rate-limit", metavar="KIND=N", type=_rate_limit, action="append", default=[],
+        "--rate-limit",
+        metavar="KIND=N",
+        type=_rate_limit,
+        action="append",
+        default=[],
         help="per-client limit: connections, messages or recipients per minute, "
         "or concurrent connections (see below)",
     )
     p.add_argument(
-        "--seed", metavar="N", type=int, default=0,
+        "--seed",
+        metavar="N",
+        type=int,
+        default=0,
         help="seed of the random stream of --inject probabilities (default: 0)",
     )
     p.set_defaults(run=run)

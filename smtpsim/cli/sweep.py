@@ -52,26 +52,41 @@ run the same command again to resume)."""
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="run a scenario over a design of parameter values, resumably",
-        description=__doc__, epilog=_EPILOG,
+        NAME,
+        help="run a scenario over a design of parameter values, resumably",
+        description=__doc__,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML)")
-    parser.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2,...",
-                        help="a parameter and its values; several --vary give their full "
-                             "factorial (repeatable)")
-    parser.add_argument("--point", action="append", default=[],
-                        metavar="PATH=VALUE[,PATH=VALUE...]",
-                        help="one point of an explicit design (repeatable)")
+    parser.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
+        help="a parameter and its values; several --vary give their full factorial (repeatable)",
+    )
+    parser.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE[,PATH=VALUE...]",
+        help="one point of an explicit design (repeatable)",
+    )
     add_experiment_arguments(parser, replications=3)
-    parser.add_argument("--out", metavar="DIR", required=True,
-                        help="where to store the runs and write the results (required)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="where to store the runs and write the results (required)",
+    )
     parser.set_defaults(run=run)
     return parser
 
 
-def _design(args: argparse.Namespace, parser: argparse.ArgumentParser
-            ) -> tuple[dict[str, list[str]], list[dict[str, str]] | None]:
+def _design(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[dict[str, list[str]], list[dict[str, str]] | None]:
     from ..experiment.sweep import split_values
 
     if not args.vary and not args.point:
@@ -132,9 +147,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(f"--metric: {error}")
     out = Path(args.out)
+
     def start() -> SweepResult:
-        return sweep(args.scenario, run_options(args, until, metrics), vary=vary,
-                     points=points, out=out)
+        return sweep(
+            args.scenario, run_options(args, until, metrics), vary=vary, points=points, out=out
+        )
 
     def show(result: SweepResult, written: list[Path]) -> None:
         from ..experiment.report import interval_caption
@@ -144,12 +161,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(interval_caption(result.confidence) + ":")
         print(result.format())
         print()
-        print(f"results: {out}/ (runs, table, errors .csv/.parquet; report.html; "
-              "runs/ keeps each run)")
+        print(
+            f"results: {out}/ (runs, table, errors .csv/.parquet; report.html; "
+            "runs/ keeps each run)"
+        )
         figures = [p for p in written if p.parent.name == "plots"]
         if figures:
-            print(f"plots: {out / 'plots'}/ ({len(figures)} figures, METRIC-vs-PATH."
-                  f"{args.format})")
+            print(f"plots: {out / 'plots'}/ ({len(figures)} figures, METRIC-vs-PATH.{args.format})")
 
     def describe(result: SweepResult, row: Any) -> str:
         point = ", ".join(f"{k}={v}" for k, v in result.points[row.point].items())

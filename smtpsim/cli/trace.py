@@ -38,18 +38,28 @@ _LIST_MAX = 50
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="follow one message hop by hop", description=__doc__,
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        NAME,
+        help="follow one message hop by hop",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("dir", metavar="DIR", help="a results directory of 'smtpsim run'")
     parser.add_argument("key", metavar="KEY", help="queue id, message-id or address")
-    parser.add_argument("--plot", metavar="FILE",
-                        help="also draw the journey as a timeline (.png or .svg)")
-    parser.add_argument("--log", action="store_true",
-                        help="also print the maillog lines of its queue ids (every reply's "
-                             "text, as the log gives it)")
-    parser.add_argument("--all", action="store_true",
-                        help="trace every message an address matches, not just list them")
+    parser.add_argument(
+        "--plot", metavar="FILE", help="also draw the journey as a timeline (.png or .svg)"
+    )
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="also print the maillog lines of its queue ids (every reply's "
+        "text, as the log gives it)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="trace every message an address matches, not just list them",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -70,12 +80,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return fail(parser.prog, str(error), EXIT_USAGE)
     if len(found) > 1 and not args.all:
         m = result.messages.set_index("msg_id")
-        print(f"{len(found)} messages match {args.key}; trace one by its number, or all "
-              "with --all:")
+        print(
+            f"{len(found)} messages match {args.key}; trace one by its number, or all with --all:"
+        )
         for mid in found[:_LIST_MAX]:
             row = m.loc[mid]
-            print(f"  {mid:>8}  t={float(row['t_submit']):>10.2f} s  from <{row['sender']}>  "
-                  f"{int(row['n_rcpt'])} rcpt  {row['origin']}")
+            print(
+                f"  {mid:>8}  t={float(row['t_submit']):>10.2f} s  from <{row['sender']}>  "
+                f"{int(row['n_rcpt'])} rcpt  {row['origin']}"
+            )
         if len(found) > _LIST_MAX:
             print(f"  ... and {len(found) - _LIST_MAX} more")
         return 0
@@ -93,8 +106,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
             fig = timeline_figure(journeys, incidents=result.meta.get("incidents"))
     except Exception as error:  # a bug of ours: one line, not a traceback
-        return fail(parser.prog, f"cannot trace: {type(error).__name__}: {error}",
-                    EXIT_FAILURE)
+        return fail(parser.prog, f"cannot trace: {type(error).__name__}: {error}", EXIT_FAILURE)
     print(text)
     if fig is not None and plot is not None:
         try:

@@ -21,7 +21,10 @@ Examples:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME, help="check a scenario file", description=__doc__, epilog=_EPILOG,
+        NAME,
+        help="check a scenario file",
+        description=__doc__,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(parser)
@@ -33,7 +36,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     scenario, status = load_or_report(args, parser.prog)
     if scenario is None:
         return status
-    print(f"{args.scenario}: ok: {scenario.name}: {len(scenario.hosts)} hosts, "
-          f"{len(scenario.links)} links, {len(scenario.dns)} DNS zones, "
-          f"{len(scenario.traffic)} traffic flows, {scenario.duration:g} s")
+    print(
+        f"{args.scenario}: ok: {scenario.name}: {len(scenario.hosts)} hosts, "
+        f"{len(scenario.links)} links, {len(scenario.dns)} DNS zones, "
+        f"{len(scenario.traffic)} traffic flows, {scenario.duration:g} s"
+    )
     return 0

@@ -57,8 +57,7 @@ from .sweep import (
     shown_metrics,
 )
 
-__all__ = ["Comparison", "Config", "ConfigError", "compare", "make_configs",
-           "parse_config"]
+__all__ = ["Comparison", "Config", "ConfigError", "compare", "make_configs", "parse_config"]
 
 ConfigSource = Union[str, "os.PathLike[str]", tuple[Union[str, "os.PathLike[str]"], Sequence[str]]]
 """A configuration: a scenario file (or YAML text), ``"FILE::PATH=VALUE::..."``, or a
@@ -115,8 +114,10 @@ def _short(override: str) -> str:
     return f"{path.strip().split('.')[-1]}={value.strip()}"
 
 
-def make_configs(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
-                 labels: Sequence[str] | None = None) -> list[Config]:
+def make_configs(
+    scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
+    labels: Sequence[str] | None = None,
+) -> list[Config]:
     """Configurations from their sources (read once; ``ScenarioError`` for a file
     that cannot be read). Labels: ``labels``, the keys of a mapping, or the file's
     stem (with its overrides when two share a file)."""
@@ -165,9 +166,11 @@ def make_configs(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
         given = list(labels)
         for i, label in enumerate(given):  # still the same: number them
             if given.count(label) > 1:
-                labels[i] = f"{label} #{given[:i + 1].count(label)}"
-    return [Config(label, name, text, own)
-            for label, (name, text, own, _stem) in zip(labels, read, strict=True)]
+                labels[i] = f"{label} #{given[: i + 1].count(label)}"
+    return [
+        Config(label, name, text, own)
+        for label, (name, text, own, _stem) in zip(labels, read, strict=True)
+    ]
 
 
 def _scenario_name(text: str) -> str:
@@ -194,19 +197,30 @@ def check_config(config: Config, overrides: Sequence[str]) -> Any:
 # --- the sequential procedure ------------------------------------------------------------
 
 
-def _satisfied(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequence[str],
-               relative: float, confidence: float,
-               functions: Mapping[str, MetricFunction] | None = None) -> bool:
+def _satisfied(
+    by_config: Sequence[Sequence[RunRecord]],
+    n: int,
+    metrics: Sequence[str],
+    relative: float,
+    confidence: float,
+    functions: Mapping[str, MetricFunction] | None = None,
+) -> bool:
     """Whether, with the first ``n`` replications, every configuration's metrics are
     as precise as asked."""
-    return not any(needs_more(metric_columns(records[:n], metrics, functions), relative,
-                              confidence)
-                   for records in by_config)
+    return not any(
+        needs_more(metric_columns(records[:n], metrics, functions), relative, confidence)
+        for records in by_config
+    )
 
 
-def _estimate(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequence[str],
-              relative: float, confidence: float,
-              functions: Mapping[str, MetricFunction] | None = None) -> int:
+def _estimate(
+    by_config: Sequence[Sequence[RunRecord]],
+    n: int,
+    metrics: Sequence[str],
+    relative: float,
+    confidence: float,
+    functions: Mapping[str, MetricFunction] | None = None,
+) -> int:
     """Replications the precision seems to need: ``n (h / (relative |mean|))^2`` at
     worst over configurations and metrics (Law & Kelton 9.4.1, the approximation)."""
     from .stats import mean_ci
@@ -220,8 +234,7 @@ def _estimate(by_config: Sequence[Sequence[RunRecord]], n: int, metrics: Sequenc
             bound = relative if mean == 0 else relative * abs(mean)
             if half > bound:
                 ratio = half / bound if bound > 0 else math.inf
-                need = max(need, math.ceil(n * ratio * ratio) if math.isfinite(ratio)
-                           else 2 * n)
+                need = max(need, math.ceil(n * ratio * ratio) if math.isfinite(ratio) else 2 * n)
     return need
 
 
@@ -240,12 +253,23 @@ class Comparison(Runs):
     runs with their traceback. ``table()`` and ``differences()``: the statistics.
     """
 
-    def __init__(self, *, configs: Sequence[Config], overrides: Sequence[str],
-                 records: Sequence[Sequence[RunRecord]], specs: Sequence[Sequence[RunSpec]],
-                 metrics: Sequence[str], seed: int, until: float | None, confidence: float,
-                 target_ci: float | None, ran: int, reused: int,
-                 out: Path | None, functions: Mapping[str, MetricFunction] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        *,
+        configs: Sequence[Config],
+        overrides: Sequence[str],
+        records: Sequence[Sequence[RunRecord]],
+        specs: Sequence[Sequence[RunSpec]],
+        metrics: Sequence[str],
+        seed: int,
+        until: float | None,
+        confidence: float,
+        target_ci: float | None,
+        ran: int,
+        reused: int,
+        out: Path | None,
+        functions: Mapping[str, MetricFunction] | None = None,
+    ) -> None:
         self.configs = list(configs)
         self.labels = [c.label for c in self.configs]
         self.overrides = tuple(overrides)
@@ -253,10 +277,20 @@ class Comparison(Runs):
         flat_records = [r for per in records for r in per]
         flat_specs = [s for per in specs for s in per]
         config_col = pd.Categorical([s.config for s in flat_specs], categories=self.labels)
-        super().__init__(keys={"config": config_col}, specs=flat_specs, records=flat_records,
-                         metrics=metrics, functions=functions, ran=ran, reused=reused,
-                         replications=len(records[0]) if records else 0, seed=seed,
-                         until=until, confidence=confidence, out=out)
+        super().__init__(
+            keys={"config": config_col},
+            specs=flat_specs,
+            records=flat_records,
+            metrics=metrics,
+            functions=functions,
+            ran=ran,
+            reused=reused,
+            replications=len(records[0]) if records else 0,
+            seed=seed,
+            until=until,
+            confidence=confidence,
+            out=out,
+        )
         self.delays = self._delays(flat_specs, flat_records)
         self.queues = self._queues(flat_specs, flat_records)
 
@@ -266,14 +300,33 @@ class Comparison(Runs):
             quantiles = np.asarray(record.delay_quantiles, dtype=float)
             if quantiles.size == 0:
                 continue
-            q = (np.asarray(PROBABILITIES) if quantiles.size == len(PROBABILITIES)
-                 else np.linspace(0.0, 1.0, quantiles.size))
-            parts.append(pd.DataFrame({"config": spec.config, "replication": spec.replication,
-                                       "q": q, "delay_s": quantiles}))
-        frame = (pd.concat(parts, ignore_index=True) if parts else
-                 pd.DataFrame({"config": [], "replication": pd.Series([], dtype="int64"),
-                               "q": pd.Series([], dtype=float),
-                               "delay_s": pd.Series([], dtype=float)}))
+            q = (
+                np.asarray(PROBABILITIES)
+                if quantiles.size == len(PROBABILITIES)
+                else np.linspace(0.0, 1.0, quantiles.size)
+            )
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "config": spec.config,
+                        "replication": spec.replication,
+                        "q": q,
+                        "delay_s": quantiles,
+                    }
+                )
+            )
+        frame = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(
+                {
+                    "config": [],
+                    "replication": pd.Series([], dtype="int64"),
+                    "q": pd.Series([], dtype=float),
+                    "delay_s": pd.Series([], dtype=float),
+                }
+            )
+        )
         frame["config"] = pd.Categorical(frame["config"], categories=self.labels)
         return frame
 
@@ -283,12 +336,28 @@ class Comparison(Runs):
             series = np.asarray(record.queue_series, dtype=float).reshape(-1, 2)
             if not len(series):
                 continue
-            parts.append(pd.DataFrame({"config": spec.config, "replication": spec.replication,
-                                       "t": series[:, 0], "queue": series[:, 1]}))
-        frame = (pd.concat(parts, ignore_index=True) if parts else
-                 pd.DataFrame({"config": [], "replication": pd.Series([], dtype="int64"),
-                               "t": pd.Series([], dtype=float),
-                               "queue": pd.Series([], dtype=float)}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "config": spec.config,
+                        "replication": spec.replication,
+                        "t": series[:, 0],
+                        "queue": series[:, 1],
+                    }
+                )
+            )
+        frame = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(
+                {
+                    "config": [],
+                    "replication": pd.Series([], dtype="int64"),
+                    "t": pd.Series([], dtype=float),
+                    "queue": pd.Series([], dtype=float),
+                }
+            )
+        )
         frame["config"] = pd.Categorical(frame["config"], categories=self.labels)
         return frame
 
@@ -301,23 +370,25 @@ class Comparison(Runs):
         runs with a value). A metric not measured yet is computed from the runs' kept
         tables (``add_metrics``)."""
         metrics = self.metrics if metrics is None else self.add_metrics(metrics)
-        groups = [({"config": label}, self.runs[self.runs["config"] == label])
-                  for label in self.labels]
+        groups = [
+            ({"config": label}, self.runs[self.runs["config"] == label]) for label in self.labels
+        ]
         table = pd.DataFrame(ci_rows(groups, metrics, self.confidence))
         table["config"] = pd.Categorical(table["config"], categories=self.labels)
         table["metric"] = pd.Categorical(table["metric"], categories=list(metrics))
         return table
 
-    def differences(self, metrics: Sequence[str | MetricFunction] | None = None
-                    ) -> pd.DataFrame:
+    def differences(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per configuration after the first and metric: ``config``,
         ``versus`` (the first configuration), ``metric``, ``diff`` (mean of config
         minus first, replication by replication), ``half_width``, ``ci_low``,
         ``ci_high`` (paired-t interval), ``excludes_zero`` (the interval lies on one
         side of 0: a difference that is not noise), ``n`` (pairs used)."""
         metrics = self.metrics if metrics is None else self.add_metrics(metrics)
-        wide = {label: self.runs[self.runs["config"] == label].set_index("replication")
-                for label in self.labels}
+        wide = {
+            label: self.runs[self.runs["config"] == label].set_index("replication")
+            for label in self.labels
+        }
         first = self.labels[0]
         rows = []
         for label in self.labels[1:]:
@@ -329,11 +400,30 @@ class Comparison(Runs):
                 n = sum(math.isfinite(x) and math.isfinite(y) for x, y in zip(a, b, strict=True))
                 diff, half = paired_difference(a, b, self.confidence)
                 low, high = diff - half, diff + half
-                rows.append({"config": label, "versus": first, "metric": metric, "diff": diff,
-                             "half_width": half, "ci_low": low, "ci_high": high,
-                             "excludes_zero": bool(low > 0 or high < 0), "n": n})
-        columns = ["config", "versus", "metric", "diff", "half_width", "ci_low", "ci_high",
-                   "excludes_zero", "n"]
+                rows.append(
+                    {
+                        "config": label,
+                        "versus": first,
+                        "metric": metric,
+                        "diff": diff,
+                        "half_width": half,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "excludes_zero": bool(low > 0 or high < 0),
+                        "n": n,
+                    }
+                )
+        columns = [
+            "config",
+            "versus",
+            "metric",
+            "diff",
+            "half_width",
+            "ci_low",
+            "ci_high",
+            "excludes_zero",
+            "n",
+        ]
         table = pd.DataFrame(rows, columns=columns)
         table["config"] = pd.Categorical(table["config"], categories=self.labels)
         table["metric"] = pd.Categorical(table["metric"], categories=list(metrics))
@@ -361,8 +451,7 @@ class Comparison(Runs):
         from ..plots.experiment import compared_metrics
 
         metrics = shown_metrics(self.metrics if metrics is None else self.add_metrics(metrics))
-        return compared_metrics(self.table(metrics), metrics, fig=fig,
-                                confidence=self.confidence)
+        return compared_metrics(self.table(metrics), metrics, fig=fig, confidence=self.confidence)
 
     def plot_queues(self, *, band: tuple[float, float] | None = None, ax: Any = None) -> Any:
         """Messages queued in the network over time, per configuration: the mean of
@@ -371,8 +460,13 @@ class Comparison(Runs):
 
         return queue_bands(self.queues, band=band, ax=ax)
 
-    def write(self, directory: str | Path, *, fmt: str = "png", plots: bool = True,
-              ) -> list[Path]:
+    def write(
+        self,
+        directory: str | Path,
+        *,
+        fmt: str = "png",
+        plots: bool = True,
+    ) -> list[Path]:
         """Write the tables ``runs``, ``table``, ``differences``, ``delays``,
         ``queues``, ``errors`` (CSV and Parquet), the figures
         ``plots/{delay-cdf,metrics,differences,queues}.FMT`` and ``report.html``; returns
@@ -391,17 +485,28 @@ class Comparison(Runs):
 
     # --- text and HTML
 
-    def _cells(self) -> tuple[list[str], list[list[str]], list[str], list[list[str]],
-                              set[tuple[int, int]]]:
+    def _cells(
+        self,
+    ) -> tuple[list[str], list[list[str]], list[str], list[list[str]], set[tuple[int, int]]]:
         metrics = shown_metrics(self.metrics)
         table: dict[Any, dict[Any, Any]] = (
-            self.table(metrics).set_index(["metric", "config"]).to_dict("index"))
+            self.table(metrics).set_index(["metric", "config"]).to_dict("index")
+        )
         head = ["metric", *self.labels]
-        rows = [[m] + [format_estimate(m, *(float(table[(m, c)][k]) for k in
-                                            ("mean", "half_width", "ci_low", "ci_high")))
-                       for c in self.labels] for m in metrics]
+        rows = [
+            [m]
+            + [
+                format_estimate(
+                    m,
+                    *(float(table[(m, c)][k]) for k in ("mean", "half_width", "ci_low", "ci_high")),
+                )
+                for c in self.labels
+            ]
+            for m in metrics
+        ]
         diffs: dict[Any, dict[Any, Any]] = (
-            self.differences(metrics).set_index(["metric", "config"]).to_dict("index"))
+            self.differences(metrics).set_index(["metric", "config"]).to_dict("index")
+        )
         dhead = ["metric", *self.labels[1:]]
         drows = []
         strong = set()
@@ -409,8 +514,11 @@ class Comparison(Runs):
             row = [m]
             for j, c in enumerate(self.labels[1:], start=1):
                 d = diffs[(m, c)]
-                row.append(format_difference(m, float(d["diff"]), float(d["half_width"]),
-                                             bool(d["excludes_zero"])))
+                row.append(
+                    format_difference(
+                        m, float(d["diff"]), float(d["half_width"]), bool(d["excludes_zero"])
+                    )
+                )
                 if bool(d["excludes_zero"]):
                     strong.add((i, j))
             drows.append(row)
@@ -418,9 +526,12 @@ class Comparison(Runs):
 
     def summary_line(self) -> str:
         n = self.replications
-        text = (f"{len(self.labels)} configuration{'s' if len(self.labels) != 1 else ''} x "
-                f"{n} replication{'s' if n != 1 else ''} (base seed {self.seed}"
-                + (f", until {self.until:g} s" if self.until is not None else "") + ")")
+        text = (
+            f"{len(self.labels)} configuration{'s' if len(self.labels) != 1 else ''} x "
+            f"{n} replication{'s' if n != 1 else ''} (base seed {self.seed}"
+            + (f", until {self.until:g} s" if self.until is not None else "")
+            + ")"
+        )
         if self.target_ci is not None:
             text += f", target half-width {100 * self.target_ci:g} % of the mean"
         text += f"; {self.ran} run now, {self.reused} reused"
@@ -433,13 +544,19 @@ class Comparison(Runs):
         the paired differences to the first configuration."""
         head, rows, dhead, drows, _ = self._cells()
         pct = f"{100 * self.confidence:g} %"
-        parts = [self.summary_line(), "",
-                 interval_caption(self.confidence) + ":",
-                 text_table(head, rows, width=width)]
+        parts = [
+            self.summary_line(),
+            "",
+            interval_caption(self.confidence) + ":",
+            text_table(head, rows, width=width),
+        ]
         if len(self.labels) > 1:
-            parts += ["", f"difference to {self.labels[0]} (paired, same seeds), "
-                          f"± {pct} half-width; * the interval excludes 0:",
-                      text_table(dhead, drows, width=width)]
+            parts += [
+                "",
+                f"difference to {self.labels[0]} (paired, same seeds), "
+                f"± {pct} half-width; * the interval excludes 0:",
+                text_table(dhead, drows, width=width),
+            ]
         warnings = self.warnings()
         if warnings:
             parts += ["", *warnings]
@@ -455,14 +572,19 @@ class Comparison(Runs):
     def _html_body(self) -> str:
         head, rows, dhead, drows, strong = self._cells()
         pct = f"{100 * self.confidence:g} %"
-        body = html_table(head, rows, caption=f"{self.summary_line()}; "
-                                              f"{interval_caption(self.confidence)}")
+        body = html_table(
+            head, rows, caption=f"{self.summary_line()}; {interval_caption(self.confidence)}"
+        )
         body += "".join(f"<p><b>{html.escape(w)}</b></p>" for w in self.warnings())
         if len(self.labels) > 1:
-            body += html_table(dhead, drows, strong=strong,
-                               caption=f"difference to {self.labels[0]} (paired, same seeds),"
-                                       f" ± {pct} half-width; * (bold) the interval "
-                                       "excludes 0")
+            body += html_table(
+                dhead,
+                drows,
+                strong=strong,
+                caption=f"difference to {self.labels[0]} (paired, same seeds),"
+                f" ± {pct} half-width; * (bold) the interval "
+                "excludes 0",
+            )
         return body
 
     def _repr_html_(self) -> str:
@@ -481,10 +603,15 @@ def _ok(runs: pd.DataFrame, replication: int, metric: str) -> float:
 # --- the API ---------------------------------------------------------------------------
 
 
-def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
-            options: RunOptions | None = None, *, labels: Sequence[str] | None = None,
-            target_ci: float | None = None, max_replications: int = 100,
-            out: str | os.PathLike[str] | None = None) -> Comparison:
+def compare(
+    scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
+    options: RunOptions | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    target_ci: float | None = None,
+    max_replications: int = 100,
+    out: str | os.PathLike[str] | None = None,
+) -> Comparison:
     """Run each configuration ``options.replications`` times (default 10) with the
     same seeds and compare.
 
@@ -526,8 +653,14 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
     store = ResultStore(Path(out)) if out is not None else None
 
     def spec(config: Config, r: int) -> RunSpec:
-        return RunSpec(scenario=config.text, overrides=(*overrides, *config.overrides),
-                       replication=r, base_seed=base_seed, until=end, config=config.label)
+        return RunSpec(
+            scenario=config.text,
+            overrides=(*overrides, *config.overrides),
+            replication=r,
+            base_seed=base_seed,
+            until=end,
+            config=config.label,
+        )
 
     by_config: list[list[RunRecord]] = [[] for _ in configs]
     ran = reused = 0
@@ -535,20 +668,30 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
     with open_executor(options.jobs, options.scheduler) as executor:
         while True:
             specs = [spec(c, r) for c in configs for r in range(n, n + batch)]
-            desc = ("compare" if n == 0 else f"compare, replications {n + 1}-{n + batch}")
-            records, now, old = run_specs(specs, executor=executor, store=store,
-                                          progress=options.progress, desc=desc,
-                                          retry_failed=options.retry_failed)
+            desc = "compare" if n == 0 else f"compare, replications {n + 1}-{n + batch}"
+            records, now, old = run_specs(
+                specs,
+                executor=executor,
+                store=store,
+                progress=options.progress,
+                desc=desc,
+                retry_failed=options.retry_failed,
+            )
             ran, reused = ran + now, reused + old
             for i in range(len(configs)):
-                by_config[i].extend(records[i * batch:(i + 1) * batch])
+                by_config[i].extend(records[i * batch : (i + 1) * batch])
             first_n, n = n, n + batch
             if target_ci is None:
                 break
             # the first n at which the sequential procedure stops (n0 = replications)
-            stop = next((k for k in range(max(first_n + 1, replications), n + 1)
-                         if _satisfied(by_config, k, names, target_ci, confidence,
-                                       functions)), None)
+            stop = next(
+                (
+                    k
+                    for k in range(max(first_n + 1, replications), n + 1)
+                    if _satisfied(by_config, k, names, target_ci, confidence, functions)
+                ),
+                None,
+            )
             if stop is not None:
                 n = stop
                 break
@@ -558,7 +701,18 @@ def compare(scenarios: Sequence[ConfigSource] | Mapping[str, ConfigSource],
             batch = max(1, min(estimate, 2 * n, max_n) - n)
     kept = [records[:n] for records in by_config]
     specs_kept = [[spec(c, r) for r in range(n)] for c in configs]
-    return Comparison(configs=configs, overrides=overrides, records=kept, specs=specs_kept,
-                      metrics=names, seed=base_seed, until=end, confidence=confidence,
-                      target_ci=target_ci, ran=ran, reused=reused,
-                      out=Path(out) if out is not None else None, functions=functions)
+    return Comparison(
+        configs=configs,
+        overrides=overrides,
+        records=kept,
+        specs=specs_kept,
+        metrics=names,
+        seed=base_seed,
+        until=end,
+        confidence=confidence,
+        target_ci=target_ci,
+        ran=ran,
+        reused=reused,
+        out=Path(out) if out is not None else None,
+        functions=functions,
+    )

@@ -115,9 +115,12 @@ class LocalExecutor:
             # The read end is sent to each worker as it starts (at a submit, and when
             # the pool replaces one), so both ends stay open here until close().
             self._lifeline = context.Pipe(duplex=False)
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context,
-                                             initializer=_die_with_parent,
-                                             initargs=(self._lifeline[0],))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=context,
+                initializer=_die_with_parent,
+                initargs=(self._lifeline[0],),
+            )
         records: list[RunRecord | None] = [None] * len(specs)
         try:
             index = {self._pool.submit(execute, spec): i for i, spec in enumerate(specs)}

@@ -113,8 +113,9 @@ METRICS: tuple[str, ...] = (
     "retries_per_recipient",
 )
 
-SHARES = frozenset({"delivery_ratio", "bounce_rate", "expired_rate", "lost_rate",
-                    "pending_rate", "deferral_rate"})
+SHARES = frozenset(
+    {"delivery_ratio", "bounce_rate", "expired_rate", "lost_rate", "pending_rate", "deferral_rate"}
+)
 """The metrics that are shares, in [0, 1] (their intervals: ``stats.share_ci``)."""
 
 PENDING = "pending_rate"
@@ -125,8 +126,13 @@ PROBABILITIES: tuple[float, ...] = tuple(i / 100 for i in range(101))
 MetricFunction = Callable[[RunTables], float]
 """A user-defined metric: a run's tables in, a number out (NaN: undefined)."""
 
-_STATUS_OF = {"delivery_ratio": "delivered", "bounce_rate": "bounced",
-              "expired_rate": "expired", "lost_rate": "lost", "pending_rate": "pending"}
+_STATUS_OF = {
+    "delivery_ratio": "delivered",
+    "bounce_rate": "bounced",
+    "expired_rate": "expired",
+    "lost_rate": "lost",
+    "pending_rate": "pending",
+}
 _DELAYS = {"delay_p50": 0.50, "delay_p95": 0.95, "delay_p99": 0.99}
 _SPLITS = ("flow", "domain", "host")
 _SELECTOR = re.compile(r"^(?P<base>[^@]+)@(?P<by>[a-z]+)=(?P<value>.+)$")
@@ -172,19 +178,24 @@ def parse_metric(name: str) -> MetricName:
     match = _SELECTOR.match(name)
     if match is None:
         if name not in METRICS and name not in _REGISTRY:
-            raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}"
-                             + (f", {', '.join(_REGISTRY)}" if _REGISTRY else "")
-                             + "; split one with @flow=NAME, @domain=NAME or @host=KEY")
+            raise ValueError(
+                f"unknown metric {name!r}; known: {', '.join(METRICS)}"
+                + (f", {', '.join(_REGISTRY)}" if _REGISTRY else "")
+                + "; split one with @flow=NAME, @domain=NAME or @host=KEY"
+            )
         return MetricName(name)
     base, by, value = match["base"].strip(), match["by"], match["value"].strip()
     if base not in METRICS:
-        raise ValueError(f"{name!r}: only the built-in metrics can be split, "
-                         f"not {base!r}; known: {', '.join(METRICS)}")
+        raise ValueError(
+            f"{name!r}: only the built-in metrics can be split, "
+            f"not {base!r}; known: {', '.join(METRICS)}"
+        )
     if by not in _SPLITS:
         raise ValueError(f"{name!r}: split by flow, domain or host, not {by!r}")
     if base in ("mean_queue", "peak_queue") and by != "host":
-        raise ValueError(f"{name!r}: queues hold mail of every flow and domain; "
-                         f"split {base} by host only")
+        raise ValueError(
+            f"{name!r}: queues hold mail of every flow and domain; split {base} by host only"
+        )
     return MetricName(base, by, value)
 
 
@@ -200,16 +211,20 @@ def metric_kind(metric: str) -> str:
     return "number"
 
 
-def resolve_metrics(metrics: str | Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                    known: Collection[str] = ()
-                    ) -> tuple[tuple[str, ...], dict[str, MetricFunction]]:
+def resolve_metrics(
+    metrics: str | Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+    known: Collection[str] = (),
+) -> tuple[tuple[str, ...], dict[str, MetricFunction]]:
     """Names of the metrics asked for, and the functions of those given as functions
     (named by ``__name__``, or by the keys of a mapping). ``ValueError`` for an
     unknown name (the names in ``known`` are: a result's own user metrics)."""
     if isinstance(metrics, str):
         metrics = (metrics,)
-    items = list(metrics.items()) if isinstance(metrics, Mapping) else \
-        [(m, m) if isinstance(m, str) else (getattr(m, "__name__", ""), m) for m in metrics]
+    items = (
+        list(metrics.items())
+        if isinstance(metrics, Mapping)
+        else [(m, m) if isinstance(m, str) else (getattr(m, "__name__", ""), m) for m in metrics]
+    )
     names: list[str] = []
     functions: dict[str, MetricFunction] = {}
     for name, item in items:
@@ -219,8 +234,9 @@ def resolve_metrics(metrics: str | Sequence[str | MetricFunction] | Mapping[str,
             names.append(item.strip())
             continue
         if not callable(item) or not name or name == "<lambda>":
-            raise ValueError(f"a metric function needs a name: give {{name: function}}, "
-                             f"got {item!r}")
+            raise ValueError(
+                f"a metric function needs a name: give {{name: function}}, got {item!r}"
+            )
         if name in METRICS or "@" in name:
             raise ValueError(f"metric function {name!r}: the name of a built-in metric")
         functions[name] = item
@@ -238,16 +254,16 @@ def run_metrics(result: RunResult) -> dict[str, float]:
     return {m: metric_value(tables, m) for m in METRICS}
 
 
-def metric_value(tables: RunTables, metric: str,
-                 functions: Mapping[str, MetricFunction] | None = None) -> float:
+def metric_value(
+    tables: RunTables, metric: str, functions: Mapping[str, MetricFunction] | None = None
+) -> float:
     """One metric of a run from its tables: a built-in one, split or not, or a user's
     (``functions``, then those of :func:`register_metric`). Undefined: ``math.nan``."""
     value = _value(tables, metric, functions)
     return math.nan if math.isnan(value) else value  # one NaN object: records compare
 
 
-def _value(tables: RunTables, metric: str,
-           functions: Mapping[str, MetricFunction] | None) -> float:
+def _value(tables: RunTables, metric: str, functions: Mapping[str, MetricFunction] | None) -> float:
     if functions and metric in functions:
         return float(functions[metric](tables))
     name = parse_metric(metric)
@@ -260,8 +276,7 @@ def _value(tables: RunTables, metric: str,
     base = name.base
     n = len(rcpts)
     if base in _STATUS_OF:
-        return float((rcpts["status"].astype(str) == _STATUS_OF[base]).sum() / n) if n \
-            else math.nan
+        return float((rcpts["status"].astype(str) == _STATUS_OF[base]).sum() / n) if n else math.nan
     if base in _DELAYS:
         delays = rcpts.loc[rcpts["status"].astype(str) == "delivered", "delay_s"].to_numpy()
         return float(np.quantile(delays, _DELAYS[base])) if len(delays) else math.nan
@@ -296,12 +311,16 @@ def check_split(scenario: Any, metric: str) -> None:
     elif name.by == "host":
         known = sorted([*scenario.hosts, *(f"traffic.{f}" for f in scenario.traffic)])
     else:
-        known = sorted({str(d).lower() for h in scenario.hosts.values() for d in h.accepts}
-                       | {str(d).lower() for d in scenario.dns})
+        known = sorted(
+            {str(d).lower() for h in scenario.hosts.values() for d in h.accepts}
+            | {str(d).lower() for d in scenario.dns}
+        )
     value = str(name.value).lower() if name.by == "domain" else str(name.value)
     if value not in known:
-        raise ValueError(f"{metric!r}: no {name.by} {name.value!r} in the scenario; "
-                         f"{name.by}s: {', '.join(known)}")
+        raise ValueError(
+            f"{metric!r}: no {name.by} {name.value!r} in the scenario; "
+            f"{name.by}s: {', '.join(known)}"
+        )
 
 
 def _recipients_of(tables: RunTables, by: str, value: str) -> pd.DataFrame:
@@ -328,12 +347,15 @@ def delivered_delays(result: RunResult) -> np.ndarray:
     of messages submitted at or after the warm-up, bounce messages left out."""
     warmup = float(result.meta.get("warmup_s", 0.0))
     messages, recipients = result.messages, result.recipients
-    counted = ((messages["origin"].astype(str) != "bounce")
-               & (messages["t_submit"] >= warmup)).to_numpy()
+    counted = (
+        (messages["origin"].astype(str) != "bounce") & (messages["t_submit"] >= warmup)
+    ).to_numpy()
     if not len(recipients):
         return np.array([], dtype=float)
-    keep = counted[recipients["msg_id"].to_numpy()] \
+    keep = (
+        counted[recipients["msg_id"].to_numpy()]
         & (recipients["status"].astype(str) == "delivered").to_numpy()
+    )
     delays: np.ndarray = recipients["delay_s"].to_numpy(dtype=float)[keep]
     return delays
 

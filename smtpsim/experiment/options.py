@@ -45,8 +45,9 @@ class RunOptions:
     def __post_init__(self) -> None:
         overrides = self.overrides
         # a single PATH=VALUE is one override, not its characters
-        object.__setattr__(self, "overrides",
-                           (overrides,) if isinstance(overrides, str) else tuple(overrides))
+        object.__setattr__(
+            self, "overrides", (overrides,) if isinstance(overrides, str) else tuple(overrides)
+        )
         if self.replications is not None and self.replications < 1:
             raise ValueError(f"replications must be at least 1, got {self.replications!r}")
         if not 0 < self.confidence < 1:

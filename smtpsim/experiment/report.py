@@ -33,6 +33,7 @@ __all__ = [
     "write_sweep_report",
 ]
 
+
 def metric_kind(metric: str) -> str:
     """``"share"`` (a ratio from 0 to 1), ``"delay"`` (seconds) or ``"number"``; a
     split metric (``delivery_ratio@domain=...``) is of its base's kind."""
@@ -93,8 +94,9 @@ def format_value(metric: str, value: float) -> str:
     return f"{text} {unit}" if unit else text
 
 
-def format_estimate(metric: str, mean: float, half_width: float,
-                    low: float | None = None, high: float | None = None) -> str:
+def format_estimate(
+    metric: str, mean: float, half_width: float, low: float | None = None, high: float | None = None
+) -> str:
     """``3.4 min ± 0.2``: a mean and the half-width of its confidence interval; for a
     share with its interval's bounds, ``97.21 % [96.80, 97.52]`` (the Wilson interval
     is asymmetric near 0 and 100 %)."""
@@ -106,9 +108,11 @@ def format_estimate(metric: str, mean: float, half_width: float,
         assert low is not None and high is not None
         spread = max(mean - low, high - mean)
         decimals = _decimals(spread * factor) if spread > 0 else None
-        return (f"{_number(mean * factor, decimals, kind)} {unit} "
-                f"[{_number(low * factor, decimals, kind)}, "
-                f"{_number(high * factor, decimals, kind)}]")
+        return (
+            f"{_number(mean * factor, decimals, kind)} {unit} "
+            f"[{_number(low * factor, decimals, kind)}, "
+            f"{_number(high * factor, decimals, kind)}]"
+        )
     decimals = _decimals(half_width * factor) if _finite(half_width) else None
     text = _number(mean * factor, decimals, kind)
     if unit:
@@ -118,14 +122,19 @@ def format_estimate(metric: str, mean: float, half_width: float,
     return text
 
 
-def format_difference(metric: str, diff: float, half_width: float,
-                      excludes_zero: bool | None = None) -> str:
+def format_difference(
+    metric: str, diff: float, half_width: float, excludes_zero: bool | None = None
+) -> str:
     """``+1.20 pp ± 0.40 *``: a paired difference, ``*`` when its interval excludes 0
     (rates in percentage points)."""
     if not _finite(diff):
         return "-"
-    factor, unit = _scaled(metric, diff if metric_kind(metric) != "delay" else
-                           max(abs(diff), abs(half_width) if _finite(half_width) else 0.0))
+    factor, unit = _scaled(
+        metric,
+        diff
+        if metric_kind(metric) != "delay"
+        else max(abs(diff), abs(half_width) if _finite(half_width) else 0.0),
+    )
     if unit == "%":
         unit = "pp"
     kind = metric_kind(metric)
@@ -143,9 +152,11 @@ def format_difference(metric: str, diff: float, half_width: float,
 def interval_caption(confidence: float) -> str:
     """What the cells of an estimates table are."""
     pct = f"{100 * confidence:g} %"
-    return (f"mean and {pct} confidence interval: shares (in %) with their interval "
-            f"[low, high] (Wilson interval, within 0-100 %), other metrics ± the half-width "
-            "(Student-t)")
+    return (
+        f"mean and {pct} confidence interval: shares (in %) with their interval "
+        f"[low, high] (Wilson interval, within 0-100 %), other metrics ± the half-width "
+        "(Student-t)"
+    )
 
 
 def pending_warnings(table: pd.DataFrame, label: Any) -> list[str]:
@@ -158,18 +169,25 @@ def pending_warnings(table: pd.DataFrame, label: Any) -> list[str]:
     for row in rows.to_dict("records"):
         mean = float(row["mean"])
         if _finite(mean) and mean > PENDING_WARNING:
-            out.append(f"warning: {label(row)}: {100 * mean:.2f} % of the recipients were "
-                       "still pending at the end of the run (their outcome unseen: the "
-                       "other shares are lower bounds); rerun with --drain "
-                       "(simulation.drain: true) to let the queues empty")
+            out.append(
+                f"warning: {label(row)}: {100 * mean:.2f} % of the recipients were "
+                "still pending at the end of the run (their outcome unseen: the "
+                "other shares are lower bounds); rerun with --drain "
+                "(simulation.drain: true) to let the queues empty"
+            )
     return out
 
 
 # --- text --------------------------------------------------------------------------------
 
 
-def text_table(header: Sequence[str], rows: Iterable[Sequence[str]], *, index: int = 1,
-               width: int | None = None) -> str:
+def text_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    index: int = 1,
+    width: int | None = None,
+) -> str:
     """A table of strings: the first ``index`` columns left-aligned (and repeated in
     every block), the others right-aligned; the columns that do not fit in
     ``width`` characters (default: the terminal's) go to further blocks below."""
@@ -196,8 +214,9 @@ def text_table(header: Sequence[str], rows: Iterable[Sequence[str]], *, index: i
         cols = list(range(index)) + block
 
         def line(cells: Sequence[str], cols: list[int] = cols) -> str:
-            parts = [cells[j].ljust(widths[j]) if j < index else cells[j].rjust(widths[j])
-                     for j in cols]
+            parts = [
+                cells[j].ljust(widths[j]) if j < index else cells[j].rjust(widths[j]) for j in cols
+            ]
             return "  ".join(parts).rstrip()
 
         if out:
@@ -219,16 +238,25 @@ table.smtpsim td.yes { font-weight: bold; }
 </style>"""
 
 
-def html_table(header: Sequence[str], rows: Iterable[Sequence[str]], *, index: int = 1,
-               caption: str | None = None, strong: Iterable[tuple[int, int]] = ()) -> str:
+def html_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    index: int = 1,
+    caption: str | None = None,
+    strong: Iterable[tuple[int, int]] = (),
+) -> str:
     """An HTML table of strings (escaped): the first ``index`` columns as labels, the
     others as numbers; cells ``(row, column)`` in ``strong`` in bold."""
     bold = set(strong)
     out = ['<table class="smtpsim">']
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-               + "</tr></thead><tbody>")
+    out.append(
+        "<thead><tr>"
+        + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+        + "</tr></thead><tbody>"
+    )
     for i, row in enumerate(rows):
         cells = []
         for j, cell in enumerate(row):
@@ -271,16 +299,26 @@ def _save(fig: Any, out: Path, name: str, fmt: str, written: list[Path]) -> None
     written.append(path)
 
 
-def _version_facts(seed: int, replications: int, until: float | None,
-                   confidence: float, what: str = "configuration") -> list[tuple[str, Any]]:
+def _version_facts(
+    seed: int,
+    replications: int,
+    until: float | None,
+    confidence: float,
+    what: str = "configuration",
+) -> list[tuple[str, Any]]:
     from .. import __version__
 
-    return [("base seed", f"{seed} (replication r of every {what} runs with the same "
-                          "seed: common random numbers)"),
-            ("replications", replications),
-            ("until", f"{until:g} s" if until is not None else "each scenario's duration"),
-            ("confidence", f"{100 * confidence:g} % (Student-t; paired-t for differences)"),
-            ("smtpsim", __version__)]
+    return [
+        (
+            "base seed",
+            f"{seed} (replication r of every {what} runs with the same "
+            "seed: common random numbers)",
+        ),
+        ("replications", replications),
+        ("until", f"{until:g} s" if until is not None else "each scenario's duration"),
+        ("confidence", f"{100 * confidence:g} % (Student-t; paired-t for differences)"),
+        ("smtpsim", __version__),
+    ]
 
 
 def _question(text: str) -> str:
@@ -302,8 +340,7 @@ def _incidents(comparison: Any) -> list[dict[str, Any]]:
     per: dict[str, list[dict[str, Any]]] = {}
     for cfg in comparison.configs:
         try:
-            scenario = load_scenario(cfg.text, overrides=[*comparison.overrides,
-                                                          *cfg.overrides])
+            scenario = load_scenario(cfg.text, overrides=[*comparison.overrides, *cfg.overrides])
             if not scenario.incidents:
                 per[cfg.label] = []
                 continue
@@ -315,12 +352,12 @@ def _incidents(comparison: Any) -> list[dict[str, Any]]:
     windows = list(per.values())
     if all(w == windows[0] for w in windows):
         return windows[0] if windows else []
-    return [{**w, "target": f"{w['target']} ({label})"}
-            for label, ws in per.items() for w in ws]
+    return [{**w, "target": f"{w['target']} ({label})"} for label, ws in per.items() for w in ws]
 
 
-def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
-                         plots: bool = True) -> list[Path]:
+def write_compare_report(
+    comparison: Any, out: Path, *, fmt: str = "png", plots: bool = True
+) -> list[Path]:
     """The figures of a ``Comparison`` (``plots/{delay-cdf,metrics,differences,queues}``)
     and its self-contained ``report.html``: the configurations (file, overrides,
     label), the question of each scenario, seeds and version, the tables, the paired
@@ -340,73 +377,136 @@ def write_compare_report(comparison: Any, out: Path, *, fmt: str = "png",
     pct = f"{100 * c.confidence:g} %"
     shown = shown_metrics(c.metrics)
     head, rows, dhead, drows, strong = c._cells()
-    config_rows = [[cfg.label, cfg.source, " ".join((*c.overrides, *cfg.overrides)) or "-",
-                    _question(cfg.text) or "-"] for cfg in c.configs]
-    sections = [Section("Configurations", table(
-        ["label", "scenario file", "overrides (common, then its own)", "question"],
-        config_rows, index=4, caption=c.summary_line()))]
-    sections.append(Section("Estimates", table(
-        head, rows, caption=f"{interval_caption(c.confidence)}; rates in % of recipients "
-                            "(deferrals: of attempts); pending_rate: still queued at the "
-                            "end of the run, outcome unseen")
-        + "".join(paragraph(w, "warning") for w in c.warnings())))
+    config_rows = [
+        [
+            cfg.label,
+            cfg.source,
+            " ".join((*c.overrides, *cfg.overrides)) or "-",
+            _question(cfg.text) or "-",
+        ]
+        for cfg in c.configs
+    ]
+    sections = [
+        Section(
+            "Configurations",
+            table(
+                ["label", "scenario file", "overrides (common, then its own)", "question"],
+                config_rows,
+                index=4,
+                caption=c.summary_line(),
+            ),
+        )
+    ]
+    sections.append(
+        Section(
+            "Estimates",
+            table(
+                head,
+                rows,
+                caption=f"{interval_caption(c.confidence)}; rates in % of recipients "
+                "(deferrals: of attempts); pending_rate: still queued at the "
+                "end of the run, outcome unseen",
+            )
+            + "".join(paragraph(w, "warning") for w in c.warnings()),
+        )
+    )
     if len(c.labels) > 1:
-        sections.append(Section("Paired differences", table(
-            dhead, drows, strong=strong,
-            caption=f"difference to {c.labels[0]} (paired, same seeds), ± {pct} half-width; "
-                    "* (bold) the interval excludes 0; rates in percentage points (pp)")))
+        sections.append(
+            Section(
+                "Paired differences",
+                table(
+                    dhead,
+                    drows,
+                    strong=strong,
+                    caption=f"difference to {c.labels[0]} (paired, same seeds), "
+                    f"± {pct} half-width; "
+                    "* (bold) the interval excludes 0; rates in percentage points (pp)",
+                ),
+            )
+        )
     figures: list[tuple[str, str, Any]] = []
     if plots:
         fig = new_figure()
         replication_cdf(c.delays, shares=c.runs, ax=fig.add_subplot())
         figures.append(("delay-cdf", "Delivery delay", fig))
-        figures.append(("metrics", "Metrics per configuration",
-                        compared_metrics(c.table(shown), shown, confidence=c.confidence)))
+        figures.append(
+            (
+                "metrics",
+                "Metrics per configuration",
+                compared_metrics(c.table(shown), shown, confidence=c.confidence),
+            )
+        )
         if len(c.labels) > 1:
-            figures.append(("differences", "Differences, forest plot",
-                            compared_differences(c.differences(shown), shown,
-                                                 confidence=c.confidence)))
+            figures.append(
+                (
+                    "differences",
+                    "Differences, forest plot",
+                    compared_differences(c.differences(shown), shown, confidence=c.confidence),
+                )
+            )
         fig = new_figure()
         queue_bands(c.queues, incidents=_incidents(c), ax=fig.add_subplot())
         figures.append(("queues", "Queues over time", fig))
     captions = {
         "delay-cdf": "Share of all recipients delivered within each delay (log axis), the "
-                     "median of the replications in a band from the smallest to the largest; "
-                     "a curve ends at its delivered share.",
+        "median of the replications in a band from the smallest to the largest; "
+        "a curve ends at its delivered share.",
         "metrics": f"Each metric's mean and {pct} confidence interval (shares: Wilson "
-                   "interval); axes start at 0 (shares on 0-100 %), so small differences "
-                   "look small: see the paired differences for whether they are real. "
-                   "The pending share (mail still queued at the end) is always shown.",
+        "interval); axes start at 0 (shares on 0-100 %), so small differences "
+        "look small: see the paired differences for whether they are real. "
+        "The pending share (mail still queued at the end) is always shown.",
         "differences": "Paired differences to the first configuration with their "
-                       "intervals; the vertical line is 0 (no difference).",
+        "intervals; the vertical line is 0 (no difference).",
         "queues": "Messages queued in the network, mean of the replications with a band "
-                  "from the smallest to the largest.",
+        "from the smallest to the largest.",
     }
     for name, title, fig in figures:
         _save(fig, out, name, fmt, written)
         sections.append(Section(title, embed_figure(fig, captions[name]), anchor=name))
     if c.failed:
-        sections.append(Section("Failed runs", table(
-            ["config", "replication", "error"],
-            [[str(r.config), str(r.replication), str(r.error)] for r in c.errors.itertuples()],
-            index=3)))
-    header = facts([("compared", " vs ".join(c.labels)),
-                    *_version_facts(c.seed, c.replications, c.until, c.confidence),
-                    ("runs", f"{c.ran} run now, {c.reused} reused"
-                             + (f", {c.failed} failed" if c.failed else ""))])
-    header += paragraph("Every configuration runs the same replications with the same "
-                        "seeds, so the paired differences are tighter than the "
-                        "intervals of the means.", "note")
+        sections.append(
+            Section(
+                "Failed runs",
+                table(
+                    ["config", "replication", "error"],
+                    [
+                        [str(r.config), str(r.replication), str(r.error)]
+                        for r in c.errors.itertuples()
+                    ],
+                    index=3,
+                ),
+            )
+        )
+    header = facts(
+        [
+            ("compared", " vs ".join(c.labels)),
+            *_version_facts(c.seed, c.replications, c.until, c.confidence),
+            (
+                "runs",
+                f"{c.ran} run now, {c.reused} reused"
+                + (f", {c.failed} failed" if c.failed else ""),
+            ),
+        ]
+    )
+    header += paragraph(
+        "Every configuration runs the same replications with the same "
+        "seeds, so the paired differences are tighter than the "
+        "intervals of the means.",
+        "note",
+    )
     page = out / "report.html"
     out.mkdir(parents=True, exist_ok=True)
-    page.write_text(render_page("smtpsim compare: " + " vs ".join(c.labels), sections,
-                                header=header), encoding="utf-8")
+    page.write_text(
+        render_page("smtpsim compare: " + " vs ".join(c.labels), sections, header=header),
+        encoding="utf-8",
+    )
     written.append(page)
     return written
 
 
-def write_sweep_report(swept: Any, out: Path, *, fmt: str = "png",
-                       plots: bool = True) -> list[Path]:
+def write_sweep_report(
+    swept: Any, out: Path, *, fmt: str = "png", plots: bool = True
+) -> list[Path]:
     """The figures of a ``SweepResult`` (``plots/METRIC-vs-PARAMETER.FMT``) and its
     self-contained ``report.html``: the scenario and its question, the varied
     parameters and their values, seeds and version, the table, and every figure
@@ -418,47 +518,83 @@ def write_sweep_report(swept: Any, out: Path, *, fmt: str = "png",
     s = swept
     written: list[Path] = []
     header_cells, rows = s._cells(s.metrics)
-    values = [[p, ", ".join(dict.fromkeys(point.get(p, "") or "(default)"
-                                          for point in s.points))] for p in s.parameters]
-    sections = [Section("Design", table(["parameter", "values"], values, index=2,
-                                        caption=f"{len(s.points)} points; "
-                                                f"{s.summary_line()}")
-                        if values else "<p>No parameter is varied.</p>")]
-    sections.append(Section("Estimates", table(
-        header_cells, rows, index=max(1, len(s.parameters)),
-        caption=f"{interval_caption(s.confidence)}; pending_rate: still queued at the end "
-                "of the run, outcome unseen")
-        + "".join(paragraph(w, "warning") for w in s.warnings())))
+    values = [
+        [p, ", ".join(dict.fromkeys(point.get(p, "") or "(default)" for point in s.points))]
+        for p in s.parameters
+    ]
+    sections = [
+        Section(
+            "Design",
+            table(
+                ["parameter", "values"],
+                values,
+                index=2,
+                caption=f"{len(s.points)} points; {s.summary_line()}",
+            )
+            if values
+            else "<p>No parameter is varied.</p>",
+        )
+    ]
+    sections.append(
+        Section(
+            "Estimates",
+            table(
+                header_cells,
+                rows,
+                index=max(1, len(s.parameters)),
+                caption=f"{interval_caption(s.confidence)}; pending_rate: still queued at the end "
+                "of the run, outcome unseen",
+            )
+            + "".join(paragraph(w, "warning") for w in s.warnings()),
+        )
+    )
     if plots and s.parameters:
         for metric in shown_metrics(s.metrics):
             parts = []
             for parameter in s.parameters:
                 fig = new_figure()
                 s.plot(metric, parameter, ax=fig.add_subplot())
-                _save(fig, out, f"{_file_name(metric)}-vs-{_file_name(parameter)}", fmt,
-                      written)
-                parts.append(embed_figure(fig, f"{metric} against {parameter}: mean and "
-                                               "confidence interval; axis from 0"))
-            sections.append(Section(f"Figure: {metric}", "\n".join(parts),
-                                    anchor=f"figure-{metric}"))
+                _save(fig, out, f"{_file_name(metric)}-vs-{_file_name(parameter)}", fmt, written)
+                parts.append(
+                    embed_figure(
+                        fig,
+                        f"{metric} against {parameter}: mean and confidence interval; axis from 0",
+                    )
+                )
+            sections.append(
+                Section(f"Figure: {metric}", "\n".join(parts), anchor=f"figure-{metric}")
+            )
     if s.failed:
-        sections.append(Section("Failed runs", table(
-            ["point", "replication", "error"],
-            [[str(r.point), str(r.replication), str(r.error)] for r in s.errors.itertuples()],
-            index=3)))
+        sections.append(
+            Section(
+                "Failed runs",
+                table(
+                    ["point", "replication", "error"],
+                    [
+                        [str(r.point), str(r.replication), str(r.error)]
+                        for r in s.errors.itertuples()
+                    ],
+                    index=3,
+                ),
+            )
+        )
     source = Path(str(s.scenario))
     try:
         question = _question(source.read_text(encoding="utf-8")) if source.is_file() else ""
     except OSError:
         question = ""
-    header = facts([("scenario", s.scenario), ("question", question or None),
-                    ("varied", ", ".join(s.parameters) or "nothing"),
-                    *_version_facts(s.seed, s.replications, s.until, s.confidence,
-                                    "point")])
+    header = facts(
+        [
+            ("scenario", s.scenario),
+            ("question", question or None),
+            ("varied", ", ".join(s.parameters) or "nothing"),
+            *_version_facts(s.seed, s.replications, s.until, s.confidence, "point"),
+        ]
+    )
     page = out / "report.html"
     out.mkdir(parents=True, exist_ok=True)
-    page.write_text(render_page(f"smtpsim sweep: {s.scenario}", sections, header=header),
-                    encoding="utf-8")
+    page.write_text(
+        render_page(f"smtpsim sweep: {s.scenario}", sections, header=header), encoding="utf-8"
+    )
     written.append(page)
     return written
-

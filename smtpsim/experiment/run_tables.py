@@ -76,8 +76,9 @@ class RunTables:
         try:
             for name in _FRAMES:
                 getattr(self, name).to_parquet(temp / f"{name}.parquet", index=False)
-            (temp / "facts.json").write_text(json.dumps(self.facts, default=float) + "\n",
-                                             encoding="utf-8")
+            (temp / "facts.json").write_text(
+                json.dumps(self.facts, default=float) + "\n", encoding="utf-8"
+            )
             if target.exists():
                 shutil.rmtree(target)
             os.replace(temp, target)
@@ -109,44 +110,70 @@ def run_tables(result: RunResult) -> RunTables:
     att = attempts[counted[attempts["msg_id"].to_numpy()]] if len(attempts) else attempts
     # each attempt's recipient row, by (msg_id, rcpt)
     index = pd.MultiIndex.from_arrays([ids, rcpts["rcpt"].to_numpy()])
-    rows = index.get_indexer(pd.MultiIndex.from_arrays(
-        [att["msg_id"].to_numpy(), att["rcpt"].to_numpy()])) if len(att) else \
-        np.array([], dtype=np.int64)
-    deferred = (att["outcome"].astype(str) == "deferred").to_numpy() if len(att) else \
-        np.array([], dtype=bool)
+    rows = (
+        index.get_indexer(
+            pd.MultiIndex.from_arrays([att["msg_id"].to_numpy(), att["rcpt"].to_numpy()])
+        )
+        if len(att)
+        else np.array([], dtype=np.int64)
+    )
+    deferred = (
+        (att["outcome"].astype(str) == "deferred").to_numpy()
+        if len(att)
+        else np.array([], dtype=bool)
+    )
     retries = np.bincount(rows[deferred & (rows >= 0)], minlength=len(rcpts)).astype("int32")
-    table = pd.DataFrame({
-        "msg_id": ids,
-        "flow": pd.Categorical(origin[ids] if len(ids) else []),
-        "domain": rcpts["domain"],
-        "status": rcpts["status"],
-        "t_submit": messages["t_submit"].to_numpy()[ids] if len(ids) else np.array([], float),
-        "delay_s": rcpts["delay_s"].to_numpy(dtype=float),
-        "attempts": rcpts["attempts"].to_numpy(dtype="int32"),
-        "retries": retries,
-    })
-    domain_of = att["rcpt"].astype(str).str.rpartition("@")[2] if len(att) else \
-        pd.Series([], dtype=object)
-    counts = pd.DataFrame({
-        "flow": origin[att["msg_id"].to_numpy()] if len(att) else np.array([], dtype=object),
-        "domain": domain_of.to_numpy(dtype=object),
-        "host": att["host"].astype(str).to_numpy(dtype=object) if len(att) else [],
-        "peer": att["peer"].astype(str).to_numpy(dtype=object) if len(att) else [],
-        "outcome": att["outcome"].astype(str).to_numpy(dtype=object) if len(att) else [],
-    })
-    grouped = (counts.groupby(list(counts.columns), observed=True).size()
-               .rename("n").reset_index()) if len(counts) else \
-        counts.assign(n=pd.Series([], dtype="int64"))
+    table = pd.DataFrame(
+        {
+            "msg_id": ids,
+            "flow": pd.Categorical(origin[ids] if len(ids) else []),
+            "domain": rcpts["domain"],
+            "status": rcpts["status"],
+            "t_submit": messages["t_submit"].to_numpy()[ids] if len(ids) else np.array([], float),
+            "delay_s": rcpts["delay_s"].to_numpy(dtype=float),
+            "attempts": rcpts["attempts"].to_numpy(dtype="int32"),
+            "retries": retries,
+        }
+    )
+    domain_of = (
+        att["rcpt"].astype(str).str.rpartition("@")[2] if len(att) else pd.Series([], dtype=object)
+    )
+    counts = pd.DataFrame(
+        {
+            "flow": origin[att["msg_id"].to_numpy()] if len(att) else np.array([], dtype=object),
+            "domain": domain_of.to_numpy(dtype=object),
+            "host": att["host"].astype(str).to_numpy(dtype=object) if len(att) else [],
+            "peer": att["peer"].astype(str).to_numpy(dtype=object) if len(att) else [],
+            "outcome": att["outcome"].astype(str).to_numpy(dtype=object) if len(att) else [],
+        }
+    )
+    grouped = (
+        (counts.groupby(list(counts.columns), observed=True).size().rename("n").reset_index())
+        if len(counts)
+        else counts.assign(n=pd.Series([], dtype="int64"))
+    )
     for column in ("flow", "domain", "host", "peer", "outcome"):
         grouped[column] = pd.Categorical(grouped[column].astype(str))
     grouped["n"] = grouped["n"].astype("int64")
     ok = rows >= 0
-    passages = pd.DataFrame({
-        "row": np.concatenate([rows[ok], rows[ok]]).astype("int64"),
-        "host": np.concatenate([att["host"].astype(str).to_numpy(dtype=object)[ok],
-                                att["peer"].astype(str).to_numpy(dtype=object)[ok]])
-        if len(att) else np.array([], dtype=object),
-    }).drop_duplicates().sort_values(["row", "host"], kind="stable").reset_index(drop=True)
+    passages = (
+        pd.DataFrame(
+            {
+                "row": np.concatenate([rows[ok], rows[ok]]).astype("int64"),
+                "host": np.concatenate(
+                    [
+                        att["host"].astype(str).to_numpy(dtype=object)[ok],
+                        att["peer"].astype(str).to_numpy(dtype=object)[ok],
+                    ]
+                )
+                if len(att)
+                else np.array([], dtype=object),
+            }
+        )
+        .drop_duplicates()
+        .sort_values(["row", "host"], kind="stable")
+        .reset_index(drop=True)
+    )
     passages["host"] = pd.Categorical(passages["host"].astype(str))
     attempts_total = int(rcpts["attempts"].sum()) if len(rcpts) else 0
     facts = {
@@ -159,8 +186,7 @@ def run_tables(result: RunResult) -> RunTables:
         "drained_at_s": meta.get("drained_at_s"),
         "attempts_recorded": bool(len(attempts) or attempts_total == 0),
     }
-    return RunTables(table, grouped, passages, _queue_table(result.levels, warmup, until),
-                     facts)
+    return RunTables(table, grouped, passages, _queue_table(result.levels, warmup, until), facts)
 
 
 def _queue_table(levels: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
@@ -202,12 +228,14 @@ def queue_total(levels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def level_at(times: np.ndarray, totals: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The step function ``(times, totals)`` at the times ``at`` (0 before the first)."""
     index = np.searchsorted(times, at, side="right") - 1
-    return np.where(index >= 0, totals[np.maximum(index, 0)], 0.0) if len(times) else \
-        np.zeros(len(at))
+    return (
+        np.where(index >= 0, totals[np.maximum(index, 0)], 0.0) if len(times) else np.zeros(len(at))
+    )
 
 
-def time_average(times: np.ndarray, totals: np.ndarray, start: float,
-                 end: float) -> tuple[float, float]:
+def time_average(
+    times: np.ndarray, totals: np.ndarray, start: float, end: float
+) -> tuple[float, float]:
     """Time-weighted mean and max of a step function over [start, end]; (0, 0) for an
     empty one, NaN when the window is empty."""
     if not len(times):

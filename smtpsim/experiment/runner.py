@@ -174,5 +174,4 @@ def execute(spec: RunSpec) -> RunRecord:
         series = queue_series(result)
     except Exception:
         return RunRecord(spec, {}, (), (), time.perf_counter() - wall0, traceback.format_exc())
-    return RunRecord(spec, metrics, quantiles, series, time.perf_counter() - wall0,
-                     tables=tables)
+    return RunRecord(spec, metrics, quantiles, series, time.perf_counter() - wall0, tables=tables)

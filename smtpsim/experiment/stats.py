@@ -31,8 +31,10 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, 100_000):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
             d = 1.0 + aa * d
             d = 1.0 / (d if abs(d) > _TINY else _TINY)
             c = 1.0 + aa / c
@@ -51,8 +53,9 @@ def _betainc(a: float, b: float, x: float, y: float) -> float:
         return 0.0
     if y <= 0.0:
         return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log(y))
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
+    )
     front = math.exp(log_front)
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _beta_fraction(a, b, x) / a
@@ -177,8 +180,9 @@ def share_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, 
     return mean, max(0.0, centre - spread), min(1.0, centre + spread)
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float],
-                      confidence: float = 0.95) -> tuple[float, float]:
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float]:
     """Mean and half-width of the paired-t interval of ``a_i - b_i``.
 
     ``a[i]`` and ``b[i]`` are one metric of two configurations in replication ``i``,
@@ -189,13 +193,17 @@ def paired_difference(a: Sequence[float], b: Sequence[float],
     """
     if len(a) != len(b):
         raise ValueError(f"paired values need equal lengths, got {len(a)} and {len(b)}")
-    diffs = [float(x) - float(y) for x, y in zip(a, b, strict=True)
-             if math.isfinite(float(x)) and math.isfinite(float(y))]
+    diffs = [
+        float(x) - float(y)
+        for x, y in zip(a, b, strict=True)
+        if math.isfinite(float(x)) and math.isfinite(float(y))
+    ]
     return mean_ci(diffs, confidence)
 
 
-def needs_more(values_by_metric: dict[str, list[float]], relative: float,
-               confidence: float = 0.95) -> bool:
+def needs_more(
+    values_by_metric: dict[str, list[float]], relative: float, confidence: float = 0.95
+) -> bool:
     """Whether another replication is needed for the precision asked.
 
     The sequential procedure of Law & Kelton (section 9.4.1, "obtaining a specified

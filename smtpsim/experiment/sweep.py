@@ -55,9 +55,24 @@ from .store import ResultStore
 __all__ = ["Runs", "SweepResult", "design_points", "run_specs", "split_values", "sweep"]
 
 
-RESERVED = frozenset({"point", "config", "replication", "seed", "wall_s", "error",
-                      "traceback", "metric", "mean", "half_width", "ci_low", "ci_high", "n",
-                      *METRICS})
+RESERVED = frozenset(
+    {
+        "point",
+        "config",
+        "replication",
+        "seed",
+        "wall_s",
+        "error",
+        "traceback",
+        "metric",
+        "mean",
+        "half_width",
+        "ci_low",
+        "ci_high",
+        "n",
+        *METRICS,
+    }
+)
 """Column names of the tables: no varied parameter may be called so."""
 
 
@@ -109,9 +124,15 @@ class _Bar:
         self._bar.close()
 
 
-def run_specs(specs: Sequence[RunSpec], *, executor: Any, store: ResultStore | None = None,
-              progress: bool | Progress | None = None, desc: str = "runs",
-              retry_failed: bool = False) -> tuple[list[RunRecord], int, int]:
+def run_specs(
+    specs: Sequence[RunSpec],
+    *,
+    executor: Any,
+    store: ResultStore | None = None,
+    progress: bool | Progress | None = None,
+    desc: str = "runs",
+    retry_failed: bool = False,
+) -> tuple[list[RunRecord], int, int]:
     """Run ``specs`` (those not already in ``store``) on ``executor``; each record is
     put in ``store`` as soon as it finishes, before ``progress`` hears of it.
 
@@ -130,8 +151,9 @@ def run_specs(specs: Sequence[RunSpec], *, executor: Any, store: ResultStore | N
             stored = store.get(key) if store is not None and key in store else None
             # a finished run is reused with its tables (an older store lacks them: run
             # it again, so that every metric can be computed); a failed one unless asked
-            usable = stored is not None and (stored.tables is not None if stored.error is None
-                                             else not retry_failed)
+            usable = stored is not None and (
+                stored.tables is not None if stored.error is None else not retry_failed
+            )
             if usable:
                 records[i] = stored
             else:
@@ -171,16 +193,20 @@ def error_line(error: str | None) -> str | None:
     lines = [line.rstrip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return "error"
-    last_indented = max((i for i, line in enumerate(lines)
-                         if line[:1].isspace() or line.startswith("Traceback (")), default=-1)
-    tail = lines[last_indented + 1:] if last_indented + 1 < len(lines) else lines[-1:]
+    last_indented = max(
+        (i for i, line in enumerate(lines) if line[:1].isspace() or line.startswith("Traceback (")),
+        default=-1,
+    )
+    tail = lines[last_indented + 1 :] if last_indented + 1 < len(lines) else lines[-1:]
     text = "; ".join(line.strip() for line in tail)
     return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+:)", "", text)  # no module path
 
 
-def metric_columns(records: Sequence[RunRecord], metrics: Sequence[str],
-                   functions: Mapping[str, MetricFunction] | None = None,
-                   ) -> dict[str, list[float]]:
+def metric_columns(
+    records: Sequence[RunRecord],
+    metrics: Sequence[str],
+    functions: Mapping[str, MetricFunction] | None = None,
+) -> dict[str, list[float]]:
     """Each metric of each record: the value it was measured with, or else computed
     from its tables (``functions``: user metrics by name). NaN for a failed run, or a
     record without tables that lacks the metric."""
@@ -208,11 +234,22 @@ class Runs:
     last line); ``errors``: the failed runs with their whole ``traceback``;
     ``ran``/``reused``: runs run now and runs found in the store."""
 
-    def __init__(self, *, keys: dict[str, Any], specs: Sequence[RunSpec],
-                 records: Sequence[RunRecord], metrics: Sequence[str],
-                 functions: Mapping[str, MetricFunction] | None, ran: int, reused: int,
-                 replications: int, seed: int, until: float | None, confidence: float,
-                 out: Path | None) -> None:
+    def __init__(
+        self,
+        *,
+        keys: dict[str, Any],
+        specs: Sequence[RunSpec],
+        records: Sequence[RunRecord],
+        metrics: Sequence[str],
+        functions: Mapping[str, MetricFunction] | None,
+        ran: int,
+        reused: int,
+        replications: int,
+        seed: int,
+        until: float | None,
+        confidence: float,
+        out: Path | None,
+    ) -> None:
         self.metrics = tuple(metrics)
         self.functions = dict(functions or {})
         self.ran = ran
@@ -226,23 +263,32 @@ class Runs:
         frame: dict[str, Any] = dict(keys)
         frame["replication"] = [s.replication for s in specs]
         frame["seed"] = [s.seed for s in specs]
-        frame.update(metric_columns(self.records, list(dict.fromkeys([*METRICS, *metrics])),
-                                    self.functions))
+        frame.update(
+            metric_columns(self.records, list(dict.fromkeys([*METRICS, *metrics])), self.functions)
+        )
         frame["wall_s"] = [float(r.wall_s) for r in self.records]
         frame["error"] = np.array([error_line(r.error) for r in self.records], dtype=object)
         self.runs = pd.DataFrame(frame)
         failed = self.runs["error"].notna().to_numpy()
-        self.errors = self.runs.loc[failed, [*keys, "replication", "seed", "error"]].assign(
-            traceback=np.array([r.error for r, bad in zip(self.records, failed, strict=True)
-                                if bad], dtype=object)
-        ).reset_index(drop=True)
+        self.errors = (
+            self.runs.loc[failed, [*keys, "replication", "seed", "error"]]
+            .assign(
+                traceback=np.array(
+                    [r.error for r, bad in zip(self.records, failed, strict=True) if bad],
+                    dtype=object,
+                )
+            )
+            .reset_index(drop=True)
+        )
         self.failed = int(failed.sum())
 
     def __len__(self) -> int:
         return len(self.runs)
 
-    def add_metrics(self, metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
-                    ) -> tuple[str, ...]:
+    def add_metrics(
+        self,
+        metrics: Sequence[str | MetricFunction] | Mapping[str, MetricFunction],
+    ) -> tuple[str, ...]:
         """Compute more metrics (names, split names, functions) from the runs' kept
         tables, without running again; they become columns of ``runs``, before
         ``wall_s`` (a function replaces a column of its name). Returns their names."""
@@ -264,8 +310,9 @@ def shown_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     return tuple(metrics) if PENDING in metrics else (*metrics, PENDING)
 
 
-def ci_rows(groups: Sequence[tuple[dict[str, Any], pd.DataFrame]], metrics: Sequence[str],
-            confidence: float) -> list[dict[str, Any]]:
+def ci_rows(
+    groups: Sequence[tuple[dict[str, Any], pd.DataFrame]], metrics: Sequence[str], confidence: float
+) -> list[dict[str, Any]]:
     """A row per group and metric: mean, half-width and interval over the successful
     runs of the group (``n`` counts the finite values). ``half_width`` is the Student-t
     one; the interval ``ci_low``-``ci_high`` is mean ± half-width, except for shares,
@@ -280,8 +327,17 @@ def ci_rows(groups: Sequence[tuple[dict[str, Any], pd.DataFrame]], metrics: Sequ
                 _, low, high = share_ci(values, confidence)
             else:
                 low, high = mean - half, mean + half
-            rows.append({**keys, "metric": metric, "mean": mean, "half_width": half,
-                         "ci_low": low, "ci_high": high, "n": len(values)})
+            rows.append(
+                {
+                    **keys,
+                    "metric": metric,
+                    "mean": mean,
+                    "half_width": half,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": len(values),
+                }
+            )
     return rows
 
 
@@ -354,9 +410,10 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def design_points(vary: Mapping[str, Sequence[Any] | str] | None = None,
-                  points: Sequence[Mapping[str, Any]] | None = None,
-                  ) -> tuple[list[str], list[dict[str, str]]]:
+def design_points(
+    vary: Mapping[str, Sequence[Any] | str] | None = None,
+    points: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[list[str], list[dict[str, str]]]:
     """The varied parameters and the design points: each of ``points`` (or one empty
     point) crossed with the full factorial of ``vary`` (the first parameter varies
     slowest). Values become strings, as given to ``--set``. Raises ``ValueError``."""
@@ -387,8 +444,11 @@ def design_points(vary: Mapping[str, Sequence[Any] | str] | None = None,
     parameters = list(dict.fromkeys([k for p in base for k in p] + [p for p, _ in axes]))
     for path in parameters:
         if path in RESERVED:
-            why = (" (replications vary the seed already)" if path == "seed"
-                   else " (a column of the tables has that name)")
+            why = (
+                " (replications vary the seed already)"
+                if path == "seed"
+                else " (a column of the tables has that name)"
+            )
             raise ValueError(f"cannot vary {path!r}{why}")
     clash = sorted({k for p in base for k in p} & {p for p, _ in axes})
     if clash:
@@ -403,8 +463,12 @@ def design_points(vary: Mapping[str, Sequence[Any] | str] | None = None,
     return parameters, design
 
 
-def check_paths(text: str, overrides: Sequence[str], parameters: Sequence[str],
-                design: Sequence[Mapping[str, str]]) -> None:
+def check_paths(
+    text: str,
+    overrides: Sequence[str],
+    parameters: Sequence[str],
+    design: Sequence[Mapping[str, str]],
+) -> None:
     """Load the scenario with the common overrides (every problem raised as a
     ``ScenarioError``), and check that each varied path exists in the schema (a
     bad value shows at its own runs, which fail and are recorded)."""
@@ -424,8 +488,9 @@ def check_paths(text: str, overrides: Sequence[str], parameters: Sequence[str],
     if problems:
         from ..scenario import Problem
 
-        raise ScenarioError([Problem(p.path, p.message.replace("(in --set", "(in --vary"))
-                             for p in problems])
+        raise ScenarioError(
+            [Problem(p.path, p.message.replace("(in --set", "(in --vary")) for p in problems]
+        )
 
 
 def _point_label(point: Mapping[str, str]) -> str:
@@ -450,8 +515,7 @@ def parameter_column(values: Sequence[str | None]) -> pd.Series:
             return pd.Series([None if v is None else int(v) for v in values], dtype="Int64")
         return pd.Series([math.nan if v is None else float(v) for v in values], dtype="float64")
     order = list(dict.fromkeys(present))
-    return pd.Series(pd.Categorical(np.array(values, dtype=object), categories=order,
-                                    ordered=True))
+    return pd.Series(pd.Categorical(np.array(values, dtype=object), categories=order, ordered=True))
 
 
 class SweepResult(Runs):
@@ -464,11 +528,24 @@ class SweepResult(Runs):
     whole traceback. ``ran``/``reused``: runs run now and runs found in the store.
     """
 
-    def __init__(self, *, scenario: str, parameters: list[str], points: list[dict[str, str]],
-                 specs: Sequence[RunSpec], records: Sequence[RunRecord], metrics: Sequence[str],
-                 ran: int, reused: int, replications: int, seed: int,
-                 until: float | None, confidence: float, out: Path | None,
-                 functions: Mapping[str, MetricFunction] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        scenario: str,
+        parameters: list[str],
+        points: list[dict[str, str]],
+        specs: Sequence[RunSpec],
+        records: Sequence[RunRecord],
+        metrics: Sequence[str],
+        ran: int,
+        reused: int,
+        replications: int,
+        seed: int,
+        until: float | None,
+        confidence: float,
+        out: Path | None,
+        functions: Mapping[str, MetricFunction] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.parameters = parameters
         self.points = points
@@ -477,10 +554,20 @@ class SweepResult(Runs):
         keys: dict[str, Any] = {"point": point_of}
         for path in parameters:
             keys[path] = parameter_column([points[i].get(path) for i in point_of])
-        super().__init__(keys=keys, specs=specs, records=records, metrics=metrics,
-                         functions=functions, ran=ran, reused=reused,
-                         replications=replications, seed=seed, until=until,
-                         confidence=confidence, out=out)
+        super().__init__(
+            keys=keys,
+            specs=specs,
+            records=records,
+            metrics=metrics,
+            functions=functions,
+            ran=ran,
+            reused=reused,
+            replications=replications,
+            seed=seed,
+            until=until,
+            confidence=confidence,
+            out=out,
+        )
 
     def table(self, metrics: Sequence[str | MetricFunction] | None = None) -> pd.DataFrame:
         """One row per design point and metric: ``point``, a column per parameter,
@@ -491,15 +578,18 @@ class SweepResult(Runs):
         groups = []
         for i, _point in enumerate(self.points):
             runs = self.runs[self.runs["point"] == i]
-            keys = {"point": i, **{p: runs[p].iloc[0] if len(runs) else None
-                                   for p in self.parameters}}
+            keys = {
+                "point": i,
+                **{p: runs[p].iloc[0] if len(runs) else None for p in self.parameters},
+            }
             groups.append((keys, runs))
         table = pd.DataFrame(ci_rows(groups, metrics, self.confidence))
         for path in self.parameters:  # keep the parameters' types (categories, numbers)
             column = self.runs[path]
             if isinstance(column.dtype, pd.CategoricalDtype):
-                table[path] = pd.Categorical(table[path], categories=column.cat.categories,
-                                             ordered=True)
+                table[path] = pd.Categorical(
+                    table[path], categories=column.cat.categories, ordered=True
+                )
             else:
                 table[path] = table[path].astype(column.dtype)
         table["metric"] = pd.Categorical(table["metric"], categories=list(metrics))
@@ -518,13 +608,25 @@ class SweepResult(Runs):
                 raise ValueError("this sweep varies no parameter")
             parameter = self.parameters[0]
         if parameter not in self.parameters:
-            raise ValueError(f"{parameter!r} is not varied here; varied: "
-                             f"{', '.join(self.parameters) or 'none'}")
-        return sweep_metric(self.table([metric]), metric, parameter, self.parameters,
-                            confidence=self.confidence, ax=ax)
+            raise ValueError(
+                f"{parameter!r} is not varied here; varied: {', '.join(self.parameters) or 'none'}"
+            )
+        return sweep_metric(
+            self.table([metric]),
+            metric,
+            parameter,
+            self.parameters,
+            confidence=self.confidence,
+            ax=ax,
+        )
 
-    def write(self, directory: str | Path, *, fmt: str = "png", plots: bool = True,
-              ) -> list[Path]:
+    def write(
+        self,
+        directory: str | Path,
+        *,
+        fmt: str = "png",
+        plots: bool = True,
+    ) -> list[Path]:
         """Write ``runs``, ``table`` and ``errors`` (CSV and Parquet), a plot of each
         metric against each parameter (``plots/METRIC-vs-PARAMETER.FMT``) and
         ``report.html``. Returns the paths written."""
@@ -545,27 +647,40 @@ class SweepResult(Runs):
         rows = []
         for i, point in enumerate(self.points):
             sub: dict[Any, dict[Any, Any]] = (
-                table[table["point"] == i].set_index("metric").to_dict("index"))
+                table[table["point"] == i].set_index("metric").to_dict("index")
+            )
             first = [point.get(p, "") for p in self.parameters] or [str(i)]
-            rows.append(first + [format_estimate(m, float(sub[m]["mean"]),
-                                                 float(sub[m]["half_width"]),
-                                                 float(sub[m]["ci_low"]),
-                                                 float(sub[m]["ci_high"]))
-                                 for m in metrics])
+            rows.append(
+                first
+                + [
+                    format_estimate(
+                        m,
+                        float(sub[m]["mean"]),
+                        float(sub[m]["half_width"]),
+                        float(sub[m]["ci_low"]),
+                        float(sub[m]["ci_high"]),
+                    )
+                    for m in metrics
+                ]
+            )
         return header, rows
 
     def warnings(self) -> list[str]:
         """A warning per point whose mean ``pending_rate`` is above 2 %."""
         table = self.table([PENDING])
-        return pending_warnings(table, lambda row: _point_label(self.points[int(row["point"])])
-                                or f"point {row['point']}")
+        return pending_warnings(
+            table,
+            lambda row: _point_label(self.points[int(row["point"])]) or f"point {row['point']}",
+        )
 
     def summary_line(self) -> str:
         total = len(self.runs)
-        text = (f"{total} run{'s' if total != 1 else ''} ({len(self.points)} point"
-                f"{'s' if len(self.points) != 1 else ''} x {self.replications} replication"
-                f"{'s' if self.replications != 1 else ''}): {self.ran} run now, "
-                f"{self.reused} reused")
+        text = (
+            f"{total} run{'s' if total != 1 else ''} ({len(self.points)} point"
+            f"{'s' if len(self.points) != 1 else ''} x {self.replications} replication"
+            f"{'s' if self.replications != 1 else ''}): {self.ran} run now, "
+            f"{self.reused} reused"
+        )
         if self.failed:
             text += f", {self.failed} failed"
         return text
@@ -575,25 +690,32 @@ class SweepResult(Runs):
         metrics = self.metrics if metrics is None else tuple(metrics)
         header, rows = self._cells(metrics)
         n_index = max(1, len(self.parameters))
-        return "\n".join([text_table(header, rows, index=n_index, width=width),
-                          *self.warnings()])
+        return "\n".join([text_table(header, rows, index=n_index, width=width), *self.warnings()])
 
     def __repr__(self) -> str:
-        return (f"<SweepResult {self.scenario}: {self.summary_line()}; "
-                f"parameters {', '.join(self.parameters) or 'none'}>")
+        return (
+            f"<SweepResult {self.scenario}: {self.summary_line()}; "
+            f"parameters {', '.join(self.parameters) or 'none'}>"
+        )
 
     def _html_body(self) -> str:
         header, rows = self._cells(self.metrics)
-        caption = (f"{self.summary_line()}; {interval_caption(self.confidence)}")
+        caption = f"{self.summary_line()}; {interval_caption(self.confidence)}"
         body = html_table(header, rows, index=max(1, len(self.parameters)), caption=caption)
         body += "".join(f"<p><b>{html.escape(w)}</b></p>" for w in self.warnings())
         if self.failed:
-            err_rows = [[_point_label(self.points[int(point)]) or str(point), str(rep), str(err)]
-                        for point, rep, err in zip(self.errors["point"].tolist(),
-                                                   self.errors["replication"].tolist(),
-                                                   self.errors["error"].tolist(), strict=True)]
-            body += html_table(["point", "replication", "error"], err_rows, index=3,
-                               caption="failed runs")
+            err_rows = [
+                [_point_label(self.points[int(point)]) or str(point), str(rep), str(err)]
+                for point, rep, err in zip(
+                    self.errors["point"].tolist(),
+                    self.errors["replication"].tolist(),
+                    self.errors["error"].tolist(),
+                    strict=True,
+                )
+            ]
+            body += html_table(
+                ["point", "replication", "error"], err_rows, index=3, caption="failed runs"
+            )
         return body
 
     def _repr_html_(self) -> str:
@@ -607,10 +729,14 @@ def _file_name(text: str) -> str:
 # --- the API ---------------------------------------------------------------------------
 
 
-def sweep(scenario: str | os.PathLike[str], options: RunOptions | None = None, *,
-          vary: Mapping[str, Sequence[Any] | str] | None = None,
-          points: Sequence[Mapping[str, Any]] | None = None,
-          out: str | os.PathLike[str]) -> SweepResult:
+def sweep(
+    scenario: str | os.PathLike[str],
+    options: RunOptions | None = None,
+    *,
+    vary: Mapping[str, Sequence[Any] | str] | None = None,
+    points: Sequence[Mapping[str, Any]] | None = None,
+    out: str | os.PathLike[str],
+) -> SweepResult:
     """Run ``scenario`` at every point of a design, ``options.replications`` times
     each (default 3).
 
@@ -647,18 +773,41 @@ def sweep(scenario: str | os.PathLike[str], options: RunOptions | None = None, *
             check_split(base, metric)
     base_seed = int(base.seed if options.seed is None else options.seed)
     specs = [
-        RunSpec(scenario=text,
-                overrides=(*overrides, *(f"{k}={v}" for k, v in point.items())),
-                replication=r, base_seed=base_seed, until=end,
-                config=_point_label(point), params=tuple(point.items()))
-        for point in design for r in range(replications)
+        RunSpec(
+            scenario=text,
+            overrides=(*overrides, *(f"{k}={v}" for k, v in point.items())),
+            replication=r,
+            base_seed=base_seed,
+            until=end,
+            config=_point_label(point),
+            params=tuple(point.items()),
+        )
+        for point in design
+        for r in range(replications)
     ]
     store = ResultStore(Path(out))  # records in OUT/runs/KEY.json
     with open_executor(options.jobs, options.scheduler) as executor:
-        records, ran, reused = run_specs(specs, executor=executor, store=store,
-                                         progress=options.progress, desc=f"sweep {base.name}",
-                                         retry_failed=options.retry_failed)
-    return SweepResult(scenario=base.name if name == "<text>" else name, parameters=parameters,
-                       points=design, specs=specs, records=records, metrics=names, ran=ran,
-                       reused=reused, replications=replications, seed=base_seed, until=end,
-                       confidence=options.confidence, out=Path(out), functions=functions)
+        records, ran, reused = run_specs(
+            specs,
+            executor=executor,
+            store=store,
+            progress=options.progress,
+            desc=f"sweep {base.name}",
+            retry_failed=options.retry_failed,
+        )
+    return SweepResult(
+        scenario=base.name if name == "<text>" else name,
+        parameters=parameters,
+        points=design,
+        specs=specs,
+        records=records,
+        metrics=names,
+        ran=ran,
+        reused=reused,
+        replications=replications,
+        seed=base_seed,
+        until=end,
+        confidence=options.confidence,
+        out=Path(out),
+        functions=functions,
+    )

@@ -30,8 +30,9 @@ def install(model: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _play(env: Any, spans: list[tuple[float, float]], apply: Any, revert: Any,
-          duration: float) -> Generator[Any, Any, None]:
+def _play(
+    env: Any, spans: list[tuple[float, float]], apply: Any, revert: Any, duration: float
+) -> Generator[Any, Any, None]:
     for start, end in spans:
         if start > env.now:
             yield env.timeout(start - env.now)

@@ -269,8 +269,11 @@ _SETTINGS = {
 
 def _policy_switch(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     policy = model.hosts[spec.host].policies[spec.policy]
-    changes = {attr: getattr(spec, name) for name, attr in _SETTINGS.items()
-               if getattr(spec, name) is not None}
+    changes = {
+        attr: getattr(spec, name)
+        for name, attr in _SETTINGS.items()
+        if getattr(spec, name) is not None
+    }
     before: list[dict[str, Any]] = []
 
     def apply(now: float) -> None:

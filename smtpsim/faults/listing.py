@@ -19,8 +19,11 @@ class ListingRules:
         self.env = model.env
         self.zones = model.zones
         self.incidents: list[dict[str, Any]] = model.incidents
-        self.rules = {zone: spec.listing for zone, spec in model.scenario.dns.items()
-                      if spec.dnsbl and spec.listing is not None}
+        self.rules = {
+            zone: spec.listing
+            for zone, spec in model.scenario.dns.items()
+            if spec.dnsbl and spec.listing is not None
+        }
         self.hits: dict[tuple[str, str], deque[float]] = {}
         self.listed: set[tuple[str, str]] = set()
 
@@ -44,8 +47,14 @@ class ListingRules:
         listings.append(network)
         self.listed.add(key)
         self.hits.pop(key, None)
-        self.incidents.append({"kind": "dnsbl_listing", "target": f"{ip} on {zone}",
-                               "start": now, "end": now + duration})
+        self.incidents.append(
+            {
+                "kind": "dnsbl_listing",
+                "target": f"{ip} on {zone}",
+                "start": now,
+                "end": now + duration,
+            }
+        )
 
         def delist(_event: Any) -> None:
             if network in listings:

@@ -14,8 +14,9 @@ import numpy as np
 __all__ = ["windows"]
 
 
-def windows(incident: Any, duration: float,
-            rng: np.random.Generator | None) -> list[tuple[float, float]]:
+def windows(
+    incident: Any, duration: float, rng: np.random.Generator | None
+) -> list[tuple[float, float]]:
     """``(start, end)`` pairs within ``[0, duration]``, in order."""
     start = incident.at
     if incident.random is not None:

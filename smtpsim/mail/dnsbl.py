@@ -68,8 +68,9 @@ class DnsblCheck(Policy):
     often send from listed end-user networks).
     """
 
-    def __init__(self, zones: Iterable[str] | str, lookup: DnsblLookup, *,
-                 phase: str = RCPT) -> None:
+    def __init__(
+        self, zones: Iterable[str] | str, lookup: DnsblLookup, *, phase: str = RCPT
+    ) -> None:
         if phase not in (RCPT, CONNECT):
             raise ValueError(f"phase must be 'rcpt' or 'connect', got {phase!r}")
         self.zones = (zones,) if isinstance(zones, str) else tuple(zones)
@@ -107,8 +108,9 @@ class StaticDnsbl:
     does not punch a hole in a listed ``192.0.2.0/24``).
     """
 
-    def __init__(self, entries: Iterable[str] = (), *, reason: str = "",
-                 seconds: float = 0.0) -> None:
+    def __init__(
+        self, entries: Iterable[str] = (), *, reason: str = "", seconds: float = 0.0
+    ) -> None:
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds!r}")
         self._addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()

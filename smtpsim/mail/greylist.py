@@ -122,13 +122,19 @@ class Greylist(Policy):
 
     def check(self, phase: str, ctx: Context) -> Reply | None:
         rcpt = ctx.recipient or ""
-        if self.passes(ctx.client.ip, ctx.sender or "", rcpt, ctx.now,
-                       authenticated=ctx.authenticated is not None):
+        if self.passes(
+            ctx.client.ip,
+            ctx.sender or "",
+            rcpt,
+            ctx.now,
+            authenticated=ctx.authenticated is not None,
+        ):
             return None
         return replies.greylisted(rcpt)
 
-    def passes(self, ip: str, sender: str, recipient: str, now: float, *,
-               authenticated: bool = False) -> bool:
+    def passes(
+        self, ip: str, sender: str, recipient: str, now: float, *, authenticated: bool = False
+    ) -> bool:
         """Decide one request and record it, as postgrey's ``smtpd_access_policy``."""
         if authenticated or in_networks(ip, self.whitelist_clients):
             return True
@@ -182,7 +188,8 @@ class Greylist(Policy):
         self._next_sweep = now + DAY
         delay, max_age, window = self.delay, self.max_age, self.retry_window
         self.triplets = {
-            k: v for k, v in self.triplets.items()
+            k: v
+            for k, v in self.triplets.items()
             if now - v[1] <= max_age and (v[1] - v[0] >= delay or now - v[0] <= window)
         }
         self.clients = {k: v for k, v in self.clients.items() if now - v[1] <= max_age}

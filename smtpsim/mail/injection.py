@@ -27,8 +27,9 @@ class ReplyInjection(Policy):
     ``Generator``); it is never the global random state.
     """
 
-    def __init__(self, phase: str, reply: Reply, probability: float = 1.0,
-                 rng: _Random | None = None) -> None:
+    def __init__(
+        self, phase: str, reply: Reply, probability: float = 1.0, rng: _Random | None = None
+    ) -> None:
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {', '.join(PHASES)}; got {phase!r}")
         if not 0.0 <= probability <= 1.0:

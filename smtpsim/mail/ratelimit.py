@@ -77,8 +77,12 @@ class RateLimit(Policy):
         exceptions: Iterable[str] = (),
         ipv6_prefix_length: int = 84,
     ) -> None:
-        limits = (connection_count_limit, connection_rate_limit, message_rate_limit,
-                  recipient_rate_limit)
+        limits = (
+            connection_count_limit,
+            connection_rate_limit,
+            message_rate_limit,
+            recipient_rate_limit,
+        )
         if min(limits) < 0 or time_unit <= 0:
             raise ValueError(f"limits must be >= 0 and time_unit > 0, got {limits}, {time_unit}")
         self.hostname = hostname
@@ -142,9 +146,7 @@ class RateLimit(Policy):
         connection (anvil's expiry timer), its rates reset when its window is over."""
         client = self.clients.get(key)
         unit = self.time_unit
-        if client is None or (
-            client.idle_since is not None and now >= client.idle_since + unit
-        ):
+        if client is None or (client.idle_since is not None and now >= client.idle_since + unit):
             if len(self.clients) >= self._tidy_at:
                 self._forget_idle(now)
             client = self.clients[key] = _Client(now)
@@ -157,7 +159,8 @@ class RateLimit(Policy):
         """Free the memory of clients anvil would have expired (memory only)."""
         unit = self.time_unit
         self.clients = {
-            k: c for k, c in self.clients.items()
+            k: c
+            for k, c in self.clients.items()
             if c.idle_since is None or now < c.idle_since + unit
         }
         # Tidy again only when the table has doubled: amortised O(1) per client.
@@ -171,5 +174,3 @@ class RateLimit(Policy):
         except ValueError:
             return ip
         return str(net)
-
-

@@ -169,11 +169,18 @@ class EximRetry(RetryPolicy):
             kind = fields[0].upper() if fields else ""
             try:
                 if kind == "F" and len(fields) == 3:
-                    rules.append(EximRule("F", parse_exim_time(fields[1]),
-                                          parse_exim_time(fields[2])))
+                    rules.append(
+                        EximRule("F", parse_exim_time(fields[1]), parse_exim_time(fields[2]))
+                    )
                 elif kind == "G" and len(fields) == 4:
-                    rules.append(EximRule("G", parse_exim_time(fields[1]),
-                                          parse_exim_time(fields[2]), float(fields[3])))
+                    rules.append(
+                        EximRule(
+                            "G",
+                            parse_exim_time(fields[1]),
+                            parse_exim_time(fields[2]),
+                            float(fields[3]),
+                        )
+                    )
                 elif kind == "H":
                     raise ValueError("H rules (random intervals) are not supported")
                 else:
@@ -255,8 +262,9 @@ _PAGANI = (
 
 # gmail.com against a 6 h greylist: retries at these times after the first attempt,
 # delivered at the 9th attempt.
-_GMAIL = tuple(_min_s(t) for t in
-               ("6:02", "29:02", "56:36", "98:44", "162:03", "229:44", "309:05", "434:46"))
+_GMAIL = tuple(
+    _min_s(t) for t in ("6:02", "29:02", "56:36", "98:44", "162:03", "229:44", "309:05", "434:46")
+)
 # aol.com: 5 attempts from 5:32 to 31:32, then gave up. Only the first and the last
 # retry times are published: the two between are spaced evenly (an assumption).
 _AOL_FIRST, _AOL_LAST = _min_s("5:32"), _min_s("31:32")
@@ -270,19 +278,22 @@ PRESETS: dict[str, RetryPolicy] = {
     # gmail-like: the measured, increasing retry times, then the last measured gap
     # (7541 s) again. The study saw delivery, not a give-up time: 5 days (RFC 5321
     # section 4.5.4.1's "at least 4-5 days") is our assumption.
-    "persistent": ScheduleRetry(_GMAIL, then_every=_GMAIL[-1] - _GMAIL[-2],
-                                lifetime=5 * DAY, source=_PAGANI + ", gmail.com"),
+    "persistent": ScheduleRetry(
+        _GMAIL, then_every=_GMAIL[-1] - _GMAIL[-2], lifetime=5 * DAY, source=_PAGANI + ", gmail.com"
+    ),
     # hotmail-like: about every 4 minutes (94 attempts, which outlast the study's
     # 6 h greylist); give-up time not measured: 5 days assumed, as above.
-    "frequent": ScheduleRetry(then_every=4 * MINUTE, lifetime=5 * DAY,
-                              source=_PAGANI + ", hotmail.com"),
+    "frequent": ScheduleRetry(
+        then_every=4 * MINUTE, lifetime=5 * DAY, source=_PAGANI + ", hotmail.com"
+    ),
     # aol-like: 4 retries within about 30 minutes, then gives up.
     "impatient": ScheduleRetry(_AOL, then_every=None, source=_PAGANI + ", aol.com"),
 }
 
 
-def retry_schedule(policy: RetryPolicy, *, arrival: float = 0.0,
-                   limit: int = 10_000) -> list[float]:
+def retry_schedule(
+    policy: RetryPolicy, *, arrival: float = 0.0, limit: int = 10_000
+) -> list[float]:
     """The attempt times of a message that fails instantly at every attempt, each
     attempt made as soon as allowed (no queue-scan rounding): ``[arrival, ...]``,
     ending with the attempt after which the policy gives up (or after ``limit``

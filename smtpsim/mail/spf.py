@@ -160,9 +160,15 @@ class _Check:
     """One evaluation: the client, the identity, the DNS, and the counters that
     the lookup limits apply to across includes and redirects."""
 
-    def __init__(self, client: ipaddress.IPv4Address | ipaddress.IPv6Address, sender: str,
-                 helo: str, txt: TxtLookup, addresses: AddressLookup,
-                 mx_hosts: MxLookup) -> None:
+    def __init__(
+        self,
+        client: ipaddress.IPv4Address | ipaddress.IPv6Address,
+        sender: str,
+        helo: str,
+        txt: TxtLookup,
+        addresses: AddressLookup,
+        mx_hosts: MxLookup,
+    ) -> None:
         self.client = client
         self.sender = sender
         self.helo = helo
@@ -178,8 +184,9 @@ class _Check:
         if self.lookups > LOOKUP_LIMIT:
             raise _Error(PERMERROR)
 
-    def _ask(self, lookup: Callable[[str], list[str] | None], name: str, *,
-             void_counts: bool) -> list[str]:
+    def _ask(
+        self, lookup: Callable[[str], list[str] | None], name: str, *, void_counts: bool
+    ) -> list[str]:
         self.queries += 1
         answer = lookup(name)
         if answer is None:
@@ -195,8 +202,11 @@ class _Check:
     def check_host(self, domain: str) -> str:
         if not _valid_domain(domain):
             return NONE
-        records = [r for r in self._ask(self._txt, domain, void_counts=False)
-                   if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")]
+        records = [
+            r
+            for r in self._ask(self._txt, domain, void_counts=False)
+            if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")
+        ]
         if not records:
             return NONE
         if len(records) > 1:
@@ -457,8 +467,14 @@ class SpfDmarc(Policy):
         if cached is not None and cached[0] == identity:
             result: SpfResult = cached[1]
             return result
-        result = evaluate_spf(ctx.client.ip, ctx.sender or "", ctx.helo, txt=self.txt,
-                              addresses=self.addresses, mx_hosts=self.mx_hosts)
+        result = evaluate_spf(
+            ctx.client.ip,
+            ctx.sender or "",
+            ctx.helo,
+            txt=self.txt,
+            addresses=self.addresses,
+            mx_hosts=self.mx_hosts,
+        )
         ctx.delay += result.queries * self.query_seconds
         notes[key] = (identity, result)
         return result

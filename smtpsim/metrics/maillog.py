@@ -69,25 +69,45 @@ _DELAY_SIG_DIG = 2
 _DELAY_MAX_DIG = 2
 # Phases after which the server has seen RCPT: a refusal there is a smtpd reject.
 _REJECT_PHASES = frozenset({"rcpt", "data", "content"})
-_CMD = {"helo": "EHLO", "starttls": "STARTTLS", "auth": "AUTH", "mail": "MAIL FROM",
-        "rcpt": "RCPT TO", "data": "DATA", "content": "end of DATA"}
-_WHILE = {"greeting": "receiving the initial server greeting",
-          "helo": "performing the EHLO handshake",
-          "starttls": "performing the STARTTLS handshake",
-          "auth": "performing SASL authentication", "mail": "sending MAIL FROM",
-          "rcpt": "sending RCPT TO", "data": "sending DATA command",
-          "content": "sending end of data -- message may be sent more than once"}
+_CMD = {
+    "helo": "EHLO",
+    "starttls": "STARTTLS",
+    "auth": "AUTH",
+    "mail": "MAIL FROM",
+    "rcpt": "RCPT TO",
+    "data": "DATA",
+    "content": "end of DATA",
+}
+_WHILE = {
+    "greeting": "receiving the initial server greeting",
+    "helo": "performing the EHLO handshake",
+    "starttls": "performing the STARTTLS handshake",
+    "auth": "performing SASL authentication",
+    "mail": "sending MAIL FROM",
+    "rcpt": "sending RCPT TO",
+    "data": "sending DATA command",
+    "content": "sending end of data -- message may be sent more than once",
+}
 # RFC 3463 (and later) subject.detail texts, for replies the tables do not keep.
 _DSN_TEXT = {
-    "0.0": "Other undefined status", "1.1": "Bad destination mailbox address",
-    "1.2": "Bad destination system address", "1.10": "Recipient address has null MX",
-    "2.0": "Other or undefined mailbox status", "2.1": "Mailbox disabled",
-    "2.2": "Mailbox full", "3.0": "Other or undefined mail system status",
-    "3.1": "Mail system full", "3.2": "System not accepting network messages",
-    "3.4": "Message too big for system", "4.1": "No answer from host",
-    "4.2": "Bad connection", "4.3": "Directory server failure",
-    "4.5": "System congestion", "4.6": "Routing loop detected",
-    "5.1": "Invalid command", "5.3": "Too many recipients",
+    "0.0": "Other undefined status",
+    "1.1": "Bad destination mailbox address",
+    "1.2": "Bad destination system address",
+    "1.10": "Recipient address has null MX",
+    "2.0": "Other or undefined mailbox status",
+    "2.1": "Mailbox disabled",
+    "2.2": "Mailbox full",
+    "3.0": "Other or undefined mail system status",
+    "3.1": "Mail system full",
+    "3.2": "System not accepting network messages",
+    "3.4": "Message too big for system",
+    "4.1": "No answer from host",
+    "4.2": "Bad connection",
+    "4.3": "Directory server failure",
+    "4.5": "System congestion",
+    "4.6": "Routing loop detected",
+    "5.1": "Invalid command",
+    "5.3": "Too many recipients",
     "7.0": "Other or undefined security status",
     "7.1": "Delivery not authorized, message refused",
 }
@@ -101,8 +121,7 @@ _PROTOCOL_ERROR = "Protocol error: "
 # --- numbers and names ------------------------------------------------------------------------
 
 
-def format_tv(seconds: float, sig_dig: int = _DELAY_SIG_DIG,
-              max_dig: int = _DELAY_MAX_DIG) -> str:
+def format_tv(seconds: float, sig_dig: int = _DELAY_SIG_DIG, max_dig: int = _DELAY_MAX_DIG) -> str:
     """A time as Postfix's ``format_tv()`` prints it (``src/util/format_tv.c``): at most
     ``sig_dig`` significant digits and ``max_dig`` decimals, whole seconds from 100 s
     on (for the defaults), no trailing zeros: 0.004 -> ``0``, 1.25 -> ``1.3``,
@@ -143,8 +162,10 @@ def format_tv(seconds: float, sig_dig: int = _DELAY_SIG_DIG,
 def host_table(hosts: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """``meta['hosts']`` for a run: ``{key: {'name': ..., 'ip': ...}}`` from a model's
     ``hosts`` (anything with ``.name`` and ``.ip``, flow client hosts included)."""
-    return {key: {"name": str(h.name), "ip": str(h.ip) if h.ip else "0.0.0.0"}
-            for key, h in sorted(hosts.items())}
+    return {
+        key: {"name": str(h.name), "ip": str(h.ip) if h.ip else "0.0.0.0"}
+        for key, h in sorted(hosts.items())
+    }
 
 
 def queue_id(msg_id: int, host: str, copy: int = 0, salt: int = 0) -> str:
@@ -178,7 +199,7 @@ def _split_reply(reply: str) -> tuple[str, str]:
     if len(parts) == 3 and parts[0].isdigit() and parts[1][:1].isdigit() and "." in parts[1]:
         return f"{parts[0]} {parts[1]}", parts[2]
     if len(parts) >= 2 and parts[0].isdigit():
-        return parts[0], reply[len(parts[0]) + 1:]
+        return parts[0], reply[len(parts[0]) + 1 :]
     return "", reply
 
 
@@ -197,8 +218,12 @@ def rejected_mask(attempts: pd.DataFrame) -> pd.Series:
     outcome = _text(attempts["outcome"])
     phase = _text(attempts["phase"])
     dsn = _text(attempts["dsn"])
-    mask = ((peer != "none") & (outcome != "sent") & phase.isin(_REJECT_PHASES)
-            & ~dsn.str.startswith("4.4."))
+    mask = (
+        (peer != "none")
+        & (outcome != "sent")
+        & phase.isin(_REJECT_PHASES)
+        & ~dsn.str.startswith("4.4.")
+    )
     return mask
 
 
@@ -218,8 +243,11 @@ def expected_totals(result: Any) -> dict[str, int]:
     messages, recipients, attempts = result.messages, result.recipients, result.attempts
     outcome = _text(attempts["outcome"])
     sent = attempts[outcome == "sent"]
-    sessions = sent[["msg_id", "host", "peer", "t_start", "t_end"]].astype(
-        {"host": str, "peer": str}).drop_duplicates()
+    sessions = (
+        sent[["msg_id", "host", "peer", "t_start", "t_end"]]
+        .astype({"host": str, "peer": str})
+        .drop_duplicates()
+    )
     flows = int((_text(messages["origin"]) != "bounce").sum())
     deferred_rows = attempts[outcome == "deferred"]
     return {
@@ -238,19 +266,31 @@ def _deferred_queue_files(sent: pd.DataFrame, deferred: pd.DataFrame) -> int:
     attempt; none means the copy made at that host (a submission or a bounce)."""
     if deferred.empty:
         return 0
-    left = pd.DataFrame({
-        "msg_id": deferred["msg_id"].to_numpy(), "rcpt": _text(deferred["rcpt"]).to_numpy(),
-        "host": _text(deferred["host"]).to_numpy(),
-        "t": deferred["t_start"].to_numpy(dtype=float),
-    }).sort_values("t", kind="stable")
-    right = pd.DataFrame({
-        "msg_id": sent["msg_id"].to_numpy(), "rcpt": _text(sent["rcpt"]).to_numpy(),
-        "host": _text(sent["peer"]).to_numpy(),
-        "t": sent["t_end"].to_numpy(dtype=float),
-    }).sort_values("t", kind="stable")
+    left = pd.DataFrame(
+        {
+            "msg_id": deferred["msg_id"].to_numpy(),
+            "rcpt": _text(deferred["rcpt"]).to_numpy(),
+            "host": _text(deferred["host"]).to_numpy(),
+            "t": deferred["t_start"].to_numpy(dtype=float),
+        }
+    ).sort_values("t", kind="stable")
+    right = pd.DataFrame(
+        {
+            "msg_id": sent["msg_id"].to_numpy(),
+            "rcpt": _text(sent["rcpt"]).to_numpy(),
+            "host": _text(sent["peer"]).to_numpy(),
+            "t": sent["t_end"].to_numpy(dtype=float),
+        }
+    ).sort_values("t", kind="stable")
     right["arrival"] = right["t"]
-    merged = pd.merge_asof(left, right, on="t", by=["msg_id", "rcpt", "host"],
-                           direction="backward", allow_exact_matches=True)
+    merged = pd.merge_asof(
+        left,
+        right,
+        on="t",
+        by=["msg_id", "rcpt", "host"],
+        direction="backward",
+        allow_exact_matches=True,
+    )
     merged["arrival"] = merged["arrival"].fillna(-1.0)
     return len(merged.drop_duplicates(["msg_id", "host", "arrival"]))
 
@@ -261,8 +301,19 @@ def _deferred_queue_files(sent: pd.DataFrame, deferred: pd.DataFrame) -> int:
 class _QueueFile:
     """One message at one host, from its arrival to its removal."""
 
-    __slots__ = ("expired", "failed", "host", "kind", "local", "msg", "notices", "qid", "rcpts",
-                 "rows", "t")
+    __slots__ = (
+        "expired",
+        "failed",
+        "host",
+        "kind",
+        "local",
+        "msg",
+        "notices",
+        "qid",
+        "rcpts",
+        "rows",
+        "t",
+    )
 
     def __init__(self, msg: int, host: str, t: float, kind: str, rcpts: list[str]) -> None:
         self.msg = msg
@@ -294,9 +345,14 @@ class _Log:
     sequence number makes the key unique, so the order, and the bytes, are the same as
     one sort of everything."""
 
-    def __init__(self, hosts: Mapping[str, Mapping[str, str]], keys: Iterable[str],
-                 start: datetime, spill_dir: Path | None = None,
-                 chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        hosts: Mapping[str, Mapping[str, str]],
+        keys: Iterable[str],
+        start: datetime,
+        spill_dir: Path | None = None,
+        chunk: int | None = None,
+    ) -> None:
         self.hosts = hosts
         self.index = {key: i for i, key in enumerate(sorted(set(keys)))}
         self._pids: dict[str, int] = {}
@@ -313,8 +369,9 @@ class _Log:
         stamp = self._stamps.get(second)
         if stamp is None:
             when = self._start + timedelta(seconds=second)
-            stamp = self._stamps[second] = (f"{_MONTHS[when.month - 1]} {when.day:2d} "
-                                            f"{when:%H:%M:%S}")
+            stamp = self._stamps[second] = (
+                f"{_MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
+            )
         if "\n" in text:  # one log line per event, whatever a reply held
             text = " ".join(text.splitlines())
         self._entries.append((t, self._seq, f"{stamp} {host} postfix/{program}[{pid}]: {text}"))
@@ -372,25 +429,38 @@ def _read_chunk(path: Path) -> Iterator[tuple[float, int, str]]:
             yield float(t), int(seq), line
 
 
-def maillog_lines(result: Any, *, start: str | datetime = DEFAULT_START,
-                  hosts: Mapping[str, Mapping[str, str]] | None = None,
-                  spill_dir: str | Path | None = None) -> Generator[str, None, None]:
+def maillog_lines(
+    result: Any,
+    *,
+    start: str | datetime = DEFAULT_START,
+    hosts: Mapping[str, Mapping[str, str]] | None = None,
+    spill_dir: str | Path | None = None,
+) -> Generator[str, None, None]:
     """The maillog of ``result`` (a ``RunResult``), line by line, sorted by time (lines
     of one instant in the order of events). ``start`` is the wall-clock time of
     simulated time 0; ``hosts`` defaults to ``result.meta['hosts']``. Sorted runs of
     lines are spilled to a temporary directory (in ``spill_dir``, default the
     system's), removed when the lines are exhausted or the iterator is closed."""
     with tempfile.TemporaryDirectory(prefix=".maillog-", dir=spill_dir) as scratch:
-        builder = _Builder(result, hosts if hosts is not None else result.meta.get("hosts") or {},
-                           _start_time(start), Path(scratch))
+        builder = _Builder(
+            result,
+            hosts if hosts is not None else result.meta.get("hosts") or {},
+            _start_time(start),
+            Path(scratch),
+        )
         builder.build()
         log = builder.log
         del builder  # the queue files and columns: only the lines are needed now
         yield from log.lines()
 
 
-def write_maillog(result: Any, path: str | Path, *, start: str | datetime = DEFAULT_START,
-                  hosts: Mapping[str, Mapping[str, str]] | None = None) -> Path:
+def write_maillog(
+    result: Any,
+    path: str | Path,
+    *,
+    start: str | datetime = DEFAULT_START,
+    hosts: Mapping[str, Mapping[str, str]] | None = None,
+) -> Path:
     """Write ``maillog_lines(result)`` to ``path`` (sorted runs of lines spilled beside
     it meanwhile); returns the path."""
     target = Path(path)
@@ -408,12 +478,19 @@ def write_maillog(result: Any, path: str | Path, *, start: str | datetime = DEFA
 class _Builder:
     """Queue files from the tables, then their lines (``build``)."""
 
-    def __init__(self, result: Any, hosts: Mapping[str, Mapping[str, str]], start: datetime,
-                 spill_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        result: Any,
+        hosts: Mapping[str, Mapping[str, str]],
+        start: datetime,
+        spill_dir: Path | None = None,
+    ) -> None:
         m, r, a = result.messages, result.recipients, result.attempts
         if a.empty and len(r) and int(r["attempts"].sum()) > 0:
-            raise ValueError("the maillog needs the attempts table, which this run did not "
-                             "record (simulation.record_attempts: false)")
+            raise ValueError(
+                "the maillog needs the attempts table, which this run did not "
+                "record (simulation.record_attempts: false)"
+            )
         ids: list[int] = m["msg_id"].tolist()
         self.row_of = {mid: i for i, mid in enumerate(ids)}
         self.sender: list[str] = _text(m["sender"]).tolist()
@@ -424,9 +501,14 @@ class _Builder:
         self.rcpts: dict[int, list[str]] = {}
         self.final: dict[tuple[int, str], tuple[str, float, str, str]] = {}
         for mid, rcpt, status, t_final, dsn, reply in zip(
-                r["msg_id"].tolist(), _text(r["rcpt"]).tolist(),
-                _text(r["status"]).tolist(), r["t_final"].tolist(),
-                _text(r["dsn"]).tolist(), _text(r["reply"]).tolist(), strict=True):
+            r["msg_id"].tolist(),
+            _text(r["rcpt"]).tolist(),
+            _text(r["status"]).tolist(),
+            r["t_final"].tolist(),
+            _text(r["dsn"]).tolist(),
+            _text(r["reply"]).tolist(),
+            strict=True,
+        ):
             self.rcpts.setdefault(mid, []).append(rcpt)
             self.final[(mid, rcpt)] = (status, t_final, dsn, reply)
         # attempts
@@ -474,9 +556,13 @@ class _Builder:
         of (t_end, t_start, msg_id, host, peer), in which sessions make queue files."""
         peer = _text(a["peer"]).to_numpy()
         rows = np.flatnonzero(peer != "none")
-        keys = [a["t_end"].to_numpy()[rows], a["t_start"].to_numpy()[rows],
-                a["msg_id"].to_numpy()[rows], _rank(_text(a["host"]).to_numpy()[rows]),
-                _rank(peer[rows])]
+        keys = [
+            a["t_end"].to_numpy()[rows],
+            a["t_start"].to_numpy()[rows],
+            a["msg_id"].to_numpy()[rows],
+            _rank(_text(a["host"]).to_numpy()[rows]),
+            _rank(peer[rows]),
+        ]
         order = np.lexsort(keys[::-1])  # stable: a session's rows stay in row order
         ordered = rows[order]
         new = np.ones(len(ordered), dtype=bool)
@@ -489,8 +575,11 @@ class _Builder:
         sid = np.full(len(a), -1, dtype=np.int64)
         sid[ordered] = np.cumsum(new) - 1
         first = np.append(np.flatnonzero(new), len(ordered))
-        return array("q", sid.tobytes()), array("q", ordered.astype(np.int64).tobytes()), \
-            array("q", first.astype(np.int64).tobytes())
+        return (
+            array("q", sid.tobytes()),
+            array("q", ordered.astype(np.int64).tobytes()),
+            array("q", first.astype(np.int64).tobytes()),
+        )
 
     # --- queue files --------------------------------------------------------------------------
 
@@ -535,18 +624,20 @@ class _Builder:
             if origin == "bounce":
                 continue
             host = first_host.get(mid, f"traffic.{origin}")
-            self.origin_qf[mid] = self._new_qf(_QueueFile(
-                mid, host, self.t_submit[row], "pickup", self.rcpts.get(mid, [])))
+            self.origin_qf[mid] = self._new_qf(
+                _QueueFile(mid, host, self.t_submit[row], "pickup", self.rcpts.get(mid, []))
+            )
 
     def _sessions(self) -> None:
         """A queue file at the peer for each session that passed the message on."""
         for k in range(len(self.session_qf)):
-            rows = self.s_rows[self.s_first[k]:self.s_first[k + 1]]
+            rows = self.s_rows[self.s_first[k] : self.s_first[k + 1]]
             sent = [self.a_rcpt[i] for i in rows if self.a_outcome[i] == "sent"]
             if sent:
                 i = rows[0]
-                self.session_qf[k] = self._new_qf(_QueueFile(
-                    self.a_msg[i], self.a_peer[i], self.a_end[i], "smtpd", sent))
+                self.session_qf[k] = self._new_qf(
+                    _QueueFile(self.a_msg[i], self.a_peer[i], self.a_end[i], "smtpd", sent)
+                )
 
     def _bounces(self) -> None:
         """Each bounce message, at the host where its original failed. The original is
@@ -557,8 +648,7 @@ class _Builder:
         for (mid, rcpt), (status, t_final, _, _) in self.final.items():
             if status not in ("bounced", "expired"):
                 continue
-            rows = [i for i in self.rows_of.get((mid, rcpt), [])
-                    if self.a_end[i] <= t_final + 1e-9]
+            rows = [i for i in self.rows_of.get((mid, rcpt), []) if self.a_end[i] <= t_final + 1e-9]
             if rows:
                 key = (mid, t_final, self.a_host[rows[-1]])
                 groups.setdefault(key, (rows[-1], []))[1].append(rcpt)
@@ -567,7 +657,8 @@ class _Builder:
             row = self.row_of.get(mid)
             if row is not None and self.sender[row] != "":
                 failed.setdefault((self.sender[row], round(t_final, 6)), []).append(
-                    (mid, i, len(rcpts)))
+                    (mid, i, len(rcpts))
+                )
         for mid, row in self.row_of.items():
             if self.origin[row] != "bounce":
                 continue
@@ -576,9 +667,14 @@ class _Builder:
             candidates = failed.get((rcpts[0], round(t, 6)), []) if rcpts else []
             if candidates:
                 # two failures of one sender at one instant: the notice's size tells
-                pick = next((c for c in candidates
-                             if bounce_size(self.size[self.row_of[c[0]]], c[2])
-                             == self.size[row]), candidates[0])
+                pick = next(
+                    (
+                        c
+                        for c in candidates
+                        if bounce_size(self.size[self.row_of[c[0]]], c[2]) == self.size[row]
+                    ),
+                    candidates[0],
+                )
                 candidates.remove(pick)
                 host = self.a_host[pick[1]]
                 self.failure_row[mid] = pick[1]
@@ -600,8 +696,13 @@ class _Builder:
             if not qfs:
                 row = self.row_of.get(self.a_msg[i])
                 t = self.t_submit[row] if row is not None else self.a_start[i]
-                qfs = [self._new_qf(_QueueFile(self.a_msg[i], self.a_host[i],
-                                               min(t, self.a_start[i]), "orphan", [rcpt]))]
+                qfs = [
+                    self._new_qf(
+                        _QueueFile(
+                            self.a_msg[i], self.a_host[i], min(t, self.a_start[i]), "orphan", [rcpt]
+                        )
+                    )
+                ]
             if len(qfs) == 1:
                 qf = qfs[0]
             else:
@@ -669,7 +770,7 @@ class _Builder:
         if self.logged[k]:
             return
         self.logged[k] = 1
-        rows = self.s_rows[self.s_first[k]:self.s_first[k + 1]]
+        rows = self.s_rows[self.s_first[k] : self.s_first[k + 1]]
         i = rows[0]
         mid, host, peer = self.a_msg[i], self.a_host[i], self.a_peer[i]
         t_start, t_end = self.a_start[i], self.a_end[i]
@@ -688,10 +789,15 @@ class _Builder:
             rcpt = self.a_rcpt[i]
             stage = self._stage(i)
             reply = self._reply_text(i)
-            log.add(t_mail, peer, "smtpd", pid,
-                    f"{qf.qid if qf is not None else 'NOQUEUE'}: reject: {stage} from "
-                    f"{client}: {reply}; from=<{sender}> to=<{rcpt}> proto=ESMTP "
-                    f"helo=<{log.name(host)}>")
+            log.add(
+                t_mail,
+                peer,
+                "smtpd",
+                pid,
+                f"{qf.qid if qf is not None else 'NOQUEUE'}: reject: {stage} from "
+                f"{client}: {reply}; from=<{sender}> to=<{rcpt}> proto=ESMTP "
+                f"helo=<{log.name(host)}>",
+            )
         log.add(t_end, peer, "smtpd", pid, f"disconnect from {client}")
 
     def _stage(self, i: int) -> str:
@@ -712,11 +818,17 @@ class _Builder:
         size = self.size[row] if row is not None else 0
         qmgr = log.pid(host, "qmgr")
         if qf.kind == "pickup":
-            log.add(qf.t, host, "pickup", log.pid(host, "pickup"),
-                    f"{qf.qid}: uid=1000 from=<{sender}>")
+            log.add(
+                qf.t, host, "pickup", log.pid(host, "pickup"), f"{qf.qid}: uid=1000 from=<{sender}>"
+            )
         domain = sender.rpartition("@")[2] if sender else log.name(host)
-        log.add(qf.t, host, "cleanup", log.pid(host, "cleanup"),
-                f"{qf.qid}: message-id=<{qf.msg}.smtpsim@{domain}>")
+        log.add(
+            qf.t,
+            host,
+            "cleanup",
+            log.pid(host, "cleanup"),
+            f"{qf.qid}: message-id=<{qf.msg}.smtpsim@{domain}>",
+        )
         active = f"{qf.qid}: from=<{sender}>, size={size}, nrcpt={len(qf.rcpts)} (queue active)"
         log.add(qf.t, host, "qmgr", qmgr, active)
         # delivery attempts, by active pass
@@ -742,24 +854,43 @@ class _Builder:
                 pid = qmgr
             else:
                 pid_key = (peer, self.a_start[i])
-                pid = smtp_pids.get(pid_key) or smtp_pids.setdefault(pid_key,
-                                                                     log.session_pid(host))
+                pid = smtp_pids.get(pid_key) or smtp_pids.setdefault(pid_key, log.session_pid(host))
             status = self.a_outcome[i]
-            log.add(self.a_end[i], host, program, pid,
-                    f"{qf.qid}: to=<{self.a_rcpt[i]}>, relay={relay}, "
-                    f"delay={format_tv(self.a_end[i] - qf.t)}, delays={delays}, "
-                    f"dsn={self.a_dsn[i]}, status={status} ({self._status_text(i)})")
+            log.add(
+                self.a_end[i],
+                host,
+                program,
+                pid,
+                f"{qf.qid}: to=<{self.a_rcpt[i]}>, relay={relay}, "
+                f"delay={format_tv(self.a_end[i] - qf.t)}, delays={delays}, "
+                f"dsn={self.a_dsn[i]}, status={status} ({self._status_text(i)})",
+            )
         for rcpt, t in qf.local:
             a = max(t - qf.t, 0.0)
-            log.add(t, host, "local", log.pid(host, "local"),
-                    f"{qf.qid}: to=<{rcpt}>, relay=local, delay={format_tv(a)}, "
-                    f"delays={format_tv(a)}/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)")
+            log.add(
+                t,
+                host,
+                "local",
+                log.pid(host, "local"),
+                f"{qf.qid}: to=<{rcpt}>, relay=local, delay={format_tv(a)}, "
+                f"delays={format_tv(a)}/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)",
+            )
         for t in qf.expired:
-            log.add(t, host, "qmgr", qmgr,
-                    f"{qf.qid}: from=<{sender}>, status=expired, returned to sender")
+            log.add(
+                t,
+                host,
+                "qmgr",
+                qmgr,
+                f"{qf.qid}: from=<{sender}>, status=expired, returned to sender",
+            )
         for t, new in qf.notices:
-            log.add(t, host, "bounce", log.pid(host, "bounce"),
-                    f"{qf.qid}: sender non-delivery notification: {new}")
+            log.add(
+                t,
+                host,
+                "bounce",
+                log.pid(host, "bounce"),
+                f"{qf.qid}: sender non-delivery notification: {new}",
+            )
         done = self._left(qf)
         if qf.rcpts and all(r in done for r in qf.rcpts):
             t_removed = max(done.values())
@@ -793,8 +924,7 @@ class _Builder:
         if code >= 500 and dsn.startswith("4."):  # the server said 5.x.x; Postfix made it 4
             dsn = "5" + dsn[1:]
         if self.a_phase[i] in _REJECT_PHASES and self._stage(i) == "RCPT":
-            return (f"{code} {dsn} <{self.a_rcpt[i]}>: Recipient address rejected: "
-                    f"{_dsn_text(dsn)}")
+            return f"{code} {dsn} <{self.a_rcpt[i]}>: Recipient address rejected: {_dsn_text(dsn)}"
         return f"{code} {dsn} {_dsn_text(dsn)}"
 
     def _server_of(self, host: str, rcpt: str) -> str:
@@ -821,11 +951,18 @@ class _Builder:
         if peer == "none":  # Postfix's own words: no server said anything
             if phase == "dns" and own is None:
                 domain = self.a_rcpt[i].rpartition("@")[2]
-                return ("Host or domain name not found. Name service error for "
-                        f"name={domain} type=MX: Host not found, try again")
-            text = own.removeprefix(_SUSPENDED) if own is not None else (
-                f"connect to {self._server_of(self.a_host[i], self.a_rcpt[i])}: "
-                "Connection timed out")
+                return (
+                    "Host or domain name not found. Name service error for "
+                    f"name={domain} type=MX: Host not found, try again"
+                )
+            text = (
+                own.removeprefix(_SUSPENDED)
+                if own is not None
+                else (
+                    f"connect to {self._server_of(self.a_host[i], self.a_rcpt[i])}: "
+                    "Connection timed out"
+                )
+            )
             return _SUSPENDED + text if phase == "qmgr" and dsn.startswith("4.") else text
         server = self.log.addr(peer)
         if own is not None and own.startswith(_PROTOCOL_ERROR):

@@ -154,9 +154,22 @@ class ColumnarRecorder:
         custody, status = self.r_custody.codes, self.r_status
         return [row for row, c in enumerate(custody) if c == code and status[row] == 0]
 
-    def attempt(self, msg_id: int, row: int, host: str, peer: str, t_start: float,
-                t_end: float, outcome: str, code: int, dsn: str, phase: str,
-                queue_s: float, conn_s: float, xfer_s: float) -> None:
+    def attempt(
+        self,
+        msg_id: int,
+        row: int,
+        host: str,
+        peer: str,
+        t_start: float,
+        t_end: float,
+        outcome: str,
+        code: int,
+        dsn: str,
+        phase: str,
+        queue_s: float,
+        conn_s: float,
+        xfer_s: float,
+    ) -> None:
         self.r_attempts[row] += 1
         if not self.keep_attempts:
             return

@@ -22,7 +22,6 @@ from .tables import attempts_table, levels_table, messages_table, recipients_tab
 __all__ = ["TABLES", "RunResult"]
 
 
-
 @dataclass
 class RunResult:
     """The four result tables (see ``docs/results.md``) and the run's ``meta``."""
@@ -37,16 +36,27 @@ class RunResult:
 
     @classmethod
     def from_recorder(cls, recorder: ColumnarRecorder, meta: dict[str, Any]) -> RunResult:
-        return cls(messages_table(recorder), recipients_table(recorder),
-                   attempts_table(recorder), levels_table(recorder), meta)
+        return cls(
+            messages_table(recorder),
+            recipients_table(recorder),
+            attempts_table(recorder),
+            levels_table(recorder),
+            meta,
+        )
 
     def summary(self) -> dict[str, Any]:
         """Delivered, bounced, expired, lost, pending and their shares; delay
         percentiles; deferral rate; attempts and retries per recipient; peak queues;
         outcomes by domain and by flow; how the run ended; warnings (after the
         warm-up; ``smtpsim.metrics.summary``)."""
-        return summarize(self.messages, self.recipients, self.attempts, self.levels,
-                         warmup=float(self.meta.get("warmup_s", 0.0)), meta=self.meta)
+        return summarize(
+            self.messages,
+            self.recipients,
+            self.attempts,
+            self.levels,
+            warmup=float(self.meta.get("warmup_s", 0.0)),
+            meta=self.meta,
+        )
 
     def outcomes_by(self, key: str) -> pd.DataFrame:
         """The summary's ``by_domain`` (``key="domain"``) or ``by_flow`` (``"flow"``) as
@@ -56,13 +66,21 @@ class RunResult:
             raise ValueError(f"outcomes are split by 'domain' or 'flow', got {key!r}")
         warmup = float(self.meta.get("warmup_s", 0.0))
         messages = self.messages
-        counted = ((messages["origin"].astype(str) != "bounce")
-                   & (messages["t_submit"] >= warmup)).to_numpy()
-        rcpts = self.recipients[counted[self.recipients["msg_id"].to_numpy()]] \
-            if len(self.recipients) else self.recipients
-        keys = (rcpts["domain"].astype(str) if key == "domain" else
-                pd.Series(messages["origin"].astype(str).to_numpy()[rcpts["msg_id"].to_numpy()],
-                          dtype=object))
+        counted = (
+            (messages["origin"].astype(str) != "bounce") & (messages["t_submit"] >= warmup)
+        ).to_numpy()
+        rcpts = (
+            self.recipients[counted[self.recipients["msg_id"].to_numpy()]]
+            if len(self.recipients)
+            else self.recipients
+        )
+        keys = (
+            rcpts["domain"].astype(str)
+            if key == "domain"
+            else pd.Series(
+                messages["origin"].astype(str).to_numpy()[rcpts["msg_id"].to_numpy()], dtype=object
+            )
+        )
         return outcome_table(rcpts["status"].astype(str), keys, key)
 
     def table(self, name: str) -> pd.DataFrame:
@@ -74,16 +92,26 @@ class RunResult:
     @property
     def has_attempts(self) -> bool:
         """Whether the attempts table was recorded (``simulation.record_attempts``)."""
-        return not (self.attempts.empty and len(self.recipients)
-                    and int(self.recipients["attempts"].sum()) > 0)
+        return not (
+            self.attempts.empty
+            and len(self.recipients)
+            and int(self.recipients["attempts"].sum()) > 0
+        )
 
     def write_maillog(self, path: str | Path, *, start: str = DEFAULT_START) -> Path:
         """The run as a Postfix maillog that pflogsumm reads (``docs/results.md``,
         "maillog"); ``start`` is the wall-clock time of simulated time 0."""
         return write_maillog(self, path, start=start)
 
-    def write(self, out: str | Path, *, fmt: str = "parquet", maillog: bool = True,
-              maillog_start: str = DEFAULT_START, replace: bool = False) -> Path:
+    def write(
+        self,
+        out: str | Path,
+        *,
+        fmt: str = "parquet",
+        maillog: bool = True,
+        maillog_start: str = DEFAULT_START,
+        replace: bool = False,
+    ) -> Path:
         """Write the tables (Parquet, or CSV), ``summary.json``, ``meta.json`` and,
         unless ``maillog`` is false or the attempts were not recorded, ``maillog``, to
         the directory ``out``, whole or not at all (``smtpsim.metrics.run_dir``): a
@@ -94,9 +122,15 @@ class RunResult:
             stage.commit(self.meta)
         return Path(out)
 
-    def write_files(self, directory: Path, *, fmt: str = "parquet", maillog: bool = True,
-                    maillog_start: str = DEFAULT_START,
-                    step: Callable[[str], None] | None = None) -> list[Path]:
+    def write_files(
+        self,
+        directory: Path,
+        *,
+        fmt: str = "parquet",
+        maillog: bool = True,
+        maillog_start: str = DEFAULT_START,
+        step: Callable[[str], None] | None = None,
+    ) -> list[Path]:
         """The files of ``write``, into ``directory`` as they are (not atomic: a
         ``Stage``'s directory is the place); ``step(name)`` is called before each
         part. ``meta['run_id']`` is set if missing, and written into ``meta.json``
@@ -148,8 +182,10 @@ class RunResult:
         s = self.summary()
         r = s["recipients"]
         rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in r.items())
-        return (f"<b>smtpsim run</b> {self.meta.get('scenario', '')} (seed {self.meta.get('seed')})"
-                f"<table><tr><th>recipients</th><th></th></tr>{rows}</table>")
+        return (
+            f"<b>smtpsim run</b> {self.meta.get('scenario', '')} (seed {self.meta.get('seed')})"
+            f"<table><tr><th>recipients</th><th></th></tr>{rows}</table>"
+        )
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path, run_id: str) -> None:

@@ -64,8 +64,12 @@ MANIFEST_FORMAT = 1
 # The run's record; figures, report.html and scenario.yaml are derived from it and
 # may be redrawn later by `smtpsim plot` or `smtpsim report`, so they are not checked.
 TABLES = ("messages", "recipients", "attempts", "levels")
-DATA_FILES = (*(f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")),
-              "summary.json", "meta.json", "maillog")
+DATA_FILES = (
+    *(f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")),
+    "summary.json",
+    "meta.json",
+    "maillog",
+)
 PARQUET_KEY = b"smtpsim.run_id"
 _PARTIAL = ".partial-"
 _ASIDE = ".old-"
@@ -97,9 +101,11 @@ class RunInfo:
 
     def describe(self) -> str:
         """``run 3f2ab1c09d4e (scenario mx-outage, seed 7, written 2026-12-04 02:51 UTC)``."""
-        facts = [f"scenario {self.scenario}" if self.scenario else None,
-                 f"seed {self.seed}" if self.seed is not None else None,
-                 f"written {self.written_at}" if self.written_at else None]
+        facts = [
+            f"scenario {self.scenario}" if self.scenario else None,
+            f"seed {self.seed}" if self.seed is not None else None,
+            f"written {self.written_at}" if self.written_at else None,
+        ]
         shown = ", ".join(fact for fact in facts if fact)
         name = f"run {self.run_id}" if self.run_id else "a run without id"
         return f"{name} ({shown})" if shown else name
@@ -149,21 +155,32 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _info(path: Path, meta: Mapping[str, Any], manifest: Mapping[str, Any] | None,
-          warning: str | None = None) -> RunInfo:
+def _info(
+    path: Path,
+    meta: Mapping[str, Any],
+    manifest: Mapping[str, Any] | None,
+    warning: str | None = None,
+) -> RunInfo:
     seed = meta.get("seed")
     written = (manifest or {}).get("written_at")
-    return RunInfo(path=path, run_id=meta.get("run_id"), scenario=meta.get("scenario"),
-                   seed=int(seed) if isinstance(seed, int) else None,
-                   written_at=str(written) if written else None,
-                   checked=manifest is not None, warning=warning)
+    return RunInfo(
+        path=path,
+        run_id=meta.get("run_id"),
+        scenario=meta.get("scenario"),
+        seed=int(seed) if isinstance(seed, int) else None,
+        written_at=str(written) if written else None,
+        checked=manifest is not None,
+        warning=warning,
+    )
 
 
 def _missing_target(path: Path) -> RunDirError:
     aside = sorted(path.parent.glob(f".{path.name}{_ASIDE}*")) if path.parent.is_dir() else []
     if aside:
-        return RunDirError(f"no results directory {str(path)!r}: a replacement was interrupted; "
-                           f"the earlier run is in {aside[-1]}")
+        return RunDirError(
+            f"no results directory {str(path)!r}: a replacement was interrupted; "
+            f"the earlier run is in {aside[-1]}"
+        )
     return RunDirError(f"no results directory {str(path)!r}")
 
 
@@ -179,8 +196,11 @@ def check_run_dir(directory: str | Path) -> RunInfo:
         raise RunDirError(f"{path} is not a directory")
     if _PARTIAL in path.name:
         raise RunDirError(f"{path} is the unfinished output of an interrupted run, not results")
-    missing = [name for name in TABLES
-               if not (path / f"{name}.parquet").exists() and not (path / f"{name}.csv").exists()]
+    missing = [
+        name
+        for name in TABLES
+        if not (path / f"{name}.parquet").exists() and not (path / f"{name}.csv").exists()
+    ]
     if not (path / "meta.json").exists():
         missing.append("meta.json")
     manifest_path = path / MANIFEST
@@ -197,27 +217,33 @@ def check_run_dir(directory: str | Path) -> RunInfo:
         if not file.is_file():
             problems.append(f"{name} is missing")
         elif file.stat().st_size != facts.get("bytes"):
-            problems.append(f"{name} has {file.stat().st_size:,} bytes, the manifest says "
-                            f"{facts.get('bytes'):,}")
+            problems.append(
+                f"{name} has {file.stat().st_size:,} bytes, the manifest says "
+                f"{facts.get('bytes'):,}"
+            )
         elif _digest(file) != facts.get("sha256"):
             problems.append(f"{name} is not the file the manifest lists (its digest differs)")
     if problems:
-        raise RunDirError(f"{path} does not hold one complete run ({run_id}): "
-                          + "; ".join(problems))
+        raise RunDirError(
+            f"{path} does not hold one complete run ({run_id}): " + "; ".join(problems)
+        )
     if missing:
-        raise RunDirError(f"{path}: no {', '.join(missing)} (not a results directory of "
-                          "'smtpsim run')")
+        raise RunDirError(
+            f"{path}: no {', '.join(missing)} (not a results directory of 'smtpsim run')"
+        )
     meta = _read_json(path / "meta.json", "the run's facts")
     if meta.get("run_id") != run_id:
-        raise RunDirError(f"{path} mixes two runs: meta.json names {meta.get('run_id')}, "
-                          f"the manifest {run_id}")
+        raise RunDirError(
+            f"{path} mixes two runs: meta.json names {meta.get('run_id')}, the manifest {run_id}"
+        )
     for name in TABLES:
         table = path / f"{name}.parquet"
         if table.exists() and f"{name}.parquet" in files:
             found = _table_run_id(table)
             if found != run_id:
-                raise RunDirError(f"{path} mixes two runs: {table.name} names {found}, "
-                                  f"the manifest {run_id}")
+                raise RunDirError(
+                    f"{path} mixes two runs: {table.name} names {found}, the manifest {run_id}"
+                )
     return _info(path, meta, manifest)
 
 
@@ -233,20 +259,32 @@ def _check_unmanifested(path: Path, missing: list[str]) -> RunInfo:
     with a warning, when its files do not contradict each other), or the unfinished
     output of a run (its meta.json has a run id, which comes with a manifest)."""
     if missing:
-        raise RunDirError(f"{path} is not a results directory of 'smtpsim run': no "
-                          f"{', '.join(missing)}")
+        raise RunDirError(
+            f"{path} is not a results directory of 'smtpsim run': no {', '.join(missing)}"
+        )
     meta = _read_json(path / "meta.json", "the run's facts")
     if meta.get("run_id"):
-        raise RunDirError(f"{path} is incomplete: no {MANIFEST}, which 'smtpsim run' writes "
-                          f"last (run {meta['run_id']} did not finish writing)")
-    ids = {name: _table_run_id(path / f"{name}.parquet") for name in TABLES
-           if (path / f"{name}.parquet").exists()}
+        raise RunDirError(
+            f"{path} is incomplete: no {MANIFEST}, which 'smtpsim run' writes "
+            f"last (run {meta['run_id']} did not finish writing)"
+        )
+    ids = {
+        name: _table_run_id(path / f"{name}.parquet")
+        for name in TABLES
+        if (path / f"{name}.parquet").exists()
+    }
     if len(set(ids.values())) > 1:
         shown = ", ".join(f"{name} {run}" for name, run in ids.items())
         raise RunDirError(f"{path} mixes runs: {shown}")
-    return _info(path, meta, None, warning=(
-        f"{path} has no {MANIFEST} (written by an older smtpsim): its files could not be "
-        "checked to come from one run"))
+    return _info(
+        path,
+        meta,
+        None,
+        warning=(
+            f"{path} has no {MANIFEST} (written by an older smtpsim): its files could not be "
+            "checked to come from one run"
+        ),
+    )
 
 
 def describe_target(path: Path) -> RunInfo | None:
@@ -273,7 +311,7 @@ def _pid_alive(pid: int) -> bool:
 def _stale(parent: Path, name: str) -> Iterator[Path]:
     """Hidden directories left by writers into ``name`` that were killed."""
     for candidate in parent.glob(f".{name}{_PARTIAL}*"):
-        pid = candidate.name[len(name) + 1 + len(_PARTIAL):].partition("-")[0]
+        pid = candidate.name[len(name) + 1 + len(_PARTIAL) :].partition("-")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
             yield candidate
 
@@ -329,8 +367,9 @@ class Stage:
     then ``commit(meta)``; ``abort()`` (also on leaving a ``with`` block by an
     exception) deletes what was written and leaves the target as it was."""
 
-    def __init__(self, target: str | Path, *, replace: bool = False,
-                 run_id: str | None = None) -> None:
+    def __init__(
+        self, target: str | Path, *, replace: bool = False, run_id: str | None = None
+    ) -> None:
         self.target = Path(target)
         self.run_id = run_id or new_run_id()  # the run's, when known; else the writer's
         self.previous = self._check_target(replace)
@@ -353,12 +392,21 @@ class Stage:
         info = describe_target(target)
         # a damaged run is still a run (a manifest, or meta.json beside a table); a
         # directory that merely holds a meta.json of its own is not, and is never deleted
-        looks_like_run = info is not None or (target / MANIFEST).exists() or (
-            (target / "meta.json").exists()
-            and any((target / f"{t}.{ext}").exists() for t in TABLES for ext in ("parquet", "csv")))
+        looks_like_run = (
+            info is not None
+            or (target / MANIFEST).exists()
+            or (
+                (target / "meta.json").exists()
+                and any(
+                    (target / f"{t}.{ext}").exists() for t in TABLES for ext in ("parquet", "csv")
+                )
+            )
+        )
         if not looks_like_run:
-            raise RunDirError(f"{target} is not empty and does not hold a smtpsim run: "
-                              "not replacing it (choose another place)")
+            raise RunDirError(
+                f"{target} is not empty and does not hold a smtpsim run: "
+                "not replacing it (choose another place)"
+            )
         if not replace:
             what = info.describe() if info is not None else "an earlier run"
             raise OutNotEmptyError(f"{target} already holds {what}", info)
@@ -380,15 +428,18 @@ class Stage:
             else:
                 derived.append(name)
         manifest = {
-            "format": MANIFEST_FORMAT, "run_id": meta.get("run_id") or self.run_id,
-            "scenario": meta.get("scenario"), "seed": meta.get("seed"),
+            "format": MANIFEST_FORMAT,
+            "run_id": meta.get("run_id") or self.run_id,
+            "scenario": meta.get("scenario"),
+            "seed": meta.get("seed"),
             "written_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "smtpsim": meta.get("versions", {}).get("smtpsim") if isinstance(
-                meta.get("versions"), dict) else None,
-            "files": files, "derived": derived,
+            "smtpsim": meta.get("versions", {}).get("smtpsim")
+            if isinstance(meta.get("versions"), dict)
+            else None,
+            "files": files,
+            "derived": derived,
         }
-        (self.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n",
-                                          encoding="utf-8")
+        (self.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _fsync_tree(self.path)
         checkpoint("manifest")
         blocked = _block_sigint()

@@ -41,13 +41,24 @@ __all__ = ["PENDING_WARNING", "outcome_table", "summarize"]
 PENDING_WARNING = 0.02
 """Above this share of recipients still pending at the end, the summary warns."""
 
-_RATE = {"delivered": "delivery_ratio", "bounced": "bounce_rate", "expired": "expired_rate",
-         "lost": "lost_rate", "pending": "pending_rate"}
+_RATE = {
+    "delivered": "delivery_ratio",
+    "bounced": "bounce_rate",
+    "expired": "expired_rate",
+    "lost": "lost_rate",
+    "pending": "pending_rate",
+}
 
 
-def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.DataFrame,
-              levels: pd.DataFrame, *, warmup: float = 0.0,
-              meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def summarize(
+    messages: pd.DataFrame,
+    recipients: pd.DataFrame,
+    attempts: pd.DataFrame,
+    levels: pd.DataFrame,
+    *,
+    warmup: float = 0.0,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The summary (see the module's docstring); ``meta`` (the run's) says when and how
     the run ended."""
     meta = meta or {}
@@ -93,8 +104,10 @@ def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.Dat
         "deferral_rate": n_deferred / n_att if n_att else None,
         "attempts_per_recipient": attempts_total / n_rcpt if n_rcpt else None,
         "retries_per_recipient": n_deferred / n_rcpt if n_rcpt and recorded else None,
-        "bounce_messages": {"sent": len(bounce_rcpts),
-                            **{s: int((bstatus == s).sum()) for s in STATUSES}},
+        "bounce_messages": {
+            "sent": len(bounce_rcpts),
+            **{s: int((bstatus == s).sum()) for s in STATUSES},
+        },
         "peak_queue": peak,
         "by_domain": _records(outcome_table(status, rcpts["domain"].astype(str), "domain")),
         "by_flow": _records(outcome_table(status, flows, "flow")),
@@ -108,18 +121,26 @@ def summarize(messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.Dat
 def outcome_table(status: pd.Series, keys: pd.Series, name: str) -> pd.DataFrame:
     """One row per value of ``keys`` (a recipient's domain, flow...): ``submitted``, a
     count per status, and each status's share (``delivery_ratio`` ... ``pending_rate``)."""
-    frame = pd.DataFrame({name: np.asarray(keys, dtype=object),
-                          "status": np.asarray(status, dtype=object)})
-    counts = (frame.groupby([name, "status"]).size().unstack(fill_value=0)
-              .reindex(columns=list(STATUSES), fill_value=0))
+    frame = pd.DataFrame(
+        {name: np.asarray(keys, dtype=object), "status": np.asarray(status, dtype=object)}
+    )
+    counts = (
+        frame.groupby([name, "status"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=list(STATUSES), fill_value=0)
+    )
     counts = counts[[s for s in STATUSES if s != "pending"] + ["pending"]]
     table = counts.astype("int64")
     table.insert(0, "submitted", table.sum(axis=1))
     for s, rate in _RATE.items():
         table[rate] = table[s] / table["submitted"]
     table.columns.name = None
-    return table.reset_index().sort_values("submitted", ascending=False, kind="stable") \
+    return (
+        table.reset_index()
+        .sort_values("submitted", ascending=False, kind="stable")
         .reset_index(drop=True)
+    )
 
 
 def warnings_of(summary: Mapping[str, Any]) -> list[str]:
@@ -132,18 +153,24 @@ def warnings_of(summary: Mapping[str, Any]) -> list[str]:
     if n and pending / n > PENDING_WARNING:
         at = run.get("end_s")
         when = f" at {at:,.0f} s" if at is not None else ""
-        text = (f"{pending:,} recipients ({100 * pending / n:.2f} %) were still pending "
-                f"when the run stopped{when}: their outcome is unknown, so delivered, "
-                "bounced and expired shares are lower bounds")
+        text = (
+            f"{pending:,} recipients ({100 * pending / n:.2f} %) were still pending "
+            f"when the run stopped{when}: their outcome is unknown, so delivered, "
+            "bounced and expired shares are lower bounds"
+        )
         if run.get("drain"):
-            text += (f"; the drain stopped at its limit ({run.get('drain_limit_s', 0):,.0f} s"
-                     " after the traffic): raise simulation.drain_limit")
+            text += (
+                f"; the drain stopped at its limit ({run.get('drain_limit_s', 0):,.0f} s"
+                " after the traffic): raise simulation.drain_limit"
+            )
         else:
             text += "; rerun with --drain (simulation.drain: true) to let the queues empty"
         out.append(text)
     elif run.get("drain") and not run.get("drained"):
-        out.append(f"the drain stopped at its limit with {run.get('pending_at_end', 0):,} "
-                   "recipients (bounce notices included) still queued")
+        out.append(
+            f"the drain stopped at its limit with {run.get('pending_at_end', 0):,} "
+            "recipients (bounce notices included) still queued"
+        )
     return out
 
 
@@ -151,9 +178,11 @@ def _run_facts(meta: Mapping[str, Any], pending: int) -> dict[str, Any]:
     until = meta.get("until_s")
     end = meta.get("sim_time_s", until)
     drain = bool(meta.get("drain", False))
-    facts: dict[str, Any] = {"end_s": None if end is None else float(end),
-                             "traffic_end_s": None if until is None else float(until),
-                             "drain": drain}
+    facts: dict[str, Any] = {
+        "end_s": None if end is None else float(end),
+        "traffic_end_s": None if until is None else float(until),
+        "drain": drain,
+    }
     if drain:
         facts["drain_limit_s"] = float(meta.get("drain_limit_s", 0.0))
         facts["drained"] = pending == 0
@@ -164,9 +193,14 @@ def _run_facts(meta: Mapping[str, Any], pending: int) -> dict[str, Any]:
 
 def _records(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     key = table.columns[0]
-    return {str(row[key]): {str(c): (int(v) if c in STATUSES or c == "submitted" else float(v))
-                            for c, v in row.items() if c != key}
-            for row in table.to_dict("records")}
+    return {
+        str(row[key]): {
+            str(c): (int(v) if c in STATUSES or c == "submitted" else float(v))
+            for c, v in row.items()
+            if c != key
+        }
+        for row in table.to_dict("records")
+    }
 
 
 def _quantile(values: np.ndarray, q: float) -> float | None:

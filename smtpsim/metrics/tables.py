@@ -21,8 +21,11 @@ __all__ = ["attempts_table", "levels_table", "messages_table", "recipients_table
 
 def _category(column: Interned) -> pd.Categorical:
     codes = np.frombuffer(column.codes, dtype=np.int32) if len(column) else np.array([], int)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(column.values, dtype=object)) \
-        if column.values else pd.Categorical([])
+    return (
+        pd.Categorical.from_codes(codes, categories=pd.Index(column.values, dtype=object))
+        if column.values
+        else pd.Categorical([])
+    )
 
 
 def _strings(column: Interned) -> np.ndarray:
@@ -38,14 +41,16 @@ def _array(buffer: array[Any], dtype: str) -> np.ndarray[Any, np.dtype[Any]]:
 def messages_table(rec: ColumnarRecorder) -> pd.DataFrame:
     """One row per message (submitted by a flow, or a bounce)."""
     n = len(rec.m_size)
-    return pd.DataFrame({
-        "msg_id": np.arange(n, dtype=np.int64),
-        "sender": _strings(rec.m_sender),
-        "size_bytes": _array(rec.m_size, "int64"),
-        "n_rcpt": _array(rec.m_n_rcpt, "int32"),
-        "t_submit": _array(rec.m_t_submit, "float64"),
-        "origin": _category(rec.m_origin),
-    })
+    return pd.DataFrame(
+        {
+            "msg_id": np.arange(n, dtype=np.int64),
+            "sender": _strings(rec.m_sender),
+            "size_bytes": _array(rec.m_size, "int64"),
+            "n_rcpt": _array(rec.m_n_rcpt, "int32"),
+            "t_submit": _array(rec.m_t_submit, "float64"),
+            "origin": _category(rec.m_origin),
+        }
+    )
 
 
 def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
@@ -54,18 +59,20 @@ def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
     t_submit = _array(rec.m_t_submit, "float64")
     t_final = _array(rec.r_t_final, "float64")
     status_codes = _array(rec.r_status, "int8")
-    return pd.DataFrame({
-        "msg_id": msg,
-        "rcpt": _strings(rec.r_rcpt),
-        "domain": _category(rec.r_domain),
-        "status": pd.Categorical.from_codes(status_codes, categories=pd.Index(STATUSES)),
-        "t_final": t_final,
-        "delay_s": t_final - (t_submit[msg] if len(msg) else t_final),
-        "attempts": _array(rec.r_attempts, "int32"),
-        "dsn": _category(rec.r_dsn),
-        "reply": _strings(rec.r_reply),
-        "hops": _array(rec.r_hops, "int16"),
-    })
+    return pd.DataFrame(
+        {
+            "msg_id": msg,
+            "rcpt": _strings(rec.r_rcpt),
+            "domain": _category(rec.r_domain),
+            "status": pd.Categorical.from_codes(status_codes, categories=pd.Index(STATUSES)),
+            "t_final": t_final,
+            "delay_s": t_final - (t_submit[msg] if len(msg) else t_final),
+            "attempts": _array(rec.r_attempts, "int32"),
+            "dsn": _category(rec.r_dsn),
+            "reply": _strings(rec.r_reply),
+            "hops": _array(rec.r_hops, "int16"),
+        }
+    )
 
 
 def attempts_table(rec: ColumnarRecorder) -> pd.DataFrame:
@@ -73,30 +80,37 @@ def attempts_table(rec: ColumnarRecorder) -> pd.DataFrame:
     rows = _array(rec.a_row, "int64")
     rcpt_codes = np.frombuffer(rec.r_rcpt.codes, dtype=np.int32) if len(rec.r_rcpt) else None
     rcpt_values = np.array(rec.r_rcpt.values, dtype=object)
-    rcpt = rcpt_values[rcpt_codes[rows]] if rcpt_codes is not None and len(rows) else \
-        np.array([], dtype=object)
-    return pd.DataFrame({
-        "msg_id": _array(rec.a_msg, "int64"),
-        "rcpt": rcpt,
-        "host": _category(rec.a_host),
-        "peer": _category(rec.a_peer),
-        "t_start": _array(rec.a_t_start, "float64"),
-        "t_end": _array(rec.a_t_end, "float64"),
-        "outcome": _category(rec.a_outcome),
-        "code": _array(rec.a_code, "int16"),
-        "dsn": _category(rec.a_dsn),
-        "phase": _category(rec.a_phase),
-        "queue_s": _array(rec.a_queue_s, "float64"),
-        "conn_s": _array(rec.a_conn_s, "float64"),
-        "xfer_s": _array(rec.a_xfer_s, "float64"),
-    })
+    rcpt = (
+        rcpt_values[rcpt_codes[rows]]
+        if rcpt_codes is not None and len(rows)
+        else np.array([], dtype=object)
+    )
+    return pd.DataFrame(
+        {
+            "msg_id": _array(rec.a_msg, "int64"),
+            "rcpt": rcpt,
+            "host": _category(rec.a_host),
+            "peer": _category(rec.a_peer),
+            "t_start": _array(rec.a_t_start, "float64"),
+            "t_end": _array(rec.a_t_end, "float64"),
+            "outcome": _category(rec.a_outcome),
+            "code": _array(rec.a_code, "int16"),
+            "dsn": _category(rec.a_dsn),
+            "phase": _category(rec.a_phase),
+            "queue_s": _array(rec.a_queue_s, "float64"),
+            "conn_s": _array(rec.a_conn_s, "float64"),
+            "xfer_s": _array(rec.a_xfer_s, "float64"),
+        }
+    )
 
 
 def levels_table(rec: ColumnarRecorder) -> pd.DataFrame:
     """One row per change of a level (active and deferred queue, open connections)."""
-    return pd.DataFrame({
-        "t": _array(rec.l_t, "float64"),
-        "host": _category(rec.l_host),
-        "metric": _category(rec.l_metric),
-        "value": _array(rec.l_value, "int64"),
-    })
+    return pd.DataFrame(
+        {
+            "t": _array(rec.l_t, "float64"),
+            "host": _category(rec.l_host),
+            "metric": _category(rec.l_metric),
+            "value": _array(rec.l_value, "int64"),
+        }
+    )

@@ -61,10 +61,13 @@ class WindowRules:
     @classmethod
     def from_params(cls, p: Any) -> WindowRules:
         """From a host's Postfix parameters (``smtpsim.scenario.Postfix``)."""
-        return cls(p.initial_destination_concurrency, p.default_destination_concurrency_limit,
-                   p.default_destination_concurrency_positive_feedback,
-                   p.default_destination_concurrency_negative_feedback,
-                   p.default_destination_concurrency_failed_cohort_limit)
+        return cls(
+            p.initial_destination_concurrency,
+            p.default_destination_concurrency_limit,
+            p.default_destination_concurrency_positive_feedback,
+            p.default_destination_concurrency_negative_feedback,
+            p.default_destination_concurrency_failed_cohort_limit,
+        )
 
 
 class ConcurrencyWindow:

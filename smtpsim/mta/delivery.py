@@ -55,8 +55,21 @@ __all__ = ["DeliveryAgent"]
 class _Attempt:
     """One delivery request on its way through the candidate servers."""
 
-    __slots__ = ("answered", "candidates", "completed", "epoch", "hop", "last", "mark", "next",
-                 "remaining", "request", "sessions", "site_trouble", "t")
+    __slots__ = (
+        "answered",
+        "candidates",
+        "completed",
+        "epoch",
+        "hop",
+        "last",
+        "mark",
+        "next",
+        "remaining",
+        "request",
+        "sessions",
+        "site_trouble",
+        "t",
+    )
 
     def __init__(self, request: DeliveryRequest, now: float, epoch: int) -> None:
         self.request = request
@@ -93,8 +106,16 @@ class _Cached:
 class DeliveryAgent:
     """The SMTP client of one host."""
 
-    def __init__(self, host: Any, ctx: RunContext, world: dict[str, Any], network: Any,
-                 resolver: Any, clients: dict[bool, ClientSide], rng: Any) -> None:
+    def __init__(
+        self,
+        host: Any,
+        ctx: RunContext,
+        world: dict[str, Any],
+        network: Any,
+        resolver: Any,
+        clients: dict[bool, ClientSide],
+        rng: Any,
+    ) -> None:
         """``clients[True]`` is the client that authenticates (to hosts that require
         AUTH, as with Postfix's per-next-hop ``smtp_sasl_password_maps``)."""
         self.host = host
@@ -141,17 +162,24 @@ class DeliveryAgent:
                 if answer.implicit is not None:
                     attempt.candidates = [answer.implicit]
                 elif not self.fallback:  # with fallback relays, they take it (postconf(5))
-                    reply = Reply(550, "5.4.4", "Host or domain name not found. Name service "
-                                  f"error for name={name} type=A: Host not found")
+                    reply = Reply(
+                        550,
+                        "5.4.4",
+                        "Host or domain name not found. Name service "
+                        f"error for name={name} type=A: Host not found",
+                    )
                     return self._settle_all(attempt, reply, "dns")
             else:
-                reply = Reply(451, "4.4.3", "Host or domain name not found. Name service error "
-                              f"for name={name} type=MX: Host not found, try again")
+                reply = Reply(
+                    451,
+                    "4.4.3",
+                    "Host or domain name not found. Name service error "
+                    f"for name={name} type=MX: Host not found, try again",
+                )
                 return self._settle_all(attempt, reply, "dns")
         own = self.host.key
         attempt.candidates = attempt.candidates[: self.p.smtp_mx_address_limit]
-        attempt.candidates += [k for k in self.fallback
-                               if k != own and k not in attempt.candidates]
+        attempt.candidates += [k for k in self.fallback if k != own and k not in attempt.candidates]
         cached = self._take_cached(name, now) if self._cache and attempt.t == now else None
         if cached is not None:
             entry, path = cached
@@ -211,8 +239,14 @@ class DeliveryAgent:
             elif server.listen_backlog is not None and pool.waiting >= server.listen_backlog:
                 # The listen queue is full: the SYN gets no answer (RFC 5321 section 4.5.3.2).
                 attempt.t += self.p.smtp_connect_timeout
-                self._site_failed(attempt, Reply(451, "4.4.1", f"connect to {server.name}"
-                                                 f"[{server.ip}]:25: Connection timed out"))
+                self._site_failed(
+                    attempt,
+                    Reply(
+                        451,
+                        "4.4.1",
+                        f"connect to {server.name}[{server.ip}]:25: Connection timed out",
+                    ),
+                )
                 continue
             else:
                 self._wait_for_process(attempt, server, path, pool)
@@ -232,9 +266,12 @@ class DeliveryAgent:
             timeout = self.p.smtp_connect_timeout
             return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
         if server.down == "blackhole":  # TCP is accepted, the greeting never comes
-            return Reply(451, "4.4.2", f"conversation with {server.name}[{server.ip}] timed "
-                         "out while receiving the initial server greeting"), (
-                path.rtt() + self.p.smtp_helo_timeout)
+            return Reply(
+                451,
+                "4.4.2",
+                f"conversation with {server.name}[{server.ip}] timed "
+                "out while receiving the initial server greeting",
+            ), (path.rtt() + self.p.smtp_helo_timeout)
         if server.down == "refuse":
             return Reply(451, "4.4.1", f"connect to {where}: Connection refused"), path.rtt()
         if path.loss and self.rng.random() < path.loss:
@@ -252,9 +289,16 @@ class DeliveryAgent:
             if attempt.epoch != self.host.epoch or server.epoch != server_epoch:
                 pool.release()  # one of the two crashed while this client waited
                 attempt.t = env.now
-                self._site_failed(attempt, Reply(451, "4.4.2", f"lost connection with "
-                                                 f"{server.name}[{server.ip}] while receiving "
-                                                 "the initial server greeting"))
+                self._site_failed(
+                    attempt,
+                    Reply(
+                        451,
+                        "4.4.2",
+                        f"lost connection with "
+                        f"{server.name}[{server.ip}] while receiving "
+                        "the initial server greeting",
+                    ),
+                )
                 self._try(attempt)
                 return
             self._session(attempt, server, path, pool)
@@ -262,16 +306,24 @@ class DeliveryAgent:
         def give_up(_event: Any) -> None:
             if pool.cancel(granted):
                 attempt.t = env.now
-                self._site_failed(attempt, Reply(451, "4.4.2", f"conversation with "
-                                                 f"{server.name}[{server.ip}] timed out while "
-                                                 "receiving the initial server greeting"))
+                self._site_failed(
+                    attempt,
+                    Reply(
+                        451,
+                        "4.4.2",
+                        f"conversation with "
+                        f"{server.name}[{server.ip}] timed out while "
+                        "receiving the initial server greeting",
+                    ),
+                )
                 self._try(attempt)
 
         pool.wait(granted)
         env.timeout(self.p.smtp_helo_timeout).callbacks.append(give_up)
 
-    def _session(self, attempt: _Attempt, server: Any, path: Any, pool: Any,
-                 live: Live | None = None) -> None:
+    def _session(
+        self, attempt: _Attempt, server: Any, path: Any, pool: Any, live: Live | None = None
+    ) -> None:
         env = self.env
         now = env.now
         request = attempt.request
@@ -282,9 +334,19 @@ class DeliveryAgent:
             self._level(now)
         keep_open = self.p.smtp_connection_cache_on_demand and bool(request.dest.queue)
         outcome = self.sessions.converse(
-            self.clients[server.requires_auth], server.server_side, self.host.client_info,
-            msg.sender, [msg.rcpts[i] for i in attempt.remaining], msg.size, rtt, path.transfer,
-            now, self.ctx.wire, server.next_queue_id, live=live, keep_open=keep_open,
+            self.clients[server.requires_auth],
+            server.server_side,
+            self.host.client_info,
+            msg.sender,
+            [msg.rcpts[i] for i in attempt.remaining],
+            msg.size,
+            rtt,
+            path.transfer,
+            now,
+            self.ctx.wire,
+            server.next_queue_id,
+            live=live,
+            keep_open=keep_open,
         )
         server_epoch = server.epoch
         end = env.timeout(outcome.duration)
@@ -292,8 +354,15 @@ class DeliveryAgent:
             lambda _e: self._session_end(attempt, server, pool, server_epoch, outcome, now)
         )
 
-    def _session_end(self, attempt: _Attempt, server: Any, pool: Any, server_epoch: int,
-                     outcome: Any, t_start: float) -> None:
+    def _session_end(
+        self,
+        attempt: _Attempt,
+        server: Any,
+        pool: Any,
+        server_epoch: int,
+        outcome: Any,
+        t_start: float,
+    ) -> None:
         now = self.env.now
         if attempt.epoch != self.host.epoch:  # this host crashed during the session
             outcome.server.close(now)
@@ -304,8 +373,9 @@ class DeliveryAgent:
             self._close(pool, now, outcome.server)
             outcome = self._cut(outcome, server)
         elif outcome.live is not None:
-            self._cache_connection(attempt.request.dest.name, server, pool, outcome.live,
-                                   server_epoch, now)
+            self._cache_connection(
+                attempt.request.dest.name, server, pool, outcome.live, server_epoch, now
+            )
         else:
             self._close(pool, now, outcome.server)
         msg = attempt.request.msg
@@ -338,9 +408,21 @@ class DeliveryAgent:
                 why = Deferral(reply, dsn, greeted_by if handshake else None)
                 msg.errors[i] = why
                 still.append(i)
-            record(msg.msg_id, msg.rows[i], self.host.key, server.key, t_start, now,
-                   outcome_word, code, dsn, phase, attempt.mark - msg.created,
-                   conn_s, xfer_s)
+            record(
+                msg.msg_id,
+                msg.rows[i],
+                self.host.key,
+                server.key,
+                t_start,
+                now,
+                outcome_word,
+                code,
+                dsn,
+                phase,
+                attempt.mark - msg.created,
+                conn_s,
+                xfer_s,
+            )
         # Concurrency feedback: a handshake failure or a lost connection that leaves
         # recipients deferred is site trouble; a session that ran its transaction
         # clears the site whatever happens next (smtp_trouble.c, smtp_proto.c).
@@ -362,14 +444,19 @@ class DeliveryAgent:
     def _cut(self, outcome: Any, server: Any) -> Any:
         """The session as the client saw it when the server went away: the connection
         was lost, nothing was accepted (RFC 5321 section 3.8: as a 451)."""
-        reply = Reply(451, "4.4.2", f"lost connection with {server.name}[{server.ip}] "
-                      "while sending message body")
+        reply = Reply(
+            451,
+            "4.4.2",
+            f"lost connection with {server.name}[{server.ip}] while sending message body",
+        )
         replies = tuple((rcpt, reply) for rcpt, _ in outcome.result.replies)
-        return replace(outcome, result=replace(outcome.result, replies=replies),
-                       accepted=(), live=None)
+        return replace(
+            outcome, result=replace(outcome.result, replies=replies), accepted=(), live=None
+        )
 
-    def _hand_over(self, msg: QueuedMessage, sent: list[int], outcome: Any, server: Any,
-                   now: float) -> None:
+    def _hand_over(
+        self, msg: QueuedMessage, sent: list[int], outcome: Any, server: Any, now: float
+    ) -> None:
         """The server took the message for some recipients: it now sits in its queue."""
         wanted = set(outcome.accepted)
         idx = [i for i in sent if msg.rcpts[i] in wanted]
@@ -377,8 +464,16 @@ class DeliveryAgent:
         hop, key = self.recorder.hop, server.key
         for row in rows:
             hop(row, key)
-        copy = QueuedMessage(msg.msg_id, msg.sender, msg.size, [msg.rcpts[i] for i in idx],
-                             rows, now, msg.hops + 1, msg.origin)
+        copy = QueuedMessage(
+            msg.msg_id,
+            msg.sender,
+            msg.size,
+            [msg.rcpts[i] for i in idx],
+            rows,
+            now,
+            msg.hops + 1,
+            msg.origin,
+        )
         copy.queue_id = outcome.queue_id
         copy.client_ip = self.host.ip
         server.receive(copy, now)
@@ -397,10 +492,21 @@ class DeliveryAgent:
             now = self.env.now
             for i in attempt.remaining:
                 msg.errors[i] = why
-                self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none",
-                                      attempt.mark, now, DEFERRED, reply.code, reply.dsn,
-                                      "connect", attempt.mark - msg.created,
-                                      now - attempt.mark, 0.0)
+                self.recorder.attempt(
+                    msg.msg_id,
+                    msg.rows[i],
+                    self.host.key,
+                    "none",
+                    attempt.mark,
+                    now,
+                    DEFERRED,
+                    reply.code,
+                    reply.dsn,
+                    "connect",
+                    attempt.mark - msg.created,
+                    now - attempt.mark,
+                    0.0,
+                )
         msg.deferred.extend(attempt.remaining)
         # Postfix throttles on the final server's site failure, unless some session
         # completed (smtp_trouble.c: hop_status; qmgr_deliver.c: qmgr_queue_throttle).
@@ -431,9 +537,21 @@ class DeliveryAgent:
                 msg.errors[i] = why
                 msg.deferred.append(i)
                 outcome = DEFERRED
-            self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, "none", now,
-                                  attempt.t, outcome, reply.code, reply.dsn, phase,
-                                  now - msg.created, attempt.t - now, 0.0)
+            self.recorder.attempt(
+                msg.msg_id,
+                msg.rows[i],
+                self.host.key,
+                "none",
+                now,
+                attempt.t,
+                outcome,
+                reply.code,
+                reply.dsn,
+                phase,
+                now - msg.created,
+                attempt.t - now,
+                0.0,
+            )
         site_failure = reply.code < 500 and bool(attempt.remaining)
         if site_failure:
             attempt.request.dest.last_reason = why
@@ -450,8 +568,9 @@ class DeliveryAgent:
 
     # --- the connection cache ---------------------------------------------------------------
 
-    def _cache_connection(self, dest: str, server: Any, pool: Any, live: Live,
-                          server_epoch: int, now: float) -> None:
+    def _cache_connection(
+        self, dest: str, server: Any, pool: Any, live: Live, server_epoch: int, now: float
+    ) -> None:
         if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
             self._close(pool, now, live.session)
             return

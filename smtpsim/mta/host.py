@@ -43,9 +43,18 @@ class MailHost:
     ``listen_backlog`` for the connections that may wait for one), its queue manager
     and SMTP client, and its state under incidents (``down``)."""
 
-    def __init__(self, key: str, name: str, ip: str, role: str, params: Any,
-                 server_side: ServerSide | None, local_domains: frozenset[str],
-                 requires_auth: bool, listen_backlog: int | None = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        name: str,
+        ip: str,
+        role: str,
+        params: Any,
+        server_side: ServerSide | None,
+        local_domains: frozenset[str],
+        requires_auth: bool,
+        listen_backlog: int | None = None,
+    ) -> None:
         self.key = key
         self.node = key
         self.name = name

@@ -73,8 +73,17 @@ class QueuedMessage:
         "t_active",
     )
 
-    def __init__(self, msg_id: int, sender: str, size: int, rcpts: list[str], rows: list[int],
-                 created: float, hops: int, origin: str) -> None:
+    def __init__(
+        self,
+        msg_id: int,
+        sender: str,
+        size: int,
+        rcpts: list[str],
+        rows: list[int],
+        created: float,
+        hops: int,
+        origin: str,
+    ) -> None:
         self.msg_id = msg_id
         self.sender = sender
         self.size = size
@@ -94,8 +103,9 @@ class QueuedMessage:
         self.client_ip = ""  # the host that handed it over (spamtrap reports name it)
 
 
-def make_bounce(original: QueuedMessage, failed: int, now: float, recorder: Recorder,
-                host: str) -> QueuedMessage | None:
+def make_bounce(
+    original: QueuedMessage, failed: int, now: float, recorder: Recorder, host: str
+) -> QueuedMessage | None:
     """The non-delivery notice for ``failed`` recipients of ``original``, from ``<>``
     to its sender; ``None`` when the original is itself a bounce (RFC 5321 section
     6.1: never send an error message in response to an error message)."""

@@ -86,8 +86,9 @@ class QueueManager:
     """The queue of one host. ``deliver(request)`` is the delivery agent's entry
     point; it calls ``request_done`` when the request's attempt is over."""
 
-    def __init__(self, host: Any, ctx: RunContext, params: Any,
-                 deliver: Callable[[DeliveryRequest], None]) -> None:
+    def __init__(
+        self, host: Any, ctx: RunContext, params: Any, deliver: Callable[[DeliveryRequest], None]
+    ) -> None:
         self.host = host
         self.ctx = ctx
         self.env = ctx.env
@@ -139,8 +140,8 @@ class QueueManager:
     def _admit_loop(self, now: float) -> None:
         limit = self.p.qmgr_message_active_limit
         while self.active < limit and (self.incoming or self.due):
-            take_incoming = self._take_incoming if (self.incoming and self.due) else bool(
-                self.incoming
+            take_incoming = (
+                self._take_incoming if (self.incoming and self.due) else bool(self.incoming)
             )
             self._take_incoming = not take_incoming
             if take_incoming:
@@ -227,8 +228,9 @@ class QueueManager:
         last = dest.last_reason
         reason = _SUSPENDED + (last.reason if last is not None else "destination dead")
         why = Deferral(
-            Reply(last.reply.code if last else 451, last.reply.enhanced if last else "4.4.1",
-                  reason),
+            Reply(
+                last.reply.code if last else 451, last.reply.enhanced if last else "4.4.1", reason
+            ),
             last.dsn if last else "4.4.1",
         )
         while dest.queue:
@@ -373,10 +375,32 @@ class QueueManager:
 
     # --- records -----------------------------------------------------------------------------
 
-    def _attempt_row(self, msg: QueuedMessage, i: int, now: float, outcome: str, reply: Reply,
-                     peer: str, phase: str, dsn: str | None = None) -> None:
-        self.recorder.attempt(msg.msg_id, msg.rows[i], self.host.key, peer, now, now, outcome,
-                              reply.code, dsn or reply.dsn, phase, now - msg.created, 0.0, 0.0)
+    def _attempt_row(
+        self,
+        msg: QueuedMessage,
+        i: int,
+        now: float,
+        outcome: str,
+        reply: Reply,
+        peer: str,
+        phase: str,
+        dsn: str | None = None,
+    ) -> None:
+        self.recorder.attempt(
+            msg.msg_id,
+            msg.rows[i],
+            self.host.key,
+            peer,
+            now,
+            now,
+            outcome,
+            reply.code,
+            dsn or reply.dsn,
+            phase,
+            now - msg.created,
+            0.0,
+            0.0,
+        )
 
     def _level(self, now: float, metric: str, value: int) -> None:
         if self.ctx.record_levels:

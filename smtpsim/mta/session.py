@@ -83,12 +83,25 @@ class Tape:
     ``accepted`` what it accepted so far: the session goes on with both.
     """
 
-    __slots__ = ("accepted", "broke", "delay", "given", "ops", "replies", "server", "strict",
-                 "taken")
+    __slots__ = (
+        "accepted",
+        "broke",
+        "delay",
+        "given",
+        "ops",
+        "replies",
+        "server",
+        "strict",
+        "taken",
+    )
 
-    def __init__(self, given: list[Any] | None = None, server: ServerSession | None = None,
-                 accepted: list[tuple[Envelope, str]] | None = None,
-                 strict: bool = False) -> None:
+    def __init__(
+        self,
+        given: list[Any] | None = None,
+        server: ServerSession | None = None,
+        accepted: list[tuple[Envelope, str]] | None = None,
+        strict: bool = False,
+    ) -> None:
         self.given = deque(given or ())
         self.server = server
         self.accepted = [] if accepted is None else accepted
@@ -121,8 +134,11 @@ class Tape:
         return take
 
     def consults(
-        self, sconn: ServerConnection, greet: Callable[[float], Reply],
-        answer: Callable[[Any, float], Reply], take_delay: Callable[[], float],
+        self,
+        sconn: ServerConnection,
+        greet: Callable[[float], Reply],
+        answer: Callable[[Any, float], Reply],
+        take_delay: Callable[[], float],
     ) -> tuple[Callable[[float], Reply], Callable[[Any, float], Reply], Callable[[], float]]:
         """The greeting, the answer to a command and the policies' delay, each one
         written down (with what the memo needs to replay it) or taken from ``given``."""

@@ -183,10 +183,21 @@ class SessionMemo:
         return sum(1 for tree in self._trees.values() if tree is not None)
 
     def converse(
-        self, client: ClientSide, server: ServerSide, peer: Client, sender: str,
-        recipients: list[str], size: int, rtt: float,
-        transfer: Callable[[int, float, float], float], t0: float, wire: bool,
-        queue_id: Callable[[], str], *, live: Live | None = None, keep_open: bool = False,
+        self,
+        client: ClientSide,
+        server: ServerSide,
+        peer: Client,
+        sender: str,
+        recipients: list[str],
+        size: int,
+        rtt: float,
+        transfer: Callable[[int, float, float], float],
+        t0: float,
+        wire: bool,
+        queue_id: Callable[[], str],
+        *,
+        live: Live | None = None,
+        keep_open: bool = False,
     ) -> SessionOutcome:
         """One session, replayed from the tree when its shape and verdicts are known."""
         key = None
@@ -199,21 +210,71 @@ class SessionMemo:
             self._keep[id(client)], self._keep[id(server)] = client, server
         if key is None or root is None:  # not for the memo, or a shape it cannot express
             self.ran += 1
-            return converse(client, server, peer, sender, recipients, size, rtt, transfer,
-                            t0, wire, queue_id, live=live, keep_open=keep_open)
+            return converse(
+                client,
+                server,
+                peer,
+                sender,
+                recipients,
+                size,
+                rtt,
+                transfer,
+                t0,
+                wire,
+                queue_id,
+                live=live,
+                keep_open=keep_open,
+            )
         if root.consult is None and root.leaf is None:  # the first session of the shape
-            return self._run(key, root, client, server, peer, sender, recipients, size, rtt,
-                             transfer, t0, queue_id, Tape(), keep_open)
-        return self._walk(key, root, client, server, peer, sender, recipients, size, rtt,
-                          transfer, t0, queue_id, keep_open)
+            return self._run(
+                key,
+                root,
+                client,
+                server,
+                peer,
+                sender,
+                recipients,
+                size,
+                rtt,
+                transfer,
+                t0,
+                queue_id,
+                Tape(),
+                keep_open,
+            )
+        return self._walk(
+            key,
+            root,
+            client,
+            server,
+            peer,
+            sender,
+            recipients,
+            size,
+            rtt,
+            transfer,
+            t0,
+            queue_id,
+            keep_open,
+        )
 
     # --- the walk ------------------------------------------------------------------------
 
     def _walk(
-        self, key: tuple[Any, ...], root: _Node, client: ClientSide, server: ServerSide,
-        peer: Client, sender: str, recipients: list[str], size: int, rtt: float,
-        transfer: Callable[[int, float, float], float], t0: float,
-        queue_id: Callable[[], str], keep_open: bool,
+        self,
+        key: tuple[Any, ...],
+        root: _Node,
+        client: ClientSide,
+        server: ServerSide,
+        peer: Client,
+        sender: str,
+        recipients: list[str],
+        size: int,
+        rtt: float,
+        transfer: Callable[[int, float, float], float],
+        t0: float,
+        queue_id: Callable[[], str],
+        keep_open: bool,
     ) -> SessionOutcome:
         half = rtt * 0.5
         accepted: list[tuple[Envelope, str]] = []
@@ -224,8 +285,7 @@ class SessionMemo:
 
         standing = _Standing()
         # The stand-in answers what ServerSession asks of a connection (``_Standing``).
-        ssession = ServerSession(cast(ServerConnection, standing), peer, server.policies,
-                                 deliver)
+        ssession = ServerSession(cast(ServerConnection, standing), peer, server.policies, deliver)
         answer, greet, take_delay = ssession.answer, ssession.greeting, ssession.take_delay
         taken: list[Any] = []
         replies: list[Reply] = []
@@ -276,20 +336,50 @@ class SessionMemo:
             replies.append(reply)
             child = node.children.get(reply if consult.text_read else reply.code)
             if child is None:  # a verdict not seen yet: the machines go on from here
-                return self._run(key, root, client, server, peer, sender, recipients, size,
-                                 rtt, transfer, t0, queue_id, Tape(taken, ssession, accepted),
-                                 keep_open)
+                return self._run(
+                    key,
+                    root,
+                    client,
+                    server,
+                    peer,
+                    sender,
+                    recipients,
+                    size,
+                    rtt,
+                    transfer,
+                    t0,
+                    queue_id,
+                    Tape(taken, ssession, accepted),
+                    keep_open,
+                )
             node = child
         leaf = node.leaf
         if not isinstance(leaf, _Leaf):
-            return self._run(key, root, client, server, peer, sender, recipients, size, rtt,
-                             transfer, t0, queue_id, Tape(taken, ssession, accepted), keep_open)
+            return self._run(
+                key,
+                root,
+                client,
+                server,
+                peer,
+                sender,
+                recipients,
+                size,
+                rtt,
+                transfer,
+                t0,
+                queue_id,
+                Tape(taken, ssession, accepted),
+                keep_open,
+            )
         if handshake_end is None:
             handshake_end = t
         result = SessionResult(
-            tuple((recipients[i], constant if constant is not None else replies[k])
-                  for i, k, constant in leaf.finals),
-            leaf.phase, leaf.error,
+            tuple(
+                (recipients[i], constant if constant is not None else replies[k])
+                for i, k, constant in leaf.finals
+            ),
+            leaf.phase,
+            leaf.error,
         )
         live = None
         if leaf.kept is not None:  # the connection stays open for the next message
@@ -299,28 +389,71 @@ class SessionMemo:
             ssession.conn = sconn
             live = Live(cconn, sconn, ssession, t0, 1)
         outcome = SessionOutcome(
-            result, t - t0, handshake_end - t0,
-            accepted[0][0].recipients if accepted else (), handshake_end < t,
-            accepted[0][1] if accepted else "", live, ssession,
+            result,
+            t - t0,
+            handshake_end - t0,
+            accepted[0][0].recipients if accepted else (),
+            handshake_end < t,
+            accepted[0][1] if accepted else "",
+            live,
+            ssession,
         )
         if self.mode == "verify":
-            self._verify(outcome, taken, client, server, peer, sender, recipients, size, rtt,
-                         transfer, t0, queue_id, accepted, keep_open)
+            self._verify(
+                outcome,
+                taken,
+                client,
+                server,
+                peer,
+                sender,
+                recipients,
+                size,
+                rtt,
+                transfer,
+                t0,
+                queue_id,
+                accepted,
+                keep_open,
+            )
         self.replayed += 1
         return outcome
 
     # --- the machines --------------------------------------------------------------------
 
     def _run(
-        self, key: tuple[Any, ...], root: _Node, client: ClientSide, server: ServerSide,
-        peer: Client, sender: str, recipients: list[str], size: int, rtt: float,
-        transfer: Callable[[int, float, float], float], t0: float,
-        queue_id: Callable[[], str], tape: Tape, keep_open: bool = False,
+        self,
+        key: tuple[Any, ...],
+        root: _Node,
+        client: ClientSide,
+        server: ServerSide,
+        peer: Client,
+        sender: str,
+        recipients: list[str],
+        size: int,
+        rtt: float,
+        transfer: Callable[[int, float, float], float],
+        t0: float,
+        queue_id: Callable[[], str],
+        tape: Tape,
+        keep_open: bool = False,
     ) -> SessionOutcome:
         """Run the machines (after what ``tape`` holds) and learn the session's path."""
         self.ran += 1
-        outcome = converse(client, server, peer, sender, recipients, size, rtt, transfer, t0,
-                           False, queue_id, keep_open=keep_open, tape=tape)
+        outcome = converse(
+            client,
+            server,
+            peer,
+            sender,
+            recipients,
+            size,
+            rtt,
+            transfer,
+            t0,
+            False,
+            queue_id,
+            keep_open=keep_open,
+            tape=tape,
+        )
         kept = None
         if outcome.live is not None:  # cloned now: the next session changes the machines
             kept = (_clone(outcome.live.client), _clone(outcome.live.server))
@@ -328,9 +461,16 @@ class SessionMemo:
             self._trees[key] = None  # not expressible: this shape runs the machines
         return outcome
 
-    def _learn(self, root: _Node, tape: Tape, result: SessionResult, sender: str,
-               recipients: list[str], size: int,
-               kept: tuple[ClientConnection, ServerConnection] | None = None) -> bool:
+    def _learn(
+        self,
+        root: _Node,
+        tape: Tape,
+        result: SessionResult,
+        sender: str,
+        recipients: list[str],
+        size: int,
+        kept: tuple[ClientConnection, ServerConnection] | None = None,
+    ) -> bool:
         """Add the path ``tape`` wrote down to the tree; False if it cannot be a template."""
         node, steps, k = root, [], 0
         fresh = root.consult is None and root.leaf is None
@@ -344,8 +484,10 @@ class SessionMemo:
             if fresh:
                 node.steps, node.consult = tuple(steps), consult
             elif node.steps != tuple(steps) or node.consult != consult:
-                raise MemoMismatch(f"the machines left the memo's path at consult {k}: "
-                                   f"{node.steps}/{node.consult} against {steps}/{consult}")
+                raise MemoMismatch(
+                    f"the machines left the memo's path at consult {k}: "
+                    f"{node.steps}/{node.consult} against {steps}/{consult}"
+                )
             reply = tape.replies[k]
             verdict = reply if consult.text_read else reply.code
             child = node.children.get(verdict)
@@ -359,43 +501,86 @@ class SessionMemo:
         node.leaf = _leaf(tape, result, recipients, kept)
         return True
 
-    def _verify(self, outcome: SessionOutcome, taken: list[Any], client: ClientSide,
-                server: ServerSide, peer: Client, sender: str, recipients: list[str],
-                size: int, rtt: float, transfer: Callable[[int, float, float], float],
-                t0: float, queue_id: Callable[[], str],
-                accepted: list[tuple[Envelope, str]], keep_open: bool) -> None:
+    def _verify(
+        self,
+        outcome: SessionOutcome,
+        taken: list[Any],
+        client: ClientSide,
+        server: ServerSide,
+        peer: Client,
+        sender: str,
+        recipients: list[str],
+        size: int,
+        rtt: float,
+        transfer: Callable[[int, float, float], float],
+        t0: float,
+        queue_id: Callable[[], str],
+        accepted: list[tuple[Envelope, str]],
+        keep_open: bool,
+    ) -> None:
         """Run the machines on the walk's draws and verdicts (the policies are not asked
         again) and compare; raise ``MemoMismatch`` naming the session at a difference."""
         stand_in = ServerSession(cast(ServerConnection, _Standing()), peer, (), None)
         tape = Tape(list(taken), stand_in, list(accepted), strict=True)
-        where = (f"session {self.replayed + self.ran + 1} of this client ({client.helo} -> "
-                 f"{server.name}, {len(recipients)} recipient(s), from t={t0!r} s)")
+        where = (
+            f"session {self.replayed + self.ran + 1} of this client ({client.helo} -> "
+            f"{server.name}, {len(recipients)} recipient(s), from t={t0!r} s)"
+        )
         try:
-            machines = converse(client, server, peer, sender, recipients, size, rtt,
-                                lambda *_: 0.0, t0, False, queue_id, keep_open=keep_open,
-                                tape=tape)
+            machines = converse(
+                client,
+                server,
+                peer,
+                sender,
+                recipients,
+                size,
+                rtt,
+                lambda *_: 0.0,
+                t0,
+                False,
+                queue_id,
+                keep_open=keep_open,
+                tape=tape,
+            )
         except TapeExhausted as exc:
             raise MemoMismatch(f"session memo verify: {where}: {exc}") from None
-        for field in ("result", "duration", "handshake_s", "accepted", "past_handshake",
-                      "queue_id"):
+        for field in (
+            "result",
+            "duration",
+            "handshake_s",
+            "accepted",
+            "past_handshake",
+            "queue_id",
+        ):
             mine, theirs = getattr(outcome, field), getattr(machines, field)
             if mine != theirs:
-                raise MemoMismatch(f"session memo verify: {where}: {field} is {mine!r} by "
-                                   f"the memo, {theirs!r} by the machines")
+                raise MemoMismatch(
+                    f"session memo verify: {where}: {field} is {mine!r} by "
+                    f"the memo, {theirs!r} by the machines"
+                )
         mine_live, their_live = outcome.live, machines.live
         if (mine_live is None) != (their_live is None) or (
-                mine_live is not None and their_live is not None and (
-                    _state(mine_live.client) != _state(their_live.client)
-                    or _state(mine_live.server) != _state(their_live.server))):
-            raise MemoMismatch(f"session memo verify: {where}: the connection kept open "
-                               f"differs: {_difference(mine_live, their_live)}")
+            mine_live is not None
+            and their_live is not None
+            and (
+                _state(mine_live.client) != _state(their_live.client)
+                or _state(mine_live.server) != _state(their_live.server)
+            )
+        ):
+            raise MemoMismatch(
+                f"session memo verify: {where}: the connection kept open "
+                f"differs: {_difference(mine_live, their_live)}"
+            )
         if tape.given:
-            raise MemoMismatch(f"session memo verify: {where}: the machines ended with "
-                               f"{len(tape.given)} value(s) of the memo's walk unused")
+            raise MemoMismatch(
+                f"session memo verify: {where}: the machines ended with "
+                f"{len(tape.given)} value(s) of the memo's walk unused"
+            )
 
     @staticmethod
-    def _shape(client: ClientSide, server: ServerSide, recipients: list[str], size: int,
-               keep_open: bool) -> tuple[Any, ...] | None:
+    def _shape(
+        client: ClientSide, server: ServerSide, recipients: list[str], size: int, keep_open: bool
+    ) -> tuple[Any, ...] | None:
         """What decides the machines' course, apart from the verdicts (module docstring)."""
         n = len(recipients)
         if n > 1 and len(set(recipients)) != n:
@@ -417,8 +602,9 @@ def _event(kind: int, arg: Any, sender: str, recipients: list[str], size: int) -
     return Mail(sender)
 
 
-def _event_template(event: Any, sender: str, recipients: list[str],
-                    size: int) -> tuple[int, Any] | None:
+def _event_template(
+    event: Any, sender: str, recipients: list[str], size: int
+) -> tuple[int, Any] | None:
     """How to make ``event`` for another session of the shape, or None if it is not
     clear that it would be the same (then the shape runs the machines)."""
     kind = type(event)
@@ -439,8 +625,7 @@ def _event_template(event: Any, sender: str, recipients: list[str],
     return made
 
 
-def _consult(op: tuple[Any, ...], sender: str, recipients: list[str],
-             size: int) -> _Consult | None:
+def _consult(op: tuple[Any, ...], sender: str, recipients: list[str], size: int) -> _Consult | None:
     if op[0] == GREETING:
         return _Consult(None, None, op[1], None, False)
     assert op[0] == COMMAND
@@ -448,12 +633,15 @@ def _consult(op: tuple[Any, ...], sender: str, recipients: list[str],
     template = _event_template(event, sender, recipients, size)
     if template is None:
         return None
-    return _Consult(template[0], template[1], standard, credentials,
-                    isinstance(event, _TEXT_READ))
+    return _Consult(template[0], template[1], standard, credentials, isinstance(event, _TEXT_READ))
 
 
-def _leaf(tape: Tape, result: SessionResult, recipients: list[str],
-          kept: tuple[ClientConnection, ServerConnection] | None) -> _Leaf | object:
+def _leaf(
+    tape: Tape,
+    result: SessionResult,
+    recipients: list[str],
+    kept: tuple[ClientConnection, ServerConnection] | None,
+) -> _Leaf | object:
     """The result as a template over the session's consults (see ``_Leaf``)."""
     if tape.broke:
         return _MACHINES
@@ -491,8 +679,11 @@ def _difference(mine: Live | None, theirs: Live | None) -> str:
     shown = []
     for side in ("client", "server"):
         a, b = _state(getattr(mine, side)), _state(getattr(theirs, side))
-        shown += [f"{side}.{k} is {a[k]!r} by the memo, {b[k]!r} by the machines"
-                  for k in a if a[k] != b[k]]
+        shown += [
+            f"{side}.{k} is {a[k]!r} by the memo, {b[k]!r} by the machines"
+            for k in a
+            if a[k] != b[k]
+        ]
     return "; ".join(shown)
 
 

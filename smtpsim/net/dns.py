@@ -36,6 +36,7 @@ class ZoneData:
     dnsbl: bool = False
     dmarc: str | None = None  # p= of its _dmarc TXT record
 
+
 @dataclass(frozen=True, slots=True)
 class MXAnswer:
     """What an MX lookup gives: ``kind`` (mx, null, notfound, tryagain), the MX hosts

@@ -29,12 +29,32 @@ __all__ = ["Link", "Network", "Path"]
 class Link:
     """One link. ``latency()`` draws a one-way latency in seconds."""
 
-    __slots__ = ("__weakref__", "a", "b", "bandwidth", "constant", "flow_bandwidth", "latency",
-                 "loss", "mean", "transfers", "up")
+    __slots__ = (
+        "__weakref__",
+        "a",
+        "b",
+        "bandwidth",
+        "constant",
+        "flow_bandwidth",
+        "latency",
+        "loss",
+        "mean",
+        "transfers",
+        "up",
+    )
 
-    def __init__(self, a: str, b: str, latency: Callable[[], float], *, mean_latency: float,
-                 constant: bool, bandwidth: float, loss: float = 0.0,
-                 flow_bandwidth: float = float("inf")) -> None:
+    def __init__(
+        self,
+        a: str,
+        b: str,
+        latency: Callable[[], float],
+        *,
+        mean_latency: float,
+        constant: bool,
+        bandwidth: float,
+        loss: float = 0.0,
+        flow_bandwidth: float = float("inf"),
+    ) -> None:
         self.a, self.b = a, b
         self.latency = latency
         self.mean = mean_latency

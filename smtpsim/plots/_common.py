@@ -41,12 +41,52 @@ LONG_RUN_S = 3 * 3600.0
 """Runs longer than this get time axes in hours, shorter ones in minutes."""
 
 # Bin widths a person would choose, in seconds: 1 s ... 1 day.
-_NICE_BINS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
-              21600, 43200, 86400)
+_NICE_BINS = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+)
 
 # Tick steps on duration axes, in seconds: 1 s ... 30 days.
-_NICE_TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800,
-               21600, 43200, 86400, 172800, 604800, 2592000)
+_NICE_TICKS = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1200,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+    2592000,
+)
 
 # Incident colours by kind (the first kinds seen get these, in order).
 _INCIDENT_COLOURS = ("#7f7f7f", "#bcbd22", "#17becf", "#e377c2", "#8c564b", "#9467bd")
@@ -63,8 +103,17 @@ def new_axes(ax: Axes | None) -> Axes:
 
 def note(ax: Axes, text: str) -> None:
     """A note in the middle of the axes, for a figure with nothing to draw."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
-            fontsize=11, color="0.35", gid="note")
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=11,
+        color="0.35",
+        gid="note",
+    )
 
 
 def as_str(column: pd.Series) -> pd.Series:
@@ -183,8 +232,9 @@ def parse_incidents(incidents: Iterable[Mapping[str, Any]] | None) -> list[Incid
             end = None
         if not math.isfinite(start):
             continue
-        out.append(Incident(str(item.get("kind", "incident")), str(item.get("target", "")),
-                            start, end))
+        out.append(
+            Incident(str(item.get("kind", "incident")), str(item.get("target", "")), start, end)
+        )
     return out
 
 
@@ -203,8 +253,9 @@ def incident_rows(incidents: Iterable[Incident]) -> list[tuple[str, list[Inciden
     return list(rows.items())
 
 
-def shade_incidents(ax: Axes, incidents: Iterable[Mapping[str, Any]] | None,
-                    scale: TimeScale, span_s: float) -> list[Incident]:
+def shade_incidents(
+    ax: Axes, incidents: Iterable[Mapping[str, Any]] | None, scale: TimeScale, span_s: float
+) -> list[Incident]:
     """Shade each incident's window on a time axis and label it in a row of its own.
 
     Each window is shaded lightly over the whole height (``axvspan``, gid
@@ -227,15 +278,41 @@ def shade_incidents(ax: Axes, incidents: Iterable[Mapping[str, Any]] | None,
             end = span_s if incident.end is None else incident.end
             x0, x1 = float(scale(incident.start)), float(scale(max(end, incident.start)))
             # light, behind nothing that matters: the data stays readable through it
-            ax.axvspan(x0, x1, color=colour, alpha=0.15, zorder=0.5, lw=0,
-                       gid=f"incident:{incident.kind}",
-                       label=f"incident: {incident.kind}" if first else "_nolegend_")
-            ax.axvspan(x0, x1, ymin=top - 0.9 * height, ymax=top, color=colour, alpha=0.75,
-                       zorder=3, lw=0, gid=f"incident-row:{incident.kind}")
+            ax.axvspan(
+                x0,
+                x1,
+                color=colour,
+                alpha=0.15,
+                zorder=0.5,
+                lw=0,
+                gid=f"incident:{incident.kind}",
+                label=f"incident: {incident.kind}" if first else "_nolegend_",
+            )
+            ax.axvspan(
+                x0,
+                x1,
+                ymin=top - 0.9 * height,
+                ymax=top,
+                color=colour,
+                alpha=0.75,
+                zorder=3,
+                lw=0,
+                gid=f"incident-row:{incident.kind}",
+            )
         x_label = float(scale(members[0].start))
-        ax.text(x_label, top - 0.45 * height, f" {label}", transform=ax.get_xaxis_transform(),
-                ha="left", va="center", fontsize=7, color="0.1", clip_on=True, zorder=4,
-                gid="incident-label")
+        ax.text(
+            x_label,
+            top - 0.45 * height,
+            f" {label}",
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="center",
+            fontsize=7,
+            color="0.1",
+            clip_on=True,
+            zorder=4,
+            gid="incident-label",
+        )
     ax._smtpsim_incident_rows = len(rows)  # type: ignore[attr-defined]  # for set_data_ylim
     return drawn
 
@@ -286,8 +363,7 @@ class DurationLocator(Locator):
             return MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo, hi)
         step = next((s for s in _NICE_TICKS if span / s <= self.nbins), None)
         if step is None:  # beyond the table: whole days, decimal multiples
-            days = MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo / 86400,
-                                                                              hi / 86400)
+            days = MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo / 86400, hi / 86400)
             return np.asarray(days) * 86400
         first = math.ceil(lo / step) * step
         return np.arange(first, hi + step * 1e-9, step)
@@ -302,15 +378,22 @@ def duration_axis(ax: Axes, axis: str = "y") -> None:
     target.set_major_formatter(duration_formatter())
 
 
-def no_data_bins(ax: Axes, left: np.ndarray, width: float, empty: np.ndarray,
-                 what: str) -> None:
+def no_data_bins(ax: Axes, left: np.ndarray, width: float, empty: np.ndarray, what: str) -> None:
     """Hatch the bins where there is nothing to average, so that an empty bin is not
     read as a zero; one legend entry ``no data: WHAT``."""
     first = True
     for x in np.asarray(left)[np.asarray(empty, dtype=bool)]:
-        ax.axvspan(float(x), float(x) + width, facecolor="none", edgecolor="0.75", hatch="///",
-                   lw=0, zorder=0.6, gid="no-data",
-                   label=f"no data: {what}" if first else "_nolegend_")
+        ax.axvspan(
+            float(x),
+            float(x) + width,
+            facecolor="none",
+            edgecolor="0.75",
+            hatch="///",
+            lw=0,
+            zorder=0.6,
+            gid="no-data",
+            label=f"no data: {what}" if first else "_nolegend_",
+        )
         first = False
 
 
@@ -328,8 +411,14 @@ def legend(ax: Axes, **kwargs: Any) -> None:
     if "loc" in kwargs:
         ax.legend(fontsize=8, framealpha=0.9, **kwargs)
     else:
-        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0, **kwargs)
+        ax.legend(
+            fontsize=8,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            **kwargs,
+        )
 
 
 def pandas_bool(values: pd.Series) -> np.ndarray:

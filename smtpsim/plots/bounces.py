@@ -51,9 +51,16 @@ DSN_MEANINGS = {
     "7.1": "delivery not authorized, message refused",
     "7.8": "authentication credentials invalid",
 }
-_SUBJECTS = {"0": "other", "1": "addressing", "2": "mailbox", "3": "mail system",
-             "4": "network or routing", "5": "mail delivery protocol", "6": "message content",
-             "7": "security or policy"}
+_SUBJECTS = {
+    "0": "other",
+    "1": "addressing",
+    "2": "mailbox",
+    "3": "mail system",
+    "4": "network or routing",
+    "5": "mail delivery protocol",
+    "6": "message content",
+    "7": "security or policy",
+}
 STATUS_COLOURS = {"bounced": "#d62728", "expired": "#9467bd", "lost": "#7f7f7f"}
 STATUS_MEANINGS = {
     "bounced": "refused for good (5xx) or undeliverable",
@@ -70,31 +77,49 @@ def dsn_meaning(code: str) -> str:
     return DSN_MEANINGS.get(f"{parts[1]}.{parts[2]}", _SUBJECTS.get(parts[1], ""))
 
 
-def failed_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
-                  statuses: tuple[str, ...] = FAILED, include_bounces: bool = False,
-                  warmup: float = 0.0) -> pd.DataFrame:
+def failed_by_dsn(
+    recipients: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    statuses: tuple[str, ...] = FAILED,
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+) -> pd.DataFrame:
     """The failed recipients the summary counts, by status and DSN code: columns
     ``status``, ``dsn``, ``recipients``, most frequent first within each status (in
     the order of ``statuses``). ``attrs["submitted"]`` is the summary's number of
     recipients, the denominator of every share shown."""
-    rows = recipients_of_interest(recipients, messages, include_bounces=include_bounces,
-                                  warmup=warmup)
+    rows = recipients_of_interest(
+        recipients, messages, include_bounces=include_bounces, warmup=warmup
+    )
     status = as_str(rows["status"]) if len(rows) else pd.Series([], dtype=str)
     failed = rows.loc[status.isin(statuses).to_numpy()]
-    table = pd.DataFrame({"status": as_str(failed["status"]),
-                          "dsn": as_str(failed["dsn"]).replace("", "(none)")})
+    table = pd.DataFrame(
+        {"status": as_str(failed["status"]), "dsn": as_str(failed["dsn"]).replace("", "(none)")}
+    )
     counts = table.value_counts(["status", "dsn"], sort=False).rename("recipients")
     out = counts.reset_index()
     out["order"] = out["status"].map({s: i for i, s in enumerate(statuses)})
-    out = out.sort_values(["order", "recipients", "dsn"], ascending=[True, False, True],
-                          kind="stable").drop(columns="order").reset_index(drop=True)
+    out = (
+        out.sort_values(
+            ["order", "recipients", "dsn"], ascending=[True, False, True], kind="stable"
+        )
+        .drop(columns="order")
+        .reset_index(drop=True)
+    )
     out.attrs["submitted"] = len(rows)
     return out
 
 
-def bounces_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
-                   statuses: tuple[str, ...] = FAILED, include_bounces: bool = False,
-                   warmup: float = 0.0, ax: Axes | None = None) -> Axes:
+def bounces_by_dsn(
+    recipients: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    statuses: tuple[str, ...] = FAILED,
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+    ax: Axes | None = None,
+) -> Axes:
     """One horizontal bar per status and DSN code of the failed recipients the
     summary counts (:func:`failed_by_dsn`): bounced (refused for good) and expired
     (still failing at ``maximal_queue_lifetime``; its DSN is the last temporary
@@ -105,8 +130,9 @@ def bounces_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     ax = new_axes(ax)
     ax.set_title("Failed recipients by status and DSN code")
     ax.set_xlabel("recipients")
-    table = failed_by_dsn(recipients, messages, statuses=statuses,
-                          include_bounces=include_bounces, warmup=warmup)
+    table = failed_by_dsn(
+        recipients, messages, statuses=statuses, include_bounces=include_bounces, warmup=warmup
+    )
     total = int(table.attrs["submitted"])
     if table.empty:
         note(ax, "no " + " or ".join(statuses) + " recipients in this run")
@@ -114,22 +140,39 @@ def bounces_by_dsn(recipients: pd.DataFrame, messages: pd.DataFrame, *,
         return ax
     table = table.iloc[::-1].reset_index(drop=True)  # barh draws bottom up: first on top
     n = table["recipients"].to_numpy()
-    labels = [f"{status}  {code}  {dsn_meaning(code)}".rstrip()
-              for status, code in zip(table["status"], table["dsn"], strict=True)]
+    labels = [
+        f"{status}  {code}  {dsn_meaning(code)}".rstrip()
+        for status, code in zip(table["status"], table["dsn"], strict=True)
+    ]
     colours = [STATUS_COLOURS.get(s, "#7f7f7f") for s in table["status"]]
     bars = ax.barh(range(len(table)), n, color=colours, height=0.6, gid="dsn-bars")
     ax.set_yticks(range(len(table)), labels, fontsize=8)
-    ax.bar_label(bars, labels=[f"{k:,} ({format_percent(k, total)} of {total:,} recipients)"
-                               for k in n], padding=4, fontsize=8)
+    ax.bar_label(
+        bars,
+        labels=[f"{k:,} ({format_percent(k, total)} of {total:,} recipients)" for k in n],
+        padding=4,
+        fontsize=8,
+    )
     ax.set_xlim(0, float(n.max()) * 1.6)
     count_axis(ax, "x")
     pad = max(0, 4 - len(table)) / 2  # a lone bar is not a wall of colour
     ax.set_ylim(-0.6 - pad, len(table) - 0.4 + pad)
     ax.grid(True, axis="x", alpha=0.3)
     sums = table.groupby("status", sort=False)["recipients"].sum()
-    handles = [Patch(color=STATUS_COLOURS.get(s, "#7f7f7f"),
-                     label=f"{s}: {STATUS_MEANINGS.get(s, s)} ({int(sums[s]):,})")
-               for s in statuses if s in sums.index]
-    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    handles = [
+        Patch(
+            color=STATUS_COLOURS.get(s, "#7f7f7f"),
+            label=f"{s}: {STATUS_MEANINGS.get(s, s)} ({int(sums[s]):,})",
+        )
+        for s in statuses
+        if s in sums.index
+    ]
+    ax.legend(
+        handles=handles,
+        fontsize=8,
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+    )
     return ax

@@ -61,27 +61,36 @@ COMPONENTS = {
 """Component columns of :func:`delay_components`, their legend names and colours."""
 
 
-def delay_components(recipients: pd.DataFrame, attempts: pd.DataFrame,
-                     messages: pd.DataFrame, *, include_bounces: bool = False,
-                     warmup: float = 0.0,
-                     greylist_dsns: Sequence[str] = GREYLIST_DSNS) -> pd.DataFrame:
+def delay_components(
+    recipients: pd.DataFrame,
+    attempts: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+    greylist_dsns: Sequence[str] = GREYLIST_DSNS,
+) -> pd.DataFrame:
     """One row per delivered recipient (bounce messages' left out unless
     ``include_bounces``; messages submitted from ``warmup`` on): ``msg_id``,
     ``rcpt``, ``origin``, ``domain``, ``t_submit``, ``delay_s`` and the components
     of :data:`COMPONENTS` in seconds (see the module's docstring for what each is and
     what cannot be separated yet)."""
-    rows = recipients_of_interest(recipients, messages, include_bounces=include_bounces,
-                                  warmup=warmup)
-    rows = rows.loc[(as_str(rows["status"]) == "delivered").to_numpy()
-                    & rows["delay_s"].notna().to_numpy()]
-    out = pd.DataFrame({
-        "msg_id": rows["msg_id"].to_numpy(),
-        "rcpt": as_str(rows["rcpt"]).to_numpy(),
-        "origin": rows["origin"].to_numpy(),
-        "domain": as_str(rows["domain"]).to_numpy(),
-        "t_submit": rows["t_submit"].to_numpy(dtype=float),
-        "delay_s": rows["delay_s"].to_numpy(dtype=float),
-    })
+    rows = recipients_of_interest(
+        recipients, messages, include_bounces=include_bounces, warmup=warmup
+    )
+    rows = rows.loc[
+        (as_str(rows["status"]) == "delivered").to_numpy() & rows["delay_s"].notna().to_numpy()
+    ]
+    out = pd.DataFrame(
+        {
+            "msg_id": rows["msg_id"].to_numpy(),
+            "rcpt": as_str(rows["rcpt"]).to_numpy(),
+            "origin": rows["origin"].to_numpy(),
+            "domain": as_str(rows["domain"]).to_numpy(),
+            "t_submit": rows["t_submit"].to_numpy(dtype=float),
+            "delay_s": rows["delay_s"].to_numpy(dtype=float),
+        }
+    )
     parts = _attempt_parts(attempts, set(greylist_dsns))
     out = out.merge(parts, on=["msg_id", "rcpt"], how="left")
     names = [c for c in COMPONENTS if c != "other_s"]
@@ -95,25 +104,29 @@ def _attempt_parts(attempts: pd.DataFrame, greylist_dsns: set[str]) -> pd.DataFr
     columns = ["msg_id", "rcpt", *[c for c in COMPONENTS if c != "other_s"]]
     if attempts.empty:
         return pd.DataFrame({c: pd.Series([], dtype=float) for c in columns}).astype(
-            {"msg_id": "int64", "rcpt": str})
+            {"msg_id": "int64", "rcpt": str}
+        )
     # Strings become integer codes for the sort and the groupings (an 8-hour run has
     # 380,000 attempt rows: string keys cost about 150 MB more at the peak).
     rcpt_code, rcpt_labels = pd.factorize(attempts["rcpt"])
     dsn_code, dsn_labels = pd.factorize(attempts["dsn"])
-    grey_dsn = np.append(np.isin(np.asarray(dsn_labels, dtype=object).astype(str),
-                                 list(greylist_dsns)), False)  # code -1 (none): not grey
-    a = pd.DataFrame({
-        "msg_id": attempts["msg_id"].to_numpy(),
-        "rcpt": rcpt_code,
-        "host": pd.factorize(attempts["host"])[0],
-        "sent": (attempts["outcome"] == "sent").to_numpy(dtype=bool),
-        "grey": grey_dsn[dsn_code],
-        "t_start": attempts["t_start"].to_numpy(dtype=float),
-        "t_end": attempts["t_end"].to_numpy(dtype=float),
-        "queue_s": attempts["queue_s"].to_numpy(dtype=float),
-        "conn_s": attempts["conn_s"].to_numpy(dtype=float),
-        "xfer_s": attempts["xfer_s"].to_numpy(dtype=float),
-    })
+    grey_dsn = np.append(
+        np.isin(np.asarray(dsn_labels, dtype=object).astype(str), list(greylist_dsns)), False
+    )  # code -1 (none): not grey
+    a = pd.DataFrame(
+        {
+            "msg_id": attempts["msg_id"].to_numpy(),
+            "rcpt": rcpt_code,
+            "host": pd.factorize(attempts["host"])[0],
+            "sent": (attempts["outcome"] == "sent").to_numpy(dtype=bool),
+            "grey": grey_dsn[dsn_code],
+            "t_start": attempts["t_start"].to_numpy(dtype=float),
+            "t_end": attempts["t_end"].to_numpy(dtype=float),
+            "queue_s": attempts["queue_s"].to_numpy(dtype=float),
+            "conn_s": attempts["conn_s"].to_numpy(dtype=float),
+            "xfer_s": attempts["xfer_s"].to_numpy(dtype=float),
+        }
+    )
     has_dns = "dns_s" in attempts.columns
     a["dns_s"] = attempts["dns_s"].to_numpy(dtype=float) if has_dns else 0.0
     a = a.sort_values(["msg_id", "rcpt", "t_start", "t_end"], kind="stable")
@@ -133,29 +146,37 @@ def _attempt_parts(attempts: pd.DataFrame, greylist_dsns: set[str]) -> pd.DataFr
     began = np.minimum(began, a["t_start"].to_numpy())
     wait = np.where(first, 0.0, np.maximum(began - prev_end, 0.0))
     grey = prev_grey & ~first
-    parts = pd.DataFrame({
-        "msg_id": a["msg_id"].to_numpy(),
-        "rcpt": a["rcpt"].to_numpy(),
-        "queue_wait_s": np.where(first, a["queue_s"].to_numpy(), 0.0),
-        "retry_wait_s": np.where(grey, 0.0, wait),
-        "greylist_wait_s": np.where(grey, wait, 0.0),
-        "connection_s": a["conn_s"].to_numpy() - a["dns_s"].to_numpy(),
-        "dns_s": a["dns_s"].to_numpy(),
-        "transfer_s": a["xfer_s"].to_numpy(),
-    })
+    parts = pd.DataFrame(
+        {
+            "msg_id": a["msg_id"].to_numpy(),
+            "rcpt": a["rcpt"].to_numpy(),
+            "queue_wait_s": np.where(first, a["queue_s"].to_numpy(), 0.0),
+            "retry_wait_s": np.where(grey, 0.0, wait),
+            "greylist_wait_s": np.where(grey, wait, 0.0),
+            "connection_s": a["conn_s"].to_numpy() - a["dns_s"].to_numpy(),
+            "dns_s": a["dns_s"].to_numpy(),
+            "transfer_s": a["xfer_s"].to_numpy(),
+        }
+    )
     parts = parts.groupby(["msg_id", "rcpt"], sort=False, as_index=False).sum()
     labels = np.append(np.asarray(rcpt_labels, dtype=object).astype(str), "")  # -1: ""
     parts["rcpt"] = labels[parts["rcpt"].to_numpy()]
     return parts
 
 
-def delay_breakdown(recipients: pd.DataFrame, attempts: pd.DataFrame,
-                    messages: pd.DataFrame, *,
-                    incidents: Iterable[Mapping[str, Any]] | None = None,
-                    until: float | None = None, bin_s: float | None = None,
-                    include_bounces: bool = False, warmup: float = 0.0,
-                    greylist_dsns: Sequence[str] = GREYLIST_DSNS,
-                    ax: Axes | None = None) -> Axes:
+def delay_breakdown(
+    recipients: pd.DataFrame,
+    attempts: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    incidents: Iterable[Mapping[str, Any]] | None = None,
+    until: float | None = None,
+    bin_s: float | None = None,
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+    greylist_dsns: Sequence[str] = GREYLIST_DSNS,
+    ax: Axes | None = None,
+) -> Axes:
     """The mean delay of delivered recipients, by the time their message was
     submitted, as stacked bars of its components (:func:`delay_components`): queue
     wait, retry wait, greylisting, connection, DNS, transfer. Each legend entry gives
@@ -163,16 +184,23 @@ def delay_breakdown(recipients: pd.DataFrame, attempts: pd.DataFrame,
     left out, and the title says when DNS is included in connection (no ``dns_s``
     column). Incident windows are shaded."""
     ax = new_axes(ax)
-    parts = delay_components(recipients, attempts, messages, include_bounces=include_bounces,
-                             warmup=warmup, greylist_dsns=greylist_dsns)
+    parts = delay_components(
+        recipients,
+        attempts,
+        messages,
+        include_bounces=include_bounces,
+        warmup=warmup,
+        greylist_dsns=greylist_dsns,
+    )
     submit = parts["t_submit"].to_numpy(dtype=float)
     span = span_of(until, submit)
     edges = bin_edges(span, bin_s, target=40)
     span = float(edges[-1])
     scale = time_scale(span)
     width_s = float(edges[1] - edges[0])
-    title = ("Delay of delivered recipients by submission time "
-             f"(mean per {format_duration(width_s)})")
+    title = (
+        f"Delay of delivered recipients by submission time (mean per {format_duration(width_s)})"
+    )
     if "dns_s" not in attempts.columns:
         title += "\nDNS lookups are counted in connection; greylisting = retry wait after 4.2.0"
     ax.set_title(title, fontsize=10)
@@ -201,9 +229,17 @@ def delay_breakdown(recipients: pd.DataFrame, attempts: pd.DataFrame,
         sums = np.bincount(which, weights=values, minlength=len(n))
         mean = np.divide(sums, n, out=np.zeros_like(sums), where=n > 0)
         share = 100 * values.sum() / total_delay if total_delay > 0 else 0.0
-        ax.bar(left, mean, width=scale(width_s), bottom=bottom, align="edge", color=colour,
-               linewidth=0, label=f"{name} ({share:.1f} % of all delay)",
-               gid=f"component:{column}")
+        ax.bar(
+            left,
+            mean,
+            width=scale(width_s),
+            bottom=bottom,
+            align="edge",
+            color=colour,
+            linewidth=0,
+            label=f"{name} ({share:.1f} % of all delay)",
+            gid=f"component:{column}",
+        )
         bottom += mean
     # a bin where no delivered message was submitted has no mean: hatched, not 0
     no_data_bins(ax, left, float(scale(width_s)), n == 0, "no delivered mail submitted then")

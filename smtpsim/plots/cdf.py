@@ -18,16 +18,51 @@ __all__ = ["delay_cdf"]
 # Major ticks of the delay axis, in seconds: round durations from 1 ms to 30 d, and a
 # finer set for a narrow range of delays.
 _TICKS = (0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 6 * 3600, 86400, 5 * 86400, 30 * 86400)
-_FINE_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30,
-               60, 120, 300, 600, 1200, 1800, 3600, 7200, 6 * 3600, 12 * 3600, 86400,
-               2 * 86400, 5 * 86400, 10 * 86400, 30 * 86400)
+_FINE_TICKS = (
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1,
+    2,
+    5,
+    10,
+    20,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1200,
+    1800,
+    3600,
+    7200,
+    6 * 3600,
+    12 * 3600,
+    86400,
+    2 * 86400,
+    5 * 86400,
+    10 * 86400,
+    30 * 86400,
+)
 _MIN_DELAY = 1e-3  # a delay of 0 (impossible in practice) is drawn at 1 ms on the log axis
 
 
-def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
-              by: Literal["origin", "domain"] | None = "origin",
-              include_bounces: bool = False, warmup: float = 0.0, max_lines: int = 8,
-              ax: Axes | None = None) -> Axes:
+def delay_cdf(
+    recipients: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    by: Literal["origin", "domain"] | None = "origin",
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+    max_lines: int = 8,
+    ax: Axes | None = None,
+) -> Axes:
     """The CDF of delivery delays (``delay_s``), on a log delay axis.
 
     One line per traffic flow (``by="origin"``), per recipient domain
@@ -40,14 +75,17 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     count. The delay axis has no run time on it, so no incidents are shaded here.
     """
     ax = new_axes(ax)
-    ax.set_title("Delivery delay of recipients"
-                 + {"origin": ", by flow", "domain": ", by recipient domain"}.get(str(by), ""))
+    ax.set_title(
+        "Delivery delay of recipients"
+        + {"origin": ", by flow", "domain": ", by recipient domain"}.get(str(by), "")
+    )
     ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
     ax.set_ylabel("share of recipients delivered within the delay")
     ax.set_ylim(0.0, 1.02)
     ax.grid(True, which="major", alpha=0.3)
-    rows = recipients_of_interest(recipients, messages, include_bounces=include_bounces,
-                                  warmup=warmup)
+    rows = recipients_of_interest(
+        recipients, messages, include_bounces=include_bounces, warmup=warmup
+    )
     status = as_str(rows["status"])
     delivered = (status == "delivered").to_numpy() & rows["delay_s"].notna().to_numpy()
     if not delivered.any():
@@ -74,8 +112,14 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     pending = (status == "pending").to_numpy()
     for name in groups:
         member = (keys == name).to_numpy()
-        lines.append((str(name), np.sort(delays[member & delivered]), int(member.sum()),
-                      int((member & pending).sum())))
+        lines.append(
+            (
+                str(name),
+                np.sort(delays[member & delivered]),
+                int(member.sum()),
+                int((member & pending).sum()),
+            )
+        )
     if len(groups) > 1:
         lines.append(("all", np.sort(delays[delivered]), len(rows), int(pending.sum())))
     for i, (name, x, total, waiting) in enumerate(lines):
@@ -89,12 +133,17 @@ def delay_cdf(recipients: pd.DataFrame, messages: pd.DataFrame, *,
         median = format_duration(float(np.median(x)))
         # "n of N delivered (p %)": the share is of all the group's recipients, the
         # median of the delivered ones only
-        label = (f"{name}: {x.size:,} of {total:,} delivered "
-                 f"({format_percent(x.size, total)}), median {median}")
+        label = (
+            f"{name}: {x.size:,} of {total:,} delivered "
+            f"({format_percent(x.size, total)}), median {median}"
+        )
         if waiting:
             label += f"; {format_percent(waiting, total)} still pending"
-        style: dict[str, Any] = ({"color": "black", "lw": 1.6, "ls": "--"} if name == "all"
-                                 else {"color": f"C{i % 10}", "lw": 1.4})
+        style: dict[str, Any] = (
+            {"color": "black", "lw": 1.6, "ls": "--"}
+            if name == "all"
+            else {"color": f"C{i % 10}", "lw": 1.4}
+        )
         ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data

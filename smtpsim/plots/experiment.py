@@ -68,6 +68,7 @@ def metric_label(metric: str) -> str:
     label = METRIC_LABELS.get(base, base.replace("_", " "))
     return f"{label} ({split.replace('=', ' ')})" if split else label
 
+
 _MIN_DELAY = 1e-3
 
 
@@ -86,8 +87,7 @@ def _band(values: np.ndarray, band: tuple[float, float] | None) -> tuple[np.ndar
         warnings.simplefilter("ignore", RuntimeWarning)
         if band is None:
             return np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-        return (np.nanquantile(values, band[0], axis=0),
-                np.nanquantile(values, band[1], axis=0))
+        return (np.nanquantile(values, band[0], axis=0), np.nanquantile(values, band[1], axis=0))
 
 
 def _band_text(band: tuple[float, float] | None) -> str:
@@ -96,8 +96,13 @@ def _band_text(band: tuple[float, float] | None) -> str:
     return f"band: {100 * band[0]:g}-{100 * band[1]:g} % of the replications"
 
 
-def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = None,
-                    shares: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
+def replication_cdf(
+    delays: pd.DataFrame,
+    *,
+    band: tuple[float, float] | None = None,
+    shares: pd.DataFrame | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Delay CDFs of configurations, overlaid: for each ``config``, the median over
     replications of each delay quantile (columns ``config``, ``replication``, ``q``,
     ``delay_s``: the quantiles of each run's delivered delays) as a line, with a band
@@ -113,8 +118,11 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
     # two lines: side by side with another panel, one long line would run into its title
     ax.set_title("Delivery delay: median of the replications,\n" + _band_text(band))
     ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
-    ax.set_ylabel("share of all recipients delivered within the delay" if shares is not None
-                  else "share of delivered recipients within the delay")
+    ax.set_ylabel(
+        "share of all recipients delivered within the delay"
+        if shares is not None
+        else "share of delivered recipients within the delay"
+    )
     ax.set_ylim(0.0, 1.02)
     ax.grid(True, which="major", alpha=0.3)
     rows = delays[np.isfinite(delays["delay_s"].to_numpy(dtype=float))] if len(delays) else delays
@@ -125,8 +133,7 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
     lo, hi = math.inf, 0.0
     for i, config in enumerate(_labels(rows)):
         sub = rows[as_str(rows["config"]) == config]
-        wide = sub.pivot_table(index="replication", columns="q", values="delay_s",
-                               aggfunc="first")
+        wide = sub.pivot_table(index="replication", columns="q", values="delay_s", aggfunc="first")
         q = wide.columns.to_numpy(dtype=float)
         values = np.maximum(wide.to_numpy(dtype=float), _MIN_DELAY)
         middle = np.nanmedian(values, axis=0)
@@ -143,11 +150,16 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
                 waiting = mine["pending_rate"].reindex(wide.index).to_numpy(dtype=float)
                 if np.isfinite(waiting).any() and np.nanmedian(waiting) > 0:
                     share_text += f", {100 * float(np.nanmedian(waiting)):.1f} % pending"
-        ax.fill_betweenx(q * scale, low, high, color=colour, alpha=0.2, lw=0,
-                         gid=f"band:{config}")
-        ax.plot(middle, q * scale, color=colour, lw=1.5, gid=f"cdf:{config}",
-                label=f"{config} (median {format_duration(float(np.nanmedian(middle)))}"
-                      f"{share_text}, {n} replication{'s' if n != 1 else ''})")
+        ax.fill_betweenx(q * scale, low, high, color=colour, alpha=0.2, lw=0, gid=f"band:{config}")
+        ax.plot(
+            middle,
+            q * scale,
+            color=colour,
+            lw=1.5,
+            gid=f"cdf:{config}",
+            label=f"{config} (median {format_duration(float(np.nanmedian(middle)))}"
+            f"{share_text}, {n} replication{'s' if n != 1 else ''})",
+        )
         lo, hi = min(lo, float(np.nanmin(low))), max(hi, float(np.nanmax(high)))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # as the run's delay CDF
@@ -155,17 +167,20 @@ def replication_cdf(delays: pd.DataFrame, *, band: tuple[float, float] | None = 
     return ax
 
 
-def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None,
-                incidents: Sequence[Mapping[str, Any]] | None = None,
-                ax: Axes | None = None) -> Axes:
+def queue_bands(
+    queues: pd.DataFrame,
+    *,
+    band: tuple[float, float] | None = None,
+    incidents: Sequence[Mapping[str, Any]] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Messages queued in the whole network over time, per configuration: the mean
     over replications as a line, with a band from the smallest to the largest
     replication (or the ``band`` quantiles). Columns ``config``, ``replication``, ``t``
     (simulated seconds), ``queue``. ``incidents`` (``{"kind", "target", "start",
     "end"}``, as a run's ``meta["incidents"]``) are shaded."""
     ax = new_axes(ax)
-    ax.set_title("Queued messages, all hosts: mean of the replications,\n"
-                 + _band_text(band))
+    ax.set_title("Queued messages, all hosts: mean of the replications,\n" + _band_text(band))
     ax.set_ylabel("messages in queues (active + deferred)")
     ax.grid(True, alpha=0.3)
     if not len(queues):
@@ -176,16 +191,20 @@ def queue_bands(queues: pd.DataFrame, *, band: tuple[float, float] | None = None
     scale = time_scale(span if span > 0 else 3600.0)
     for i, config in enumerate(_labels(queues)):
         sub = queues[as_str(queues["config"]) == config]
-        wide = sub.pivot_table(index="replication", columns="t", values="queue",
-                               aggfunc="first")
+        wide = sub.pivot_table(index="replication", columns="t", values="queue", aggfunc="first")
         t = wide.columns.to_numpy(dtype=float)
         values = wide.to_numpy(dtype=float)
         colour = f"C{i % 10}"
         low, high = _band(values, band)
-        ax.fill_between(scale(t), low, high, color=colour, alpha=0.2, lw=0,
-                        gid=f"band:{config}")
-        ax.plot(scale(t), np.nanmean(values, axis=0), color=colour, lw=1.5,
-                gid=f"queue:{config}", label=config)
+        ax.fill_between(scale(t), low, high, color=colour, alpha=0.2, lw=0, gid=f"band:{config}")
+        ax.plot(
+            scale(t),
+            np.nanmean(values, axis=0),
+            color=colour,
+            lw=1.5,
+            gid=f"queue:{config}",
+            label=config,
+        )
     shown = [i for i in incidents or () if _before(i.get("start"), span)]
     if shown:  # only those that start within the run shown (no legend for the unseen)
         shade_incidents(ax, shown, scale, span)
@@ -280,20 +299,36 @@ def compared_metric(table: pd.DataFrame, metric: str, *, ax: Axes | None = None)
         row = rows[as_str(rows["config"]) == config].iloc[[0]]
         mean = float(row["mean"].iloc[0])
         lo, hi = _interval(metric, row)
-        ax.errorbar([i], [mean * factor], yerr=[lo * factor, hi * factor], fmt="o",
-                    color=f"C{i % 10}", capsize=5, lw=1.5, gid=f"metric:{config}")
+        ax.errorbar(
+            [i],
+            [mean * factor],
+            yerr=[lo * factor, hi * factor],
+            fmt="o",
+            color=f"C{i % 10}",
+            capsize=5,
+            lw=1.5,
+            gid=f"metric:{config}",
+        )
         highs.append((mean + float(hi[0])) * factor)
     ax.set_xticks(range(len(configs)))
     # long labels (a file and its overrides) wrapped, so that neighbours never overlap
-    ax.set_xticklabels([textwrap.fill(c, 18, break_long_words=False) for c in configs],
-                       rotation=15 if len(configs) > 3 else 0, fontsize=8)
+    ax.set_xticklabels(
+        [textwrap.fill(c, 18, break_long_words=False) for c in configs],
+        rotation=15 if len(configs) > 3 else 0,
+        fontsize=8,
+    )
     ax.set_xlim(-0.5, len(configs) - 0.5)
     _honest_limits(ax, metric, highs)
     return ax
 
 
-def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | None = None, *,
-                         confidence: float = 0.95, fig: Figure | None = None) -> Figure:
+def compared_differences(
+    differences: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    *,
+    confidence: float = 0.95,
+    fig: Figure | None = None,
+) -> Figure:
     """A forest plot of the paired differences to the first configuration (columns of
     ``Comparison.differences()``: ``config``, ``versus``, ``metric``, ``diff``,
     ``half_width``): one panel per metric in its own unit (shares in percentage
@@ -306,8 +341,9 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
     configs = _labels(rows) if len(rows) else []
     n = max(1, len(metrics))
     if fig is None:
-        fig = Figure(figsize=(9.0, 0.9 + (0.35 * max(1, len(configs)) + 0.55) * n),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(9.0, 0.9 + (0.35 * max(1, len(configs)) + 0.55) * n), layout="constrained"
+        )
     axes = fig.subplots(n, 1, squeeze=False)[:, 0]
     versus = str(as_str(rows["versus"]).iloc[0]) if len(rows) else "the first"
     for ax, metric in zip(axes, metrics or [""], strict=False):
@@ -318,8 +354,11 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
         ax.axvline(0.0, color="0.3", lw=1)
         ax.grid(True, axis="x", alpha=0.3)
         label = metric_label(metric)
-        ax.set_title(f"{label}: difference to {versus}" + (f" ({shown})" if shown else ""),
-                     fontsize=9, loc="left")
+        ax.set_title(
+            f"{label}: difference to {versus}" + (f" ({shown})" if shown else ""),
+            fontsize=9,
+            loc="left",
+        )
         for k, config in enumerate(configs):
             hit = sub[as_str(sub["config"]) == config]
             if not len(hit):
@@ -330,9 +369,17 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
             err = half * factor if math.isfinite(half) else 0.0
             solid = math.isfinite(half) and abs(diff) > half
             colour = f"C{(k + 1) % 10}"
-            ax.errorbar([diff * factor], [k], xerr=[[err], [err]], fmt="o", capsize=4,
-                        color=colour, mfc=colour if solid else "white", lw=1.5,
-                        gid=f"difference:{metric}:{config}")
+            ax.errorbar(
+                [diff * factor],
+                [k],
+                xerr=[[err], [err]],
+                fmt="o",
+                capsize=4,
+                color=colour,
+                mfc=colour if solid else "white",
+                lw=1.5,
+                gid=f"difference:{metric}:{config}",
+            )
         ax.set_yticks(range(len(configs)))
         ax.set_yticklabels(configs, fontsize=8)
         ax.set_ylim(len(configs) - 0.5, -0.5)
@@ -341,13 +388,21 @@ def compared_differences(differences: pd.DataFrame, metrics: Sequence[str] | Non
         ax.set_xlim(-wide, wide)  # zero in the middle: the sign reads at a glance
         if unit == "s":
             duration_axis(ax, "x")
-    fig.suptitle(f"Paired differences (same seeds) with {100 * confidence:g} % "
-                 "confidence intervals; filled: the interval excludes 0", fontsize=10)
+    fig.suptitle(
+        f"Paired differences (same seeds) with {100 * confidence:g} % "
+        "confidence intervals; filled: the interval excludes 0",
+        fontsize=10,
+    )
     return fig
 
 
-def compared_metrics(table: pd.DataFrame, metrics: Sequence[str] | None = None, *,
-                     fig: Figure | None = None, confidence: float = 0.95) -> Figure:
+def compared_metrics(
+    table: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    *,
+    fig: Figure | None = None,
+    confidence: float = 0.95,
+) -> Figure:
     """:func:`compared_metric` for each metric, on a grid of axes of one figure."""
     if metrics is None:
         metrics = list(dict.fromkeys(as_str(table["metric"]))) if len(table) else []
@@ -362,8 +417,7 @@ def compared_metrics(table: pd.DataFrame, metrics: Sequence[str] | None = None, 
             compared_metric(table, metrics[k], ax=ax)
         else:
             ax.set_visible(False)
-    fig.suptitle(f"Metrics per configuration: mean and {100 * confidence:g} % "
-                 "confidence interval")
+    fig.suptitle(f"Metrics per configuration: mean and {100 * confidence:g} % confidence interval")
     return fig
 
 
@@ -371,7 +425,8 @@ def _sortable(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
     """x positions of a parameter's values: the numbers themselves, or the index of
     each value in the column's order (categories) with the tick labels."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(
-            values.dtype, pd.CategoricalDtype):
+        values.dtype, pd.CategoricalDtype
+    ):
         return values.to_numpy(dtype=float), None
     order = _labels(values.to_frame("v"), "v")
     position = {v: float(i) for i, v in enumerate(order)}
@@ -380,9 +435,15 @@ def _sortable(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
     return x, order
 
 
-def sweep_metric(table: pd.DataFrame, metric: str, parameter: str,
-                 parameters: Sequence[str] | None = None, *, confidence: float = 0.95,
-                 ax: Axes | None = None) -> Axes:
+def sweep_metric(
+    table: pd.DataFrame,
+    metric: str,
+    parameter: str,
+    parameters: Sequence[str] | None = None,
+    *,
+    confidence: float = 0.95,
+    ax: Axes | None = None,
+) -> Axes:
     """A metric against a varied parameter: means with confidence-interval error bars
     (``table``: one row per design point and metric, with a column per parameter,
     ``metric``, ``mean``, ``half_width``; as ``SweepResult.table()``), one line per
@@ -390,8 +451,10 @@ def sweep_metric(table: pd.DataFrame, metric: str, parameter: str,
     ax = new_axes(ax)
     parameters = list(parameters) if parameters is not None else [parameter]
     others = [p for p in parameters if p != parameter]
-    ax.set_title(f"{metric} against {parameter} "
-                 f"(mean, {100 * confidence:g} % confidence interval)", fontsize=10)
+    ax.set_title(
+        f"{metric} against {parameter} (mean, {100 * confidence:g} % confidence interval)",
+        fontsize=10,
+    )
     factor = _metric_axis(ax, metric)
     ax.set_xlabel(parameter)
     ax.grid(True, alpha=0.3)
@@ -423,12 +486,25 @@ def sweep_metric(table: pd.DataFrame, metric: str, parameter: str,
         if not np.isfinite(raw).any():  # every run of these points failed
             continue
         lo, hi = _interval(metric, sub)
-        label = ", ".join(f"{name}={value or '(default)'}"
-                          for name, value in zip(short, combo, strict=True)) or None
+        label = (
+            ", ".join(
+                f"{name}={value or '(default)'}" for name, value in zip(short, combo, strict=True)
+            )
+            or None
+        )
         # categories (postfix, exim) have no order in between: points, not lines
-        ax.errorbar(x + offset, raw * factor, yerr=[lo * factor, hi * factor],
-                    fmt="o" if ticks is not None else "o-", capsize=4, lw=1.3, ms=5,
-                    color=f"C{i % 10}", label=label, gid=f"sweep:{key}")
+        ax.errorbar(
+            x + offset,
+            raw * factor,
+            yerr=[lo * factor, hi * factor],
+            fmt="o" if ticks is not None else "o-",
+            capsize=4,
+            lw=1.3,
+            ms=5,
+            color=f"C{i % 10}",
+            label=label,
+            gid=f"sweep:{key}",
+        )
         highs.extend((raw + hi) * factor)
         drawn += 1
     if not drawn:

@@ -56,13 +56,13 @@ def write_plots(result: Any, out_dir: str | Path, fmt: str = "png") -> list[Path
     draw: dict[str, Callable[[Figure], object]] = {
         "delay-cdf": lambda fig: delay_cdf(r, m, by=by, warmup=warmup, ax=fig.add_subplot()),
         "outcomes": lambda fig: _outcomes_panels(fig, r, a, m, incidents, until, warmup),
-        "queues": lambda fig: queue_sizes(lv, incidents=incidents, until=until,
-                                          ax=fig.add_subplot()),
-        "bounces-by-dsn": lambda fig: bounces_by_dsn(r, m, warmup=warmup,
-                                                     ax=fig.add_subplot()),
-        "delay-breakdown": lambda fig: delay_breakdown(r, a, m, incidents=incidents,
-                                                       until=until, warmup=warmup,
-                                                       ax=fig.add_subplot()),
+        "queues": lambda fig: queue_sizes(
+            lv, incidents=incidents, until=until, ax=fig.add_subplot()
+        ),
+        "bounces-by-dsn": lambda fig: bounces_by_dsn(r, m, warmup=warmup, ax=fig.add_subplot()),
+        "delay-breakdown": lambda fig: delay_breakdown(
+            r, a, m, incidents=incidents, until=until, warmup=warmup, ax=fig.add_subplot()
+        ),
     }
     caption = _caption(meta)
     directory = Path(out_dir)
@@ -82,8 +82,15 @@ def write_plots(result: Any, out_dir: str | Path, fmt: str = "png") -> list[Path
     return written
 
 
-def _outcomes_panels(fig: Figure, r: pd.DataFrame, a: pd.DataFrame, m: pd.DataFrame,
-                     incidents: Any, until: float | None, warmup: float) -> None:
+def _outcomes_panels(
+    fig: Figure,
+    r: pd.DataFrame,
+    a: pd.DataFrame,
+    m: pd.DataFrame,
+    incidents: Any,
+    until: float | None,
+    warmup: float,
+) -> None:
     """Recipients reaching a final status above, deferred attempts below: two
     quantities that are never stacked together, on one time axis."""
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
@@ -105,8 +112,9 @@ def figure_totals(result: Any) -> dict[str, dict[str, int]]:
     outcomes["pending"] = int(counts.attrs["pending"])
     outcomes["submitted"] = int(counts.attrs["submitted"])
     deferrals = deferral_counts(a, m, warmup=warmup, until=until)
-    outcomes["deferred_attempts"] = int(deferrals.drop(columns=["t_start", "t_end"])
-                                        .to_numpy().sum())
+    outcomes["deferred_attempts"] = int(
+        deferrals.drop(columns=["t_start", "t_end"]).to_numpy().sum()
+    )
     failed = failed_by_dsn(r, m, warmup=warmup)
     by_status = failed.groupby("status")["recipients"].sum()
     bounces = {s: int(by_status.get(s, 0)) for s in FAILED}
@@ -117,8 +125,11 @@ def figure_totals(result: Any) -> dict[str, dict[str, int]]:
     return {
         "outcomes": outcomes,
         "bounces-by-dsn": bounces,
-        "delay-cdf": {"submitted": len(cdf), "delivered": int((status == "delivered").sum()),
-                      "pending": int((status == "pending").sum())},
+        "delay-cdf": {
+            "submitted": len(cdf),
+            "delivered": int((status == "delivered").sum()),
+            "pending": int((status == "pending").sum()),
+        },
         "delay-breakdown": {"delivered": len(parts)},
     }
 

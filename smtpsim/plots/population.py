@@ -16,8 +16,9 @@ from ._common import as_str
 __all__ = ["attempts_of_interest", "counted_messages", "recipients_of_interest"]
 
 
-def counted_messages(messages: pd.DataFrame, *, include_bounces: bool = False,
-                     warmup: float = 0.0) -> np.ndarray:
+def counted_messages(
+    messages: pd.DataFrame, *, include_bounces: bool = False, warmup: float = 0.0
+) -> np.ndarray:
     """A boolean per message row (indexed by ``msg_id``, the row number): does it count?"""
     keep = np.ones(len(messages), dtype=bool)
     if not include_bounces and len(messages):
@@ -29,9 +30,13 @@ def counted_messages(messages: pd.DataFrame, *, include_bounces: bool = False,
     return out
 
 
-def recipients_of_interest(recipients: pd.DataFrame, messages: pd.DataFrame, *,
-                           include_bounces: bool = False,
-                           warmup: float = 0.0) -> pd.DataFrame:
+def recipients_of_interest(
+    recipients: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+) -> pd.DataFrame:
     """Recipients joined with their message's ``origin`` and ``t_submit``: without the
     recipients of bounce messages unless ``include_bounces``, and only those of
     messages submitted at or after ``warmup`` (as in ``summary.json``)."""
@@ -48,8 +53,13 @@ def recipients_of_interest(recipients: pd.DataFrame, messages: pd.DataFrame, *,
     return out.loc[keep].reset_index(drop=True)
 
 
-def attempts_of_interest(attempts: pd.DataFrame, messages: pd.DataFrame, *,
-                         include_bounces: bool = False, warmup: float = 0.0) -> pd.DataFrame:
+def attempts_of_interest(
+    attempts: pd.DataFrame,
+    messages: pd.DataFrame,
+    *,
+    include_bounces: bool = False,
+    warmup: float = 0.0,
+) -> pd.DataFrame:
     """The attempts of the messages that count (the summary's ``deferral_rate`` rows)."""
     if attempts.empty:
         return attempts

@@ -38,8 +38,9 @@ _STYLES = {"active": "-", "deferred": "--", "connections": ":"}
 _LOG_RATIO = 30.0  # peaks further apart than this: log axis (linear up to 10)
 
 
-def level_bins(t: np.ndarray, value: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+def level_bins(
+    t: np.ndarray, value: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Time-weighted mean and maximum per bin of a level that is 0 until its first
     change, then holds each ``value`` from its time ``t`` (sorted) to the next change.
     Bins are ``edges[k]..edges[k+1]``; changes after the last edge are ignored."""
@@ -61,11 +62,16 @@ def level_bins(t: np.ndarray, value: np.ndarray, edges: np.ndarray) -> tuple[np.
     return mean, peak
 
 
-def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "deferred"),
-                hosts: Sequence[str] | None = None,
-                incidents: Iterable[Mapping[str, Any]] | None = None,
-                until: float | None = None, bin_s: float | None = None,
-                ax: Axes | None = None) -> Axes:
+def queue_sizes(
+    levels: pd.DataFrame,
+    *,
+    metrics: Sequence[str] = ("active", "deferred"),
+    hosts: Sequence[str] | None = None,
+    incidents: Iterable[Mapping[str, Any]] | None = None,
+    until: float | None = None,
+    bin_s: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Each host's active (solid) and deferred (dashed) queue per time bin: the
     time-weighted mean as a thick line and the bin's maximum as a thin one
     (:func:`level_bins`), one colour per host (``connections`` may be asked for
@@ -79,8 +85,10 @@ def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "de
     span = float(edges[-1])
     width_s = float(edges[1] - edges[0])
     scale = time_scale(span)
-    ax.set_title(f"Queue sizes per host: time-weighted mean per {format_duration(width_s)} "
-                 "(thick), maximum (thin)")
+    ax.set_title(
+        f"Queue sizes per host: time-weighted mean per {format_duration(width_s)} "
+        "(thick), maximum (thin)"
+    )
     ax.set_ylabel(f"{unit} ({', '.join(metrics)})")
     tidy_time_axis(ax, scale, span)
     shade_incidents(ax, incidents, scale, span)
@@ -92,8 +100,14 @@ def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "de
         wanted = metric_col.isin(list(metrics)).to_numpy()
         if hosts is not None:
             wanted = wanted & host_col.isin(list(hosts)).to_numpy()
-        rows = pd.DataFrame({"t": t, "host": host_col, "metric": metric_col,
-                             "value": levels["value"].to_numpy(dtype=float)}).loc[wanted]
+        rows = pd.DataFrame(
+            {
+                "t": t,
+                "host": host_col,
+                "metric": metric_col,
+                "value": levels["value"].to_numpy(dtype=float),
+            }
+        ).loc[wanted]
     else:
         rows = pd.DataFrame({"t": [], "host": [], "metric": [], "value": []})
     order = list(hosts) if hosts is not None else list(dict.fromkeys(rows["host"]))
@@ -103,8 +117,9 @@ def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "de
     colours = {host: f"C{i % 10}" for i, host in enumerate(order)}
     peaks = rows.groupby(["host", "metric"])["value"].max()
     # the biggest first, so that smaller lines are drawn over them, not hidden
-    series_order = sorted(((h, m) for h in order for m in metrics),
-                          key=lambda hm: -float(peaks.get(hm, 0.0)))
+    series_order = sorted(
+        ((h, m) for h in order for m in metrics), key=lambda hm: -float(peaks.get(hm, 0.0))
+    )
     drawn: list[float] = []
     x = scale(np.repeat(edges, 2)[1:-1])  # each bin's start and end, for flat steps
     for host, metric in series_order:
@@ -116,14 +131,32 @@ def queue_sizes(levels: pd.DataFrame, *, metrics: Sequence[str] = ("active", "de
         colour = colours[host]
         top = float(series["value"].max())
         style = _STYLES.get(metric, "-.")
-        ax.plot(x, np.repeat(peak, 2), color=colour, ls=style, lw=0.7, alpha=0.45,
-                gid=f"queue-max:{host}:{metric}")
-        ax.plot(x, np.repeat(mean, 2), color=colour, ls=style, lw=1.8,
-                label=f"{host} {metric} (peak {top:,.0f})", gid=f"queue:{host}:{metric}")
+        ax.plot(
+            x,
+            np.repeat(peak, 2),
+            color=colour,
+            ls=style,
+            lw=0.7,
+            alpha=0.45,
+            gid=f"queue-max:{host}:{metric}",
+        )
+        ax.plot(
+            x,
+            np.repeat(mean, 2),
+            color=colour,
+            ls=style,
+            lw=1.8,
+            label=f"{host} {metric} (peak {top:,.0f})",
+            gid=f"queue:{host}:{metric}",
+        )
         drawn.append(top)
     if not drawn:
-        note(ax, "every queue stayed empty" if len(levels) else
-             "no queue levels recorded (simulation.record_levels: false?)")
+        note(
+            ax,
+            "every queue stayed empty"
+            if len(levels)
+            else "no queue levels recorded (simulation.record_levels: false?)",
+        )
         ax.set_ylim(0, 1)
     elif max(drawn) > _LOG_RATIO * max(min(drawn), 1.0):
         ax.set_yscale("symlog", linthresh=10.0, linscale=0.5)

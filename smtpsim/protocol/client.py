@@ -242,6 +242,4 @@ def _shown(verb: str) -> str:
     return "the greeting" if verb == S.GREETING else "end of data" if verb == "." else verb
 
 
-_BROKEN_BEFORE = (
-    "broke the protocol before: the connection is in ERROR and reads nothing more"
-)
+_BROKEN_BEFORE = "broke the protocol before: the connection is in ERROR and reads nothing more"

@@ -32,9 +32,7 @@ class Reply:
     enhanced: str | None
     text: str
     # ``ehlo_extensions``, once parsed (not part of the value).
-    _extensions: dict[str, str] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    _extensions: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 200 <= self.code <= 599:
@@ -103,9 +101,7 @@ class Reply:
         """
         m = re.match(r"^([2-5]\d\d)(?: ([245]\.\d{1,3}\.\d{1,3}))?(?: (.*))?$", text.strip())
         if m is None:
-            raise ValueError(
-                f"expected a reply such as '421 4.7.0 Try again later', got {text!r}"
-            )
+            raise ValueError(f"expected a reply such as '421 4.7.0 Try again later', got {text!r}")
         code, enhanced, rest = int(m.group(1)), m.group(2), m.group(3) or ""
         return cls(code, enhanced, rest)
 

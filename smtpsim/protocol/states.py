@@ -111,8 +111,19 @@ ILLEGAL: dict[tuple[str, str], Reply] = {
     (RCPT, "STARTTLS"): R.IN_TRANSACTION,
 }
 # After a 554 greeting every command but QUIT gets 503 (RFC 5321 section 3.1).
-for _verb in ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "HELP",
-              "AUTH", "STARTTLS"):
+for _verb in (
+    "EHLO",
+    "HELO",
+    "MAIL",
+    "RCPT",
+    "DATA",
+    "RSET",
+    "NOOP",
+    "VRFY",
+    "HELP",
+    "AUTH",
+    "STARTTLS",
+):
     ILLEGAL[(REJECTED, _verb)] = R.REJECTED_SESSION
 
 # --- Transitions on replies -------------------------------------------------------------

@@ -88,7 +88,7 @@ def parse_address(path: str, *, null_ok: bool) -> str | None:
         return None
     route = _SOURCE_ROUTE.match(path)
     if route is not None:
-        path = path[route.end():]
+        path = path[route.end() :]
     if not null_ok and path.lower() == "postmaster":
         return path
     m = _MAILBOX.match(path)
@@ -261,8 +261,7 @@ def format_reply(reply: Reply, *, enhanced: bool = True) -> bytes:
     lines = reply.text.split("\n")
     last = len(lines) - 1
     out = [
-        f"{reply.code}{' ' if i == last else '-'}{prefix}{text}\r\n"
-        for i, text in enumerate(lines)
+        f"{reply.code}{' ' if i == last else '-'}{prefix}{text}\r\n" for i, text in enumerate(lines)
     ]
     return "".join(out).encode(ENCODING, ERRORS)
 
@@ -283,5 +282,5 @@ def build_reply(code: int, texts: list[str]) -> Reply:
         return Reply(code, None, "\n".join(texts))
     enhanced = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
     n = len(enhanced)
-    stripped = [t[n + 1:] if t.startswith(enhanced) else t for t in texts]
+    stripped = [t[n + 1 :] if t.startswith(enhanced) else t for t in texts]
     return Reply(code, enhanced, "\n".join(stripped))

@@ -92,8 +92,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
-def render_page(title: str, sections: Sequence[Section], *, subtitle: str = "",
-                header: str = "") -> str:
+def render_page(
+    title: str, sections: Sequence[Section], *, subtitle: str = "", header: str = ""
+) -> str:
     """A standalone HTML page: ``title``, ``subtitle`` (text), ``header`` (HTML: the
     facts of the report), a table of contents of the sections, then the sections."""
     used: set[str] = set()
@@ -104,12 +105,19 @@ def render_page(title: str, sections: Sequence[Section], *, subtitle: str = "",
             anchor, n = f"{section.id()}-{n}", n + 1
         used.add(anchor)
         ids.append(anchor)
-    toc = "".join(f'<li><a href="#{a}">{html.escape(s.title)}</a></li>'
-                  for a, s in zip(ids, sections, strict=True))
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{html.escape(title)}</title>", STYLE, "</head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
+    toc = "".join(
+        f'<li><a href="#{a}">{html.escape(s.title)}</a></li>'
+        for a, s in zip(ids, sections, strict=True)
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        STYLE,
+        "</head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     if subtitle:
         parts.append(f'<p class="subtitle">{html.escape(subtitle)}</p>')
     if header:
@@ -126,8 +134,11 @@ def render_page(title: str, sections: Sequence[Section], *, subtitle: str = "",
 
 def facts(pairs: Iterable[tuple[str, Any]]) -> str:
     """A list of ``name: value`` facts (values escaped; ``None`` left out)."""
-    items = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
-                    for k, v in pairs if v is not None and v != "")
+    items = "".join(
+        f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
+        for k, v in pairs
+        if v is not None and v != ""
+    )
     return f'<dl class="facts">{items}</dl>'
 
 
@@ -146,8 +157,14 @@ def details(summary: str, body: str) -> str:
     return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, index: int = 1,
-          caption: str | None = None, strong: Iterable[tuple[int, int]] = ()) -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    index: int = 1,
+    caption: str | None = None,
+    strong: Iterable[tuple[int, int]] = (),
+) -> str:
     """An HTML table of values (escaped) in a box that scrolls when too wide: the
     first ``index`` columns as labels, the others as numbers (right-aligned); cells
     ``(row, column)`` in ``strong`` in bold."""
@@ -155,8 +172,11 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, index: int = 
     out = ['<div class="scroll"><table class="smtpsim">']
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-               + "</tr></thead><tbody>")
+    out.append(
+        "<thead><tr>"
+        + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+        + "</tr></thead><tbody>"
+    )
     for i, row in enumerate(rows):
         cells = []
         for j, cell in enumerate(row):
@@ -170,15 +190,16 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, index: int = 
     return "\n".join(out)
 
 
-_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
-         ".jpeg": "image/jpeg"}
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def _img(data: bytes, mime: str, caption: str, anchor: str = "") -> str:
     uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     ident = f' id="{html.escape(anchor)}"' if anchor else ""
-    return (f'<figure{ident}><img src="{uri}" alt="{html.escape(caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure{ident}><img src="{uri}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def embed_file(path: str | Path, caption: str, anchor: str = "") -> str:

@@ -48,17 +48,32 @@ REPORT_FILE = "report.html"
 _STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
 
 _FIGURES = (
-    ("delay-cdf", "Delivery delay",
-     "Share of all recipients delivered within each delay (log axis): a line ends at "
-     "its group's delivered share, the rest was bounced, expired, lost or is pending."),
-    ("outcomes", "Outcomes over time",
-     "Delivered, deferred, bounced and expired per time interval; incidents shaded."),
-    ("queues", "Queues",
-     "Active (solid) and deferred (dashed) queue of each host; incidents shaded."),
-    ("bounces-by-dsn", "Failures by status code",
-     "Bounced and expired recipients by enhanced status code (RFC 3463)."),
-    ("delay-breakdown", "Where the delay goes",
-     "Mean delay of delivered recipients by submission time, split into its components."),
+    (
+        "delay-cdf",
+        "Delivery delay",
+        "Share of all recipients delivered within each delay (log axis): a line ends at "
+        "its group's delivered share, the rest was bounced, expired, lost or is pending.",
+    ),
+    (
+        "outcomes",
+        "Outcomes over time",
+        "Delivered, deferred, bounced and expired per time interval; incidents shaded.",
+    ),
+    (
+        "queues",
+        "Queues",
+        "Active (solid) and deferred (dashed) queue of each host; incidents shaded.",
+    ),
+    (
+        "bounces-by-dsn",
+        "Failures by status code",
+        "Bounced and expired recipients by enhanced status code (RFC 3463).",
+    ),
+    (
+        "delay-breakdown",
+        "Where the delay goes",
+        "Mean delay of delivered recipients by submission time, split into its components.",
+    ),
 )
 
 
@@ -83,7 +98,7 @@ def question_of(scenario_text: str) -> tuple[str, str]:
         description = ""
     text = "\n".join(header).strip()
     if text.lower().startswith("question:"):  # the label is the report's
-        text = text[len("question:"):].strip()
+        text = text[len("question:") :].strip()
     return text, description
 
 
@@ -92,8 +107,9 @@ def _counted(result: Any) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     warm-up, bounces apart), and the mask of those messages by ``msg_id``."""
     m = result.messages
     warmup = float(result.meta.get("warmup_s", 0.0) or 0.0)
-    counted = ((m["origin"].astype(str).to_numpy() != "bounce")
-               & (m["t_submit"].to_numpy(dtype=float) >= warmup))
+    counted = (m["origin"].astype(str).to_numpy() != "bounce") & (
+        m["t_submit"].to_numpy(dtype=float) >= warmup
+    )
     # msg_id is the row number (docs/results.md); map through it to be safe
     by_id = np.zeros(int(m["msg_id"].max()) + 1 if len(m) else 0, dtype=bool)
     if len(m):
@@ -126,27 +142,50 @@ def _summary_section(summary: dict[str, Any]) -> str:
     rows = [["recipients submitted", f"{n:,}", ""]]
     rows += [[f"  {s}", f"{r[s]:,}", _share(r[s], n)] for s in _STATUSES]
     d = summary["delay_s"]
-    rows += [[f"delay of delivered, {k}", _seconds(d.get(k)), ""]
-             for k in ("p50", "p95", "p99", "max")]
+    rows += [
+        [f"delay of delivered, {k}", _seconds(d.get(k)), ""] for k in ("p50", "p95", "p99", "max")
+    ]
     if summary.get("deferral_rate") is not None:
         rows.append(["deferred attempts", "", f"{100 * summary['deferral_rate']:.2f} %"])
     if summary.get("attempts_per_recipient") is not None:
-        rows.append(["SMTP attempts per recipient (all hops)",
-                     f"{summary['attempts_per_recipient']:.2f}", ""])
+        rows.append(
+            [
+                "SMTP attempts per recipient (all hops)",
+                f"{summary['attempts_per_recipient']:.2f}",
+                "",
+            ]
+        )
     if summary.get("retries_per_recipient") is not None:
-        rows.append(["retries (deferred attempts) per recipient",
-                     f"{summary['retries_per_recipient']:.2f}", ""])
+        rows.append(
+            [
+                "retries (deferred attempts) per recipient",
+                f"{summary['retries_per_recipient']:.2f}",
+                "",
+            ]
+        )
     b = summary["bounce_messages"]
-    rows.append(["bounce messages sent", f"{b['sent']:,}",
-                 f"{b['delivered']:,} delivered, {b['pending']:,} pending"])
+    rows.append(
+        [
+            "bounce messages sent",
+            f"{b['sent']:,}",
+            f"{b['delivered']:,} delivered, {b['pending']:,} pending",
+        ]
+    )
     run = summary.get("run", {})
     if run.get("drain"):
-        rows.append(["drained after the traffic", "yes" if run.get("drained") else
-                     "no: limit reached", "ended at " + _seconds(run.get("end_s"))])
-    return table(["", "count or value", "share"], rows,
-                 caption=f"{summary['messages']:,} messages submitted after the warm-up "
-                         f"({summary.get('warmup_s', 0):g} s); bounce messages apart") + \
-        "".join(paragraph("warning: " + w, "warning") for w in summary.get("warnings", []))
+        rows.append(
+            [
+                "drained after the traffic",
+                "yes" if run.get("drained") else "no: limit reached",
+                "ended at " + _seconds(run.get("end_s")),
+            ]
+        )
+    return table(
+        ["", "count or value", "share"],
+        rows,
+        caption=f"{summary['messages']:,} messages submitted after the warm-up "
+        f"({summary.get('warmup_s', 0):g} s); bounce messages apart",
+    ) + "".join(paragraph("warning: " + w, "warning") for w in summary.get("warnings", []))
 
 
 def _domain_rows(rc: pd.DataFrame) -> list[list[str]]:
@@ -160,22 +199,31 @@ def _domain_rows(rc: pd.DataFrame) -> list[list[str]]:
         delays = sub.loc[st == "delivered", "delay_s"].to_numpy(dtype=float)
         p50 = float(np.quantile(delays, 0.5)) if len(delays) else None
         p95 = float(np.quantile(delays, 0.95)) if len(delays) else None
-        rows.append([str(domain), f"{n:,}",
-                     *(f"{int((st == s).sum()):,} ({_share(int((st == s).sum()), n)})"
-                       for s in _STATUSES),
-                     _seconds(p50), _seconds(p95), f"{sub['attempts'].mean():.2f}"])
+        rows.append(
+            [
+                str(domain),
+                f"{n:,}",
+                *(
+                    f"{int((st == s).sum()):,} ({_share(int((st == s).sum()), n)})"
+                    for s in _STATUSES
+                ),
+                _seconds(p50),
+                _seconds(p95),
+                f"{sub['attempts'].mean():.2f}",
+            ]
+        )
     return rows
 
 
-def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame,
-               hosts: dict[str, Any]) -> list[list[str]]:
+def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame, hosts: dict[str, Any]) -> list[list[str]]:
     names = set(hosts)
     if len(ac):
         names |= set(ac["host"].astype(str)) | (set(ac["peer"].astype(str)) - {"none"})
     peaks: dict[tuple[str, str], int] = {}
     if len(levels):
-        grouped = levels.groupby(
-            [levels["host"].astype(str), levels["metric"].astype(str)])["value"].max()
+        grouped = levels.groupby([levels["host"].astype(str), levels["metric"].astype(str)])[
+            "value"
+        ].max()
         for (host, metric), value in zip(grouped.index.tolist(), grouped.tolist(), strict=True):
             peaks[(str(host), str(metric))] = int(value)
     out = ac["outcome"].astype(str) if len(ac) else pd.Series([], dtype=str)
@@ -192,13 +240,22 @@ def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame,
         conn = float(ac.loc[mine, "conn_s"].mean()) if n else math.nan
         xfer = float(ac.loc[mine, "xfer_s"].mean()) if n else math.nan
         info = hosts.get(name) or {}
-        rows.append([name, str(info.get("name", "")), str(info.get("role", "")), f"{n:,}",
-                     f"{sent:,}", f"{deferred:,} ({_share(deferred, n)})" if n else "0",
-                     f"{bounced:,}",
-                     f"{received:,}", _seconds(conn) if n else "-",
-                     _seconds(xfer) if n else "-",
-                     str(peaks.get((name, "active"), "-")),
-                     str(peaks.get((name, "deferred"), "-"))])
+        rows.append(
+            [
+                name,
+                str(info.get("name", "")),
+                str(info.get("role", "")),
+                f"{n:,}",
+                f"{sent:,}",
+                f"{deferred:,} ({_share(deferred, n)})" if n else "0",
+                f"{bounced:,}",
+                f"{received:,}",
+                _seconds(conn) if n else "-",
+                _seconds(xfer) if n else "-",
+                str(peaks.get((name, "active"), "-")),
+                str(peaks.get((name, "deferred"), "-")),
+            ]
+        )
     return rows
 
 
@@ -206,26 +263,39 @@ def _incident_rows(incidents: Sequence[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for item in incidents or ():
         start, end = item.get("start"), item.get("end")
-        rows.append([str(item.get("kind", "")), str(item.get("target", "")),
-                     _seconds(float(start)) if start is not None else "-",
-                     _seconds(float(end)) if end is not None else "end of run",
-                     str(item.get("detail", "")) if item.get("detail") else ""])
+        rows.append(
+            [
+                str(item.get("kind", "")),
+                str(item.get("target", "")),
+                _seconds(float(start)) if start is not None else "-",
+                _seconds(float(end)) if end is not None else "end of run",
+                str(item.get("detail", "")) if item.get("detail") else "",
+            ]
+        )
     return rows
 
 
 def _reply_rows(rc: pd.DataFrame, limit: int = 12) -> list[list[str]]:
-    failed = rc[rc["status"].astype(str).isin(["bounced", "expired", "lost"])] \
-        if len(rc) else rc
+    failed = rc[rc["status"].astype(str).isin(["bounced", "expired", "lost"])] if len(rc) else rc
     if not len(failed):
         return []
-    grouped = (failed.assign(_s=failed["status"].astype(str), _d=failed["dsn"].astype(str),
-                             _r=failed["reply"].astype(str))
-               .groupby(["_s", "_d"])
-               .agg(n=("rcpt", "size"), reply=("_r", "first"))
-               .sort_values("n", ascending=False).head(limit))
-    return [[s, d, f"{int(n):,}", str(reply)]
-            for (s, d), n, reply in zip(grouped.index.tolist(), grouped["n"].tolist(),
-                                        grouped["reply"].tolist(), strict=True)]
+    grouped = (
+        failed.assign(
+            _s=failed["status"].astype(str),
+            _d=failed["dsn"].astype(str),
+            _r=failed["reply"].astype(str),
+        )
+        .groupby(["_s", "_d"])
+        .agg(n=("rcpt", "size"), reply=("_r", "first"))
+        .sort_values("n", ascending=False)
+        .head(limit)
+    )
+    return [
+        [s, d, f"{int(n):,}", str(reply)]
+        for (s, d), n, reply in zip(
+            grouped.index.tolist(), grouped["n"].tolist(), grouped["reply"].tolist(), strict=True
+        )
+    ]
 
 
 def _figures(result: Any, out_dir: Path) -> list[Section]:
@@ -242,8 +312,10 @@ def _figures(result: Any, out_dir: Path) -> list[Section]:
 
 
 def _embed(directory: Path) -> list[Section]:
-    return [Section(title, embed_file(directory / f"{name}.png", caption), anchor=name)
-            for name, title, caption in _FIGURES]
+    return [
+        Section(title, embed_file(directory / f"{name}.png", caption), anchor=name)
+        for name, title, caption in _FIGURES
+    ]
 
 
 _SOURCE = "# smtpsim run: scenario file "
@@ -266,9 +338,9 @@ def _read_kept(kept: str) -> tuple[str, str | None, list[str]]:
     while lines and lines[-1].startswith((_SOURCE, _OVERRIDE)):
         line = lines.pop()
         if line.startswith(_SOURCE):
-            source = line[len(_SOURCE):]
+            source = line[len(_SOURCE) :]
         else:
-            overrides.insert(0, line[len(_OVERRIDE):])
+            overrides.insert(0, line[len(_OVERRIDE) :])
     return "\n".join(lines).rstrip("\n") + "\n", source, overrides
 
 
@@ -281,89 +353,190 @@ def _version(meta: dict[str, Any]) -> str:
     return f"{recorded} (report by {__version__})"
 
 
-def build_run_report(result: Any, out_dir: str | Path, *, scenario_text: str | None = None,
-                     source: str | None = None, overrides: Sequence[str] = ()) -> str:
+def build_run_report(
+    result: Any,
+    out_dir: str | Path,
+    *,
+    scenario_text: str | None = None,
+    source: str | None = None,
+    overrides: Sequence[str] = (),
+) -> str:
     """The HTML of the run report of ``result`` (a ``RunResult``) whose files are in
     ``out_dir`` (figures reused from ``out_dir/plots`` when present)."""
     out = Path(out_dir)
     meta = dict(result.meta or {})
     if scenario_text is None and (out / SCENARIO_FILE).is_file():
         scenario_text, source, overrides = _read_kept(
-            (out / SCENARIO_FILE).read_text(encoding="utf-8"))
+            (out / SCENARIO_FILE).read_text(encoding="utf-8")
+        )
     question, description = question_of(scenario_text) if scenario_text else ("", "")
     summary = result.summary()
     rc, ac, _ = _counted(result)
     incidents = list(meta.get("incidents") or [])
-    header = [facts([
-        ("question", question or None), ("description", description or None),
-        ("scenario", meta.get("scenario")), ("file", source),
-        ("overrides", " ".join(overrides) or None),
-        ("seed", meta.get("seed")), ("scenario digest", meta.get("scenario_digest")),
-        ("simulated", f"{float(meta.get('sim_time_s', 0) or 0):,.0f} s"
-                      + (f" (until {float(meta['until_s']):g} s)" if meta.get("until_s") else "")),
-        ("warm-up", f"{float(meta.get('warmup_s', 0) or 0):g} s"),
-        ("wall time", f"{float(meta.get('wall_s', 0) or 0):.1f} s, "
-                      f"{int(meta.get('events', 0) or 0):,} events"),
-        ("smtpsim", _version(meta)),
-        ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items()
-                               if k != "smtpsim") or None),
-    ])]
+    header = [
+        facts(
+            [
+                ("question", question or None),
+                ("description", description or None),
+                ("scenario", meta.get("scenario")),
+                ("file", source),
+                ("overrides", " ".join(overrides) or None),
+                ("seed", meta.get("seed")),
+                ("scenario digest", meta.get("scenario_digest")),
+                (
+                    "simulated",
+                    f"{float(meta.get('sim_time_s', 0) or 0):,.0f} s"
+                    + (f" (until {float(meta['until_s']):g} s)" if meta.get("until_s") else ""),
+                ),
+                ("warm-up", f"{float(meta.get('warmup_s', 0) or 0):g} s"),
+                (
+                    "wall time",
+                    f"{float(meta.get('wall_s', 0) or 0):.1f} s, "
+                    f"{int(meta.get('events', 0) or 0):,} events",
+                ),
+                ("smtpsim", _version(meta)),
+                (
+                    "versions",
+                    ", ".join(
+                        f"{k} {v}"
+                        for k, v in (meta.get("versions") or {}).items()
+                        if k != "smtpsim"
+                    )
+                    or None,
+                ),
+            ]
+        )
+    ]
     if meta.get("exception"):
         header.append(paragraph("The run failed: see the exception at the end.", "note"))
-    sections = [Section("Summary", _summary_section(summary) + paragraph(
-        "Follow one message hop by hop: smtpsim trace DIR QUEUEID (or an address, or a "
-        "message-id, copied from the maillog).", "note"))]
+    sections = [
+        Section(
+            "Summary",
+            _summary_section(summary)
+            + paragraph(
+                "Follow one message hop by hop: smtpsim trace DIR QUEUEID (or an address, or a "
+                "message-id, copied from the maillog).",
+                "note",
+            ),
+        )
+    ]
     sections += _figures(result, out)
     n_rc = len(rc)
-    sections.append(Section("Recipient domains", table(
-        ["domain", "recipients", *_STATUSES, "delay p50", "delay p95", "attempts/rcpt"],
-        _domain_rows(rc),
-        caption=f"{n_rc:,} recipients of the summary, by domain; delays of delivered ones")))
-    sections.append(Section("Hosts", table(
-        ["host", "name", "role", "attempts", "sent", "deferred", "bounced", "received",
-         "mean connect", "mean transfer", "peak active", "peak deferred"],
-        _host_rows(ac, result.levels, dict(meta.get("hosts") or {})), index=3,
-        caption="attempts made by each host (as client) for the summary's messages; "
+    sections.append(
+        Section(
+            "Recipient domains",
+            table(
+                ["domain", "recipients", *_STATUSES, "delay p50", "delay p95", "attempts/rcpt"],
+                _domain_rows(rc),
+                caption=f"{n_rc:,} recipients of the summary, by domain; delays of delivered ones",
+            ),
+        )
+    )
+    sections.append(
+        Section(
+            "Hosts",
+            table(
+                [
+                    "host",
+                    "name",
+                    "role",
+                    "attempts",
+                    "sent",
+                    "deferred",
+                    "bounced",
+                    "received",
+                    "mean connect",
+                    "mean transfer",
+                    "peak active",
+                    "peak deferred",
+                ],
+                _host_rows(ac, result.levels, dict(meta.get("hosts") or {})),
+                index=3,
+                caption="attempts made by each host (as client) for the summary's messages; "
                 "received = sessions' recipients it accepted as server; peak queues of "
-                "the whole run")))
+                "the whole run",
+            ),
+        )
+    )
     incident_rows = _incident_rows(incidents)
-    sections.append(Section("Incidents", table(
-        ["kind", "target", "start", "end", "detail"], incident_rows, index=2,
-        caption="windows shaded on the time axes") if incident_rows
-        else paragraph("No incidents in this scenario.", "note")))
+    sections.append(
+        Section(
+            "Incidents",
+            table(
+                ["kind", "target", "start", "end", "detail"],
+                incident_rows,
+                index=2,
+                caption="windows shaded on the time axes",
+            )
+            if incident_rows
+            else paragraph("No incidents in this scenario.", "note"),
+        )
+    )
     reply_rows = _reply_rows(rc)
-    sections.append(Section("Failure replies", table(
-        ["status", "dsn", "recipients", "a reply"], reply_rows, index=2,
-        caption="recipients that did not reach a mailbox, by status and code") if reply_rows
-        else paragraph("Every recipient of the summary was delivered or is pending.",
-                       "note")))
-    scenario = (preformatted(scenario_text) if scenario_text else paragraph(
-        f"The scenario's text is not in this directory ({SCENARIO_FILE}); its digest is "
-        f"{meta.get('scenario_digest', '-')}.", "note"))
+    sections.append(
+        Section(
+            "Failure replies",
+            table(
+                ["status", "dsn", "recipients", "a reply"],
+                reply_rows,
+                index=2,
+                caption="recipients that did not reach a mailbox, by status and code",
+            )
+            if reply_rows
+            else paragraph("Every recipient of the summary was delivered or is pending.", "note"),
+        )
+    )
+    scenario = (
+        preformatted(scenario_text)
+        if scenario_text
+        else paragraph(
+            f"The scenario's text is not in this directory ({SCENARIO_FILE}); its digest is "
+            f"{meta.get('scenario_digest', '-')}.",
+            "note",
+        )
+    )
     if overrides:
         scenario = paragraph("Overrides applied: " + " ".join(overrides)) + scenario
     sections.append(Section("Scenario", scenario))
     meta_shown = {k: v for k, v in meta.items() if k not in ("hosts", "incidents")}
-    sections.append(Section("Run metadata", details(
-        "meta.json (hosts and incidents are in the tables above)",
-        preformatted(json.dumps(meta_shown, indent=2, default=str)))))
+    sections.append(
+        Section(
+            "Run metadata",
+            details(
+                "meta.json (hosts and incidents are in the tables above)",
+                preformatted(json.dumps(meta_shown, indent=2, default=str)),
+            ),
+        )
+    )
     title = f"smtpsim run: {meta.get('scenario', 'run')} (seed {meta.get('seed', '-')})"
-    return render_page(title, sections, header="\n".join(header),
-                       subtitle="A simulated run of mail servers; all times simulated.")
+    return render_page(
+        title,
+        sections,
+        header="\n".join(header),
+        subtitle="A simulated run of mail servers; all times simulated.",
+    )
 
 
-def write_run_report(result: Any, out_dir: str | Path, *, scenario_text: str | None = None,
-                     source: str | None = None, overrides: Sequence[str] = ()) -> Path:
+def write_run_report(
+    result: Any,
+    out_dir: str | Path,
+    *,
+    scenario_text: str | None = None,
+    source: str | None = None,
+    overrides: Sequence[str] = (),
+) -> Path:
     """Write ``OUT/report.html`` for ``result`` (and ``OUT/scenario.yaml`` when
     ``scenario_text`` is given, so that ``smtpsim report OUT`` can rebuild it);
     returns the report's path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if scenario_text is not None:
-        (out / SCENARIO_FILE).write_text(_kept_text(scenario_text, source, overrides),
-                                         encoding="utf-8")
-    page = build_run_report(result, out, scenario_text=scenario_text, source=source,
-                            overrides=overrides)
+        (out / SCENARIO_FILE).write_text(
+            _kept_text(scenario_text, source, overrides), encoding="utf-8"
+        )
+    page = build_run_report(
+        result, out, scenario_text=scenario_text, source=source, overrides=overrides
+    )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8")
     return path

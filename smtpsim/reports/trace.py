@@ -60,8 +60,9 @@ def _maillog_lines(result: Any, directory: Path | None) -> Iterator[str]:
         yield from maillog_lines(result)
 
 
-def queue_ids(result: Any, directory: Path | None = None,
-              messages: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]:
+def queue_ids(
+    result: Any, directory: Path | None = None, messages: Iterable[int] | None = None
+) -> dict[int, list[tuple[str, str]]]:
     """``{msg_id: [(host, queue id), ...]}`` in the maillog's order (for ``messages``
     only, when given), read from the ``cleanup ... message-id=`` lines."""
     wanted = set(messages) if messages is not None else None
@@ -86,8 +87,7 @@ def log_lines(result: Any, ids: Iterable[str], directory: Path | None = None) ->
     if not wanted:
         return []
     pattern = re.compile("|".join(re.escape(q) for q in wanted))
-    return [line.rstrip("\n") for line in _maillog_lines(result, directory)
-            if pattern.search(line)]
+    return [line.rstrip("\n") for line in _maillog_lines(result, directory) if pattern.search(line)]
 
 
 def find_messages(result: Any, key: str, directory: Path | None = None) -> list[int]:
@@ -117,8 +117,10 @@ def find_messages(result: Any, key: str, directory: Path | None = None) -> list[
         if not found:
             raise TraceError(f"no message from or to <{address}> in this run")
         return [int(x) for x in found]
-    raise TraceError(f"{key!r} is not a queue id (10 hex digits), a message-id "
-                     "(<N.smtpsim@domain> or N) or an address")
+    raise TraceError(
+        f"{key!r} is not a queue id (10 hex digits), a message-id "
+        "(<N.smtpsim@domain> or N) or an address"
+    )
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,11 @@ def _notices_of(result: Any, mid: int) -> list[int]:
         return []
     bounces = m[m["origin"].astype(str) == "bounce"]
     r = result.recipients
-    to_sender = set(r.loc[(r["rcpt"].astype(str) == sender)
-                          & r["msg_id"].isin(bounces["msg_id"]), "msg_id"].tolist())
+    to_sender = set(
+        r.loc[
+            (r["rcpt"].astype(str) == sender) & r["msg_id"].isin(bounces["msg_id"]), "msg_id"
+        ].tolist()
+    )
     out = []
     for _, b in bounces[bounces["msg_id"].isin(to_sender)].iterrows():
         if any(abs(float(b["t_submit"]) - t) < _EPS for t in times):
@@ -186,15 +191,22 @@ def _original_of(result: Any, mid: int) -> int | None:
         return None
     t = float(row["t_submit"])
     candidates = m[(m["sender"].astype(str) == rcpts[0]) & (m["origin"].astype(str) != "bounce")]
-    failed = r[r["msg_id"].isin(candidates["msg_id"])
-               & r["status"].astype(str).isin(["bounced", "expired"])]
+    failed = r[
+        r["msg_id"].isin(candidates["msg_id"])
+        & r["status"].astype(str).isin(["bounced", "expired"])
+    ]
     hits = failed.loc[(failed["t_final"] - t).abs() < _EPS, "msg_id"].tolist()
     return int(hits[0]) if hits else None
 
 
-def journey(result: Any, mid: int, directory: Path | None = None, *,
-            ids: dict[int, list[tuple[str, str]]] | None = None,
-            _depth: int = 0) -> Journey:
+def journey(
+    result: Any,
+    mid: int,
+    directory: Path | None = None,
+    *,
+    ids: dict[int, list[tuple[str, str]]] | None = None,
+    _depth: int = 0,
+) -> Journey:
     """The journey of message ``mid`` of ``result`` (a ``RunResult``), with its
     bounce notices' journeys (a notice of a notice is never made: null sender)."""
     m = result.messages
@@ -209,14 +221,15 @@ def journey(result: Any, mid: int, directory: Path | None = None, *,
     if len(attempts):
         attempts = attempts.sort_values(["t_start", "t_end"], kind="stable")
     return Journey(
-        msg_id=int(mid), message=rows.iloc[0].to_dict(),
+        msg_id=int(mid),
+        message=rows.iloc[0].to_dict(),
         recipients=r[r["msg_id"] == mid].reset_index(drop=True),
         attempts=attempts.reset_index(drop=True),
         queue_ids=tuple(ids.get(int(mid), [])),
         original=_original_of(result, mid),
-        notices=tuple(journey(result, n, directory, ids=ids, _depth=_depth + 1)
-                      for n in notices),
-        domain=_domain(result, rows.iloc[0], ids.get(int(mid), [])))
+        notices=tuple(journey(result, n, directory, ids=ids, _depth=_depth + 1) for n in notices),
+        domain=_domain(result, rows.iloc[0], ids.get(int(mid), [])),
+    )
 
 
 def _domain(result: Any, row: pd.Series, ids: Sequence[tuple[str, str]]) -> str:
@@ -247,8 +260,10 @@ def _t(seconds: float) -> str:
 
 def _cols(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]
+    return [
+        indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
+    ]
 
 
 def format_journey(j: Journey, *, indent: str = "") -> str:
@@ -257,39 +272,79 @@ def format_journey(j: Journey, *, indent: str = "") -> str:
     msg = j.message
     sender = msg.get("sender") if isinstance(msg.get("sender"), str) else ""
     queue = ", ".join(f"{host} {qid}" for host, qid in j.queue_ids) or "-"
-    kind = ("bounce notice" + (f" for message {j.original}" if j.original is not None else "")
-            if j.is_bounce else f"flow {msg.get('origin')}")
-    lines = [f"message {j.msg_id} {j.message_id}: from <{sender}>, "
-             f"{int(msg.get('n_rcpt', 0))} recipient(s), {int(msg.get('size_bytes', 0)):,} "
-             f"bytes, {kind}, entered at t={_t(float(msg['t_submit']))}",
-             f"  queue ids: {queue}"]
+    kind = (
+        "bounce notice" + (f" for message {j.original}" if j.original is not None else "")
+        if j.is_bounce
+        else f"flow {msg.get('origin')}"
+    )
+    lines = [
+        f"message {j.msg_id} {j.message_id}: from <{sender}>, "
+        f"{int(msg.get('n_rcpt', 0))} recipient(s), {int(msg.get('size_bytes', 0)):,} "
+        f"bytes, {kind}, entered at t={_t(float(msg['t_submit']))}",
+        f"  queue ids: {queue}",
+    ]
     lines.append("  recipients:")
     for _, row in j.recipients.iterrows():
         status = str(row["status"])
-        when = (f" at t={_t(float(row['t_final']))} after {_t(float(row['delay_s']))}"
-                if status != "pending" else " (still queued at the end of the run)")
-        reply = f": {row['reply']}" if isinstance(row["reply"], str) and row["reply"] \
-            and status != "delivered" else ""
-        lines.append(f"    {row['rcpt']}: {status}{when}, {int(row['attempts'])} attempt(s), "
-                     f"{int(row['hops'])} hop(s), dsn {row['dsn']}{reply}")
+        when = (
+            f" at t={_t(float(row['t_final']))} after {_t(float(row['delay_s']))}"
+            if status != "pending"
+            else " (still queued at the end of the run)"
+        )
+        reply = (
+            f": {row['reply']}"
+            if isinstance(row["reply"], str) and row["reply"] and status != "delivered"
+            else ""
+        )
+        lines.append(
+            f"    {row['rcpt']}: {status}{when}, {int(row['attempts'])} attempt(s), "
+            f"{int(row['hops'])} hop(s), dsn {row['dsn']}{reply}"
+        )
     if len(j.attempts):
         t0 = float(msg["t_submit"])
-        rows = [["t_start", "+since entry", "host", "peer", "recipient", "outcome", "reply",
-                 "phase", "queue", "connect", "transfer"]]
+        rows = [
+            [
+                "t_start",
+                "+since entry",
+                "host",
+                "peer",
+                "recipient",
+                "outcome",
+                "reply",
+                "phase",
+                "queue",
+                "connect",
+                "transfer",
+            ]
+        ]
         for _, a in j.attempts.iterrows():
-            rows.append([_t(float(a["t_start"])), _t(float(a["t_start"]) - t0), str(a["host"]),
-                         str(a["peer"]), str(a["rcpt"]), str(a["outcome"]),
-                         f"{int(a['code'])} {a['dsn']}", str(a["phase"]),
-                         _t(float(a["queue_s"])), _t(float(a["conn_s"])),
-                         _t(float(a["xfer_s"]))])
+            rows.append(
+                [
+                    _t(float(a["t_start"])),
+                    _t(float(a["t_start"]) - t0),
+                    str(a["host"]),
+                    str(a["peer"]),
+                    str(a["rcpt"]),
+                    str(a["outcome"]),
+                    f"{int(a['code'])} {a['dsn']}",
+                    str(a["phase"]),
+                    _t(float(a["queue_s"])),
+                    _t(float(a["conn_s"])),
+                    _t(float(a["xfer_s"])),
+                ]
+            )
         lines.append(f"  attempts ({len(j.attempts)}), hop by hop:")
         lines += _cols(rows, "    ")
     else:
         lines.append("  attempts: none recorded")
     text = "\n".join(indent + line for line in lines)
     for notice in j.notices:
-        text += "\n\n" + indent + "  bounce notice sent for it:\n" + format_journey(
-            notice, indent=indent + "    ")
+        text += (
+            "\n\n"
+            + indent
+            + "  bounce notice sent for it:\n"
+            + format_journey(notice, indent=indent + "    ")
+        )
     return text
 
 
@@ -323,13 +378,18 @@ def timeline_figure(journeys: Sequence[Journey], *, incidents: Any = None) -> An
     rows.append("mailbox")
     y = {name: float(i) for i, name in enumerate(rows)}
     starts = [float(j.message["t_submit"]) for j, _ in everything]
-    ends = [float(t) for j, _ in everything for t in j.recipients["t_final"].tolist()
-            if math.isfinite(float(t))]
+    ends = [
+        float(t)
+        for j, _ in everything
+        for t in j.recipients["t_final"].tolist()
+        if math.isfinite(float(t))
+    ]
     ends += [float(t) for j, _ in everything for t in j.attempts["t_end"].tolist()]
     t0 = min(starts) if starts else 0.0
     span = max(max([*ends, t0]) - t0, 1e-3)
-    unit, factor = (("seconds", 1.0) if span < 120 else ("minutes", 60.0) if span < 7200
-                    else ("hours", 3600.0))
+    unit, factor = (
+        ("seconds", 1.0) if span < 120 else ("minutes", 60.0) if span < 7200 else ("hours", 3600.0)
+    )
     # concurrent sessions of one host (to different peers) side by side in its row
     lanes: dict[str, list[str]] = {}
     for j, _ in everything:
@@ -362,43 +422,79 @@ def timeline_figure(journeys: Sequence[Journey], *, incidents: Any = None) -> An
             yy = lane(str(a["host"]), str(a["peer"]))
             ts, te = float(a["t_start"]), float(a["t_end"])
             q, c = max(float(a["queue_s"]), 0.0), max(float(a["conn_s"]), 0.0)
-            for lo, hi, colour, what in ((ts - q, ts, "0.7", "queue wait"),
-                                         (ts, min(ts + c, te), "#1f77b4", "connection set-up"),
-                                         (min(ts + c, te), te, "#2ca02c", "transfer")):
+            for lo, hi, colour, what in (
+                (ts - q, ts, "0.7", "queue wait"),
+                (ts, min(ts + c, te), "#1f77b4", "connection set-up"),
+                (min(ts + c, te), te, "#2ca02c", "transfer"),
+            ):
                 if hi > lo:
-                    ax.plot([x(lo), x(hi)], [yy, yy], color=colour, lw=6, alpha=0.8,
-                            solid_capstyle="butt", label=label(what))
+                    ax.plot(
+                        [x(lo), x(hi)],
+                        [yy, yy],
+                        color=colour,
+                        lw=6,
+                        alpha=0.8,
+                        solid_capstyle="butt",
+                        label=label(what),
+                    )
             outcome = str(a["outcome"])
             colour = _OUTCOME_COLOURS.get(outcome, "k")
             peer = str(a["peer"])
             if peer in y:  # to the peer: an arrow when it took the message
-                ax.annotate("", xy=(x(te), y[peer]), xytext=(x(te), yy),
-                            arrowprops={"arrowstyle": "->" if outcome == "sent" else "-",
-                                        "color": colour, "lw": 1.2, "linestyle": style})
+                ax.annotate(
+                    "",
+                    xy=(x(te), y[peer]),
+                    xytext=(x(te), yy),
+                    arrowprops={
+                        "arrowstyle": "->" if outcome == "sent" else "-",
+                        "color": colour,
+                        "lw": 1.2,
+                        "linestyle": style,
+                    },
+                )
             if outcome != "sent":
-                ax.plot([x(te)], [y.get(peer, yy)], marker="x", ms=8, mew=2,
-                        color=colour, ls="none", label=label(f"{outcome} attempt"))
+                ax.plot(
+                    [x(te)],
+                    [y.get(peer, yy)],
+                    marker="x",
+                    ms=8,
+                    mew=2,
+                    color=colour,
+                    ls="none",
+                    label=label(f"{outcome} attempt"),
+                )
         for _, r in j.recipients.iterrows():
             if str(r["status"]) == "delivered" and math.isfinite(float(r["t_final"])):
-                ax.plot([x(float(r["t_final"]))], [y["mailbox"]], "o",
-                        color="0.5" if dashed else "k", ms=5,
-                        label=label("bounce notice delivered" if dashed else "delivered"))
+                ax.plot(
+                    [x(float(r["t_final"]))],
+                    [y["mailbox"]],
+                    "o",
+                    color="0.5" if dashed else "k",
+                    ms=5,
+                    label=label("bounce notice delivered" if dashed else "delivered"),
+                )
         ax.axvline(x(float(j.message["t_submit"])), color="0.6", lw=0.8, ls=style)
     for incident in parse_incidents(incidents):  # those that overlap the journey
         end = incident.end if incident.end is not None else t0 + 2 * span
         if end >= t0 and incident.start <= t0 + 1.05 * span:
-            ax.axvspan(x(max(incident.start, t0 - span)), x(min(end, t0 + 2 * span)),
-                       color="#bcbd22", alpha=0.15, lw=0,
-                       label=label(f"incident: {incident.kind} {incident.target}".strip()))
+            ax.axvspan(
+                x(max(incident.start, t0 - span)),
+                x(min(end, t0 + 2 * span)),
+                color="#bcbd22",
+                alpha=0.15,
+                lw=0,
+                label=label(f"incident: {incident.kind} {incident.target}".strip()),
+            )
     ax.set_yticks([y[n] for n in rows])
     ax.set_yticklabels(rows)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(-0.02 * span / factor, 1.05 * span / factor)
-    ax.set_xlabel(f"{unit} since the message entered the network "
-                  f"(simulated t={format_duration(t0) if t0 else '0 s'})")
+    ax.set_xlabel(
+        f"{unit} since the message entered the network "
+        f"(simulated t={format_duration(t0) if t0 else '0 s'})"
+    )
     ax.grid(True, axis="x", alpha=0.3)
     names = ", ".join(str(j.msg_id) for j in journeys)
-    ax.set_title(f"Journey of message {names} across hosts (dashed: bounce notices)",
-                 fontsize=10)
+    ax.set_title(f"Journey of message {names} across hosts (dashed: bounce notices)", fontsize=10)
     legend(ax, loc="upper right")
     return fig

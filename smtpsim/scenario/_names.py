@@ -70,7 +70,7 @@ def optional_host(value: Any) -> Any:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
-    """"; did you mean 'x'?" for the closest choice, or ""."""
+    """ "; did you mean 'x'?" for the closest choice, or ""."""
     close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -32,15 +32,13 @@ class ShapeError(ValueError):
 
 
 def _too_deep(path: str, via: str = "") -> ShapeError:
-    return ShapeError(
-        path, f"nested deeper than {MAX_DEPTH} levels{via} (the plausibility bound)"
-    )
+    return ShapeError(path, f"nested deeper than {MAX_DEPTH} levels{via} (the plausibility bound)")
 
 
 def _too_big(path: str) -> ShapeError:
     return ShapeError(
-        path, f"more than {MAX_NODES:,} values once YAML aliases are expanded "
-        "(the plausibility bound)"
+        path,
+        f"more than {MAX_NODES:,} values once YAML aliases are expanded (the plausibility bound)",
     )
 
 

@@ -17,7 +17,6 @@ Every name a policy or an incident uses must exist too
 (:mod:`smtpsim.scenario.used_names`).
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -130,7 +129,7 @@ def _check_hosts(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
             if not isinstance(relay, str) or relay not in world.hosts or relay == chain[-1]:
                 break
             if relay in chain:
-                loop = chain[chain.index(relay):]
+                loop = chain[chain.index(relay) :]
                 members = frozenset(loop)
                 if members not in reported:
                     reported.add(members)
@@ -263,5 +262,3 @@ def reference_problems(data: Any) -> list[Problem]:
     ):
         found.extend(problems)
     return list(dict.fromkeys(found))
-
-

@@ -62,9 +62,7 @@ class DistKind:
     @classmethod
     def json_schema(cls, unit: dict[str, Any]) -> dict[str, Any]:
         """The JSON Schema of the kind's arguments, values in the ``unit`` schema."""
-        return object_schema(
-            {**{k: unit for k in cls.unit_args}, **cls.plain_args}, cls.unit_args
-        )
+        return object_schema({**{k: unit for k in cls.unit_args}, **cls.plain_args}, cls.unit_args)
 
     def check(self) -> None:
         """ValueError if the parameters do not make a distribution."""
@@ -185,8 +183,12 @@ class Empirical(DistKind):
 
     @classmethod
     def json_schema(cls, unit: dict[str, Any]) -> dict[str, Any]:
-        pair = {"type": "array", "prefixItems": [unit, UNIT_SCHEMAS["fraction"]],
-                "minItems": 2, "maxItems": 2}
+        pair = {
+            "type": "array",
+            "prefixItems": [unit, UNIT_SCHEMAS["fraction"]],
+            "minItems": 2,
+            "maxItems": 2,
+        }
         return {"type": "array", "minItems": 1, "items": pair}
 
     def check(self) -> None:
@@ -195,9 +197,7 @@ class Empirical(DistKind):
             raise ValueError("empirical: needs at least one [value, cdf] point")
         for i, (v, p) in enumerate(pts):
             if v < 0 or not 0 <= p <= 1:
-                raise ValueError(
-                    f"empirical: point {i + 1} must have value >= 0 and cdf in [0, 1]"
-                )
+                raise ValueError(f"empirical: point {i + 1} must have value >= 0 and cdf in [0, 1]")
             if i and (v < pts[i - 1][0] or p < pts[i - 1][1]):
                 raise ValueError(
                     f"empirical: point {i + 1} goes backwards; values and cdf must not decrease"
@@ -291,8 +291,10 @@ def dist_from_yaml(value: Any, parse: Parse) -> Any:
             if isinstance(dumped.get(key), int | float) and not isinstance(dumped[key], bool):
                 dumped[key] = parse(dumped[key])
         if isinstance(dumped.get("points"), list | tuple):
-            dumped["points"] = [(parse(p[0]), p[1]) if isinstance(p, list | tuple) and p else p
-                                for p in dumped["points"]]
+            dumped["points"] = [
+                (parse(p[0]), p[1]) if isinstance(p, list | tuple) and p else p
+                for p in dumped["points"]
+            ]
         return dumped
     if not isinstance(value, dict):
         return {"kind": "constant", "value": parse(value)}
@@ -309,8 +311,8 @@ def dist_schema(unit: str) -> dict[str, Any]:
     v = UNIT_SCHEMAS[unit]
     return {
         "description": f"a {unit} distribution: a plain {unit} (a constant) or a one-key mapping",
-        "anyOf": [v] + [object_schema({k.name: k.json_schema(v)}, [k.name])
-                        for k in _CLASSES.values()],
+        "anyOf": [v]
+        + [object_schema({k.name: k.json_schema(v)}, [k.name]) for k in _CLASSES.values()],
     }
 
 

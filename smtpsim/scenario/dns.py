@@ -73,8 +73,9 @@ class Zone(Model):
         "= null MX (RFC 7505: the domain accepts no mail); absent = implicit MX (the A record)",
     )
     a: str | None = field(
-        None, description="host key whose address the domain's own A record holds (used for "
-        "the implicit MX when there is no mx)"
+        None,
+        description="host key whose address the domain's own A record holds (used for "
+        "the implicit MX when there is no mx)",
     )
     ttl: Duration = field(
         "1h", description="time to live of the domain's records in resolver caches"

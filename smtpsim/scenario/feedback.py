@@ -63,8 +63,7 @@ def parse_feedback(value: Any) -> ConcurrencyFeedback:
     Raises ``ValueError`` saying what was expected."""
     if isinstance(value, ConcurrencyFeedback):
         return value
-    expected = ("expected a feedback such as 1, 0.25, 1/4, 1/concurrency or "
-                "1/sqrt_concurrency")
+    expected = "expected a feedback such as 1, 0.25, 1/4, 1/concurrency or 1/sqrt_concurrency"
     text: str | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = repr(float(value))
@@ -98,11 +97,18 @@ Feedback: TypeAlias = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 1,
-                 "description": "a constant feedback per delivery"},
-                {"type": "string", "pattern": rf"^\s*{_NUMBER}\s*(/\s*(concurrency|"
-                 rf"sqrt_concurrency|{_NUMBER}))?\s*$",
-                 "description": "x, x/y, x/concurrency or x/sqrt_concurrency"},
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "a constant feedback per delivery",
+                },
+                {
+                    "type": "string",
+                    "pattern": rf"^\s*{_NUMBER}\s*(/\s*(concurrency|"
+                    rf"sqrt_concurrency|{_NUMBER}))?\s*$",
+                    "description": "x, x/y, x/concurrency or x/sqrt_concurrency",
+                },
             ],
             "examples": [1, "1/4", "1/concurrency", "1/sqrt_concurrency"],
         }

@@ -35,12 +35,15 @@ class Host(Model):
         (), description="local domains: mail for them ends in a mailbox on this host"
     )
     mailboxes: int = field(
-        1000, ge=1, le=MAX_POPULATION,
-        description="valid users per accepted domain: user0 ... user<n-1>"
+        1000,
+        ge=1,
+        le=MAX_POPULATION,
+        description="valid users per accepted domain: user0 ... user<n-1>",
     )
     auth: bool | None = field(
-        None, description="whether AUTH is required before relaying; default true for role "
-        "msa, false otherwise"
+        None,
+        description="whether AUTH is required before relaying; default true for role "
+        "msa, false otherwise",
     )
     postfix: Postfix = Field(
         default_factory=Postfix, description="MTA parameters (Postfix names and defaults)"
@@ -49,20 +52,24 @@ class Host(Model):
         default_factory=Processing, description="server processing times"
     )
     listen_backlog: int | None = field(
-        None, ge=0, le=MAX_COUNT,
+        None,
+        ge=0,
+        le=MAX_COUNT,
         description="connections that may wait in the server's listen queue while "
         "all its default_process_limit processes are busy; when it is full a new connection "
         "gets no answer and the client's connect times out (smtp_connect_timeout), as on "
         "FreeBSD; none = no limit: every connection completes and waits for its greeting, up "
-        "to the client's smtp_helo_timeout, as on Linux"
+        "to the client's smtp_helo_timeout, as on Linux",
     )
     policies: tuple[PolicySpec, ...] = field(
-        (), description="receiving policies: dnsbl, greylisting, rate_limit, mailbox_full, "
-        "spam_filter, spf (checked in that order: see the policies section)"
+        (),
+        description="receiving policies: dnsbl, greylisting, rate_limit, mailbox_full, "
+        "spam_filter, spf (checked in that order: see the policies section)",
     )
     retry: Retry = field(
-        "postfix", description="how this MTA retries: postfix, exim, persistent, frequent, "
-        "impatient, or {exim: RULES}"
+        "postfix",
+        description="how this MTA retries: postfix, exim, persistent, frequent, "
+        "impatient, or {exim: RULES}",
     )
 
     @model_validator(mode="before")
@@ -84,13 +91,15 @@ class Link(Model):
         "1Gbit/s", description="capacity, shared equally by the message transfers in progress"
     )
     flow_bandwidth: Bandwidth | None = field(
-        None, description="the most one message transfer gets, however idle the link: a TCP "
+        None,
+        description="the most one message transfer gets, however idle the link: a TCP "
         "flow's own limit (its window over the round trip, or the sender's access rate); "
-        "default: none beyond its share of the capacity"
+        "default: none beyond its share of the capacity",
     )
     loss: Fraction = field(
-        0.0, description="probability that a TCP connection attempt over this link is lost "
-        "(and times out after smtp_connect_timeout)"
+        0.0,
+        description="probability that a TCP connection attempt over this link is lost "
+        "(and times out after smtp_connect_timeout)",
     )
 
     @model_validator(mode="after")

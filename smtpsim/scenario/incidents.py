@@ -46,9 +46,7 @@ def _reply_text(value: Any) -> Any:
     if isinstance(value, str):
         m = _REPLY.match(value.strip())
         if m is None:
-            raise ValueError(
-                f"expected a reply such as '421 4.7.0 Try again later', got {value!r}"
-            )
+            raise ValueError(f"expected a reply such as '421 4.7.0 Try again later', got {value!r}")
         if m.group(2) is not None and m.group(2) != m.group(1)[0]:
             raise ValueError(f"the enhanced code of {value!r} does not fit its reply code")
     return value
@@ -115,9 +113,7 @@ class HostSlow(Model):
     """A host's server processing takes longer."""
 
     host: Name = field(description="host key")
-    factor: float = field(
-        gt=0.0, le=MAX_FACTOR, description="processing times multiplied by this"
-    )
+    factor: float = field(gt=0.0, le=MAX_FACTOR, description="processing times multiplied by this")
 
 
 class ServerErrors(Model):
@@ -194,8 +190,7 @@ class PolicySwitch(Model):
 
     @model_validator(mode="after")
     def _something_to_do(self) -> PolicySwitch:
-        limits = (self.connections, self.connection_rate, self.message_rate,
-                  self.recipient_rate)
+        limits = (self.connections, self.connection_rate, self.message_rate, self.recipient_rate)
         if self.enabled is None and all(v is None for v in limits):
             raise ValueError("say what changes: enabled, or a rate_limit's new limits")
         if self.policy != "rate_limit" and any(v is not None for v in limits):
@@ -253,9 +248,7 @@ class Incident(OneOf):
     policy: PolicySwitch | None = field(None, description="a host's policy is switched")
 
     at: Duration = field(0.0, description="when it starts")
-    for_: Duration | None = Field(
-        None, alias="for", description="how long it lasts (or use until)"
-    )
+    for_: Duration | None = Field(None, alias="for", description="how long it lasts (or use until)")
     until: Duration | None = field(None, description="when it ends (or use for)")
     every: Duration | None = field(None, description="repeat the window with this period from at")
     random: RandomOnsets | None = field(None, description="random onsets instead of at")

@@ -97,8 +97,9 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
         path_text, value = parse_override(text)
         segments = _paths.parse_path(path_text)
     except ShapeError as e:
-        return Problem(text.partition("=")[0].strip() or "--set",
-                       f"{e.message} (in --set {shown_text})")
+        return Problem(
+            text.partition("=")[0].strip() or "--set", f"{e.message} (in --set {shown_text})"
+        )
     except ValueError as e:
         return Problem("--set", str(e))
     where = f"(in --set {shown_text})"
@@ -114,9 +115,7 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
             if kind != "index":
                 return Problem(here, f"expected a list index such as [0] here {where}")
             if not isinstance(node, list):
-                return Problem(
-                    _paths.format_segments(shown) or here, f"is not a list {where}"
-                )
+                return Problem(_paths.format_segments(shown) or here, f"is not a list {where}")
             assert isinstance(segment, int)
             if not -len(node) <= segment < len(node):
                 return Problem(here, f"no such item: the list has {len(node)} {where}")
@@ -129,9 +128,7 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
         elif structure == "model":
             if segment not in _paths.field_names(tp):
                 fields = _paths.field_names(tp)
-                return Problem(
-                    here, f"unknown field{_names.suggest(str(segment), fields)} {where}"
-                )
+                return Problem(here, f"unknown field{_names.suggest(str(segment), fields)} {where}")
             key = segment
             next_tp = _paths.step(tp, key)
             i += 1
@@ -289,9 +286,7 @@ def _read(source: str | os.PathLike[str]) -> str:
         )
     if not path.exists():
         hint = "" if path.suffix else " (did you mean a .yaml file?)"
-        raise ScenarioError(
-            [Problem("<file>", f"cannot read {str(path)!r}: no such file{hint}")]
-        )
+        raise ScenarioError([Problem("<file>", f"cannot read {str(path)!r}: no such file{hint}")])
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -303,7 +298,7 @@ def _explicit_null_mx(data: dict[Any, Any]) -> list[Problem]:
     """``mx: null`` unquoted is YAML's null, which would mean an implicit MX: ask to choose."""
     problems = []
     dns = data.get("dns")
-    for domain, zone in (dns.items() if isinstance(dns, dict) else ()):
+    for domain, zone in dns.items() if isinstance(dns, dict) else ():
         if isinstance(zone, dict) and "mx" in zone and zone["mx"] is None:
             problems.append(
                 Problem(

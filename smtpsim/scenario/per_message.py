@@ -99,9 +99,7 @@ class Table(CountKind):
             raise ValueError("table: needs at least one entry")
         for n, w in self.table:
             if n < 1 or w <= 0:
-                raise ValueError(
-                    f"table: recipients must be >= 1 and weights > 0, got {n}: {w:g}"
-                )
+                raise ValueError(f"table: recipients must be >= 1 and weights > 0, got {n}: {w:g}")
             if n > MAX_RECIPIENTS_PER_MESSAGE or w > MAX_WEIGHT:
                 raise ValueError(
                     f"table: recipients must be at most {MAX_RECIPIENTS_PER_MESSAGE} and "
@@ -128,7 +126,9 @@ class PerMessage(Model):
 
     kind: Literal["mean", "fixed", "table"] = field(description="which form")
     mean: float = field(
-        1.66, ge=1, le=MAX_RECIPIENTS_PER_MESSAGE,
+        1.66,
+        ge=1,
+        le=MAX_RECIPIENTS_PER_MESSAGE,
         description="mean: 1 + Poisson(mean - 1) recipients",
     )
     fixed: int = field(

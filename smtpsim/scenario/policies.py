@@ -55,8 +55,10 @@ class GreylistPolicy(Model):
     retry_window: Duration = field("2d", description="a first retry later than this starts over")
     max_age: Duration = field("35d", description="triplets unseen this long are forgotten")
     auto_whitelist: int = field(
-        5, ge=0, le=MAX_COUNT,
-        description="successful deliveries after which a client network passes (0: off)"
+        5,
+        ge=0,
+        le=MAX_COUNT,
+        description="successful deliveries after which a client network passes (0: off)",
     )
     by_host: bool = field(False, description="triplets by client address instead of /24 network")
 
@@ -123,8 +125,10 @@ class PolicySpec(OneOf):
 
 
 _EXIM_TIME = r"\d+(?:\.\d+)?[smhdw]?"
-_EXIM_RULE = re.compile(rf"^\s*(?:F,{_EXIM_TIME},{_EXIM_TIME}|G,{_EXIM_TIME},{_EXIM_TIME},"
-                        rf"\d+(?:\.\d+)?)\s*$")
+_EXIM_RULE = re.compile(
+    rf"^\s*(?:F,{_EXIM_TIME},{_EXIM_TIME}|G,{_EXIM_TIME},{_EXIM_TIME},"
+    rf"\d+(?:\.\d+)?)\s*$"
+)
 
 
 def _retry_from_yaml(value: Any) -> Any:

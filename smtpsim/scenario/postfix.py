@@ -21,55 +21,67 @@ class Postfix(Model):
     """MTA settings under Postfix's own parameter names, with Postfix 3.7 defaults."""
 
     queue_run_delay: Duration = field(
-        "300s", description="interval between scans of the deferred queue; should not exceed "
-        "minimal_backoff_time"
+        "300s",
+        description="interval between scans of the deferred queue; should not exceed "
+        "minimal_backoff_time",
     )
     minimal_backoff_time: Duration = field(
-        "300s", description="minimum time between delivery attempts of a deferred message; also "
-        "how long a dead destination stays suspended"
+        "300s",
+        description="minimum time between delivery attempts of a deferred message; also "
+        "how long a dead destination stays suspended",
     )
     maximal_backoff_time: Duration = field(
         "4000s", description="maximum time between delivery attempts of a deferred message"
     )
     maximal_queue_lifetime: Duration = field(
-        "5d", description="give up (bounce) after this time in the queue if delivery still fails "
-        "temporarily; checked at an attempt; 0 = try once"
+        "5d",
+        description="give up (bounce) after this time in the queue if delivery still fails "
+        "temporarily; checked at an attempt; 0 = try once",
     )
     bounce_queue_lifetime: Duration = field(
         "5d", description="the same as maximal_queue_lifetime, for bounces (sender <>)"
     )
     initial_destination_concurrency: int = field(
-        5, ge=1, le=MAX_COUNT,
-        description="starting number of parallel deliveries to a destination"
+        5, ge=1, le=MAX_COUNT, description="starting number of parallel deliveries to a destination"
     )
     default_destination_concurrency_limit: int = field(
-        20, ge=1, le=MAX_COUNT,
-        description="maximum number of parallel deliveries to one destination"
+        20,
+        ge=1,
+        le=MAX_COUNT,
+        description="maximum number of parallel deliveries to one destination",
     )
     default_destination_recipient_limit: int = field(
-        50, ge=1, le=MAX_COUNT,
-        description="maximum recipients per delivery request (= per SMTP transaction)"
+        50,
+        ge=1,
+        le=MAX_COUNT,
+        description="maximum recipients per delivery request (= per SMTP transaction)",
     )
     default_destination_concurrency_failed_cohort_limit: float = field(
-        1.0, ge=0, le=MAX_COUNT,
+        1.0,
+        ge=0,
+        le=MAX_COUNT,
         description="failed pseudo-cohorts (connect or handshake failures in a row, "
         "counted in units of the current concurrency) before a destination is declared dead; "
-        "0 = never"
+        "0 = never",
     )
     default_destination_concurrency_positive_feedback: Feedback = field(
-        "1", description="window increase per delivery without a connect or handshake "
+        "1",
+        description="window increase per delivery without a connect or handshake "
         "failure: a number from 0 to 1, or x/concurrency, x/sqrt_concurrency (see "
-        "concurrency feedback); the window grows by 1 when the sum reaches 1"
+        "concurrency feedback); the window grows by 1 when the sum reaches 1",
     )
     default_destination_concurrency_negative_feedback: Feedback = field(
-        "1", description="window decrease per delivery that failed to connect or in the "
+        "1",
+        description="window decrease per delivery that failed to connect or in the "
         "handshake (same forms); the window drops by 1 at once, then again after each "
-        "further 1 of feedback (never below 1)"
+        "further 1 of feedback (never below 1)",
     )
     default_process_limit: int = field(
-        100, ge=1, le=MAX_COUNT,
+        100,
+        ge=1,
+        le=MAX_COUNT,
         description="maximum processes per service: parallel SMTP client sessions "
-        "(all destinations) and parallel server sessions"
+        "(all destinations) and parallel server sessions",
     )
     qmgr_message_active_limit: int = field(
         20000, ge=1, le=MAX_COUNT, description="maximum number of messages in the active queue"
@@ -97,8 +109,9 @@ class Postfix(Model):
         "cannot be found or are unreachable; one name or a list",
     )
     smtp_connection_cache_on_demand: bool = field(
-        True, description="cache SMTP connections to a destination with a backlog "
-        "(back-to-back or concurrent deliveries)"
+        True,
+        description="cache SMTP connections to a destination with a backlog "
+        "(back-to-back or concurrent deliveries)",
     )
     smtp_connection_cache_time_limit: Duration = field(
         "2s", description="how long an idle cached connection is kept"
@@ -120,16 +133,16 @@ class Postfix(Model):
         "600s", description="timeout for the reply to the final '.'"
     )
     smtp_quit_timeout: Duration = field("300s", description="timeout for the reply to QUIT")
-    smtp_skip_quit_response: bool = field(
-        True, description="do not wait for the reply to QUIT"
-    )
+    smtp_skip_quit_response: bool = field(True, description="do not wait for the reply to QUIT")
     smtp_mx_address_limit: int = field(
         5, ge=1, le=MAX_COUNT, description="maximum number of MX addresses tried per delivery"
     )
     smtp_mx_session_limit: int = field(
-        2, ge=1, le=MAX_COUNT,
+        2,
+        ge=1,
+        le=MAX_COUNT,
         description="maximum number of SMTP sessions (past EHLO) per delivery before "
-        "giving up or trying the fallback relay"
+        "giving up or trying the fallback relay",
     )
     smtp_tls_security_level: Literal["none", "may", "encrypt"] = field(
         "none", description="client STARTTLS: none, may (opportunistic), encrypt (mandatory)"
@@ -141,9 +154,10 @@ class Postfix(Model):
         10240000, description="largest message accepted (bytes; 0 = no limit)"
     )
     smtpd_recipient_limit: int = field(
-        1000, ge=100, le=MAX_COUNT,
-        description="recipients accepted per message by the server (RFC 5321: "
-        "at least 100)"
+        1000,
+        ge=100,
+        le=MAX_COUNT,
+        description="recipients accepted per message by the server (RFC 5321: at least 100)",
     )
     smtpd_timeout: Duration = field(
         "300s", description="server timeout waiting for the next command or data"

@@ -102,9 +102,7 @@ class Piecewise(RateKind):
     @classmethod
     def from_yaml(cls, args: Any) -> dict[str, Any]:
         if not isinstance(args, list | tuple):
-            raise ValueError(
-                f"expected a list of {{at: T, rate: R}} steps, got {_names.got(args)}"
-            )
+            raise ValueError(f"expected a list of {{at: T, rate: R}} steps, got {_names.got(args)}")
         steps = []
         for i, step in enumerate(args):
             try:
@@ -227,8 +225,11 @@ class RateProfile(Model):
         0.0, ge=0, le=MAX_RATE, description="diurnal: lowest rate, 12 h after the peak"
     )
     peak_at: float = field(
-        36000.0, ge=0, lt=DAY, description="diurnal: time of day of the peak (seconds after "
-        "midnight; simulated time 0 is midnight)"
+        36000.0,
+        ge=0,
+        lt=DAY,
+        description="diurnal: time of day of the peak (seconds after "
+        "midnight; simulated time 0 is midnight)",
     )
 
     @cached_property

@@ -66,25 +66,31 @@ class Simulation(Model):
         False, description="serialize and parse every SMTP line (slower, same results)"
     )
     session_memo: Literal["on", "off", "verify"] = field(
-        "on", description="replay SMTP sessions of a shape already seen instead of running "
+        "on",
+        description="replay SMTP sessions of a shape already seen instead of running "
         "the protocol machines again (same results, faster); 'verify' does both and stops "
-        "at the first session where they differ"
+        "at the first session where they differ",
     )
     record_attempts: bool = field(True, description="record the attempts table")
     record_levels: bool = field(True, description="record the levels table (queue sizes over time)")
     max_events: int = field(
-        DEFAULT_MAX_EVENTS, ge=1, le=MAX_MAX_EVENTS,
+        DEFAULT_MAX_EVENTS,
+        ge=1,
+        le=MAX_MAX_EVENTS,
         description="stop the run with an error after this many simulation events (a run "
         "whose event count explodes); a one-hour quickstart takes about 16,000",
     )
     drain: bool = field(
-        False, description="after the duration (or --until), stop the traffic and run on until "
+        False,
+        description="after the duration (or --until), stop the traffic and run on until "
         "every recipient, bounce notices included, is delivered, bounced, expired or lost, or "
-        "until drain_limit: no mail is left pending, so shares are not censored"
+        "until drain_limit: no mail is left pending, so shares are not censored",
     )
     drain_limit: Duration = field(
-        "10d", gt=0, description="the longest a drain may run after the traffic stops (the "
-        "default covers maximal_queue_lifetime and bounce_queue_lifetime, 5d each)"
+        "10d",
+        gt=0,
+        description="the longest a drain may run after the traffic stops (the "
+        "default covers maximal_queue_lifetime and bounce_queue_lifetime, 5d each)",
     )
 
     @model_validator(mode="before")

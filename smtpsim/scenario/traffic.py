@@ -61,12 +61,14 @@ class FlowLink(Model):
     """The link between a flow's sender population and its submit_to host."""
 
     latency: DurationDist = field("10ms", description="one-way latency")
-    bandwidth: Bandwidth = field("100Mbit/s", description="capacity, shared equally by the "
-                              "message transfers in progress")
+    bandwidth: Bandwidth = field(
+        "100Mbit/s", description="capacity, shared equally by the message transfers in progress"
+    )
     flow_bandwidth: Bandwidth | None = field(
-        None, description="the most one message transfer gets, however idle the link: a TCP "
+        None,
+        description="the most one message transfer gets, however idle the link: a TCP "
         "flow's own limit (its window over the round trip, or the sender's access rate); "
-        "default: none beyond its share of the capacity"
+        "default: none beyond its share of the capacity",
     )
     loss: Fraction = field(0.0, description="probability that a connection attempt is lost")
 
@@ -76,8 +78,8 @@ class Flow(Model):
 
     submit_to: str = field(description="host key of the msa, mta or relay the senders submit to")
     sender_domain: Domain | None = field(
-        None, description="domain of the senders; default: the first domain the submit_to "
-        "host accepts"
+        None,
+        description="domain of the senders; default: the first domain the submit_to host accepts",
     )
     senders: int = field(
         100, ge=1, le=MAX_POPULATION, description="number of senders: user0 ... user<n-1>"
@@ -103,8 +105,8 @@ class Flow(Model):
         description="the population's link to its submit_to host",
     )
     ip: IPv4 | None = field(
-        None, description="the population's client address; default: assigned after the "
-        "hosts' addresses"
+        None,
+        description="the population's client address; default: assigned after the hosts' addresses",
     )
     client: Postfix = Field(
         default_factory=Postfix,
@@ -114,8 +116,9 @@ class Flow(Model):
     )
     retry: Retry = field("postfix", description="how the population's client retries")
     spamtraps: Fraction = field(
-        0.0, description="share of recipient addresses that are spamtraps (trap<k>@domain: "
-        "delivered, and reported to DNSBLs that list by spamtrap hits)"
+        0.0,
+        description="share of recipient addresses that are spamtraps (trap<k>@domain: "
+        "delivered, and reported to DNSBLs that list by spamtrap hits)",
     )
 
     @model_validator(mode="after")

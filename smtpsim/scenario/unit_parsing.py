@@ -110,8 +110,9 @@ def _finite(x: float) -> bool:
 
 
 def _too_big(what: str, bound: str, value: Any) -> ValueError:
-    return ValueError(f"expected {what} of at most {bound} (the plausibility bound), "
-                      f"got {_got(value)}")
+    return ValueError(
+        f"expected {what} of at most {bound} (the plausibility bound), got {_got(value)}"
+    )
 
 
 def parse_duration(value: Any) -> float:

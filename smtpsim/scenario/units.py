@@ -56,6 +56,7 @@ __all__ = [
     "parse_time_of_day",
 ]
 
+
 @dataclass(frozen=True)
 class UnitInfo:
     """Marks a unit type (for documentation generators): its name, syntax and examples."""

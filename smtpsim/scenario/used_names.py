@@ -51,12 +51,17 @@ def incident_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
                 yield Problem(path, unknown_host(host, world))
             elif kind == "policy" and isinstance(host, str):
                 wanted = as_dict(value).get("policy")
-                kinds = {k for item in as_list(as_dict(world.hosts[host]).get("policies"))
-                         for k in as_dict(item)}
+                kinds = {
+                    k
+                    for item in as_list(as_dict(world.hosts[host]).get("policies"))
+                    for k in as_dict(item)
+                }
                 if isinstance(wanted, str) and wanted not in kinds:
                     have = ", ".join(sorted(kinds)) or "none"
-                    yield Problem(f"{base}.policy.policy",
-                                  f"host {host} has no {wanted} policy (it has: {have})")
+                    yield Problem(
+                        f"{base}.policy.policy",
+                        f"host {host} has no {wanted} policy (it has: {have})",
+                    )
         for kind in _ZONE_KINDS:
             if kind not in incident:
                 continue
@@ -78,8 +83,7 @@ def incident_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
                 change = as_dict(value)
                 for target in as_dict(change.get("mx")):
                     if isinstance(target, str) and target not in world.hosts:
-                        yield Problem(f"{base}.dns_change.mx.{target}",
-                                      unknown_host(target, world))
+                        yield Problem(f"{base}.dns_change.mx.{target}", unknown_host(target, world))
                 a_host = change.get("a")
                 if isinstance(a_host, str) and a_host not in world.hosts:
                     yield Problem(f"{base}.dns_change.a", unknown_host(a_host, world))

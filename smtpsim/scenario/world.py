@@ -76,9 +76,7 @@ class World:
                         queue.append(nxt)
 
     def connected(self, a: str, b: str) -> bool:
-        return a == b or (
-            a in self.component and self.component.get(a) == self.component.get(b)
-        )
+        return a == b or (a in self.component and self.component.get(a) == self.component.get(b))
 
     def postfix(self, host: str) -> dict[Any, Any]:
         return as_dict(self.hosts.get(host, {}).get("postfix"))
@@ -118,9 +116,13 @@ class World:
             accepting = self.acceptors(domain)
             if accepting:
                 hint = f"{{mx: {{{accepting[0]}: 10}}}}"
-                return chain, [], (
-                    f"it has no dns entry (hosts.{accepting[0]} accepts it; add "
-                    f"dns: {{{domain}: {hint}}})"
+                return (
+                    chain,
+                    [],
+                    (
+                        f"it has no dns entry (hosts.{accepting[0]} accepts it; add "
+                        f"dns: {{{domain}: {hint}}})"
+                    ),
                 )
             return chain, [], "no host accepts it and it has no dns entry"
         zone = entry[1]
@@ -134,9 +136,13 @@ class World:
             cut = [h for h in targets if not self.connected(current, h)]
             reached = [h for h in targets if h not in cut]
             if cut:
-                return chain, reached, (
-                    f"MX host {', '.join(cut)} {'is' if len(cut) == 1 else 'are'} not "
-                    f"connected to {current} by links"
+                return (
+                    chain,
+                    reached,
+                    (
+                        f"MX host {', '.join(cut)} {'is' if len(cut) == 1 else 'are'} not "
+                        f"connected to {current} by links"
+                    ),
                 )
             return chain, reached, None
         a_host = zone.get("a")
@@ -159,8 +165,9 @@ class World:
                 return key
         return None
 
-    def _implicit(self, chain: list[str], current: str,
-                  host: str) -> tuple[list[str], list[str], str | None]:
+    def _implicit(
+        self, chain: list[str], current: str, host: str
+    ) -> tuple[list[str], list[str], str | None]:
         """RFC 5321 section 5.1: no MX records, so the domain's own address is used."""
         if not self.connected(current, host):
             return chain, [], f"its address (host {host}) is not connected to {current} by links"
@@ -168,5 +175,5 @@ class World:
 
 
 def unknown_host(name: Any, world: World, what: str = "host") -> str:
-    """"unknown host 'mx3'; did you mean 'mx2'?"."""
+    """ "unknown host 'mx3'; did you mean 'mx2'?"."""
     return f"unknown {what} {name!r}{_names.suggest(str(name), world.hosts)}"

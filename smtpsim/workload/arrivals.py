@@ -18,8 +18,9 @@ __all__ = ["burst_times", "poisson_times"]
 _BATCH = 1024
 
 
-def poisson_times(profile: Any, rng: np.random.Generator, start: float,
-                  stop: float) -> Iterator[float]:
+def poisson_times(
+    profile: Any, rng: np.random.Generator, start: float, stop: float
+) -> Iterator[float]:
     """Arrival times in ``[start, stop)`` of a Poisson process with ``profile``'s rate."""
     peak = profile.max_rate()
     if peak <= 0 or stop <= start:
@@ -42,4 +43,3 @@ def burst_times(at: float, messages: int, over: float, rng: np.random.Generator)
     if over <= 0:
         return [at] * messages
     return sorted((at + rng.random(messages) * over).tolist())
-

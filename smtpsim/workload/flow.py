@@ -24,9 +24,18 @@ __all__ = ["Flow"]
 class Flow:
     """The source of one ``traffic`` entry of a scenario."""
 
-    def __init__(self, name: str, spec: Any, ctx: RunContext, client_host: Any,
-                 sender_domain: str, sizes: Callable[[], float], recipients: RecipientSampler,
-                 rng: np.random.Generator, stop: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: Any,
+        ctx: RunContext,
+        client_host: Any,
+        sender_domain: str,
+        sizes: Callable[[], float],
+        recipients: RecipientSampler,
+        rng: np.random.Generator,
+        stop: float,
+    ) -> None:
         self.name = name
         self.spec = spec
         self.ctx = ctx

@@ -21,8 +21,14 @@ _BATCH = 1024
 class RecipientSampler:
     """Draws the recipients of one message at a time, from one stream."""
 
-    def __init__(self, spec: Any, mailboxes: dict[str, int], unknown: float,
-                 rng: np.random.Generator, spamtraps: float = 0.0) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        mailboxes: dict[str, int],
+        unknown: float,
+        rng: np.random.Generator,
+        spamtraps: float = 0.0,
+    ) -> None:
         self.rng = rng
         self.domains = list(spec.domains)
         weights = np.array([spec.domains[d] for d in self.domains], dtype=float)
@@ -35,7 +41,8 @@ class RecipientSampler:
             counts = np.array([n for n, _ in self.per.table], dtype=float)
             probs = np.array([w for _, w in self.per.table], dtype=float)
             self._table: tuple[list[int], list[float]] = (
-                [int(c) for c in counts], (probs / probs.sum()).tolist()
+                [int(c) for c in counts],
+                (probs / probs.sum()).tolist(),
             )
         self._u: list[float] = []
         self._i = 0

@@ -28,8 +28,19 @@ from smtpsim.drivers.tls import client_context
 from smtpsim.mail import Client, Envelope, LocalRecipients, parse_injection
 from smtpsim.protocol import ClientTimeouts, Message, ServerConfig
 
-SHORT = ClientTimeouts(connect=2, helo=0.3, mail=2, rcpt=2, data_init=2, data_xfer=2,
-                       data_done=2, quit=2, rset=2, starttls=2, other=2)
+SHORT = ClientTimeouts(
+    connect=2,
+    helo=0.3,
+    mail=2,
+    rcpt=2,
+    data_init=2,
+    data_xfer=2,
+    data_done=2,
+    quit=2,
+    rset=2,
+    starttls=2,
+    other=2,
+)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -64,8 +75,11 @@ async def with_fake_server(handler: Handler, body: Callable[[int], Awaitable[obj
 
 def send_to(port: int, **kwargs: object) -> Awaitable[object]:
     options: dict[str, object] = dict(
-        helo="client.example", sender="a@example.net", recipients=["b@example.org"],
-        message=b"Subject: t\r\n\r\nhi\r\n", timeouts=SHORT,
+        helo="client.example",
+        sender="a@example.net",
+        recipients=["b@example.org"],
+        message=b"Subject: t\r\n\r\nhi\r\n",
+        timeouts=SHORT,
     )
     options.update(kwargs)
     return send_message("127.0.0.1", port, **options)  # type: ignore[arg-type]
@@ -77,8 +91,9 @@ def send_to(port: int, **kwargs: object) -> Awaitable[object]:
 def test_idle_client_gets_421_442_and_is_disconnected() -> None:
     async def main() -> None:
         lines: list[str] = []
-        async with SMTPServer(ServerConfig(hostname="mx.test", idle_timeout=0.2),
-                              log=lines.append) as server:
+        async with SMTPServer(
+            ServerConfig(hostname="mx.test", idle_timeout=0.2), log=lines.append
+        ) as server:
             reader, writer = await open_raw(server)
             assert (await read_reply(reader))[0].startswith(b"220 mx.test")
             writer.write(b"EHLO c.test\r\n")
@@ -93,8 +108,9 @@ def test_idle_client_gets_421_442_and_is_disconnected() -> None:
 
 def test_connections_over_the_limit_get_421_and_are_closed() -> None:
     async def main() -> None:
-        async with SMTPServer(ServerConfig(hostname="mx.test"), max_connections=1,
-                              log=lambda line: None) as server:
+        async with SMTPServer(
+            ServerConfig(hostname="mx.test"), max_connections=1, log=lambda line: None
+        ) as server:
             first_reader, first = await open_raw(server)
             assert (await read_reply(first_reader))[0].startswith(b"220 ")
             second_reader, second = await open_raw(server)
@@ -137,8 +153,9 @@ def test_a_failing_store_gets_451_430_and_the_session_goes_on() -> None:
 def test_an_injected_421_at_connect_closes_the_session_for_every_recipient() -> None:
     async def main() -> None:
         injection = parse_injection("connect:421 4.7.0 Try again later")
-        async with SMTPServer(ServerConfig(), policies=[injection],
-                              log=lambda line: None) as server:
+        async with SMTPServer(
+            ServerConfig(), policies=[injection], log=lambda line: None
+        ) as server:
             result = await send_to(server.address[1], recipients=["x@example.org", "y@example.org"])
             replies = [str(reply) for _, reply in result.replies]  # type: ignore[attr-defined]
             assert replies == ["421 4.7.0 Try again later"] * 2
@@ -151,12 +168,15 @@ def test_a_sender_with_raw_8bit_bytes_is_stored_as_sent_and_logged_printably(
 ) -> None:
     async def main() -> list[str]:
         lines: list[str] = []
-        async with SMTPServer(ServerConfig(), store=MaildirWriter(tmp_path),
-                              log=lines.append) as server:
+        async with SMTPServer(
+            ServerConfig(), store=MaildirWriter(tmp_path), log=lines.append
+        ) as server:
             reader, writer = await open_raw(server)
             await read_reply(reader)
-            writer.write(b'HELO c.test\r\nMAIL FROM:<"\xc3\xa9"@example.net>\r\n'
-                         b"RCPT TO:<b@example.org>\r\nDATA\r\n")
+            writer.write(
+                b'HELO c.test\r\nMAIL FROM:<"\xc3\xa9"@example.net>\r\n'
+                b"RCPT TO:<b@example.org>\r\nDATA\r\n"
+            )
             for _ in range(4):
                 await read_reply(reader)
             writer.write(b"Subject: x\r\n\r\nhi\r\n.\r\n")
@@ -193,8 +213,9 @@ def test_commands_pipelined_after_starttls_in_the_clear_are_discarded(tls) -> No
 
     async def main() -> None:
         lines: list[str] = []
-        async with SMTPServer(ServerConfig(hostname="mx.test"), ssl_context=server_context,
-                              log=lines.append) as server:
+        async with SMTPServer(
+            ServerConfig(hostname="mx.test"), ssl_context=server_context, log=lines.append
+        ) as server:
             reader, writer = await open_raw(server)
             await read_reply(reader)
             writer.write(b"EHLO c.test\r\n")
@@ -222,11 +243,16 @@ def test_client_and_server_deliver_over_starttls(tls, tmp_path: Path) -> None:
 
     async def main() -> None:
         store = MaildirWriter(tmp_path)
-        async with SMTPServer(ServerConfig(), ssl_context=server_context, store=store,
-                              log=lambda line: None) as server:
+        async with SMTPServer(
+            ServerConfig(), ssl_context=server_context, store=store, log=lambda line: None
+        ) as server:
             lines: list[str] = []
-            result = await send_to(server.address[1], starttls="require",
-                                   ssl_context=client_context_, transcript=lines.append)
+            result = await send_to(
+                server.address[1],
+                starttls="require",
+                ssl_context=client_context_,
+                transcript=lines.append,
+            )
             assert result.delivered == ("b@example.org",)  # type: ignore[attr-defined]
             assert any(line.startswith("-- TLS established: TLS") for line in lines)
             ehlos = [i for i, line in enumerate(lines) if line.startswith("C: EHLO")]
@@ -279,11 +305,13 @@ def test_client_lost_connection_gives_a_451_442_outcome() -> None:
 
 
 def test_client_refuses_data_smuggled_after_the_reply_to_starttls() -> None:
-    result = run(with_fake_server(injects_after_starttls,
-                                  lambda port: send_to(port, starttls="require")))
+    result = run(
+        with_fake_server(injects_after_starttls, lambda port: send_to(port, starttls="require"))
+    )
     reply = result.reply_for("b@example.org")  # type: ignore[attr-defined]
-    assert str(reply) == ("451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent data "
-                          "after its reply to STARTTLS")
+    assert str(reply) == (
+        "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent data after its reply to STARTTLS"
+    )
     assert result.error == str(reply)  # type: ignore[attr-defined]
 
 
@@ -292,7 +320,8 @@ def test_client_defers_for_a_peer_that_is_not_smtp() -> None:
     reply = result.reply_for("b@example.org")  # type: ignore[attr-defined]
     assert str(reply) == (
         "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent a malformed reply line: "
-        "'HTTP/1.1 400 Bad Request' while receiving the initial server greeting")
+        "'HTTP/1.1 400 Bad Request' while receiving the initial server greeting"
+    )
     assert result.delivered == ()  # type: ignore[attr-defined]
 
 
@@ -309,12 +338,14 @@ async def data_gets_250(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 
 def test_client_does_not_report_a_delivery_for_a_250_to_data() -> None:
     lines: list[str] = []
-    result = run(with_fake_server(data_gets_250,
-                                  lambda port: send_to(port, transcript=lines.append)))
+    result = run(
+        with_fake_server(data_gets_250, lambda port: send_to(port, transcript=lines.append))
+    )
     assert result.delivered == ()  # type: ignore[attr-defined]
     assert str(result.reply_for("b@example.org")) == (  # type: ignore[attr-defined]
         "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] said: 250 2.0.0 queued as FAKE "
-        "(in reply to DATA command)")
+        "(in reply to DATA command)"
+    )
     assert not any(line.startswith("C: <message") for line in lines)  # no content sent
     assert "C: QUIT" not in lines  # the connection is broken: closed without QUIT
 
@@ -334,17 +365,20 @@ def test_client_gives_up_on_an_endless_reply_line() -> None:
     result = run(with_fake_server(endless_line, lambda port: send_to(port)))
     assert str(result.reply_for("b@example.org")) == (  # type: ignore[attr-defined]
         "451 4.5.0 Protocol error: host 127.0.0.1[127.0.0.1] sent a reply line longer than "
-        "4096 octets (in reply to EHLO command)")
+        "4096 octets (in reply to EHLO command)"
+    )
 
 
 def test_client_tls_verification_failure_is_a_send_error(tls) -> None:
     server_context, _ = tls
 
     async def main() -> None:
-        async with SMTPServer(ServerConfig(), ssl_context=server_context,
-                              log=lambda line: None) as server:
-            await send_to(server.address[1], starttls="require",
-                          ssl_context=client_context())  # system store: not trusted
+        async with SMTPServer(
+            ServerConfig(), ssl_context=server_context, log=lambda line: None
+        ) as server:
+            await send_to(
+                server.address[1], starttls="require", ssl_context=client_context()
+            )  # system store: not trusted
 
     failed = r"TLS handshake with 127\.0\.0\.1:\d+ failed: .*CERTIFICATE"
     with pytest.raises(SendError, match=failed):
@@ -395,15 +429,21 @@ def test_server_with_local_recipients_stores_only_accepted_ones(tmp_path: Path) 
         lines: list[str] = []
         store = MaildirWriter(tmp_path)
         policies = [LocalRecipients(["example.org"], ["b@example.org"])]
-        async with SMTPServer(ServerConfig(), policies=policies, store=store,
-                              queue_ids=QueueIds(store.next_queue_number()),
-                              log=lines.append) as server:
+        async with SMTPServer(
+            ServerConfig(),
+            policies=policies,
+            store=store,
+            queue_ids=QueueIds(store.next_queue_number()),
+            log=lines.append,
+        ) as server:
             for _ in range(2):
-                result = await send_to(server.address[1],
-                                       recipients=["b@example.org", "z@example.org"])
+                result = await send_to(
+                    server.address[1], recipients=["b@example.org", "z@example.org"]
+                )
                 assert result.delivered == ("b@example.org",)  # type: ignore[attr-defined]
         assert sorted(p.name for p in tmp_path.glob("*.eml")) == [
-            "0000000001.eml", "0000000002.eml"
+            "0000000001.eml",
+            "0000000002.eml",
         ]
         accepted = [line for line in lines if re.match(r"[0-9A-F]{10}: ", line)]
         assert accepted[0].startswith("0000000001: from=<a@example.net>, to=<b@example.org>,")

@@ -16,10 +16,17 @@ from smtpsim.metrics.result import RunResult
 __all__ = ["at_times", "attempts_from", "run_model", "strings", "two_hosts"]
 
 
-def two_hosts(name: str, *, duration: str = "10min", out: Mapping[str, Any] | None = None,
-              mx: Mapping[str, Any] | None = None, traffic: Mapping[str, Any] | None = None,
-              dns: Mapping[str, Any] | None = None, latency: str = "5ms",
-              **sections: Any) -> str:
+def two_hosts(
+    name: str,
+    *,
+    duration: str = "10min",
+    out: Mapping[str, Any] | None = None,
+    mx: Mapping[str, Any] | None = None,
+    traffic: Mapping[str, Any] | None = None,
+    dns: Mapping[str, Any] | None = None,
+    latency: str = "5ms",
+    **sections: Any,
+) -> str:
     """The scenario most engine tests run, as YAML text: ``out``, an MTA for
     corp.example, and ``mx``, the MX of dest.example, each ``latency`` from the
     internet; flow ``t`` submits to ``out`` 2 KiB messages with one recipient at
@@ -29,16 +36,27 @@ def two_hosts(name: str, *, duration: str = "10min", out: Mapping[str, Any] | No
     scenario = {
         "name": name,
         "duration": duration,
-        "hosts": {"out": {"role": "mta", "accepts": ["corp.example"], **(out or {})},
-                  "mx": {"role": "mx", "accepts": ["dest.example"], **(mx or {})}},
-        "links": [{"between": ["out", "internet"], "latency": latency},
-                  {"between": ["mx", "internet"], "latency": latency}],
-        "dns": {"corp.example": {"mx": {"out": 10}}, "dest.example": {"mx": {"mx": 10}},
-                **(dns or {})},
-        "traffic": {"t": {"submit_to": "out", "size": "2KiB",
-                          "recipients": {"per_message": {"fixed": 1},
-                                         "domains": {"dest.example": 1}},
-                          **(traffic or {})}},
+        "hosts": {
+            "out": {"role": "mta", "accepts": ["corp.example"], **(out or {})},
+            "mx": {"role": "mx", "accepts": ["dest.example"], **(mx or {})},
+        },
+        "links": [
+            {"between": ["out", "internet"], "latency": latency},
+            {"between": ["mx", "internet"], "latency": latency},
+        ],
+        "dns": {
+            "corp.example": {"mx": {"out": 10}},
+            "dest.example": {"mx": {"mx": 10}},
+            **(dns or {}),
+        },
+        "traffic": {
+            "t": {
+                "submit_to": "out",
+                "size": "2KiB",
+                "recipients": {"per_message": {"fixed": 1}, "domains": {"dest.example": 1}},
+                **(traffic or {}),
+            }
+        },
         **sections,
     }
     return yaml.safe_dump(scenario, sort_keys=False)

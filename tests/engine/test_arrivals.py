@@ -49,18 +49,35 @@ def _counts(profile, start: float, stop: float, edges: list[float]) -> np.ndarra
     return np.array(rows)
 
 
-@pytest.mark.parametrize(("rate", "start", "stop", "edges"), [
-    ("2/s", 0.0, 600.0, [0.0, 300.0, 600.0]),
-    ("{piecewise: [{at: 0, rate: 0.5/s}, {at: 150s, rate: 3/s}, {at: 300s, rate: 0},"
-     " {at: 450s, rate: 1/s}]}", 0.0, 600.0, [0.0, 150.0, 300.0, 450.0, 600.0]),
-    # a window that starts and ends inside steps
-    ("{piecewise: [{at: 0, rate: 0.5/s}, {at: 150s, rate: 3/s}]}", 100.0, 400.0,
-     [100.0, 150.0, 275.0, 400.0]),
-    ("{diurnal: {peak: 0.05/s, trough: 0.005/s, peak_at: '10:00'}}", 0.0, 86400.0,
-     [0.0, 21600.0, 43200.0, 64800.0, 86400.0]),
-])
+@pytest.mark.parametrize(
+    ("rate", "start", "stop", "edges"),
+    [
+        ("2/s", 0.0, 600.0, [0.0, 300.0, 600.0]),
+        (
+            "{piecewise: [{at: 0, rate: 0.5/s}, {at: 150s, rate: 3/s}, {at: 300s, rate: 0},"
+            " {at: 450s, rate: 1/s}]}",
+            0.0,
+            600.0,
+            [0.0, 150.0, 300.0, 450.0, 600.0],
+        ),
+        # a window that starts and ends inside steps
+        (
+            "{piecewise: [{at: 0, rate: 0.5/s}, {at: 150s, rate: 3/s}]}",
+            100.0,
+            400.0,
+            [100.0, 150.0, 275.0, 400.0],
+        ),
+        (
+            "{diurnal: {peak: 0.05/s, trough: 0.005/s, peak_at: '10:00'}}",
+            0.0,
+            86400.0,
+            [0.0, 21600.0, 43200.0, 64800.0, 86400.0],
+        ),
+    ],
+)
 def test_thinning_gives_the_expected_count_in_every_window(
-        rate: str, start: float, stop: float, edges: list[float]) -> None:
+    rate: str, start: float, stop: float, edges: list[float]
+) -> None:
     profile = _profile(rate)
     counts = _counts(profile, start, stop, edges)
     for k, (lo, hi) in enumerate(itertools.pairwise(edges)):

@@ -13,32 +13,38 @@ from smtpsim.scenario import load_scenario
 from smtpsim.scenario.feedback import ConcurrencyFeedback, parse_feedback
 
 
-@pytest.mark.parametrize(("text", "base", "scale"), [
-    ("1", 1.0, ""),
-    (1, 1.0, ""),
-    (0.25, 0.25, ""),
-    ("1/4", 0.25, ""),
-    (" 1 / 8 ", 0.125, ""),
-    ("0", 0.0, ""),
-    ("1/concurrency", 1.0, "concurrency"),
-    ("0.5/concurrency", 0.5, "concurrency"),
-    ("1/sqrt_concurrency", 1.0, "sqrt_concurrency"),
-])
+@pytest.mark.parametrize(
+    ("text", "base", "scale"),
+    [
+        ("1", 1.0, ""),
+        (1, 1.0, ""),
+        (0.25, 0.25, ""),
+        ("1/4", 0.25, ""),
+        (" 1 / 8 ", 0.125, ""),
+        ("0", 0.0, ""),
+        ("1/concurrency", 1.0, "concurrency"),
+        ("0.5/concurrency", 0.5, "concurrency"),
+        ("1/sqrt_concurrency", 1.0, "sqrt_concurrency"),
+    ],
+)
 def test_parse_feedback_forms(text, base: float, scale: str) -> None:
     fb = parse_feedback(text)
     assert fb == ConcurrencyFeedback(base, scale)  # type: ignore[arg-type]
     assert parse_feedback(str(fb)) == fb  # the written form reads back
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("2", "from 0 to 1"),
-    ("3/2", "from 0 to 1"),
-    ("1/0", "divisor must be positive"),
-    ("1/sqrt(concurrency)", "1/sqrt_concurrency"),
-    ("1/N", "1/concurrency"),
-    ("fast", "expected a feedback"),
-    (True, "expected a feedback"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("2", "from 0 to 1"),
+        ("3/2", "from 0 to 1"),
+        ("1/0", "divisor must be positive"),
+        ("1/sqrt(concurrency)", "1/sqrt_concurrency"),
+        ("1/N", "1/concurrency"),
+        ("fast", "expected a feedback"),
+        (True, "expected a feedback"),
+    ],
+)
 def test_parse_feedback_refuses_with_a_reason(text, words: str) -> None:
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
         parse_feedback(text)
@@ -60,23 +66,38 @@ hosts:
 dns:
   corp.example: {mx: {out: 10}}
 """
-    s = load_scenario(base.replace("POSTFIX", "{default_destination_concurrency_positive_"
-                                   "feedback: 1/concurrency}"))
+    s = load_scenario(
+        base.replace(
+            "POSTFIX", "{default_destination_concurrency_positive_feedback: 1/concurrency}"
+        )
+    )
     p = s.hosts["out"].postfix
     assert p.default_destination_concurrency_positive_feedback == ConcurrencyFeedback(
-        1.0, "concurrency")
+        1.0, "concurrency"
+    )
     assert p.default_destination_concurrency_negative_feedback == ConcurrencyFeedback(1.0)
     dumped = s.model_dump(mode="json")["hosts"]["out"]["postfix"]
     assert dumped["default_destination_concurrency_positive_feedback"] == "1/concurrency"
     with pytest.raises(Exception, match="default_destination_concurrency_negative_feedback"):
-        load_scenario(base.replace("POSTFIX", "{default_destination_concurrency_negative_"
-                                   "feedback: 1/sqrt(concurrency)}"))
+        load_scenario(
+            base.replace(
+                "POSTFIX",
+                "{default_destination_concurrency_negative_feedback: 1/sqrt(concurrency)}",
+            )
+        )
 
 
-def rules(positive: str = "1", negative: str = "1", *, initial: int = 5, limit: int = 20,
-          cohort_limit: float = 1.0) -> WindowRules:
-    return WindowRules(initial, limit, parse_feedback(positive), parse_feedback(negative),
-                       cohort_limit)
+def rules(
+    positive: str = "1",
+    negative: str = "1",
+    *,
+    initial: int = 5,
+    limit: int = 20,
+    cohort_limit: float = 1.0,
+) -> WindowRules:
+    return WindowRules(
+        initial, limit, parse_feedback(positive), parse_feedback(negative), cohort_limit
+    )
 
 
 def test_positive_feedback_one_grows_by_one_per_delivery_up_to_the_limit() -> None:
@@ -105,8 +126,10 @@ def test_positive_one_over_n_steps_at_the_end_of_a_pseudo_cohort() -> None:
         steps.append((k, w.window))
     # 5 deliveries of 1/5 make the first step, then 6 of 1/6
     previous = [(0, 5), *steps[:-1]]
-    assert [k for (k, win), (_, prev) in zip(steps, previous, strict=True)
-            if win != prev] == [5, 11]
+    assert [k for (k, win), (_, prev) in zip(steps, previous, strict=True) if win != prev] == [
+        5,
+        11,
+    ]
 
 
 def test_negative_feedback_one_drops_two_then_one_and_dies_after_a_pseudo_cohort() -> None:
@@ -121,8 +144,7 @@ def test_negative_feedback_one_drops_two_then_one_and_dies_after_a_pseudo_cohort
 
 
 def test_negative_one_over_n_drops_one_at_the_start_of_its_cycle() -> None:
-    w = ConcurrencyWindow(rules("1/concurrency", "1/concurrency", initial=20,
-                                cohort_limit=0))
+    w = ConcurrencyWindow(rules("1/concurrency", "1/concurrency", initial=20, cohort_limit=0))
     windows = []
     for _ in range(25):
         w.negative()

@@ -10,8 +10,9 @@ from engine_helpers import at_times, attempts_from, run_model, strings, two_host
 MINIMAL_BACKOFF = 300.0
 INITIAL_CONCURRENCY = 5
 
-SCENARIO = two_hosts("dead-destination", duration="20min",
-                     traffic={"rate": "0.2/s", "stop": "10min"})
+SCENARIO = two_hosts(
+    "dead-destination", duration="20min", traffic={"rate": "0.2/s", "stop": "10min"}
+)
 
 
 def failures_until_dead(concurrency: int, cohort_limit: float = 1.0) -> int:
@@ -39,8 +40,9 @@ def _mx_down_until(t: float):
 
     def setup(model):
         link = model.link("mx", "internet")
-        at_times(model, (0, lambda: setattr(link, "up", False)),
-                 (t, lambda: setattr(link, "up", True)))
+        at_times(
+            model, (0, lambda: setattr(link, "up", False)), (t, lambda: setattr(link, "up", True))
+        )
 
     return setup
 
@@ -90,7 +92,8 @@ def test_dead_destination_is_suspended_then_revived() -> None:
 def test_suspended_mail_reports_the_reason() -> None:
     # with maximal_queue_lifetime 0 a deferral is final, so its reason shows up
     _, result = run_model(
-        SCENARIO, setup=_mx_down_until(100.0),
+        SCENARIO,
+        setup=_mx_down_until(100.0),
         overrides=["hosts.out.postfix.maximal_queue_lifetime=0s"],
     )
     att = attempts_from(result, "out")
@@ -109,7 +112,8 @@ def test_many_messages_due_while_the_destination_is_dead() -> None:
     messages for the dead destination are due at once, and each is deferred again
     without a connection. The run must go on, and deliver all once the MX is back."""
     _, result = run_model(
-        SCENARIO, setup=_mx_down_until(2400.0),
+        SCENARIO,
+        setup=_mx_down_until(2400.0),
         overrides=["traffic.t.rate=1/s", "traffic.t.stop=20min", "duration=2h"],
     )
     rcpts = result.recipients
@@ -122,10 +126,16 @@ def test_many_messages_due_while_the_destination_is_dead() -> None:
 ANVIL = two_hosts(
     "dead-by-421",
     out={"postfix": {"maximal_queue_lifetime": 0, "default_destination_recipient_limit": 2}},
-    mx={"mailboxes": 100000, "processing": {"end_of_data": "5s"},
-        "policies": [{"rate_limit": {"connections": 1}}]},
-    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}, {"at": "60s", "messages": 1}],
-             "recipients": {"per_message": {"fixed": 100}, "domains": {"dest.example": 1}}},
+    mx={
+        "mailboxes": 100000,
+        "processing": {"end_of_data": "5s"},
+        "policies": [{"rate_limit": {"connections": 1}}],
+    },
+    traffic={
+        "rate": 0,
+        "bursts": [{"at": "10s", "messages": 1}, {"at": "60s", "messages": 1}],
+        "recipients": {"per_message": {"fixed": 100}, "domains": {"dest.example": 1}},
+    },
 )
 
 
@@ -158,5 +168,7 @@ def test_421_greetings_are_site_failures_that_kill_the_destination() -> None:
     assert str(first_try["phase"]) != "qmgr" and first_try["t_start"] < 61
     assert (second["outcome"].astype(str) == "sent").any()
     reasons = result.recipients[result.recipients["status"].astype(str) == "expired"]["reply"]
-    assert reasons.str.contains("delivery temporarily suspended: host mx.sim.example"
-                                r"\[[0-9.]+\] refused to talk to me: 421 4.7.0").any()
+    assert reasons.str.contains(
+        "delivery temporarily suspended: host mx.sim.example"
+        r"\[[0-9.]+\] refused to talk to me: 421 4.7.0"
+    ).any()

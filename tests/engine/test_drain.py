@@ -41,8 +41,11 @@ def test_a_drained_run_empties_every_queue(pair) -> None:
     assert np.isfinite(drained.recipients["t_final"]).all()
     # every host's active and deferred queue ends at 0
     levels = drained.levels[drained.levels["metric"].astype(str).isin(["active", "deferred"])]
-    last = levels.sort_values("t", kind="stable").groupby(
-        ["host", "metric"], observed=True)["value"].last()
+    last = (
+        levels.sort_values("t", kind="stable")
+        .groupby(["host", "metric"], observed=True)["value"]
+        .last()
+    )
     assert (last == 0).all()
     meta = drained.meta
     assert meta["drain"] is True and meta["until_s"] == END
@@ -50,11 +53,18 @@ def test_a_drained_run_empties_every_queue(pair) -> None:
     assert meta["drained_at_s"] == pytest.approx(float(drained.recipients["t_final"].max()))
     s = drained.summary()
     assert s["pending_rate"] == 0.0 and s["warnings"] == []
-    assert s["run"] == {"end_s": meta["sim_time_s"], "traffic_end_s": END, "drain": True,
-                        "drain_limit_s": 864000.0, "drained": True,
-                        "drained_at_s": meta["drained_at_s"], "pending_at_end": 0}
-    assert s["delivery_ratio"] + s["bounce_rate"] + s["expired_rate"] + s["lost_rate"] == \
-        pytest.approx(1.0)
+    assert s["run"] == {
+        "end_s": meta["sim_time_s"],
+        "traffic_end_s": END,
+        "drain": True,
+        "drain_limit_s": 864000.0,
+        "drained": True,
+        "drained_at_s": meta["drained_at_s"],
+        "pending_at_end": 0,
+    }
+    assert s["delivery_ratio"] + s["bounce_rate"] + s["expired_rate"] + s[
+        "lost_rate"
+    ] == pytest.approx(1.0)
     assert s["expired_rate"] > 0  # mail for smallorg expired at out during the drain
 
 
@@ -64,10 +74,9 @@ def test_no_arrival_after_the_end_and_the_same_run_before_it(pair) -> None:
     assert submitted["t_submit"].max() < END
     # up to the end a drained run is the plain run: same messages, same attempts
     flows = plain.messages[plain.messages["origin"].astype(str) != "bounce"]
-    pd.testing.assert_frame_equal(flows.reset_index(drop=True),
-                                  submitted.reset_index(drop=True))
+    pd.testing.assert_frame_equal(flows.reset_index(drop=True), submitted.reset_index(drop=True))
     # (the plain run's attempts table is the start of the drained one's)
-    pd.testing.assert_frame_equal(drained.attempts.iloc[:len(plain.attempts)], plain.attempts)
+    pd.testing.assert_frame_equal(drained.attempts.iloc[: len(plain.attempts)], plain.attempts)
     # the queue metrics keep the traffic window [warm-up, end]: equal with and without
     a, b = run_metrics(plain), run_metrics(drained)
     assert a["mean_queue"] == pytest.approx(b["mean_queue"])
@@ -78,9 +87,12 @@ def test_no_arrival_after_the_end_and_the_same_run_before_it(pair) -> None:
 
 def test_the_drain_stops_at_its_limit_and_says_so() -> None:
     # mx-small down for two hours, a lifetime of 5 days: its mail cannot settle in 1 min
-    result = run("incidents=[{host_down: {host: mx-small, mode: refuse}, at: 3min, "
-                 "for: 2h}]", "hosts.out.postfix.maximal_queue_lifetime=5d",
-                 "simulation.drain_limit=1min", drain=True)
+    result = run(
+        "incidents=[{host_down: {host: mx-small, mode: refuse}, at: 3min, for: 2h}]",
+        "hosts.out.postfix.maximal_queue_lifetime=5d",
+        "simulation.drain_limit=1min",
+        drain=True,
+    )
     meta = result.meta
     assert meta["drained_at_s"] is None and meta["sim_time_s"] == END + 60.0
     s = result.summary()

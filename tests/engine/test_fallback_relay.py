@@ -38,8 +38,11 @@ traffic:
 def test_fallback_relay_takes_mail_the_mx_cannot() -> None:
     def setup(model):
         link = model.link("mx", "internet")  # unreachable: connections time out
-        at_times(model, (50, lambda: setattr(link, "up", False)),
-                 (200, lambda: setattr(link, "up", True)))
+        at_times(
+            model,
+            (50, lambda: setattr(link, "up", False)),
+            (200, lambda: setattr(link, "up", True)),
+        )
 
     _, result = run_model(SCENARIO, setup=setup)
     att = attempts_from(result, "out")

@@ -48,8 +48,10 @@ def test_implicit_mx_delivers_to_the_domains_address() -> None:
     _, result = run_model(_unchecked(SCENARIO))
     rcpts = result.recipients
     att = attempts_from(result, "out")
-    by_domain = {d: rcpts[rcpts["domain"].astype(str) == d]
-                 for d in ("tiny.example", "small.example", "nowhere.example")}
+    by_domain = {
+        d: rcpts[rcpts["domain"].astype(str) == d]
+        for d in ("tiny.example", "small.example", "nowhere.example")
+    }
     assert all(len(rows) >= 2 for rows in by_domain.values())
     for domain, host in (("tiny.example", "tiny"), ("small.example", "small")):
         rows = by_domain[domain]

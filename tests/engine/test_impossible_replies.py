@@ -21,8 +21,9 @@ import smtpsim
 MX1 = "mx1.sim.example[198.18.0.2]"
 
 
-def scenario(phase: str, reply: str, *, until: str = "1h", lifetime: str = "15min",
-             wire: bool = False) -> str:
+def scenario(
+    phase: str, reply: str, *, until: str = "1h", lifetime: str = "15min", wire: bool = False
+) -> str:
     """out sends two messages of two recipients each to solo.example (mx1 only)."""
     return f"""
 name: impossible-replies
@@ -64,13 +65,18 @@ CASES = [
     ("data", "250 2.0.0 ok", "said: 250 2.0.0 ok (in reply to DATA command)", "data"),
     ("mail", "354 go ahead", "said: 354 go ahead (in reply to MAIL FROM command)", "mail"),
     ("connect", "354 hello", "refused to talk to me: 354 hello", "greeting"),
-    ("end-of-data", "354 once more",
-     "said: 354 once more (in reply to end of DATA command)", "content"),
+    (
+        "end-of-data",
+        "354 once more",
+        "said: 354 once more (in reply to end of DATA command)",
+        "content",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("phase", "reply", "words", "where"), CASES,
-                         ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    ("phase", "reply", "words", "where"), CASES, ids=[case[0] for case in CASES]
+)
 def test_an_impossible_reply_is_a_deferral_never_a_delivery(phase, reply, words, where):
     result = run(scenario(phase, reply))
     out = attempts_from(result, "out")
@@ -113,8 +119,16 @@ def test_wire_mode_records_the_same() -> None:
 def test_the_maillog_says_protocol_error_in_postfix_words() -> None:
     from smtpsim.metrics.maillog import maillog_lines
 
-    lines = [line for line in maillog_lines(run(scenario("data", "250 2.0.0 ok")))
-             if "postfix/smtp[" in line and "status=deferred" in line]
+    lines = [
+        line
+        for line in maillog_lines(run(scenario("data", "250 2.0.0 ok")))
+        if "postfix/smtp[" in line and "status=deferred" in line
+    ]
     assert lines
-    assert all(line.endswith(f"dsn=4.5.0, status=deferred (Protocol error: host {MX1} said: "
-                             "250 2.0.0 ok (in reply to DATA command))") for line in lines)
+    assert all(
+        line.endswith(
+            f"dsn=4.5.0, status=deferred (Protocol error: host {MX1} said: "
+            "250 2.0.0 ok (in reply to DATA command))"
+        )
+        for line in lines
+    )

@@ -16,6 +16,7 @@ CONNECT_TIMEOUT = 30.0
 CRASH = (600.0, 700.0)
 LINK_BACK = 1500.0
 
+
 # out's next hop is unreachable from 200 s, so a queue builds up at out; out crashes
 # at 600 s and restarts at 700 s; the link comes back at 1500 s.
 def queued(queue: str) -> str:
@@ -23,13 +24,20 @@ def queued(queue: str) -> str:
     crashes at 600 s (``queue``: lost or kept) and restarts at 700 s; the link comes
     back at 1500 s."""
     return two_hosts(
-        "crash", duration="2h",
-        traffic={"rate": "0.1/s", "stop": "20min",
-                 "recipients": {"per_message": {"mean": 1.5}, "domains": {"dest.example": 1}}},
+        "crash",
+        duration="2h",
+        traffic={
+            "rate": "0.1/s",
+            "stop": "20min",
+            "recipients": {"per_message": {"mean": 1.5}, "domains": {"dest.example": 1}},
+        },
         incidents=[
             {"link_down": ["mx", "internet"], "at": "200s", "until": f"{LINK_BACK:g}s"},
-            {"host_crash": {"host": "out", "queue": queue}, "at": f"{CRASH[0]:g}s",
-             "until": f"{CRASH[1]:g}s"},
+            {
+                "host_crash": {"host": "out", "queue": queue},
+                "at": f"{CRASH[0]:g}s",
+                "until": f"{CRASH[1]:g}s",
+            },
         ],
     )
 
@@ -47,7 +55,8 @@ def held_at_crash(result, host: str, t: float) -> set[tuple[int, str]]:
     came = sent[(sent["peer"].astype(str) == host) & (sent["t_end"] <= t)]
     left = sent[(sent["host"].astype(str) == host) & (sent["t_end"] <= t)]
     return set(zip(came["msg_id"], came["rcpt"], strict=True)) - set(
-        zip(left["msg_id"], left["rcpt"], strict=True))
+        zip(left["msg_id"], left["rcpt"], strict=True)
+    )
 
 
 def keys(frame) -> set[tuple[int, str]]:
@@ -57,14 +66,17 @@ def keys(frame) -> set[tuple[int, str]]:
 def test_crash_with_queue_lost_loses_exactly_what_was_queued() -> None:
     result = run(queued("lost"))
     assert [(w["kind"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
-        ("link_down", 200.0, LINK_BACK), ("host_crash", *CRASH)]
+        ("link_down", 200.0, LINK_BACK),
+        ("host_crash", *CRASH),
+    ]
     held = held_at_crash(result, "out", CRASH[0])
     assert len(held) > 40
     # the queue at out: recipients deferred there before the crash (and not yet
     # delivered) are all in it; the others were in an attempt under way
     out = attempts_from(result, "out")
-    deferred_before = keys(out[(out["outcome"].astype(str) == "deferred")
-                               & (out["t_end"] <= CRASH[0])])
+    deferred_before = keys(
+        out[(out["outcome"].astype(str) == "deferred") & (out["t_end"] <= CRASH[0])]
+    )
     assert deferred_before <= held
     assert len(held - deferred_before) <= 5  # arrived in the last connect timeout
 
@@ -126,13 +138,20 @@ def cut_sessions(queue: str) -> str:
     """mx takes 20 s after the final dot and crashes (``queue``: lost or kept) from
     600 s to 700 s, while sessions are under way."""
     return two_hosts(
-        "crash-cut", duration="1h", mx={"processing": {"end_of_data": "20s"}},
-        traffic={"rate": 0,
-                 "bursts": [{"at": "550s", "messages": 1}, {"at": "590s", "messages": 3},
-                            {"at": "620s", "messages": 1}, {"at": "800s", "messages": 1}],
-                 "recipients": {"per_message": {"fixed": 2}, "domains": {"dest.example": 1}}},
-        incidents=[{"host_crash": {"host": "mx", "queue": queue}, "at": "600s",
-                    "until": "700s"}],
+        "crash-cut",
+        duration="1h",
+        mx={"processing": {"end_of_data": "20s"}},
+        traffic={
+            "rate": 0,
+            "bursts": [
+                {"at": "550s", "messages": 1},
+                {"at": "590s", "messages": 3},
+                {"at": "620s", "messages": 1},
+                {"at": "800s", "messages": 1},
+            ],
+            "recipients": {"per_message": {"fixed": 2}, "domains": {"dest.example": 1}},
+        },
+        incidents=[{"host_crash": {"host": "mx", "queue": queue}, "at": "600s", "until": "700s"}],
     )
 
 
@@ -165,8 +184,10 @@ def test_sessions_into_a_crashing_server_are_cut_and_retried(queue: str) -> None
     assert len(suspended) == 4  # the messages of 620 s and 800 s
     assert ((suspended["t_start"] >= t_dead) & (suspended["t_start"] < t_dead + 300)).all()
     # sessions that ended before the crash, or began after the restart, are untouched
-    fine = out[((out["t_end"] <= CRASH[0]) | (out["t_start"] >= CRASH[1]))
-               & (out["phase"].astype(str) != "qmgr")]
+    fine = out[
+        ((out["t_end"] <= CRASH[0]) | (out["t_start"] >= CRASH[1]))
+        & (out["phase"].astype(str) != "qmgr")
+    ]
     assert (fine["outcome"].astype(str) == "sent").all()
     # every recipient cut or refused was retried after the restart and delivered
     retried = out[out["t_start"] >= CRASH[1]]

@@ -62,12 +62,12 @@ incidents:
 """
 
 
-@pytest.mark.parametrize(("mode", "cost"), [("servfail", DNS_MISS),
-                                            ("timeout", RESOLVER_TIMEOUT)])
+@pytest.mark.parametrize(("mode", "cost"), [("servfail", DNS_MISS), ("timeout", RESOLVER_TIMEOUT)])
 def test_dns_failure_defers_lookups_whose_answer_is_not_cached(mode: str, cost: float) -> None:
     result = run(failure_scenario(mode, "60s"))
-    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] \
-        == [("dns_failure", "dest.example", *FAILING)]
+    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
+        ("dns_failure", "dest.example", *FAILING)
+    ]
     out = attempts_from(result, "out")
     failed = out[out["outcome"].astype(str) == "deferred"]
     # only the message of 400 s: the one of 310 s still had the answer fetched at 280 s
@@ -75,7 +75,11 @@ def test_dns_failure_defers_lookups_whose_answer_is_not_cached(mode: str, cost: 
     row = failed.iloc[0]
     assert 400 < row["t_start"] < 401
     assert (row["code"], str(row["dsn"]), str(row["peer"]), str(row["phase"])) == (
-        451, "4.4.3", "none", "dns")
+        451,
+        "4.4.3",
+        "none",
+        "dns",
+    )
     assert row["t_end"] - row["t_start"] == pytest.approx(cost)
     # every other attempt got through
     sent = out[out["outcome"].astype(str) == "sent"]
@@ -141,7 +145,8 @@ incidents:
 def test_dns_change_is_seen_when_the_cached_answer_expires() -> None:
     result = run(DNS_CHANGE)
     assert [(w["kind"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
-        ("dns_change", CHANGE_AT, 1800.0)]
+        ("dns_change", CHANGE_AT, 1800.0)
+    ]
     out = attempts_from(result, "out")
     assert len(out) == len(CHANGE_MESSAGES)
     assert (out["outcome"].astype(str) == "sent").all()
@@ -162,7 +167,7 @@ def test_dns_change_is_seen_when_the_cached_answer_expires() -> None:
     assert peers == expected
 
     switch = t[peers.index("mx2")]
-    assert (t[:peers.index("mx2")] < switch).all() and "mx1" not in peers[peers.index("mx2"):]
+    assert (t[: peers.index("mx2")] < switch).all() and "mx1" not in peers[peers.index("mx2") :]
     assert all(p == "mx1" for p, s in zip(peers, t, strict=True) if s < CHANGE_AT)
     # the old answer kept serving after the change, for at most its TTL: the answer
     # fetched at 330 s serves until 630 s, the lookup at 650 s sees mx2
@@ -170,8 +175,7 @@ def test_dns_change_is_seen_when_the_cached_answer_expires() -> None:
     assert len(kept) == 6, "the cached answer was not used after the change"
     assert max(kept) < CHANGE_AT + TTL
     assert 650 < switch < 651
-    assert all(p == "mx2" for p, s in zip(peers, t, strict=True)
-               if s > CHANGE_AT + TTL + DNS_MISS)
+    assert all(p == "mx2" for p, s in zip(peers, t, strict=True) if s > CHANGE_AT + TTL + DNS_MISS)
     assert (result.recipients["status"].astype(str) == "delivered").all()
 
 
@@ -205,22 +209,27 @@ incidents:
 
 def test_dnsbl_listings_follow_their_windows() -> None:
     result = run(DNSBL)
-    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] \
-        == [("dnsbl_list", "zen.dnsbl.example", 100.0, 300.0),
-            ("dnsbl_delist", "zen.dnsbl.example", 150.0, 200.0),
-            *[("dnsbl_list", "zen.dnsbl.example", 120.0 * k, 120.0 * k + 30) for k in range(5)]]
+    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
+        ("dnsbl_list", "zen.dnsbl.example", 100.0, 300.0),
+        ("dnsbl_delist", "zen.dnsbl.example", 150.0, 200.0),
+        *[("dnsbl_list", "zen.dnsbl.example", 120.0 * k, 120.0 * k + 30) for k in range(5)],
+    ]
 
     seen: list[tuple[float, bool, bool, bool]] = []
 
     def probe(model, t):
         zones = model.zones
-        return lambda: seen.append((t, zones.dnsbl_listed("zen.dnsbl.example", "192.0.2.20"),
-                                    zones.dnsbl_listed("zen.dnsbl.example", "198.51.100.7"),
-                                    zones.dnsbl_listed("zen.dnsbl.example", "203.0.113.1")))
+        return lambda: seen.append(
+            (
+                t,
+                zones.dnsbl_listed("zen.dnsbl.example", "192.0.2.20"),
+                zones.dnsbl_listed("zen.dnsbl.example", "198.51.100.7"),
+                zones.dnsbl_listed("zen.dnsbl.example", "203.0.113.1"),
+            )
+        )
 
     times = [50.0, 120.5, 170.0, 250.0, 350.0, 245.0, 500.0]
-    _, _ = run_model(DNSBL, setup=lambda m: at_times(m, *[(t, probe(m, t))
-                                                          for t in sorted(times)]))
+    _, _ = run_model(DNSBL, setup=lambda m: at_times(m, *[(t, probe(m, t)) for t in sorted(times)]))
     listed = {t: (a, b, c) for t, a, b, c in seen}
     assert listed == {
         50.0: (False, False, False),

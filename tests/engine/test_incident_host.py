@@ -30,10 +30,17 @@ def inside(frame: pd.DataFrame, start: float, end: float) -> pd.Series:
     return (frame["t_start"] >= start) & (frame["t_start"] < end)
 
 
-def scenario(domain: str, incident: str, *, mx1: str = "", out: str = "",
-             bursts: str = "[{at: 50s, messages: 3, over: 20s}, {at: 150s, messages: 3, "
-             "over: 20s}, {at: 400s, messages: 3, over: 20s}]", rate: str = "0",
-             stop: str = "30min") -> str:
+def scenario(
+    domain: str,
+    incident: str,
+    *,
+    mx1: str = "",
+    out: str = "",
+    bursts: str = "[{at: 50s, messages: 3, over: 20s}, {at: 150s, messages: 3, "
+    "over: 20s}, {at: 400s, messages: 3, over: 20s}]",
+    rate: str = "0",
+    stop: str = "30min",
+) -> str:
     """out sends to ``domain``: dest.example (mx1, backup mx2) or solo.example (mx1
     only); three messages before, inside and after the window by default."""
     return f"""
@@ -73,8 +80,9 @@ def window_of(result) -> tuple[float, float]:
 
 
 def test_host_down_refuse_sends_to_the_backup_after_one_round_trip() -> None:
-    result = run(scenario("dest.example", "{host_down: {host: mx1, mode: refuse}, "
-                          "at: 100s, for: 200s}"))
+    result = run(
+        scenario("dest.example", "{host_down: {host: mx1, mode: refuse}, at: 100s, for: 200s}")
+    )
     assert window_of(result) == WINDOW
     out = attempts_from(result, "out")
     assert len(out) == 9 and (out["outcome"].astype(str) == "sent").all()
@@ -90,8 +98,9 @@ def test_host_down_refuse_sends_to_the_backup_after_one_round_trip() -> None:
 
 
 def test_host_down_blackhole_sends_to_the_backup_after_the_helo_timeout() -> None:
-    result = run(scenario("dest.example", "{host_down: {host: mx1, mode: blackhole}, "
-                          "at: 100s, for: 200s}"))
+    result = run(
+        scenario("dest.example", "{host_down: {host: mx1, mode: blackhole}, at: 100s, for: 200s}")
+    )
     out = attempts_from(result, "out")
     assert len(out) == 9 and (out["outcome"].astype(str) == "sent").all()
     to_backup = out[out["peer"].astype(str) == "mx2"]
@@ -106,16 +115,21 @@ def test_host_down_blackhole_sends_to_the_backup_after_the_helo_timeout() -> Non
     assert (result.recipients["status"].astype(str) == "delivered").all()
 
 
-@pytest.mark.parametrize(("mode", "dsn", "cost"), [("refuse", "4.4.1", RTT),
-                                                   ("blackhole", "4.4.2", RTT + HELO_TIMEOUT)])
+@pytest.mark.parametrize(
+    ("mode", "dsn", "cost"), [("refuse", "4.4.1", RTT), ("blackhole", "4.4.2", RTT + HELO_TIMEOUT)]
+)
 def test_host_down_without_a_backup_defers(mode: str, dsn: str, cost: float) -> None:
     # Three site failures in a row at window 5 make solo.example dead for
     # minimal_backoff_time (qmgr_queue_throttle: windows 5, 3, 2): the last burst
     # comes after that, so that it is tried, not suspended.
-    result = run(scenario("solo.example", f"{{host_down: {{host: mx1, mode: {mode}}}, "
-                          "at: 100s, for: 200s}",
-                          bursts="[{at: 50s, messages: 3, over: 20s}, {at: 150s, messages: 3, "
-                          "over: 20s}, {at: 800s, messages: 3, over: 20s}]"))
+    result = run(
+        scenario(
+            "solo.example",
+            f"{{host_down: {{host: mx1, mode: {mode}}}, at: 100s, for: 200s}}",
+            bursts="[{at: 50s, messages: 3, over: 20s}, {at: 150s, messages: 3, "
+            "over: 20s}, {at: 800s, messages: 3, over: 20s}]",
+        )
+    )
     out = attempts_from(result, "out")
     within = inside(out, *WINDOW)
     assert within.sum() == 3
@@ -144,13 +158,15 @@ def test_host_slow_multiplies_the_processing_times() -> None:
     (factor - 1) times the server's processing more: the greeting, EHLO, MAIL, RCPT,
     DATA and the end of data."""
     times = "[" + ", ".join(f"{{at: {20 + 40 * k}s, messages: 1}}" for k in range(10)) + "]"
-    result = run(scenario(
-        "solo.example", f"{{host_slow: {{host: mx1, factor: {SLOW_FACTOR:g}}}, "
-        "at: 100s, for: 200s}",
-        mx1=f", processing: {{greeting: {GREETING}s, command: {COMMAND}s, "
+    result = run(
+        scenario(
+            "solo.example",
+            f"{{host_slow: {{host: mx1, factor: {SLOW_FACTOR:g}}}, at: 100s, for: 200s}}",
+            mx1=f", processing: {{greeting: {GREETING}s, command: {COMMAND}s, "
             f"end_of_data: {END_OF_DATA}s}}",
-        bursts=times,
-    ))
+            bursts=times,
+        )
+    )
     out = attempts_from(result, "out")
     assert len(out) == 10 and (out["outcome"].astype(str) == "sent").all()
     took = out["t_end"] - out["t_start"]
@@ -159,20 +175,29 @@ def test_host_slow_multiplies_the_processing_times() -> None:
     base = took[~within]
     assert base.max() - base.min() < 1e-9
     processing = GREETING + 4 * COMMAND + END_OF_DATA
-    np.testing.assert_allclose((took[within] - base.min()).to_numpy(),
-                               (SLOW_FACTOR - 1) * processing, rtol=1e-9)
+    np.testing.assert_allclose(
+        (took[within] - base.min()).to_numpy(), (SLOW_FACTOR - 1) * processing, rtol=1e-9
+    )
     # the end of data alone: (factor - 1) x 2 s more of xfer_s
     xfer = out["xfer_s"]
-    np.testing.assert_allclose((xfer[within] - xfer[~within].min()).to_numpy(),
-                               (SLOW_FACTOR - 1) * (END_OF_DATA + 3 * COMMAND), rtol=1e-9)
+    np.testing.assert_allclose(
+        (xfer[within] - xfer[~within].min()).to_numpy(),
+        (SLOW_FACTOR - 1) * (END_OF_DATA + 3 * COMMAND),
+        rtol=1e-9,
+    )
 
 
 # --- server_errors and disk_full --------------------------------------------------------------
 
 
 def test_server_errors_with_probability_one() -> None:
-    result = run(scenario("solo.example", "{server_errors: {host: mx1, phase: rcpt, "
-                          "reply: '421 4.7.0 Try again later'}, at: 100s, for: 200s}"))
+    result = run(
+        scenario(
+            "solo.example",
+            "{server_errors: {host: mx1, phase: rcpt, "
+            "reply: '421 4.7.0 Try again later'}, at: 100s, for: 200s}",
+        )
+    )
     out = attempts_from(result, "out")
     within = inside(out, *WINDOW)
     assert within.sum() == 3
@@ -190,12 +215,17 @@ def test_server_errors_with_probability_one() -> None:
 def test_server_errors_with_a_probability_hit_that_share() -> None:
     p = 0.3
     window = (100.0, 500.0)
-    result = run(scenario(
-        "solo.example", f"{{server_errors: {{host: mx1, phase: rcpt, reply: "
-        f"'450 4.2.1 Mailbox busy', probability: {p}}}, at: 100s, until: 500s}}",
-        out=", postfix: {smtp_connection_cache_on_demand: false}",
-        bursts="[]", rate="2/s", stop="600s",
-    ))
+    result = run(
+        scenario(
+            "solo.example",
+            f"{{server_errors: {{host: mx1, phase: rcpt, reply: "
+            f"'450 4.2.1 Mailbox busy', probability: {p}}}, at: 100s, until: 500s}}",
+            out=", postfix: {smtp_connection_cache_on_demand: false}",
+            bursts="[]",
+            rate="2/s",
+            stop="600s",
+        )
+    )
     out = attempts_from(result, "out")
     sessions = out[out["peer"].astype(str) == "mx1"]
     within = inside(sessions, *window)
@@ -253,13 +283,20 @@ def cached_scenario(incident: str) -> str:
     )
 
 
-@pytest.mark.parametrize(("incident", "code"), [
-    ("{disk_full: mx1, at: 100s, for: 100s}", 452),
-    ("{server_errors: {host: mx1, phase: rcpt, reply: '450 4.2.0 Busy'}, at: 100s, for: 100s}",
-     450),
-])
-def test_forced_replies_reach_connections_opened_before_the_window(incident: str,
-                                                                    code: int) -> None:
+@pytest.mark.parametrize(
+    ("incident", "code"),
+    [
+        ("{disk_full: mx1, at: 100s, for: 100s}", 452),
+        (
+            "{server_errors: {host: mx1, phase: rcpt, reply: '450 4.2.0 Busy'}, "
+            "at: 100s, for: 100s}",
+            450,
+        ),
+    ],
+)
+def test_forced_replies_reach_connections_opened_before_the_window(
+    incident: str, code: int
+) -> None:
     result = run(cached_scenario(incident))
     out = attempts_from(result, "out")
     assert (out["t_start"] < 100).sum() > 10  # the backlog straddles the start
@@ -274,9 +311,11 @@ def test_forced_replies_reach_connections_opened_before_the_window(incident: str
 
 
 def test_forced_replies_end_with_the_window_on_cached_connections() -> None:
-    result = run(cached_scenario(
-        "{server_errors: {host: mx1, phase: rcpt, reply: '450 4.2.0 Busy'}, at: 50s, for: 50s}"
-    ))
+    result = run(
+        cached_scenario(
+            "{server_errors: {host: mx1, phase: rcpt, reply: '450 4.2.0 Busy'}, at: 50s, for: 50s}"
+        )
+    )
     out = attempts_from(result, "out")
     after = out[out["t_start"] >= 100.0]
     assert len(after) > 10

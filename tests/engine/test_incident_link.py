@@ -55,15 +55,16 @@ DOWN = (100.0, 2000.0)
 DOWN_MESSAGES = [20.0, 110.0, 650.0, 2100.0]  # before, inside (twice), after the window
 
 LINK_DOWN = two_hosts(
-    "link-down", duration="2h",
+    "link-down",
+    duration="2h",
     traffic={"rate": 0, "bursts": [{"at": f"{t:g}s", "messages": 1} for t in DOWN_MESSAGES]},
-    incidents=[{"link_down": ["mx", "internet"], "at": f"{DOWN[0]:g}s",
-                "until": f"{DOWN[1]:g}s"}],
+    incidents=[{"link_down": ["mx", "internet"], "at": f"{DOWN[0]:g}s", "until": f"{DOWN[1]:g}s"}],
 )
 
 
-def postfix_schedule(arrival: float, down: tuple[float, float],
-                     cost: float = CONNECT_TIMEOUT) -> tuple[list[float], float]:
+def postfix_schedule(
+    arrival: float, down: tuple[float, float], cost: float = CONNECT_TIMEOUT
+) -> tuple[list[float], float]:
     """The attempts of a message that enters a queue at ``arrival`` while its next hop
     is unreachable during ``down``: tried at once; an attempt inside the window fails
     ``cost`` later (the connect timeout); the next one is due ``clamp(age, minimal_backoff_time,
@@ -129,8 +130,11 @@ def test_link_down_defers_with_441_and_delivers_on_the_backoff_schedule() -> Non
             first_after.append(through)
 
     # the first delivery after the recovery: at the scan the formula predicts
-    recovered = out[(out["t_start"] >= DOWN[1]) & out["msg_id"].isin(deferred["msg_id"])
-                    & (out["outcome"].astype(str) == "sent")]
+    recovered = out[
+        (out["t_start"] >= DOWN[1])
+        & out["msg_id"].isin(deferred["msg_id"])
+        & (out["outcome"].astype(str) == "sent")
+    ]
     assert recovered["t_start"].min() == pytest.approx(min(first_after))
     assert min(first_after) == 2100.0  # the message of 650 s: 680 + 300 -> 1200; 1230 + 580
 
@@ -152,9 +156,14 @@ LATENCY_FACTOR = 2.0
 ADDED_LATENCY = 0.2
 
 
-def congestion_scenario(congestion: str, *, size: str = "2KiB", pipelining: bool = True,
-                        bandwidth: str = "1Gbit/s",
-                        window: tuple[float, float] = CONGESTED) -> str:
+def congestion_scenario(
+    congestion: str,
+    *,
+    size: str = "2KiB",
+    pipelining: bool = True,
+    bandwidth: str = "1Gbit/s",
+    window: tuple[float, float] = CONGESTED,
+) -> str:
     # single messages every 30 s: no two transfers share a link, and no connection is
     # kept for reuse (a cached connection is tested on its own below)
     times = [15.0 + 30.0 * k for k in range(30)]
@@ -203,10 +212,13 @@ def durations(result, host: str = "out") -> pd.DataFrame:
 
 @pytest.mark.parametrize("pipelining", [True, False])
 def test_congestion_latency_slows_sessions_that_start_inside(pipelining: bool) -> None:
-    result = run(congestion_scenario(
-        f"{{link: [mx, internet], latency_factor: {LATENCY_FACTOR:g}, "
-        f"added_latency: {ADDED_LATENCY * 1000:g}ms}}", pipelining=pipelining,
-    ))
+    result = run(
+        congestion_scenario(
+            f"{{link: [mx, internet], latency_factor: {LATENCY_FACTOR:g}, "
+            f"added_latency: {ADDED_LATENCY * 1000:g}ms}}",
+            pipelining=pipelining,
+        )
+    )
     assert windows(result) == [("link_congestion", "mx-internet", *CONGESTED)]
     sent = durations(result)
     assert len(sent) == 30 and (result.recipients["status"].astype(str) == "delivered").all()
@@ -229,10 +241,13 @@ def test_congestion_bandwidth_factor_slows_big_messages() -> None:
     size = 1_000_000
     bandwidth = 1_000_000.0  # 8 Mbit/s on the mx link, the bottleneck of the path
     factor = 0.1
-    result = run(congestion_scenario(
-        f"{{link: [mx, internet], bandwidth_factor: {factor}}}", size="1MB",
-        bandwidth="8Mbit/s",
-    ))
+    result = run(
+        congestion_scenario(
+            f"{{link: [mx, internet], bandwidth_factor: {factor}}}",
+            size="1MB",
+            bandwidth="8Mbit/s",
+        )
+    )
     sent = durations(result)
     assert len(sent) == 30
     within = inside(sent, *CONGESTED)
@@ -268,14 +283,21 @@ def test_congestion_loss_makes_connections_time_out() -> None:
 
 # --- a connection cached before the incident --------------------------------------------
 
+
 def cached(incident: dict) -> str:
     """300 messages at once through a flow allowed 100 connections, so that out keeps
     connections to mx open across the start of ``incident`` (at 100 s)."""
     return two_hosts(
-        "cached-connections", duration="20min",
-        traffic={"rate": 0, "bursts": [{"at": "99.5s", "messages": 300}],
-                 "client": {"initial_destination_concurrency": 100,
-                            "default_destination_concurrency_limit": 100}},
+        "cached-connections",
+        duration="20min",
+        traffic={
+            "rate": 0,
+            "bursts": [{"at": "99.5s", "messages": 300}],
+            "client": {
+                "initial_destination_concurrency": 100,
+                "default_destination_concurrency_limit": 100,
+            },
+        },
         incidents=[incident],
     )
 
@@ -299,8 +321,15 @@ def test_link_down_also_stops_cached_connections() -> None:
 def test_congestion_also_slows_cached_connections() -> None:
     """A reused connection costs an RSET round trip, the command group and the
     message's round trip (docs/model.md): three round trips at the congested RTT."""
-    result = run(cached({"link_congestion": {"link": ["mx", "internet"], "added_latency": "200ms"},
-                         "at": "100s", "for": "100s"}))
+    result = run(
+        cached(
+            {
+                "link_congestion": {"link": ["mx", "internet"], "added_latency": "200ms"},
+                "at": "100s",
+                "for": "100s",
+            }
+        )
+    )
     sent = durations(result)
     within = sent[inside(sent, 100.0, 200.0)]
     assert len(within) > 10

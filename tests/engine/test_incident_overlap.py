@@ -14,8 +14,14 @@ from engine_helpers import attempts_from, strings
 import smtpsim
 
 
-def run(incidents: str, times: list[float], *, domain: str = "solo.example",
-        mx1: str = "", ttl: str = "1h") -> smtpsim.RunResult:
+def run(
+    incidents: str,
+    times: list[float],
+    *,
+    domain: str = "solo.example",
+    mx1: str = "",
+    ttl: str = "1h",
+) -> smtpsim.RunResult:
     bursts = "[" + ", ".join(f"{{at: {t:g}s, messages: 1}}" for t in times) + "]"
     text = f"""
 name: overlap
@@ -82,8 +88,7 @@ def test_two_host_downs() -> None:
 
 def test_two_dns_failures() -> None:
     # a 1 s TTL: every probe asks the zone
-    result = run(two("dns_failure: solo.example", "dns_failure: solo.example"), PROBES,
-                 ttl="1s")
+    result = run(two("dns_failure: solo.example", "dns_failure: solo.example"), PROBES, ttl="1s")
     first = first_attempts(result)
     assert strings(first["dsn"]) == ["2.0.0", "4.4.3", "4.4.3", "4.4.3", "2.0.0"]
 
@@ -93,13 +98,20 @@ def test_host_slow_and_server_errors(order: str) -> None:
     slow = "host_slow: {host: mx1, factor: 3}"
     errors = "server_errors: {host: mx1, phase: rcpt, reply: '450 4.2.0 Busy'}"
     incidents = two(errors, slow) if order == "errors first" else two(slow, errors)
-    result = run(incidents, PROBES, mx1=", processing: {greeting: 0s, command: 0s, "
-                 "end_of_data: 1s}")
+    result = run(
+        incidents, PROBES, mx1=", processing: {greeting: 0s, command: 0s, end_of_data: 1s}"
+    )
     first = first_attempts(result)
-    in_errors = [False, True, True, False, False] if order == "errors first" else [
-        False, False, True, True, False]
-    in_slow = [False, False, True, True, False] if order == "errors first" else [
-        False, True, True, False, False]
+    in_errors = (
+        [False, True, True, False, False]
+        if order == "errors first"
+        else [False, False, True, True, False]
+    )
+    in_slow = (
+        [False, False, True, True, False]
+        if order == "errors first"
+        else [False, True, True, False, False]
+    )
     assert (first["code"] == 450).tolist() == in_errors
     took = (first["t_end"] - first["t_start"]).tolist()
     for t, err, slowed in zip(took, in_errors, in_slow, strict=True):

@@ -71,19 +71,24 @@ def check_effect(result, windows: list[tuple[float, float]], code: int) -> None:
 
 
 def test_every_repeats_the_window() -> None:
-    result = smtpsim.simulate(smtpsim.load_scenario(scenario(
-        "{server_errors: {host: mx, phase: rcpt, reply: '421 4.7.0 Try again later'}, "
-        "at: 30s, every: 10min, for: 1min}")))
+    result = smtpsim.simulate(
+        smtpsim.load_scenario(
+            scenario(
+                "{server_errors: {host: mx, phase: rcpt, reply: '421 4.7.0 Try again later'}, "
+                "at: 30s, every: 10min, for: 1min}"
+            )
+        )
+    )
     windows = spans(result.meta["incidents"])
     assert windows == [(30.0 + 600 * k, 90.0 + 600 * k) for k in range(6)]
-    assert all(w["kind"] == "server_errors" and w["target"] == "mx"
-               for w in result.meta["incidents"])
+    assert all(
+        w["kind"] == "server_errors" and w["target"] == "mx" for w in result.meta["incidents"]
+    )
     check_effect(result, windows, 421)
 
 
 def test_every_clips_the_last_window_at_the_end_of_the_run() -> None:
-    s = smtpsim.load_scenario(scenario(
-        "{disk_full: mx, at: 20min, every: 30min, for: 15min}"))
+    s = smtpsim.load_scenario(scenario("{disk_full: mx, at: 20min, every: 30min, for: 15min}"))
     assert spans(build(s).incidents) == [(1200.0, 2100.0), (3000.0, DURATION)]
 
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 from engine_helpers import at_times, attempts_from, run_model, strings, two_hosts
 
 SCENARIO = two_hosts(
-    "lifetime-zero", duration="2h", out={"postfix": {"maximal_queue_lifetime": "0s"}},
-    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1},
-                                   {"at": "1000s", "messages": 1}]},
+    "lifetime-zero",
+    duration="2h",
+    out={"postfix": {"maximal_queue_lifetime": "0s"}},
+    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}, {"at": "1000s", "messages": 1}]},
 )
 
 
 def test_one_try_then_expire() -> None:
     def setup(model):
         link = model.link("mx", "internet")
-        at_times(model, (0, lambda: setattr(link, "up", False)),
-                 (500, lambda: setattr(link, "up", True)))
+        at_times(
+            model, (0, lambda: setattr(link, "up", False)), (500, lambda: setattr(link, "up", True))
+        )
 
     _, result = run_model(SCENARIO, setup=setup)
     att = attempts_from(result, "out")

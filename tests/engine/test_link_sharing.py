@@ -11,8 +11,15 @@ from smtpsim.net.topology import Link, Path
 
 
 def _link(bandwidth: float, flow: float = float("inf")) -> Link:
-    return Link("a", "b", lambda: 0.01, mean_latency=0.01, constant=True,
-                bandwidth=bandwidth, flow_bandwidth=flow)
+    return Link(
+        "a",
+        "b",
+        lambda: 0.01,
+        mean_latency=0.01,
+        constant=True,
+        bandwidth=bandwidth,
+        flow_bandwidth=flow,
+    )
 
 
 def test_transfers_in_progress_share_the_capacity() -> None:
@@ -42,5 +49,7 @@ def test_flow_bandwidth_comes_from_the_scenario() -> None:
     assert model.network.link("out", "mx").flow_bandwidth == pytest.approx(20e6 / 8)
     assert model.network.link("traffic.load", "msa").flow_bandwidth == pytest.approx(10e6 / 8)
     quick = build(smtpsim.load_scenario(scenarios / "quickstart.yaml"))
-    assert all(edge["link"].flow_bandwidth == float("inf")
-               for *_, edge in quick.network.graph.edges(data=True))
+    assert all(
+        edge["link"].flow_bandwidth == float("inf")
+        for *_, edge in quick.network.graph.edges(data=True)
+    )

@@ -16,10 +16,10 @@ def scenario(mx: dict) -> str:
     """Three messages at once; out opens a connection for each; mx has one process
     that takes 10 s per message, and ``mx`` adds its listen queue's settings."""
     return two_hosts(
-        "listen-backlog", duration="30min",
+        "listen-backlog",
+        duration="30min",
         out={"postfix": {"smtp_connection_cache_on_demand": False}},
-        mx={"postfix": {"default_process_limit": 1}, "processing": {"end_of_data": "10s"},
-            **mx},
+        mx={"postfix": {"default_process_limit": 1}, "processing": {"end_of_data": "10s"}, **mx},
         traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 3}]},
     )
 
@@ -28,7 +28,8 @@ def first_attempts(backlog: dict):
     _, result = run_model(scenario(backlog))
     out = attempts_from(result, "out")
     return out.groupby("msg_id", sort=True).head(1).sort_values("msg_id").reset_index(
-        drop=True), result
+        drop=True
+    ), result
 
 
 def test_a_full_listen_queue_makes_the_connect_time_out() -> None:
@@ -38,7 +39,10 @@ def test_a_full_listen_queue_makes_the_connect_time_out() -> None:
     assert strings(first["outcome"]) == ["sent", "sent", "deferred"]
     dropped = first.iloc[2]
     assert (str(dropped["phase"]), str(dropped["dsn"]), str(dropped["peer"])) == (
-        "connect", "4.4.1", "none")
+        "connect",
+        "4.4.1",
+        "none",
+    )
     assert dropped["t_end"] - dropped["t_start"] == pytest.approx(CONNECT_TIMEOUT, abs=0.1)
     # the waiting one started its session when the process became free
     waited = first.iloc[1]

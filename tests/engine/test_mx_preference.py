@@ -49,8 +49,13 @@ def _link(model, host, up):
 
 def test_lowest_preference_first_and_backup_when_primary_is_down() -> None:
     def setup(model):
-        at_times(model, (50, _link(model, "mx1", False)), (250, _link(model, "mx1", True)),
-                 (250, _mx1(model, "refuse")), (450, _mx1(model, None)))
+        at_times(
+            model,
+            (50, _link(model, "mx1", False)),
+            (250, _link(model, "mx1", True)),
+            (250, _mx1(model, "refuse")),
+            (450, _mx1(model, None)),
+        )
 
     _, result = run_model(SCENARIO, setup=setup)
     att = attempts_from(result, "out")
@@ -101,10 +106,13 @@ def test_all_mx_down_deferral_costs_both_connect_timeouts() -> None:
 
 
 def test_equal_preferences_share_the_load() -> None:
-    _, result = run_model(SCENARIO, overrides=[
-        "traffic.t.recipients.domains={even.example: 1}",
-        "traffic.t.bursts=[{at: 10s, messages: 40}]",
-    ])
+    _, result = run_model(
+        SCENARIO,
+        overrides=[
+            "traffic.t.recipients.domains={even.example: 1}",
+            "traffic.t.bursts=[{at: 10s, messages: 40}]",
+        ],
+    )
     att = attempts_from(result, "out")
     assert len(att) == 40 and (att["outcome"].astype(str) == "sent").all()
     peers = strings(att["peer"])

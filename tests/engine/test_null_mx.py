@@ -9,10 +9,16 @@ import pytest
 from engine_helpers import attempts_from, run_model, strings, two_hosts
 
 SCENARIO = two_hosts(
-    "null-mx", dns={"parked.example": {"mx": "null"}},
-    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}, {"at": "20s", "messages": 12}],
-             "recipients": {"per_message": {"fixed": 1},
-                            "domains": {"parked.example": 1, "dest.example": 1}}},
+    "null-mx",
+    dns={"parked.example": {"mx": "null"}},
+    traffic={
+        "rate": 0,
+        "bursts": [{"at": "10s", "messages": 1}, {"at": "20s", "messages": 12}],
+        "recipients": {
+            "per_message": {"fixed": 1},
+            "domains": {"parked.example": 1, "dest.example": 1},
+        },
+    },
 )
 
 
@@ -24,8 +30,11 @@ def test_null_mx_bounces_at_once_without_a_session() -> None:
     assert len(parked) >= 3 and len(others) >= 3
     assert (parked["status"].astype(str) == "bounced").all()
     assert (parked["dsn"].astype(str) == "5.1.0").all()
-    assert parked["reply"].str.startswith("550 5.1.0 Domain parked.example does not "
-                                          "accept mail (nullMX)").all()
+    assert (
+        parked["reply"]
+        .str.startswith("550 5.1.0 Domain parked.example does not accept mail (nullMX)")
+        .all()
+    )
     assert parked["reply"].str.contains("nullMX").all()
     assert (others["status"].astype(str) == "delivered").all()
 

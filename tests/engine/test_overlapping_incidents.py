@@ -14,22 +14,34 @@ def scenario(slow: tuple[int, int], err: tuple[int, int]) -> str:
     """mx slowed 100 times during ``slow`` and answering RCPT with 450 during
     ``err`` (start and end, seconds); a message every 2 s."""
     return two_hosts(
-        "overlap", duration="40min", latency="1ms",
+        "overlap",
+        duration="40min",
+        latency="1ms",
         mx={"processing": {"greeting": "0s", "command": "0s", "end_of_data": "10ms"}},
         traffic={"rate": "0.5/s", "size": "1KiB"},
         incidents=[
-            {"host_slow": {"host": "mx", "factor": 100}, "at": f"{slow[0]}s",
-             "until": f"{slow[1]}s"},
-            {"server_errors": {"host": "mx", "phase": "rcpt", "reply": "450 4.7.1 Busy"},
-             "at": f"{err[0]}s", "until": f"{err[1]}s"},
+            {
+                "host_slow": {"host": "mx", "factor": 100},
+                "at": f"{slow[0]}s",
+                "until": f"{slow[1]}s",
+            },
+            {
+                "server_errors": {"host": "mx", "phase": "rcpt", "reply": "450 4.7.1 Busy"},
+                "at": f"{err[0]}s",
+                "until": f"{err[1]}s",
+            },
         ],
     )
 
 
 @pytest.mark.parametrize(
     ("slow", "err"),
-    [((300, 600), (360, 900)), ((300, 900), (360, 600)),
-     ((360, 600), (300, 900)), ((360, 900), (300, 600))],
+    [
+        ((300, 600), (360, 900)),
+        ((300, 900), (360, 600)),
+        ((360, 600), (300, 900)),
+        ((360, 900), (300, 600)),
+    ],
 )
 def test_overlapping_incidents_on_one_host_are_both_undone(slow, err):
     result = smtpsim.simulate(smtpsim.load_scenario(scenario(slow, err)))

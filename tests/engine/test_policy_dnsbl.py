@@ -34,16 +34,24 @@ def sessions(result: smtpsim.RunResult, host: str, peer: str) -> pd.DataFrame:
 
 def replies_of(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
     """The (outcome, code, dsn, phase) of attempt rows."""
-    return set(zip(frame["outcome"].astype(str), frame["code"], frame["dsn"].astype(str),
-                   frame["phase"].astype(str), strict=True))
+    return set(
+        zip(
+            frame["outcome"].astype(str),
+            frame["code"],
+            frame["dsn"].astype(str),
+            frame["phase"].astype(str),
+            strict=True,
+        )
+    )
 
 
 def windows(result: smtpsim.RunResult, kind: str) -> list[tuple[float, float]]:
     return [(w["start"], w["end"]) for w in result.meta["incidents"] if w["kind"] == kind]
 
 
-def scenario(*, at: str = "rcpt", ttl: str = "30s", traffic: str, incident: str,
-             out: str = "") -> str:
+def scenario(
+    *, at: str = "rcpt", ttl: str = "30s", traffic: str, incident: str, out: str = ""
+) -> str:
     """out (192.0.2.20) sends to dest.example (mx1, which checks bl.example; backup
     mx2, which does not), solo.example (mx1 only) and other.example (mx3, which
     does not check); ``relay`` is there for a fallback."""
@@ -83,8 +91,9 @@ incidents:
 
 LISTED = (600.0, 1200.0)
 TTL = 30.0
-LISTING = (f"{{dnsbl_list: {{zone: bl.example, ip: {OUT_IP}}}, "
-           f"at: {LISTED[0]:g}s, until: {LISTED[1]:g}s}}")
+LISTING = (
+    f"{{dnsbl_list: {{zone: bl.example, ip: {OUT_IP}}}, at: {LISTED[0]:g}s, until: {LISTED[1]:g}s}}"
+)
 
 
 # --- at RCPT ----------------------------------------------------------------------------------
@@ -97,8 +106,9 @@ RCPT_TRAFFIC = """\
 
 def test_dnsbl_at_rcpt_refuses_and_bounces_while_the_client_is_listed() -> None:
     result = run(scenario(traffic=RCPT_TRAFFIC, incident=LISTING))
-    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] \
-        == [("dnsbl_list", "bl.example", *LISTED)]
+    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
+        ("dnsbl_list", "bl.example", *LISTED)
+    ]
     start, end = LISTED
     mx1 = sessions(result, "out", "mx1")
     refused = mx1[mx1["outcome"].astype(str) != "sent"]
@@ -120,12 +130,16 @@ def test_dnsbl_at_rcpt_refuses_and_bounces_while_the_client_is_listed() -> None:
     rcpts = result.recipients
     solo = rcpts[rcpts["domain"].astype(str) == "solo.example"]
     bounced = solo[solo["status"].astype(str) == "bounced"]
-    assert set(zip(bounced["msg_id"], bounced["rcpt"], strict=True)) == set(zip(refused["msg_id"],
-                                                                   refused["rcpt"], strict=True))
-    assert (solo[solo["status"].astype(str) != "bounced"]["status"].astype(str)
-            == "delivered").all()
-    assert (bounced["reply"] == f"554 5.7.1 Service unavailable; Client host [{OUT_IP}] "
-                                "blocked using bl.example").all()
+    assert set(zip(bounced["msg_id"], bounced["rcpt"], strict=True)) == set(
+        zip(refused["msg_id"], refused["rcpt"], strict=True)
+    )
+    assert (
+        solo[solo["status"].astype(str) != "bounced"]["status"].astype(str) == "delivered"
+    ).all()
+    assert (
+        bounced["reply"] == f"554 5.7.1 Service unavailable; Client host [{OUT_IP}] "
+        "blocked using bl.example"
+    ).all()
     assert (bounced["attempts"] == 2).all()  # submission, then the one refusal
 
     # a receiver that does not check the zone takes everything, listed or not
@@ -140,12 +154,12 @@ def test_dnsbl_at_rcpt_refuses_and_bounces_while_the_client_is_listed() -> None:
     messages = result.messages.set_index("msg_id")
     bounces = messages[messages["origin"].astype(str) == "bounce"]
     assert (bounces["sender"] == "").all()
-    expected = sorted((messages.loc[m, "sender"], float(g["t_final"].max()))
-                      for m, g in bounced.groupby("msg_id"))
+    expected = sorted(
+        (messages.loc[m, "sender"], float(g["t_final"].max())) for m, g in bounced.groupby("msg_id")
+    )
     notices = rcpts[rcpts["msg_id"].isin(bounces.index)]
     assert len(notices) == len(bounces)  # one recipient each: the sender
-    got = sorted((r.rcpt, float(bounces.loc[r.msg_id, "t_submit"]))
-                 for r in notices.itertuples())
+    got = sorted((r.rcpt, float(bounces.loc[r.msg_id, "t_submit"])) for r in notices.itertuples())
     assert [s for s, _ in got] == [s for s, _ in expected]
     assert [t for _, t in got] == pytest.approx([t for _, t in expected])
     assert (notices["status"].astype(str) == "delivered").all()
@@ -187,12 +201,17 @@ def in_window(frame: pd.DataFrame, start: float, end: float) -> pd.Series:
 
 
 @pytest.mark.parametrize("route", ["backup-mx", "fallback-relay"])
-def test_dnsbl_at_connect_is_a_soft_error_and_the_next_server_takes_the_mail(
-        route: str) -> None:
+def test_dnsbl_at_connect_is_a_soft_error_and_the_next_server_takes_the_mail(route: str) -> None:
     domain = "dest.example" if route == "backup-mx" else "solo.example"
     nexthop = "mx2" if route == "backup-mx" else "relay"
-    result = run(scenario(at="connect", traffic=CONNECT_TRAFFIC.replace("DOMAIN", domain),
-                          incident=LISTING, out=", postfix: {smtp_fallback_relay: relay}"))
+    result = run(
+        scenario(
+            at="connect",
+            traffic=CONNECT_TRAFFIC.replace("DOMAIN", domain),
+            incident=LISTING,
+            out=", postfix: {smtp_fallback_relay: relay}",
+        )
+    )
     start, end = LISTED
     rcpts = result.recipients
     assert (rcpts["status"].astype(str) == "delivered").all()  # nothing bounced
@@ -227,8 +246,10 @@ def postfix_retry_scan(arrival: float, now: float) -> float:
 
 def test_dnsbl_at_connect_without_another_server_defers_until_the_listing_ends() -> None:
     listed = (600.0, 1150.0)  # ends between scans, more than a ttl before the next one
-    incident = (f"{{dnsbl_list: {{zone: bl.example, ip: {OUT_IP}}}, "
-                f"at: {listed[0]:g}s, until: {listed[1]:g}s}}")
+    incident = (
+        f"{{dnsbl_list: {{zone: bl.example, ip: {OUT_IP}}}, "
+        f"at: {listed[0]:g}s, until: {listed[1]:g}s}}"
+    )
     traffic = """\
     rate: 0
     bursts: [{at: 300s, messages: 2}, {at: 650s, messages: 3, over: 1min},
@@ -239,8 +260,13 @@ def test_dnsbl_at_connect_without_another_server_defers_until_the_listing_ends()
     assert (rcpts["status"].astype(str) == "delivered").all()
     assert (result.messages["origin"].astype(str) != "bounce").all()
     a = result.attempts
-    arrival = dict(zip(a[a["peer"].astype(str) == "out"]["msg_id"],
-                       a[a["peer"].astype(str) == "out"]["t_end"], strict=True))
+    arrival = dict(
+        zip(
+            a[a["peer"].astype(str) == "out"]["msg_id"],
+            a[a["peer"].astype(str) == "out"]["t_end"],
+            strict=True,
+        )
+    )
     out = result.attempts[result.attempts["host"].astype(str) == "out"]
     delayed = suspended = 0
     for msg_id, rows in out.sort_values("t_start", kind="stable").groupby("msg_id"):
@@ -254,16 +280,24 @@ def test_dnsbl_at_connect_without_another_server_defers_until_the_listing_ends()
             # or, once three in a row made solo.example dead, qmgr's suspension with
             # the same status and no connection
             if str(row["peer"]) == "mx1":
-                assert (str(row["outcome"]), row["code"], str(row["dsn"]),
-                        str(row["phase"])) == ("deferred", 554, "4.7.1", "greeting")
+                assert (str(row["outcome"]), row["code"], str(row["dsn"]), str(row["phase"])) == (
+                    "deferred",
+                    554,
+                    "4.7.1",
+                    "greeting",
+                )
                 assert listed[0] <= row["t_start"] < listed[1]
             else:
-                assert (str(row["outcome"]), str(row["dsn"]), str(row["phase"])) \
-                    == ("deferred", "4.7.1", "qmgr")
+                assert (str(row["outcome"]), str(row["dsn"]), str(row["phase"])) == (
+                    "deferred",
+                    "4.7.1",
+                    "qmgr",
+                )
                 suspended += 1
             # retried on Postfix's schedule
             assert rows.iloc[k + 1]["t_start"] == pytest.approx(
-                postfix_retry_scan(arrival[msg_id], row["t_end"]), abs=1.0)
+                postfix_retry_scan(arrival[msg_id], row["t_end"]), abs=1.0
+            )
         if len(rows) > 1:
             delayed += 1
             assert rcpts.loc[msg_id, "t_final"] >= listed[1]
@@ -279,8 +313,10 @@ def test_dnsbl_at_connect_without_another_server_defers_until_the_listing_ends()
     # 1019 s, until 1319 s: the scan of 1200 s suspends those of about 650 s again
     # (delivered at 1800 s), those of 1000 s are delivered at the scan of 1500 s,
     # those of 1300 s at 1800 s
-    delivered = out[(out["outcome"].astype(str) == "sent") & out["msg_id"].isin(
-        out[out["outcome"].astype(str) == "deferred"]["msg_id"])]
+    delivered = out[
+        (out["outcome"].astype(str) == "sent")
+        & out["msg_id"].isin(out[out["outcome"].astype(str) == "deferred"]["msg_id"])
+    ]
     assert sorted(delivered["t_start"].round(-2)) == [1500.0] * 3 + [1800.0] * 5
     first_death = out[out["phase"].astype(str) == "qmgr"]["t_start"].min()
     assert 1018 < first_death < 1020
@@ -346,11 +382,13 @@ def test_spamtrap_hits_list_the_sending_mta_and_checking_receivers_refuse_it() -
     for s, e in spans:
         surely = (mx1["t_start"] >= s + TTL) & (mx1["t_end"] < e)
         assert (mx1[surely]["outcome"].astype(str) == "bounced").all()
-    outside = ~pd.concat([(mx1["t_end"] >= s) & (mx1["t_start"] < e + TTL) for s, e in spans],
-                         axis=1).any(axis=1)
+    outside = ~pd.concat(
+        [(mx1["t_end"] >= s) & (mx1["t_start"] < e + TTL) for s, e in spans], axis=1
+    ).any(axis=1)
     assert (mx1[outside]["outcome"].astype(str) == "sent").all()
-    reasons = rcpts[rcpts["msg_id"].isin(refused["msg_id"])
-                    & (rcpts["domain"].astype(str) == "dest.example")]["reply"]
+    reasons = rcpts[
+        rcpts["msg_id"].isin(refused["msg_id"]) & (rcpts["domain"].astype(str) == "dest.example")
+    ]["reply"]
     assert reasons.str.contains("blocked using bl.example", regex=False).all()
     # the one that does not check takes everything
     mx2 = sessions(result, "out", "mx2")
@@ -363,10 +401,19 @@ def test_soft_5xx_greeting_is_logged_deferred_with_a_4xx_dsn_and_the_server_text
     mx1...[ip] refused to talk to me: 554 5.7.1 ...)``."""
     from smtpsim.metrics.maillog import maillog_lines
 
-    result = run(scenario(at="connect", traffic=CONNECT_TRAFFIC.replace("DOMAIN", "dest.example"),
-                          incident=LISTING, out=", postfix: {smtp_fallback_relay: relay}"))
-    deferred = [line for line in maillog_lines(result) if "status=deferred" in line
-                and "refused to talk to me" in line]
+    result = run(
+        scenario(
+            at="connect",
+            traffic=CONNECT_TRAFFIC.replace("DOMAIN", "dest.example"),
+            incident=LISTING,
+            out=", postfix: {smtp_fallback_relay: relay}",
+        )
+    )
+    deferred = [
+        line
+        for line in maillog_lines(result)
+        if "status=deferred" in line and "refused to talk to me" in line
+    ]
     assert len(deferred) == 4
     for line in deferred:
         assert "dsn=4.7.1, status=deferred (host mx1.sim.example[" in line

@@ -61,8 +61,9 @@ def _min_s(text: str) -> float:
 
 
 # Pagani et al. (DSN 2016): gmail's retries against a 6 h greylist, after the first try.
-GMAIL = [_min_s(t) for t in
-         ("6:02", "29:02", "56:36", "98:44", "162:03", "229:44", "309:05", "434:46")]
+GMAIL = [
+    _min_s(t) for t in ("6:02", "29:02", "56:36", "98:44", "162:03", "229:44", "309:05", "434:46")
+]
 # aol: retries from 5:32 to 31:32, the two between spaced evenly, then it gives up.
 AOL = [_min_s("5:32") + k * (_min_s("31:32") - _min_s("5:32")) / 3 for k in range(4)]
 
@@ -92,10 +93,18 @@ RETRY_POLICIES = {
 # --- scenarios ------------------------------------------------------------------------------
 
 
-def scenario(*, delay: str = "5min", retry: str = "postfix", greylisting: str = "",
-             bursts: str = "[{at: 60s, messages: 6, over: 10min}]", duration: str = "3h",
-             out_postfix: str = "{}", incidents: str = "[]", rate: str = "0",
-             stop: str = "90min") -> str:
+def scenario(
+    *,
+    delay: str = "5min",
+    retry: str = "postfix",
+    greylisting: str = "",
+    bursts: str = "[{at: 60s, messages: 6, over: 10min}]",
+    duration: str = "3h",
+    out_postfix: str = "{}",
+    incidents: str = "[]",
+    rate: str = "0",
+    stop: str = "90min",
+) -> str:
     """A flow submits to ``out``, which sends to mx1; mx1 greylists (no
     auto-whitelisting unless ``greylisting`` says otherwise)."""
     return f"""
@@ -150,7 +159,10 @@ def check_schedule(rows: pd.DataFrame, arrival: float, due, delay: float) -> str
         waited = row["t_start"] - first["t_start"]  # since the triplet was first seen
         if waited < delay:
             assert (str(row["outcome"]), row["code"], str(row["dsn"])) == (
-                "deferred", 450, "4.2.0"), (k, row.to_dict())
+                "deferred",
+                450,
+                "4.2.0",
+            ), (k, row.to_dict())
         else:
             assert str(row["outcome"]) == "sent", (k, row.to_dict())
             assert k == len(rows) - 1
@@ -169,8 +181,7 @@ def check_schedule(rows: pd.DataFrame, arrival: float, due, delay: float) -> str
 
 
 @pytest.mark.parametrize("delay", [300.0, 1200.0])
-def test_first_delivery_waits_the_delay_and_less_than_one_retry_interval_more(
-        delay: float) -> None:
+def test_first_delivery_waits_the_delay_and_less_than_one_retry_interval_more(delay: float) -> None:
     result = run(scenario(delay=f"{delay:g}s", duration="2h"))
     rcpts = result.recipients
     assert len(rcpts) == 6 and (rcpts["status"].astype(str) == "delivered").all()
@@ -198,13 +209,22 @@ def test_first_delivery_waits_the_delay_and_less_than_one_retry_interval_more(
 
 def test_the_greylisting_refusal_is_recorded_as_a_deferral_at_rcpt() -> None:
     # a tiny lifetime: the one greylisted message expires with postgrey's reply
-    result = run(scenario(delay="1h", duration="30min", bursts="[{at: 60s, messages: 1}]",
-                          out_postfix="{maximal_queue_lifetime: 0}"))
-    (row,) = result.recipients[result.recipients["domain"].astype(str) == "dest.example"] \
-        .itertuples()
+    result = run(
+        scenario(
+            delay="1h",
+            duration="30min",
+            bursts="[{at: 60s, messages: 1}]",
+            out_postfix="{maximal_queue_lifetime: 0}",
+        )
+    )
+    (row,) = result.recipients[
+        result.recipients["domain"].astype(str) == "dest.example"
+    ].itertuples()
     assert row.status == "expired" and row.dsn == "4.2.0"
-    assert row.reply == (f"450 4.2.0 <{row.rcpt}>: Recipient address rejected: Greylisted, "
-                         "see http://postgrey.schweikert.ch/help/dest.example.html")
+    assert row.reply == (
+        f"450 4.2.0 <{row.rcpt}>: Recipient address rejected: Greylisted, "
+        "see http://postgrey.schweikert.ch/help/dest.example.html"
+    )
     (attempt,) = out_attempts(result).itertuples()
     assert (attempt.outcome, attempt.code, attempt.dsn) == ("deferred", 450, "4.2.0")
     assert attempt.phase in ("rcpt", "data")  # refused at RCPT (pipelined up to DATA)
@@ -270,8 +290,10 @@ def test_a_passed_triplet_is_not_delayed_again_and_new_triplets_are() -> None:
     assert (rcpts["status"].astype(str) == "delivered").all()
     assert set(messages["sender"]) == {"user0@corp.example"}
     origin = messages["origin"].astype(str)
-    delays = {(o, float(messages.loc[m, "t_submit"])): float(rcpts.loc[m, "delay_s"])
-              for m, o in origin.items()}
+    delays = {
+        (o, float(messages.loc[m, "t_submit"])): float(rcpts.loc[m, "delay_s"])
+        for m, o in origin.items()
+    }
     # the first message waits for the greylist (first retry at the scan of 600 s)
     assert 300.0 <= delays[("first", 100.0)] < 600.0
     # the same triplet later, within the retry window: not delayed; nor from a
@@ -290,9 +312,15 @@ def test_a_passed_triplet_is_not_delayed_again_and_new_triplets_are() -> None:
 def test_a_first_retry_after_the_retry_window_starts_over() -> None:
     # Postfix's first retry comes 300 s or more after the first try: later than a
     # 4 min retry window, so every retry is a new first sighting and never passes.
-    result = run(scenario(delay="5min", greylisting=", retry_window: 4min", duration="2h",
-                          bursts="[{at: 60s, messages: 3, over: 2min}]",
-                          out_postfix="{maximal_queue_lifetime: 1h}"))
+    result = run(
+        scenario(
+            delay="5min",
+            greylisting=", retry_window: 4min",
+            duration="2h",
+            bursts="[{at: 60s, messages: 3, over: 2min}]",
+            out_postfix="{maximal_queue_lifetime: 1h}",
+        )
+    )
     rcpts = result.recipients[result.recipients["domain"].astype(str) == "dest.example"]
     assert (rcpts["status"].astype(str) == "expired").all()
     assert (rcpts["dsn"].astype(str) == "4.2.0").all()
@@ -348,7 +376,8 @@ traffic:
 
 @pytest.mark.parametrize(("second", "whitelisted"), [(5000.0, True), (1000.0, False)])
 def test_auto_whitelist_lets_a_network_through_after_n_passes(
-        second: float, whitelisted: bool) -> None:
+    second: float, whitelisted: bool
+) -> None:
     """auto_whitelist 2: two delayed-then-accepted triplets, counted at most once an
     hour, whitelist the client's /24. The first passes at about 600 s; a second
     passing more than an hour later makes two, one passing within the hour not."""
@@ -356,12 +385,15 @@ def test_auto_whitelist_lets_a_network_through_after_n_passes(
     messages = result.messages.sort_values("t_submit").reset_index(drop=True)
     rcpts = result.recipients.set_index("msg_id")
     network = {"t": "192.0.2", "neighbour": "192.0.2", "stranger": "198.51.100"}
-    triplets = {(network[str(m.origin)], m.sender, rcpts.loc[m.msg_id, "rcpt"])
-                for m in messages.itertuples()}
+    triplets = {
+        (network[str(m.origin)], m.sender, rcpts.loc[m.msg_id, "rcpt"])
+        for m in messages.itertuples()
+    }
     assert len(triplets) == 5  # five distinct triplets
     assert (rcpts["status"].astype(str) == "delivered").all()
-    delay = {(str(m.origin), m.t_submit): rcpts.loc[m.msg_id, "delay_s"]
-             for m in messages.itertuples()}
+    delay = {
+        (str(m.origin), m.t_submit): rcpts.loc[m.msg_id, "delay_s"] for m in messages.itertuples()
+    }
     assert delay[("t", 100.0)] >= 300.0
     assert delay[("t", second)] >= 300.0  # not yet whitelisted: one pass so far
     if whitelisted:
@@ -379,8 +411,11 @@ def test_auto_whitelist_lets_a_network_through_after_n_passes(
 
 @pytest.mark.parametrize("retry", list(RETRY_POLICIES))
 def test_retry_policy_against_a_one_hour_greylist(retry: str) -> None:
-    result = run(scenario(delay="1h", retry=retry, duration="3h",
-                          bursts="[{at: 60s, messages: 3, over: 10min}]"))
+    result = run(
+        scenario(
+            delay="1h", retry=retry, duration="3h", bursts="[{at: 60s, messages: 3, over: 10min}]"
+        )
+    )
     due = RETRY_POLICIES[retry]
     arrivals = arrivals_at(result, "out")
     out = out_attempts(result)
@@ -402,8 +437,9 @@ def test_retry_policy_against_a_one_hour_greylist(retry: str) -> None:
 
 
 def test_exim_retries_15_minutes_after_the_failure_at_the_next_scan() -> None:
-    result = run(scenario(delay="5min", retry="exim", duration="1h",
-                          bursts="[{at: 100s, messages: 1}]"))
+    result = run(
+        scenario(delay="5min", retry="exim", duration="1h", bursts="[{at: 100s, messages: 1}]")
+    )
     out = out_attempts(result)
     assert len(out) == 2
     failed, sent = out.iloc[0], out.iloc[1]
@@ -417,8 +453,9 @@ def test_exim_retries_15_minutes_after_the_failure_at_the_next_scan() -> None:
 
 
 def test_an_impatient_sender_gives_up_on_a_long_greylist_and_bounces() -> None:
-    result = run(scenario(delay="1h", retry="impatient", duration="2h",
-                          bursts="[{at: 60s, messages: 1}]"))
+    result = run(
+        scenario(delay="1h", retry="impatient", duration="2h", bursts="[{at: 60s, messages: 1}]")
+    )
     rcpts = result.recipients
     original = rcpts[rcpts["domain"].astype(str) == "dest.example"].iloc[0]
     assert (str(original["status"]), str(original["dsn"])) == ("expired", "4.2.0")
@@ -442,17 +479,29 @@ OFF = (1750.0, 3550.0)
 
 
 def test_policy_incident_switches_greylisting_off_inside_its_window() -> None:
-    result = run(scenario(
-        delay="5min", duration="2h", rate="1/min", bursts="[]",
-        incidents="[{policy: {host: mx1, policy: greylisting, enabled: false}, "
-                  f"at: {OFF[0]:g}s, until: {OFF[1]:g}s}}]"))
-    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] \
-        == [("policy", "greylisting on mx1", *OFF)]
+    result = run(
+        scenario(
+            delay="5min",
+            duration="2h",
+            rate="1/min",
+            bursts="[]",
+            incidents="[{policy: {host: mx1, policy: greylisting, enabled: false}, "
+            f"at: {OFF[0]:g}s, until: {OFF[1]:g}s}}]",
+        )
+    )
+    assert [(w["kind"], w["target"], w["start"], w["end"]) for w in result.meta["incidents"]] == [
+        ("policy", "greylisting on mx1", *OFF)
+    ]
     out = out_attempts(result)
     messages = result.messages.set_index("msg_id")
     rcpts = result.recipients.set_index("msg_id")
-    pairs = list(zip(messages.loc[out["msg_id"].unique(), "sender"],
-                     rcpts.loc[out["msg_id"].unique(), "rcpt"], strict=True))
+    pairs = list(
+        zip(
+            messages.loc[out["msg_id"].unique(), "sender"],
+            rcpts.loc[out["msg_id"].unique(), "rcpt"],
+            strict=True,
+        )
+    )
     assert len(set(pairs)) == len(pairs)  # every message is a new triplet
     first = out.groupby("msg_id").head(1)
     inside = (first["t_start"] >= OFF[0]) & (first["t_end"] < OFF[1])
@@ -467,6 +516,7 @@ def test_policy_incident_switches_greylisting_off_inside_its_window() -> None:
     greylisted = out[out["dsn"].astype(str) == "4.2.0"]
     assert not ((greylisted["t_end"] > OFF[0]) & (greylisted["t_start"] < OFF[1])).any()
     # retries of triplets refused before the window get through in it
-    assert (out[(out["t_start"] >= OFF[0]) & (out["t_end"] < OFF[1])]["outcome"]
-            .astype(str) == "sent").all()
+    assert (
+        out[(out["t_start"] >= OFF[0]) & (out["t_end"] < OFF[1])]["outcome"].astype(str) == "sent"
+    ).all()
     assert (rcpts["status"].astype(str) == "delivered").all()

@@ -55,8 +55,15 @@ def mx_attempts(result: smtpsim.RunResult) -> pd.DataFrame:
 
 def replies_of(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
     """The (outcome, code, dsn, phase) of attempt rows."""
-    return set(zip(frame["outcome"].astype(str), frame["code"], frame["dsn"].astype(str),
-                   frame["phase"].astype(str), strict=True))
+    return set(
+        zip(
+            frame["outcome"].astype(str),
+            frame["code"],
+            frame["dsn"].astype(str),
+            frame["phase"].astype(str),
+            strict=True,
+        )
+    )
 
 
 def refused_and_accepted(result: smtpsim.RunResult) -> tuple[set[str], set[str]]:
@@ -94,8 +101,10 @@ def test_mailbox_full_is_temporary_by_default_452_then_expired() -> None:
     assert (full["status"].astype(str) == "expired").all()
     assert (full["dsn"].astype(str) == "4.2.2").all()
     assert (full["attempts"] >= 3).all()
-    assert (full["reply"] == "452 4.2.2 <" + full["rcpt"]
-            + ">: Recipient address rejected: Mailbox full").all()
+    assert (
+        full["reply"]
+        == "452 4.2.2 <" + full["rcpt"] + ">: Recipient address rejected: Mailbox full"
+    ).all()
     # the other recipients, of the same messages too, are delivered
     others = rcpts[~rcpts["rcpt"].isin(refused)]
     assert (others["status"].astype(str) == "delivered").all()
@@ -113,8 +122,10 @@ def test_mailbox_full_permanent_552_bounces_at_once() -> None:
     assert (full["status"].astype(str) == "bounced").all()
     assert (full["dsn"].astype(str) == "5.2.2").all()
     assert (full["attempts"] == 2).all()  # submission, then the one refusal
-    assert (full["reply"] == "552 5.2.2 <" + full["rcpt"]
-            + ">: Recipient address rejected: Mailbox full").all()
+    assert (
+        full["reply"]
+        == "552 5.2.2 <" + full["rcpt"] + ">: Recipient address rejected: Mailbox full"
+    ).all()
     # their senders are told
     messages = result.messages
     bounces = messages[messages["origin"].astype(str) == "bounce"]

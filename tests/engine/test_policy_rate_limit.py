@@ -57,8 +57,15 @@ def mx_sessions(result: smtpsim.RunResult) -> pd.DataFrame:
 
 def replies_of(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
     """The (outcome, code, dsn, phase) of attempt rows."""
-    return set(zip(frame["outcome"].astype(str), frame["code"], frame["dsn"].astype(str),
-                   frame["phase"].astype(str), strict=True))
+    return set(
+        zip(
+            frame["outcome"].astype(str),
+            frame["code"],
+            frame["dsn"].astype(str),
+            frame["phase"].astype(str),
+            strict=True,
+        )
+    )
 
 
 MESSAGE_RATE = 5
@@ -66,8 +73,11 @@ MESSAGE_RATE = 5
 
 def test_message_rate_defers_past_the_limit_and_never_accepts_more_per_window() -> None:
     # 20 messages a minute for 5 minutes from one client, 5 allowed a minute
-    result = run(scenario(f"{{message_rate: {MESSAGE_RATE}}}",
-                          "    rate: 20/min\n    stop: 5min\n    bursts: []"))
+    result = run(
+        scenario(
+            f"{{message_rate: {MESSAGE_RATE}}}", "    rate: 20/min\n    stop: 5min\n    bursts: []"
+        )
+    )
     s = mx_sessions(result)
     refused = s[s["outcome"].astype(str) != "sent"]
     assert len(refused) >= 50
@@ -119,7 +129,8 @@ def test_connection_limit_answers_421_to_a_second_simultaneous_connection() -> N
     # lets the first connection in and greets each of the others with 421
     first = s.head(INITIAL_CONCURRENCY)
     assert sorted(first["outcome"].astype(str)) == ["deferred"] * (INITIAL_CONCURRENCY - 1) + [
-        "sent"]
+        "sent"
+    ]
     # and a 421 only ever comes while another connection from out is open
     sent = s[s["outcome"].astype(str) == "sent"]
     for t in refused["t_start"]:

@@ -80,9 +80,15 @@ def test_spam_filter_refuses_the_normal_tail_share_of_each_class() -> None:
     at_mx = a[(a["host"].astype(str) == "out") & (a["peer"].astype(str) == "mx1")]
     bad = at_mx[at_mx["outcome"].astype(str) != "sent"]
     # refused at the end of data, after the transfer: bounced by the sending MTA
-    assert set(zip(bad["outcome"].astype(str), bad["code"], bad["dsn"].astype(str),
-                   bad["phase"].astype(str), strict=True)) == {
-        ("bounced", 550, "5.7.1", "content")}
+    assert set(
+        zip(
+            bad["outcome"].astype(str),
+            bad["code"],
+            bad["dsn"].astype(str),
+            bad["phase"].astype(str),
+            strict=True,
+        )
+    ) == {("bounced", 550, "5.7.1", "content")}
     # each refused message is returned to its sender
     bounces = messages[messages["origin"].astype(str) == "bounce"]
     refused_msgs = rcpts[rcpts["status"].astype(str) == "bounced"]

@@ -84,9 +84,15 @@ def test_dmarc_reject_refuses_mail_from_outside_the_spf_range_at_end_of_data() -
     smart = mx_sessions(result, "smarthost")
     refused = smart[smart["outcome"].astype(str) != "sent"]
     assert set(refused["msg_id"]) == set(esp["msg_id"])
-    assert set(zip(refused["outcome"].astype(str), refused["code"], refused["dsn"].astype(str),
-                   refused["phase"].astype(str), strict=True)) == {
-        ("bounced", 550, "5.7.1", "content")}
+    assert set(
+        zip(
+            refused["outcome"].astype(str),
+            refused["code"],
+            refused["dsn"].astype(str),
+            refused["phase"].astype(str),
+            strict=True,
+        )
+    ) == {("bounced", 550, "5.7.1", "content")}
     passed = smart[smart["outcome"].astype(str) == "sent"]
     assert refused["xfer_s"].min() >= 0.9 * passed["xfer_s"].median()
     out = mx_sessions(result, "out")
@@ -109,8 +115,10 @@ def test_without_dmarc_enforcement_only_reject_fail_refuses_and_at_rcpt(spf: str
         assert (failing["status"].astype(str) == "delivered").all()
         return
     assert (failing["status"].astype(str) == "bounced").all()
-    assert (failing["reply"] == "550 5.7.1 <" + failing["sender"]
-            + ">: Sender address rejected: SPF fail").all()
+    assert (
+        failing["reply"]
+        == "550 5.7.1 <" + failing["sender"] + ">: Sender address rejected: SPF fail"
+    ).all()
     smart = mx_sessions(result, "smarthost")
     assert set(smart["phase"].astype(str)) <= {"rcpt", "data"}  # before the message
     assert set(zip(smart["outcome"].astype(str), smart["code"], strict=True)) == {("bounced", 550)}

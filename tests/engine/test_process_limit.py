@@ -16,8 +16,10 @@ SCENARIO = two_hosts(
     "process-limit",
     # a new connection for every delivery: each one has to get a server process
     out={"postfix": {"smtp_connection_cache_on_demand": False}},
-    mx={"postfix": {"default_process_limit": PROCESSES},
-        "processing": {"end_of_data": f"{END_OF_DATA}s"}},
+    mx={
+        "postfix": {"default_process_limit": PROCESSES},
+        "processing": {"end_of_data": f"{END_OF_DATA}s"},
+    },
     traffic={"rate": 0, "bursts": [{"at": "10s", "messages": MESSAGES}]},
 )
 
@@ -46,8 +48,7 @@ def test_sessions_wait_for_a_server_process() -> None:
     # queue is served first come, first served, no process idles while one waits)
     served = att.sort_values("t_start", kind="stable")
     starts, ends = served["t_start"].to_numpy(), np.sort(served["t_end"].to_numpy())
-    np.testing.assert_allclose(starts[PROCESSES:], ends[: MESSAGES - PROCESSES], rtol=0,
-                               atol=1e-9)
+    np.testing.assert_allclose(starts[PROCESSES:], ends[: MESSAGES - PROCESSES], rtol=0, atol=1e-9)
     # the wait shows up as connection set-up time. out keeps at least
     # initial_destination_concurrency (5) deliveries open while it has mail, more than
     # the MX's processes, so every session after the first PROCESSES was connected

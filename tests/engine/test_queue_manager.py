@@ -71,7 +71,8 @@ class Host:
         p = self.params
         self.qmgr = QueueManager(SimpleNamespace(key="out"), ctx, p, self.agent.deliver)
         self.qmgr.retry = self.qmgr.bounce_retry = PostfixRetry(
-            p.minimal_backoff_time, p.maximal_backoff_time, p.maximal_queue_lifetime)
+            p.minimal_backoff_time, p.maximal_backoff_time, p.maximal_queue_lifetime
+        )
         self.agent.qmgr = self.qmgr
         self.messages: list[QueuedMessage] = []
 
@@ -81,8 +82,7 @@ class Host:
         for _ in range(n):
             msg_id = self.recorder.message("a@corp.example", 2000, 1, now, "t")
             row = self.recorder.recipient(msg_id, f"u@{DOMAIN}", DOMAIN, "out")
-            msg = QueuedMessage(msg_id, "a@corp.example", 2000, [f"u@{DOMAIN}"], [row],
-                                now, 0, "t")
+            msg = QueuedMessage(msg_id, "a@corp.example", 2000, [f"u@{DOMAIN}"], [row], now, 0, "t")
             self.messages.append(msg)
             self.qmgr.receive(msg, now)
 
@@ -101,8 +101,10 @@ class Host:
         (``relay=none``): code, DSN and peer."""
         attempts = RunResult.from_recorder(self.recorder, {"warmup_s": 0.0, "seed": 1}).attempts
         own = attempts[attempts["phase"].astype(str) == "qmgr"]
-        return [(int(c), str(d), str(p))
-                for c, d, p in zip(own["code"], own["dsn"], own["peer"], strict=True)]
+        return [
+            (int(c), str(d), str(p))
+            for c, d, p in zip(own["code"], own["dsn"], own["peer"], strict=True)
+        ]
 
 
 def test_each_delivery_without_site_trouble_opens_the_window_by_one() -> None:
@@ -139,7 +141,8 @@ def test_site_failures_close_the_window_then_kill_the_destination() -> None:
     assert host.suspended() == [(421, "4.4.2", "none")] * 35
     waited = [msg for msg in host.messages if id(msg) not in {id(r.msg) for r in first}]
     assert {msg.errors[0].reply.text for msg in waited} == {
-        f"delivery temporarily suspended: {REFUSED.reply.text}"}
+        f"delivery temporarily suspended: {REFUSED.reply.text}"
+    }
     # the two still under way go on; a failure while dead changes nothing
     host.agent.end(first[3], site_failure=True)
     assert host.dest.dead and host.dest.deaths == 1 and host.dest.busy == 1

@@ -12,16 +12,21 @@ SCENARIO = two_hosts(
     "recipient-limit",
     out={
         # one delivery at a time, so that each transaction has its own start time
-        "postfix": {"default_destination_recipient_limit": 40,
-                    "initial_destination_concurrency": 1,
-                    "default_destination_concurrency_limit": 1},
+        "postfix": {
+            "default_destination_recipient_limit": 40,
+            "initial_destination_concurrency": 1,
+            "default_destination_concurrency_limit": 1,
+        },
         # random end-of-data times: the submission sessions, which run in parallel,
         # end at different times
         "processing": {"end_of_data": {"exponential": {"mean": "1s"}}},
     },
     mx={"mailboxes": 100000},
-    traffic={"rate": 0, "bursts": [{"at": "10s", "messages": 1}],
-             "recipients": {"per_message": {"fixed": 120}, "domains": {"dest.example": 1}}},
+    traffic={
+        "rate": 0,
+        "bursts": [{"at": "10s", "messages": 1}],
+        "recipients": {"per_message": {"fixed": 120}, "domains": {"dest.example": 1}},
+    },
 )
 
 

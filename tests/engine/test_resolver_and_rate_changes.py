@@ -62,30 +62,40 @@ def test_a_failing_resolver_defers_even_what_its_cache_knows(mode, cost):
 
 
 def test_a_rate_limit_changed_for_a_window():
-    result = run("  - {policy: {host: mx, policy: rate_limit, message_rate: 10}, "
-                 "at: 10min, for: 10min}\n")
+    result = run(
+        "  - {policy: {host: mx, policy: rate_limit, message_rate: 10}, at: 10min, for: 10min}\n"
+    )
     att = result.attempts[result.attempts["host"].astype(str) == "out"]
     limited = att[(att["code"] == 450) & (att["dsn"].astype(str) == "4.7.1")]
     assert len(limited) > 100
     assert (limited["t_start"] >= 600).all() and (limited["t_start"] < 1200).all()
     # inside the window at most 10 messages a minute get through (anvil's windows
     # start at a client's first message, so a sliding minute may see up to 20)
-    sent = att[(att["outcome"].astype(str) == "sent") & (att["t_start"] >= 600)
-               & (att["t_start"] < 1200)]
+    sent = att[
+        (att["outcome"].astype(str) == "sent") & (att["t_start"] >= 600) & (att["t_start"] < 1200)
+    ]
     assert len(sent) <= 10 * 11
     assert len(sent) >= 10 * 9
 
 
 def test_switch_checks_name_the_problem():
     cases = {
-        "  - {policy: {host: mx, policy: greylisting, enabled: false}}\n":
-            ("incidents[0].policy.policy", "host mx has no greylisting policy"),
-        "  - {policy: {host: mx, policy: rate_limit}}\n":
-            ("incidents[0].policy", "say what changes"),
-        "  - {dns_failure: {resolver: nowhere}}\n":
-            ("incidents[0].dns_failure.resolver", "unknown host 'nowhere'"),
-        "  - {dns_failure: {zone: dest.example, resolver: out}}\n":
-            ("incidents[0].dns_failure", "a zone or a resolver"),
+        "  - {policy: {host: mx, policy: greylisting, enabled: false}}\n": (
+            "incidents[0].policy.policy",
+            "host mx has no greylisting policy",
+        ),
+        "  - {policy: {host: mx, policy: rate_limit}}\n": (
+            "incidents[0].policy",
+            "say what changes",
+        ),
+        "  - {dns_failure: {resolver: nowhere}}\n": (
+            "incidents[0].dns_failure.resolver",
+            "unknown host 'nowhere'",
+        ),
+        "  - {dns_failure: {zone: dest.example, resolver: out}}\n": (
+            "incidents[0].dns_failure",
+            "a zone or a resolver",
+        ),
     }
     for text, (path, fragment) in cases.items():
         with pytest.raises(smtpsim.ScenarioError) as error:

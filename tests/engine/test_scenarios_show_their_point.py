@@ -22,12 +22,15 @@ def test_greylisting_shows_the_auto_whitelist_at_work() -> None:
     grey = a.loc[a["dsn"].astype(str) == "4.2.0", ["msg_id", "rcpt"]].astype({"rcpt": str})
     keys = set(zip(grey["msg_id"], grey["rcpt"], strict=True))
     submitted = result.messages.set_index("msg_id")["t_submit"]
-    rows = pd.DataFrame({
-        "domain": r["domain"].astype(str),
-        "hour": (submitted.loc[r["msg_id"]].to_numpy() // 3600).astype(int),
-        "greylisted": [(m, str(x)) in keys for m, x in zip(r["msg_id"], r["rcpt"],
-                                                            strict=True)],
-    })
+    rows = pd.DataFrame(
+        {
+            "domain": r["domain"].astype(str),
+            "hour": (submitted.loc[r["msg_id"]].to_numpy() // 3600).astype(int),
+            "greylisted": [
+                (m, str(x)) in keys for m, x in zip(r["msg_id"], r["rcpt"], strict=True)
+            ],
+        }
+    )
     share = rows.groupby(["domain", "hour"])["greylisted"].mean()
     # the first hours: both big receivers greylist every new triplet
     assert share["bigmail.example", 0] > 0.9 and share["bigmail2.example", 0] > 0.9

@@ -28,17 +28,20 @@ UNTIL = {"bench-3hop": None, "mx-outage": 2.5 * 3600.0, "congested-relay-link": 
 SHORTER = {"bench-3hop": ["traffic.load.messages=2000", "duration=360"]}
 
 
-def run(source: object, memo: str, overrides: list[str] | None = None,
-        until: float | None = None) -> smtpsim.RunResult:
+def run(
+    source: object, memo: str, overrides: list[str] | None = None, until: float | None = None
+) -> smtpsim.RunResult:
     scenario = smtpsim.load_scenario(
-        source, overrides=[f"simulation.session_memo={memo}", *(overrides or [])])
+        source, overrides=[f"simulation.session_memo={memo}", *(overrides or [])]
+    )
     return simulate(scenario, until=until)
 
 
 def assert_same_tables(a: smtpsim.RunResult, b: smtpsim.RunResult) -> None:
     for name in TABLES:
-        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True,
-                                      obj=name)
+        pd.testing.assert_frame_equal(
+            getattr(a, name), getattr(b, name), check_exact=True, obj=name
+        )
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -58,9 +61,17 @@ def test_shipped_scenarios_give_identical_tables_with_the_memo_on_off_and_verifi
     assert verified.meta["sessions"]["replayed"] == sessions["replayed"]
 
 
-def generated(pipelining: bool, caching: bool, recipients: int, unknown: float,
-              size_limit: str, policies: list[str], incident: str, rate: float,
-              seed: int) -> str:
+def generated(
+    pipelining: bool,
+    caching: bool,
+    recipients: int,
+    unknown: float,
+    size_limit: str,
+    policies: list[str],
+    incident: str,
+    rate: float,
+    seed: int,
+) -> str:
     policy_lines = "".join(f"\n      - {p}" for p in policies) or " []"
     return f"""
 name: memo-generated
@@ -100,34 +111,51 @@ incidents: {incident}
 """
 
 
-POLICIES = st.lists(st.sampled_from([
-    "greylisting: {delay: 2min, auto_whitelist: 3}",
-    "rate_limit: {connections: 2, message_rate: 30, time_unit: 60s}",
-    "dnsbl: {zones: [zen.dnsbl.example], at: rcpt}",
-    "dnsbl: {zones: [zen.dnsbl.example], at: connect}",
-    "mailbox_full: {share: 0.2}",
-]), max_size=3, unique=True)
-INCIDENTS = st.sampled_from([
-    "[]",
-    "[{server_errors: {host: mx1, phase: rcpt, reply: '451 4.3.0 try later', "
-    "probability: 0.3}, at: 5min, for: 10min}]",
-    "[{server_errors: {host: mx1, phase: data, reply: '250 2.0.0 ok'}, at: 3min, for: 4min}]",
-    "[{server_errors: {host: mx1, phase: connect, reply: '421 4.7.0 busy', "
-    "probability: 0.5}, at: 2min, for: 10min}]",
-    "[{host_down: mx1, at: 4min, for: 6min}]",
-    "[{dnsbl_list: {zone: zen.dnsbl.example, ip: 192.0.2.20}, at: 2min, for: 10min}]",
-])
+POLICIES = st.lists(
+    st.sampled_from(
+        [
+            "greylisting: {delay: 2min, auto_whitelist: 3}",
+            "rate_limit: {connections: 2, message_rate: 30, time_unit: 60s}",
+            "dnsbl: {zones: [zen.dnsbl.example], at: rcpt}",
+            "dnsbl: {zones: [zen.dnsbl.example], at: connect}",
+            "mailbox_full: {share: 0.2}",
+        ]
+    ),
+    max_size=3,
+    unique=True,
+)
+INCIDENTS = st.sampled_from(
+    [
+        "[]",
+        "[{server_errors: {host: mx1, phase: rcpt, reply: '451 4.3.0 try later', "
+        "probability: 0.3}, at: 5min, for: 10min}]",
+        "[{server_errors: {host: mx1, phase: data, reply: '250 2.0.0 ok'}, at: 3min, for: 4min}]",
+        "[{server_errors: {host: mx1, phase: connect, reply: '421 4.7.0 busy', "
+        "probability: 0.5}, at: 2min, for: 10min}]",
+        "[{host_down: mx1, at: 4min, for: 6min}]",
+        "[{dnsbl_list: {zone: zen.dnsbl.example, ip: 192.0.2.20}, at: 2min, for: 10min}]",
+    ]
+)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pipelining=st.booleans(), caching=st.booleans(), recipients=st.integers(1, 3),
-       unknown=st.sampled_from([0, 0.1]), size_limit=st.sampled_from(["0", "12KiB"]),
-       policies=POLICIES, incident=INCIDENTS, rate=st.sampled_from([0.2, 1.0]),
-       seed=st.integers(1, 1000))
+@given(
+    pipelining=st.booleans(),
+    caching=st.booleans(),
+    recipients=st.integers(1, 3),
+    unknown=st.sampled_from([0, 0.1]),
+    size_limit=st.sampled_from(["0", "12KiB"]),
+    policies=POLICIES,
+    incident=INCIDENTS,
+    rate=st.sampled_from([0.2, 1.0]),
+    seed=st.integers(1, 1000),
+)
 def test_generated_scenarios_give_identical_tables_with_the_memo_on_off_and_verified(
-        pipelining, caching, recipients, unknown, size_limit, policies, incident, rate, seed):
-    text = generated(pipelining, caching, recipients, unknown, size_limit, policies,
-                     incident, rate, seed)
+    pipelining, caching, recipients, unknown, size_limit, policies, incident, rate, seed
+):
+    text = generated(
+        pipelining, caching, recipients, unknown, size_limit, policies, incident, rate, seed
+    )
     off, on, verified = run(text, "off"), run(text, "on"), run(text, "verify")
     assert_same_tables(off, on)
     assert_same_tables(off, verified)
@@ -149,13 +177,17 @@ def test_verify_names_the_first_session_where_memo_and_machines_part(monkeypatch
             node = stack.pop()
             stack.extend(node.children.values())
             if isinstance(node.leaf, session_memo._Leaf):
-                node.leaf = session_memo._Leaf(node.leaf.finals, "wrong", node.leaf.error,
-                                               node.leaf.kept)
+                node.leaf = session_memo._Leaf(
+                    node.leaf.finals, "wrong", node.leaf.error, node.leaf.kept
+                )
         return made
 
     monkeypatch.setattr(session_memo.SessionMemo, "_learn", wrong_leaf)
-    with pytest.raises(session_memo.MemoMismatch, match=r"session \d+ of this client "
-                       r"\(.* -> .*, \d recipient\(s\), from t=.*\): result is"):
+    with pytest.raises(
+        session_memo.MemoMismatch,
+        match=r"session \d+ of this client "
+        r"\(.* -> .*, \d recipient\(s\), from t=.*\): result is",
+    ):
         run(QUICK, "verify")
     run(QUICK, "off")  # the machines alone never consult the memo
 
@@ -174,17 +206,51 @@ def test_run_verbose_says_how_many_sessions_were_replayed(tmp_path) -> None:
     scenario.write_text(QUICK)
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "smtpsim", "run", str(scenario), "-v", "--out", str(out),
-         "--no-plots", "--no-report", "--no-maillog"],
-        capture_output=True, text=True, timeout=300, check=True)
+        [
+            sys.executable,
+            "-m",
+            "smtpsim",
+            "run",
+            str(scenario),
+            "-v",
+            "--out",
+            str(out),
+            "--no-plots",
+            "--no-report",
+            "--no-maillog",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     sessions = json.loads((out / "meta.json").read_text())["sessions"]
     line = next(x for x in done.stdout.splitlines() if "SMTP sessions" in x)
     numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", line)]
-    assert numbers == [sessions["replayed"] + sessions["ran_machines"], sessions["replayed"],
-                       sessions["shapes"], sessions["ran_machines"]]
+    assert numbers == [
+        sessions["replayed"] + sessions["ran_machines"],
+        sessions["replayed"],
+        sessions["shapes"],
+        sessions["ran_machines"],
+    ]
     assert sessions["replayed"] > sessions["ran_machines"] > 0
     quiet = subprocess.run(
-        [sys.executable, "-m", "smtpsim", "run", str(scenario), "--out", str(out), "--force",
-         "--no-plots", "--no-report", "--no-maillog"],
-        capture_output=True, text=True, timeout=300, check=True)
+        [
+            sys.executable,
+            "-m",
+            "smtpsim",
+            "run",
+            str(scenario),
+            "--out",
+            str(out),
+            "--force",
+            "--no-plots",
+            "--no-report",
+            "--no-maillog",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert "SMTP sessions" not in quiet.stdout

@@ -15,8 +15,11 @@ def test_slots_are_taken_while_free_then_handed_over_first_come_first_served() -
     assert pool.try_acquire() and pool.try_acquire()
     assert not pool.try_acquire() and pool.busy == 2
     served: list[str] = []
-    first, second, third = (lambda: served.append("a")), (lambda: served.append("b")), \
-        (lambda: served.append("c"))
+    first, second, third = (
+        (lambda: served.append("a")),
+        (lambda: served.append("b")),
+        (lambda: served.append("c")),
+    )
     for waiter in (first, second, third):
         pool.wait(waiter)
     assert pool.cancel(second) and not pool.cancel(second)  # no longer waiting

@@ -17,20 +17,31 @@ WARMUP = 60.0
 def test_summary_matches_the_tables() -> None:
     def setup(model):
         link = model.link("mx-small", "internet")
-        at_times(model, (100, lambda: setattr(link, "up", False)),
-                 (200, lambda: setattr(link, "up", True)))
+        at_times(
+            model,
+            (100, lambda: setattr(link, "up", False)),
+            (200, lambda: setattr(link, "up", True)),
+        )
 
     _, result = run_model(
-        QUICKSTART, seed=9, until=420.0,
-        overrides=[f"warmup={WARMUP}s", "traffic.staff.unknown_users=5%"], setup=setup,
+        QUICKSTART,
+        seed=9,
+        until=420.0,
+        overrides=[f"warmup={WARMUP}s", "traffic.staff.unknown_users=5%"],
+        setup=setup,
     )
     s = result.summary()
-    messages, rcpts, attempts, levels = (result.messages, result.recipients,
-                                         result.attempts, result.levels)
+    messages, rcpts, attempts, levels = (
+        result.messages,
+        result.recipients,
+        result.attempts,
+        result.levels,
+    )
     origin = messages.set_index("msg_id")["origin"].astype(str)
     t_submit = messages.set_index("msg_id")["t_submit"]
-    counted_ids = set(messages.loc[(origin.to_numpy() != "bounce")
-                                   & (t_submit.to_numpy() >= WARMUP), "msg_id"])
+    counted_ids = set(
+        messages.loc[(origin.to_numpy() != "bounce") & (t_submit.to_numpy() >= WARMUP), "msg_id"]
+    )
     bounce_ids = set(origin.index[origin == "bounce"])
     assert len(bounce_ids) > 0
 

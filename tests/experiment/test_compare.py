@@ -34,15 +34,25 @@ _TRACE = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nRunti
 @pytest.fixture(scope="module")
 def unknown_users() -> Comparison:
     """quickstart against itself with 5 % unknown users instead of 1 %."""
-    return compare([QUICKSTART, f"{QUICKSTART}::traffic.staff.unknown_users=5%"],
-                   RunOptions(replications=3, until=UNTIL))
+    return compare(
+        [QUICKSTART, f"{QUICKSTART}::traffic.staff.unknown_users=5%"],
+        RunOptions(replications=3, until=UNTIL),
+    )
 
 
 def test_the_table_has_a_row_per_config_and_metric_with_finite_intervals(
-        unknown_users: Comparison) -> None:
+    unknown_users: Comparison,
+) -> None:
     table = unknown_users.table()
-    assert list(table.columns) == ["config", "metric", "mean", "half_width", "ci_low",
-                                   "ci_high", "n"]
+    assert list(table.columns) == [
+        "config",
+        "metric",
+        "mean",
+        "half_width",
+        "ci_low",
+        "ci_high",
+        "n",
+    ]
     assert len(table) == 2 * len(METRICS)
     assert list(table["config"].unique()) == unknown_users.labels
     assert unknown_users.labels == ["quickstart", "quickstart [unknown_users=5%]"]
@@ -55,23 +65,34 @@ def test_the_table_has_a_row_per_config_and_metric_with_finite_intervals(
     rest = table[~share]
     assert np.allclose(rest["ci_high"] - rest["ci_low"], 2 * rest["half_width"])
     shares = table[share]
-    assert ((shares["ci_low"] >= 0) & (shares["ci_low"] <= shares["mean"])
-            & (shares["mean"] <= shares["ci_high"]) & (shares["ci_high"] <= 1)).all()
+    assert (
+        (shares["ci_low"] >= 0)
+        & (shares["ci_low"] <= shares["mean"])
+        & (shares["mean"] <= shares["ci_high"])
+        & (shares["ci_high"] <= 1)
+    ).all()
     # the runs: one row per configuration and replication, with the same seeds in each
     runs = unknown_users.runs
     assert len(runs) == 6 and runs["error"].isna().all()
     assert {"config", "replication", "seed", *METRICS, "wall_s", "error"} <= set(runs.columns)
     seeds = runs.pivot(index="replication", columns="config", values="seed")
     assert (seeds.nunique(axis=1) == 1).all()  # common random numbers
-    assert seeds.iloc[:, 0].nunique() == 3      # independent replications
+    assert seeds.iloc[:, 0].nunique() == 3  # independent replications
     assert unknown_users.ran == 6 and unknown_users.reused == 0
 
 
-def test_more_unknown_users_bounce_more_and_the_interval_says_so(
-        unknown_users: Comparison) -> None:
+def test_more_unknown_users_bounce_more_and_the_interval_says_so(unknown_users: Comparison) -> None:
     diffs = unknown_users.differences().set_index("metric")
-    assert list(diffs.columns) == ["config", "versus", "diff", "half_width", "ci_low",
-                                   "ci_high", "excludes_zero", "n"]
+    assert list(diffs.columns) == [
+        "config",
+        "versus",
+        "diff",
+        "half_width",
+        "ci_low",
+        "ci_high",
+        "excludes_zero",
+        "n",
+    ]
     bounce = diffs.loc["bounce_rate"]
     assert bounce["diff"] > 0.02 and bounce["ci_low"] > 0 and bool(bounce["excludes_zero"])
     assert diffs["versus"].eq("quickstart").all()
@@ -89,10 +110,11 @@ def test_identical_configurations_differ_by_exactly_zero() -> None:
 def test_without_the_fallback_relay_mail_expires_during_a_listing() -> None:
     # The listing starts at 1 min and mail expires after 5 min, so 20 minutes show it.
     short = ["incidents[0].at=1min", "hosts.out.postfix.maximal_queue_lifetime=5min"]
-    result = compare([BLACKLISTING,
-                      (BLACKLISTING, ["hosts.out.postfix.smtp_fallback_relay=none"])],
-                     RunOptions(overrides=short, replications=3, until="20min"),
-                     labels=["fallback", "no fallback"])
+    result = compare(
+        [BLACKLISTING, (BLACKLISTING, ["hosts.out.postfix.smtp_fallback_relay=none"])],
+        RunOptions(overrides=short, replications=3, until="20min"),
+        labels=["fallback", "no fallback"],
+    )
     diffs = result.differences().set_index("metric")
     expired = diffs.loc["expired_rate"]
     assert expired["diff"] > 0 and bool(expired["excludes_zero"])
@@ -108,11 +130,13 @@ def _precise_at(result: Comparison, n: int, relative: float) -> bool:
 
 
 def test_target_ci_adds_replications_until_the_half_width_is_small_enough() -> None:
-    loose = compare([QUICKSTART], RunOptions(replications=3, until=300, metrics=["delay_p50"]),
-                    target_ci=0.5)
+    loose = compare(
+        [QUICKSTART], RunOptions(replications=3, until=300, metrics=["delay_p50"]), target_ci=0.5
+    )
     assert loose.replications == 3
-    tight = compare([QUICKSTART], RunOptions(replications=3, until=300, metrics=["delay_p50"]),
-                    target_ci=0.01)
+    tight = compare(
+        [QUICKSTART], RunOptions(replications=3, until=300, metrics=["delay_p50"]), target_ci=0.01
+    )
     n = tight.replications
     assert 3 < n < 100
     assert sorted(tight.runs["replication"]) == list(range(n))
@@ -124,8 +148,12 @@ def test_target_ci_adds_replications_until_the_half_width_is_small_enough() -> N
 
 
 def test_target_ci_stops_at_max_replications() -> None:
-    capped = compare([QUICKSTART], RunOptions(replications=2, until=300, metrics=["delay_p50"]),
-                     target_ci=1e-6, max_replications=4)
+    capped = compare(
+        [QUICKSTART],
+        RunOptions(replications=2, until=300, metrics=["delay_p50"]),
+        target_ci=1e-6,
+        max_replications=4,
+    )
     assert capped.replications == 4
     assert len(capped.runs) == 4
 
@@ -136,12 +164,12 @@ def test_runs_are_stored_and_reused(tmp_path: Path) -> None:
     assert len(list((tmp_path / "runs").glob("*.json"))) == 2
     again = compare([QUICKSTART], RunOptions(replications=3, until=300), out=tmp_path)
     assert (again.ran, again.reused) == (1, 2)
-    pd.testing.assert_frame_equal(first.runs.drop(columns="wall_s"),
-                                  again.runs.drop(columns="wall_s").iloc[:2])
+    pd.testing.assert_frame_equal(
+        first.runs.drop(columns="wall_s"), again.runs.drop(columns="wall_s").iloc[:2]
+    )
 
 
-def test_write_saves_tables_figures_and_a_report(unknown_users: Comparison,
-                                                 tmp_path: Path) -> None:
+def test_write_saves_tables_figures_and_a_report(unknown_users: Comparison, tmp_path: Path) -> None:
     written = unknown_users.write(tmp_path)
     for name in ("runs", "table", "differences", "delays", "queues", "errors"):
         assert (tmp_path / f"{name}.csv").exists() and (tmp_path / f"{name}.parquet").exists()
@@ -171,7 +199,10 @@ def test_figures(unknown_users: Comparison) -> None:
     fig = unknown_users.plot_metrics(["bounce_rate", "delay_p95"])
     # the pending share is always drawn beside the metrics asked for
     assert [a.get_title() for a in fig.axes if a.get_visible()] == [
-        "bounce_rate", "delay_p95", "pending_rate"]
+        "bounce_rate",
+        "delay_p95",
+        "pending_rate",
+    ]
     assert unknown_users.plot_metric("bounce_rate").get_title() == "bounce_rate"
 
 
@@ -179,8 +210,11 @@ def test_delays_and_queues_are_tidy(unknown_users: Comparison) -> None:
     delays = unknown_users.delays
     assert list(delays.columns) == ["config", "replication", "q", "delay_s"]
     assert len(delays) == 6 * 101
-    assert delays.groupby(["config", "replication"], observed=True)["delay_s"].apply(
-        lambda d: bool(np.all(np.diff(d.to_numpy()) >= 0))).all()
+    assert (
+        delays.groupby(["config", "replication"], observed=True)["delay_s"]
+        .apply(lambda d: bool(np.all(np.diff(d.to_numpy()) >= 0)))
+        .all()
+    )
     queues = unknown_users.queues
     assert list(queues.columns) == ["config", "replication", "t", "queue"]
     assert len(queues) == 6 * 200
@@ -190,22 +224,27 @@ def test_config_syntax() -> None:
     assert parse_config("a.yaml") == ("a.yaml", ())
     assert parse_config("a.yaml::x.y=1::z=2h") == ("a.yaml", ("x.y=1", "z=2h"))
     # '::' inside a value (an IPv6 address) does not start an override
-    assert parse_config("a.yaml::hosts.x.ip=2001:db8::1") == (
-        "a.yaml", ("hosts.x.ip=2001:db8::1",))
+    assert parse_config("a.yaml::hosts.x.ip=2001:db8::1") == ("a.yaml", ("hosts.x.ip=2001:db8::1",))
     assert parse_config('a.yaml::dns."a.example".ttl=5min') == (
-        "a.yaml", ('dns."a.example".ttl=5min',))
+        "a.yaml",
+        ('dns."a.example".ttl=5min',),
+    )
     with pytest.raises(ValueError):
         parse_config("::x=1")
 
 
 def test_labels() -> None:
-    configs = make_configs([QUICKSTART, (QUICKSTART, ["traffic.staff.rate=2/s"]),
-                            BLACKLISTING])
-    assert [c.label for c in configs] == ["quickstart", "quickstart [rate=2/s]",
-                                          "blacklisting-incident"]
+    configs = make_configs([QUICKSTART, (QUICKSTART, ["traffic.staff.rate=2/s"]), BLACKLISTING])
+    assert [c.label for c in configs] == [
+        "quickstart",
+        "quickstart [rate=2/s]",
+        "blacklisting-incident",
+    ]
     assert configs[1].overrides == ("traffic.staff.rate=2/s",)
     assert [c.label for c in make_configs([QUICKSTART, QUICKSTART])] == [
-        "quickstart #1", "quickstart #2"]
+        "quickstart #1",
+        "quickstart #2",
+    ]
     with pytest.raises(ValueError, match="label"):
         make_configs([QUICKSTART], labels=["a", "b"])
     with pytest.raises(ValueError, match="same label"):
@@ -239,8 +278,9 @@ def test_the_scheduler_goes_to_the_executor(monkeypatch: pytest.MonkeyPatch) -> 
         return executors.SerialExecutor()
 
     monkeypatch.setattr(executors, "make_executor", fake)
-    compare([QUICKSTART],
-            RunOptions(replications=1, until=60, jobs=3, scheduler="tcp://10.0.0.1:8786"))
+    compare(
+        [QUICKSTART], RunOptions(replications=1, until=60, jobs=3, scheduler="tcp://10.0.0.1:8786")
+    )
     assert seen == [(3, "tcp://10.0.0.1:8786")]
 
 
@@ -252,8 +292,10 @@ def test_local_processes_give_the_same_results() -> None:
 
 def test_progress_is_called_after_each_run() -> None:
     calls: list[tuple[int, int]] = []
-    compare([QUICKSTART],
-            RunOptions(replications=2, until=60, progress=lambda d, t: calls.append((d, t))))
+    compare(
+        [QUICKSTART],
+        RunOptions(replications=2, until=60, progress=lambda d, t: calls.append((d, t))),
+    )
     assert calls == [(1, 2), (2, 2)]
 
 

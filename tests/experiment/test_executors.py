@@ -22,8 +22,7 @@ TEXT = (Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml").r
 # 8 runs of a 20-minute quickstart, and a spec with an invalid override (an error
 # record among the results, which costs milliseconds).
 SPECS = [RunSpec(TEXT, ("warmup=2min",), r, 1, until=1200.0, config="base") for r in range(8)]
-SPECS.append(RunSpec(TEXT, ("hosts.out.postfix.maximal_backoff_time=fast",), 0, 1,
-                     config="broken"))
+SPECS.append(RunSpec(TEXT, ("hosts.out.postfix.maximal_backoff_time=fast",), 0, 1, config="broken"))
 
 
 def comparable(record: RunRecord) -> dict[str, Any]:
@@ -51,7 +50,8 @@ def test_serial_runs_in_order_and_reports_each(serial: tuple[list[RunRecord], fl
 
 
 def test_local_processes_give_identical_records_and_speed_up(
-        serial: tuple[list[RunRecord], float]) -> None:
+    serial: tuple[list[RunRecord], float],
+) -> None:
     serial_records, serial_s = serial
     done: list[RunRecord] = []
     with LocalExecutor(2) as executor:
@@ -65,11 +65,13 @@ def test_local_processes_give_identical_records_and_speed_up(
     assert [comparable(r) for r in again] == [comparable(r) for r in serial_records]
     assert sorted(comparable(r)["key"] for r in done) == sorted(spec.key() for spec in SPECS)
     # measured, not asserted (the machine may be busy or have one CPU)
-    print(f"\n8 runs of a 20-minute quickstart (mean run "
-          f"{sum(r.wall_s for r in serial_records[:-1]) / 8:.2f} s): serial {serial_s:.2f} s; "
-          f"LocalExecutor(2) {cold_s:.2f} s with process start-up (speed-up "
-          f"{serial_s / cold_s:.2f}x), {warm_s:.2f} s with processes already started "
-          f"(speed-up {serial_s / warm_s:.2f}x)")
+    print(
+        f"\n8 runs of a 20-minute quickstart (mean run "
+        f"{sum(r.wall_s for r in serial_records[:-1]) / 8:.2f} s): serial {serial_s:.2f} s; "
+        f"LocalExecutor(2) {cold_s:.2f} s with process start-up (speed-up "
+        f"{serial_s / cold_s:.2f}x), {warm_s:.2f} s with processes already started "
+        f"(speed-up {serial_s / warm_s:.2f}x)"
+    )
 
 
 def test_one_job_runs_in_this_process() -> None:
@@ -83,10 +85,18 @@ def test_one_job_runs_in_this_process() -> None:
 @pytest.mark.timeout(120)
 def test_dask_cluster_gives_identical_records(serial: tuple[list[RunRecord], float]) -> None:
     import distributed  # the test extra installs it: no skipping
+
     specs, expected = SPECS[:3] + SPECS[-1:], serial[0][:3] + serial[0][-1:]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
-            DaskExecutor(cluster.scheduler_address) as executor:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        DaskExecutor(cluster.scheduler_address) as executor,
+    ):
         done: list[RunRecord] = []
         records = executor.map(specs, on_done=done.append)
     assert [comparable(r) for r in records] == [comparable(r) for r in expected]

@@ -51,8 +51,10 @@ def level_stats(levels: pd.DataFrame, start: float, end: float) -> tuple[float, 
     """Time-weighted mean and max over [start, end] of the sum over hosts of active +
     deferred: each host's queue as its own step function, summed at every instant."""
     rows = levels[levels["metric"].astype(str).isin(["active", "deferred"])]
-    steps = {key: (list(g["t"]), list(g["value"]))
-             for key, g in rows.groupby(["host", "metric"], observed=True)}
+    steps = {
+        key: (list(g["t"]), list(g["value"]))
+        for key, g in rows.groupby(["host", "metric"], observed=True)
+    }
 
     def total(at: float) -> float:
         out = 0.0
@@ -82,10 +84,12 @@ def test_metrics_equal_numbers_from_the_tables(result: RunResult) -> None:
         assert m[name] == pytest.approx(np.percentile(delays, 100 * q), rel=1e-12)
     assert m["attempts_per_recipient"] == pytest.approx(rcpts["attempts"].mean(), rel=1e-12)
 
-    attempts = result.attempts.join(result.messages.set_index("msg_id")[["origin", "t_submit"]],
-                                    on="msg_id")
-    attempts = attempts[(attempts["origin"].astype(str) != "bounce")
-                        & (attempts["t_submit"] >= WARMUP)]
+    attempts = result.attempts.join(
+        result.messages.set_index("msg_id")[["origin", "t_submit"]], on="msg_id"
+    )
+    attempts = attempts[
+        (attempts["origin"].astype(str) != "bounce") & (attempts["t_submit"] >= WARMUP)
+    ]
     deferred = (attempts["outcome"].astype(str) == "deferred").mean()
     assert deferred > 0 and m["deferral_rate"] == pytest.approx(deferred, rel=1e-12)
 

@@ -41,11 +41,29 @@ def test_killing_the_main_process_of_a_sweep_leaves_no_process_behind(tmp_path: 
     # 2 x 10 runs of a 10-minute quickstart: some finish (the workers are past their
     # imports and running) long before all of them do.
     main = subprocess.Popen(
-        [sys.executable, "-m", "smtpsim", "sweep", str(ROOT / "scenarios" / "quickstart.yaml"),
-         "--vary", "traffic.staff.rate=1/s,2/s", "--replications", "10", "--jobs", "2",
-         "--until", "10min", "--out", str(out), "--no-plots", "--quiet"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "smtpsim",
+            "sweep",
+            str(ROOT / "scenarios" / "quickstart.yaml"),
+            "--vary",
+            "traffic.staff.rate=1/s,2/s",
+            "--replications",
+            "10",
+            "--jobs",
+            "2",
+            "--until",
+            "10min",
+            "--out",
+            str(out),
+            "--no-plots",
+            "--quiet",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     started: list[psutil.Process] = []
     try:

@@ -46,9 +46,13 @@ def test_key_depends_on_what_changes_the_run_only() -> None:
     spec = RunSpec(TEXT, SHORT, 0, 1, until=UNTIL, config="x", params=(("p", "1"),))
     assert spec.key() == RunSpec(TEXT, SHORT, 0, 1, until=UNTIL).key()  # not config
     assert spec.key() == RunSpec("# a comment\n" + TEXT, SHORT, 0, 1, until=UNTIL).key()
-    others = [RunSpec(TEXT, SHORT, 1, 1, until=UNTIL), RunSpec(TEXT, SHORT, 0, 2, until=UNTIL),
-              RunSpec(TEXT, SHORT, 0, 1, until=UNTIL + 1), RunSpec(TEXT, (), 0, 1, until=UNTIL),
-              RunSpec(TEXT.replace("rate: 1/s", "rate: 2/s"), SHORT, 0, 1, until=UNTIL)]
+    others = [
+        RunSpec(TEXT, SHORT, 1, 1, until=UNTIL),
+        RunSpec(TEXT, SHORT, 0, 2, until=UNTIL),
+        RunSpec(TEXT, SHORT, 0, 1, until=UNTIL + 1),
+        RunSpec(TEXT, (), 0, 1, until=UNTIL),
+        RunSpec(TEXT.replace("rate: 1/s", "rate: 2/s"), SHORT, 0, 1, until=UNTIL),
+    ]
     assert len({spec.key(), *(o.key() for o in others)}) == 6
     # a list given for the overrides is kept as a tuple: specs stay hashable
     assert RunSpec(TEXT, list(SHORT), 0, 1, until=UNTIL) == RunSpec(TEXT, SHORT, 0, 1, until=UNTIL)  # type: ignore[arg-type]
@@ -62,8 +66,9 @@ def test_key_is_the_same_in_another_process(tmp_path: Path) -> None:
         f"text = Path({str(tmp_path / 'scenario.yaml')!r}).read_text()\n"
         f"print(RunSpec(text, {SHORT!r}, 2, 5, until={UNTIL!r}).key())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == spec.key()
 
 
@@ -104,14 +109,16 @@ def test_record_json_round_trip() -> None:
     spec = RunSpec(TEXT, SHORT, 1, 9, until=30.0, config="c", params=(("rate", "2/s"),))
     record = execute(spec)
     nan_metrics = {**record.metrics, "delay_p99": math.nan}
-    record = RunRecord(spec, nan_metrics, record.delay_quantiles, record.queue_series,
-                       record.wall_s)
+    record = RunRecord(
+        spec, nan_metrics, record.delay_quantiles, record.queue_series, record.wall_s
+    )
     text = json.dumps(record.to_json(), allow_nan=False)  # strict JSON: NaN as null
     back = RunRecord.from_json(json.loads(text))
     assert back.spec == spec and back.spec.key() == spec.key()
     assert math.isnan(back.metrics["delay_p99"])
-    assert {k: v for k, v in back.metrics.items() if k != "delay_p99"} == \
-        {k: v for k, v in nan_metrics.items() if k != "delay_p99"}
+    assert {k: v for k, v in back.metrics.items() if k != "delay_p99"} == {
+        k: v for k, v in nan_metrics.items() if k != "delay_p99"
+    }
     assert back.delay_quantiles == record.delay_quantiles
     assert back.queue_series == record.queue_series and back.wall_s == record.wall_s
     failed = RunRecord(spec, {}, (), (), 0.5, error="Traceback ...\nValueError: x")

@@ -132,8 +132,9 @@ def test_share_ci_by_hand_inside_zero_one_and_asymmetric() -> None:
     t = t_quantile(0.975, 4)
     n_eff = mean * (1 - mean) / (half / t) ** 2  # binomial variance / the observed one
     centre = (mean + t * t / (2 * n_eff)) / (1 + t * t / n_eff)
-    spread = t / (1 + t * t / n_eff) * math.sqrt(mean * (1 - mean) / n_eff
-                                                 + t * t / (4 * n_eff * n_eff))
+    spread = (
+        t / (1 + t * t / n_eff) * math.sqrt(mean * (1 - mean) / n_eff + t * t / (4 * n_eff * n_eff))
+    )
     assert (low, high) == pytest.approx((centre - spread, centre + spread), rel=1e-12)
     assert 0 < low < mean < high < 1
     assert high - mean > mean - low  # longer towards the middle

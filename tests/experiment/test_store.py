@@ -48,8 +48,7 @@ def test_put_get_contains_records(tmp_path: Path) -> None:
     assert len(store.records()) == 3
 
 
-def test_a_write_cut_short_leaves_nothing(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_cut_short_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = ResultStore(tmp_path)
     kept = record(0)
     store.put(kept)

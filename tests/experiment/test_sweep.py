@@ -40,12 +40,12 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[SweepResult, Pat
 
 
 def test_a_full_factorial_runs_every_point_and_replication(
-        finished: tuple[SweepResult, Path]) -> None:
+    finished: tuple[SweepResult, Path],
+) -> None:
     result, out = finished
     assert (result.ran, result.reused, result.failed) == (8, 0, 0)
     assert result.parameters == [RATE, UNKNOWN]
-    assert result.points == [{RATE: r, UNKNOWN: u} for r in ("1/s", "2/s")
-                             for u in ("1%", "10%")]
+    assert result.points == [{RATE: r, UNKNOWN: u} for r in ("1/s", "2/s") for u in ("1%", "10%")]
     runs = result.runs
     assert list(runs.columns[:4]) == ["point", RATE, UNKNOWN, "replication"]
     assert {"seed", *METRICS, "wall_s", "error"} <= set(runs.columns)
@@ -56,8 +56,17 @@ def test_a_full_factorial_runs_every_point_and_replication(
     assert len(list((out / "runs").glob("*.json"))) == 8
     table = result.table()
     assert len(table) == 4 * len(METRICS)
-    assert list(table.columns) == ["point", RATE, UNKNOWN, "metric", "mean", "half_width",
-                                   "ci_low", "ci_high", "n"]
+    assert list(table.columns) == [
+        "point",
+        RATE,
+        UNKNOWN,
+        "metric",
+        "mean",
+        "half_width",
+        "ci_low",
+        "ci_high",
+        "n",
+    ]
     bounce = table[table["metric"] == "bounce_rate"].groupby(UNKNOWN, observed=True)["mean"]
     assert bounce.mean()["10%"] > bounce.mean()["1%"]
 
@@ -78,8 +87,12 @@ def test_an_interrupted_sweep_runs_only_the_missing_runs(tmp_path: Path) -> None
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL, progress=interrupt), vary=VARY,
-              out=tmp_path)
+        sweep(
+            QUICKSTART,
+            RunOptions(replications=2, until=UNTIL, progress=interrupt),
+            vary=VARY,
+            out=tmp_path,
+        )
     assert len(ResultStore(tmp_path).records()) == k  # each stored as it finished
     resumed = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL), vary=VARY, out=tmp_path)
     assert (resumed.ran, resumed.reused) == (8 - k, k)
@@ -87,20 +100,27 @@ def test_an_interrupted_sweep_runs_only_the_missing_runs(tmp_path: Path) -> None
 
 
 def test_a_sweep_over_a_subset_first_then_the_whole_design(tmp_path: Path) -> None:
-    part = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL),
-                 vary={RATE: ["1/s"], UNKNOWN: ["1%", "10%"]}, out=tmp_path)
+    part = sweep(
+        QUICKSTART,
+        RunOptions(replications=2, until=UNTIL),
+        vary={RATE: ["1/s"], UNKNOWN: ["1%", "10%"]},
+        out=tmp_path,
+    )
     assert part.ran == 4
     whole = sweep(QUICKSTART, RunOptions(replications=3, until=UNTIL), vary=VARY, out=tmp_path)
     assert (whole.ran, whole.reused) == (12 - 4, 4)
 
 
 def test_a_failing_run_is_recorded_and_the_others_are_intact(tmp_path: Path) -> None:
-    result = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL),
-                   vary={RATE: ["1/s", "fast", "2/s"]}, out=tmp_path)
+    result = sweep(
+        QUICKSTART,
+        RunOptions(replications=2, until=UNTIL),
+        vary={RATE: ["1/s", "fast", "2/s"]},
+        out=tmp_path,
+    )
     assert (result.ran, result.failed) == (6, 2)
     errors = result.errors
-    assert list(errors.columns) == ["point", RATE, "replication", "seed", "error",
-                                    "traceback"]
+    assert list(errors.columns) == ["point", RATE, "replication", "seed", "error", "traceback"]
     assert list(errors[RATE]) == ["fast", "fast"]
     assert errors["error"].str.contains("traffic.staff.rate: expected a rate").all()
     assert errors["traceback"].str.startswith("Traceback").all()
@@ -111,11 +131,19 @@ def test_a_failing_run_is_recorded_and_the_others_are_intact(tmp_path: Path) -> 
     assert math.isnan(table.loc[("fast", "delivery_ratio"), "mean"])
     assert table.loc[("2/s", "delivery_ratio"), "n"] == 2
     # failed runs are in the store too: reused, unless asked to retry them
-    again = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL),
-                  vary={RATE: ["1/s", "fast", "2/s"]}, out=tmp_path)
+    again = sweep(
+        QUICKSTART,
+        RunOptions(replications=2, until=UNTIL),
+        vary={RATE: ["1/s", "fast", "2/s"]},
+        out=tmp_path,
+    )
     assert (again.ran, again.failed) == (0, 2)
-    retried = sweep(QUICKSTART, RunOptions(replications=2, until=UNTIL, retry_failed=True),
-                    vary={RATE: ["1/s", "fast", "2/s"]}, out=tmp_path)
+    retried = sweep(
+        QUICKSTART,
+        RunOptions(replications=2, until=UNTIL, retry_failed=True),
+        vary={RATE: ["1/s", "fast", "2/s"]},
+        out=tmp_path,
+    )
     assert (retried.ran, retried.reused, retried.failed) == (2, 4, 2)
     assert "failed runs" in result._repr_html_()
 
@@ -132,8 +160,12 @@ def test_explicit_points(tmp_path: Path) -> None:
 def test_points_crossed_with_a_factorial() -> None:
     parameters, design = design_points({"b": "1,2"}, [{"a": "x"}, {"a": "y"}])
     assert parameters == ["a", "b"]
-    assert design == [{"a": "x", "b": "1"}, {"a": "x", "b": "2"},
-                      {"a": "y", "b": "1"}, {"a": "y", "b": "2"}]
+    assert design == [
+        {"a": "x", "b": "1"},
+        {"a": "x", "b": "2"},
+        {"a": "y", "b": "1"},
+        {"a": "y", "b": "2"},
+    ]
 
 
 def test_design_errors() -> None:
@@ -145,12 +177,10 @@ def test_design_errors() -> None:
         design_points({"a": []})
     with pytest.raises(ValueError, match="both"):
         design_points({"a": ["1"]}, [{"a": "2"}])
-    assert design_points({"a": [1, True, None]})[1] == [{"a": "1"}, {"a": "true"},
-                                                       {"a": "none"}]
+    assert design_points({"a": [1, True, None]})[1] == [{"a": "1"}, {"a": "true"}, {"a": "none"}]
 
 
-def test_a_varied_path_that_does_not_exist_stops_the_sweep_before_any_run(
-        tmp_path: Path) -> None:
+def test_a_varied_path_that_does_not_exist_stops_the_sweep_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         sweep(QUICKSTART, vary={"traffic.staff.rte": ["1/s"]}, out=tmp_path / "x")
     assert info.value.problems[0].path == "traffic.staff.rte"
@@ -173,8 +203,12 @@ def test_parameter_columns_are_numbers_when_they_can_be() -> None:
 
 
 def test_numeric_parameters_plot_on_a_numeric_axis(tmp_path: Path) -> None:
-    result = sweep(QUICKSTART, RunOptions(replications=2, until=120),
-                   vary={"traffic.staff.senders": ["50", "200"]}, out=tmp_path)
+    result = sweep(
+        QUICKSTART,
+        RunOptions(replications=2, until=120),
+        vary={"traffic.staff.senders": ["50", "200"]},
+        out=tmp_path,
+    )
     assert result.runs["traffic.staff.senders"].dtype == "int64"
     ax = result.plot("mean_queue")
     lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 2]
@@ -211,8 +245,9 @@ def test_text_and_html(finished: tuple[SweepResult, Path]) -> None:
     assert "<table" in result._repr_html_()
 
 
-def test_the_scheduler_goes_to_the_executor(monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
+def test_the_scheduler_goes_to_the_executor(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     seen: list[tuple[int, Any]] = []
 
     def fake(jobs: int = 1, scheduler: str | None = None) -> Any:
@@ -220,8 +255,12 @@ def test_the_scheduler_goes_to_the_executor(monkeypatch: pytest.MonkeyPatch,
         return executors.SerialExecutor()
 
     monkeypatch.setattr(executors, "make_executor", fake)
-    sweep(QUICKSTART, RunOptions(replications=1, until=60, scheduler="tcp://10.0.0.1:8786", jobs=2),
-          vary={RATE: ["1/s"]}, out=tmp_path)
+    sweep(
+        QUICKSTART,
+        RunOptions(replications=1, until=60, scheduler="tcp://10.0.0.1:8786", jobs=2),
+        vary={RATE: ["1/s"]},
+        out=tmp_path,
+    )
     assert seen == [(2, "tcp://10.0.0.1:8786")]
 
 

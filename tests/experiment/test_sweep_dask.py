@@ -20,16 +20,26 @@ VARY = {
 
 @pytest.mark.timeout(300)
 def test_sweep_on_a_dask_cluster_equals_the_local_sweep(tmp_path):
-    local = smtpsim.sweep(SCENARIO, smtpsim.RunOptions(replications=2, until="10min", jobs=1),
-                          vary=VARY, out=tmp_path / "local")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        remote = smtpsim.sweep(SCENARIO,
-                               smtpsim.RunOptions(replications=2, until="10min",
-                                                  scheduler=cluster.scheduler_address),
-                               vary=VARY, out=tmp_path / "dask")
+    local = smtpsim.sweep(
+        SCENARIO,
+        smtpsim.RunOptions(replications=2, until="10min", jobs=1),
+        vary=VARY,
+        out=tmp_path / "local",
+    )
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        remote = smtpsim.sweep(
+            SCENARIO,
+            smtpsim.RunOptions(replications=2, until="10min", scheduler=cluster.scheduler_address),
+            vary=VARY,
+            out=tmp_path / "dask",
+        )
     assert local.ran == remote.ran == 8 and local.failed == remote.failed == 0
     columns = [c for c in local.runs.columns if c != "wall_s"]
-    pd.testing.assert_frame_equal(local.runs[columns].reset_index(drop=True),
-                                  remote.runs[columns].reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(
+        local.runs[columns].reset_index(drop=True),
+        remote.runs[columns].reset_index(drop=True),
+        check_exact=True,
+    )
     pd.testing.assert_frame_equal(local.table(), remote.table(), check_exact=True)

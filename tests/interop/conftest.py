@@ -44,10 +44,20 @@ MAX_SIZE = 100_000
 def server(serve_factory: Callable[..., Serve], tls_files: TLSFiles) -> Serve:
     """The main server: users alice and bob of example.org, AUTH, SIZE, STARTTLS."""
     return serve_factory(
-        "--domain", "example.org",
-        "--user", ALICE, "--user", BOB,
-        "--auth-user", "alice:s3cret",
-        "--max-size", str(MAX_SIZE),
-        "--hostname", "mx.example.org",
-        "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key),
+        "--domain",
+        "example.org",
+        "--user",
+        ALICE,
+        "--user",
+        BOB,
+        "--auth-user",
+        "alice:s3cret",
+        "--max-size",
+        str(MAX_SIZE),
+        "--hostname",
+        "mx.example.org",
+        "--tls-cert",
+        str(tls_files.cert),
+        "--tls-key",
+        str(tls_files.key),
     )

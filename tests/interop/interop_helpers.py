@@ -58,8 +58,17 @@ def start_serve(directory: Path, *args: str) -> Serve:
     maildir = directory / "maildir"
     stdout = directory / "stdout.txt"
     stderr = directory / "stderr.txt"
-    command = [sys.executable, "-m", "smtpsim", "serve", "--listen", "127.0.0.1:0",
-               "--maildir", str(maildir), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "smtpsim",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--maildir",
+        str(maildir),
+        *args,
+    ]
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         proc = subprocess.Popen(command, stdout=out, stderr=err, env=_env())
     deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -68,7 +77,7 @@ def start_serve(directory: Path, *args: str) -> Serve:
         if len(first) == 2:  # a complete first line
             prefix = "smtpsim serve: listening on "
             assert first[0].startswith(prefix), first[0]
-            host, _, port = first[0][len(prefix):].rpartition(":")
+            host, _, port = first[0][len(prefix) :].rpartition(":")
             return Serve(proc, host, int(port), maildir, stdout)
         if proc.poll() is not None:
             raise AssertionError(f"smtpsim serve exited: {stderr.read_text()}")
@@ -88,8 +97,6 @@ class TLSFiles:
     ca: Path  # PEM of the CA that signed the server certificate
     cert: Path
     key: Path
-
-
 
 
 def make_tls_files(directory: Path) -> TLSFiles:

@@ -28,8 +28,19 @@ MESSAGE = (
     b"From: <carol@example.net>\r\nTo: <alice@example.org>\r\nSubject: interop\r\n\r\n"
     b"First line.\r\n.Starts with a dot.\r\n..Two dots.\r\nLast line.\r\n"
 )
-FAST = ClientTimeouts(connect=5, helo=5, mail=5, rcpt=5, data_init=5, data_xfer=5,
-                      data_done=5, quit=5, rset=5, starttls=5, other=5)
+FAST = ClientTimeouts(
+    connect=5,
+    helo=5,
+    mail=5,
+    rcpt=5,
+    data_init=5,
+    data_xfer=5,
+    data_done=5,
+    quit=5,
+    rset=5,
+    starttls=5,
+    other=5,
+)
 CLI_TIMEOUT = 20
 
 
@@ -61,7 +72,9 @@ def aiosmtpd_server() -> Iterator[tuple[Controller, Recorder]]:
 def run_send(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "smtpsim", "send", "--timeout", "10", *args],
-        capture_output=True, text=True, timeout=CLI_TIMEOUT,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
     )
 
 
@@ -73,10 +86,18 @@ def test_send_message_delivers_exactly_to_aiosmtpd(aiosmtpd_server) -> None:
     controller, recorder = aiosmtpd_server
     before = len(recorder.envelopes)
     lines: list[str] = []
-    result = asyncio.run(send_message(
-        controller.hostname, controller.port, helo="client.example.net", sender=SENDER,
-        recipients=RECIPIENTS, message=MESSAGE, timeouts=FAST, transcript=lines.append,
-    ))
+    result = asyncio.run(
+        send_message(
+            controller.hostname,
+            controller.port,
+            helo="client.example.net",
+            sender=SENDER,
+            recipients=RECIPIENTS,
+            message=MESSAGE,
+            timeouts=FAST,
+            transcript=lines.append,
+        )
+    )
     assert [(r, reply.code) for r, reply in result.replies] == [(r, 250) for r in RECIPIENTS]
     assert result.delivered == tuple(RECIPIENTS)
     assert recorder.envelopes[before:] == [(SENDER, RECIPIENTS, MESSAGE)]
@@ -96,8 +117,17 @@ def test_smtpsim_send_cli_delivers_to_aiosmtpd(aiosmtpd_server, tmp_path) -> Non
     path = tmp_path / "message.eml"
     path.write_bytes(MESSAGE)
     done = run_send(
-        "--server", f"{controller.hostname}:{controller.port}", "--from", SENDER,
-        "--to", RECIPIENTS[0], "--to", RECIPIENTS[1], "--file", str(path), "-v",
+        "--server",
+        f"{controller.hostname}:{controller.port}",
+        "--from",
+        SENDER,
+        "--to",
+        RECIPIENTS[0],
+        "--to",
+        RECIPIENTS[1],
+        "--file",
+        str(path),
+        "-v",
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
@@ -109,17 +139,31 @@ def test_smtpsim_send_cli_delivers_to_aiosmtpd(aiosmtpd_server, tmp_path) -> Non
 
 def test_smtpsim_send_to_smtpsim_serve_pipelines_mail_rcpt_data(server: Serve) -> None:
     done = run_send(
-        "--server", f"{server.host}:{server.port}", "--from", SENDER,
-        "--to", "alice@example.org", "--to", "nobody@example.org", "--to", "bob@example.org",
-        "--subject", "pipelined", "-v",
+        "--server",
+        f"{server.host}:{server.port}",
+        "--from",
+        SENDER,
+        "--to",
+        "alice@example.org",
+        "--to",
+        "nobody@example.org",
+        "--to",
+        "bob@example.org",
+        "--subject",
+        "pipelined",
+        "-v",
     )
     assert done.returncode == 3, done.stderr  # one recipient refused
     lines = transcript_lines(done.stdout)
     group = lines.index("C: [pipelined group: MAIL RCPT RCPT RCPT DATA]")
-    assert [line.split()[1] for line in lines[group + 1: group + 6]] == [
-        "MAIL", "RCPT", "RCPT", "RCPT", "DATA"
+    assert [line.split()[1] for line in lines[group + 1 : group + 6]] == [
+        "MAIL",
+        "RCPT",
+        "RCPT",
+        "RCPT",
+        "DATA",
     ]
-    assert all(line.startswith("S: ") for line in lines[group + 6: group + 11])
+    assert all(line.startswith("S: ") for line in lines[group + 6 : group + 11])
     outcomes = done.stdout.splitlines()[-3:]
     assert outcomes[0].startswith("alice@example.org: 250 2.0.0 Ok: queued as ")
     assert outcomes[1].startswith("nobody@example.org: 550 5.1.1 <nobody@example.org>")
@@ -134,15 +178,31 @@ def test_smtpsim_send_to_serve_without_pipelining_sends_one_command_at_a_time(
     plain_server: Serve,
 ) -> None:
     done = run_send(
-        "--server", f"{plain_server.host}:{plain_server.port}", "--from", SENDER,
-        "--to", "alice@example.org", "--to", "bob@example.org", "--size", "5000", "-v",
+        "--server",
+        f"{plain_server.host}:{plain_server.port}",
+        "--from",
+        SENDER,
+        "--to",
+        "alice@example.org",
+        "--to",
+        "bob@example.org",
+        "--size",
+        "5000",
+        "-v",
     )
     assert done.returncode == 0, done.stderr
     lines = transcript_lines(done.stdout)
     assert "[pipelined group" not in done.stdout
     sent = [(i, line.split()[1]) for i, line in enumerate(lines) if line.startswith("C: ")]
-    assert [verb for _, verb in sent] == ["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "<message,",
-                                          "QUIT"]
+    assert [verb for _, verb in sent] == [
+        "EHLO",
+        "MAIL",
+        "RCPT",
+        "RCPT",
+        "DATA",
+        "<message,",
+        "QUIT",
+    ]
     for i, _ in sent:
         assert lines[i + 1].startswith("S: ")  # the reply before the next command
     assert "C: <message, " in done.stdout
@@ -156,9 +216,18 @@ def test_smtpsim_send_with_starttls_verifies_and_authenticates(
     server: Serve, tls_files: TLSFiles
 ) -> None:
     done = run_send(
-        "--server", f"127.0.0.1:{server.port}", "--from", SENDER,
-        "--to", "someone@elsewhere.example",
-        "--starttls", "--cafile", str(tls_files.ca), "--auth", "alice:s3cret", "-v",
+        "--server",
+        f"127.0.0.1:{server.port}",
+        "--from",
+        SENDER,
+        "--to",
+        "someone@elsewhere.example",
+        "--starttls",
+        "--cafile",
+        str(tls_files.ca),
+        "--auth",
+        "alice:s3cret",
+        "-v",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
@@ -170,7 +239,12 @@ def test_smtpsim_send_with_starttls_verifies_and_authenticates(
 
 def test_smtpsim_send_starttls_fails_cleanly_on_an_untrusted_certificate(server: Serve) -> None:
     done = run_send(
-        "--server", f"127.0.0.1:{server.port}", "--from", SENDER, "--to", "alice@example.org",
+        "--server",
+        f"127.0.0.1:{server.port}",
+        "--from",
+        SENDER,
+        "--to",
+        "alice@example.org",
         "--starttls",  # the system store does not trust trustme's CA
     )
     assert done.returncode == 1
@@ -185,8 +259,13 @@ def test_smtpsim_send_starttls_required_but_not_offered_refuses_every_recipient(
     controller, recorder = aiosmtpd_server
     before = len(recorder.envelopes)
     done = run_send(
-        "--server", f"{controller.hostname}:{controller.port}", "--from", SENDER,
-        "--to", RECIPIENTS[0], "--starttls",
+        "--server",
+        f"{controller.hostname}:{controller.port}",
+        "--from",
+        SENDER,
+        "--to",
+        RECIPIENTS[0],
+        "--starttls",
     )
     assert done.returncode == 3
     assert done.stdout.splitlines() == [

@@ -30,8 +30,7 @@ RECIPIENTS = ("alice@example.org", "bob@example.org")
 def ehlo(sock, reader: BinaryIO, *, pipelining: bool = True) -> None:
     sock.sendall(b"220 mx.example ESMTP\r\n")
     reader.readline()  # EHLO
-    sock.sendall(b"250-mx.example\r\n250 PIPELINING\r\n" if pipelining
-                 else b"250 mx.example\r\n")
+    sock.sendall(b"250-mx.example\r\n250 PIPELINING\r\n" if pipelining else b"250 mx.example\r\n")
 
 
 def greet_354(sock, reader: BinaryIO) -> None:
@@ -43,8 +42,7 @@ def data_gets_250(sock, reader: BinaryIO) -> None:
     ehlo(sock, reader)
     for _ in range(4):
         reader.readline()
-    sock.sendall(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
-                 b"250 2.0.0 queued as FAKE\r\n")
+    sock.sendall(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 queued as FAKE\r\n")
 
 
 def data_gets_250_one_at_a_time(sock, reader: BinaryIO) -> None:
@@ -96,14 +94,19 @@ def hangs_up_after_rcpt(sock, reader: BinaryIO) -> None:
 CASES: dict[str, tuple[Script, str]] = {
     "354 greeting": (greet_354, "refused to talk to me: 354 Start mail input"),
     "250 to DATA, pipelined": (
-        data_gets_250, "said: 250 2.0.0 queued as FAKE (in reply to DATA command)"),
+        data_gets_250,
+        "said: 250 2.0.0 queued as FAKE (in reply to DATA command)",
+    ),
     "250 to DATA, one at a time": (
         data_gets_250_one_at_a_time,
-        "said: 250 2.0.0 queued as FAKE (in reply to DATA command)"),
+        "said: 250 2.0.0 queued as FAKE (in reply to DATA command)",
+    ),
     "354 to MAIL": (mail_gets_354, "said: 354 go ahead (in reply to MAIL FROM command)"),
     "garbage greeting": (
-        garbage_greeting, "sent a malformed reply line: 'HTTP/1.1 400 Bad Request' while "
-        "receiving the initial server greeting"),
+        garbage_greeting,
+        "sent a malformed reply line: 'HTTP/1.1 400 Bad Request' while "
+        "receiving the initial server greeting",
+    ),
     "garbage after EHLO": (garbage_after_ehlo, "sent a malformed reply line"),
     "endless line": (endless_line, "sent a reply line longer than 4096 octets"),
     "stalls": (stalls, "451 4.4.2 conversation timed out while sending MAIL FROM"),
@@ -116,9 +119,24 @@ def smtpsim_send(port: int) -> tuple[subprocess.CompletedProcess[str], float]:
     to = [arg for rcpt in RECIPIENTS for arg in ("--to", rcpt)]
     start = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "smtpsim", "send", "--server", f"127.0.0.1:{port}",
-         "--from", "carol@example.net", *to, "--timeout", str(TIMEOUT)],
-        capture_output=True, text=True, timeout=BOUND * 2, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "smtpsim",
+            "send",
+            "--server",
+            f"127.0.0.1:{port}",
+            "--from",
+            "carol@example.net",
+            *to,
+            "--timeout",
+            str(TIMEOUT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BOUND * 2,
+        env=env,
+        cwd=ROOT,
     )
     return done, time.monotonic() - start
 

@@ -44,8 +44,16 @@ def dnsbl(serve_factory) -> Serve:
 
 @pytest.fixture(scope="module")
 def limited(serve_factory) -> Serve:
-    return serve_factory("--domain", "example.org", "--hostname", "mx.example.org",
-                         "--rate-limit", "recipients=3", "--rate-limit", "concurrent=1")
+    return serve_factory(
+        "--domain",
+        "example.org",
+        "--hostname",
+        "mx.example.org",
+        "--rate-limit",
+        "recipients=3",
+        "--rate-limit",
+        "concurrent=1",
+    )
 
 
 def test_greylisted_then_accepted_after_the_delay(greylisting: Serve) -> None:
@@ -54,8 +62,10 @@ def test_greylisted_then_accepted_after_the_delay(greylisting: Serve) -> None:
         assert smtp.mail(SENDER)[0] == 250
         code, text = smtp.rcpt("dave@example.org")
         assert code == 450
-        assert text == (b"4.2.0 <dave@example.org>: Recipient address rejected: Greylisted, "
-                        b"see http://postgrey.schweikert.ch/help/example.org.html")
+        assert text == (
+            b"4.2.0 <dave@example.org>: Recipient address rejected: Greylisted, "
+            b"see http://postgrey.schweikert.ch/help/example.org.html"
+        )
         smtp.rset()
         assert smtp.mail(SENDER)[0] == 250
         assert smtp.rcpt("dave@example.org")[0] == 450  # an early retry: still greylisted
@@ -78,8 +88,9 @@ def test_dnsbl_listed_loopback_client_is_blocked(dnsbl: Serve) -> None:
         assert smtp.mail(SENDER)[0] == 250
         code, text = smtp.rcpt("dave@example.org")
         assert code == 554
-        assert text == (b"5.7.1 Service unavailable; Client host [127.0.0.1] blocked "
-                        b"using local.dnsbl")
+        assert text == (
+            b"5.7.1 Service unavailable; Client host [127.0.0.1] blocked using local.dnsbl"
+        )
     finally:
         smtp.quit()
 
@@ -103,7 +114,8 @@ def test_second_simultaneous_connection_gets_421_and_the_slot_comes_back(
         smtplib.SMTP(limited.host, limited.port, local_hostname=HELO, timeout=10)
     assert refused.value.smtp_code == 421
     assert refused.value.smtp_error == (
-        b"4.7.0 mx.example.org Error: too many connections from 127.0.0.1")
+        b"4.7.0 mx.example.org Error: too many connections from 127.0.0.1"
+    )
     first.quit()
     # The server releases the slots when the sessions end (ServerSession.close).
     again = connect_when_free(limited)
@@ -125,13 +137,24 @@ def test_policies_are_built_in_postfix_order_from_the_options() -> None:
     from smtpsim.cli.serve import build_policies
     from smtpsim.mail import DnsblCheck, Greylist, RateLimit, RelayControl
 
-    args = parse("--greylist", "--dnsbl-listed", "192.0.2.0/24",
-                 "--rate-limit", "messages=10", "--rate-limit", "connections=5")
+    args = parse(
+        "--greylist",
+        "--dnsbl-listed",
+        "192.0.2.0/24",
+        "--rate-limit",
+        "messages=10",
+        "--rate-limit",
+        "connections=5",
+    )
     policies = build_policies(args, "mx.example.org")
     assert [type(p) for p in policies] == [RateLimit, RelayControl, DnsblCheck, Greylist]
     limits, _, check, grey = policies
-    assert (limits.message_rate_limit, limits.connection_rate_limit,
-            limits.connection_count_limit, limits.recipient_rate_limit) == (10, 5, 50, 0)
+    assert (
+        limits.message_rate_limit,
+        limits.connection_rate_limit,
+        limits.connection_count_limit,
+        limits.recipient_rate_limit,
+    ) == (10, 5, 50, 0)
     assert check.zones == ("local.dnsbl",) and "192.0.2.9" in check.lookup  # type: ignore[attr-defined]
     assert grey.delay == 300.0  # --greylist without a value: postgrey's default
     assert parse("--greylist", "2min").greylist == 120.0

@@ -25,8 +25,10 @@ MAX_SIZE = 100_000  # as in conftest's `server`
 @pytest.fixture(scope="module")
 def faulty_server(serve_factory) -> Serve:
     return serve_factory(
-        "--domain", "example.org",
-        "--inject", "rcpt:451 4.3.0 Try again later@1",
+        "--domain",
+        "example.org",
+        "--inject",
+        "rcpt:451 4.3.0 Try again later@1",
     )
 
 

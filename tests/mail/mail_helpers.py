@@ -25,9 +25,15 @@ class Session:
     """One client session: ``say`` feeds a command as bytes at time ``now`` and
     returns the reply; ``delays`` collects ``take_delay()`` after each reply."""
 
-    def __init__(self, policies: PolicySet | Sequence[Policy], *, ip: str = "192.0.2.7",
-                 now: float = 0.0, hostname: str | None = None,
-                 stored: list[Envelope] | None = None) -> None:
+    def __init__(
+        self,
+        policies: PolicySet | Sequence[Policy],
+        *,
+        ip: str = "192.0.2.7",
+        now: float = 0.0,
+        hostname: str | None = None,
+        stored: list[Envelope] | None = None,
+    ) -> None:
         self.conn = ServerConnection(ServerConfig(hostname=HOSTNAME))
         self.stored = stored if stored is not None else []
 
@@ -54,8 +60,13 @@ class Session:
         conn.answer(reply, now)
         return reply
 
-    def transaction(self, sender: str, recipients: Sequence[str], now: float = 0.0,
-                    helo: str | None = "client.example.net") -> list[Reply]:
+    def transaction(
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        now: float = 0.0,
+        helo: str | None = "client.example.net",
+    ) -> list[Reply]:
         """EHLO (if ``helo``), MAIL, each RCPT, and DATA + message when a recipient
         was accepted: the replies to MAIL, each RCPT and the end of data."""
         if helo is not None:
@@ -75,8 +86,15 @@ class Session:
         self.session.close(now)
 
 
-def rcpt_once(policies: PolicySet | Sequence[Policy], rcpt: str, *, sender: str = "a@c.example",
-              ip: str = "192.0.2.7", now: float = 0.0, authenticated: bool = False) -> Reply:
+def rcpt_once(
+    policies: PolicySet | Sequence[Policy],
+    rcpt: str,
+    *,
+    sender: str = "a@c.example",
+    ip: str = "192.0.2.7",
+    now: float = 0.0,
+    authenticated: bool = False,
+) -> Reply:
     """A fresh session, one MAIL and one RCPT at ``now``: the RCPT's reply."""
     s = Session(policies, ip=ip, now=now)
     s.say(Hello("client.example.net"), now)

@@ -28,8 +28,11 @@ class CountingDns:
     [
         ("192.0.2.99", "zen.spamhaus.org", "99.2.0.192.zen.spamhaus.org"),
         ("127.0.0.2", "bl.example.", "2.0.0.127.bl.example"),
-        ("2001:db8::1", "v6.bl",
-         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.v6.bl"),
+        (
+            "2001:db8::1",
+            "v6.bl",
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.v6.bl",
+        ),
     ],
 )
 def test_query_name_reverses_the_address(ip, zone, name):
@@ -44,7 +47,8 @@ def test_listed_client_gets_postfix_default_rbl_reply_at_each_rcpt():
     for rcpt in ("x@example.org", "y@example.org"):
         reply = s.say(Rcpt(rcpt))
         assert reply == Reply(
-            554, "5.7.1",
+            554,
+            "5.7.1",
             "Service unavailable; Client host [192.0.2.7] blocked using bl.example; "
             "Listed since 2024",
         )
@@ -52,14 +56,14 @@ def test_listed_client_gets_postfix_default_rbl_reply_at_each_rcpt():
 
 
 def test_reason_part_only_when_the_zone_gives_one():
-    reply = rcpt_once([DnsblCheck("bl.example", StaticDnsbl(["192.0.2.0/24"]))],
-                      "x@example.org")
+    reply = rcpt_once([DnsblCheck("bl.example", StaticDnsbl(["192.0.2.0/24"]))], "x@example.org")
     assert reply.text == "Service unavailable; Client host [192.0.2.7] blocked using bl.example"
 
 
 def test_first_listing_zone_is_named_and_later_zones_are_not_asked():
-    dns = CountingDns({("two.bl", "192.0.2.7"): DnsblAnswer(True),
-                       ("three.bl", "192.0.2.7"): DnsblAnswer(True)})
+    dns = CountingDns(
+        {("two.bl", "192.0.2.7"): DnsblAnswer(True), ("three.bl", "192.0.2.7"): DnsblAnswer(True)}
+    )
     reply = rcpt_once([DnsblCheck(["one.bl", "two.bl", "three.bl"], dns)], "x@example.org")
     assert reply.text.endswith("blocked using two.bl")
     assert [q[0] for q in dns.queries] == ["one.bl", "two.bl"]

@@ -13,8 +13,14 @@ DAY = 86400.0
 RCPT = "Bob@Example.org"
 
 
-def attempt(grey: Greylist, now: float, *, ip: str = "192.0.2.7", sender: str = "a@c.example",
-            rcpt: str = RCPT) -> int:
+def attempt(
+    grey: Greylist,
+    now: float,
+    *,
+    ip: str = "192.0.2.7",
+    sender: str = "a@c.example",
+    rcpt: str = RCPT,
+) -> int:
     return rcpt_once([grey], rcpt, sender=sender, ip=ip, now=now).code
 
 
@@ -22,7 +28,8 @@ def test_first_attempt_gets_postgreys_reply_and_a_retry_after_the_delay_passes()
     grey = Greylist()
     reply = rcpt_once([grey], RCPT, now=1000.0)
     assert reply == Reply(
-        450, "4.2.0",
+        450,
+        "4.2.0",
         "<Bob@Example.org>: Recipient address rejected: Greylisted, "
         "see http://postgrey.schweikert.ch/help/Example.org.html",
     )
@@ -48,8 +55,8 @@ def test_client_part_is_the_slash_24_network_unless_lookup_by_host():
 
 
 @pytest.mark.parametrize(
-    "ip,net", [("192.0.2.7", "192.0.2.0"), ("2001:db8:1:2:3::4", "2001:db8:1:2::"),
-               ("unknown", "unknown")],
+    "ip,net",
+    [("192.0.2.7", "192.0.2.0"), ("2001:db8:1:2:3::4", "2001:db8:1:2::"), ("unknown", "unknown")],
 )
 def test_client_network(ip, net):
     assert client_network(ip) == net
@@ -165,8 +172,9 @@ def test_greylisting_in_a_full_session_then_the_retry_is_delivered():
     assert s.stored[0].recipients == ("x@example.org",)
 
 
-@pytest.mark.parametrize("bad", [{"delay": -1}, {"max_age": 0}, {"retry_window": 0},
-                                 {"auto_whitelist_clients": -1}])
+@pytest.mark.parametrize(
+    "bad", [{"delay": -1}, {"max_age": 0}, {"retry_window": 0}, {"auto_whitelist_clients": -1}]
+)
 def test_bad_parameters_are_refused(bad):
     with pytest.raises(ValueError):
         Greylist(**bad)

@@ -24,7 +24,8 @@ def full_share(quota: MailboxQuota) -> float:
 def test_full_mailbox_gets_452_422_by_default_and_552_522_when_permanent():
     quota = MailboxQuota(full=["Alice@Example.org"])
     assert rcpt_once([quota], "alice@example.org") == Reply(
-        452, "4.2.2", "<alice@example.org>: Recipient address rejected: Mailbox full")
+        452, "4.2.2", "<alice@example.org>: Recipient address rejected: Mailbox full"
+    )
     assert rcpt_once([quota], "bob@example.org").code == 250
     quota.temporary = False
     reply = rcpt_once([quota], "ALICE@example.org")
@@ -77,8 +78,10 @@ SPAM = SenderClass("spam", mean=8.0, sd=2.0, domains=frozenset({"Spammer.example
 
 def send(spam_filter: SpamFilter, sender: str, n: int) -> list[Reply]:
     s = Session([spam_filter])
-    return [s.transaction(sender, ["u@example.org"], helo="c.example" if i == 0 else None)[-1]
-            for i in range(n)]
+    return [
+        s.transaction(sender, ["u@example.org"], helo="c.example" if i == 0 else None)[-1]
+        for i in range(n)
+    ]
 
 
 def test_spam_class_is_refused_at_end_of_data_with_the_catalogue_reply():

@@ -20,8 +20,9 @@ def test_simultaneous_connections_over_the_limit_get_421_until_one_closes():
     first, second = connect(limits, 0), connect(limits, 1)
     assert first.greeting.code == second.greeting.code == 220
     third = connect(limits, 2)
-    assert third.greeting == Reply(421, "4.7.0",
-                                   f"{HOSTNAME} Error: too many connections from {IP}")
+    assert third.greeting == Reply(
+        421, "4.7.0", f"{HOSTNAME} Error: too many connections from {IP}"
+    )
     assert third.conn.state == states.CLOSED
     assert connect(limits, 2, ip="192.0.2.8").greeting.code == 220  # per client address
     assert limits.open_connections(IP) == 3  # the refused one holds its slot ...

@@ -23,6 +23,7 @@ MIN, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 # --- Postfix ------------------------------------------------------------------------------
 
+
 def test_postfix_backoff_is_the_message_age_clamped():
     p = PostfixRetry()
     assert p.next_attempt(0, 0, 0) == 300  # age 0 -> minimal_backoff_time
@@ -64,8 +65,11 @@ def test_postfix_parameters_are_checked():
 
 # --- Exim ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,seconds", [("15m", 900), ("2h", 7200), ("4d", 345600),
-                                          ("1h30m", 5400), ("90", 90), ("1w", 604800)])
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("15m", 900), ("2h", 7200), ("4d", 345600), ("1h30m", 5400), ("90", 90), ("1w", 604800)],
+)
 def test_exim_times(text, seconds):
     assert parse_exim_time(text) == seconds
 
@@ -78,13 +82,23 @@ def test_bad_exim_times(text):
 
 def test_exim_parse_the_debian_default():
     rule = EximRetry.parse("F,2h,15m; G,16h,1h,1.5; F,4d,6h")
-    assert rule.rules == (EximRule("F", 2 * HOUR, 15 * MIN), EximRule("G", 16 * HOUR, HOUR, 1.5),
-                          EximRule("F", 4 * DAY, 6 * HOUR))
+    assert rule.rules == (
+        EximRule("F", 2 * HOUR, 15 * MIN),
+        EximRule("G", 16 * HOUR, HOUR, 1.5),
+        EximRule("F", 4 * DAY, 6 * HOUR),
+    )
     assert rule.retry_interval_max == DAY
 
 
-@pytest.mark.parametrize("text,fragment", [("F,2h", "expected F"), ("H,2h,1h,1.5", "H rules"),
-                                           ("G,2h,1h,0.5", "multiplier"), ("F,2h,zz", "Exim time")])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("F,2h", "expected F"),
+        ("H,2h,1h,1.5", "H rules"),
+        ("G,2h,1h,0.5", "multiplier"),
+        ("F,2h,zz", "Exim time"),
+    ],
+)
 def test_exim_parse_errors_name_the_rule(text, fragment):
     with pytest.raises(ValueError, match=fragment):
         EximRetry.parse(text)
@@ -127,6 +141,7 @@ def test_exim_retry_interval_max_is_at_most_a_day():
 
 
 # --- measured schedules and presets --------------------------------------------------------
+
 
 def test_schedule_retry_offsets_then_interval_then_lifetime():
     s = ScheduleRetry((100.0, 300.0), then_every=50.0, lifetime=1000.0)

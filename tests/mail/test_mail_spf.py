@@ -38,10 +38,15 @@ class Dns:
         return self._get("mx", self.mxs, name)
 
 
-def spf(dns: Dns, sender: str = "alice@example.com", ip: str = CLIENT,
-        helo: str | None = "mail.example.com") -> str:
-    return evaluate_spf(ip, sender, helo, txt=dns.txt, addresses=dns.addresses,
-                        mx_hosts=dns.mx_hosts).result
+def spf(
+    dns: Dns,
+    sender: str = "alice@example.com",
+    ip: str = CLIENT,
+    helo: str | None = "mail.example.com",
+) -> str:
+    return evaluate_spf(
+        ip, sender, helo, txt=dns.txt, addresses=dns.addresses, mx_hosts=dns.mx_hosts
+    ).result
 
 
 def record(text: str, domain: str = "example.com", **extra) -> Dns:
@@ -77,10 +82,15 @@ def test_no_record_is_none_and_two_records_are_permerror():
 
 
 def test_a_and_mx_with_domains_and_cidr():
-    dns = record("v=spf1 a mx:mail.example.net/28 a:relay.example.com//64 -all",
-                 addresses={"example.com": ["192.0.2.10"], "mx1.example.net": ["198.51.100.1"],
-                            "relay.example.com": ["2001:db8::1"]},
-                 mx={"mail.example.net": ["mx1.example.net"]})
+    dns = record(
+        "v=spf1 a mx:mail.example.net/28 a:relay.example.com//64 -all",
+        addresses={
+            "example.com": ["192.0.2.10"],
+            "mx1.example.net": ["198.51.100.1"],
+            "relay.example.com": ["2001:db8::1"],
+        },
+        mx={"mail.example.net": ["mx1.example.net"]},
+    )
     assert spf(dns, ip="192.0.2.10") == "pass"
     assert spf(dns, ip="192.0.2.11") == "fail"
     assert spf(dns, ip="198.51.100.14") == "pass"  # /28 around the MX host's address
@@ -89,8 +99,10 @@ def test_a_and_mx_with_domains_and_cidr():
 
 
 def test_include_matches_only_on_pass_and_needs_a_record():
-    txt = {"_spf.provider.example": ["v=spf1 ip4:203.0.113.0/24 -all"],
-           "soft.example": ["v=spf1 ~all"]}
+    txt = {
+        "_spf.provider.example": ["v=spf1 ip4:203.0.113.0/24 -all"],
+        "soft.example": ["v=spf1 ~all"],
+    }
     dns = record("v=spf1 include:_spf.provider.example include:soft.example -all", txt=txt)
     assert spf(dns, ip="203.0.113.5") == "pass"
     assert spf(dns) == "fail"  # the include's fail/softfail is "no match": -all decides
@@ -118,8 +130,9 @@ def chain(n: int) -> Dns:
 def test_ten_lookups_are_allowed_the_eleventh_is_permerror():
     assert spf(chain(10)) == "pass"
     assert spf(chain(11)) == "permerror"
-    result = evaluate_spf(CLIENT, "a@example.com", "h.example", txt=chain(10).txt,
-                          addresses=list, mx_hosts=list)
+    result = evaluate_spf(
+        CLIENT, "a@example.com", "h.example", txt=chain(10).txt, addresses=list, mx_hosts=list
+    )
     assert result.lookups == 10 and result.queries == 11
 
 
@@ -132,8 +145,9 @@ def test_more_than_two_void_lookups_is_permerror():
 
 def test_mx_with_more_than_ten_hosts_is_permerror():
     hosts = [f"mx{i}.example.com" for i in range(11)]
-    dns = record("v=spf1 mx -all", mx={"example.com": hosts},
-                 addresses={h: ["198.51.100.1"] for h in hosts})
+    dns = record(
+        "v=spf1 mx -all", mx={"example.com": hosts}, addresses={h: ["198.51.100.1"] for h in hosts}
+    )
     assert spf(dns) == "permerror"
 
 
@@ -176,17 +190,25 @@ def test_null_sender_checks_postmaster_at_the_helo_domain():
 
 
 def test_macros_in_exists():
-    dns = record("v=spf1 exists:%{ir}.%{l1r-}.%{o}._spf.%{d2} -all",
-                 addresses={"7.2.0.192.alice.example.com._spf.example.com": ["127.0.0.2"]})
+    dns = record(
+        "v=spf1 exists:%{ir}.%{l1r-}.%{o}._spf.%{d2} -all",
+        addresses={"7.2.0.192.alice.example.com._spf.example.com": ["127.0.0.2"]},
+    )
     assert spf(dns, sender="alice@example.com") == "pass"
     assert spf(dns, sender="bob@example.com") == "fail"
-    v6 = record("v=spf1 exists:%{i}.%{v}.example.com -all",
-                addresses={"2.0.0.1.0.d.b.8.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1"
-                           ".ip6.example.com": ["127.0.0.2"]})
+    v6 = record(
+        "v=spf1 exists:%{i}.%{v}.example.com -all",
+        addresses={
+            "2.0.0.1.0.d.b.8.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.ip6.example.com": [
+                "127.0.0.2"
+            ]
+        },
+    )
     assert spf(v6, ip="2001:db8::1") == "pass"
 
 
 # --- DMARC and the policy ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "records,policy",
@@ -212,8 +234,12 @@ def dmarc_dns(spf_text: str = "v=spf1 ip4:192.0.2.0/24 -all", p: str = "reject",
     return Dns(txt={"example.com": [spf_text], "_dmarc.example.com": [f"v=DMARC1; p={p}"]}, **kw)
 
 
-def deliver(policy: SpfDmarc, ip: str = CLIENT, sender: str = "alice@example.com",
-            helo: str = "mail.example.com") -> list[Reply]:
+def deliver(
+    policy: SpfDmarc,
+    ip: str = CLIENT,
+    sender: str = "alice@example.com",
+    helo: str = "mail.example.com",
+) -> list[Reply]:
     s = Session([policy], ip=ip)
     return s.transaction(sender, ["u@example.org", "v@example.org"], helo=helo)
 
@@ -255,8 +281,9 @@ def test_reject_spf_fail_refuses_at_rcpt_but_not_softfail():
 def test_temperror_defers_with_451_unless_told_not_to():
     dns = dmarc_dns(failing={"example.com"})
     out = deliver(policy_for(dns))
-    assert out[3] == Reply(451, "4.4.3",
-                           "Temporary DNS failure evaluating DMARC policy for example.com")
+    assert out[3] == Reply(
+        451, "4.4.3", "Temporary DNS failure evaluating DMARC policy for example.com"
+    )
     assert deliver(policy_for(dns, defer_temperror=False))[3].code == 250
     no_dmarc = dmarc_dns(failing={"_dmarc.example.com"})
     assert deliver(policy_for(no_dmarc), ip="198.51.100.1")[3].code == 451
@@ -264,8 +291,12 @@ def test_temperror_defers_with_451_unless_told_not_to():
 
 
 def test_null_sender_is_judged_on_the_helo_domain():
-    dns = Dns(txt={"mta.example.net": ["v=spf1 ip4:192.0.2.7 -all"],
-                   "_dmarc.mta.example.net": ["v=DMARC1; p=reject"]})
+    dns = Dns(
+        txt={
+            "mta.example.net": ["v=spf1 ip4:192.0.2.7 -all"],
+            "_dmarc.mta.example.net": ["v=DMARC1; p=reject"],
+        }
+    )
     assert deliver(policy_for(dns), sender="", helo="mta.example.net")[3].code == 250
     out = deliver(policy_for(dns), sender="", helo="mta.example.net", ip="198.51.100.1")
     assert out[3].text == "Email rejected per DMARC policy for mta.example.net"

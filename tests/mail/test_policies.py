@@ -112,8 +112,9 @@ def test_relay_allowed_from_mynetworks_and_after_auth():
 def test_password_table_decides_auth(password, code):
     import base64
 
-    s = make_session([RelayControl(LOCAL, mynetworks=()), PasswordTable({"u": "pw"})],
-                     auth=("PLAIN",))
+    s = make_session(
+        [RelayControl(LOCAL, mynetworks=()), PasswordTable({"u": "pw"})], auth=("PLAIN",)
+    )
     say(s, Hello("c"))
     token = base64.b64encode(f"\0u\0{password}".encode()).decode()
     reply = say(s, Auth("PLAIN", token))
@@ -166,6 +167,7 @@ def test_injection_probability_uses_its_own_stream():
             else:
                 say(s, Rcpt("x@example.org"))
                 from smtpsim.protocol import Rset
+
                 say(s, Rset())
         return n / 2000
 
@@ -186,9 +188,7 @@ def test_injection_probability_uses_its_own_stream():
 )
 def test_parse_injection(text, phase, code, enhanced, text_out, p):
     inj = parse_injection(text)
-    assert (inj.phase, inj.reply, inj.probability) == (
-        phase, Reply(code, enhanced, text_out), p
-    )
+    assert (inj.phase, inj.reply, inj.probability) == (phase, Reply(code, enhanced, text_out), p)
 
 
 @pytest.mark.parametrize(

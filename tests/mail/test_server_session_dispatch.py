@@ -43,8 +43,23 @@ def test_each_handler_takes_the_event_type_it_is_filed_under():
 
 
 def test_every_server_event_is_dispatched_or_standard():
-    server_events = {Hello, Mail, Rcpt, Data, Message, Rset, Noop, Vrfy, Help, Quit,
-                     StartTLS, Auth, AuthResponse, CommandError, IdleTimedOut}
+    server_events = {
+        Hello,
+        Mail,
+        Rcpt,
+        Data,
+        Message,
+        Rset,
+        Noop,
+        Vrfy,
+        Help,
+        Quit,
+        StartTLS,
+        Auth,
+        AuthResponse,
+        CommandError,
+        IdleTimedOut,
+    }
     table = set(server_session._ON_EVENT)
     assert table | STANDARD_ONLY == server_events
     assert not table & STANDARD_ONLY

@@ -20,8 +20,11 @@ def quickstart() -> RunResult:
 
 @pytest.fixture(scope="session")
 def outage() -> RunResult:
-    return run_quickstart(overrides=("hosts.out.postfix.maximal_queue_lifetime=10min",),
-                          until=1800.0, link_down=(300.0, 1500.0))
+    return run_quickstart(
+        overrides=("hosts.out.postfix.maximal_queue_lifetime=10min",),
+        until=1800.0,
+        link_down=(300.0, 1500.0),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,34 +19,44 @@ from smtpsim.model import Model
 QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
 
 
-def run_quickstart(*, overrides: tuple[str, ...] = (), until: float | None = None,
-                   link_down: tuple[float, float] | None = None) -> RunResult:
+def run_quickstart(
+    *,
+    overrides: tuple[str, ...] = (),
+    until: float | None = None,
+    link_down: tuple[float, float] | None = None,
+) -> RunResult:
     """Run the quickstart; ``link_down=(t0, t1)`` cuts mx-small's link meanwhile."""
 
     def setup(model: Model) -> None:
         if link_down is not None:
             link = model.link("mx-small", "internet")
-            at_times(model, (link_down[0], lambda: setattr(link, "up", False)),
-                     (link_down[1], lambda: setattr(link, "up", True)))
+            at_times(
+                model,
+                (link_down[0], lambda: setattr(link, "up", False)),
+                (link_down[1], lambda: setattr(link, "up", True)),
+            )
 
-    model, result = run_model(QUICKSTART, seed=None, until=until, overrides=overrides,
-                              setup=setup, meta={"warmup_s": 0.0})
+    model, result = run_model(
+        QUICKSTART, seed=None, until=until, overrides=overrides, setup=setup, meta={"warmup_s": 0.0}
+    )
     result.meta["hosts"] = host_table(model.hosts)
     return result
 
 
 # --- pflogsumm (Debian's pflogsumm 1.1.5) ------------------------------------------------
 
-_TOTAL = re.compile(r"^\s*(\d+)([km ]?)\s+(received|delivered|forwarded|deferred|bounced|"
-                    r"rejected|reject warnings|held|discarded)\b(.*)$")
+_TOTAL = re.compile(
+    r"^\s*(\d+)([km ]?)\s+(received|delivered|forwarded|deferred|bounced|"
+    r"rejected|reject warnings|held|discarded)\b(.*)$"
+)
 _DEFERRALS = re.compile(r"\((\d+)([km ]?)\s*deferrals\)")
 
 
 def pflogsumm() -> str:
     """The pflogsumm program; skips the test (fails it under CI=true) when missing."""
     found = shutil.which("pflogsumm") or next(
-        (p for p in ("/usr/sbin/pflogsumm", "/usr/bin/pflogsumm") if os.access(p, os.X_OK)),
-        None)
+        (p for p in ("/usr/sbin/pflogsumm", "/usr/bin/pflogsumm") if os.access(p, os.X_OK)), None
+    )
     if found is None:
         message = "pflogsumm is not installed (Debian: apt-get install pflogsumm)"
         if os.environ.get("CI") == "true":
@@ -60,7 +70,7 @@ def grand_totals(report: str) -> dict[str, int]:
     lines = report.splitlines()
     start = lines.index("Grand Totals")
     totals: dict[str, int] = {}
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if "bytes received" in line:
             break
         m = _TOTAL.match(line)
@@ -76,6 +86,7 @@ def grand_totals(report: str) -> dict[str, int]:
 
 
 def run_pflogsumm(path: Path) -> dict[str, int]:
-    done = subprocess.run([pflogsumm(), str(path)], capture_output=True, text=True,
-                          timeout=120, check=True)
+    done = subprocess.run(
+        [pflogsumm(), str(path)], capture_output=True, text=True, timeout=120, check=True
+    )
     return grand_totals(done.stdout)

@@ -77,8 +77,10 @@ def mini_pflogsumm(lines: list[str]) -> dict[str, int]:
         elif cmd == "pickup" and re.search(r": (sender|uid)=", rest):
             totals["received"] += 1
     totals["deferred"] = len(deferred_ids)
-    return {k: totals[k] for k in
-            ("received", "delivered", "deferred", "deferrals", "bounced", "rejected")}
+    return {
+        k: totals[k]
+        for k in ("received", "delivered", "deferred", "deferrals", "bounced", "rejected")
+    }
 
 
 def read(path: Path) -> list[str]:
@@ -88,14 +90,35 @@ def read(path: Path) -> list[str]:
 # --- format_tv -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    # Postfix's own outputs (format_tv.c, run there)
-    (0.004, "0"), (0.005, "0.01"), (0.123, "0.12"), (0.999, "1"), (1.234, "1.2"),
-    (1.25, "1.3"), (12.34, "12"), (12.5, "13"), (99.6, "100"), (120.7, "121"), (301.2, "301"),
-    # and a few more
-    (0.0, "0"), (-1e-12, "0"), (0.05, "0.05"), (0.1, "0.1"), (0.0149, "0.01"), (1.0, "1"),
-    (5.0, "5"), (9.96, "10"), (30.0, "30"), (100.0, "100"), (432000.4, "432000"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        # Postfix's own outputs (format_tv.c, run there)
+        (0.004, "0"),
+        (0.005, "0.01"),
+        (0.123, "0.12"),
+        (0.999, "1"),
+        (1.234, "1.2"),
+        (1.25, "1.3"),
+        (12.34, "12"),
+        (12.5, "13"),
+        (99.6, "100"),
+        (120.7, "121"),
+        (301.2, "301"),
+        # and a few more
+        (0.0, "0"),
+        (-1e-12, "0"),
+        (0.05, "0.05"),
+        (0.1, "0.1"),
+        (0.0149, "0.01"),
+        (1.0, "1"),
+        (5.0, "5"),
+        (9.96, "10"),
+        (30.0, "30"),
+        (100.0, "100"),
+        (432000.4, "432000"),
+    ],
+)
 def test_format_tv_matches_postfix(seconds: float, text: str) -> None:
     assert format_tv(seconds) == text
 
@@ -112,16 +135,19 @@ def test_queue_ids_are_short_upper_case_hex_and_deterministic() -> None:
     qid = queue_id(7, "out")
     assert re.fullmatch(r"[0-9A-F]{10}", qid)
     assert qid == queue_id(7, "out")
-    assert len({queue_id(7, "out"), queue_id(7, "msa"), queue_id(8, "out"),
-                queue_id(7, "out", 1)}) == 4
+    assert (
+        len({queue_id(7, "out"), queue_id(7, "msa"), queue_id(8, "out"), queue_id(7, "out", 1)})
+        == 4
+    )
 
 
 # --- line formats ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("log", ["quickstart_log", "outage_log"])
-def test_every_line_has_the_syslog_prefix_and_no_tls_field(log: str,
-                                                           request: pytest.FixtureRequest) -> None:
+def test_every_line_has_the_syslog_prefix_and_no_tls_field(
+    log: str, request: pytest.FixtureRequest
+) -> None:
     lines = read(request.getfixturevalue(log))
     assert lines
     start = datetime(2026, 1, 5)
@@ -144,8 +170,9 @@ def test_every_line_has_the_syslog_prefix_and_no_tls_field(log: str,
 
 
 @pytest.mark.parametrize("log", ["quickstart_log", "outage_log"])
-def test_delivery_lines_match_pflogsumm_and_postfix(log: str,
-                                                    request: pytest.FixtureRequest) -> None:
+def test_delivery_lines_match_pflogsumm_and_postfix(
+    log: str, request: pytest.FixtureRequest
+) -> None:
     lines = read(request.getfixturevalue(log))
     seen = Counter[str]()
     for line in lines:
@@ -174,24 +201,32 @@ def test_sent_lines_name_the_queue_id_the_peer_logged(quickstart_log: Path) -> N
         if m.group(5) == "smtpd" and ": client=" in m.group(7):
             qid, _, client = m.group(7).partition(": client=")
             clients[(m.group(4), qid)] = client
-    names = {"msa.corp.example": "msa", "out.corp.example": "out",
-             "mx1.bigmail.example": "mx1", "mx2.bigmail.example": "mx2",
-             "mx.smallorg.example": "mx-small", "mail.partner.example": "mx-partner"}
+    names = {
+        "msa.corp.example": "msa",
+        "out.corp.example": "out",
+        "mx1.bigmail.example": "mx1",
+        "mx2.bigmail.example": "mx2",
+        "mx.smallorg.example": "mx-small",
+        "mail.partner.example": "mx-partner",
+    }
     checked = 0
     for line in lines:
-        m = re.search(r" (\S+) postfix/smtp\[\d+\]: \w+: .*relay=([^\[]+)\[.*queued as (\w+)\)$",
-                      line)
+        m = re.search(
+            r" (\S+) postfix/smtp\[\d+\]: \w+: .*relay=([^\[]+)\[.*queued as (\w+)\)$", line
+        )
         if m:
             sender, relay, qid = m.groups()
             assert (names[relay], qid) in clients, line
             assert clients[(names[relay], qid)].startswith(
-                {"traffic.staff": "staff.clients.sim.example"}.get(sender, f"{sender}."))
+                {"traffic.staff": "staff.clients.sim.example"}.get(sender, f"{sender}.")
+            )
             checked += 1
     assert checked > 1000
 
 
 def test_each_queue_file_has_one_cleanup_line_and_its_size_line_after_client(
-        quickstart_log: Path) -> None:
+    quickstart_log: Path,
+) -> None:
     cleanup = Counter[tuple[str, str]]()
     received: set[tuple[str, str]] = set()
     size_after_client = 0
@@ -217,7 +252,8 @@ def test_rejects_follow_the_smtpd_format(quickstart_log: Path) -> None:
     shape = re.compile(
         r" postfix/smtpd\[\d+\]: (NOQUEUE|[0-9A-F]{10}): reject: RCPT from [^\[]+\[[\d.]+\]: "
         r"550 5\.1\.1 <([^>]+)>: Recipient address rejected: [^;]+; from=<[^>]*> to=<([^>]+)> "
-        r"proto=ESMTP helo=<[^>]+>$")
+        r"proto=ESMTP helo=<[^>]+>$"
+    )
     for line in rejects:
         m = shape.search(line)
         assert m is not None, line
@@ -236,12 +272,19 @@ def test_outage_sequences(outage_log: Path, outage: RunResult) -> None:
     # a dead destination: qmgr defers with relay=none and "delivery temporarily suspended"
     suspended = [line for line in lines if " postfix/qmgr[" in line and "status=deferred" in line]
     assert suspended
-    assert all("relay=none" in line and "delays=" in line and line.endswith(")")
-               and "(delivery temporarily suspended: connect to mx.smallorg.example" in line
-               for line in suspended)
+    assert all(
+        "relay=none" in line
+        and "delays=" in line
+        and line.endswith(")")
+        and "(delivery temporarily suspended: connect to mx.smallorg.example" in line
+        for line in suspended
+    )
     # an expiry: expired, non-delivery notification, removed; the bounce goes to msa
-    expired = [q for q, entries in by_qid.items()
-               if any("status=expired, returned to sender" in e for e in entries)]
+    expired = [
+        q
+        for q, entries in by_qid.items()
+        if any("status=expired, returned to sender" in e for e in entries)
+    ]
     n_expired = (outage.recipients["status"] == "expired").sum()
     assert 0 < len(expired) <= n_expired
     for qid in expired:
@@ -255,8 +298,9 @@ def test_outage_sequences(outage_log: Path, outage: RunResult) -> None:
         assert bounce[1].startswith("qmgr: from=<>, size=")
         assert any("status=sent" in e for e in bounce)
     # a message deferred, retried later: a second "(queue active)" line
-    retried = [q for q, entries in by_qid.items()
-               if sum("(queue active)" in e for e in entries) > 1]
+    retried = [
+        q for q, entries in by_qid.items() if sum("(queue active)" in e for e in entries) > 1
+    ]
     assert retried
 
 
@@ -298,9 +342,12 @@ def test_expected_totals_by_hand(outage: RunResult) -> None:
 def first_messages(result: RunResult, n: int, **changes: object) -> RunResult:
     """The tables of the first ``n`` messages only (bounces come after their originals)."""
     return dataclasses.replace(
-        result, messages=result.messages[result.messages["msg_id"] < n],
+        result,
+        messages=result.messages[result.messages["msg_id"] < n],
         recipients=result.recipients[result.recipients["msg_id"] < n],
-        attempts=result.attempts[result.attempts["msg_id"] < n], **changes)
+        attempts=result.attempts[result.attempts["msg_id"] < n],
+        **changes,
+    )
 
 
 def test_without_host_names_the_key_is_the_name(quickstart: RunResult) -> None:
@@ -325,8 +372,7 @@ def test_same_tables_same_log_and_start_moves_the_clock(quickstart: RunResult) -
 def test_write_puts_the_maillog_beside_the_tables(tmp_path: Path) -> None:
     result = run_quickstart(until=120.0)
     result.write(tmp_path / "with")
-    assert (tmp_path / "with" / "maillog").read_text() == "\n".join(
-        maillog_lines(result)) + "\n"
+    assert (tmp_path / "with" / "maillog").read_text() == "\n".join(maillog_lines(result)) + "\n"
     result.write(tmp_path / "without", maillog=False)
     assert not (tmp_path / "without" / "maillog").exists()
     # CSV tables read back give the same log (empty strings come back as NaN)
@@ -346,8 +392,9 @@ def test_no_maillog_without_the_attempts_table(tmp_path: Path) -> None:
         write_maillog(result, tmp_path / "maillog")
 
 
-def test_cli_writes_the_maillog_unless_told_not_to(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_the_maillog_unless_told_not_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def run(*extra: str) -> int:
         return main(["run", str(QUICKSTART), "--until", "30s", "--no-plots", *extra])
 
@@ -384,8 +431,9 @@ def test_the_log_is_spilled_in_sorted_runs_and_merged_whole(tmp_path: Path) -> N
     assert [line.split(": ", 1)[1] for line in lines] == expected
 
 
-def test_the_spilled_maillog_is_byte_identical(quickstart: RunResult, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_spilled_maillog_is_byte_identical(
+    quickstart: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from smtpsim.metrics import maillog
 
     monkeypatch.setattr(maillog, "_CHUNK_LINES", 10**9)

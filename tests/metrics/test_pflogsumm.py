@@ -36,8 +36,15 @@ messages
     992m  bytes received
 """
     assert grand_totals(report) == {
-        "received": 15899, "delivered": 24260, "forwarded": 0, "deferred": 315,
-        "deferrals": 616, "bounced": 63, "rejected": 63, "reject warnings": 0, "held": 0,
+        "received": 15899,
+        "delivered": 24260,
+        "forwarded": 0,
+        "deferred": 315,
+        "deferrals": 616,
+        "bounced": 63,
+        "rejected": 63,
+        "reject warnings": 0,
+        "held": 0,
         "discarded": 0,
     }
     with pytest.raises(AssertionError, match="abbreviated"):
@@ -62,14 +69,12 @@ def test_pflogsumm_totals_equal_the_tables(run: str, request: pytest.FixtureRequ
         assert expected["deferrals"] == 0
 
 
-def test_a_tls_field_hides_a_delivery_from_pflogsumm(quickstart_log: Path,
-                                                     tmp_path: Path) -> None:
+def test_a_tls_field_hides_a_delivery_from_pflogsumm(quickstart_log: Path, tmp_path: Path) -> None:
     """Why the maillog never has Postfix 3.11's tls= field (pflogsumm 1.1.5)."""
     lines = quickstart_log.read_text().splitlines()[:2000]
     plain = tmp_path / "plain"
     plain.write_text("\n".join(lines) + "\n")
-    i = next(k for k, line in enumerate(lines)
-             if "postfix/smtp[" in line and "status=sent" in line)
+    i = next(k for k, line in enumerate(lines) if "postfix/smtp[" in line and "status=sent" in line)
     lines[i] = lines[i].replace(", dsn=", ", tls=may, dsn=")
     with_tls = tmp_path / "tls"
     with_tls.write_text("\n".join(lines) + "\n")

@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(seed: int) -> RunResult:
-    return simulate(load_scenario(ROOT / "scenarios" / "quickstart.yaml"), seed=seed,
-                    until=120.0)
+    return simulate(load_scenario(ROOT / "scenarios" / "quickstart.yaml"), seed=seed, until=120.0)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +43,12 @@ def test_a_written_run_names_itself_everywhere(first: RunResult, tmp_path: Path)
     out = first.write(tmp_path / "run")
     run_id = first.meta["run_id"]
     info = check_run_dir(out)
-    assert (info.run_id, info.scenario, info.seed, info.checked) == (run_id, "quickstart", 1,
-                                                                      True)
+    assert (info.run_id, info.scenario, info.seed, info.checked) == (run_id, "quickstart", 1, True)
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["run_id"] == run_id
     assert sorted(manifest["files"]) == sorted(
-        [f"{t}.parquet" for t in TABLES] + ["summary.json", "meta.json", "maillog"])
+        [f"{t}.parquet" for t in TABLES] + ["summary.json", "meta.json", "maillog"]
+    )
     for name, facts in manifest["files"].items():
         assert (out / name).stat().st_size == facts["bytes"]
     assert all(parquet_run_id(out / f"{t}.parquet") == run_id for t in TABLES)
@@ -60,10 +59,14 @@ def test_a_written_run_names_itself_everywhere(first: RunResult, tmp_path: Path)
 
 
 def test_replacing_needs_consent_and_leaves_only_the_new_run(
-        first: RunResult, second: RunResult, tmp_path: Path) -> None:
+    first: RunResult, second: RunResult, tmp_path: Path
+) -> None:
     out = first.write(tmp_path / "run", fmt="csv")
-    with pytest.raises(OutNotEmptyError, match=rf"already holds run {first.meta['run_id']} "
-                       r"\(scenario quickstart, seed 1, written "):
+    with pytest.raises(
+        OutNotEmptyError,
+        match=rf"already holds run {first.meta['run_id']} "
+        r"\(scenario quickstart, seed 1, written ",
+    ):
         second.write(out)
     assert check_run_dir(out).run_id == first.meta["run_id"]
     second.write(out, replace=True)  # parquet over csv: no file of the csv run is left
@@ -73,8 +76,8 @@ def test_replacing_needs_consent_and_leaves_only_the_new_run(
 
 
 def test_replacing_without_the_exchange_still_leaves_one_run(
-        first: RunResult, second: RunResult, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    first: RunResult, second: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(run_dir, "_exchange", lambda a, b: False)  # not Linux, say
     out = first.write(tmp_path / "run")
     second.write(out, replace=True)
@@ -113,7 +116,8 @@ def test_an_aborted_stage_leaves_the_target_as_it_was(first: RunResult, tmp_path
 
 
 def test_mixed_truncated_or_unfinished_directories_are_refused(
-        first: RunResult, second: RunResult, tmp_path: Path) -> None:
+    first: RunResult, second: RunResult, tmp_path: Path
+) -> None:
     a = first.write(tmp_path / "a")
     b = second.write(tmp_path / "b")
     mixed = tmp_path / "mixed"
@@ -143,7 +147,8 @@ def test_mixed_truncated_or_unfinished_directories_are_refused(
 
 
 def test_a_run_written_before_manifests_is_read_with_a_warning(
-        first: RunResult, tmp_path: Path) -> None:
+    first: RunResult, tmp_path: Path
+) -> None:
     old = tmp_path / "old"
     old.mkdir()
     for name in TABLES:  # as smtpsim wrote them before: no manifest, no run ids

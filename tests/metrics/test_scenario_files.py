@@ -43,11 +43,9 @@ def test_scenario_validates_and_states_its_question(path, capsys):
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
-def test_scenario_runs_and_writes_tables_plots_and_a_maillog_pflogsumm_agrees_with(
-        path, tmp_path):
+def test_scenario_runs_and_writes_tables_plots_and_a_maillog_pflogsumm_agrees_with(path, tmp_path):
     out = tmp_path / path.stem
-    assert main(["run", str(path), "--until", UNTIL[path.stem], "--out", str(out),
-                 "--quiet"]) == 0
+    assert main(["run", str(path), "--until", UNTIL[path.stem], "--out", str(out), "--quiet"]) == 0
     for name in TABLES:
         assert (out / f"{name}.parquet").stat().st_size > 0
     for name in PLOTS:
@@ -82,6 +80,7 @@ def test_blacklisting_bounces_and_defers_inside_the_listing_window_less_with_a_f
         att = result.attempts
         deferred = att[att["outcome"].astype(str) == "deferred"]
         assert (deferred["t_start"] >= start).all()
+
     # the fallback relay takes the mail bigmail.example's screening turns away ...
     def failed_count(result):
         status = result.recipients["status"].astype(str)

@@ -29,14 +29,30 @@ def quick() -> RunResult:
 def outage() -> RunResult:
     """Quickstart with a 10-minute lifetime at `out` and mx-small's link down from
     300 s to 1800 s, run to 2400 s; the incident is in meta as the lead will put it."""
+
     def cut(model: Model) -> None:
         link = model.link("mx-small", "internet")
-        at_times(model, (OUTAGE["start"], lambda: setattr(link, "up", False)),
-                 (OUTAGE["end"], lambda: setattr(link, "up", True)))
+        at_times(
+            model,
+            (OUTAGE["start"], lambda: setattr(link, "up", False)),
+            (OUTAGE["end"], lambda: setattr(link, "up", True)),
+        )
 
-    _, result = run_model(QUICKSTART, seed=None, until=2400.0, setup=cut, overrides=[
-        "hosts.out.postfix.maximal_queue_lifetime=10min",
-        "hosts.out.postfix.bounce_queue_lifetime=10min",
-    ], meta={"scenario": "quickstart-outage", "until_s": 2400.0, "sim_time_s": 2400.0,
-             "warmup_s": 0.0, "incidents": [dict(OUTAGE)]})
+    _, result = run_model(
+        QUICKSTART,
+        seed=None,
+        until=2400.0,
+        setup=cut,
+        overrides=[
+            "hosts.out.postfix.maximal_queue_lifetime=10min",
+            "hosts.out.postfix.bounce_queue_lifetime=10min",
+        ],
+        meta={
+            "scenario": "quickstart-outage",
+            "until_s": 2400.0,
+            "sim_time_s": 2400.0,
+            "warmup_s": 0.0,
+            "incidents": [dict(OUTAGE)],
+        },
+    )
     return result

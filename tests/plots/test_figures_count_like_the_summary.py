@@ -46,26 +46,38 @@ def test_every_figure_counts_the_summary_population(run: RunResult) -> None:
     assert totals["bounces-by-dsn"]["submitted"] == counts["submitted"]
     cdf = totals["delay-cdf"]
     assert (cdf["submitted"], cdf["delivered"], cdf["pending"]) == (
-        counts["submitted"], counts["delivered"], counts["pending"])
+        counts["submitted"],
+        counts["delivered"],
+        counts["pending"],
+    )
     assert totals["delay-breakdown"]["delivered"] == counts["delivered"]
     counted = attempts_of_interest(run.attempts, run.messages, warmup=summary["warmup_s"])
     if summary["deferral_rate"] is None:
         assert outcomes["deferred_attempts"] == 0
     else:
-        assert math.isclose(outcomes["deferred_attempts"] / len(counted),
-                            summary["deferral_rate"])
+        assert math.isclose(outcomes["deferred_attempts"] / len(counted), summary["deferral_rate"])
 
 
 def test_the_legends_say_the_summary_numbers(run: RunResult) -> None:
     counts = run.summary()["recipients"]
     warmup = float(run.meta["warmup_s"])
-    ax = outcomes_over_time(run.recipients, run.messages, warmup=warmup,
-                            until=run.meta["sim_time_s"], ax=Figure().add_subplot())
+    ax = outcomes_over_time(
+        run.recipients,
+        run.messages,
+        warmup=warmup,
+        until=run.meta["sim_time_s"],
+        ax=Figure().add_subplot(),
+    )
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    for status, words in (("delivered", "delivered"), ("bounced", "bounced"),
-                          ("pending", "pending at the end")):
+    for status, words in (
+        ("delivered", "delivered"),
+        ("bounced", "bounced"),
+        ("pending", "pending at the end"),
+    ):
         assert any(label.startswith(f"{words} ({counts[status]:,},") for label in labels), (
-            status, labels)
+            status,
+            labels,
+        )
     ax = bounces_by_dsn(run.recipients, run.messages, warmup=warmup, ax=Figure().add_subplot())
     drawn = sum(p.get_width() for p in ax.patches if p.get_gid() == "dsn-bars")
     assert drawn == counts["bounced"] + counts["expired"] + counts["lost"]
@@ -73,6 +85,7 @@ def test_the_legends_say_the_summary_numbers(run: RunResult) -> None:
 
 def test_bounce_notices_are_counted_only_on_request(run: RunResult) -> None:
     notices = run.summary()["bounce_messages"]["sent"]
-    rows = recipients_of_interest(run.recipients, run.messages, include_bounces=True,
-                                  warmup=float(run.meta["warmup_s"]))
+    rows = recipients_of_interest(
+        run.recipients, run.messages, include_bounces=True, warmup=float(run.meta["warmup_s"])
+    )
     assert len(rows) == run.summary()["recipients"]["submitted"] + notices

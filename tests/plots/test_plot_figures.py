@@ -37,8 +37,9 @@ def line(ax: Axes, gid: str):
 
 def bars(ax: Axes, name: str) -> np.ndarray:
     """Heights of the bar container whose label starts with ``name``."""
-    found = [c for c in ax.containers
-             if isinstance(c, BarContainer) and c.get_label().startswith(name)]
+    found = [
+        c for c in ax.containers if isinstance(c, BarContainer) and c.get_label().startswith(name)
+    ]
     assert len(found) == 1, [c.get_label() for c in ax.containers]
     return np.array([p.get_height() for p in found[0].patches])
 
@@ -79,8 +80,9 @@ def test_cdf_has_a_log_axis_and_ends_at_the_delivered_share(quick: RunResult) ->
     assert staff.get_xdata()[-1] == pytest.approx(rcpts.loc[delivered, "delay_s"].max())
     assert np.all(np.diff(staff.get_ydata()) >= 0)
     # ticks are labelled as durations
-    assert any(t.get_text().endswith(" s") or t.get_text().endswith(" ms")
-               for t in ax.get_xticklabels())
+    assert any(
+        t.get_text().endswith(" s") or t.get_text().endswith(" ms") for t in ax.get_xticklabels()
+    )
 
 
 def test_cdf_by_domain_shows_the_cut_off_domain(outage: RunResult) -> None:
@@ -98,8 +100,9 @@ def test_cdf_by_domain_shows_the_cut_off_domain(outage: RunResult) -> None:
 
 
 def test_cdf_leaves_bounce_messages_out_unless_asked(quick: RunResult) -> None:
-    gids = {ln.get_gid() for ln in delay_cdf(quick.recipients, quick.messages,
-                                            ax=axes()).get_lines()}
+    gids = {
+        ln.get_gid() for ln in delay_cdf(quick.recipients, quick.messages, ax=axes()).get_lines()
+    }
     assert gids == {"cdf:staff"}
     ax = delay_cdf(quick.recipients, quick.messages, include_bounces=True, ax=axes())
     bounce_ids = quick.messages.loc[quick.messages["origin"].astype(str) == "bounce", "msg_id"]
@@ -108,7 +111,8 @@ def test_cdf_leaves_bounce_messages_out_unless_asked(quick: RunResult) -> None:
     share = (bounce_rcpts["status"].astype(str) == "delivered").mean()
     assert line(ax, "cdf:bounce").get_ydata()[-1] == pytest.approx(share)
     assert line(ax, "cdf:all").get_ydata()[-1] == pytest.approx(
-        (status_of(quick) == "delivered").mean())
+        (status_of(quick) == "delivered").mean()
+    )
 
 
 def test_cdf_counts_messages_from_the_warmup_on(quick: RunResult) -> None:
@@ -125,8 +129,13 @@ def test_cdf_counts_messages_from_the_warmup_on(quick: RunResult) -> None:
 
 
 def test_outcome_bins_sum_to_the_summary_counts(outage: RunResult) -> None:
-    ax = outcomes_over_time(outage.recipients, outage.messages, until=2400.0,
-                            incidents=outage.meta["incidents"], ax=axes())
+    ax = outcomes_over_time(
+        outage.recipients,
+        outage.messages,
+        until=2400.0,
+        incidents=outage.meta["incidents"],
+        ax=axes(),
+    )
     status = not_bounces(outage)["status"].astype(str)
     expected = {s: int((status == s).sum()) for s in ("delivered", "bounced", "expired")}
     assert min(expected.values()) > 0, expected
@@ -164,10 +173,10 @@ def test_deferral_counts_with_a_chosen_bin(outage: RunResult) -> None:
 
 
 def test_long_runs_have_hours_on_the_time_axis(quick: RunResult) -> None:
-    incident = {"kind": "dns-failure", "target": "bigmail.example", "start": 3600.0,
-                "end": 7200.0}
-    ax = outcomes_over_time(quick.recipients, quick.messages, until=4 * 3600.0,
-                            incidents=[incident], ax=axes())
+    incident = {"kind": "dns-failure", "target": "bigmail.example", "start": 3600.0, "end": 7200.0}
+    ax = outcomes_over_time(
+        quick.recipients, quick.messages, until=4 * 3600.0, incidents=[incident], ax=axes()
+    )
     assert ax.get_xlabel().endswith("(h)")
     assert ax.get_xlim() == pytest.approx((0.0, 4.0))
     assert spans(ax) == [("incident:dns-failure", pytest.approx(1.0), pytest.approx(2.0))]
@@ -177,9 +186,13 @@ def test_long_runs_have_hours_on_the_time_axis(quick: RunResult) -> None:
 
 
 def test_incidents_without_an_end_last_to_the_end_and_bad_ones_are_skipped(
-        outage: RunResult) -> None:
-    incidents = [{"kind": "host-down", "target": "mx1", "start": 600.0, "end": None},
-                 {"kind": "broken"}, {"kind": "link-down", "start": "soon"}]
+    outage: RunResult,
+) -> None:
+    incidents = [
+        {"kind": "host-down", "target": "mx1", "start": 600.0, "end": None},
+        {"kind": "broken"},
+        {"kind": "link-down", "start": "soon"},
+    ]
     ax = queue_sizes(outage.levels, incidents=incidents, until=2400.0, ax=axes())
     assert spans(ax) == [("incident:host-down", pytest.approx(10.0), pytest.approx(40.0))]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -190,10 +203,10 @@ def test_incidents_without_an_end_last_to_the_end_and_bad_ones_are_skipped(
 
 
 def test_queue_lines_are_the_binned_levels(outage: RunResult) -> None:
-    ax = queue_sizes(outage.levels, incidents=outage.meta["incidents"], until=2400.0,
-                     ax=axes())
-    levels = outage.levels.assign(host=outage.levels["host"].astype(str),
-                                  metric=outage.levels["metric"].astype(str))
+    ax = queue_sizes(outage.levels, incidents=outage.meta["incidents"], until=2400.0, ax=axes())
+    levels = outage.levels.assign(
+        host=outage.levels["host"].astype(str), metric=outage.levels["metric"].astype(str)
+    )
     deferred = levels[(levels["host"] == "out") & (levels["metric"] == "deferred")]
     deferred = deferred.sort_values("t", kind="stable")
     edges = np.arange(0.0, 2400.0 + 1, 30.0)  # 2400 s in at most 120 bins: 30 s
@@ -206,26 +219,33 @@ def test_queue_lines_are_the_binned_levels(outage: RunResult) -> None:
     assert f"(peak {int(deferred['value'].max()):,})" in drawn.get_label()
     gids = {ln.get_gid() for ln in ax.get_lines() if ln.get_gid().startswith("queue:")}
     # hosts whose queues stayed empty, and connections, are not drawn
-    busy = levels[levels["metric"].isin(["active", "deferred"])].groupby(
-        ["host", "metric"])["value"].max()
+    busy = (
+        levels[levels["metric"].isin(["active", "deferred"])]
+        .groupby(["host", "metric"])["value"]
+        .max()
+    )
     assert gids == {f"queue:{h}:{m}" for (h, m), peak in busy.items() if peak > 0}
     assert spans(ax) == [("incident:link-down", pytest.approx(5.0), pytest.approx(30.0))]
 
 
 def test_level_bins_weigh_each_value_by_the_time_it_held() -> None:
     # 0 until 10, 4 from 10 to 25, 1 from 25 on; bins of 20 s
-    mean, peak = level_bins(np.array([10.0, 25.0]), np.array([4.0, 1.0]),
-                            np.array([0.0, 20.0, 40.0, 60.0]))
+    mean, peak = level_bins(
+        np.array([10.0, 25.0]), np.array([4.0, 1.0]), np.array([0.0, 20.0, 40.0, 60.0])
+    )
     np.testing.assert_allclose(mean, [(10 * 4) / 20, (5 * 4 + 15 * 1) / 20, 1.0])
     np.testing.assert_allclose(peak, [4.0, 4.0, 1.0])
 
 
 def test_one_row_per_incident_so_labels_never_collide(quick: RunResult) -> None:
-    incidents = [{"kind": "link-down", "target": "mx1", "start": 600.0, "end": 900.0},
-                 {"kind": "host-down", "target": "mx2", "start": 600.0, "end": 1200.0},
-                 {"kind": "link-down", "target": "mx1", "start": 1500.0, "end": 1600.0}]
-    ax = outcomes_over_time(quick.recipients, quick.messages, until=3600.0,
-                            incidents=incidents, ax=axes())
+    incidents = [
+        {"kind": "link-down", "target": "mx1", "start": 600.0, "end": 900.0},
+        {"kind": "host-down", "target": "mx2", "start": 600.0, "end": 1200.0},
+        {"kind": "link-down", "target": "mx1", "start": 1500.0, "end": 1600.0},
+    ]
+    ax = outcomes_over_time(
+        quick.recipients, quick.messages, until=3600.0, incidents=incidents, ax=axes()
+    )
     labels = [t for t in ax.texts if t.get_gid() == "incident-label"]
     assert sorted(t.get_text().strip() for t in labels) == ["host-down mx2", "link-down mx1"]
     heights = {t.get_position()[1] for t in labels}
@@ -239,8 +259,10 @@ def test_one_row_per_incident_so_labels_never_collide(quick: RunResult) -> None:
 
 def test_queue_sizes_for_chosen_hosts_and_metrics(quick: RunResult) -> None:
     ax = queue_sizes(quick.levels, hosts=["out"], metrics=["connections"], ax=axes())
-    assert {ln.get_gid() for ln in ax.get_lines()} == {"queue:out:connections",
-                                                       "queue-max:out:connections"}
+    assert {ln.get_gid() for ln in ax.get_lines()} == {
+        "queue:out:connections",
+        "queue-max:out:connections",
+    }
 
 
 # --- bounces by DSN ---------------------------------------------------------------------
@@ -255,22 +277,25 @@ def test_one_bar_per_status_and_dsn_code_of_failed_recipients(outage: RunResult)
     patches = [p for p in ax.patches if p.get_gid() == "dsn-bars"]
     assert len(patches) == len(counts)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    drawn = {tuple(label.split()[:2]): p.get_width()
-             for label, p in zip(labels, patches, strict=True)}
+    drawn = {
+        tuple(label.split()[:2]): p.get_width() for label, p in zip(labels, patches, strict=True)
+    }
     assert drawn == counts.to_dict()
     assert "bounced  5.1.1  bad destination mailbox address" in labels
     # bounced and expired in their own colours, bounced on top
     assert labels[-1].startswith("bounced")
-    colours = {label.split()[0]: p.get_facecolor() for label, p in zip(labels, patches,
-                                                                        strict=True)}
+    colours = {
+        label.split()[0]: p.get_facecolor() for label, p in zip(labels, patches, strict=True)
+    }
     assert colours["bounced"] != colours["expired"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(text.startswith("expired: ") for text in legend)
 
 
 def test_breakdown_hatches_bins_with_no_delivered_mail(outage: RunResult) -> None:
-    ax = delay_breakdown(outage.recipients, outage.attempts, outage.messages, until=7200.0,
-                         ax=axes())
+    ax = delay_breakdown(
+        outage.recipients, outage.attempts, outage.messages, until=7200.0, ax=axes()
+    )
     hatched = [p for p in ax.patches if p.get_gid() == "no-data"]
     # nothing was submitted after 2400 s: those bins have no mean, not a mean of 0
     assert len(hatched) > 0
@@ -295,8 +320,14 @@ def test_components_add_up_to_the_delay(outage: RunResult) -> None:
 
 
 def test_breakdown_bars_stack_to_the_mean_delay(outage: RunResult) -> None:
-    ax = delay_breakdown(outage.recipients, outage.attempts, outage.messages, until=2400.0,
-                         incidents=outage.meta["incidents"], ax=axes())
+    ax = delay_breakdown(
+        outage.recipients,
+        outage.attempts,
+        outage.messages,
+        until=2400.0,
+        incidents=outage.meta["incidents"],
+        ax=axes(),
+    )
     stacked = sum(np.array([p.get_height() for p in c.patches]) for c in ax.containers)
     parts = delay_components(outage.recipients, outage.attempts, outage.messages)
     which = (parts["t_submit"] // 60).astype(int)
@@ -310,16 +341,34 @@ def test_breakdown_bars_stack_to_the_mean_delay(outage: RunResult) -> None:
 
 
 def _one_recipient(attempt_rows: list[dict], extra: dict | None = None) -> tuple:
-    messages = pd.DataFrame({"msg_id": [0], "sender": ["a@corp.example"], "size_bytes": [1000],
-                             "n_rcpt": [1], "t_submit": [0.0], "origin": ["staff"]})
+    messages = pd.DataFrame(
+        {
+            "msg_id": [0],
+            "sender": ["a@corp.example"],
+            "size_bytes": [1000],
+            "n_rcpt": [1],
+            "t_submit": [0.0],
+            "origin": ["staff"],
+        }
+    )
     last = attempt_rows[-1]["t_end"]
-    recipients = pd.DataFrame({"msg_id": [0], "rcpt": ["b@grey.example"],
-                               "domain": ["grey.example"], "status": ["delivered"],
-                               "t_final": [last], "delay_s": [last], "attempts": [2],
-                               "dsn": ["2.0.0"], "reply": ["delivered to mailbox"],
-                               "hops": [2]})
-    attempts = pd.DataFrame([{"msg_id": 0, "rcpt": "b@grey.example", **row}
-                             for row in attempt_rows])
+    recipients = pd.DataFrame(
+        {
+            "msg_id": [0],
+            "rcpt": ["b@grey.example"],
+            "domain": ["grey.example"],
+            "status": ["delivered"],
+            "t_final": [last],
+            "delay_s": [last],
+            "attempts": [2],
+            "dsn": ["2.0.0"],
+            "reply": ["delivered to mailbox"],
+            "hops": [2],
+        }
+    )
+    attempts = pd.DataFrame(
+        [{"msg_id": 0, "rcpt": "b@grey.example", **row} for row in attempt_rows]
+    )
     for column, values in (extra or {}).items():
         attempts[column] = values
     return recipients, attempts, messages
@@ -327,12 +376,45 @@ def _one_recipient(attempt_rows: list[dict], extra: dict | None = None) -> tuple
 
 def test_greylisting_is_the_wait_after_a_420_and_dns_taken_out_when_known() -> None:
     rows = [
-        dict(host="out", peer="mx", t_start=0.0, t_end=1.0, outcome="deferred", code=450,
-             dsn="4.2.0", phase="rcpt", queue_s=0.0, conn_s=0.5, xfer_s=0.5),
-        dict(host="out", peer="mx", t_start=301.0, t_end=302.0, outcome="deferred", code=451,
-             dsn="4.3.0", phase="data", queue_s=301.0, conn_s=0.5, xfer_s=0.5),
-        dict(host="out", peer="mx", t_start=602.0, t_end=603.0, outcome="sent", code=250,
-             dsn="2.0.0", phase="content", queue_s=602.0, conn_s=0.5, xfer_s=0.5),
+        dict(
+            host="out",
+            peer="mx",
+            t_start=0.0,
+            t_end=1.0,
+            outcome="deferred",
+            code=450,
+            dsn="4.2.0",
+            phase="rcpt",
+            queue_s=0.0,
+            conn_s=0.5,
+            xfer_s=0.5,
+        ),
+        dict(
+            host="out",
+            peer="mx",
+            t_start=301.0,
+            t_end=302.0,
+            outcome="deferred",
+            code=451,
+            dsn="4.3.0",
+            phase="data",
+            queue_s=301.0,
+            conn_s=0.5,
+            xfer_s=0.5,
+        ),
+        dict(
+            host="out",
+            peer="mx",
+            t_start=602.0,
+            t_end=603.0,
+            outcome="sent",
+            code=250,
+            dsn="2.0.0",
+            phase="content",
+            queue_s=602.0,
+            conn_s=0.5,
+            xfer_s=0.5,
+        ),
     ]
     recipients, attempts, messages = _one_recipient(rows)
     parts = delay_components(recipients, attempts, messages).iloc[0]
@@ -355,10 +437,32 @@ def test_a_retry_lookup_before_t_start_is_not_counted_twice() -> None:
     # a retry whose DNS lookup (0.02 s) ran before the SMTP client got the delivery:
     # its connection time begins before t_start, and the retry wait ends there
     rows = [
-        dict(host="out", peer="mx", t_start=0.0, t_end=0.02, outcome="deferred", code=451,
-             dsn="4.4.3", phase="connect", queue_s=0.0, conn_s=0.02, xfer_s=0.0),
-        dict(host="out", peer="mx", t_start=600.02, t_end=600.4, outcome="sent", code=250,
-             dsn="2.0.0", phase="content", queue_s=600.0, conn_s=0.22, xfer_s=0.18),
+        dict(
+            host="out",
+            peer="mx",
+            t_start=0.0,
+            t_end=0.02,
+            outcome="deferred",
+            code=451,
+            dsn="4.4.3",
+            phase="connect",
+            queue_s=0.0,
+            conn_s=0.02,
+            xfer_s=0.0,
+        ),
+        dict(
+            host="out",
+            peer="mx",
+            t_start=600.02,
+            t_end=600.4,
+            outcome="sent",
+            code=250,
+            dsn="2.0.0",
+            phase="content",
+            queue_s=600.0,
+            conn_s=0.22,
+            xfer_s=0.18,
+        ),
     ]
     recipients, attempts, messages = _one_recipient(rows)
     parts = delay_components(recipients, attempts, messages).iloc[0]
@@ -381,8 +485,10 @@ def test_duration_ticks_fall_on_round_durations() -> None:
 
 
 def test_every_figure_draws_a_note_on_empty_tables(quick: RunResult) -> None:
-    empty = {name: getattr(quick, name).iloc[0:0] for name in
-             ("messages", "recipients", "attempts", "levels")}
+    empty = {
+        name: getattr(quick, name).iloc[0:0]
+        for name in ("messages", "recipients", "attempts", "levels")
+    }
     figures = [
         delay_cdf(empty["recipients"], empty["messages"], ax=axes()),
         outcomes_over_time(empty["recipients"], empty["messages"], ax=axes()),

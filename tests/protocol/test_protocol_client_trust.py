@@ -55,13 +55,53 @@ PROPERTY = settings(
 )
 
 # Codes a server could send, likely and unlikely, plus any other three-digit code.
-CODES = [220, 221, 235, 250, 251, 252, 334, 354, 421, 450, 451, 452, 454, 500, 501,
-         502, 503, 504, 521, 530, 535, 550, 552, 554]
-KEYWORDS = ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN", "AUTH LOGIN", "SIZE 1000",
-            "8BITMIME", "ENHANCEDSTATUSCODES"]
-GARBAGE = [b"garbage\r\n", b"HTTP/1.1 400 Bad Request\r\n", b"25 x\r\n", b"2500 x\r\n",
-           b"250-a\r\n251 b\r\n", b"\r\n", b"250", b"x" * 5000, b"354\r\n250 ok\r\n",
-           b"250 ok\r\n250 ok\r\n"]
+CODES = [
+    220,
+    221,
+    235,
+    250,
+    251,
+    252,
+    334,
+    354,
+    421,
+    450,
+    451,
+    452,
+    454,
+    500,
+    501,
+    502,
+    503,
+    504,
+    521,
+    530,
+    535,
+    550,
+    552,
+    554,
+]
+KEYWORDS = [
+    "PIPELINING",
+    "STARTTLS",
+    "AUTH PLAIN LOGIN",
+    "AUTH LOGIN",
+    "SIZE 1000",
+    "8BITMIME",
+    "ENHANCEDSTATUSCODES",
+]
+GARBAGE = [
+    b"garbage\r\n",
+    b"HTTP/1.1 400 Bad Request\r\n",
+    b"25 x\r\n",
+    b"2500 x\r\n",
+    b"250-a\r\n251 b\r\n",
+    b"\r\n",
+    b"250",
+    b"x" * 5000,
+    b"354\r\n250 ok\r\n",
+    b"250 ok\r\n250 ok\r\n",
+]
 
 
 @st.composite
@@ -95,14 +135,20 @@ class Seen:
     protocol_errors: int = 0
 
 
-def play(script: list[object], *, wire: bool, starttls: str, auth: bool,
-         pipelining: bool) -> tuple[ClientSession, Seen]:
+def play(
+    script: list[object], *, wire: bool, starttls: str, auth: bool, pipelining: bool
+) -> tuple[ClientSession, Seen]:
     """Drive a session as the drivers do, the server's part read from ``script``."""
     conn = ClientConnection()
     session = ClientSession(
-        conn, helo="client.example", sender="s@example.net", recipients=RECIPIENTS,
-        message=Message.of(b"Subject: t\r\n\r\nhi\r\n"), starttls=starttls,
-        auth=("u", "p") if auth else None, pipelining=pipelining,
+        conn,
+        helo="client.example",
+        sender="s@example.net",
+        recipients=RECIPIENTS,
+        message=Message.of(b"Subject: t\r\n\r\nhi\r\n"),
+        starttls=starttls,
+        auth=("u", "p") if auth else None,
+        pipelining=pipelining,
     )
     seen = Seen()
     todo = iter(script)
@@ -173,8 +219,7 @@ def play(script: list[object], *, wire: bool, starttls: str, auth: bool,
     pipelining=st.booleans(),
 )
 def test_no_delivery_without_a_2xx_to_the_content(script, wire, starttls, auth, pipelining):
-    session, seen = play(script, wire=wire, starttls=starttls, auth=auth,
-                         pipelining=pipelining)
+    session, seen = play(script, wire=wire, starttls=starttls, auth=auth, pipelining=pipelining)
     assert session.done
     result = session.result()
     assert [r for r, _ in result.replies] == list(RECIPIENTS)  # every one settled
@@ -195,8 +240,9 @@ def greeted(pipelining: bool = True) -> ClientConnection:
     conn = ClientConnection()
     read_responses(conn, b"220 mx.example ESMTP\r\n")
     conn.send(Hello("client.example"))
-    read_responses(conn, b"250-mx.example\r\n250 PIPELINING\r\n" if pipelining
-                   else b"250 mx.example\r\n")
+    read_responses(
+        conn, b"250-mx.example\r\n250 PIPELINING\r\n" if pipelining else b"250 mx.example\r\n"
+    )
     return conn
 
 
@@ -250,10 +296,10 @@ def conn_awaiting(what: str | None) -> ClientConnection:
     return conn
 
 
-@pytest.mark.parametrize(("what", "awaiting", "data", "verb"), IMPOSSIBLE,
-                         ids=[case[0] for case in IMPOSSIBLE])
-def test_impossible_reply_is_a_remote_error_and_breaks_the_connection(what, awaiting, data,
-                                                                      verb):
+@pytest.mark.parametrize(
+    ("what", "awaiting", "data", "verb"), IMPOSSIBLE, ids=[case[0] for case in IMPOSSIBLE]
+)
+def test_impossible_reply_is_a_remote_error_and_breaks_the_connection(what, awaiting, data, verb):
     conn = conn_awaiting(awaiting)
     with pytest.raises(RemoteProtocolError, match="impossible reply") as caught:
         read_responses(conn, data)
@@ -285,9 +331,14 @@ def converse(session: ClientSession, chunks: list[bytes]) -> None:
 
 def session_to(data_reply: bytes, *, pipelining: bool) -> ClientSession:
     """A session whose server accepts the envelope and answers DATA with ``data_reply``."""
-    session = ClientSession(ClientConnection(), helo="client.example", sender="s@example.net",
-                            recipients=RECIPIENTS[:2], message=Message.of(b"hi\r\n"),
-                            pipelining=pipelining)
+    session = ClientSession(
+        ClientConnection(),
+        helo="client.example",
+        sender="s@example.net",
+        recipients=RECIPIENTS[:2],
+        message=Message.of(b"hi\r\n"),
+        pipelining=pipelining,
+    )
     script = [b"220 mx.example\r\n", b"250-mx.example\r\n250 PIPELINING\r\n"]
     if pipelining:
         script.append(b"250 ok\r\n" * 3 + data_reply)
@@ -303,8 +354,10 @@ def test_250_to_data_is_a_deferral_in_postfix_words_not_a_delivery(pipelining):
     assert session.done and session.conn.state == states.ERROR
     result = session.result()
     assert result.delivered == ()
-    expected = ("451 4.5.0 Protocol error: host mx.example[192.0.2.1] said: 250 2.0.0 ok "
-                "(in reply to DATA command)")
+    expected = (
+        "451 4.5.0 Protocol error: host mx.example[192.0.2.1] said: 250 2.0.0 ok "
+        "(in reply to DATA command)"
+    )
     assert [str(reply) for _, reply in result.replies] == [expected, expected]
     assert result.error == expected
     assert session.next_commands() == []  # no QUIT on a broken connection
@@ -313,30 +366,45 @@ def test_250_to_data_is_a_deferral_in_postfix_words_not_a_delivery(pipelining):
 def test_garbage_in_reply_to_data_is_a_deferral():
     session = session_to(b"HTTP/1.1 400 Bad Request\r\n", pipelining=True)
     reply = session.result().reply_for(RECIPIENTS[0])
-    assert str(reply) == ("451 4.5.0 Protocol error: host mx.example[192.0.2.1] sent a "
-                          "malformed reply line: 'HTTP/1.1 400 Bad Request' "
-                          "(in reply to DATA command)")
+    assert str(reply) == (
+        "451 4.5.0 Protocol error: host mx.example[192.0.2.1] sent a "
+        "malformed reply line: 'HTTP/1.1 400 Bad Request' "
+        "(in reply to DATA command)"
+    )
 
 
 def test_protocol_error_wording_per_command():
     said = Reply(354, None, "go ahead")
     assert str(replies.protocol_error(SERVER, states.GREETING, said, "")) == (
-        "451 4.5.0 Protocol error: host mx.example[192.0.2.1] refused to talk to me: "
-        "354 go ahead")
+        "451 4.5.0 Protocol error: host mx.example[192.0.2.1] refused to talk to me: 354 go ahead"
+    )
     assert replies.protocol_error(SERVER, "MAIL", said, "").text.endswith(
-        "said: 354 go ahead (in reply to MAIL FROM command)")
+        "said: 354 go ahead (in reply to MAIL FROM command)"
+    )
     assert replies.protocol_error(SERVER, ".", said, "").text.endswith(
-        "(in reply to end of DATA command)")
-    assert replies.protocol_error(SERVER, states.GREETING, None, "sent a malformed reply "
-                                  "line: 'x'").text.endswith(
-        "sent a malformed reply line: 'x' while receiving the initial server greeting")
+        "(in reply to end of DATA command)"
+    )
+    assert replies.protocol_error(
+        SERVER, states.GREETING, None, "sent a malformed reply line: 'x'"
+    ).text.endswith("sent a malformed reply line: 'x' while receiving the initial server greeting")
 
 
 def test_a_refused_recipient_keeps_its_own_reply_after_a_protocol_error():
-    session = ClientSession(ClientConnection(), helo="client.example", sender="s@example.net",
-                            recipients=RECIPIENTS[:2], message=Message.of(b"hi\r\n"))
-    converse(session, [b"220 mx.example\r\n", b"250-mx.example\r\n250 PIPELINING\r\n",
-                       b"250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n250 ok\r\n"])
+    session = ClientSession(
+        ClientConnection(),
+        helo="client.example",
+        sender="s@example.net",
+        recipients=RECIPIENTS[:2],
+        message=Message.of(b"hi\r\n"),
+    )
+    converse(
+        session,
+        [
+            b"220 mx.example\r\n",
+            b"250-mx.example\r\n250 PIPELINING\r\n",
+            b"250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n250 ok\r\n",
+        ],
+    )
     assert session.done
     result = session.result()
     assert str(result.reply_for(RECIPIENTS[0])) == "550 5.1.1 no such user"
@@ -348,12 +416,24 @@ def test_a_refused_recipient_keeps_its_own_reply_after_a_protocol_error():
 def test_354_after_every_recipient_was_refused_is_followed_but_delivers_nothing(mail):
     """RFC 2920 section 1: some servers accept DATA although every RCPT failed; the
     client then ends the (empty) data (``states.TOLERATED``) and trusts nothing."""
-    session = ClientSession(ClientConnection(), helo="client.example", sender="s@example.net",
-                            recipients=RECIPIENTS[:2], message=Message.of(b"hi\r\n"))
+    session = ClientSession(
+        ClientConnection(),
+        helo="client.example",
+        sender="s@example.net",
+        recipients=RECIPIENTS[:2],
+        message=Message.of(b"hi\r\n"),
+    )
     refused = b"550 5.1.1 no such user\r\n"
-    converse(session, [b"220 mx.example\r\n", b"250-mx.example\r\n250 PIPELINING\r\n",
-                       mail + refused * 2 + b"354 go ahead\r\n",
-                       b"250 2.0.0 queued as X\r\n", b"221 bye\r\n"])
+    converse(
+        session,
+        [
+            b"220 mx.example\r\n",
+            b"250-mx.example\r\n250 PIPELINING\r\n",
+            mail + refused * 2 + b"354 go ahead\r\n",
+            b"250 2.0.0 queued as X\r\n",
+            b"221 bye\r\n",
+        ],
+    )
     assert session.done and session.conn.state == states.CLOSED
     result = session.result()
     assert result.delivered == () and result.error is None

@@ -10,8 +10,12 @@ from smtpsim.protocol import states as S
 def in_data(now: float = 0.0) -> ServerConnection:
     conn = ServerConnection(ServerConfig(hostname="mx.example", idle_timeout=300.0), now=now)
     conn.send(replies.greeting("mx.example"), now)
-    for line in (b"EHLO c\r\n", b"MAIL FROM:<a@b.example>\r\n", b"RCPT TO:<c@d.example>\r\n",
-                 b"DATA\r\n"):
+    for line in (
+        b"EHLO c\r\n",
+        b"MAIL FROM:<a@b.example>\r\n",
+        b"RCPT TO:<c@d.example>\r\n",
+        b"DATA\r\n",
+    ):
         conn.receive_data(line, now)
         assert conn.next_event(now) is not NEED_DATA
         conn.send(conn.standard_reply(), now)

@@ -70,9 +70,17 @@ def chromium() -> str | None:
 
 
 def _base_args(binary: str, width: int, height: int) -> list[str]:
-    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--disable-dev-shm-usage", "--no-first-run", "--mute-audio",
-            f"--window-size={width},{height}"]
+    return [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--mute-audio",
+        f"--window-size={width},{height}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -99,28 +107,50 @@ def check_page(page: Path, *, width: int = 1400, timeout: float = 90.0) -> Check
         probe = Path(tmp) / page.name
         probe.write_text(html, encoding="utf-8")
         profile = Path(tmp) / "profile"
-        args = [*_base_args(binary, width, 900), f"--user-data-dir={profile}",
-                "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()]
+        args = [
+            *_base_args(binary, width, 900),
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probe.as_uri(),
+        ]
         env = {**os.environ, "HOME": tmp}
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
     match = re.search(r'<pre id="__smtpsim_check">(.*?)</pre>', done.stdout, re.S)
     if match is None:
-        raise RuntimeError(f"chromium gave no result (exit {done.returncode}): "
-                           f"{done.stderr[-500:]}")
-    data = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&")
-                      .replace("&lt;", "<").replace("&gt;", ">"))
+        raise RuntimeError(
+            f"chromium gave no result (exit {done.returncode}): {done.stderr[-500:]}"
+        )
+    data = json.loads(
+        match.group(1)
+        .replace("&quot;", '"')
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+    )
     return Check(**data)
 
 
-def screenshot(page: Path, png: Path, *, width: int = 1400, height: int = 1800,
-               timeout: float = 90.0) -> Path:
+def screenshot(
+    page: Path, png: Path, *, width: int = 1400, height: int = 1800, timeout: float = 90.0
+) -> Path:
     """A screenshot of the top ``height`` pixels of ``page`` at ``width``."""
     binary = chromium()
     if binary is None:
         raise FileNotFoundError("no chromium on PATH")
     with tempfile.TemporaryDirectory(prefix="smtpsim-browser-") as tmp:
-        args = [*_base_args(binary, width, height), f"--user-data-dir={Path(tmp) / 'p'}",
-                f"--screenshot={png}", page.resolve().as_uri()]
-        subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=True,
-                       env={**os.environ, "HOME": tmp})
+        args = [
+            *_base_args(binary, width, height),
+            f"--user-data-dir={Path(tmp) / 'p'}",
+            f"--screenshot={png}",
+            page.resolve().as_uri(),
+        ]
+        subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            env={**os.environ, "HOME": tmp},
+        )
     return png

@@ -33,16 +33,21 @@ def test_summary_table_counts_the_summary(run_dir: Path) -> None:
     r = summary["recipients"]
     for status in ("delivered", "bounced", "expired", "lost", "pending"):
         share = 100 * r[status] / r["submitted"]
-        assert re.search(rf"<td>  {status}</td>\s*<td class=\"num\">{r[status]:,}</td>\s*"
-                         rf"<td class=\"num\">{share:.2f} %</td>", page), status
+        assert re.search(
+            rf"<td>  {status}</td>\s*<td class=\"num\">{r[status]:,}</td>\s*"
+            rf"<td class=\"num\">{share:.2f} %</td>",
+            page,
+        ), status
 
 
 def test_domain_table_adds_up_to_the_summary(run_dir: Path) -> None:
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     summary = json.loads((run_dir / "summary.json").read_text())
     section = page.split('id="recipient-domains"')[1].split("</section>")[0]
-    counts = [int(c.replace(",", "")) for c in
-              re.findall(r"<tr><td>[^<]+</td><td class=\"num\">([\d,]+)</td>", section)]
+    counts = [
+        int(c.replace(",", ""))
+        for c in re.findall(r"<tr><td>[^<]+</td><td class=\"num\">([\d,]+)</td>", section)
+    ]
     assert len(counts) == 3  # three recipient domains in quickstart
     assert sum(counts) == summary["recipients"]["submitted"]
 
@@ -67,8 +72,17 @@ def test_report_command_refuses_a_directory_without_results(tmp_path: Path) -> N
 def test_no_report_flag(tmp_path: Path) -> None:
     from report_helpers import QUICKSTART
 
-    done = smtpsim_cli("run", str(QUICKSTART), "--until", "1min", "--out",
-                       str(tmp_path / "r"), "--no-report", "--no-plots", "--quiet")
+    done = smtpsim_cli(
+        "run",
+        str(QUICKSTART),
+        "--until",
+        "1min",
+        "--out",
+        str(tmp_path / "r"),
+        "--no-report",
+        "--no-plots",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "r" / "report.html").exists()
 

@@ -15,8 +15,7 @@ from smtpsim.reports.trace import find_messages, journey, queue_ids
 
 def _bounced_line(run_dir: Path) -> re.Match[str]:
     log = (run_dir / "maillog").read_text()
-    match = re.search(r" postfix/smtp\[\d+\]: ([0-9A-F]{10}): to=<([^>]+)>.*status=bounced",
-                      log)
+    match = re.search(r" postfix/smtp\[\d+\]: ([0-9A-F]{10}): to=<([^>]+)>.*status=bounced", log)
     assert match is not None
     return match
 
@@ -67,13 +66,17 @@ def test_an_address_lists_all_its_messages(run_dir: Path) -> None:
     m = result.messages
     sender = str(m.loc[m["origin"].astype(str) != "bounce", "sender"].value_counts().index[0])
     expected = set(m.loc[m["sender"] == sender, "msg_id"]) | set(
-        result.recipients.loc[result.recipients["rcpt"] == sender, "msg_id"])
+        result.recipients.loc[result.recipients["rcpt"] == sender, "msg_id"]
+    )
     assert len(expected) > 1
     done = smtpsim_cli("trace", str(run_dir), f"<{sender}>")
     assert done.returncode == 0, done.stderr
     assert f"{len(expected)} messages match" in done.stdout
-    listed = {int(line.split()[0]) for line in done.stdout.splitlines()[1:]
-              if line.strip() and line.split()[0].isdigit()}
+    listed = {
+        int(line.split()[0])
+        for line in done.stdout.splitlines()[1:]
+        if line.strip() and line.split()[0].isdigit()
+    }
     assert listed == expected
 
 
@@ -89,11 +92,22 @@ def test_timeline_figure(run_dir: Path, tmp_path: Path) -> None:
     [mid] = find_messages(result, qid, run_dir)
     fig = timeline_figure([journey(result, mid, run_dir)])
     rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    hosts = pd.unique(pd.concat([result.attempts.loc[result.attempts["msg_id"] == mid, c]
-                                 .astype(str) for c in ("host", "peer")]))
+    hosts = pd.unique(
+        pd.concat(
+            [
+                result.attempts.loc[result.attempts["msg_id"] == mid, c].astype(str)
+                for c in ("host", "peer")
+            ]
+        )
+    )
     assert set(rows) == ({*hosts} - {"none"}) | {"mailbox"} | set(
-        result.attempts.loc[result.attempts["msg_id"].isin(
-            [n.msg_id for n in journey(result, mid, run_dir).notices]), "host"].astype(str))
+        result.attempts.loc[
+            result.attempts["msg_id"].isin(
+                [n.msg_id for n in journey(result, mid, run_dir).notices]
+            ),
+            "host",
+        ].astype(str)
+    )
 
 
 def test_unknown_keys_fail_on_one_line(run_dir: Path) -> None:
@@ -108,7 +122,8 @@ def test_log_prints_the_maillog_lines_of_its_queue_ids(run_dir: Path) -> None:
     done = smtpsim_cli("trace", str(run_dir), match.group(1), "--log")
     assert done.returncode == 0, done.stderr
     log_part = done.stdout.split("maillog lines:\n")[1]
-    bounced = next(line for line in (run_dir / "maillog").read_text().splitlines()
-                   if match.group(0) in line)
+    bounced = next(
+        line for line in (run_dir / "maillog").read_text().splitlines() if match.group(0) in line
+    )
     assert bounced in log_part.splitlines()  # the reply's text as the log gives it
     assert "sender non-delivery notification" in log_part

@@ -66,8 +66,17 @@ def test_an_incident_needs_exactly_one_kind():
 
 @pytest.mark.parametrize(
     "text",
-    ["421 4.7.0 Try again later", "550 5.1.1 <a@b> unknown", "451 Try later", "250",
-     "42 oops", "600 too big", "451 5.3.0 wrong class", "abc", "421 4.7.0"],
+    [
+        "421 4.7.0 Try again later",
+        "550 5.1.1 <a@b> unknown",
+        "451 Try later",
+        "250",
+        "42 oops",
+        "600 too big",
+        "451 5.3.0 wrong class",
+        "abc",
+        "421 4.7.0",
+    ],
 )
 def test_reply_grammar_agrees_with_the_protocol_core(text):
     incident = f"  - {{server_errors: {{host: mx1, phase: rcpt, reply: '{text}'}}}}\n"

@@ -47,8 +47,16 @@ def test_json_schema_documents_fields_and_units() -> None:
     duration = defs["Duration"]
     assert {b["type"] for b in duration["anyOf"]} == {"number", "string"}
     assert "5min" in duration["examples"]
-    for name in ("Size", "Bandwidth", "Rate", "Fraction", "TimeOfDay", "DurationDist",
-                 "SizeDist", "RateProfile"):
+    for name in (
+        "Size",
+        "Bandwidth",
+        "Rate",
+        "Fraction",
+        "TimeOfDay",
+        "DurationDist",
+        "SizeDist",
+        "RateProfile",
+    ):
         assert name in defs
     for model in ("Host", "Postfix", "Link", "Zone", "Flow", "Recipients", "Simulation"):
         for field, prop in defs[model]["properties"].items():
@@ -57,6 +65,7 @@ def test_json_schema_documents_fields_and_units() -> None:
 
 def test_json_schema_accepts_the_yaml_forms() -> None:
     import jsonschema  # the test extra installs it: no skipping
+
     schema = scenario_json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
@@ -121,11 +130,20 @@ def test_scenario_package_is_pure_data() -> None:
         "print(','.join(sorted(m for m in new if m.startswith('smtpsim.')"
         " and not m.startswith('smtpsim.scenario'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     third_party, other_smtpsim = out.stdout.split("\n")[:2]
-    allowed = {"smtpsim", "pydantic", "pydantic_core", "yaml", "typing_extensions",
-               "annotated_types", "typing_inspection", "cython_runtime"}
+    allowed = {
+        "smtpsim",
+        "pydantic",
+        "pydantic_core",
+        "yaml",
+        "typing_extensions",
+        "annotated_types",
+        "typing_inspection",
+        "cython_runtime",
+    }
     loaded = {m for m in third_party.split(",") if m and not m.startswith("_")}
     assert loaded <= allowed, loaded - allowed
     assert not loaded & {"simpy", "numpy", "networkx", "pandas", "matplotlib", "scipy"}
@@ -146,30 +164,59 @@ def test_docs_internal_links_point_at_headings() -> None:
 
 _FORMS: list[tuple[tuple[str, ...], Any]] = [
     # (where in BASE, the YAML value): distributions, rate profiles, per-message counts
-    *((("links", 1, "latency"), v) for v in (
-        "5ms", {"constant": "5ms"}, {"exponential": {"mean": "5ms"}},
-        {"lognormal": {"median": "5ms"}}, {"lognormal": {"median": "5ms", "sigma": 0.3}},
-        {"uniform": {"low": "1ms", "high": "2ms"}}, {"empirical": [["1ms", 0.5], ["2ms", 1]]},
-        {"normal": {"mean": "5ms"}}, {"lognormal": {"median": "5ms", "sigm": 0.3}},
-        {"exponential": {}}, {"uniform": {"low": "1ms"}}, {"constant": "1ms", "uniform": {}},
-        {"lognormal": {"median": "5ms", "sigma": "wide"}}, "fast",
-    )),
-    *((("traffic", "staff", "rate"), v) for v in (
-        "3/s", {"constant": "3/s"}, {"piecewise": [{"at": 0, "rate": "1/s"}]},
-        {"diurnal": {"peak": "5/s"}}, {"diurnal": {"peak": "5/s", "peak_at": "10:00"}},
-        {"diurnal": {"trough": "1/s"}}, {"piecewise": [{"at": 0}]}, {"weekly": {}},
-        {"piecewise": {"at": 0, "rate": "1/s"}}, "fast",
-    )),
-    *((("traffic", "staff", "recipients", "per_message"), v) for v in (
-        {"mean": 2}, {"fixed": 3}, {"table": {"1": 0.5, "2": 0.5}},
-        {"median": 2}, {"mean": 2, "fixed": 1}, 3, {"table": [1, 2]},
-    )),
+    *(
+        (("links", 1, "latency"), v)
+        for v in (
+            "5ms",
+            {"constant": "5ms"},
+            {"exponential": {"mean": "5ms"}},
+            {"lognormal": {"median": "5ms"}},
+            {"lognormal": {"median": "5ms", "sigma": 0.3}},
+            {"uniform": {"low": "1ms", "high": "2ms"}},
+            {"empirical": [["1ms", 0.5], ["2ms", 1]]},
+            {"normal": {"mean": "5ms"}},
+            {"lognormal": {"median": "5ms", "sigm": 0.3}},
+            {"exponential": {}},
+            {"uniform": {"low": "1ms"}},
+            {"constant": "1ms", "uniform": {}},
+            {"lognormal": {"median": "5ms", "sigma": "wide"}},
+            "fast",
+        )
+    ),
+    *(
+        (("traffic", "staff", "rate"), v)
+        for v in (
+            "3/s",
+            {"constant": "3/s"},
+            {"piecewise": [{"at": 0, "rate": "1/s"}]},
+            {"diurnal": {"peak": "5/s"}},
+            {"diurnal": {"peak": "5/s", "peak_at": "10:00"}},
+            {"diurnal": {"trough": "1/s"}},
+            {"piecewise": [{"at": 0}]},
+            {"weekly": {}},
+            {"piecewise": {"at": 0, "rate": "1/s"}},
+            "fast",
+        )
+    ),
+    *(
+        (("traffic", "staff", "recipients", "per_message"), v)
+        for v in (
+            {"mean": 2},
+            {"fixed": 3},
+            {"table": {"1": 0.5, "2": 0.5}},
+            {"median": 2},
+            {"mean": 2, "fixed": 1},
+            3,
+            {"table": [1, 2]},
+        )
+    ),
 ]
 
 
 @pytest.mark.parametrize(("where", "value"), _FORMS)
-def test_json_schema_and_loader_agree_on_the_short_forms(where: tuple[str, ...],
-                                                         value: Any) -> None:
+def test_json_schema_and_loader_agree_on_the_short_forms(
+    where: tuple[str, ...], value: Any
+) -> None:
     """The short forms' JSON Schema is derived from the kinds the loader parses with: a
     form's shape is accepted by both or by neither."""
     import jsonschema

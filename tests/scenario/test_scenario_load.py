@@ -49,9 +49,7 @@ def test_duplicate_keys_are_errors() -> None:
     text = "name: x\nduration: 1d\nhosts:\n  a: {role: mta}\n  a: {role: mx}\n"
     [(path, message)] = problems(text)
     assert path == "<file>"
-    assert message == (
-        "YAML error at line 5, column 3: found duplicate key 'a' (first at line 4)"
-    )
+    assert message == ("YAML error at line 5, column 3: found duplicate key 'a' (first at line 4)")
 
 
 def test_top_level_must_be_a_mapping() -> None:
@@ -103,47 +101,96 @@ def test_error_text_is_one_problem_per_line(base: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "path", "message"),
     [
-        (lambda d: d["hosts"]["out"].update(postfx={}), "hosts.out.postfx",
-         "unknown field; did you mean 'postfix'?"),
-        (lambda d: d["hosts"]["out"].update(zzz=1), "hosts.out.zzz",
-         "unknown field; expected one of role, name, ip, accepts, mailboxes, auth, postfix, "
-         "processing, listen_backlog, policies, retry"),
-        (lambda d: d["hosts"]["out"].setdefault("postfix", {}).update(maximal_backof_time="1h"),
-         "hosts.out.postfix.maximal_backof_time", "unknown field; did you mean "
-         "'maximal_backoff_time'?"),
+        (
+            lambda d: d["hosts"]["out"].update(postfx={}),
+            "hosts.out.postfx",
+            "unknown field; did you mean 'postfix'?",
+        ),
+        (
+            lambda d: d["hosts"]["out"].update(zzz=1),
+            "hosts.out.zzz",
+            "unknown field; expected one of role, name, ip, accepts, mailboxes, auth, postfix, "
+            "processing, listen_backlog, policies, retry",
+        ),
+        (
+            lambda d: d["hosts"]["out"].setdefault("postfix", {}).update(maximal_backof_time="1h"),
+            "hosts.out.postfix.maximal_backof_time",
+            "unknown field; did you mean 'maximal_backoff_time'?",
+        ),
         (lambda d: d.update(trafic={}), "trafic", "unknown field; did you mean 'traffic'?"),
-        (lambda d: d["links"][0].update(latncy="1ms"), "links[0].latncy",
-         "unknown field; did you mean 'latency'?"),
-        (lambda d: d["traffic"]["staff"].pop("recipients"), "traffic.staff.recipients",
-         "required field missing"),
+        (
+            lambda d: d["links"][0].update(latncy="1ms"),
+            "links[0].latncy",
+            "unknown field; did you mean 'latency'?",
+        ),
+        (
+            lambda d: d["traffic"]["staff"].pop("recipients"),
+            "traffic.staff.recipients",
+            "required field missing",
+        ),
         (lambda d: d.pop("duration"), "duration", "required field missing"),
-        (lambda d: d["hosts"]["out"].update(mailboxes="many"), "hosts.out.mailboxes",
-         "expected an integer, got 'many'"),
-        (lambda d: d["hosts"]["out"].update(accepts="corp.example"), "hosts.out.accepts",
-         "expected a list, got 'corp.example'"),
-        (lambda d: d["hosts"]["out"].update(postfix=5), "hosts.out.postfix",
-         "expected a mapping, got 5"),
-        (lambda d: d["simulation"].update(wire="maybe") if "simulation" in d else
-         d.update(simulation={"wire": "maybe"}), "simulation.wire",
-         "expected true or false, got 'maybe'"),
+        (
+            lambda d: d["hosts"]["out"].update(mailboxes="many"),
+            "hosts.out.mailboxes",
+            "expected an integer, got 'many'",
+        ),
+        (
+            lambda d: d["hosts"]["out"].update(accepts="corp.example"),
+            "hosts.out.accepts",
+            "expected a list, got 'corp.example'",
+        ),
+        (
+            lambda d: d["hosts"]["out"].update(postfix=5),
+            "hosts.out.postfix",
+            "expected a mapping, got 5",
+        ),
+        (
+            lambda d: (
+                d["simulation"].update(wire="maybe")
+                if "simulation" in d
+                else d.update(simulation={"wire": "maybe"})
+            ),
+            "simulation.wire",
+            "expected true or false, got 'maybe'",
+        ),
         (lambda d: d.update(duration=0), "duration", "must be greater than 0, got 0"),
         (lambda d: d.update(seed=-1), "seed", "must be at least 0, got -1"),
-        (lambda d: d["hosts"]["out"].update(ip="300.1.1.1"), "hosts.out.ip",
-         "expected an IPv4 address such as '192.0.2.10', got '300.1.1.1'"),
-        (lambda d: d["hosts"].update({"bad.key": {"role": "mx"}}), "hosts.bad.key",
-         "'bad.key' is not a valid name: use a letter followed by letters, digits, '-' or '_' "
-         "(no dots)"),
-        (lambda d: d["links"][0].update(between=["msa"]), "links[0].between[1]",
-         "missing list item"),
-        (lambda d: d["links"][0].update(between=["msa", "msa"]), "links[0]",
-         "a link needs two different ends, got 'msa' twice"),
-        (lambda d: d["traffic"]["staff"].update(rate=0), "traffic.staff",
-         "the flow sends nothing: its rate is 0 and it has no bursts"),
-        (lambda d: d["traffic"]["staff"]["recipients"].update(domains={}),
-         "traffic.staff.recipients.domains", "must not be empty"),
-        (lambda d: d["dns"]["bigmail.example"].update(mx={"mx1": "high"}),
-         "dns.bigmail.example.mx", "the preference of mx1 must be an integer from 0 to 65535, "
-         "got 'high'"),
+        (
+            lambda d: d["hosts"]["out"].update(ip="300.1.1.1"),
+            "hosts.out.ip",
+            "expected an IPv4 address such as '192.0.2.10', got '300.1.1.1'",
+        ),
+        (
+            lambda d: d["hosts"].update({"bad.key": {"role": "mx"}}),
+            "hosts.bad.key",
+            "'bad.key' is not a valid name: use a letter followed by letters, digits, '-' or '_' "
+            "(no dots)",
+        ),
+        (
+            lambda d: d["links"][0].update(between=["msa"]),
+            "links[0].between[1]",
+            "missing list item",
+        ),
+        (
+            lambda d: d["links"][0].update(between=["msa", "msa"]),
+            "links[0]",
+            "a link needs two different ends, got 'msa' twice",
+        ),
+        (
+            lambda d: d["traffic"]["staff"].update(rate=0),
+            "traffic.staff",
+            "the flow sends nothing: its rate is 0 and it has no bursts",
+        ),
+        (
+            lambda d: d["traffic"]["staff"]["recipients"].update(domains={}),
+            "traffic.staff.recipients.domains",
+            "must not be empty",
+        ),
+        (
+            lambda d: d["dns"]["bigmail.example"].update(mx={"mx1": "high"}),
+            "dns.bigmail.example.mx",
+            "the preference of mx1 must be an integer from 0 to 65535, got 'high'",
+        ),
     ],
 )
 def test_field_errors_in_our_words(
@@ -159,9 +206,7 @@ def test_field_errors_in_our_words(
 
 
 def test_unquoted_null_mx_is_refused(base: dict[str, Any]) -> None:
-    data_text = dump(base).replace(
-        "dns:\n", "dns:\n  parked.example:\n    mx: null\n", 1
-    )
+    data_text = dump(base).replace("dns:\n", "dns:\n  parked.example:\n    mx: null\n", 1)
     assert messages(data_text)["dns.parked.example.mx"].startswith(
         "is empty: write mx: 'null' (quoted) for a null MX"
     )
@@ -339,8 +384,14 @@ def test_cross_checks_run_despite_field_errors(base: dict[str, Any]) -> None:
 
 
 def test_problems_are_sorted_naturally() -> None:
-    error = ScenarioError([Problem("links[10].x", "b"), Problem("links[2].x", "a"),
-                           Problem("hosts.a", "c"), Problem("links[2].x", "a")])
+    error = ScenarioError(
+        [
+            Problem("links[10].x", "b"),
+            Problem("links[2].x", "a"),
+            Problem("hosts.a", "c"),
+            Problem("links[2].x", "a"),
+        ]
+    )
     assert [p.path for p in error.problems] == ["hosts.a", "links[2].x", "links[10].x"]
 
 

@@ -13,8 +13,11 @@ from smtpsim.scenario import ScenarioError, apply_overrides, load_scenario, pars
 @pytest.mark.parametrize(
     ("text", "path", "value"),
     [
-        ("hosts.out.postfix.maximal_backoff_time=2h", "hosts.out.postfix.maximal_backoff_time",
-         "2h"),
+        (
+            "hosts.out.postfix.maximal_backoff_time=2h",
+            "hosts.out.postfix.maximal_backoff_time",
+            "2h",
+        ),
         ("traffic.staff.unknown_users=5%", "traffic.staff.unknown_users", "5%"),
         ("simulation.wire=true", "simulation.wire", True),
         ("seed=7", "seed", 7),
@@ -94,8 +97,11 @@ def test_override_into_existing_short_form(base: dict[str, Any]) -> None:
 def test_new_dotted_keys_quoted_or_bracketed(base: dict[str, Any]) -> None:
     out = apply_overrides(
         base,
-        ['dns."new.example".mx={mx1: 5}', "dns[other.example].a=mx1",
-         "traffic.staff.recipients.domains.third.example=0.5"],
+        [
+            'dns."new.example".mx={mx1: 5}',
+            "dns[other.example].a=mx1",
+            "traffic.staff.recipients.domains.third.example=0.5",
+        ],
     )
     assert out["dns"]["new.example"] == {"mx": {"mx1": 5}}
     assert out["dns"]["other.example"] == {"a": "mx1"}
@@ -125,15 +131,27 @@ def test_new_host_by_override(base: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("override", "path", "message"),
     [
-        ("hosts.out.postfx.relayhost=x", "hosts.out.postfx",
-         "unknown field; did you mean 'postfix'? (in --set hosts.out.postfx.relayhost=x)"),
-        ("simulation.wir=true", "simulation.wir",
-         "unknown field; did you mean 'wire'? (in --set simulation.wir=true)"),
+        (
+            "hosts.out.postfx.relayhost=x",
+            "hosts.out.postfx",
+            "unknown field; did you mean 'postfix'? (in --set hosts.out.postfx.relayhost=x)",
+        ),
+        (
+            "simulation.wir=true",
+            "simulation.wir",
+            "unknown field; did you mean 'wire'? (in --set simulation.wir=true)",
+        ),
         ("nonsense=1", "nonsense", "unknown field (in --set nonsense=1)"),
-        ("links[7].latency=1ms", "links[7]",
-         "no such item: the list has 3 (in --set links[7].latency=1ms)"),
-        ("links.latency=1ms", "links.latency",
-         "expected a list index such as [0] here (in --set links.latency=1ms)"),
+        (
+            "links[7].latency=1ms",
+            "links[7]",
+            "no such item: the list has 3 (in --set links[7].latency=1ms)",
+        ),
+        (
+            "links.latency=1ms",
+            "links.latency",
+            "expected a list index such as [0] here (in --set links.latency=1ms)",
+        ),
         ("hosts.out.role.x=1", "hosts.out.role.x", "no such setting (in --set hosts.out.role.x=1)"),
         ("seed", "--set", "expected PATH=VALUE, got 'seed'"),
         ("=3", "--set", "expected PATH=VALUE, got '=3'"),
@@ -180,4 +198,6 @@ def test_with_overrides_on_a_loaded_scenario(base: dict[str, Any]) -> None:
     with pytest.raises(ScenarioError) as info:
         with_overrides(loaded, ["hosts.out.postfix.maximal_backoff_time=fast", "simulation.x=1"])
     assert [p.path for p in info.value.problems] == [
-        "hosts.out.postfix.maximal_backoff_time", "simulation.x"]
+        "hosts.out.postfix.maximal_backoff_time",
+        "simulation.x",
+    ]

@@ -86,13 +86,20 @@ def test_size_dist_values_are_bytes() -> None:
 @pytest.mark.parametrize(
     ("yaml_value", "message"),
     [
-        ({"normal": {"mean": "1s"}}, "unknown distribution 'normal'; expected one of constant, "
-         "exponential, lognormal, uniform, empirical; did you mean 'lognormal'?"),
-        ({"lognormal": {"median": "40ms", "sigm": 0.3}}, "lognormal: unknown key 'sigm'; did you "
-         "mean 'sigma'? (expected median, sigma)"),
+        (
+            {"normal": {"mean": "1s"}},
+            "unknown distribution 'normal'; expected one of constant, "
+            "exponential, lognormal, uniform, empirical; did you mean 'lognormal'?",
+        ),
+        (
+            {"lognormal": {"median": "40ms", "sigm": 0.3}},
+            "lognormal: unknown key 'sigm'; did you mean 'sigma'? (expected median, sigma)",
+        ),
         ({"lognormal": {"sigma": 0.3}}, "lognormal: 'median' is missing"),
-        ({"exponential": {"mean": "fast"}}, "exponential: expected a duration such as '20ms', "
-         "got 'fast'"),
+        (
+            {"exponential": {"mean": "fast"}},
+            "exponential: expected a duration such as '20ms', got 'fast'",
+        ),
         ({"exponential": {"mean": 0}}, "exponential: mean must be greater than 0"),
         ({"uniform": {"low": "3s", "high": "1s"}}, "uniform: low must not exceed high"),
         ({"empirical": [["1ms", 0.5], ["3ms", 0.9]]}, "empirical: the last cdf must be 1, got 0.9"),
@@ -150,8 +157,12 @@ def test_quantile_inverts_the_cdf() -> None:
 
 def _rate(value: Any) -> RateProfile:
     flow = Flow.model_validate(
-        {"submit_to": "x", "rate": value, "bursts": [{"at": 0, "messages": 1}],
-         "recipients": {"domains": {"a.example": 1}}}
+        {
+            "submit_to": "x",
+            "rate": value,
+            "bursts": [{"at": 0, "messages": 1}],
+            "recipients": {"domains": {"a.example": 1}},
+        }
     )
     return flow.rate
 
@@ -163,8 +174,15 @@ def test_rate_profile_constant_forms() -> None:
 
 
 def test_rate_profile_piecewise() -> None:
-    rate = _rate({"piecewise": [{"at": 0, "rate": "1/s"}, {"at": "2h", "rate": "5/s"},
-                                {"at": "3h", "rate": 0}]})
+    rate = _rate(
+        {
+            "piecewise": [
+                {"at": 0, "rate": "1/s"},
+                {"at": "2h", "rate": "5/s"},
+                {"at": "3h", "rate": 0},
+            ]
+        }
+    )
     assert rate.steps == ((0.0, 1.0), (7200.0, 5.0), (10800.0, 0.0))
     assert [rate.rate_at(t) for t in (0, 7199, 7200, 10799, 10800, 1e6)] == [1, 1, 5, 5, 0, 0]
     assert rate.max_rate() == 5
@@ -198,13 +216,19 @@ def test_rate_profile_diurnal_defaults() -> None:
     ("yaml_value", "message"),
     [
         ({"piecewise": [{"at": "1h", "rate": "1/s"}]}, "piecewise: the first step must be at 0"),
-        ({"piecewise": [{"at": 0, "rate": "1/s"}, {"at": 0, "rate": "2/s"}]},
-         "piecewise: step times must increase"),
-        ({"piecewise": [{"at": 0, "rte": "1/s"}]}, "piecewise: step 1: step: unknown key 'rte'; "
-         "did you mean 'rate'?"),
+        (
+            {"piecewise": [{"at": 0, "rate": "1/s"}, {"at": 0, "rate": "2/s"}]},
+            "piecewise: step times must increase",
+        ),
+        (
+            {"piecewise": [{"at": 0, "rte": "1/s"}]},
+            "piecewise: step 1: step: unknown key 'rte'; did you mean 'rate'?",
+        ),
         ({"diurnal": {"peak": "1/s", "trough": "2/s"}}, "diurnal: trough must not exceed peak"),
-        ({"diurnal": {"peak": "1/s", "peak_at": "25:00"}},
-         "diurnal: expected a time of day such as '10:00', got '25:00'"),
+        (
+            {"diurnal": {"peak": "1/s", "peak_at": "25:00"}},
+            "diurnal: expected a time of day such as '10:00', got '25:00'",
+        ),
         ({"poisson": 3}, "unknown rate profile 'poisson'"),
         ("3/fortnight", "expected a rate such as '3/s' or '100/h', got '3/fortnight'"),
     ],
@@ -243,8 +267,10 @@ def test_recipients_defaults_and_domains() -> None:
     ("data", "message"),
     [
         ({"per_message": {"mean": 0.5}, "domains": {"a.example": 1}}, "greater than or equal to 1"),
-        ({"per_message": {"avg": 2}, "domains": {"a.example": 1}},
-         "unknown per_message form 'avg'"),
+        (
+            {"per_message": {"avg": 2}, "domains": {"a.example": 1}},
+            "unknown per_message form 'avg'",
+        ),
         ({"domains": {}}, "too_short"),
         ({"domains": {"a.example": 0}}, "greater than 0"),
     ],
@@ -303,8 +329,13 @@ def test_postfix_defaults_are_the_fact_sheet_values() -> None:
 
 
 def test_postfix_values_in_units_and_lists() -> None:
-    p = Postfix(maximal_backoff_time="2h", smtp_fallback_relay="a, b c", relayhost="",
-                message_size_limit="50MiB", smtp_connection_cache_on_demand="yes")
+    p = Postfix(
+        maximal_backoff_time="2h",
+        smtp_fallback_relay="a, b c",
+        relayhost="",
+        message_size_limit="50MiB",
+        smtp_connection_cache_on_demand="yes",
+    )
     assert p.maximal_backoff_time == 7200.0
     assert p.smtp_fallback_relay == ("a", "b", "c")
     assert p.relayhost is None
@@ -337,7 +368,10 @@ def test_processing_and_link_defaults() -> None:
     )
     link = Link(between=("a", "b"))
     assert (link.latency, link.bandwidth, link.loss) == (
-        Dist(kind="constant", value=0.0005), 125_000_000.0, 0.0)
+        Dist(kind="constant", value=0.0005),
+        125_000_000.0,
+        0.0,
+    )
 
 
 def test_host_auth_default_depends_on_role() -> None:
@@ -350,10 +384,15 @@ def test_host_auth_default_depends_on_role() -> None:
 def test_every_model_is_frozen_and_forbids_unknown_keys() -> None:
     # every module of the package: the models live in modules by subject
     package = Path(schema.__file__).parent
-    modules = [importlib.import_module(f"smtpsim.scenario.{p.stem}")
-               for p in sorted(package.glob("*.py")) if p.stem != "__init__"]
+    modules = [
+        importlib.import_module(f"smtpsim.scenario.{p.stem}")
+        for p in sorted(package.glob("*.py"))
+        if p.stem != "__init__"
+    ]
     models = [
-        v for m in modules for v in vars(m).values()
+        v
+        for m in modules
+        for v in vars(m).values()
         if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__
     ]
     assert len(models) >= 36
@@ -438,8 +477,11 @@ def test_units_module_is_exported() -> None:
 def test_each_short_form_kind_is_a_class_named_in_the_stored_model() -> None:
     """The kind classes are the one list of kinds: the stored models' ``kind`` literals,
     the YAML parsers and the JSON Schema all follow them."""
-    for model, kinds in ((Dist, DIST_KINDS), (RateProfile, RATE_KINDS),
-                         (PerMessage, PER_MESSAGE_KINDS)):
+    for model, kinds in (
+        (Dist, DIST_KINDS),
+        (RateProfile, RATE_KINDS),
+        (PerMessage, PER_MESSAGE_KINDS),
+    ):
         assert get_args(model.model_fields["kind"].annotation) == kinds.names, model
     d = Dist(kind="lognormal", median=2, sigma=0.5)
     assert type(d.form).__name__ == "Lognormal"

@@ -201,8 +201,14 @@ def test_fraction_bad(text: object, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("10:00", 36000.0), ("07:30", 27000.0), ("7:30", 27000.0), ("23:59:30", 86370.0),
-     ("00:00", 0.0), (3600, 3600.0)],
+    [
+        ("10:00", 36000.0),
+        ("07:30", 27000.0),
+        ("7:30", 27000.0),
+        ("23:59:30", 86370.0),
+        ("00:00", 0.0),
+        (3600, 3600.0),
+    ],
 )
 def test_time_of_day_good(text: object, seconds: float) -> None:
     assert parse_time_of_day(text) == seconds
@@ -254,18 +260,34 @@ def test_unit_json_schema_is_string_or_number_with_pattern_and_examples() -> Non
 # second, per second, a share, seconds after midnight), worked out from the unit
 # tables by hand: the documentation's examples must mean what they say.
 EXAMPLES = {
-    "duration": {"250ms": 0.25, "1.5s": 1.5, "300s": 300.0, "5min": 300.0, "2h": 7200.0,
-                 "5d": 5 * 86400.0},
-    "size": {"512B": 512, "20KiB": 20 * 1024, "1MiB": 1024**2, "10kB": 10_000,
-             "5MB": 5_000_000},
-    "bandwidth": {"100kbit/s": 100_000 / 8, "10Mbit/s": 10e6 / 8, "1Gbit/s": 1e9 / 8,
-                  "5MB/s": 5e6, "1MiB/s": 1024.0**2},
+    "duration": {
+        "250ms": 0.25,
+        "1.5s": 1.5,
+        "300s": 300.0,
+        "5min": 300.0,
+        "2h": 7200.0,
+        "5d": 5 * 86400.0,
+    },
+    "size": {"512B": 512, "20KiB": 20 * 1024, "1MiB": 1024**2, "10kB": 10_000, "5MB": 5_000_000},
+    "bandwidth": {
+        "100kbit/s": 100_000 / 8,
+        "10Mbit/s": 10e6 / 8,
+        "1Gbit/s": 1e9 / 8,
+        "5MB/s": 5e6,
+        "1MiB/s": 1024.0**2,
+    },
     "rate": {"3/s": 3.0, "5/min": 5 / 60, "100/h": 100 / 3600, "2000/d": 2000 / 86400},
     "fraction": {"1%": 0.01, "0.5%": 0.005, "0.02": 0.02},
     "time of day": {"10:00": 36000.0, "07:30": 27000.0},
 }
-PARSERS = {"duration": parse_duration, "size": parse_size, "bandwidth": parse_bandwidth,
-           "rate": parse_rate, "fraction": parse_fraction, "time of day": parse_time_of_day}
+PARSERS = {
+    "duration": parse_duration,
+    "size": parse_size,
+    "bandwidth": parse_bandwidth,
+    "rate": parse_rate,
+    "fraction": parse_fraction,
+    "time of day": parse_time_of_day,
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -273,8 +295,7 @@ def test_every_example_in_the_unit_schemas_means_what_it_says(name: str) -> None
     examples = units.UNIT_SCHEMAS[name]["examples"]
     assert set(examples) == set(EXAMPLES[name])  # a new example needs its value here
     for example in examples:
-        assert PARSERS[name](example) == pytest.approx(EXAMPLES[name][example], rel=1e-12), (
-            example)
+        assert PARSERS[name](example) == pytest.approx(EXAMPLES[name][example], rel=1e-12), example
 
 
 @pytest.mark.parametrize(

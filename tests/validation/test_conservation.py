@@ -87,8 +87,9 @@ def test_unknown_users_and_unreachable_mx(rate: str, until: float) -> None:
 
         model.env.process(outage())
 
-    _, result = run_model(MIXED, seed=3, until=until, setup=setup,
-                          overrides=[f"traffic.staff.rate={rate}"])
+    _, result = run_model(
+        MIXED, seed=3, until=until, setup=setup, overrides=[f"traffic.staff.rate={rate}"]
+    )
     counts = check_conservation(result)
     # every way to end is exercised except `lost` (no scenario here destroys a queue);
     # pending ones are certain only when the run is cut during the outage

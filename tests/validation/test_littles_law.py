@@ -71,7 +71,8 @@ def test_littles_law_on_the_relay_queue() -> None:
     theory = LAM * (wq + 1.0 / MU)
     assert half_l < 0.15 * theory  # as test_mmc.py holds Wq
     assert abs(mean_l - theory) <= half_l, (
-        f"L = {mean_l:.3f} +- {half_l:.3f}, Erlang C {theory:.3f}")
+        f"L = {mean_l:.3f} +- {half_l:.3f}, Erlang C {theory:.3f}"
+    )
 
 
 def test_the_window_counts_a_queue_as_little_says() -> None:

@@ -87,13 +87,18 @@ traffic:
 STYLES = ("1/concurrency", "1/sqrt_concurrency", "1")
 
 
-def first_pass(feedback: str, *, initial: int, processes: int, anvil: int,
-               backlog: int | None) -> tuple[float, set[tuple[str, str]], float]:
+def first_pass(
+    feedback: str, *, initial: int, processes: int, anvil: int, backlog: int | None
+) -> tuple[float, set[tuple[str, str]], float]:
     """The share of out's deliveries deferred, the (phase, dsn) of the deferrals, and
     the mean number of sessions under way (the client's concurrency)."""
-    text = (SCENARIO.replace("FEEDBACK", feedback).replace("INITIAL", str(initial))
-            .replace("PROCESSES", str(processes)).replace("ANVIL", str(anvil))
-            .replace("BACKLOG", "" if backlog is None else f"listen_backlog: {backlog}"))
+    text = (
+        SCENARIO.replace("FEEDBACK", feedback)
+        .replace("INITIAL", str(initial))
+        .replace("PROCESSES", str(processes))
+        .replace("ANVIL", str(anvil))
+        .replace("BACKLOG", "" if backlog is None else f"listen_backlog: {backlog}")
+    )
     result = smtpsim.simulate(smtpsim.load_scenario(text), seed=1)
     a = result.attempts[result.attempts["host"].astype(str) == "out"]
     assert len(a) == 2000  # one attempt per recipient: nothing retried
@@ -107,8 +112,9 @@ def first_pass(feedback: str, *, initial: int, processes: int, anvil: int,
 
 @pytest.fixture(scope="module")
 def limiter() -> dict[str, tuple[float, set[tuple[str, str]], float]]:
-    return {style: first_pass(style, initial=5, processes=10, anvil=5, backlog=None)
-            for style in STYLES}
+    return {
+        style: first_pass(style, initial=5, processes=10, anvil=5, backlog=None) for style in STYLES
+    }
 
 
 def test_active_limiter_one_over_n_defers_one_sixth(limiter) -> None:

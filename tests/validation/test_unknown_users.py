@@ -49,8 +49,9 @@ def _check(result: RunResult) -> int:
     )
     assert (bounced_att["host"].astype(str) == "out").all()
     assert (bounced_att["code"] == 550).all()
-    for peer, domain in zip(bounced_att["peer"].astype(str),
-                            bounced_att["rcpt"].str.partition("@")[2], strict=True):
+    for peer, domain in zip(
+        bounced_att["peer"].astype(str), bounced_att["rcpt"].str.partition("@")[2], strict=True
+    ):
         assert peer in MX_OF[domain]
 
     # one bounce per message with an unknown recipient, none for the others: match
@@ -58,9 +59,7 @@ def _check(result: RunResult) -> int:
     senders = messages.set_index("msg_id")["sender"]
     with_unknown = refused.groupby("msg_id")["t_final"].agg(["min", "max"])
     assert (with_unknown["min"] == with_unknown["max"]).all()  # bounced together
-    expected = Counter(
-        (senders.loc[m], round(t, 9)) for m, t in with_unknown["min"].items()
-    )
+    expected = Counter((senders.loc[m], round(t, 9)) for m, t in with_unknown["min"].items())
     bounces = messages[messages["origin"].astype(str) == "bounce"]
     assert (bounces["sender"] == "").all() and (bounces["n_rcpt"] == 1).all()
     notices = rcpts[is_bounce_row].merge(bounces[["msg_id", "t_submit"]], on="msg_id")

@@ -8,14 +8,22 @@ from model_runs import REPO, STATUSES, check_conservation, run_model
 
 from smtpsim.metrics.result import RunResult
 
-__all__ = ["QUICKSTART", "STATUSES", "check_conservation", "erlang_c", "frame_by_origin",
-           "mmc_scenario", "run_model"]
+__all__ = [
+    "QUICKSTART",
+    "STATUSES",
+    "check_conservation",
+    "erlang_c",
+    "frame_by_origin",
+    "mmc_scenario",
+    "run_model",
+]
 
 QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
 
 
-def mmc_scenario(c: int, lam: float, mu: float, stop: float, drain: float, *,
-                 record_levels: bool = False) -> str:
+def mmc_scenario(
+    c: int, lam: float, mu: float, stop: float, drain: float, *, record_levels: bool = False
+) -> str:
     """A relay that is an M/M/c queue. A flow submits one-recipient messages
     (Poisson arrivals, rate ``lam``) until ``stop``; the relay's queue manager sends
     everything to one next hop (``relayhost``: no DNS) with exactly ``c`` parallel
