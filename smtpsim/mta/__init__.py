@@ -6,7 +6,7 @@ from .delivery import DeliveryAgent
 from .host import MailHost, NumberedMailboxes
 from .message import Deferral, QueuedMessage, make_bounce
 from .queue_manager import DeliveryRequest, Destination, QueueManager
-from .session import ClientSide, ServerSide, SessionOutcome, converse
+from .session import ClientSide, ServerSide, SessionOutcome, SessionRequest, converse
 
 __all__ = [
     "ClientSide",
@@ -20,6 +20,7 @@ __all__ = [
     "QueuedMessage",
     "ServerSide",
     "SessionOutcome",
+    "SessionRequest",
     "converse",
     "make_bounce",
 ]

@@ -46,7 +46,7 @@ from ..sim import RunContext
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .message import Deferral, QueuedMessage
 from .queue_manager import DeliveryRequest
-from .session import ClientSide, Live
+from .session import ClientSide, Live, SessionRequest
 from .session_memo import SessionMemo
 
 __all__ = ["DeliveryAgent"]
@@ -334,19 +334,21 @@ class DeliveryAgent:
             self._level(now)
         keep_open = self.p.smtp_connection_cache_on_demand and bool(request.dest.queue)
         outcome = self.sessions.converse(
-            self.clients[server.requires_auth],
-            server.server_side,
-            self.host.client_info,
-            msg.sender,
-            [msg.rcpts[i] for i in attempt.remaining],
-            msg.size,
-            rtt,
-            path.transfer,
-            now,
-            self.ctx.wire,
-            server.next_queue_id,
-            live=live,
-            keep_open=keep_open,
+            SessionRequest(
+                client=self.clients[server.requires_auth],
+                server=server.server_side,
+                peer=self.host.client_info,
+                sender=msg.sender,
+                recipients=[msg.rcpts[i] for i in attempt.remaining],
+                size=msg.size,
+                rtt=rtt,
+                transfer=path.transfer,
+                t0=now,
+                queue_id=server.next_queue_id,
+                wire=self.ctx.wire,
+                live=live,
+                keep_open=keep_open,
+            )
         )
         server_epoch = server.epoch
         end = env.timeout(outcome.duration)

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..mail import Client, Envelope, PolicySet, ServerSession
 from ..protocol import (
@@ -56,7 +56,15 @@ from ..protocol import (
 )
 from ..protocol.states import CLOSED
 
-__all__ = ["ClientSide", "Live", "ServerSide", "SessionOutcome", "Tape", "converse"]
+__all__ = [
+    "ClientSide",
+    "Live",
+    "ServerSide",
+    "SessionOutcome",
+    "SessionRequest",
+    "Tape",
+    "converse",
+]
 
 # A TLS handshake after STARTTLS: TCP is up, TLS 1.2/1.3 full handshake is about
 # one more round trip beyond the STARTTLS exchange (RFC 2920, RFC 3207: 1-2 RTT).
@@ -231,30 +239,45 @@ class SessionOutcome:
     server: ServerSession | None = None  # to close when the session ends in time
 
 
-def converse(
-    client: ClientSide,
-    server: ServerSide,
-    peer: Client,
-    sender: str,
-    recipients: list[str],
-    size: int,
-    rtt: float,
-    transfer: Callable[[int, float, float], float],
-    t0: float,
-    wire: bool,
-    queue_id: Callable[[], str],
-    *,
-    live: Live | None = None,
-    keep_open: bool = False,
-    tape: Tape | None = None,
-) -> SessionOutcome:
-    """Run one whole session from ``t0``; nothing here yields to SimPy.
+class SessionRequest(NamedTuple):
+    """One session to run: who talks to whom, about which message, over which path.
 
-    ``queue_id`` names a message the server accepts (its ``250 ... queued as``);
-    ``transfer(size, start, now)`` is how long the message takes to cross the path.
+    A named tuple rather than a frozen dataclass: one is made per session, and a
+    tuple is built in one step, where a frozen dataclass sets each field in turn.
+
+    ``peer`` is the client as the server sees it (its address and name, for the
+    policies); ``transfer(size, start, now)`` is how long the message takes to cross
+    the path; ``queue_id`` names a message the server accepts (its ``250 ... queued
+    as``). ``live`` is a cached connection to go on with; ``keep_open`` asks to keep
+    the connection for the next message (``Live`` in the outcome); ``wire`` writes
+    and parses every line.
+    """
+
+    client: ClientSide
+    server: ServerSide
+    peer: Client
+    sender: str
+    recipients: list[str]
+    size: int
+    rtt: float
+    transfer: Callable[[int, float, float], float]
+    t0: float
+    queue_id: Callable[[], str]
+    wire: bool = False
+    live: Live | None = None
+    keep_open: bool = False
+
+
+def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcome:
+    """Run one whole session from ``request.t0``; nothing here yields to SimPy.
+
     With a ``tape`` (``session_memo``), the session also writes down what it did, and
     takes the values the tape already holds instead of drawing or asking them again.
     """
+    client, server, peer, sender = request.client, request.server, request.peer, request.sender
+    recipients, size, rtt, t0 = request.recipients, request.size, request.rtt, request.t0
+    transfer, queue_id, wire = request.transfer, request.queue_id, request.wire
+    live, keep_open = request.live, request.keep_open
     half = rtt * 0.5
     accepted: list[tuple[Envelope, str]] = [] if tape is None else tape.accepted
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -75,10 +74,9 @@ from .session import (
     GROUP_END,
     HANDSHAKE_DONE,
     TLS,
-    ClientSide,
     Live,
-    ServerSide,
     SessionOutcome,
+    SessionRequest,
     Tape,
     TapeExhausted,
     converse,
@@ -182,100 +180,34 @@ class SessionMemo:
     def shapes(self) -> int:
         return sum(1 for tree in self._trees.values() if tree is not None)
 
-    def converse(
-        self,
-        client: ClientSide,
-        server: ServerSide,
-        peer: Client,
-        sender: str,
-        recipients: list[str],
-        size: int,
-        rtt: float,
-        transfer: Callable[[int, float, float], float],
-        t0: float,
-        wire: bool,
-        queue_id: Callable[[], str],
-        *,
-        live: Live | None = None,
-        keep_open: bool = False,
-    ) -> SessionOutcome:
+    def converse(self, request: SessionRequest) -> SessionOutcome:
         """One session, replayed from the tree when its shape and verdicts are known."""
         key = None
-        if self.mode != "off" and not wire and live is None:
-            key = self._shape(client, server, recipients, size, keep_open)
+        if self.mode != "off" and not request.wire and request.live is None:
+            key = _shape(request)
         trees = self._trees
         root = trees.get(key) if key is not None else None
         if root is None and key is not None and key not in trees:
             root = trees[key] = _Node(())
-            self._keep[id(client)], self._keep[id(server)] = client, server
+            self._keep[id(request.client)] = request.client
+            self._keep[id(request.server)] = request.server
         if key is None or root is None:  # not for the memo, or a shape it cannot express
             self.ran += 1
-            return converse(
-                client,
-                server,
-                peer,
-                sender,
-                recipients,
-                size,
-                rtt,
-                transfer,
-                t0,
-                wire,
-                queue_id,
-                live=live,
-                keep_open=keep_open,
-            )
+            return converse(request)
         if root.consult is None and root.leaf is None:  # the first session of the shape
-            return self._run(
-                key,
-                root,
-                client,
-                server,
-                peer,
-                sender,
-                recipients,
-                size,
-                rtt,
-                transfer,
-                t0,
-                queue_id,
-                Tape(),
-                keep_open,
-            )
-        return self._walk(
-            key,
-            root,
-            client,
-            server,
-            peer,
-            sender,
-            recipients,
-            size,
-            rtt,
-            transfer,
-            t0,
-            queue_id,
-            keep_open,
-        )
+            return self._run(key, root, request, Tape())
+        return self._walk(key, root, request)
 
     # --- the walk ------------------------------------------------------------------------
 
-    def _walk(
-        self,
-        key: tuple[Any, ...],
-        root: _Node,
-        client: ClientSide,
-        server: ServerSide,
-        peer: Client,
-        sender: str,
-        recipients: list[str],
-        size: int,
-        rtt: float,
-        transfer: Callable[[int, float, float], float],
-        t0: float,
-        queue_id: Callable[[], str],
-        keep_open: bool,
-    ) -> SessionOutcome:
+    def _walk(self, key: tuple[Any, ...], root: _Node, request: SessionRequest) -> SessionOutcome:
+        server, sender, recipients, size = (
+            request.server,
+            request.sender,
+            request.recipients,
+            request.size,
+        )
+        rtt, t0, transfer, queue_id = request.rtt, request.t0, request.transfer, request.queue_id
         half = rtt * 0.5
         accepted: list[tuple[Envelope, str]] = []
 
@@ -285,7 +217,9 @@ class SessionMemo:
 
         standing = _Standing()
         # The stand-in answers what ServerSession asks of a connection (``_Standing``).
-        ssession = ServerSession(cast(ServerConnection, standing), peer, server.policies, deliver)
+        ssession = ServerSession(
+            cast(ServerConnection, standing), request.peer, server.policies, deliver
+        )
         answer, greet, take_delay = ssession.answer, ssession.greeting, ssession.take_delay
         taken: list[Any] = []
         replies: list[Reply] = []
@@ -336,41 +270,11 @@ class SessionMemo:
             replies.append(reply)
             child = node.children.get(reply if consult.text_read else reply.code)
             if child is None:  # a verdict not seen yet: the machines go on from here
-                return self._run(
-                    key,
-                    root,
-                    client,
-                    server,
-                    peer,
-                    sender,
-                    recipients,
-                    size,
-                    rtt,
-                    transfer,
-                    t0,
-                    queue_id,
-                    Tape(taken, ssession, accepted),
-                    keep_open,
-                )
+                return self._run(key, root, request, Tape(taken, ssession, accepted))
             node = child
         leaf = node.leaf
         if not isinstance(leaf, _Leaf):
-            return self._run(
-                key,
-                root,
-                client,
-                server,
-                peer,
-                sender,
-                recipients,
-                size,
-                rtt,
-                transfer,
-                t0,
-                queue_id,
-                Tape(taken, ssession, accepted),
-                keep_open,
-            )
+            return self._run(key, root, request, Tape(taken, ssession, accepted))
         if handshake_end is None:
             handshake_end = t
         result = SessionResult(
@@ -399,65 +303,22 @@ class SessionMemo:
             ssession,
         )
         if self.mode == "verify":
-            self._verify(
-                outcome,
-                taken,
-                client,
-                server,
-                peer,
-                sender,
-                recipients,
-                size,
-                rtt,
-                transfer,
-                t0,
-                queue_id,
-                accepted,
-                keep_open,
-            )
+            self._verify(request, outcome, taken, accepted)
         self.replayed += 1
         return outcome
 
     # --- the machines --------------------------------------------------------------------
 
     def _run(
-        self,
-        key: tuple[Any, ...],
-        root: _Node,
-        client: ClientSide,
-        server: ServerSide,
-        peer: Client,
-        sender: str,
-        recipients: list[str],
-        size: int,
-        rtt: float,
-        transfer: Callable[[int, float, float], float],
-        t0: float,
-        queue_id: Callable[[], str],
-        tape: Tape,
-        keep_open: bool = False,
+        self, key: tuple[Any, ...], root: _Node, request: SessionRequest, tape: Tape
     ) -> SessionOutcome:
         """Run the machines (after what ``tape`` holds) and learn the session's path."""
         self.ran += 1
-        outcome = converse(
-            client,
-            server,
-            peer,
-            sender,
-            recipients,
-            size,
-            rtt,
-            transfer,
-            t0,
-            False,
-            queue_id,
-            keep_open=keep_open,
-            tape=tape,
-        )
+        outcome = converse(request, tape)
         kept = None
         if outcome.live is not None:  # cloned now: the next session changes the machines
             kept = (_clone(outcome.live.client), _clone(outcome.live.server))
-        if not self._learn(root, tape, outcome.result, sender, recipients, size, kept):
+        if not self._learn(root, tape, outcome.result, request, kept):
             self._trees[key] = None  # not expressible: this shape runs the machines
         return outcome
 
@@ -466,9 +327,7 @@ class SessionMemo:
         root: _Node,
         tape: Tape,
         result: SessionResult,
-        sender: str,
-        recipients: list[str],
-        size: int,
+        request: SessionRequest,
         kept: tuple[ClientConnection, ServerConnection] | None = None,
     ) -> bool:
         """Add the path ``tape`` wrote down to the tree; False if it cannot be a template."""
@@ -478,7 +337,7 @@ class SessionMemo:
             if type(op) is not tuple:
                 steps.append(op)
                 continue
-            consult = _consult(op, sender, recipients, size)
+            consult = _consult(op, request)
             if consult is None:
                 return False
             if fresh:
@@ -498,50 +357,27 @@ class SessionMemo:
         if not fresh:
             return True  # a path already known (verify, or a leaf that runs the machines)
         node.steps = tuple(steps)
-        node.leaf = _leaf(tape, result, recipients, kept)
+        node.leaf = _leaf(tape, result, request.recipients, kept)
         return True
 
     def _verify(
         self,
+        request: SessionRequest,
         outcome: SessionOutcome,
         taken: list[Any],
-        client: ClientSide,
-        server: ServerSide,
-        peer: Client,
-        sender: str,
-        recipients: list[str],
-        size: int,
-        rtt: float,
-        transfer: Callable[[int, float, float], float],
-        t0: float,
-        queue_id: Callable[[], str],
         accepted: list[tuple[Envelope, str]],
-        keep_open: bool,
     ) -> None:
         """Run the machines on the walk's draws and verdicts (the policies are not asked
         again) and compare; raise ``MemoMismatch`` naming the session at a difference."""
-        stand_in = ServerSession(cast(ServerConnection, _Standing()), peer, (), None)
+        stand_in = ServerSession(cast(ServerConnection, _Standing()), request.peer, (), None)
         tape = Tape(list(taken), stand_in, list(accepted), strict=True)
         where = (
-            f"session {self.replayed + self.ran + 1} of this client ({client.helo} -> "
-            f"{server.name}, {len(recipients)} recipient(s), from t={t0!r} s)"
+            f"session {self.replayed + self.ran + 1} of this client ({request.client.helo} -> "
+            f"{request.server.name}, {len(request.recipients)} recipient(s), "
+            f"from t={request.t0!r} s)"
         )
-        try:
-            machines = converse(
-                client,
-                server,
-                peer,
-                sender,
-                recipients,
-                size,
-                rtt,
-                lambda *_: 0.0,
-                t0,
-                False,
-                queue_id,
-                keep_open=keep_open,
-                tape=tape,
-            )
+        try:  # every transfer time is on the tape: the path is never asked
+            machines = converse(request._replace(transfer=_never), tape)
         except TapeExhausted as exc:
             raise MemoMismatch(f"session memo verify: {where}: {exc}") from None
         for field in (
@@ -577,16 +413,25 @@ class SessionMemo:
                 f"{len(tape.given)} value(s) of the memo's walk unused"
             )
 
-    @staticmethod
-    def _shape(
-        client: ClientSide, server: ServerSide, recipients: list[str], size: int, keep_open: bool
-    ) -> tuple[Any, ...] | None:
-        """What decides the machines' course, apart from the verdicts (module docstring)."""
-        n = len(recipients)
-        if n > 1 and len(set(recipients)) != n:
-            return None
-        limit = server.config.max_message_size
-        return (id(client), id(server), n, bool(limit) and size > limit, keep_open)
+
+def _never(size: int, start: float, now: float) -> float:
+    raise TapeExhausted("the machines asked for a transfer time the walk did not")
+
+
+def _shape(request: SessionRequest) -> tuple[Any, ...] | None:
+    """What decides the machines' course, apart from the verdicts (module docstring)."""
+    recipients = request.recipients
+    n = len(recipients)
+    if n > 1 and len(set(recipients)) != n:
+        return None
+    limit = request.server.config.max_message_size
+    return (
+        id(request.client),
+        id(request.server),
+        n,
+        bool(limit) and request.size > limit,
+        request.keep_open,
+    )
 
 
 def _event(kind: int, arg: Any, sender: str, recipients: list[str], size: int) -> Any:
@@ -625,12 +470,12 @@ def _event_template(
     return made
 
 
-def _consult(op: tuple[Any, ...], sender: str, recipients: list[str], size: int) -> _Consult | None:
+def _consult(op: tuple[Any, ...], request: SessionRequest) -> _Consult | None:
     if op[0] == GREETING:
         return _Consult(None, None, op[1], None, False)
     assert op[0] == COMMAND
     _, event, standard, credentials = op
-    template = _event_template(event, sender, recipients, size)
+    template = _event_template(event, request.sender, request.recipients, request.size)
     if template is None:
         return None
     return _Consult(template[0], template[1], standard, credentials, isinstance(event, _TEXT_READ))

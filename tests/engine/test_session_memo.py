@@ -170,8 +170,8 @@ def test_verify_names_the_first_session_where_memo_and_machines_part(monkeypatch
     the first replayed session, which the error names."""
     learn = session_memo.SessionMemo._learn
 
-    def wrong_leaf(self, root, tape, result, sender, recipients, size, kept=None):
-        made = learn(self, root, tape, result, sender, recipients, size, kept)
+    def wrong_leaf(self, root, tape, result, request, kept=None):
+        made = learn(self, root, tape, result, request, kept)
         stack = [root]
         while stack:
             node = stack.pop()
