@@ -41,6 +41,13 @@ def test_protocol_is_pure_standard_library() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_metrics_loads_nothing_of_smtp() -> None:
+    # metrics imports sim only: the tables, the summary and the maillog read the trace.
+    modules = ["smtpsim.mail", "smtpsim.protocol", "smtpsim.mta", "smtpsim.net"]
+    line = "import smtpsim.metrics.maillog, smtpsim.metrics.summary, smtpsim.metrics.tables"
+    assert _loaded_after(line, modules) == []
+
+
 @pytest.mark.parametrize("package", ["smtpsim.mail"])
 def test_mail_loads_no_simulation_stack(package: str) -> None:
     assert _loaded_after(f"import {package}", ["simpy", "numpy", "pandas", "asyncio"]) == []

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..mail.dsn import bounce_size
+from ..sim.dsn import bounce_size
 
 __all__ = [
     "DEFAULT_START",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..mail import domain_of
-from ..mail.dsn import bounce_size
 from ..protocol import Reply
+from ..sim.dsn import bounce_size
 from ..sim.trace import Recorder
 
 __all__ = ["Deferral", "QueuedMessage", "make_bounce"]

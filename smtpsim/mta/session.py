@@ -268,6 +268,19 @@ class SessionRequest(NamedTuple):
     keep_open: bool = False
 
 
+def accepting(
+    accepted: list[tuple[Envelope, str]], queue_id: Callable[[], str]
+) -> Callable[[Envelope, Message, Client], str]:
+    """The server's ``deliver`` for one session: it names each message it takes with
+    ``queue_id()`` (its ``250 ... queued as``) and keeps it in ``accepted``."""
+
+    def deliver(envelope: Envelope, message: Message, who: Client) -> str:
+        accepted.append((envelope, queue_id()))
+        return accepted[-1][1]
+
+    return deliver
+
+
 def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcome:
     """Run one whole session from ``request.t0``; nothing here yields to SimPy.
 
@@ -281,10 +294,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
     half = rtt * 0.5
     accepted: list[tuple[Envelope, str]] = [] if tape is None else tape.accepted
 
-    def deliver(envelope: Envelope, message: Message, who: Client) -> str:
-        accepted.append((envelope, queue_id()))
-        return accepted[-1][1]
-
+    deliver = accepting(accepted, queue_id)
     if live is None:
         cconn = ClientConnection(timeouts=client.timeouts, now=t0)
         sconn = ServerConnection(server.config, now=t0)

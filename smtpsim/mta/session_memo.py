@@ -46,7 +46,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..mail import Client, Envelope, ServerSession
+from ..mail import Envelope, ServerSession
 from ..protocol import (
     Auth,
     AuthResponse,
@@ -79,6 +79,7 @@ from .session import (
     SessionRequest,
     Tape,
     TapeExhausted,
+    accepting,
     converse,
 )
 
@@ -211,10 +212,7 @@ class SessionMemo:
         half = rtt * 0.5
         accepted: list[tuple[Envelope, str]] = []
 
-        def deliver(envelope: Envelope, message: Message, who: Client) -> str:
-            accepted.append((envelope, queue_id()))
-            return accepted[-1][1]
-
+        deliver = accepting(accepted, queue_id)
         standing = _Standing()
         # The stand-in answers what ServerSession asks of a connection (``_Standing``).
         ssession = ServerSession(

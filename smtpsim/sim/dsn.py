@@ -7,7 +7,8 @@ message, or only its headers when the original is over ``bounce_size_limit``
 (postconf(5), default 50000; Postfix ``src/bounce/bounce_notify_util.c``). The
 simulator makes its bounces this size (``smtpsim.mta.message``), and the maillog
 tells two notices of one sender at one instant apart by it
-(``smtpsim.metrics.maillog``).
+(``smtpsim.metrics.maillog``). It lives in ``sim``, beside the trace interface,
+because both sides of the trace need it and ``metrics`` imports only ``sim``.
 """
 
 from __future__ import annotations
