@@ -111,8 +111,8 @@ class Agreement:
         )
 
 
-def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
-    """One smtpsim run of ``n`` messages in this process (called in a child)."""
+def bench_model(n: int, seed: int, memo: str = "on") -> Any:
+    """The benchmark network with ``n`` messages, built and ready to run."""
     import smtpsim
     from smtpsim.model import build
 
@@ -125,7 +125,12 @@ def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
             f"simulation.session_memo={memo}",
         ],
     )
-    model = build(scenario, seed)
+    return build(scenario, seed)
+
+
+def worker(n: int, seed: int, memo: str = "on") -> dict[str, float]:
+    """One smtpsim run of ``n`` messages in this process (called in a child)."""
+    model = bench_model(n, seed, memo)
     t0 = time.perf_counter()
     model.run()
     wall = time.perf_counter() - t0

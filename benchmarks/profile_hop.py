@@ -23,9 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "scenarios" / "bench-3hop.yaml"
-HOPS = 3
+from bench_3hop import HOPS, bench_model  # beside this file: the benchmark's network
+
 # Component of a function, by the path of its module (first match wins).
 COMPONENTS = (
     ("session memo", ("smtpsim/mta/session_memo.py",)),
@@ -51,19 +50,7 @@ def component(filename: str) -> str:
 
 
 def worker(n: int, memo: str, profile: str | None) -> dict[str, float]:
-    import smtpsim
-    from smtpsim.model import build
-
-    rate = smtpsim.load_scenario(SCENARIO).traffic["load"].rate.rate
-    scenario = smtpsim.load_scenario(
-        SCENARIO,
-        overrides=[
-            f"traffic.load.messages={n}",
-            f"duration={n / rate + 300:.0f}",
-            f"simulation.session_memo={memo}",
-        ],
-    )
-    model = build(scenario, 1)
+    model = bench_model(n, 1, memo)
     if profile:
         cProfile.runctx("model.run()", globals(), {"model": model}, profile)
         return {}
