@@ -17,9 +17,15 @@ Layers (docs/architecture.md): ``protocol`` (sans-IO SMTP), ``mail`` (policies),
 ``scenario`` (the YAML format), ``model`` (building a run), ``metrics`` (results).
 """
 
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+if os.environ.get("SMTPSIM_PURE", "").strip() == "1":  # the sources, even if compiled
+    from . import compiled  # (smtpsim/compiled.py), loaded only then
+
+    compiled.use_sources()
 
 __all__ = [
     "RunOptions",

@@ -7,34 +7,45 @@ SMTP clients, and the traffic flows, all sharing one ``RunContext``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TypedDict, TypeVar, cast
 
+import numpy as np
 import simpy
 
 from . import faults
+from .faults.actions import RunState
+from .faults.listing import Window
 from .mail import (
     PRESETS,
     DnsblAnswer,
     DnsblCheck,
+    DnsblLookup,
     EximRetry,
     Greylist,
     LocalRecipients,
     MailboxQuota,
     PasswordTable,
+    Policy,
     PolicySet,
     PostfixRetry,
     RateLimit,
     RelayControl,
+    RetryPolicy,
     SenderClass,
     SpamFilter,
     SpfDmarc,
 )
 from .metrics.recorder import ColumnarRecorder
-from .mta import ClientSide, DeliveryAgent, MailHost, NumberedMailboxes, QueueManager, ServerSide
+from .mta import ClientSide, HostWiring, MailHost, NumberedMailboxes, ServerSide
 from .net import Link, Network, Resolver, ZoneData, Zones
 from .protocol import ClientTimeouts, ServerConfig
+from .scenario import Dist, FlowLink, Host, Postfix, Scenario
+from .scenario import Flow as FlowSpec
+from .scenario import Link as LinkSpec
 from .scenario.bounds import MAX_SIZE
+from .scenario.policies import PolicySpec, RetrySpec
 from .sim import BoundedEnvironment, RunContext, Streams, make_sampler
 from .workload import Flow, RecipientSampler
 
@@ -45,22 +56,43 @@ SIM_CREDENTIALS = ("sim", "sim")
 # A cache miss at a host's resolver, when no resolver host is modelled (a local
 # caching resolver asking the authoritative servers: a few tens of milliseconds).
 DNS_MISS_TIME = 0.02
+T = TypeVar("T")
 _TLS_LEVEL = {"none": "no", "may": "may", "encrypt": "require"}
+
+
+def _filled(value: T | None, what: str) -> T:
+    """A field the loader fills in (``smtpsim.scenario.defaults``), here for sure."""
+    if value is None:
+        raise ValueError(f"{what} is not filled in: load scenarios with load_scenario()")
+    return value
+
+
+def _name(key: str, spec: Host) -> str:
+    return _filled(spec.name, f"hosts.{key}.name")
+
+
+class SessionCounts(TypedDict):
+    """How the SMTP sessions of a run ran (``meta.json``'s ``sessions``)."""
+
+    memo: str
+    replayed: int
+    ran_machines: int
+    shapes: int
 
 
 @dataclass
 class Model:
     """Everything of one run. ``run()`` advances it; ``recorder`` holds what happened."""
 
-    scenario: Any
+    scenario: Scenario
     seed: int
     ctx: RunContext
     network: Network
     zones: Zones
     hosts: dict[str, MailHost]
     flows: dict[str, Flow] = field(default_factory=dict)
-    incidents: list[dict[str, Any]] = field(default_factory=list)  # windows, for meta
-    fault_state: Any = None  # what the incidents of this run share (smtpsim.faults)
+    incidents: list[Window] = field(default_factory=list)  # windows, for meta
+    fault_state: RunState | None = None  # what the incidents of this run share
 
     @property
     def env(self) -> simpy.Environment:
@@ -74,16 +106,16 @@ class Model:
         """The link between nodes ``a`` and ``b`` (set ``.up`` to take it down)."""
         return self.network.link(a, b)
 
-    def sessions(self) -> dict[str, Any]:
+    def sessions(self) -> SessionCounts:
         """How the SMTP sessions ran (``simulation.session_memo``): replayed from the
         memo, or through the protocol machines; and the shapes the memos hold."""
-        memos = [h.agent.sessions for h in self.hosts.values() if h.agent is not None]
-        return {
-            "memo": self.ctx.session_memo,
-            "replayed": sum(m.replayed for m in memos),
-            "ran_machines": sum(m.ran for m in memos),
-            "shapes": sum(m.shapes for m in memos),
-        }
+        memos = [h.agent.sessions for h in self.hosts.values()]
+        return SessionCounts(
+            memo=self.ctx.session_memo,
+            replayed=sum(m.replayed for m in memos),
+            ran_machines=sum(m.ran for m in memos),
+            shapes=sum(m.shapes for m in memos),
+        )
 
     def run(self, until: float | None = None) -> None:
         """Simulate up to ``until`` (default: the scenario's duration)."""
@@ -92,7 +124,7 @@ class Model:
             self.env.run(until=end)
 
 
-def build(scenario: Any, seed: int | None = None) -> Model:
+def build(scenario: Scenario, seed: int | None = None) -> Model:
     """Live objects for ``scenario``; ``seed`` defaults to the scenario's own."""
     seed = scenario.seed if seed is None else int(seed)
     sim = scenario.simulation
@@ -108,10 +140,12 @@ def build(scenario: Any, seed: int | None = None) -> Model:
     zones = _zones(scenario)
     hosts: dict[str, MailHost] = {}
     for key, spec in scenario.hosts.items():
-        hosts[key] = _host(key, spec, scenario, ctx, zones)
-    for key, host in hosts.items():
-        _wire_up(
-            host, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME), scenario.hosts[key].retry
+        hosts[key] = _host(
+            key,
+            spec,
+            ctx,
+            zones,
+            _wiring(key, ctx, hosts, network, zones, spec.retry, spec.postfix, _name(key, spec)),
         )
     model = Model(scenario, seed, ctx, network, zones, hosts)
     for name, flow in scenario.traffic.items():
@@ -124,7 +158,7 @@ def build(scenario: Any, seed: int | None = None) -> Model:
 # --- pieces ---------------------------------------------------------------------------------
 
 
-def _network(scenario: Any, ctx: RunContext) -> Network:
+def _network(scenario: Scenario, ctx: RunContext) -> Network:
     network = Network()
     for router in scenario.routers:
         network.add_node(router)
@@ -136,7 +170,7 @@ def _network(scenario: Any, ctx: RunContext) -> Network:
     return network
 
 
-def _link(a: str, b: str, spec: Any, ctx: RunContext) -> Link:
+def _link(a: str, b: str, spec: LinkSpec | FlowLink, ctx: RunContext) -> Link:
     """A link from its scenario entry (``links`` or a flow's ``link``)."""
     latency = spec.latency
     constant = latency.kind == "constant"
@@ -154,7 +188,7 @@ def _link(a: str, b: str, spec: Any, ctx: RunContext) -> Link:
     )
 
 
-def _zones(scenario: Any) -> Zones:
+def _zones(scenario: Scenario) -> Zones:
     zones = Zones()
     for domain, zone in scenario.dns.items():
         mx = zone.mx
@@ -168,19 +202,20 @@ def _zones(scenario: Any) -> Zones:
             dmarc=zone.dmarc,
         )
     for key, host in scenario.hosts.items():
-        zones.host_names[host.name.lower()] = key
-        zones.hosts[key] = (host.name, host.ip)
+        name = _name(key, host)
+        zones.host_names[name.lower()] = key
+        zones.hosts[key] = (name, _filled(host.ip, f"hosts.{key}.ip"))
     return zones
 
 
-def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> MailHost:
+def _host(key: str, spec: Host, ctx: RunContext, zones: Zones, wiring: HostWiring) -> MailHost:
     p = spec.postfix
     accepts = frozenset(d.lower() for d in spec.accepts)
     requires_auth = bool(spec.auth)  # filled by the loader: true for an msa by default
     receiving = {
         item.kind: _receiving_policy(key, spec, item, zones, ctx) for item in spec.policies
     }
-    policies: list[Any] = []
+    policies: list[Policy] = []
     if "rate_limit" in receiving:  # anvil comes before smtpd's restrictions
         policies.append(receiving["rate_limit"])
     # An MX relays for nobody; a host that requires AUTH relays for authenticated
@@ -199,7 +234,7 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
     if requires_auth:
         policies.append(PasswordTable(dict([SIM_CREDENTIALS])))
     config = ServerConfig(
-        hostname=spec.name,
+        hostname=_name(key, spec),
         pipelining=p.smtpd_pipelining,
         max_message_size=p.message_size_limit,
         starttls=p.smtpd_tls_security_level == "may",
@@ -216,64 +251,72 @@ def _host(key: str, spec: Any, scenario: Any, ctx: RunContext, zones: Zones) -> 
         _sampler(proc.end_of_data, f"host.{key}.processing.end_of_data", ctx),
         f"{spec.name}[{spec.ip}]",
     )
-    host = MailHost(
-        key, spec.name, spec.ip, spec.role, p, server, accepts, requires_auth, spec.listen_backlog
+    return MailHost(
+        key,
+        _name(key, spec),
+        _filled(spec.ip, f"hosts.{key}.ip"),
+        spec.role,
+        p,
+        server,
+        accepts,
+        requires_auth,
+        wiring=wiring,
+        policies=receiving,
+        listen_backlog=spec.listen_backlog,
     )
-    host.policies = receiving
-    return host
 
 
-def _receiving_policy(key: str, spec: Any, item: Any, zones: Zones, ctx: RunContext) -> Any:
+def _receiving_policy(
+    key: str, spec: Host, item: PolicySpec, zones: Zones, ctx: RunContext
+) -> Policy:
     """One of a host's receiving policies, from its scenario entry."""
-    kind = item.kind
-    conf = getattr(item, kind)
-    if kind == "rate_limit":
+    if (conf := item.rate_limit) is not None:
         return RateLimit(
-            spec.name,
+            _name(key, spec),
             connection_count_limit=conf.connections,
             connection_rate_limit=conf.connection_rate,
             message_rate_limit=conf.message_rate,
             recipient_rate_limit=conf.recipient_rate,
             time_unit=conf.time_unit,
         )
-    if kind == "dnsbl":
-        return DnsblCheck(conf.zones, _dnsbl_lookup(zones), phase=conf.at)
-    if kind == "spf":
+    if (dnsbl := item.dnsbl) is not None:
+        return DnsblCheck(dnsbl.zones, _dnsbl_lookup(zones), phase=dnsbl.at)
+    if (spf := item.spf) is not None:
         return SpfDmarc(
             zones.txt,
             zones.addresses,
             zones.mx_names,
-            reject_spf_fail=conf.reject_fail,
-            dmarc=conf.dmarc,
+            reject_spf_fail=spf.reject_fail,
+            dmarc=spf.dmarc,
             query_seconds=DNS_MISS_TIME,
         )
-    if kind == "mailbox_full":
+    if (full := item.mailbox_full) is not None:
         return MailboxQuota(
-            dict.fromkeys(spec.accepts, conf.share), temporary=not conf.permanent, salt=key
+            dict.fromkeys(spec.accepts, full.share), temporary=not full.permanent, salt=key
         )
-    if kind == "greylisting":
+    if (grey := item.greylisting) is not None:
         return Greylist(
-            delay=conf.delay,
-            max_age=conf.max_age,
-            retry_window=conf.retry_window,
-            auto_whitelist_clients=conf.auto_whitelist,
-            lookup_by_host=conf.by_host,
+            delay=grey.delay,
+            max_age=grey.max_age,
+            retry_window=grey.retry_window,
+            auto_whitelist_clients=grey.auto_whitelist,
+            lookup_by_host=grey.by_host,
         )
-    if kind == "spam_filter":
+    if (spam := item.spam_filter) is not None:
         classes = [
             SenderClass(name, c.mean, c.sd, frozenset(c.domains))
-            for name, c in conf.classes.items()
+            for name, c in spam.classes.items()
         ]
         return SpamFilter(
             ctx.streams.generator(f"host.{key}.spam_filter"),
-            default=SenderClass("default", conf.default.mean, conf.default.sd),
+            default=SenderClass("default", spam.default.mean, spam.default.sd),
             classes=classes,
-            threshold=conf.threshold,
+            threshold=spam.threshold,
         )
-    raise ValueError(f"unknown policy {kind!r}")
+    raise ValueError(f"unknown policy {item.kind!r}")
 
 
-def _dnsbl_lookup(zones: Zones) -> Any:
+def _dnsbl_lookup(zones: Zones) -> DnsblLookup:
     """How a server asks DNSBLs: through its resolver's cache (the zone's TTL), a
     miss costing a query (RFC 5782: the listing is an A record)."""
     cache: dict[tuple[str, str], tuple[float, bool]] = {}
@@ -290,7 +333,7 @@ def _dnsbl_lookup(zones: Zones) -> Any:
     return lookup
 
 
-def _retry(spec: Any, params: Any) -> tuple[Any, Any]:
+def _retry(spec: RetrySpec, params: Postfix) -> tuple[RetryPolicy, RetryPolicy]:
     """The retry policies of an MTA: for its mail, and for bounces (Postfix's
     ``bounce_queue_lifetime``)."""
     if spec.exim is not None:
@@ -309,26 +352,25 @@ def _retry(spec: Any, params: Any) -> tuple[Any, Any]:
                 params.bounce_queue_lifetime,
             ),
         )
-    preset = PRESETS[spec.preset]
+    preset = PRESETS[_filled(spec.preset, "retry.preset")]
     return preset, preset
 
 
-def _sizes(dist: Any, rng: Any) -> Any:
+def _sizes(dist: Dist, rng: np.random.Generator) -> Callable[[], float]:
     """Message sizes drawn from ``dist``, never above ``bounds.MAX_SIZE``: a lognormal's
     far tail (sigma up to 5) could otherwise overflow the tables' 64-bit integers."""
     draw = make_sampler(dist, rng)
     return lambda: min(draw(), float(MAX_SIZE))
 
 
-def _sampler(dist: Any, name: str, ctx: RunContext) -> Any:
+def _sampler(dist: Dist, name: str, ctx: RunContext) -> Callable[[], float]:
     rng = None if dist.kind == "constant" else ctx.streams.generator(name)
     return make_sampler(dist, rng)
 
 
-def _client_side(host: MailHost, auth: bool) -> ClientSide:
-    p = host.params
+def _client_side(helo: str, p: Postfix, auth: bool) -> ClientSide:
     return ClientSide(
-        helo=host.name,
+        helo=helo,
         timeouts=ClientTimeouts(
             connect=p.smtp_connect_timeout,
             helo=p.smtp_helo_timeout,
@@ -346,36 +388,33 @@ def _client_side(host: MailHost, auth: bool) -> ClientSide:
     )
 
 
-def _wire_up(
-    host: MailHost,
+def _wiring(
+    key: str,
     ctx: RunContext,
     hosts: dict[str, MailHost],
     network: Network,
-    resolver: Resolver,
-    retry: Any,
-) -> None:
-    """The queue manager and SMTP client of ``host``."""
-    p = host.params
-    agent = DeliveryAgent(
-        host,
+    zones: Zones,
+    retry: RetrySpec,
+    params: Postfix,
+    name: str,
+) -> HostWiring:
+    """What the queue manager and SMTP client of host ``key`` work with."""
+    policy, bounce_policy = _retry(retry, params)
+    return HostWiring(
         ctx,
         hosts,
         network,
-        resolver,
-        {False: _client_side(host, False), True: _client_side(host, True)},
-        ctx.streams.generator(f"host.{host.key}.smtp"),
+        Resolver(zones, DNS_MISS_TIME),
+        {False: _client_side(name, params, False), True: _client_side(name, params, True)},
+        policy,
+        bounce_policy,
     )
-    qmgr = QueueManager(host, ctx, p, agent.deliver)
-    qmgr.local_domains = host.local_domains
-    qmgr.relayhost = f"[{p.relayhost}]" if p.relayhost else None
-    qmgr.retry, qmgr.bounce_retry = _retry(retry, p)
-    host.qmgr, host.agent = qmgr, agent
 
 
 def _flow(
     name: str,
-    spec: Any,
-    scenario: Any,
+    spec: FlowSpec,
+    scenario: Scenario,
     ctx: RunContext,
     hosts: dict[str, MailHost],
     network: Network,
@@ -385,15 +424,23 @@ def _flow(
     ``client`` parameters relaying everything there) and its source."""
     key = f"traffic.{name}"
     params = spec.client.model_copy(update={"relayhost": spec.submit_to})
-    ip = spec.ip
+    ip = _filled(spec.ip, f"traffic.{name}.ip")
+    host_name = f"{name}.clients.sim.example"
     client = MailHost(
-        key, f"{name}.clients.sim.example", ip, "clients", params, None, frozenset(), False
+        key,
+        host_name,
+        ip,
+        "clients",
+        params,
+        None,
+        frozenset(),
+        False,
+        wiring=_wiring(key, ctx, hosts, network, zones, spec.retry, params, host_name),
     )
     hosts[key] = client
     network.add_node(key)
     network.add_link(_link(key, spec.submit_to, spec.link, ctx))
-    _wire_up(client, ctx, hosts, network, Resolver(zones, DNS_MISS_TIME), spec.retry)
-    sender_domain = spec.sender_domain
+    sender_domain = _filled(spec.sender_domain, f"traffic.{name}.sender_domain")
     mailboxes = {}
     for host_spec in scenario.hosts.values():
         for domain in host_spec.accepts:

@@ -13,8 +13,9 @@ import simpy
 
 from .metrics.result import RunResult
 from .metrics.run_dir import new_run_id
-from .model import build
+from .model import Model, build
 from .progress import ProgressBar
+from .scenario import Scenario
 from .sim import EventLimitError
 
 __all__ = ["EventLimitError", "simulate"]
@@ -26,7 +27,7 @@ _STEPS = 200  # progress is reported this many times over a run
 
 
 def simulate(
-    scenario: Any,
+    scenario: Scenario,
     *,
     seed: int | None = None,
     until: float | None = None,
@@ -57,7 +58,7 @@ def simulate(
     if drain_on:
         for flow in model.flows.values():  # no arrival after the end, even with --until
             flow.stop = min(flow.stop, end)
-    meta: dict[str, Any] = {
+    meta: dict[str, Any] = {  # RunResult.meta, written as meta.json
         "run_id": new_run_id(),  # names this run's files (smtpsim.metrics.run_dir)
         "scenario": scenario.name,
         "scenario_digest": scenario.digest(),
@@ -97,7 +98,7 @@ def simulate(
     return RunResult.from_recorder(model.recorder, meta)
 
 
-def run_drain(model: Any, limit: float) -> float | None:
+def run_drain(model: Model, limit: float) -> float | None:
     """Run ``model`` on from now until no recipient is pending (every one delivered,
     bounced, expired or lost: the queues are empty) or until ``limit``; the time it
     settled, or None when ``limit`` came first.

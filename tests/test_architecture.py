@@ -24,7 +24,8 @@ def test_protocol_loads_no_simulation_or_io_stack() -> None:
 
 
 def test_protocol_is_pure_standard_library() -> None:
-    # Every module smtpsim.protocol pulls in is stdlib or smtpsim.protocol itself.
+    # Every module smtpsim.protocol pulls in is stdlib or smtpsim.protocol itself (with, in
+    # the compiled build, smtpsim__mypyc: the compiled code's shared library, setup.py).
     code = (
         "import sys\n"
         "before = set(sys.modules)\n"
@@ -32,7 +33,8 @@ def test_protocol_is_pure_standard_library() -> None:
         "new = set(sys.modules) - before\n"
         "stdlib = sys.stdlib_module_names\n"
         "bad = sorted(m for m in new if m.split('.')[0] not in stdlib\n"
-        "             and not m.startswith('smtpsim.protocol') and m != 'smtpsim')\n"
+        "             and not m.startswith('smtpsim.protocol')\n"
+        "             and m not in ('smtpsim', 'smtpsim.compiled', 'smtpsim__mypyc'))\n"
         "print(','.join(bad))"
     )
     out = subprocess.run(
@@ -46,6 +48,12 @@ def test_metrics_loads_nothing_of_smtp() -> None:
     modules = ["smtpsim.mail", "smtpsim.protocol", "smtpsim.mta", "smtpsim.net"]
     line = "import smtpsim.metrics.maillog, smtpsim.metrics.summary, smtpsim.metrics.tables"
     assert _loaded_after(line, modules) == []
+
+
+def test_postfix_log_reader_loads_nothing_of_the_simulation() -> None:
+    # users read their own logs with it: the standard library and pandas only
+    modules = ["simpy", "smtpsim.sim", "smtpsim.mta", "smtpsim.scenario", "smtpsim.metrics"]
+    assert _loaded_after("import smtpsim.oracle.postfix_log", modules) == []
 
 
 @pytest.mark.parametrize("package", ["smtpsim.mail"])

@@ -38,7 +38,11 @@ def test_top_level_help_lists_the_commands() -> None:
 
 def test_version() -> None:
     done = smtpsim_cli("--version")
-    assert (done.returncode, done.stdout.strip()) == (0, f"smtpsim {smtpsim.__version__}")
+    # and which build runs (tests/test_compiled_build.py checks that it is the right one)
+    assert done.returncode == 0
+    assert done.stdout.strip() in (
+        f"smtpsim {smtpsim.__version__}, {build}" for build in ("compiled (mypyc)", "pure Python")
+    )
 
 
 @pytest.mark.parametrize("command", ["serve", "send", "demo"])

@@ -12,14 +12,19 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from ..protocol.syntax import parse_address
+
+if TYPE_CHECKING:
+    from ..metrics.result import RunResult
+    from ..metrics.run_dir import RunInfo
 
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_USAGE",
     "CliParser",
+    "Subparsers",
     "address",
     "default_out",
     "fail",
@@ -44,6 +49,11 @@ class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         message = " ".join(message.split())  # always one line
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# What ``add_subparsers`` of a ``CliParser`` returns: each subcommand's ``add_parser``
+# adds its own parser to it.
+Subparsers: TypeAlias = "argparse._SubParsersAction[CliParser]"
 
 
 def fail(prog: str, message: str, status: int = EXIT_FAILURE) -> int:
@@ -167,30 +177,26 @@ def default_out(name: str) -> Path:
     return Path("results") / segment
 
 
-def read_results(directory: Path, prog: str) -> tuple[Any, Any, int]:
-    """The ``RunResult`` in ``directory``, the ``RunInfo`` saying which run it is, and
-    0; or None, None and the exit status of a failure reported on one line (a
-    directory that is not one complete run: ``smtpsim.metrics.run_dir``). A run
-    written without a manifest is read after a warning on stderr."""
+def read_results(directory: Path, prog: str) -> tuple[RunResult, RunInfo] | int:
+    """The ``RunResult`` in ``directory`` and the ``RunInfo`` saying which run it is;
+    or the exit status of a failure reported on one line (a directory that is not one
+    complete run: ``smtpsim.metrics.run_dir``). A run written without a manifest is
+    read after a warning on stderr."""
     from ..metrics.result import RunResult
     from ..metrics.run_dir import RunDirError
 
     try:
         result = RunResult.read(directory)  # checks the directory first
     except RunDirError as error:
-        return None, None, fail(prog, str(error), EXIT_USAGE)
+        return fail(prog, str(error), EXIT_USAGE)
     except Exception as error:  # damaged files: pyarrow, pandas and json raise many types
-        return (
-            None,
-            None,
-            fail(
-                prog,
-                f"cannot read the results in {directory}: {type(error).__name__}: {error}",
-                EXIT_USAGE,
-            ),
+        return fail(
+            prog,
+            f"cannot read the results in {directory}: {type(error).__name__}: {error}",
+            EXIT_USAGE,
         )
     info = result.source
     assert info is not None  # read() always says what it checked
     if info.warning:
         print(f"{prog}: warning: {info.warning}", file=sys.stderr)
-    return result, info, 0
+    return result, info

@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail, non_negative_int
+from .common import EXIT_FAILURE, EXIT_USAGE, Subparsers, default_out, fail, non_negative_int
 from .common import seed as seed_number
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.core.frame import PandasNamedTuple  # a row of ``itertuples()``
+
+    from ..experiment.compare import ConfigSource
     from ..experiment.options import RunOptions
+    from ..scenario import Problem, Scenario
 
 NAME = "compare"
 
@@ -232,7 +237,7 @@ def run_options(
     )
 
 
-def check_splits(scenarios: Any, metrics: Any) -> None:
+def check_splits(scenarios: Iterable[Scenario], metrics: Iterable[str]) -> None:
     from ..experiment.metrics import check_split
 
     for metric in metrics:
@@ -240,11 +245,11 @@ def check_splits(scenarios: Any, metrics: Any) -> None:
             check_split(scenario, metric)
 
 
-def report_problems(prog: str, source: str, problems: Any) -> int:
+def report_problems(prog: str, source: str, problems: Iterable[Problem]) -> int:
     """A scenario's problems, one per line, as ``smtpsim run`` reports them; 2."""
-    problems = list(problems)
-    print(f"{prog}: {source}: {len(problems)} problem(s):", file=sys.stderr)
-    for problem in problems:
+    listed = list(problems)
+    print(f"{prog}: {source}: {len(listed)} problem(s):", file=sys.stderr)
+    for problem in listed:
         print(f"  {problem.path}: {problem.message}", file=sys.stderr)
     return EXIT_USAGE
 
@@ -274,7 +279,13 @@ def interrupted(prog: str, out: Path) -> int:
     return 130
 
 
-def report_failures(prog: str, errors: Any, total: int, out: Path, describe: Any) -> None:
+def report_failures(
+    prog: str,
+    errors: pd.DataFrame,
+    total: int,
+    out: Path,
+    describe: Callable[[PandasNamedTuple], str],
+) -> None:
     """``N of M runs failed`` and the first few errors, on stderr."""
     n = len(errors)
     print(
@@ -292,8 +303,8 @@ class _Experiment(Protocol):
     """What ``compare()`` and ``sweep()`` return, as far as the commands use it."""
 
     failed: int
-    errors: Any
-    runs: Any
+    errors: pd.DataFrame
+    runs: pd.DataFrame
 
     def write(self, out: Path, *, fmt: str, plots: bool) -> list[Path]: ...
 
@@ -304,7 +315,7 @@ def run_and_write(
     out: Path,
     start: Callable[[], E],
     show: Callable[[E, list[Path]], None],
-    describe: Callable[[E, Any], str],
+    describe: Callable[[E, PandasNamedTuple], str],
 ) -> int:
     """Run the experiment (``start()``), write its results to ``out``, ``show`` them
     unless ``--quiet`` and list the runs that failed (``describe(result, row)``
@@ -334,7 +345,7 @@ def run_and_write(
 # --- compare -----------------------------------------------------------------------------
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="compare configurations over replications, with confidence intervals",
@@ -410,7 +421,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return status
     default = default_out(f"compare-{Path(configs[0].source).stem}")
     out = Path(args.out) if args.out else default
-    sources: list[Any] = [
+    sources: list[ConfigSource] = [
         (c.source if c.source != "<text>" else c.text, c.overrides) for c in configs
     ]
     try:

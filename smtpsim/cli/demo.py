@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-from typing import Any
 
 from ..drivers import MaildirWriter, QueueIds, SendError, SMTPServer, send_message
 from ..mail import LocalRecipients, RelayControl
 from ..protocol import ServerConfig
-from .common import CliParser, fail
+from .common import CliParser, Subparsers, fail
 from .send import build_message
 
 NAME = "demo"
@@ -43,7 +42,7 @@ Examples:
 """
 
 
-def add_parser(subparsers: Any) -> CliParser:
+def add_parser(subparsers: Subparsers) -> CliParser:
     p: CliParser = subparsers.add_parser(
         NAME,
         help="send a message to a local smtpsim server and show what happens",

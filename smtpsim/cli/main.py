@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .. import __version__, compiled
 from . import compare, demo, plot, report, run, schema, send, serve, sweep, trace, validate
 from .common import CliParser
 
@@ -54,7 +54,9 @@ def build_parser() -> tuple[CliParser, dict[str, CliParser]]:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"smtpsim {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"smtpsim {__version__}, {compiled.build()}"
+    )
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, title="commands"
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail, read_results
+from .common import EXIT_FAILURE, EXIT_USAGE, Subparsers, fail, read_results
+
+if TYPE_CHECKING:
+    from ..metrics.result import RunResult
 
 NAME = "plot"
 
@@ -30,7 +33,7 @@ Exit status: 0 when the figures were written, 2 for a bad command line or a
 directory that holds no readable results."""
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="draw the figures of a run's results",
@@ -49,9 +52,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     directory = Path(args.dir)
-    result, info, status = read_results(directory, parser.prog)
-    if result is None:
-        return status
+    read = read_results(directory, parser.prog)
+    if isinstance(read, int):
+        return read  # the failure, reported
+    result, info = read
     out = Path(args.out) if args.out else directory / "plots"
     written, status = write_figures(result, out, args.format, parser.prog)
     if status:
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def write_figures(result: Any, out: Path, fmt: str, prog: str) -> tuple[list[Path], int]:
+def write_figures(result: RunResult, out: Path, fmt: str, prog: str) -> tuple[list[Path], int]:
     """``write_plots``; the files written and 0, or a failure reported on one line of
     stderr and its exit status (2 for a place that cannot be written, 1 for a bug)."""
     from ..plots import write_plots

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail, read_results
+from .common import EXIT_FAILURE, EXIT_USAGE, Subparsers, fail, read_results
 
 NAME = "report"
 
@@ -27,7 +26,7 @@ Exit status: 0 when the report was written, 1 for a bug of ours, 2 for a bad
 command line or a directory that holds no readable results."""
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="(re)build the report.html of a run",
@@ -45,9 +44,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     directory = Path(args.dir)
-    result, info, status = read_results(directory, parser.prog)
-    if result is None:
-        return status
+    read = read_results(directory, parser.prog)
+    if isinstance(read, int):
+        return read  # the failure, reported
+    result, info = read
     from ..reports.run import build_run_report
 
     out = Path(args.out) if args.out else directory / "report.html"

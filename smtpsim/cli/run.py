@@ -6,13 +6,20 @@ import argparse
 import gc
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import compiled
 from ..progress import ProgressBar, StepBar
 from ..text import format_percent
-from .common import EXIT_FAILURE, EXIT_USAGE, default_out, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, Subparsers, default_out, fail
 from .common import seed as seed_number
 from .scenario_args import add_scenario_arguments, load_or_report
+
+if TYPE_CHECKING:  # pandas is loaded after the run, not for `smtpsim --help`
+    from ..metrics.result import RunResult
+    from ..metrics.run_dir import Stage
+    from ..metrics.summary import Summary
+    from ..scenario import Scenario
 
 NAME = "run"
 
@@ -43,7 +50,7 @@ command line or scenario (including a run stopped by simulation.max_events) or a
 --out that cannot be written, 130 when interrupted."""
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="simulate a scenario",
@@ -137,9 +144,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return status
         gc.collect()  # the model's graph (SimPy processes hold cycles): free before writing
         part = "writing the results"
-        status = _write(args, parser, result, stage)
+        summary = result.summary()  # once: summary.json, the report and the terminal
+        status = _write(args, parser, result, stage, summary)
         if status == 0:
-            _print_summary(args, parser, result, out)
+            _print_summary(args, parser, result, out, summary)
         return status
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted while {part}; " + _kept(stage, out), file=sys.stderr)
@@ -148,7 +156,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         stage.abort()  # nothing once committed; else the target is left as it was
 
 
-def _kept(stage: Any, out: Path) -> str:
+def _kept(stage: Stage, out: Path) -> str:
     """What ``out`` holds after an interrupt, in words."""
     if stage.committed:
         return f"{out} holds this run, complete"
@@ -162,10 +170,10 @@ def _kept(stage: Any, out: Path) -> str:
 def _simulate(
     args: argparse.Namespace,
     parser: argparse.ArgumentParser,
-    scenario: Any,
+    scenario: Scenario,
     seed: int,
     until: float | None,
-) -> tuple[Any, int]:
+) -> tuple[RunResult | None, int]:
     from ..metrics.run_dir import checkpoint
     from ..simulation import EventLimitError, simulate
 
@@ -187,7 +195,11 @@ def _simulate(
 
 
 def _write(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any, stage: Any
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    result: RunResult,
+    stage: Stage,
+    summary: Summary,
 ) -> int:
     """Every file of the run into the stage, then the stage into place."""
     from ..metrics.run_dir import checkpoint
@@ -203,7 +215,9 @@ def _write(
     step = bar if bar is not None else _no_step
     try:
         try:
-            result.write_files(stage.path, fmt=args.format, maillog=args.maillog, step=step)
+            result.write_files(
+                stage.path, fmt=args.format, maillog=args.maillog, step=step, summary=summary
+            )
         except OSError as error:
             return fail(parser.prog, f"cannot write results to {stage.target}: {error}", EXIT_USAGE)
         if not args.no_plots:
@@ -227,6 +241,7 @@ def _write(
                     scenario_text=text,
                     source=args.scenario,
                     overrides=args.overrides,
+                    summary=summary,
                 )
             except OSError as error:
                 return fail(
@@ -251,9 +266,12 @@ def _no_step(part: str) -> None:
 
 
 def _print_summary(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, result: Any, out: Path
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    result: RunResult,
+    out: Path,
+    summary: Summary,
 ) -> None:
-    summary = result.summary()
     for warning in summary["warnings"]:  # even with --quiet: the shares are censored
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     if args.quiet:
@@ -269,7 +287,7 @@ def _print_summary(
         print(f"plots: {out / 'plots'}/ ({', '.join(p.stem for p in plots)} .png)")
 
 
-def format_summary(s: dict[str, Any], meta: dict[str, Any], *, verbose: bool = False) -> str:
+def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -> str:
     """The summary as a small table for a terminal; ``verbose`` adds how the SMTP
     sessions ran (``simulation.session_memo``)."""
     r = s["recipients"]
@@ -324,6 +342,8 @@ def format_summary(s: dict[str, Any], meta: dict[str, Any], *, verbose: bool = F
             f"{sessions['ran_machines']:,} ran the protocol machines; "
             f"session_memo: {sessions['memo']})"
         )
+    if verbose:  # which code ran: the same sources, compiled or not (smtpsim.compiled)
+        lines.append(f"  smtpsim build           {compiled.build()}")
     return "\n".join(lines)
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .common import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 __all__ = ["add_scenario_arguments", "load_or_report"]
 
@@ -24,7 +27,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_or_report(args: argparse.Namespace, prog: str) -> tuple[Any, int]:
+def load_or_report(args: argparse.Namespace, prog: str) -> tuple[Scenario | None, int]:
     """``(scenario, 0)``, or ``(None, 2)`` after printing one line per problem."""
     from ..scenario import ScenarioError, load_scenario
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+
+from .common import Subparsers
 
 NAME = "schema"
 
@@ -16,7 +17,7 @@ Examples:
   smtpsim schema > smtpsim-scenario.json"""
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="print the JSON Schema of scenario files",

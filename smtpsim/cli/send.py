@@ -18,7 +18,6 @@ import asyncio
 import socket
 from dataclasses import fields, replace
 from email.utils import formatdate, make_msgid
-from typing import Any
 
 from ..drivers import SendError, send_message
 from ..drivers.tls import client_context
@@ -26,6 +25,7 @@ from ..protocol import ClientTimeouts, SessionResult
 from ..protocol.syntax import filler
 from .common import (
     CliParser,
+    Subparsers,
     address,
     fail,
     host_port,
@@ -68,7 +68,7 @@ Examples:
 _BODY = b"This is a test message sent by smtpsim.\r\n"
 
 
-def add_parser(subparsers: Any) -> CliParser:
+def add_parser(subparsers: Subparsers) -> CliParser:
     p: CliParser = subparsers.add_parser(
         NAME,
         help="send one message with smtpsim's client core",

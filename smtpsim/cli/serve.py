@@ -15,7 +15,6 @@ import random
 import signal
 import socket
 import ssl
-from typing import Any
 
 from ..drivers import MaildirWriter, QueueIds, SMTPServer
 from ..drivers.tls import server_context
@@ -34,6 +33,7 @@ from ..mail import (
 from ..protocol import ServerConfig
 from .common import (
     CliParser,
+    Subparsers,
     address,
     domain,
     fail,
@@ -100,7 +100,7 @@ Examples:
 """
 
 
-def add_parser(subparsers: Any) -> CliParser:
+def add_parser(subparsers: Subparsers) -> CliParser:
     p: CliParser = subparsers.add_parser(
         NAME,
         help="run an SMTP server (smtpsim's core on a real port)",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from .common import Subparsers
 from .compare import (
     add_experiment_arguments,
     check_splits,
@@ -14,6 +15,9 @@ from .compare import (
     run_and_write,
     run_options,
 )
+
+if TYPE_CHECKING:
+    from pandas.core.frame import PandasNamedTuple  # a row of ``itertuples()``
 
 NAME = "sweep"
 
@@ -50,7 +54,7 @@ Exit status: 0 when every run completed, 1 when some run failed (they are listed
 run the same command again to resume)."""
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="run a scenario over a design of parameter values, resumably",
@@ -169,8 +173,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if figures:
             print(f"plots: {out / 'plots'}/ ({len(figures)} figures, METRIC-vs-PATH.{args.format})")
 
-    def describe(result: SweepResult, row: Any) -> str:
-        point = ", ".join(f"{k}={v}" for k, v in result.points[row.point].items())
+    def describe(result: SweepResult, row: PandasNamedTuple) -> str:
+        index = row.point
+        assert isinstance(index, int)  # the point column: design point numbers
+        point = ", ".join(f"{k}={v}" for k, v in result.points[index].items())
         return f"{point}, replication {row.replication}"
 
     return run_and_write(parser.prog, args, out, start, show, describe)

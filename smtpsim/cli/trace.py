@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_USAGE, fail, read_results
+from .common import EXIT_FAILURE, EXIT_USAGE, Subparsers, fail, read_results
 
 NAME = "trace"
 
@@ -36,7 +35,7 @@ line, a directory without results or a KEY that names no message."""
 _LIST_MAX = 50
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="follow one message hop by hop",
@@ -69,9 +68,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     plot = Path(args.plot) if args.plot else None
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         parser.error(f"--plot: {plot} must end in .png or .svg")
-    result, _, status = read_results(directory, parser.prog)
-    if result is None:
-        return status
+    read = read_results(directory, parser.prog)
+    if isinstance(read, int):
+        return read  # the failure, reported
+    result, _ = read
     from ..reports.trace import TraceError, find_messages, format_journey, journey
 
     try:
@@ -79,12 +79,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except TraceError as error:
         return fail(parser.prog, str(error), EXIT_USAGE)
     if len(found) > 1 and not args.all:
+        from pandas import Series  # loaded with the results already
+
         m = result.messages.set_index("msg_id")
         print(
             f"{len(found)} messages match {args.key}; trace one by its number, or all with --all:"
         )
         for mid in found[:_LIST_MAX]:
             row = m.loc[mid]
+            assert isinstance(row, Series)  # msg_id is unique: one row
             print(
                 f"  {mid:>8}  t={float(row['t_submit']):>10.2f} s  from <{row['sender']}>  "
                 f"{int(row['n_rcpt'])} rcpt  {row['origin']}"

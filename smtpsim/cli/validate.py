@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from .common import Subparsers
 from .scenario_args import add_scenario_arguments, load_or_report
 
 NAME = "validate"
@@ -19,7 +19,7 @@ Examples:
   smtpsim validate scenarios/quickstart.yaml --set traffic.staff.rate=5/s"""
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="check a scenario file",

@@ -16,15 +16,15 @@ import html
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pandas as pd
 
-from ..scenario import ScenarioError
+from ..scenario import Problem, Scenario, ScenarioError
 from .metrics import (
     PENDING,
     PROBABILITIES,
@@ -56,6 +56,10 @@ from .sweep import (
     run_specs,
     shown_metrics,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["Comparison", "Config", "ConfigError", "compare", "make_configs", "parse_config"]
 
@@ -100,7 +104,7 @@ class ConfigError(ScenarioError):
     """A configuration that does not load: ``source`` and ``label`` name it,
     ``problems`` list what is wrong (as ``ScenarioError``)."""
 
-    def __init__(self, source: str, label: str, problems: Any) -> None:
+    def __init__(self, source: str, label: str, problems: Iterable[Problem]) -> None:
         super().__init__(problems)
         self.source = source
         self.label = label
@@ -184,7 +188,7 @@ def _scenario_name(text: str) -> str:
     return str(name) if name else "scenario"
 
 
-def check_config(config: Config, overrides: Sequence[str]) -> Any:
+def check_config(config: Config, overrides: Sequence[str]) -> Scenario:
     """The loaded scenario of ``config`` (``ConfigError`` listing its problems)."""
     from ..scenario import load_scenario
 
@@ -315,20 +319,7 @@ class Comparison(Runs):
                     }
                 )
             )
-        frame = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(
-                {
-                    "config": [],
-                    "replication": pd.Series([], dtype="int64"),
-                    "q": pd.Series([], dtype=float),
-                    "delay_s": pd.Series([], dtype=float),
-                }
-            )
-        )
-        frame["config"] = pd.Categorical(frame["config"], categories=self.labels)
-        return frame
+        return self._stacked(parts, ("q", "delay_s"))
 
     def _queues(self, specs: Sequence[RunSpec], records: Sequence[RunRecord]) -> pd.DataFrame:
         parts = []
@@ -346,6 +337,12 @@ class Comparison(Runs):
                     }
                 )
             )
+        return self._stacked(parts, ("t", "queue"))
+
+    def _stacked(self, parts: list[pd.DataFrame], values: tuple[str, ...]) -> pd.DataFrame:
+        """The runs' ``parts`` (``config``, ``replication`` and the float columns
+        ``values``) as one frame, ``config`` a categorical of the labels; empty with
+        those columns when no run gave any."""
         frame = (
             pd.concat(parts, ignore_index=True)
             if parts
@@ -353,8 +350,7 @@ class Comparison(Runs):
                 {
                     "config": [],
                     "replication": pd.Series([], dtype="int64"),
-                    "t": pd.Series([], dtype=float),
-                    "queue": pd.Series([], dtype=float),
+                    **{column: pd.Series([], dtype=float) for column in values},
                 }
             )
         )
@@ -432,7 +428,7 @@ class Comparison(Runs):
 
     # --- figures
 
-    def plot_cdf(self, *, band: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    def plot_cdf(self, *, band: tuple[float, float] | None = None, ax: Axes | None = None) -> Axes:
         """Delay CDFs overlaid: per configuration the median of the replications, in a
         band from the smallest to the largest (or the ``band`` quantiles, such as
         ``(0.1, 0.9)``). Returns the ``Axes``."""
@@ -440,20 +436,24 @@ class Comparison(Runs):
 
         return replication_cdf(self.delays, band=band, shares=self.runs, ax=ax)
 
-    def plot_metric(self, metric: str, *, ax: Any = None) -> Any:
+    def plot_metric(self, metric: str, *, ax: Axes | None = None) -> Axes:
         """One metric per configuration with its confidence interval as an error bar."""
         from ..plots.experiment import compared_metric
 
         return compared_metric(self.table([metric]), metric, ax=ax)
 
-    def plot_metrics(self, metrics: Sequence[str] | None = None, *, fig: Any = None) -> Any:
+    def plot_metrics(
+        self, metrics: Sequence[str] | None = None, *, fig: Figure | None = None
+    ) -> Figure:
         """:meth:`plot_metric` for each metric, on one figure. Returns the ``Figure``."""
         from ..plots.experiment import compared_metrics
 
         metrics = shown_metrics(self.metrics if metrics is None else self.add_metrics(metrics))
         return compared_metrics(self.table(metrics), metrics, fig=fig, confidence=self.confidence)
 
-    def plot_queues(self, *, band: tuple[float, float] | None = None, ax: Any = None) -> Any:
+    def plot_queues(
+        self, *, band: tuple[float, float] | None = None, ax: Axes | None = None
+    ) -> Axes:
         """Messages queued in the network over time, per configuration: the mean of
         the replications in a band from the smallest to the largest."""
         from ..plots.experiment import queue_bands
@@ -489,9 +489,7 @@ class Comparison(Runs):
         self,
     ) -> tuple[list[str], list[list[str]], list[str], list[list[str]], set[tuple[int, int]]]:
         metrics = shown_metrics(self.metrics)
-        table: dict[Any, dict[Any, Any]] = (
-            self.table(metrics).set_index(["metric", "config"]).to_dict("index")
-        )
+        table = self.table(metrics).set_index(["metric", "config"]).to_dict("index")
         head = ["metric", *self.labels]
         rows = [
             [m]
@@ -504,9 +502,7 @@ class Comparison(Runs):
             ]
             for m in metrics
         ]
-        diffs: dict[Any, dict[Any, Any]] = (
-            self.differences(metrics).set_index(["metric", "config"]).to_dict("index")
-        )
+        diffs = self.differences(metrics).set_index(["metric", "config"]).to_dict("index")
         dhead = ["metric", *self.labels[1:]]
         drows = []
         strong = set()

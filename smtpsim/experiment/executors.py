@@ -35,6 +35,10 @@ class Executor(Protocol):
         """Run every spec; records in the order of ``specs``; ``on_done`` as each ends."""
         ...
 
+    def close(self) -> None:
+        """Release what the executor holds (a Dask client; local pools end per map)."""
+        ...
+
 
 class SerialExecutor:
     """One run after the other, in this process (for debugging, and the reference)."""
@@ -173,6 +177,7 @@ class DaskExecutor:
             raise ImportError(
                 'the Dask executor needs dask: pip install "smtpsim[distributed]"'
             ) from None
+        # distributed's Client and as_completed have no type annotations
         self._distributed: Any = distributed
         self.client: Any = self._distributed.Client(address, set_as_default=False)
 

@@ -71,13 +71,16 @@ import math
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..metrics.result import RunResult
 from .run_tables import RunTables, queue_total, run_tables
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 __all__ = [
     "METRICS",
@@ -300,7 +303,7 @@ def _value(tables: RunTables, metric: str, functions: Mapping[str, MetricFunctio
     raise ValueError(f"unknown metric {metric!r}")  # pragma: no cover (parse_metric)
 
 
-def check_split(scenario: Any, metric: str) -> None:
+def check_split(scenario: Scenario, metric: str) -> None:
     """``ValueError`` when a split metric names a flow, domain or host that
     ``scenario`` (a loaded one) does not have: a typo would give NaN everywhere."""
     name = parse_metric(metric)

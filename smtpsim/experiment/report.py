@@ -11,14 +11,21 @@ with as many decimals as the half-width's first two significant digits need.
 
 from __future__ import annotations
 
-import html
 import math
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from ..reports.page import table as html_table  # one HTML table, as on the run report
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .compare import Comparison
+    from .sweep import SweepResult
 
 __all__ = [
     "format_difference",
@@ -42,7 +49,9 @@ def metric_kind(metric: str) -> str:
     return kind(metric)
 
 
-def _finite(x: Any) -> bool:
+def _finite(x: float | None) -> bool:
+    if x is None:
+        return False
     try:
         return math.isfinite(float(x))
     except (TypeError, ValueError):
@@ -104,8 +113,7 @@ def format_estimate(
         return "-"
     factor, unit = _scaled(metric, mean)
     kind = metric_kind(metric)
-    if kind == "share" and _finite(low) and _finite(high):
-        assert low is not None and high is not None
+    if kind == "share" and low is not None and high is not None and _finite(low) and _finite(high):
         spread = max(mean - low, high - mean)
         decimals = _decimals(spread * factor) if spread > 0 else None
         return (
@@ -159,7 +167,9 @@ def interval_caption(confidence: float) -> str:
     )
 
 
-def pending_warnings(table: pd.DataFrame, label: Any) -> list[str]:
+def pending_warnings(
+    table: pd.DataFrame, label: Callable[[Mapping[Hashable, object]], str]
+) -> list[str]:
     """A warning per group (configuration, point) whose mean ``pending_rate`` exceeds
     ``PENDING_WARNING`` of its recipients; ``label(row)`` names a row's group."""
     from ..metrics.summary import PENDING_WARNING
@@ -238,38 +248,6 @@ table.smtpsim td.yes { font-weight: bold; }
 </style>"""
 
 
-def html_table(
-    header: Sequence[str],
-    rows: Iterable[Sequence[str]],
-    *,
-    index: int = 1,
-    caption: str | None = None,
-    strong: Iterable[tuple[int, int]] = (),
-) -> str:
-    """An HTML table of strings (escaped): the first ``index`` columns as labels, the
-    others as numbers; cells ``(row, column)`` in ``strong`` in bold."""
-    bold = set(strong)
-    out = ['<table class="smtpsim">']
-    if caption:
-        out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append(
-        "<thead><tr>"
-        + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-        + "</tr></thead><tbody>"
-    )
-    for i, row in enumerate(rows):
-        cells = []
-        for j, cell in enumerate(row):
-            cls = "" if j < index else "num"
-            if (i, j) in bold:
-                cls += " yes"
-            attr = f' class="{cls.strip()}"' if cls.strip() else ""
-            cells.append(f"<td{attr}>{html.escape(str(cell))}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
 def with_style(body: str) -> str:
     """HTML for a notebook cell: the tables' style, then ``body``."""
     return f"{_STYLE}\n<div>{body}</div>"
@@ -288,7 +266,7 @@ def write_frame(frame: pd.DataFrame, directory: Path, name: str) -> list[Path]:
 # --- the compare and sweep reports --------------------------------------------------------
 
 
-def _save(fig: Any, out: Path, name: str, fmt: str, written: list[Path]) -> None:
+def _save(fig: Figure, out: Path, name: str, fmt: str, written: list[Path]) -> None:
     """``fig`` as ``OUT/plots/NAME.FMT`` (the files beside the page)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -305,7 +283,7 @@ def _version_facts(
     until: float | None,
     confidence: float,
     what: str = "configuration",
-) -> list[tuple[str, Any]]:
+) -> list[tuple[str, object]]:
     from .. import __version__
 
     return [
@@ -328,7 +306,7 @@ def _question(text: str) -> str:
     return " ".join(p for p in (header.replace("\n", " "), description) if p)
 
 
-def _incidents(comparison: Any) -> list[dict[str, Any]]:
+def _incidents(comparison: Comparison) -> list[dict[str, object]]:
     """The incident windows of each configuration (as its first replication has them:
     a scenario's random windows differ between replications), labelled with the
     configuration when they differ between configurations. A figure never fails on
@@ -337,7 +315,7 @@ def _incidents(comparison: Any) -> list[dict[str, Any]]:
     from ..scenario import load_scenario
 
     runs = comparison.runs
-    per: dict[str, list[dict[str, Any]]] = {}
+    per: dict[str, list[dict[str, object]]] = {}
     for cfg in comparison.configs:
         try:
             scenario = load_scenario(cfg.text, overrides=[*comparison.overrides, *cfg.overrides])
@@ -346,17 +324,18 @@ def _incidents(comparison: Any) -> list[dict[str, Any]]:
                 continue
             first = runs[(runs["config"] == cfg.label) & (runs["replication"] == 0)]
             seed = int(first["seed"].iloc[0]) if len(first) else None
-            per[cfg.label] = list(build(scenario, seed).incidents)
+            windows: list[dict[str, object]] = [dict(w) for w in build(scenario, seed).incidents]
+            per[cfg.label] = windows
         except Exception:
             per[cfg.label] = []
-    windows = list(per.values())
-    if all(w == windows[0] for w in windows):
-        return windows[0] if windows else []
+    every = list(per.values())
+    if all(w == every[0] for w in every):
+        return every[0] if every else []
     return [{**w, "target": f"{w['target']} ({label})"} for label, ws in per.items() for w in ws]
 
 
 def write_compare_report(
-    comparison: Any, out: Path, *, fmt: str = "png", plots: bool = True
+    comparison: Comparison, out: Path, *, fmt: str = "png", plots: bool = True
 ) -> list[Path]:
     """The figures of a ``Comparison`` (``plots/{delay-cdf,metrics,differences,queues}``)
     and its self-contained ``report.html``: the configurations (file, overrides,
@@ -424,7 +403,7 @@ def write_compare_report(
                 ),
             )
         )
-    figures: list[tuple[str, str, Any]] = []
+    figures: list[tuple[str, str, Figure]] = []
     if plots:
         fig = new_figure()
         replication_cdf(c.delays, shares=c.runs, ax=fig.add_subplot())
@@ -505,7 +484,7 @@ def write_compare_report(
 
 
 def write_sweep_report(
-    swept: Any, out: Path, *, fmt: str = "png", plots: bool = True
+    swept: SweepResult, out: Path, *, fmt: str = "png", plots: bool = True
 ) -> list[Path]:
     """The figures of a ``SweepResult`` (``plots/METRIC-vs-PARAMETER.FMT``) and its
     self-contained ``report.html``: the scenario and its question, the varied

@@ -40,14 +40,28 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
 from ..metrics.result import RunResult
 
-__all__ = ["RunTables", "level_at", "queue_total", "run_tables", "time_average"]
+__all__ = ["Facts", "RunTables", "level_at", "queue_total", "run_tables", "time_average"]
+
+
+class Facts(TypedDict, total=False):
+    """A run's ``facts`` (see the module's docstring); a record read back may lack some."""
+
+    scenario: str | None
+    seed: int | None
+    warmup_s: float
+    until_s: float
+    end_s: float
+    drain: bool
+    drained_at_s: float | None
+    attempts_recorded: bool
+
 
 _QUEUES = ("active", "deferred")
 _FRAMES = ("recipients", "attempts", "passages", "queues")
@@ -61,7 +75,7 @@ class RunTables:
     attempts: pd.DataFrame
     passages: pd.DataFrame
     queues: pd.DataFrame
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     @property
     def attempts_recorded(self) -> bool:
@@ -176,7 +190,7 @@ def run_tables(result: RunResult) -> RunTables:
     )
     passages["host"] = pd.Categorical(passages["host"].astype(str))
     attempts_total = int(rcpts["attempts"].sum()) if len(rcpts) else 0
-    facts = {
+    facts: Facts = {
         "scenario": meta.get("scenario"),
         "seed": meta.get("seed"),
         "warmup_s": warmup,

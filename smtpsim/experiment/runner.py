@@ -17,7 +17,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from ..scenario import load_scenario
 from ..simulation import simulate
@@ -25,7 +25,7 @@ from .metrics import METRICS, delay_quantiles, metric_value, queue_series
 from .run_tables import RunTables, run_tables
 from .seeds import replication_seed
 
-__all__ = ["RunRecord", "RunSpec", "execute"]
+__all__ = ["RecordJson", "RunRecord", "RunSpec", "SpecJson", "execute"]
 
 
 @lru_cache(maxsize=4096)  # a key loads the scenario (some ms); sweeps ask many times
@@ -37,6 +37,32 @@ def _scenario_digest(text: str, overrides: tuple[str, ...]) -> str:
         return load_scenario(text, overrides=overrides).digest()
     except Exception:
         return "invalid:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SpecJson(TypedDict):
+    """A ``RunSpec`` in a store's JSON (``until``, ``config`` and ``params`` may be
+    missing from records written before they existed)."""
+
+    scenario: str
+    overrides: list[str]
+    replication: int
+    base_seed: int
+    until: NotRequired[float | None]
+    config: NotRequired[str]
+    params: NotRequired[list[list[str]]]
+
+
+class RecordJson(TypedDict):
+    """A ``RunRecord`` in a store's JSON (strict JSON: NaN metrics are null)."""
+
+    key: str
+    seed: int
+    spec: SpecJson
+    metrics: dict[str, float | None]
+    delay_quantiles: list[float]
+    queue_series: list[list[float]]
+    wall_s: float
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -85,7 +111,7 @@ class RunSpec:
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SpecJson:
         return {
             "scenario": self.scenario,
             "overrides": list(self.overrides),
@@ -97,7 +123,7 @@ class RunSpec:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+    def from_json(cls, data: SpecJson) -> RunSpec:
         return cls(
             scenario=data["scenario"],
             overrides=tuple(data["overrides"]),
@@ -133,7 +159,7 @@ class RunRecord:
     error: str | None = None
     tables: RunTables | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RecordJson:
         """A JSON-able dict (strict JSON: NaN metrics become null). ``key`` and ``seed``
         are written for people reading the file; :meth:`from_json` ignores them."""
         return {
@@ -148,7 +174,7 @@ class RunRecord:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+    def from_json(cls, data: RecordJson) -> RunRecord:
         return cls(
             spec=RunSpec.from_json(data["spec"]),
             metrics={k: math.nan if v is None else float(v) for k, v in data["metrics"].items()},

@@ -21,9 +21,9 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,13 @@ from .report import (
 from .runner import RunRecord, RunSpec
 from .stats import mean_ci, share_ci
 from .store import ResultStore
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# A column of the runs table: the values of its rows (a list, an array, a Series or a
+# Categorical).
+Column: TypeAlias = "Sequence[object] | np.ndarray | pd.Series | pd.Categorical[str]"
 
 __all__ = ["Runs", "SweepResult", "design_points", "run_specs", "split_values", "sweep"]
 
@@ -80,19 +87,17 @@ RESERVED = frozenset(
 
 
 @contextlib.contextmanager
-def open_executor(jobs: int = 1, scheduler: str | None = None) -> Iterator[Any]:
+def open_executor(jobs: int = 1, scheduler: str | None = None) -> Iterator[executors.Executor]:
     """``executors.make_executor(jobs, scheduler)``, closed on the way out; ``jobs=0``
     means one worker process per CPU."""
     if jobs < 0:
         raise ValueError(f"jobs must be at least 0 (0: one per CPU), got {jobs!r}")
     jobs = jobs or os.cpu_count() or 1
-    executor: Any = executors.make_executor(jobs=jobs, scheduler=scheduler)
+    executor = executors.make_executor(jobs=jobs, scheduler=scheduler)
     try:
         yield executor
     finally:
-        close = getattr(executor, "close", None)  # a Dask client; local pools end per map
-        if callable(close):
-            close()
+        executor.close()  # a Dask client; local pools end per map
 
 
 class _Bar:
@@ -127,7 +132,7 @@ class _Bar:
 def run_specs(
     specs: Sequence[RunSpec],
     *,
-    executor: Any,
+    executor: executors.Executor,
     store: ResultStore | None = None,
     progress: bool | Progress | None = None,
     desc: str = "runs",
@@ -237,7 +242,7 @@ class Runs:
     def __init__(
         self,
         *,
-        keys: dict[str, Any],
+        keys: Mapping[str, Column],
         specs: Sequence[RunSpec],
         records: Sequence[RunRecord],
         metrics: Sequence[str],
@@ -260,7 +265,7 @@ class Runs:
         self.confidence = confidence
         self.out = out
         self.records = list(records)
-        frame: dict[str, Any] = dict(keys)
+        frame: dict[str, Column] = dict(keys)
         frame["replication"] = [s.replication for s in specs]
         frame["seed"] = [s.seed for s in specs]
         frame.update(
@@ -311,8 +316,10 @@ def shown_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
 
 
 def ci_rows(
-    groups: Sequence[tuple[dict[str, Any], pd.DataFrame]], metrics: Sequence[str], confidence: float
-) -> list[dict[str, Any]]:
+    groups: Sequence[tuple[Mapping[str, object], pd.DataFrame]],
+    metrics: Sequence[str],
+    confidence: float,
+) -> list[dict[str, object]]:
     """A row per group and metric: mean, half-width and interval over the successful
     runs of the group (``n`` counts the finite values). ``half_width`` is the Student-t
     one; the interval ``ci_low``-``ci_high`` is mean ± half-width, except for shares,
@@ -402,7 +409,7 @@ def split_values(text: str) -> list[str]:
     return parts
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: object) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -411,8 +418,8 @@ def _as_text(value: Any) -> str:
 
 
 def design_points(
-    vary: Mapping[str, Sequence[Any] | str] | None = None,
-    points: Sequence[Mapping[str, Any]] | None = None,
+    vary: Mapping[str, Sequence[object] | str] | None = None,
+    points: Sequence[Mapping[str, object]] | None = None,
 ) -> tuple[list[str], list[dict[str, str]]]:
     """The varied parameters and the design points: each of ``points`` (or one empty
     point) crossed with the full factorial of ``vary`` (the first parameter varies
@@ -551,7 +558,7 @@ class SweepResult(Runs):
         self.points = points
         assert len(points) * replications == len(specs)
         point_of = [i // replications for i in range(len(specs))]
-        keys: dict[str, Any] = {"point": point_of}
+        keys: dict[str, Column] = {"point": point_of}
         for path in parameters:
             keys[path] = parameter_column([points[i].get(path) for i in point_of])
         super().__init__(
@@ -597,7 +604,7 @@ class SweepResult(Runs):
 
     # --- figures
 
-    def plot(self, metric: str, parameter: str | None = None, *, ax: Any = None) -> Any:
+    def plot(self, metric: str, parameter: str | None = None, *, ax: Axes | None = None) -> Axes:
         """``metric`` against ``parameter`` (default: the first varied one), with
         confidence-interval error bars, one line per combination of the other
         parameters. Returns the matplotlib ``Axes``."""
@@ -646,9 +653,7 @@ class SweepResult(Runs):
         header = [*self.parameters, *metrics] if self.parameters else ["point", *metrics]
         rows = []
         for i, point in enumerate(self.points):
-            sub: dict[Any, dict[Any, Any]] = (
-                table[table["point"] == i].set_index("metric").to_dict("index")
-            )
+            sub = table[table["point"] == i].set_index("metric").to_dict("index")
             first = [point.get(p, "") for p in self.parameters] or [str(i)]
             rows.append(
                 first
@@ -668,10 +673,13 @@ class SweepResult(Runs):
     def warnings(self) -> list[str]:
         """A warning per point whose mean ``pending_rate`` is above 2 %."""
         table = self.table([PENDING])
-        return pending_warnings(
-            table,
-            lambda row: _point_label(self.points[int(row["point"])]) or f"point {row['point']}",
-        )
+
+        def label(row: Mapping[Hashable, object]) -> str:
+            point = row["point"]
+            assert isinstance(point, int | np.integer)  # the table's point numbers
+            return _point_label(self.points[int(point)]) or f"point {point}"
+
+        return pending_warnings(table, label)
 
     def summary_line(self) -> str:
         total = len(self.runs)
@@ -733,8 +741,8 @@ def sweep(
     scenario: str | os.PathLike[str],
     options: RunOptions | None = None,
     *,
-    vary: Mapping[str, Sequence[Any] | str] | None = None,
-    points: Sequence[Mapping[str, Any]] | None = None,
+    vary: Mapping[str, Sequence[object] | str] | None = None,
+    points: Sequence[Mapping[str, object]] | None = None,
     out: str | os.PathLike[str],
 ) -> SweepResult:
     """Run ``scenario`` at every point of a design, ``options.replications`` times

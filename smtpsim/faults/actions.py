@@ -12,16 +12,27 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
 
 from ..mail import PolicySet, ReplyInjection
-from ..net import ZoneData
+from ..mta import MailHost
+from ..net import Link, ZoneData
 from ..protocol import Reply, replies
 
-__all__ = ["RunState", "make_action"]
+if TYPE_CHECKING:
+    from ..model import Model
+    from ..scenario.incidents import Incident, LinkCongestion
+
+__all__ = ["Live", "RunState", "make_action"]
 
 Action = Callable[[float], None]
+_T = TypeVar("_T")
+_Maker = Callable[["Incident", "Live"], tuple[Action, Action, str]]
+# A link's own latency sampler, mean latency, bandwidth and loss, and the congestions on it.
+_LinkBase = tuple[Callable[[], float], float, float, float, list["LinkCongestion"]]
 
 
 class RunState:
@@ -30,29 +41,44 @@ class RunState:
     holding a link down, and each server's own side and the incidents changing it."""
 
     def __init__(self) -> None:
-        self.link_base: dict[Any, tuple[Any, float, float, float, list[Any]]] = {}
-        self.link_down: dict[Any, list[str]] = {}
-        self.servers: dict[Any, _ServerState] = {}
+        self.link_base: dict[Link, _LinkBase] = {}
+        self.link_down: dict[Link, list[str]] = {}
+        self.servers: dict[MailHost, _ServerState] = {}
 
-    def server(self, host: Any) -> _ServerState:
+    def server(self, host: MailHost) -> _ServerState:
         state = self.servers.get(host)
         if state is None:
             state = self.servers[host] = _ServerState(host)
         return state
 
 
-def make_action(kind: str, target: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    """``(apply, revert, label)`` for one incident; ``label`` names its target.
-
-    ``rng`` is the incident's own random stream (for forced replies with a
+@dataclass(frozen=True)
+class Live:
+    """What one incident acts on: the run's model, what the incidents of the run
+    share, and the incident's own random stream (for forced replies with a
     probability)."""
-    return _MAKERS[kind](target, model, rng)
+
+    model: Model
+    state: RunState
+    rng: np.random.Generator
 
 
-def _link_down(ends: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    link = model.network.link(*ends)
+def make_action(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    """``(apply, revert, label)`` for one incident; ``label`` names its target."""
+    return _MAKERS[incident.kind](incident, live)
+
+
+def _given(value: _T | None) -> _T:
+    """The incident's kind field: set, since ``make_action`` dispatches on the kind given."""
+    assert value is not None
+    return value
+
+
+def _link_down(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    ends = _given(incident.link_down)
+    link = live.model.network.link(*ends)
     # the incidents holding the link down: it comes back when the last one ends
-    holds = model.fault_state.link_down.setdefault(link, [])
+    holds = live.state.link_down.setdefault(link, [])
 
     def apply(now: float) -> None:
         holds.append("down")
@@ -65,14 +91,16 @@ def _link_down(ends: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     return apply, revert, f"{ends[0]}-{ends[1]}"
 
 
-def _link_congestion(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+def _link_congestion(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.link_congestion)
+    model = live.model
     link = model.network.link(*spec.link)
     # The link's own values, and the congestions now on it, shared by every
     # congestion incident of this link.
-    base = model.fault_state.link_base.setdefault(
+    base = live.state.link_base.setdefault(
         link, (link.latency, link.mean, link.bandwidth, link.loss, [])
     )
-    active: list[Any] = base[4]
+    active = base[4]
 
     def recompute() -> None:
         latency, mean, bandwidth, loss = base[:4]
@@ -99,8 +127,9 @@ def _link_congestion(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, s
     return apply, revert, f"{spec.link[0]}-{spec.link[1]}"
 
 
-def _host_down(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    host = model.hosts[spec.host]
+def _host_down(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.host_down)
+    host = live.model.hosts[spec.host]
 
     def apply(now: float) -> None:
         host.down_modes.append(spec.mode)
@@ -111,8 +140,9 @@ def _host_down(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     return apply, revert, spec.host
 
 
-def _host_crash(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    host = model.hosts[spec.host]
+def _host_crash(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.host_crash)
+    host = live.model.hosts[spec.host]
     lose = spec.queue == "lost"
 
     def apply(now: float) -> None:
@@ -129,7 +159,7 @@ class _ServerState:
     in use is always recomputed from these, so that incidents that overlap on one
     host can end in any order."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: MailHost) -> None:
         self.host = host
         self.base = host.server_side
         self.factors: list[float] = []
@@ -137,6 +167,7 @@ class _ServerState:
 
     def recompute(self) -> None:
         side = self.base
+        assert side is not None  # the scenario's checks: these incidents target a server
         if self.factors:
             factor = 1.0
             for f in self.factors:
@@ -153,8 +184,9 @@ class _ServerState:
         self.host.server_side = side
 
 
-def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    state = model.fault_state.server(model.hosts[spec.host])
+def _host_slow(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.host_slow)
+    state = live.state.server(live.model.hosts[spec.host])
 
     def apply(now: float) -> None:
         state.factors.append(spec.factor)
@@ -167,9 +199,9 @@ def _host_slow(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     return apply, revert, spec.host
 
 
-def _forced_reply(host_key: str, policy: ReplyInjection, model: Any) -> tuple[Action, Action]:
+def _forced_reply(host_key: str, policy: ReplyInjection, live: Live) -> tuple[Action, Action]:
     """Put ``policy`` first in the host's policies during the window."""
-    state = model.fault_state.server(model.hosts[host_key])
+    state = live.state.server(live.model.hosts[host_key])
 
     def apply(now: float) -> None:
         state.forced.append(policy)
@@ -182,19 +214,23 @@ def _forced_reply(host_key: str, policy: ReplyInjection, model: Any) -> tuple[Ac
     return apply, revert
 
 
-def _server_errors(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    policy = ReplyInjection(spec.phase, Reply.parse(spec.reply), spec.probability, rng)
-    apply, revert = _forced_reply(spec.host, policy, model)
+def _server_errors(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.server_errors)
+    policy = ReplyInjection(spec.phase, Reply.parse(spec.reply), spec.probability, live.rng)
+    apply, revert = _forced_reply(spec.host, policy, live)
     return apply, revert, spec.host
 
 
-def _disk_full(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    policy = ReplyInjection("mail", replies.INSUFFICIENT_STORAGE, 1.0, rng)
-    apply, revert = _forced_reply(spec.host, policy, model)
+def _disk_full(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.disk_full)
+    policy = ReplyInjection("mail", replies.INSUFFICIENT_STORAGE, 1.0, live.rng)
+    apply, revert = _forced_reply(spec.host, policy, live)
     return apply, revert, spec.host
 
 
-def _dns_failure(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+def _dns_failure(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.dns_failure)
+    model = live.model
     if spec.resolver is not None:
         resolver = model.hosts[spec.resolver].agent.resolver
 
@@ -206,7 +242,7 @@ def _dns_failure(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
 
         return fail, recover, f"resolver of {spec.resolver}"
     failing = model.zones.timeouts if spec.mode == "timeout" else model.zones.servfail
-    zone = spec.zone
+    zone = _given(spec.zone)  # the model's validator: a zone or a resolver
 
     def apply(now: float) -> None:
         failing[zone] = failing.get(zone, 0) + 1
@@ -216,11 +252,12 @@ def _dns_failure(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
         if not failing[zone]:
             del failing[zone]
 
-    return apply, revert, spec.zone
+    return apply, revert, zone
 
 
-def _dns_change(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    zones = model.zones
+def _dns_change(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.dns_change)
+    zones = live.model.zones
     saved: list[ZoneData] = []
 
     def apply(now: float) -> None:
@@ -240,10 +277,11 @@ def _dns_change(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
     return apply, revert, spec.zone
 
 
-def _dnsbl(listing: bool) -> Callable[[Any, Any, Any], tuple[Action, Action, str]]:
-    def make(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
+def _dnsbl(listing: bool) -> _Maker:
+    def make(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+        spec = _given(incident.dnsbl_list if listing else incident.dnsbl_delist)
         network = ipaddress.IPv4Network(spec.ip)
-        listings = model.zones.dnsbl.setdefault(spec.zone, [])
+        listings = live.model.zones.dnsbl.setdefault(spec.zone, [])
 
         def add(now: float) -> None:
             listings.append(network)
@@ -267,14 +305,15 @@ _SETTINGS = {
 }
 
 
-def _policy_switch(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str]:
-    policy = model.hosts[spec.host].policies[spec.policy]
+def _policy_switch(incident: Incident, live: Live) -> tuple[Action, Action, str]:
+    spec = _given(incident.policy)
+    policy = live.model.hosts[spec.host].policies[spec.policy]
     changes = {
         attr: getattr(spec, name)
         for name, attr in _SETTINGS.items()
         if getattr(spec, name) is not None
     }
-    before: list[dict[str, Any]] = []
+    before: list[dict[str, object]] = []
 
     def apply(now: float) -> None:
         before.append({attr: getattr(policy, attr) for attr in changes})
@@ -288,7 +327,7 @@ def _policy_switch(spec: Any, model: Any, rng: Any) -> tuple[Action, Action, str
     return apply, revert, f"{spec.policy} on {spec.host}"
 
 
-_MAKERS: dict[str, Callable[[Any, Any, Any], tuple[Action, Action, str]]] = {
+_MAKERS: dict[str, _Maker] = {
     "link_down": _link_down,
     "link_congestion": _link_congestion,
     "host_down": _host_down,

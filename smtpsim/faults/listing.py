@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
-__all__ = ["ListingRules"]
+from ..sim import call_later
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+__all__ = ["ListingRules", "Window"]
+
+# One incident's window, for the run's meta and plots: its "kind" and "target" (str),
+# "start" and "end" (float, seconds).
+Window: TypeAlias = dict[str, str | float]
 
 
 class ListingRules:
     """The listing rules of every DNSBL zone of a scenario that has one."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Model) -> None:
         self.env = model.env
         self.zones = model.zones
-        self.incidents: list[dict[str, Any]] = model.incidents
+        self.incidents: list[Window] = model.incidents
         self.rules = {
             zone: spec.listing
             for zone, spec in model.scenario.dns.items()
@@ -56,9 +65,9 @@ class ListingRules:
             }
         )
 
-        def delist(_event: Any) -> None:
+        def delist() -> None:
             if network in listings:
                 listings.remove(network)
             self.listed.discard(key)
 
-        self.env.timeout(duration).callbacks.append(delist)
+        call_later(self.env, duration, delist)

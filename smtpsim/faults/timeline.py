@@ -7,15 +7,19 @@ so the windows of a run are fixed when it is built and recorded in its meta.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..scenario import Dist
+    from ..scenario.incidents import Incident
 
 __all__ = ["windows"]
 
 
 def windows(
-    incident: Any, duration: float, rng: np.random.Generator | None
+    incident: Incident, duration: float, rng: np.random.Generator | None
 ) -> list[tuple[float, float]]:
     """``(start, end)`` pairs within ``[0, duration]``, in order."""
     start = incident.at
@@ -37,16 +41,17 @@ def windows(
         if start >= duration:
             return []
         return [(start, duration if end is None else min(end, duration))]
-    length = incident.for_
+    period, span = incident.every, incident.for_
+    assert span is not None  # the incident's validator: 'every' needs 'for'
     out = []
     t = start
     while t < duration:
-        out.append((t, min(t + length, duration)))
-        t += incident.every
+        out.append((t, min(t + span, duration)))
+        t += period
     return out
 
 
-def _draw(dist: Any, rng: np.random.Generator) -> float:
+def _draw(dist: Dist, rng: np.random.Generator) -> float:
     if dist.kind == "constant":
         return float(dist.value)
     return float(dist.quantile(rng.random()))

@@ -88,8 +88,8 @@ class DnsblCheck(Policy):
         me = id(self)
         for zone in self.zones:
             key = (me, zone)
-            answer: DnsblAnswer | None = notes.get(key)
-            if answer is None:
+            answer = notes.get(key)
+            if not isinstance(answer, DnsblAnswer):
                 answer = self.lookup(zone, ip, ctx.now)
                 ctx.delay += answer.seconds
                 notes[key] = answer

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeAlias
+
+from mypy_extensions import mypyc_attr
 
 from ..protocol import Credentials, Reply
 from .envelope import Client
@@ -37,6 +39,9 @@ DATA = "data"
 END_OF_DATA = "end-of-data"
 AUTH = "auth"
 PHASES = (CONNECT, HELO, MAIL, RCPT, DATA, END_OF_DATA, AUTH)
+
+# A key of ``Context.notes``: a policy's ``id()``, or a tuple that starts with it.
+Memo: TypeAlias = int | tuple[int, str]
 
 
 @dataclass(slots=True)
@@ -64,9 +69,9 @@ class Context:
     # with, the policy's ``id()`` (two instances of one class must not mix);
     # ``None`` until a policy first needs it, so sessions whose policies remember
     # nothing allocate no dict. Use ``memo()`` to get it.
-    notes: dict[Any, Any] | None = None
+    notes: dict[Memo, object] | None = None
 
-    def memo(self) -> dict[Any, Any]:
+    def memo(self) -> dict[Memo, object]:
         """``notes``, created on first use."""
         notes = self.notes
         if notes is None:
@@ -74,6 +79,9 @@ class Context:
         return notes
 
 
+# Policies written outside smtpsim (the tests', a user's) subclass Policy: a compiled class
+# admits interpreted subclasses only when it says so (mypyc, setup.py).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Policy:
     """Base class: declare ``phases`` and implement ``check``; ``ended`` if the
     policy must know when a session is over (to count open connections).
@@ -101,8 +109,11 @@ class PolicySet:
 
     def __init__(self, policies: Sequence[Policy] = ()) -> None:
         self.policies = tuple(policies)
+        # getattr: a Python lookup, which finds an interpreted subclass's class attribute
+        # ``phases``; compiled (mypyc), ``p.phases`` reads Policy's own slot, its default.
         self._by_phase: dict[str, tuple[Policy, ...]] = {
-            phase: tuple(p for p in self.policies if phase in p.phases) for phase in PHASES
+            phase: tuple(p for p in self.policies if phase in getattr(p, "phases"))  # noqa: B009
+            for phase in PHASES
         }
         # The phases some policy looks at: the others need not be asked at all.
         self.active = frozenset(phase for phase, chain in self._by_phase.items() if chain)

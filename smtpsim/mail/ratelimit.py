@@ -127,7 +127,7 @@ class RateLimit(Policy):
     def ended(self, ctx: Context) -> None:
         notes = ctx.notes
         key = notes.pop(id(self), None) if notes else None
-        if key is None:
+        if not isinstance(key, str):
             return  # this session was never counted
         client = self.clients.get(key)
         if client is None or client.count <= 0:

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "EXIM_DEBIAN_DEFAULT",
     "PRESETS",
     "EximRetry",
     "EximRule",
@@ -42,6 +43,10 @@ __all__ = [
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 _EPSILON = 1e-9  # float slack when a time lands exactly on a boundary
+
+# Debian's exim4-config default retry rule. A module constant, not a class attribute of
+# EximRetry: mypyc gives a compiled dataclass's ClassVar to dataclasses as a field.
+EXIM_DEBIAN_DEFAULT = "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
 
 
 class RetryPolicy:
@@ -146,8 +151,6 @@ class EximRetry(RetryPolicy):
 
     rules: tuple[EximRule, ...]
     retry_interval_max: float = DAY
-
-    DEBIAN_DEFAULT = "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
 
     def __post_init__(self) -> None:
         if not self.rules:
@@ -274,7 +277,7 @@ PRESETS: dict[str, RetryPolicy] = {
     # Postfix 3.7 defaults (postconf(5); Postfix qmgr_active.c): 300 s, 4000 s, 5 days.
     "postfix": PostfixRetry(),
     # Debian's exim4-config default rule (Exim's spec, "Retry configuration").
-    "exim": EximRetry.parse(EximRetry.DEBIAN_DEFAULT),
+    "exim": EximRetry.parse(EXIM_DEBIAN_DEFAULT),
     # gmail-like: the measured, increasing retry times, then the last measured gap
     # (7541 s) again. The study saw delivery, not a give-up time: 5 days (RFC 5321
     # section 4.5.4.1's "at least 4-5 days") is our assumption.

@@ -464,9 +464,8 @@ class SpfDmarc(Policy):
         key = id(self)
         identity = (ctx.client.ip, ctx.sender or "", ctx.helo)
         cached = notes.get(key)
-        if cached is not None and cached[0] == identity:
-            result: SpfResult = cached[1]
-            return result
+        if isinstance(cached, tuple) and cached[0] == identity and isinstance(cached[1], SpfResult):
+            return cached[1]
         result = evaluate_spf(
             ctx.client.ip,
             ctx.sender or "",

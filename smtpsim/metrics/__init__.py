@@ -5,14 +5,17 @@ pandas is loaded only by ``tables``, ``summary``, ``result`` and ``maillog``, af
 run: the runtime imports ``metrics.recorder`` alone.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .recorder import ColumnarRecorder
+
+if TYPE_CHECKING:  # for type checkers; at run time ``__getattr__`` loads them
+    from .result import TABLES, RunResult
 
 __all__ = ["TABLES", "ColumnarRecorder", "RunResult"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("RunResult", "TABLES"):
         from . import result
 

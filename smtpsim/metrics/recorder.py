@@ -1,19 +1,23 @@
 """The columnar recorder: typed arrays during the run, tables after it.
 
-Strings (addresses, host names, DSN codes, reply texts) are interned: each column
-stores small integer codes and one table of distinct values, so a recipient row
-costs a few dozen bytes however long its address (the 1M-message benchmark checks
-this). No pandas here: ``tables`` builds the DataFrames from these buffers.
+Strings with few distinct values (host names, domains, DSN codes, reply texts) are
+interned: each column stores small integer codes and one table of distinct values.
+Recipient addresses are mostly distinct (a million mailboxes), and a Python string
+with its entry in an intern table costs about 120 bytes: they are packed instead,
+end to end as UTF-8 in one buffer (``Packed``), so that a whole recipient row costs
+about 60 bytes (``benchmarks/bench_3hop.py`` measures it). No pandas here: ``tables``
+builds the DataFrames from these buffers.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
+from itertools import pairwise
 
 from ..sim.trace import STATUSES
 
-__all__ = ["ColumnarRecorder", "Interned"]
+__all__ = ["ColumnarRecorder", "Interned", "Packed"]
 
 _STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
@@ -52,6 +56,38 @@ class Interned:
         return [values[c] for c in self.codes]
 
 
+class Packed:
+    """A column of strings stored end to end as UTF-8 in one buffer, with the end
+    offset of each: 4 bytes per string beside its own bytes, no object per string.
+    The buffer holds at most 4 GiB (``array("I")`` offsets; about 150 million
+    addresses): past that ``append`` raises ``OverflowError``."""
+
+    __slots__ = ("data", "ends")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("I")
+
+    def append(self, value: str) -> None:
+        data = self.data
+        data += value.encode()
+        self.ends.append(len(data))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def nbytes(self) -> int:
+        """What the column holds: its bytes and its offsets."""
+        return len(self.data) + self.ends.itemsize * len(self.ends)
+
+    def decoded(self) -> list[str]:
+        data, ends = self.data, self.ends
+        if data.isascii():  # one decode, then slices of a str (byte = character)
+            text = data.decode("ascii")
+            return [text[a:b] for a, b in pairwise([0, *ends])]
+        return [data[a:b].decode() for a, b in pairwise([0, *ends])]
+
+
 class ColumnarRecorder:
     """Implements ``smtpsim.sim.trace.Recorder``."""
 
@@ -63,8 +99,8 @@ class ColumnarRecorder:
         self.m_t_submit = array("d")
         self.m_origin = Interned()
         # recipients
-        self.r_msg = array("q")
-        self.r_rcpt = Interned()
+        self.r_msg = array("i")  # a run's message ids stay under 2**31
+        self.r_rcpt = Packed()
         self.r_domain = Interned()
         self.r_status = array("b")
         self.r_t_final = array("d")
@@ -156,8 +192,8 @@ class ColumnarRecorder:
 
     def attempt(
         self,
-        msg_id: int,
         row: int,
+        *,
         host: str,
         peer: str,
         t_start: float,
@@ -170,10 +206,11 @@ class ColumnarRecorder:
         conn_s: float,
         xfer_s: float,
     ) -> None:
+        """One delivery attempt for the recipient of ``row`` (its message is the row's)."""
         self.r_attempts[row] += 1
         if not self.keep_attempts:
             return
-        self.a_msg.append(msg_id)
+        self.a_msg.append(self.r_msg[row])
         self.a_row.append(row)
         self.a_host.append(host)
         self.a_peer.append(peer)

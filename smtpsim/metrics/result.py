@@ -16,7 +16,7 @@ from .maillog import DEFAULT_START, write_maillog
 from .memory import release_freed_memory
 from .recorder import ColumnarRecorder
 from .run_dir import PARQUET_KEY, TABLES, RunInfo, Stage, check_run_dir, checkpoint, new_run_id
-from .summary import outcome_table, summarize
+from .summary import Summary, outcome_table, summarize
 from .tables import attempts_table, levels_table, messages_table, recipients_table
 
 __all__ = ["TABLES", "RunResult"]
@@ -44,7 +44,7 @@ class RunResult:
             meta,
         )
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Summary:
         """Delivered, bounced, expired, lost, pending and their shares; delay
         percentiles; deferral rate; attempts and retries per recipient; peak queues;
         outcomes by domain and by flow; how the run ended; warnings (after the
@@ -130,11 +130,13 @@ class RunResult:
         maillog: bool = True,
         maillog_start: str = DEFAULT_START,
         step: Callable[[str], None] | None = None,
+        summary: Summary | None = None,
     ) -> list[Path]:
         """The files of ``write``, into ``directory`` as they are (not atomic: a
         ``Stage``'s directory is the place); ``step(name)`` is called before each
-        part. ``meta['run_id']`` is set if missing, and written into ``meta.json``
-        and every Parquet file."""
+        part; ``summary`` is ``self.summary()`` when the caller has it already.
+        ``meta['run_id']`` is set if missing, and written into ``meta.json`` and
+        every Parquet file."""
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
         run_id = self.meta.setdefault("run_id", new_run_id())
@@ -153,7 +155,8 @@ class RunResult:
         if step is not None:
             step("summary")
         written.append(directory / "summary.json")
-        written[-1].write_text(json.dumps(self.summary(), indent=2) + "\n")
+        summary = self.summary() if summary is None else summary
+        written[-1].write_text(json.dumps(summary, indent=2) + "\n")
         written.append(directory / "meta.json")
         written[-1].write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
         if maillog and self.has_attempts:

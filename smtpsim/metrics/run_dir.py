@@ -43,7 +43,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     "DATA_FILES",
@@ -137,7 +136,7 @@ def parquet_run_id(path: Path) -> str | None:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
+def _read_json(path: Path, what: str) -> dict[str, object]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -157,21 +156,26 @@ def _digest(path: Path) -> str:
 
 def _info(
     path: Path,
-    meta: Mapping[str, Any],
-    manifest: Mapping[str, Any] | None,
+    meta: Mapping[str, object],
+    manifest: Mapping[str, object] | None,
     warning: str | None = None,
 ) -> RunInfo:
     seed = meta.get("seed")
     written = (manifest or {}).get("written_at")
     return RunInfo(
         path=path,
-        run_id=meta.get("run_id"),
-        scenario=meta.get("scenario"),
+        run_id=_text(meta.get("run_id")),
+        scenario=_text(meta.get("scenario")),
         seed=int(seed) if isinstance(seed, int) else None,
         written_at=str(written) if written else None,
         checked=manifest is not None,
         warning=warning,
     )
+
+
+def _text(value: object) -> str | None:
+    """A fact of meta.json as text (None when it is missing)."""
+    return None if value is None else str(value)
 
 
 def _missing_target(path: Path) -> RunDirError:
@@ -184,11 +188,12 @@ def _missing_target(path: Path) -> RunDirError:
     return RunDirError(f"no results directory {str(path)!r}")
 
 
-def check_run_dir(directory: str | Path) -> RunInfo:
+def check_run_dir(directory: str | Path, *, digests: bool = True) -> RunInfo:
     """Which run ``directory`` holds, after checking that its files are one complete
     run: those its manifest lists exist with their sizes and SHA-256 digests (about
-    0.3 s for the 250 MB of an 8-hour run), and ``meta.json`` and the Parquet files
-    name the manifest's run. Raises ``RunDirError`` saying what is wrong."""
+    0.3 s for the 250 MB of an 8-hour run; sizes only unless ``digests``), and
+    ``meta.json`` and the Parquet files name the manifest's run. Raises
+    ``RunDirError`` saying what is wrong."""
     path = Path(directory)
     if not path.exists():
         raise _missing_target(path)
@@ -221,7 +226,7 @@ def check_run_dir(directory: str | Path) -> RunInfo:
                 f"{name} has {file.stat().st_size:,} bytes, the manifest says "
                 f"{facts.get('bytes'):,}"
             )
-        elif _digest(file) != facts.get("sha256"):
+        elif digests and _digest(file) != facts.get("sha256"):
             problems.append(f"{name} is not the file the manifest lists (its digest differs)")
     if problems:
         raise RunDirError(
@@ -288,9 +293,11 @@ def _check_unmanifested(path: Path, missing: list[str]) -> RunInfo:
 
 
 def describe_target(path: Path) -> RunInfo | None:
-    """The run in ``path`` if it is a usable results directory, else None."""
+    """The run in ``path`` if it is a results directory whose files are all there
+    (their digests are not read: a run about to be replaced need not be checked
+    byte by byte), else None."""
     try:
-        return check_run_dir(path)
+        return check_run_dir(path, digests=False)
     except RunDirError:
         return None
 
@@ -418,7 +425,7 @@ class Stage:
     def __exit__(self, *exc: object) -> None:
         self.abort()
 
-    def commit(self, meta: Mapping[str, Any]) -> None:
+    def commit(self, meta: Mapping[str, object]) -> None:
         """Write the manifest, flush everything to disk and put the run in place."""
         files, derived = {}, []
         for file in sorted(p for p in self.path.rglob("*") if p.is_file()):
@@ -427,15 +434,14 @@ class Stage:
                 files[name] = {"bytes": file.stat().st_size, "sha256": _digest(file)}
             else:
                 derived.append(name)
+        versions = meta.get("versions")
         manifest = {
             "format": MANIFEST_FORMAT,
             "run_id": meta.get("run_id") or self.run_id,
             "scenario": meta.get("scenario"),
             "seed": meta.get("seed"),
             "written_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "smtpsim": meta.get("versions", {}).get("smtpsim")
-            if isinstance(meta.get("versions"), dict)
-            else None,
+            "smtpsim": versions.get("smtpsim") if isinstance(versions, dict) else None,
             "files": files,
             "derived": derived,
         }

@@ -29,14 +29,14 @@ messages are counted apart, under ``bounce_messages``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
 from ..sim.trace import STATUSES
 
-__all__ = ["PENDING_WARNING", "outcome_table", "summarize"]
+__all__ = ["PENDING_WARNING", "RunFacts", "Summary", "outcome_table", "summarize"]
 
 PENDING_WARNING = 0.02
 """Above this share of recipients still pending at the end, the summary warns."""
@@ -50,6 +50,42 @@ _RATE = {
 }
 
 
+class RunFacts(TypedDict, total=False):
+    """How the run ended (``summary["run"]``); the last four only for a drained run."""
+
+    end_s: float | None
+    traffic_end_s: float | None
+    drain: bool
+    drain_limit_s: float
+    drained: bool
+    drained_at_s: float | None
+    pending_at_end: int
+
+
+class Summary(TypedDict):
+    """The summary, as ``summary.json`` holds it (the module's docstring says what
+    each entry means). Counts keyed by status are plain dicts: read in loops."""
+
+    messages: int
+    recipients: dict[str, int]  # submitted, then one count per status
+    delivery_ratio: float | None
+    bounce_rate: float | None
+    expired_rate: float | None
+    lost_rate: float | None
+    pending_rate: float | None
+    delay_s: dict[str, float | None]  # p50, p95, p99, max, mean
+    deferral_rate: float | None
+    attempts_per_recipient: float | None
+    retries_per_recipient: float | None
+    bounce_messages: dict[str, int]  # sent, then one count per status
+    peak_queue: dict[str, dict[str, int]]  # host -> metric -> largest value
+    by_domain: dict[str, dict[str, float]]  # domain -> counts and shares
+    by_flow: dict[str, dict[str, float]]
+    run: RunFacts
+    warmup_s: float
+    warnings: list[str]
+
+
 def summarize(
     messages: pd.DataFrame,
     recipients: pd.DataFrame,
@@ -57,8 +93,8 @@ def summarize(
     levels: pd.DataFrame,
     *,
     warmup: float = 0.0,
-    meta: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+    meta: Mapping[str, object] | None = None,
+) -> Summary:
     """The summary (see the module's docstring); ``meta`` (the run's) says when and how
     the run ended."""
     meta = meta or {}
@@ -96,10 +132,15 @@ def summarize(
     recorded = n_att > 0 or attempts_total == 0
     flows = pd.Series(origin[msg_ids[in_window]] if len(msg_ids) else [], dtype=object)
     run = _run_facts(meta, counts["pending"] + int((bstatus == "pending").sum()))
-    summary: dict[str, Any] = {
+    shares = {rate: counts[s] / n_rcpt if n_rcpt else None for s, rate in _RATE.items()}
+    summary: Summary = {
         "messages": int(counted.sum()),
         "recipients": {"submitted": n_rcpt, **counts},
-        **{rate: counts[s] / n_rcpt if n_rcpt else None for s, rate in _RATE.items()},
+        "delivery_ratio": shares["delivery_ratio"],
+        "bounce_rate": shares["bounce_rate"],
+        "expired_rate": shares["expired_rate"],
+        "lost_rate": shares["lost_rate"],
+        "pending_rate": shares["pending_rate"],
         "delay_s": delay,
         "deferral_rate": n_deferred / n_att if n_att else None,
         "attempts_per_recipient": attempts_total / n_rcpt if n_rcpt else None,
@@ -113,6 +154,7 @@ def summarize(
         "by_flow": _records(outcome_table(status, flows, "flow")),
         "run": run,
         "warmup_s": warmup,
+        "warnings": [],
     }
     summary["warnings"] = warnings_of(summary)
     return summary
@@ -143,13 +185,13 @@ def outcome_table(status: pd.Series, keys: pd.Series, name: str) -> pd.DataFrame
     )
 
 
-def warnings_of(summary: Mapping[str, Any]) -> list[str]:
+def warnings_of(summary: Summary) -> list[str]:
     """The warnings of a summary: too much mail still pending at the end (its outcome
     unseen, so the other shares are lower bounds), or a drain that hit its limit."""
     out = []
     r = summary["recipients"]
     n, pending = r["submitted"], r["pending"]
-    run = summary.get("run", {})
+    run = summary["run"]
     if n and pending / n > PENDING_WARNING:
         at = run.get("end_s")
         when = f" at {at:,.0f} s" if at is not None else ""
@@ -174,24 +216,30 @@ def warnings_of(summary: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _run_facts(meta: Mapping[str, Any], pending: int) -> dict[str, Any]:
-    until = meta.get("until_s")
-    end = meta.get("sim_time_s", until)
+def _run_facts(meta: Mapping[str, object], pending: int) -> RunFacts:
+    until = _seconds(meta.get("until_s"))
+    end = _seconds(meta.get("sim_time_s", meta.get("until_s")))
     drain = bool(meta.get("drain", False))
-    facts: dict[str, Any] = {
-        "end_s": None if end is None else float(end),
-        "traffic_end_s": None if until is None else float(until),
-        "drain": drain,
-    }
+    facts: RunFacts = {"end_s": end, "traffic_end_s": until, "drain": drain}
     if drain:
-        facts["drain_limit_s"] = float(meta.get("drain_limit_s", 0.0))
+        facts["drain_limit_s"] = _seconds(meta.get("drain_limit_s")) or 0.0
         facts["drained"] = pending == 0
-        facts["drained_at_s"] = meta.get("drained_at_s")
+        drained_at = meta.get("drained_at_s")  # as meta has it (None: not drained)
+        facts["drained_at_s"] = drained_at if isinstance(drained_at, int | float) else None
         facts["pending_at_end"] = pending
     return facts
 
 
-def _records(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _seconds(value: object) -> float | None:
+    """A time of ``meta`` (a number, or None when it was not set) as a float."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"a time in seconds, not {value!r}")
+    return float(value)
+
+
+def _records(table: pd.DataFrame) -> dict[str, dict[str, float]]:
     key = table.columns[0]
     return {
         str(row[key]): {

@@ -8,13 +8,12 @@ few distinct values are pandas categoricals.
 from __future__ import annotations
 
 from array import array
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..sim.trace import STATUSES
-from .recorder import ColumnarRecorder, Interned
+from .recorder import ColumnarRecorder, Interned, Packed
 
 __all__ = ["attempts_table", "levels_table", "messages_table", "recipients_table"]
 
@@ -34,7 +33,13 @@ def _strings(column: Interned) -> np.ndarray:
     return values[codes] if len(values) else np.array([], dtype=object)
 
 
-def _array(buffer: array[Any], dtype: str) -> np.ndarray[Any, np.dtype[Any]]:
+def _packed(column: Packed) -> np.ndarray:
+    out = np.empty(len(column), dtype=object)
+    out[:] = column.decoded()
+    return out
+
+
+def _array(buffer: array[int] | array[float], dtype: str) -> np.ndarray:
     return np.frombuffer(buffer, dtype=dtype).copy() if len(buffer) else np.array([], dtype)
 
 
@@ -55,14 +60,14 @@ def messages_table(rec: ColumnarRecorder) -> pd.DataFrame:
 
 def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
     """One row per message and recipient, with its final status."""
-    msg = _array(rec.r_msg, "int64")
+    msg = _array(rec.r_msg, "int32").astype(np.int64)
     t_submit = _array(rec.m_t_submit, "float64")
     t_final = _array(rec.r_t_final, "float64")
     status_codes = _array(rec.r_status, "int8")
     return pd.DataFrame(
         {
             "msg_id": msg,
-            "rcpt": _strings(rec.r_rcpt),
+            "rcpt": _packed(rec.r_rcpt),
             "domain": _category(rec.r_domain),
             "status": pd.Categorical.from_codes(status_codes, categories=pd.Index(STATUSES)),
             "t_final": t_final,
@@ -78,13 +83,7 @@ def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
 def attempts_table(rec: ColumnarRecorder) -> pd.DataFrame:
     """One row per delivery attempt and recipient."""
     rows = _array(rec.a_row, "int64")
-    rcpt_codes = np.frombuffer(rec.r_rcpt.codes, dtype=np.int32) if len(rec.r_rcpt) else None
-    rcpt_values = np.array(rec.r_rcpt.values, dtype=object)
-    rcpt = (
-        rcpt_values[rcpt_codes[rows]]
-        if rcpt_codes is not None and len(rows)
-        else np.array([], dtype=object)
-    )
+    rcpt = _packed(rec.r_rcpt)[rows] if len(rows) else np.array([], dtype=object)
     return pd.DataFrame(
         {
             "msg_id": _array(rec.a_msg, "int64"),

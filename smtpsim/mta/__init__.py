@@ -3,7 +3,7 @@ queue manager (Postfix's qmgr), the delivery agent (Postfix's smtp client), boun
 and mailboxes."""
 
 from .delivery import DeliveryAgent
-from .host import MailHost, NumberedMailboxes
+from .host import HostWiring, MailHost, NumberedMailboxes
 from .message import Deferral, QueuedMessage, make_bounce
 from .queue_manager import DeliveryRequest, Destination, QueueManager
 from .session import ClientSide, ServerSide, SessionOutcome, SessionRequest, converse
@@ -14,6 +14,7 @@ __all__ = [
     "DeliveryAgent",
     "DeliveryRequest",
     "Destination",
+    "HostWiring",
     "MailHost",
     "NumberedMailboxes",
     "QueueManager",

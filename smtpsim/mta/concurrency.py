@@ -43,7 +43,18 @@ delivery feedback").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # types only (docs/architecture.md, section 2)
+    from ..scenario import Postfix
+
+
+class Feedback(Protocol):
+    """A feedback rule (the scenario's ``ConcurrencyFeedback``): the window change of
+    one delivery at concurrency window ``window``."""
+
+    def value(self, window: int) -> float: ...
+
 
 __all__ = ["ConcurrencyWindow", "WindowRules"]
 
@@ -54,12 +65,12 @@ class WindowRules:
 
     initial: int  # initial_destination_concurrency
     limit: int  # default_destination_concurrency_limit (0 = no limit, as in Postfix)
-    positive: Any  # a ConcurrencyFeedback: .value(window) -> float
-    negative: Any
+    positive: Feedback
+    negative: Feedback
     cohort_limit: float  # default_destination_concurrency_failed_cohort_limit (0 = never dead)
 
     @classmethod
-    def from_params(cls, p: Any) -> WindowRules:
+    def from_params(cls, p: Postfix) -> WindowRules:
         """From a host's Postfix parameters (``smtpsim.scenario.Postfix``)."""
         return cls(
             p.initial_destination_concurrency,

@@ -38,16 +38,26 @@ The server process stays taken while the connection is cached.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..protocol import Reply
-from ..sim import RunContext
+from ..sim import RunContext, call_later
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .message import Deferral, QueuedMessage
 from .queue_manager import DeliveryRequest
 from .session import ClientSide, Live, SessionRequest
 from .session_memo import SessionMemo
+
+if TYPE_CHECKING:  # the host builds its agent (host.py imports this module)
+    import numpy as np
+
+    from ..mail.server_session import ServerSession
+    from ..net import Network, Path, Resolver
+    from ..sim import SlotPool
+    from .host import MailHost
+    from .session import SessionOutcome
 
 __all__ = ["DeliveryAgent"]
 
@@ -96,7 +106,7 @@ class _Cached:
 
     __slots__ = ("epoch", "live", "pool", "server")
 
-    def __init__(self, server: Any, live: Live, pool: Any, epoch: int) -> None:
+    def __init__(self, server: MailHost, live: Live, pool: SlotPool, epoch: int) -> None:
         self.server = server
         self.live = live
         self.pool = pool
@@ -108,13 +118,13 @@ class DeliveryAgent:
 
     def __init__(
         self,
-        host: Any,
+        host: MailHost,
         ctx: RunContext,
-        world: dict[str, Any],
-        network: Any,
-        resolver: Any,
-        clients: dict[bool, ClientSide],
-        rng: Any,
+        world: Mapping[str, MailHost],
+        network: Network,
+        resolver: Resolver,
+        clients: Mapping[bool, ClientSide],
+        rng: np.random.Generator,
     ) -> None:
         """``clients[True]`` is the client that authenticates (to hosts that require
         AUTH, as with Postfix's per-next-hop ``smtp_sasl_password_maps``)."""
@@ -216,12 +226,11 @@ class DeliveryAgent:
 
     def _try(self, attempt: _Attempt) -> None:
         env = self.env
-        if attempt.epoch != self.host.epoch:
-            return  # this host crashed meanwhile: the attempt is abandoned
+        if self._abandoned(attempt):
+            return
         while attempt.next < len(attempt.candidates):
             if attempt.t > env.now:  # connection failures or DNS took time: go on later
-                wake = env.timeout(attempt.t - env.now)
-                wake.callbacks.append(lambda _e: self._try(attempt))
+                call_later(env, attempt.t - env.now, self._try, attempt)
                 return
             key = attempt.candidates[attempt.next]
             attempt.next += 1
@@ -233,6 +242,7 @@ class DeliveryAgent:
                 attempt.t += cost
                 self._site_failed(attempt, reply)
                 continue
+            assert path is not None  # _connect_failure answers for a missing path
             pool = server.slots
             if pool.try_acquire():
                 self._session(attempt, server, path, pool)
@@ -252,12 +262,11 @@ class DeliveryAgent:
                 self._wait_for_process(attempt, server, path, pool)
             return
         if attempt.t > env.now:  # the last connection attempt has not timed out yet
-            wake = env.timeout(attempt.t - env.now)
-            wake.callbacks.append(lambda _e: self._finish(attempt))
+            call_later(env, attempt.t - env.now, self._finish, attempt)
             return
         self._finish(attempt)
 
-    def _connect_failure(self, server: Any, path: Any) -> tuple[Reply, float] | None:
+    def _connect_failure(self, server: MailHost, path: Path | None) -> tuple[Reply, float] | None:
         down = server.down
         if path is not None and path.up and down is None and not path.loss:
             return None  # the usual case, first: this runs for every connection
@@ -279,14 +288,16 @@ class DeliveryAgent:
             return Reply(451, "4.4.1", f"connect to {where}: Connection timed out"), timeout
         return None
 
-    def _wait_for_process(self, attempt: _Attempt, server: Any, path: Any, pool: Any) -> None:
+    def _wait_for_process(
+        self, attempt: _Attempt, server: MailHost, path: Path, pool: SlotPool
+    ) -> None:
         """All server processes busy: wait in its listen queue, up to the greeting
         timeout (the TCP handshake itself completes in the kernel)."""
         env = self.env
         server_epoch = server.epoch
 
         def granted() -> None:
-            if attempt.epoch != self.host.epoch or server.epoch != server_epoch:
+            if self._abandoned(attempt) or server.epoch != server_epoch:
                 pool.release()  # one of the two crashed while this client waited
                 attempt.t = env.now
                 self._site_failed(
@@ -303,7 +314,7 @@ class DeliveryAgent:
                 return
             self._session(attempt, server, path, pool)
 
-        def give_up(_event: Any) -> None:
+        def give_up() -> None:
             if pool.cancel(granted):
                 attempt.t = env.now
                 self._site_failed(
@@ -319,10 +330,15 @@ class DeliveryAgent:
                 self._try(attempt)
 
         pool.wait(granted)
-        env.timeout(self.p.smtp_helo_timeout).callbacks.append(give_up)
+        call_later(env, self.p.smtp_helo_timeout, give_up)
 
     def _session(
-        self, attempt: _Attempt, server: Any, path: Any, pool: Any, live: Live | None = None
+        self,
+        attempt: _Attempt,
+        server: MailHost,
+        path: Path,
+        pool: SlotPool,
+        live: Live | None = None,
     ) -> None:
         env = self.env
         now = env.now
@@ -333,10 +349,12 @@ class DeliveryAgent:
             self.connections += 1
             self._level(now)
         keep_open = self.p.smtp_connection_cache_on_demand and bool(request.dest.queue)
+        side = server.server_side
+        assert side is not None  # only a scenario's hosts listen, and only they are next hops
         outcome = self.sessions.converse(
             SessionRequest(
                 client=self.clients[server.requires_auth],
-                server=server.server_side,
+                server=side,
                 peer=self.host.client_info,
                 sender=msg.sender,
                 recipients=[msg.rcpts[i] for i in attempt.remaining],
@@ -351,23 +369,31 @@ class DeliveryAgent:
             )
         )
         server_epoch = server.epoch
-        end = env.timeout(outcome.duration)
-        end.callbacks.append(
-            lambda _e: self._session_end(attempt, server, pool, server_epoch, outcome, now)
+        call_later(
+            env,
+            outcome.duration,
+            self._session_end,
+            attempt,
+            server,
+            pool,
+            server_epoch,
+            outcome,
+            now,
         )
 
     def _session_end(
         self,
         attempt: _Attempt,
-        server: Any,
-        pool: Any,
+        server: MailHost,
+        pool: SlotPool,
         server_epoch: int,
-        outcome: Any,
+        outcome: SessionOutcome,
         t_start: float,
     ) -> None:
         now = self.env.now
-        if attempt.epoch != self.host.epoch:  # this host crashed during the session
-            outcome.server.close(now)
+        if self._abandoned(attempt):  # this host crashed during the session
+            if outcome.server is not None:
+                outcome.server.close(now)
             pool.release()
             return
         cut = server.epoch != server_epoch
@@ -411,19 +437,18 @@ class DeliveryAgent:
                 msg.errors[i] = why
                 still.append(i)
             record(
-                msg.msg_id,
                 msg.rows[i],
-                self.host.key,
-                server.key,
-                t_start,
-                now,
-                outcome_word,
-                code,
-                dsn,
-                phase,
-                attempt.mark - msg.created,
-                conn_s,
-                xfer_s,
+                host=self.host.key,
+                peer=server.key,
+                t_start=t_start,
+                t_end=now,
+                outcome=outcome_word,
+                code=code,
+                dsn=dsn,
+                phase=phase,
+                queue_s=attempt.mark - msg.created,
+                conn_s=conn_s,
+                xfer_s=xfer_s,
             )
         # Concurrency feedback: a handshake failure or a lost connection that leaves
         # recipients deferred is site trouble; a session that ran its transaction
@@ -443,7 +468,7 @@ class DeliveryAgent:
         else:
             self._finish(attempt)
 
-    def _cut(self, outcome: Any, server: Any) -> Any:
+    def _cut(self, outcome: SessionOutcome, server: MailHost) -> SessionOutcome:
         """The session as the client saw it when the server went away: the connection
         was lost, nothing was accepted (RFC 5321 section 3.8: as a 451)."""
         reply = Reply(
@@ -457,7 +482,12 @@ class DeliveryAgent:
         )
 
     def _hand_over(
-        self, msg: QueuedMessage, sent: list[int], outcome: Any, server: Any, now: float
+        self,
+        msg: QueuedMessage,
+        sent: list[int],
+        outcome: SessionOutcome,
+        server: MailHost,
+        now: float,
     ) -> None:
         """The server took the message for some recipients: it now sits in its queue."""
         wanted = set(outcome.accepted)
@@ -484,7 +514,7 @@ class DeliveryAgent:
 
     def _finish(self, attempt: _Attempt) -> None:
         """No server left to try: what remains is deferred."""
-        if attempt.epoch != self.host.epoch:
+        if self._abandoned(attempt):
             return
         request = attempt.request
         msg = request.msg
@@ -495,19 +525,18 @@ class DeliveryAgent:
             for i in attempt.remaining:
                 msg.errors[i] = why
                 self.recorder.attempt(
-                    msg.msg_id,
                     msg.rows[i],
-                    self.host.key,
-                    "none",
-                    attempt.mark,
-                    now,
-                    DEFERRED,
-                    reply.code,
-                    reply.dsn,
-                    "connect",
-                    attempt.mark - msg.created,
-                    now - attempt.mark,
-                    0.0,
+                    host=self.host.key,
+                    peer="none",
+                    t_start=attempt.mark,
+                    t_end=now,
+                    outcome=DEFERRED,
+                    code=reply.code,
+                    dsn=reply.dsn,
+                    phase="connect",
+                    queue_s=attempt.mark - msg.created,
+                    conn_s=now - attempt.mark,
+                    xfer_s=0.0,
                 )
         msg.deferred.extend(attempt.remaining)
         # Postfix throttles on the final server's site failure, unless some session
@@ -540,48 +569,58 @@ class DeliveryAgent:
                 msg.deferred.append(i)
                 outcome = DEFERRED
             self.recorder.attempt(
-                msg.msg_id,
                 msg.rows[i],
-                self.host.key,
-                "none",
-                now,
-                attempt.t,
-                outcome,
-                reply.code,
-                reply.dsn,
-                phase,
-                now - msg.created,
-                attempt.t - now,
-                0.0,
+                host=self.host.key,
+                peer="none",
+                t_start=now,
+                t_end=attempt.t,
+                outcome=outcome,
+                code=reply.code,
+                dsn=reply.dsn,
+                phase=phase,
+                queue_s=now - msg.created,
+                conn_s=attempt.t - now,
+                xfer_s=0.0,
             )
         site_failure = reply.code < 500 and bool(attempt.remaining)
         if site_failure:
             attempt.request.dest.last_reason = why
         attempt.remaining = []
         if attempt.t > now:  # the lookup took time: report when it is over
-            wake = self.env.timeout(attempt.t - now)
-            wake.callbacks.append(lambda _e: self._done(attempt, site_failure))
+            call_later(self.env, attempt.t - now, self._done, attempt, site_failure)
         else:
             self._done(attempt, site_failure)
 
     def _done(self, attempt: _Attempt, site_failure: bool) -> None:
-        if attempt.epoch == self.host.epoch:
+        if not self._abandoned(attempt):
             self.host.qmgr.request_done(attempt.request, site_failure, self.env.now)
+
+    def _abandoned(self, attempt: _Attempt) -> bool:
+        """This host crashed since ``attempt`` began: whatever the attempt scheduled is
+        void (the crash ended its connections, and the queue manager holds its
+        message again, or lost it: ``QueueManager.crash``). The one staleness test
+        for the sending side; a server's crash is told by its own epoch."""
+        return attempt.epoch != self.host.epoch
 
     # --- the connection cache ---------------------------------------------------------------
 
     def _cache_connection(
-        self, dest: str, server: Any, pool: Any, live: Live, server_epoch: int, now: float
+        self,
+        dest: str,
+        server: MailHost,
+        pool: SlotPool,
+        live: Live,
+        server_epoch: int,
+        now: float,
     ) -> None:
         if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
             self._close(pool, now, live.session)
             return
         entry = _Cached(server, live, pool, server_epoch)
         self._cache.setdefault(dest, []).append(entry)
-        idle = self.env.timeout(self.p.smtp_connection_cache_time_limit)
-        idle.callbacks.append(lambda _e: self._expire(dest, entry))
+        call_later(self.env, self.p.smtp_connection_cache_time_limit, self._expire, dest, entry)
 
-    def _take_cached(self, dest: str, now: float) -> tuple[_Cached, Any] | None:
+    def _take_cached(self, dest: str, now: float) -> tuple[_Cached, Path] | None:
         """A cached connection to ``dest`` that still works, with the path it uses
         now (a congestion since it was opened slows it too; a link down kills it)."""
         entries = self._cache.get(dest)
@@ -603,7 +642,9 @@ class DeliveryAgent:
             entries.remove(entry)
             self._close(entry.pool, self.env.now, entry.live.session)
 
-    def _close(self, pool: Any, now: float, server_session: Any = None) -> None:
+    def _close(
+        self, pool: SlotPool, now: float, server_session: ServerSession | None = None
+    ) -> None:
         """A connection ends: its server process is free again, and its server session
         is closed now (its policies see the connection go)."""
         if server_session is not None:

@@ -3,14 +3,40 @@ and mailboxes, put together from a scenario's host entry by ``smtpsim.model``.""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..mail import Client
-from ..sim import SlotPool
+from ..mail.retry import RetryPolicy
+from ..net import Network, Resolver
+from ..sim import RunContext, SlotPool
+from .delivery import DeliveryAgent
 from .message import QueuedMessage
-from .session import ServerSide
+from .queue_manager import QueueManager
+from .session import ClientSide, ServerSide
 
-__all__ = ["MailHost", "NumberedMailboxes"]
+if TYPE_CHECKING:  # types only (docs/architecture.md, section 2)
+    from ..mail import Policy
+    from ..scenario import Postfix
+
+__all__ = ["HostWiring", "MailHost", "NumberedMailboxes"]
+
+
+@dataclass(frozen=True)
+class HostWiring:
+    """What a host's queue manager and SMTP client work with besides the host: the
+    run, the other hosts by key (``world``, filled as the model is built), the
+    network, its DNS resolver, its two client configurations (``clients[True]``
+    authenticates) and its retry policies (for its mail, and for bounces)."""
+
+    ctx: RunContext
+    world: Mapping[str, MailHost]
+    network: Network
+    resolver: Resolver
+    clients: Mapping[bool, ClientSide]
+    retry: RetryPolicy
+    bounce_retry: RetryPolicy
 
 
 class NumberedMailboxes:
@@ -41,7 +67,8 @@ class NumberedMailboxes:
 class MailHost:
     """One host: its server side (``server_side``, ``slots`` for its processes and
     ``listen_backlog`` for the connections that may wait for one), its queue manager
-    and SMTP client, and its state under incidents (``down``)."""
+    and SMTP client (built here from ``wiring``), its receiving policies by kind
+    (``policies``: incidents switch them), and its state under incidents (``down``)."""
 
     def __init__(
         self,
@@ -49,10 +76,13 @@ class MailHost:
         name: str,
         ip: str,
         role: str,
-        params: Any,
+        params: Postfix,
         server_side: ServerSide | None,
         local_domains: frozenset[str],
         requires_auth: bool,
+        *,
+        wiring: HostWiring,
+        policies: Mapping[str, Policy] | None = None,
         listen_backlog: int | None = None,
     ) -> None:
         self.key = key
@@ -72,10 +102,28 @@ class MailHost:
         # None: no limit. The delivery agent reads it when the processes are all busy.
         self.listen_backlog = listen_backlog
         self.client_info = Client(ip, name)
-        self.qmgr: Any = None
-        self.agent: Any = None
-        self.policies: dict[str, Any] = {}  # receiving policies by kind (incidents switch them)
+        self.policies: dict[str, Policy] = dict(policies or {})
         self._queue_ids = 0
+        ctx = wiring.ctx
+        self.agent = DeliveryAgent(
+            self,
+            ctx,
+            wiring.world,
+            wiring.network,
+            wiring.resolver,
+            wiring.clients,
+            ctx.streams.generator(f"host.{key}.smtp"),
+        )
+        self.qmgr = QueueManager(
+            key,
+            ctx,
+            params,
+            self.agent.deliver,
+            retry=wiring.retry,
+            bounce_retry=wiring.bounce_retry,
+            local_domains=local_domains,
+            relayhost=f"[{params.relayhost}]" if params.relayhost else None,
+        )
 
     def receive(self, msg: QueuedMessage, now: float) -> None:
         """A message was accepted by this host's server (or submitted to it)."""

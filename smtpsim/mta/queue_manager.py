@@ -35,14 +35,19 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Generator
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..mail.retry import RetryPolicy
 from ..protocol import Reply
-from ..sim import RunContext
+from ..sim import RunContext, call_later
 from ..sim.trace import BOUNCE, BOUNCED, DEFERRED, DELIVERED, EXPIRED, LOST
 from .concurrency import ConcurrencyWindow, WindowRules
 from .message import Deferral, QueuedMessage, make_bounce
+
+if TYPE_CHECKING:  # types only (docs/architecture.md, section 2)
+    import simpy
+
+    from ..scenario import Postfix
 
 __all__ = ["DeliveryRequest", "Destination", "QueueManager"]
 
@@ -87,9 +92,22 @@ class QueueManager:
     point; it calls ``request_done`` when the request's attempt is over."""
 
     def __init__(
-        self, host: Any, ctx: RunContext, params: Any, deliver: Callable[[DeliveryRequest], None]
+        self,
+        key: str,
+        ctx: RunContext,
+        params: Postfix,
+        deliver: Callable[[DeliveryRequest], None],
+        *,
+        retry: RetryPolicy,
+        bounce_retry: RetryPolicy,
+        local_domains: frozenset[str] = frozenset(),
+        relayhost: str | None = None,
     ) -> None:
-        self.host = host
+        """``key`` names the host; ``deliver`` is its delivery agent's entry point;
+        ``retry`` and ``bounce_retry`` decide when to try again or give up
+        (``smtpsim.mail.retry``: Postfix's formula by default, with
+        ``bounce_queue_lifetime`` for bounces); ``relayhost`` is ``[host]``."""
+        self.key = key
         self.ctx = ctx
         self.env = ctx.env
         self.recorder = ctx.recorder
@@ -109,12 +127,10 @@ class QueueManager:
         self.paused = False  # the host is down after a crash
         self.active_msgs: set[QueuedMessage] = set()
         self._held: list[QueuedMessage] = []  # active at a crash, back at the restart
-        self.local_domains: frozenset[str] = frozenset()
-        self.relayhost: str | None = None
-        # When to try again, or give up (``smtpsim.mail.retry``): Postfix's formula by
-        # default, with bounce_queue_lifetime for bounces; set by the model.
-        self.retry: Any = None
-        self.bounce_retry: Any = None
+        self.local_domains = local_domains
+        self.relayhost = relayhost
+        self.retry = retry
+        self.bounce_retry = bounce_retry
         self.on_trap: Callable[[str, float], None] | None = None  # spamtrap reports
         self.env.process(self._scanner())
 
@@ -294,7 +310,7 @@ class QueueManager:
                 heapq.heappush(self.deferred, (due, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
         if failed:
-            bounce = make_bounce(msg, failed, now, recorder, self.host.key)
+            bounce = make_bounce(msg, failed, now, recorder, self.key)
             if bounce is not None:
                 self.receive(bounce, now)
         self._admit(now)
@@ -317,8 +333,8 @@ class QueueManager:
         if lose:
             self.deferred.clear()
             recorder = self.recorder
-            reason = f"lost in the crash of {self.host.key}"
-            for row in recorder.in_custody(self.host.key):
+            reason = f"lost in the crash of {self.key}"
+            for row in recorder.in_custody(self.key):
                 recorder.final(row, LOST, now, "", reason)
             held = []
         self._held = held
@@ -329,7 +345,7 @@ class QueueManager:
         """Back up: the messages that were active or waiting go to incoming."""
         self.paused = False
         held, self._held = self._held, []
-        recorder, key = self.recorder, self.host.key
+        recorder, key = self.recorder, self.key
         for msg in held:
             msg.pending = [i for i, row in enumerate(msg.rows) if recorder.holds(row, key)]
             msg.outstanding = 0
@@ -340,7 +356,7 @@ class QueueManager:
 
     # --- the deferred queue ----------------------------------------------------------------
 
-    def _scanner(self) -> Generator[Any, Any, None]:
+    def _scanner(self) -> Generator[simpy.Event, None, None]:
         """Scan the deferred queue every ``queue_run_delay`` (from t = 0)."""
         env = self.env
         delay = self.p.queue_run_delay
@@ -362,10 +378,9 @@ class QueueManager:
         unless a delivery still under way succeeds first (``_pump`` defers its
         waiting mail meanwhile)."""
         dest.deaths += 1
-        revive = self.env.timeout(self.p.minimal_backoff_time)
-        revive.callbacks.append(partial(self._revive, dest, dest.deaths))
+        call_later(self.env, self.p.minimal_backoff_time, self._revive, dest, dest.deaths)
 
-    def _revive(self, dest: Destination, death: int, _event: Any = None) -> None:
+    def _revive(self, dest: Destination, death: int) -> None:
         """The dead destination's timer ran out: slow open (Postfix SCHEDULER_README,
         ``qmgr_queue.c``). The timer of a death that a success already ended does nothing."""
         if not dest.dead or death != dest.deaths:
@@ -387,21 +402,20 @@ class QueueManager:
         dsn: str | None = None,
     ) -> None:
         self.recorder.attempt(
-            msg.msg_id,
             msg.rows[i],
-            self.host.key,
-            peer,
-            now,
-            now,
-            outcome,
-            reply.code,
-            dsn or reply.dsn,
-            phase,
-            now - msg.created,
-            0.0,
-            0.0,
+            host=self.key,
+            peer=peer,
+            t_start=now,
+            t_end=now,
+            outcome=outcome,
+            code=reply.code,
+            dsn=dsn or reply.dsn,
+            phase=phase,
+            queue_s=now - msg.created,
+            conn_s=0.0,
+            xfer_s=0.0,
         )
 
     def _level(self, now: float, metric: str, value: int) -> None:
         if self.ctx.record_levels:
-            self.recorder.level(now, self.host.key, metric, value)
+            self.recorder.level(now, self.key, metric, value)

@@ -39,13 +39,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeAlias, cast
 
 from ..mail import Client, Envelope, PolicySet, ServerSession
 from ..protocol import (
     ClientConnection,
     ClientSession,
     ClientTimeouts,
+    Credentials,
+    Event,
     Message,
     RemoteProtocolError,
     Reply,
@@ -55,6 +57,15 @@ from ..protocol import (
     SessionResult,
 )
 from ..protocol.states import CLOSED
+
+# What a tape holds, in order: a value drawn (a processing time, a transfer time), or
+# a consult's verdict with the policies' delay.
+Taken: TypeAlias = float | tuple[Reply, float]
+# A consult as the machines made it: the greeting with the server's standard reply,
+# or a command with its event, standard reply and the SASL credentials then held.
+GreetingOp: TypeAlias = tuple[int, Reply | None]
+CommandOp: TypeAlias = tuple[int, Event, Reply | None, Credentials | None]
+Op: TypeAlias = int | GreetingOp | CommandOp  # an int: a step (GROUP, CONTENT, ...)
 
 __all__ = [
     "ClientSide",
@@ -105,22 +116,22 @@ class Tape:
 
     def __init__(
         self,
-        given: list[Any] | None = None,
+        given: list[Taken] | None = None,
         server: ServerSession | None = None,
         accepted: list[tuple[Envelope, str]] | None = None,
         strict: bool = False,
     ) -> None:
-        self.given = deque(given or ())
+        self.given: deque[Taken] = deque(given or ())
         self.server = server
         self.accepted = [] if accepted is None else accepted
         self.strict = strict
-        self.taken: list[Any] = []
-        self.ops: list[Any] = []
+        self.taken: list[Taken] = []
+        self.ops: list[Op] = []
         self.replies: list[Reply] = []
         self.delay = 0.0
         self.broke = False
 
-    def _next_given(self) -> Any:
+    def _next_given(self) -> Taken | object:
         if self.given:
             return self.given.popleft()
         if self.strict:
@@ -131,11 +142,11 @@ class Tape:
         """``source`` (a draw, or the transfer time), taken from ``given`` first."""
         taken = self.taken
 
-        def take(*args: Any) -> float:
+        def take(*args: float) -> float:
             given = self._next_given()
             if type(given) is tuple:
                 raise TapeExhausted(f"a consult was given where a value was taken: {given!r}")
-            value: float = source(*args) if given is _NOTHING else given
+            value = source(*args) if given is _NOTHING else cast(float, given)
             taken.append(value)
             return value
 
@@ -145,22 +156,23 @@ class Tape:
         self,
         sconn: ServerConnection,
         greet: Callable[[float], Reply],
-        answer: Callable[[Any, float], Reply],
+        answer: Callable[[Event, float], Reply],
         take_delay: Callable[[], float],
-    ) -> tuple[Callable[[float], Reply], Callable[[Any, float], Reply], Callable[[], float]]:
+    ) -> tuple[Callable[[float], Reply], Callable[[Event, float], Reply], Callable[[], float]]:
         """The greeting, the answer to a command and the policies' delay, each one
         written down (with what the memo needs to replay it) or taken from ``given``."""
 
-        def consult(step: tuple[Any, ...], ask: Callable[[], Reply]) -> Reply:
+        def consult(step: Op, ask: Callable[[], Reply]) -> Reply:
             given = self._next_given()
+            verdict: tuple[Reply, float]
             if given is _NOTHING:
-                asked = ask()
-                given = (asked, take_delay())
-            elif type(given) is not tuple:
+                verdict = (ask(), take_delay())
+            elif type(given) is tuple:
+                verdict = cast(tuple[Reply, float], given)
+            else:
                 raise TapeExhausted(f"a value was given where a consult was taken: {given!r}")
-            reply: Reply = given[0]
-            self.delay = given[1]
-            self.taken.append(given)
+            reply, self.delay = verdict
+            self.taken.append(verdict)
             self.ops.append(step)
             self.replies.append(reply)
             return reply
@@ -168,7 +180,7 @@ class Tape:
         def tape_greet(now: float) -> Reply:
             return consult((GREETING, sconn.standard_reply()), lambda: greet(now))
 
-        def tape_answer(event: Any, now: float) -> Reply:
+        def tape_answer(event: Event, now: float) -> Reply:
             step = (COMMAND, event, sconn.standard_reply(), sconn.credentials)
             return consult(step, lambda: answer(event, now))
 
@@ -178,7 +190,7 @@ class Tape:
         return tape_greet, tape_answer, tape_delay
 
 
-class TapeExhausted(RuntimeError):
+class TapeExhausted(Exception):  # not RuntimeError: mypyc compiles Exception subclasses only
     """A session asked for a value its strict tape did not hold (``session_memo``
     verification: the machines went where the memo did not)."""
 
@@ -322,7 +334,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
     )
     # Bound methods, looked up once: this loop runs for every command of every session.
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
-    policy_answer: Callable[[Any, float], Reply] = ssession.answer
+    policy_answer: Callable[[Event, float], Reply] = ssession.answer
     receive_reply = cconn.receive_reply
     handle, next_commands = csession.handle, csession.next_commands
     take_delay: Callable[[], float] = ssession.take_delay
@@ -393,6 +405,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
                 for _ in group:
                     t_server += service()
                     event = sconn.next_event(t_server)
+                    assert isinstance(event, Event)  # the whole group was received
                     reply = policy_answer(event, t_server)
                     t_server += take_delay()
                     cconn.receive_data(sconn.send(reply, t_server))

@@ -44,7 +44,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TypeAlias, TypeVar, cast
 
 from ..mail import Envelope, ServerSession
 from ..protocol import (
@@ -52,7 +52,9 @@ from ..protocol import (
     AuthResponse,
     ClientConnection,
     CommandError,
+    Credentials,
     Data,
+    Event,
     Hello,
     Mail,
     Message,
@@ -74,9 +76,12 @@ from .session import (
     GROUP_END,
     HANDSHAKE_DONE,
     TLS,
+    CommandOp,
+    GreetingOp,
     Live,
     SessionOutcome,
     SessionRequest,
+    Taken,
     Tape,
     TapeExhausted,
     accepting,
@@ -84,6 +89,12 @@ from .session import (
 )
 
 __all__ = ["MODES", "MemoMismatch", "SessionMemo"]
+
+# A session's shape (``_shape``): the ids of its client and server sides, its number
+# of recipients, whether it is over the size limit, and whether it keeps the
+# connection open.
+Shape: TypeAlias = tuple[int, int, int, bool, bool]
+_Machine = TypeVar("_Machine", ClientConnection, ServerConnection)
 
 MODES = ("on", "off", "verify")
 
@@ -96,7 +107,7 @@ _CONSTANT_EVENTS = (Hello, Data, Quit, Rset, StartTLS, Auth, AuthResponse, Comma
 _TEXT_READ = (Hello, Auth, AuthResponse)
 
 
-class MemoMismatch(RuntimeError):
+class MemoMismatch(Exception):  # not RuntimeError: mypyc compiles Exception subclasses only
     """``verify``: the memo and the machines disagree about a session."""
 
 
@@ -109,7 +120,7 @@ class _Standing:
 
     def __init__(self) -> None:
         self.reply: Reply | None = None
-        self.credentials: Any = None
+        self.credentials: Credentials | None = None
 
     def standard_reply(self) -> Reply | None:
         return self.reply
@@ -124,9 +135,9 @@ class _Consult:
     or a command, with what the machines' server would have answered by itself."""
 
     event_kind: int | None
-    event_arg: Any
-    standard: Reply
-    credentials: Any
+    event_arg: int | Event  # the event itself (_SAME), or a recipient's index (-1: none)
+    standard: Reply | None
+    credentials: Credentials | None
     text_read: bool
 
 
@@ -155,7 +166,7 @@ class _Node:
     def __init__(self, steps: tuple[int, ...]) -> None:
         self.steps = steps
         self.consult: _Consult | None = None
-        self.children: dict[Any, _Node] = {}
+        self.children: dict[Reply | int, _Node] = {}  # by reply, or by its code
         self.leaf: _Leaf | object | None = None
 
 
@@ -174,7 +185,7 @@ class SessionMemo:
         self.mode = mode
         self.replayed = 0
         self.ran = 0
-        self._trees: dict[tuple[Any, ...], _Node | None] = {}
+        self._trees: dict[Shape, _Node | None] = {}
         self._keep: dict[int, object] = {}  # holds what the shape keys name by id
 
     @property
@@ -201,7 +212,7 @@ class SessionMemo:
 
     # --- the walk ------------------------------------------------------------------------
 
-    def _walk(self, key: tuple[Any, ...], root: _Node, request: SessionRequest) -> SessionOutcome:
+    def _walk(self, key: Shape, root: _Node, request: SessionRequest) -> SessionOutcome:
         server, sender, recipients, size = (
             request.server,
             request.sender,
@@ -219,7 +230,7 @@ class SessionMemo:
             cast(ServerConnection, standing), request.peer, server.policies, deliver
         )
         answer, greet, take_delay = ssession.answer, ssession.greeting, ssession.take_delay
-        taken: list[Any] = []
+        taken: list[Taken] = []
         replies: list[Reply] = []
         t = t_server = t0
         handshake_end: float | None = None
@@ -258,9 +269,10 @@ class SessionMemo:
                 draw = service()
                 taken.append(draw)
                 t_server += draw
-                event = consult.event_arg
-                if kind != _SAME:
-                    event = _event(kind, event, sender, recipients, size)
+                arg = consult.event_arg
+                event = (
+                    arg if isinstance(arg, Event) else _event(kind, arg, sender, recipients, size)
+                )
                 reply = answer(event, t_server)
             delay = take_delay()
             t_server += delay
@@ -307,9 +319,7 @@ class SessionMemo:
 
     # --- the machines --------------------------------------------------------------------
 
-    def _run(
-        self, key: tuple[Any, ...], root: _Node, request: SessionRequest, tape: Tape
-    ) -> SessionOutcome:
+    def _run(self, key: Shape, root: _Node, request: SessionRequest, tape: Tape) -> SessionOutcome:
         """Run the machines (after what ``tape`` holds) and learn the session's path."""
         self.ran += 1
         outcome = converse(request, tape)
@@ -329,10 +339,11 @@ class SessionMemo:
         kept: tuple[ClientConnection, ServerConnection] | None = None,
     ) -> bool:
         """Add the path ``tape`` wrote down to the tree; False if it cannot be a template."""
-        node, steps, k = root, [], 0
+        node, k = root, 0
+        steps: list[int] = []
         fresh = root.consult is None and root.leaf is None
         for op in tape.ops:
-            if type(op) is not tuple:
+            if isinstance(op, int):
                 steps.append(op)
                 continue
             consult = _consult(op, request)
@@ -362,7 +373,7 @@ class SessionMemo:
         self,
         request: SessionRequest,
         outcome: SessionOutcome,
-        taken: list[Any],
+        taken: list[Taken],
         accepted: list[tuple[Envelope, str]],
     ) -> None:
         """Run the machines on the walk's draws and verdicts (the policies are not asked
@@ -416,7 +427,7 @@ def _never(size: int, start: float, now: float) -> float:
     raise TapeExhausted("the machines asked for a transfer time the walk did not")
 
 
-def _shape(request: SessionRequest) -> tuple[Any, ...] | None:
+def _shape(request: SessionRequest) -> Shape | None:
     """What decides the machines' course, apart from the verdicts (module docstring)."""
     recipients = request.recipients
     n = len(recipients)
@@ -432,12 +443,11 @@ def _shape(request: SessionRequest) -> tuple[Any, ...] | None:
     )
 
 
-def _event(kind: int, arg: Any, sender: str, recipients: list[str], size: int) -> Any:
-    """The event of a consult for this session's sender, recipients and size."""
+def _event(kind: int, index: int, sender: str, recipients: list[str], size: int) -> Event:
+    """The event of a consult for this session's sender, recipients and size (a
+    ``_SAME`` consult holds its event itself)."""
     if kind == _RCPT:
-        return Rcpt(recipients[arg])
-    if kind == _SAME:
-        return arg
+        return Rcpt(recipients[index])
     if kind == _CONTENT:
         return Message(size)
     if kind == _MAIL_SIZE:
@@ -446,31 +456,34 @@ def _event(kind: int, arg: Any, sender: str, recipients: list[str], size: int) -
 
 
 def _event_template(
-    event: Any, sender: str, recipients: list[str], size: int
-) -> tuple[int, Any] | None:
+    event: Event, sender: str, recipients: list[str], size: int
+) -> tuple[int, int | Event] | None:
     """How to make ``event`` for another session of the shape, or None if it is not
     clear that it would be the same (then the shape runs the machines)."""
     kind = type(event)
-    made: tuple[int, Any] | None = None
-    if kind is Rcpt and not event.params and event.recipient in recipients:
+    made: tuple[int, int | Event] | None = None
+    if isinstance(event, Rcpt) and not event.params and event.recipient in recipients:
         made = (_RCPT, recipients.index(event.recipient))
-    elif kind is Mail and event.sender == sender:
+    elif isinstance(event, Mail) and event.sender == sender:
         if event.params == ():
-            made = (_MAIL, None)
+            made = (_MAIL, -1)
         elif event.params == (("SIZE", str(size)),):
-            made = (_MAIL_SIZE, None)
-    elif kind is Message and event.content is None and event.size == size:
-        made = (_CONTENT, None)
+            made = (_MAIL_SIZE, -1)
+    elif isinstance(event, Message) and event.content is None and event.size == size:
+        made = (_CONTENT, -1)
     elif kind in _CONSTANT_EVENTS or (kind is Message and event == Message(0, b"")):
         made = (_SAME, event)
-    if made is None or _event(made[0], made[1], sender, recipients, size) != event:
+    if made is None:
         return None
-    return made
+    kind_made, arg = made
+    again = arg if isinstance(arg, Event) else _event(kind_made, arg, sender, recipients, size)
+    return made if again == event else None
 
 
-def _consult(op: tuple[Any, ...], request: SessionRequest) -> _Consult | None:
-    if op[0] == GREETING:
-        return _Consult(None, None, op[1], None, False)
+def _consult(op: GreetingOp | CommandOp, request: SessionRequest) -> _Consult | None:
+    if len(op) == 2:
+        assert op[0] == GREETING
+        return _Consult(None, -1, op[1], None, False)
     assert op[0] == COMMAND
     _, event, standard, credentials = op
     template = _event_template(event, request.sender, request.recipients, request.size)
@@ -505,7 +518,7 @@ def _slots(obj: object) -> list[str]:
     return [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())]
 
 
-def _clone(conn: Any) -> Any:
+def _clone(conn: _Machine) -> _Machine:
     """A machine of its own in the same state: a copy of ``conn`` whose containers
     (pending commands, extensions, buffers) are copies too."""
     twin = copy.copy(conn)
@@ -530,6 +543,6 @@ def _difference(mine: Live | None, theirs: Live | None) -> str:
     return "; ".join(shown)
 
 
-def _state(conn: Any) -> dict[str, Any]:
+def _state(conn: object) -> dict[str, object]:
     """A machine's state, for ``verify`` (its clocks aside, see ``_CLOCKS``)."""
     return {name: getattr(conn, name, None) for name in _slots(conn) if name not in _CLOCKS}

@@ -6,20 +6,22 @@ Only pandas, numpy and matplotlib here: figures see result tables, never the eng
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
+from numpy.typing import ArrayLike
 
 __all__ = [
     "FIGSIZE",
     "DurationLocator",
     "Incident",
+    "IncidentSpec",
     "TimeScale",
     "as_str",
     "bin_edges",
@@ -29,6 +31,7 @@ __all__ = [
     "new_axes",
     "note",
     "parse_incidents",
+    "seconds_of",
     "set_data_ylim",
     "shade_incidents",
     "time_scale",
@@ -132,7 +135,7 @@ class TimeScale:
     seconds: float
     unit: str
 
-    def __call__(self, t: Any) -> Any:
+    def __call__(self, t: ArrayLike) -> np.ndarray:
         return np.asarray(t, dtype=float) / self.seconds
 
     def label(self, what: str = "time since the start of the run") -> str:
@@ -213,24 +216,34 @@ class Incident:
     end: float | None  # None: still going at the end of the run
 
 
-def parse_incidents(incidents: Iterable[Mapping[str, Any]] | None) -> list[Incident]:
+Corner: TypeAlias = Literal["upper left", "upper right", "lower left", "lower right"]
+"""Where a legend goes inside the axes."""
+
+IncidentSpec: TypeAlias = Mapping[str, object]
+"""An incident as ``meta.json`` lists it: ``{"kind", "target", "start", "end"}``."""
+
+
+def seconds_of(value: object) -> float | None:
+    """A finite number of seconds from a JSON value (a number, or a string of one);
+    None for anything else (missing, null, text, infinite)."""
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def parse_incidents(incidents: Iterable[IncidentSpec] | None) -> list[Incident]:
     """Entries ``{"kind", "target", "start", "end"}`` (seconds; ``end`` may be missing
     or None for an incident that lasts to the end of the run). Entries without a
     usable ``start`` are skipped: a figure never fails on its decoration."""
     out: list[Incident] = []
     for item in incidents or ():
-        try:
-            start = float(item["start"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        raw_end = item.get("end")
-        try:
-            end = None if raw_end is None else float(raw_end)
-        except (TypeError, ValueError):
-            end = None
-        if end is not None and not math.isfinite(end):
-            end = None
-        if not math.isfinite(start):
+        start = seconds_of(item.get("start"))
+        end = seconds_of(item.get("end"))
+        if start is None:
             continue
         out.append(
             Incident(str(item.get("kind", "incident")), str(item.get("target", "")), start, end)
@@ -254,7 +267,7 @@ def incident_rows(incidents: Iterable[Incident]) -> list[tuple[str, list[Inciden
 
 
 def shade_incidents(
-    ax: Axes, incidents: Iterable[Mapping[str, Any]] | None, scale: TimeScale, span_s: float
+    ax: Axes, incidents: Iterable[IncidentSpec] | None, scale: TimeScale, span_s: float
 ) -> list[Incident]:
     """Shade each incident's window on a time axis and label it in a row of its own.
 
@@ -351,22 +364,22 @@ class DurationLocator(Locator):
     def __init__(self, nbins: int = 6) -> None:
         self.nbins = nbins
 
-    def __call__(self) -> Any:
+    def __call__(self) -> Sequence[float]:
         assert self.axis is not None
         vmin, vmax = self.axis.get_view_interval()
         return self.tick_values(vmin, vmax)
 
-    def tick_values(self, vmin: float, vmax: float) -> Any:
+    def tick_values(self, vmin: float, vmax: float) -> Sequence[float]:
         lo, hi = sorted((float(vmin), float(vmax)))
         span = hi - lo
         if not math.isfinite(span) or span < 2.0:  # under 2 s: decimal ticks are round
-            return MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo, hi)
+            return list(MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo, hi))
         step = next((s for s in _NICE_TICKS if span / s <= self.nbins), None)
         if step is None:  # beyond the table: whole days, decimal multiples
             days = MaxNLocator(self.nbins, steps=[1, 2, 5, 10]).tick_values(lo / 86400, hi / 86400)
-            return np.asarray(days) * 86400
+            return list(np.asarray(days) * 86400)
         first = math.ceil(lo / step) * step
-        return np.arange(first, hi + step * 1e-9, step)
+        return list(np.arange(first, hi + step * 1e-9, step))
 
 
 def duration_axis(ax: Axes, axis: str = "y") -> None:
@@ -402,14 +415,14 @@ def tidy_time_axis(ax: Axes, scale: TimeScale, span_s: float, what: str | None =
     ax.set_xlabel(scale.label() if what is None else scale.label(what))
 
 
-def legend(ax: Axes, **kwargs: Any) -> None:
+def legend(ax: Axes, loc: Corner | None = None) -> None:
     """A legend if anything has a label: outside the axes on the right, where it
     never hides data, unless a ``loc`` is given."""
     handles, _labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    if "loc" in kwargs:
-        ax.legend(fontsize=8, framealpha=0.9, **kwargs)
+    if loc is not None:
+        ax.legend(fontsize=8, framealpha=0.9, loc=loc)
     else:
         ax.legend(
             fontsize=8,
@@ -417,7 +430,6 @@ def legend(ax: Axes, **kwargs: Any) -> None:
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             borderaxespad=0.0,
-            **kwargs,
         )
 
 

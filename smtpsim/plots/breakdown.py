@@ -21,14 +21,14 @@ What the ``attempts`` columns allow today (docs/results.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from ._common import (
+    IncidentSpec,
     as_str,
     bin_edges,
     duration_axis,
@@ -169,7 +169,7 @@ def delay_breakdown(
     attempts: pd.DataFrame,
     messages: pd.DataFrame,
     *,
-    incidents: Iterable[Mapping[str, Any]] | None = None,
+    incidents: Iterable[IncidentSpec] | None = None,
     until: float | None = None,
     bin_s: float | None = None,
     include_bounces: bool = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -139,12 +139,9 @@ def delay_cdf(
         )
         if waiting:
             label += f"; {format_percent(waiting, total)} still pending"
-        style: dict[str, Any] = (
-            {"color": "black", "lw": 1.6, "ls": "--"}
-            if name == "all"
-            else {"color": f"C{i % 10}", "lw": 1.4}
-        )
-        ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", **style)
+        # all recipients dashed and black, each group in its colour
+        color, lw, ls = ("black", 1.6, "--") if name == "all" else (f"C{i % 10}", 1.4, "-")
+        ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", color=color, lw=lw, ls=ls)
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,12 +20,14 @@ from matplotlib.ticker import PercentFormatter
 
 from ._common import (
     FIGSIZE,
+    IncidentSpec,
     as_str,
     duration_axis,
     format_duration,
     legend,
     new_axes,
     note,
+    seconds_of,
     shade_incidents,
     time_scale,
 )
@@ -171,7 +172,7 @@ def queue_bands(
     queues: pd.DataFrame,
     *,
     band: tuple[float, float] | None = None,
-    incidents: Sequence[Mapping[str, Any]] | None = None,
+    incidents: Sequence[IncidentSpec] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Messages queued in the whole network over time, per configuration: the mean
@@ -232,11 +233,9 @@ def metric_unit(metric: str) -> tuple[float, str]:
     return 1.0, ""
 
 
-def _before(start: Any, span: float) -> bool:
-    try:
-        return float(start) < span
-    except (TypeError, ValueError):
-        return False
+def _before(start: object, span: float) -> bool:
+    seconds = seconds_of(start)
+    return seconds is not None and seconds < span
 
 
 def _metric_axis(ax: Axes, metric: str, axis: str = "y") -> float:

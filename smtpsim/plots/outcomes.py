@@ -11,8 +11,7 @@ summary's numbers; recipients still pending at the end are named in the legend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ from matplotlib.patches import Patch
 
 from ..text import format_percent
 from ._common import (
+    IncidentSpec,
     as_str,
     bin_edges,
     count_axis,
@@ -84,7 +84,7 @@ def outcome_counts(
     status = as_str(rows["status"]) if len(rows) else pd.Series([], dtype=str)
     t_final = rows["t_final"].to_numpy(dtype=float)
     edges = bin_edges(span_of(until, t_final), bin_s, target_bins)
-    columns: dict[str, Any] = {"t_start": edges[:-1], "t_end": edges[1:]}
+    columns: dict[str, np.ndarray] = {"t_start": edges[:-1], "t_end": edges[1:]}
     for name in FINAL_STATUSES:
         columns[name] = histogram(t_final[(status == name).to_numpy()], edges)
     out = pd.DataFrame(columns)
@@ -113,7 +113,7 @@ def deferral_counts(
     t_end = deferred["t_end"].to_numpy(dtype=float) if len(deferred) else np.zeros(0)
     all_ends = rows["t_end"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
     edges = bin_edges(span_of(until, all_ends), bin_s, target_bins)
-    columns: dict[str, Any] = {"t_start": edges[:-1], "t_end": edges[1:]}
+    columns: dict[str, np.ndarray] = {"t_start": edges[:-1], "t_end": edges[1:]}
     if len(deferred):
         hosts = as_str(deferred["host"])
         busiest = list(hosts.value_counts(sort=True).index)
@@ -130,7 +130,7 @@ def outcomes_over_time(
     recipients: pd.DataFrame,
     messages: pd.DataFrame,
     *,
-    incidents: Iterable[Mapping[str, Any]] | None = None,
+    incidents: Iterable[IncidentSpec] | None = None,
     include_bounces: bool = False,
     warmup: float = 0.0,
     until: float | None = None,
@@ -215,7 +215,7 @@ def deferrals_over_time(
     attempts: pd.DataFrame,
     messages: pd.DataFrame,
     *,
-    incidents: Iterable[Mapping[str, Any]] | None = None,
+    incidents: Iterable[IncidentSpec] | None = None,
     include_bounces: bool = False,
     warmup: float = 0.0,
     until: float | None = None,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ._common import FIGSIZE, as_str
+from ._common import FIGSIZE, IncidentSpec, as_str, seconds_of
 from .bounces import FAILED, bounces_by_dsn, failed_by_dsn
 from .breakdown import delay_breakdown, delay_components
 from .cdf import delay_cdf
@@ -25,6 +24,9 @@ from .outcomes import (
 from .population import recipients_of_interest
 from .queues import queue_sizes
 
+if TYPE_CHECKING:
+    from ..metrics.result import RunResult
+
 __all__ = ["FIGURES", "FORMATS", "figure_totals", "write_plots"]
 
 FORMATS = ("png", "svg", "pdf")
@@ -34,7 +36,7 @@ FIGURES = ("delay-cdf", "outcomes", "queues", "bounces-by-dsn", "delay-breakdown
 DPI = 120
 
 
-def write_plots(result: Any, out_dir: str | Path, fmt: str = "png") -> list[Path]:
+def write_plots(result: RunResult, out_dir: str | Path, fmt: str = "png") -> list[Path]:
     """Write every figure of ``result`` (a ``RunResult``: its four tables and its
     ``meta``) into ``out_dir`` as ``FIGURE.FMT`` (see :data:`FIGURES`), and return
     the paths. The delay CDF has a line per flow, or per recipient domain when the
@@ -51,7 +53,7 @@ def write_plots(result: Any, out_dir: str | Path, fmt: str = "png") -> list[Path
     warmup = _number(meta.get("warmup_s"), 0.0) or 0.0
     m, r, a, lv = result.messages, result.recipients, result.attempts, result.levels
     # one line per flow, or per recipient domain when there is a single flow
-    flows = set(as_str(m["origin"])) - {"bounce"} if len(m) else set()
+    flows = set(as_str(m["origin"]).unique().tolist()) - {"bounce"} if len(m) else set()
     by: Literal["origin", "domain"] = "origin" if len(flows) > 1 else "domain"
     draw: dict[str, Callable[[Figure], object]] = {
         "delay-cdf": lambda fig: delay_cdf(r, m, by=by, warmup=warmup, ax=fig.add_subplot()),
@@ -87,7 +89,7 @@ def _outcomes_panels(
     r: pd.DataFrame,
     a: pd.DataFrame,
     m: pd.DataFrame,
-    incidents: Any,
+    incidents: Iterable[IncidentSpec],
     until: float | None,
     warmup: float,
 ) -> None:
@@ -99,7 +101,7 @@ def _outcomes_panels(
     deferrals_over_time(a, m, incidents=incidents, until=until, warmup=warmup, ax=bottom)
 
 
-def figure_totals(result: Any) -> dict[str, dict[str, int]]:
+def figure_totals(result: RunResult) -> dict[str, dict[str, int]]:
     """What each figure of :func:`write_plots` counts, from the same functions and
     arguments it draws with: per figure, recipients per status (and deferred attempts
     for the outcomes figure). A test holds these equal to ``result.summary()``."""
@@ -134,21 +136,19 @@ def figure_totals(result: Any) -> dict[str, dict[str, int]]:
     }
 
 
-def _number(value: Any, default: float | None) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
+def _number(value: object, default: float | None) -> float | None:
+    number = seconds_of(value)
+    return default if number is None else number
 
 
-def _caption(meta: dict[str, Any]) -> str:
+def _caption(meta: Mapping[str, object]) -> str:
     """``smtpsim run quickstart, seed 42``, from what meta has."""
     bits = []
     if meta.get("scenario"):
         bits.append(str(meta["scenario"]))
     if meta.get("seed") is not None:
         bits.append(f"seed {meta['seed']}")
-    if _number(meta.get("warmup_s"), 0.0):
-        bits.append(f"delays after a warm-up of {float(meta['warmup_s']):g} s")
+    warmup = _number(meta.get("warmup_s"), 0.0)
+    if warmup:
+        bits.append(f"delays after a warm-up of {warmup:g} s")
     return ("smtpsim: " + ", ".join(bits)) if bits else ""

@@ -10,14 +10,14 @@ more than 30 times, so that a queue of 5 next to one of 5,000 is still seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from ._common import (
+    IncidentSpec,
     as_str,
     bin_edges,
     count_axis,
@@ -67,7 +67,7 @@ def queue_sizes(
     *,
     metrics: Sequence[str] = ("active", "deferred"),
     hosts: Sequence[str] | None = None,
-    incidents: Iterable[Mapping[str, Any]] | None = None,
+    incidents: Iterable[IncidentSpec] | None = None,
     until: float | None = None,
     bin_s: float | None = None,
     ax: Axes | None = None,
@@ -110,7 +110,8 @@ def queue_sizes(
         ).loc[wanted]
     else:
         rows = pd.DataFrame({"t": [], "host": [], "metric": [], "value": []})
-    order = list(hosts) if hosts is not None else list(dict.fromkeys(rows["host"]))
+    # hosts in order of first appearance (a list: iterating the Series is slow)
+    order = list(hosts) if hosts is not None else list(dict.fromkeys(rows["host"].tolist()))
     if hosts is None:
         busy = rows.groupby("host")["value"].max()
         order = [h for h in order if busy.get(h, 0) > 0]

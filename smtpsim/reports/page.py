@@ -16,7 +16,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is loaded by embed_figure alone
+    from matplotlib.figure import Figure
 
 __all__ = [
     "STYLE",
@@ -132,7 +135,7 @@ def render_page(
     return "\n".join(parts) + "\n"
 
 
-def facts(pairs: Iterable[tuple[str, Any]]) -> str:
+def facts(pairs: Iterable[tuple[str, object]]) -> str:
     """A list of ``name: value`` facts (values escaped; ``None`` left out)."""
     items = "".join(
         f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
@@ -159,7 +162,7 @@ def details(summary: str, body: str) -> str:
 
 def table(
     header: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[Sequence[object]],
     *,
     index: int = 1,
     caption: str | None = None,
@@ -211,7 +214,7 @@ def embed_file(path: str | Path, caption: str, anchor: str = "") -> str:
     return _img(file.read_bytes(), mime, caption, anchor)
 
 
-def embed_figure(fig: Any, caption: str, anchor: str = "", dpi: int = 110) -> str:
+def embed_figure(fig: Figure, caption: str, anchor: str = "", dpi: int = 110) -> str:
     """A matplotlib ``Figure`` embedded as a PNG ``data:`` URI in a ``<figure>`` (drawn
     with the Agg canvas, not through pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

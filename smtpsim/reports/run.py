@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,10 @@ from .page import (
     render_page,
     table,
 )
+
+if TYPE_CHECKING:
+    from ..metrics.result import RunResult
+    from ..metrics.summary import Summary
 
 __all__ = ["SCENARIO_FILE", "build_run_report", "question_of", "write_run_report"]
 
@@ -102,7 +106,7 @@ def question_of(scenario_text: str) -> tuple[str, str]:
     return text, description
 
 
-def _counted(result: Any) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def _counted(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Recipients and attempts of the summary's population (messages after the
     warm-up, bounces apart), and the mask of those messages by ``msg_id``."""
     m = result.messages
@@ -136,7 +140,7 @@ def _seconds(value: float | None) -> str:
     return f"{value / 3600:.2f} h"
 
 
-def _summary_section(summary: dict[str, Any]) -> str:
+def _summary_section(summary: Summary) -> str:
     r = summary["recipients"]
     n = r["submitted"]
     rows = [["recipients submitted", f"{n:,}", ""]]
@@ -145,8 +149,9 @@ def _summary_section(summary: dict[str, Any]) -> str:
     rows += [
         [f"delay of delivered, {k}", _seconds(d.get(k)), ""] for k in ("p50", "p95", "p99", "max")
     ]
-    if summary.get("deferral_rate") is not None:
-        rows.append(["deferred attempts", "", f"{100 * summary['deferral_rate']:.2f} %"])
+    deferral_rate = summary["deferral_rate"]
+    if deferral_rate is not None:
+        rows.append(["deferred attempts", "", f"{100 * deferral_rate:.2f} %"])
     if summary.get("attempts_per_recipient") is not None:
         rows.append(
             [
@@ -215,10 +220,15 @@ def _domain_rows(rc: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame, hosts: dict[str, Any]) -> list[list[str]]:
-    names = set(hosts)
-    if len(ac):
-        names |= set(ac["host"].astype(str)) | (set(ac["peer"].astype(str)) - {"none"})
+def _host_rows(
+    ac: pd.DataFrame, levels: pd.DataFrame, hosts: Mapping[str, Mapping[str, object]]
+) -> list[list[str]]:
+    # host, peer and outcome as codes into their distinct values: one pass over the
+    # attempts each, then integer comparisons per host
+    hosts_of, host_code = _coded(ac["host"]) if len(ac) else (np.zeros(0, int), {})
+    peers_of, peer_code = _coded(ac["peer"]) if len(ac) else (np.zeros(0, int), {})
+    out, out_code = _coded(ac["outcome"]) if len(ac) else (np.zeros(0, int), {})
+    names = set(hosts) | set(host_code) | (set(peer_code) - {"none"})
     peaks: dict[tuple[str, str], int] = {}
     if len(levels):
         grouped = levels.groupby([levels["host"].astype(str), levels["metric"].astype(str)])[
@@ -226,17 +236,15 @@ def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame, hosts: dict[str, Any]) ->
         ].max()
         for (host, metric), value in zip(grouped.index.tolist(), grouped.tolist(), strict=True):
             peaks[(str(host), str(metric))] = int(value)
-    out = ac["outcome"].astype(str) if len(ac) else pd.Series([], dtype=str)
-    host = ac["host"].astype(str) if len(ac) else pd.Series([], dtype=str)
-    peer = ac["peer"].astype(str) if len(ac) else pd.Series([], dtype=str)
+    is_sent = out == out_code.get("sent", -1)
     rows = []
     for name in sorted(names):
-        mine = host == name
+        mine = hosts_of == host_code.get(name, -1)
         n = int(mine.sum())
-        sent = int((mine & (out == "sent")).sum())
-        deferred = int((mine & (out == "deferred")).sum())
-        bounced = int((mine & (out == "bounced")).sum())
-        received = int(((peer == name) & (out == "sent")).sum())
+        sent = int((mine & is_sent).sum())
+        deferred = int((mine & (out == out_code.get("deferred", -1))).sum())
+        bounced = int((mine & (out == out_code.get("bounced", -1))).sum())
+        received = int(((peers_of == peer_code.get(name, -1)) & is_sent).sum())
         conn = float(ac.loc[mine, "conn_s"].mean()) if n else math.nan
         xfer = float(ac.loc[mine, "xfer_s"].mean()) if n else math.nan
         info = hosts.get(name) or {}
@@ -259,7 +267,14 @@ def _host_rows(ac: pd.DataFrame, levels: pd.DataFrame, hosts: dict[str, Any]) ->
     return rows
 
 
-def _incident_rows(incidents: Sequence[dict[str, Any]]) -> list[list[str]]:
+def _coded(column: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """A column as integer codes, and the code of each distinct value as a string
+    (missing values: code -1, never equal to a value's)."""
+    codes, distinct = pd.factorize(column)
+    return np.asarray(codes), {str(value): code for code, value in enumerate(distinct)}
+
+
+def _incident_rows(incidents: Sequence[Mapping[str, object]]) -> list[list[str]]:
     rows = []
     for item in incidents or ():
         start, end = item.get("start"), item.get("end")
@@ -267,8 +282,8 @@ def _incident_rows(incidents: Sequence[dict[str, Any]]) -> list[list[str]]:
             [
                 str(item.get("kind", "")),
                 str(item.get("target", "")),
-                _seconds(float(start)) if start is not None else "-",
-                _seconds(float(end)) if end is not None else "end of run",
+                _seconds(float(start)) if isinstance(start, int | float | str) else "-",
+                _seconds(float(end)) if isinstance(end, int | float | str) else "end of run",
                 str(item.get("detail", "")) if item.get("detail") else "",
             ]
         )
@@ -298,7 +313,7 @@ def _reply_rows(rc: pd.DataFrame, limit: int = 12) -> list[list[str]]:
     ]
 
 
-def _figures(result: Any, out_dir: Path) -> list[Section]:
+def _figures(result: RunResult, out_dir: Path) -> list[Section]:
     """The run's figures, embedded: those in ``OUT/plots`` when ``smtpsim run`` drew
     them, otherwise drawn now into a temporary directory."""
     plots = out_dir / "plots"
@@ -344,25 +359,30 @@ def _read_kept(kept: str) -> tuple[str, str | None, list[str]]:
     return "\n".join(lines).rstrip("\n") + "\n", source, overrides
 
 
-def _version(meta: dict[str, Any]) -> str:
+def _version(meta: Mapping[str, object]) -> str:
     from .. import __version__
 
-    recorded = str((meta.get("versions") or {}).get("smtpsim", "unknown"))
+    versions = meta.get("versions")
+    recorded = (
+        str(versions.get("smtpsim", "unknown")) if isinstance(versions, Mapping) else "unknown"
+    )
     if recorded in ("unknown", "", __version__):
         return __version__
     return f"{recorded} (report by {__version__})"
 
 
 def build_run_report(
-    result: Any,
+    result: RunResult,
     out_dir: str | Path,
     *,
     scenario_text: str | None = None,
     source: str | None = None,
     overrides: Sequence[str] = (),
+    summary: Summary | None = None,
 ) -> str:
     """The HTML of the run report of ``result`` (a ``RunResult``) whose files are in
-    ``out_dir`` (figures reused from ``out_dir/plots`` when present)."""
+    ``out_dir`` (figures reused from ``out_dir/plots`` when present); ``summary`` is
+    ``result.summary()`` when the caller has it already."""
     out = Path(out_dir)
     meta = dict(result.meta or {})
     if scenario_text is None and (out / SCENARIO_FILE).is_file():
@@ -370,7 +390,7 @@ def build_run_report(
             (out / SCENARIO_FILE).read_text(encoding="utf-8")
         )
     question, description = question_of(scenario_text) if scenario_text else ("", "")
-    summary = result.summary()
+    summary = result.summary() if summary is None else summary
     rc, ac, _ = _counted(result)
     incidents = list(meta.get("incidents") or [])
     header = [
@@ -518,16 +538,17 @@ def build_run_report(
 
 
 def write_run_report(
-    result: Any,
+    result: RunResult,
     out_dir: str | Path,
     *,
     scenario_text: str | None = None,
     source: str | None = None,
     overrides: Sequence[str] = (),
+    summary: Summary | None = None,
 ) -> Path:
     """Write ``OUT/report.html`` for ``result`` (and ``OUT/scenario.yaml`` when
     ``scenario_text`` is given, so that ``smtpsim report OUT`` can rebuild it);
-    returns the report's path."""
+    returns the report's path. ``summary`` as for ``build_run_report``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if scenario_text is not None:
@@ -535,7 +556,12 @@ def write_run_report(
             _kept_text(scenario_text, source, overrides), encoding="utf-8"
         )
     page = build_run_report(
-        result, out, scenario_text=scenario_text, source=source, overrides=overrides
+        result,
+        out,
+        scenario_text=scenario_text,
+        source=source,
+        overrides=overrides,
+        summary=summary,
     )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8")

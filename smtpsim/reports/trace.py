@@ -21,9 +21,15 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..metrics.result import RunResult
+    from ..plots._common import IncidentSpec
 
 __all__ = [
     "Journey",
@@ -46,7 +52,7 @@ class TraceError(ValueError):
     """A key that names no message of the run (the message says why)."""
 
 
-def _maillog_lines(result: Any, directory: Path | None) -> Iterator[str]:
+def _maillog_lines(result: RunResult, directory: Path | None) -> Iterator[str]:
     """The run's maillog: the file in ``directory`` when there is one, else made again
     from the tables (the same lines: the maillog is a function of the tables)."""
     path = directory / "maillog" if directory is not None else None
@@ -61,7 +67,7 @@ def _maillog_lines(result: Any, directory: Path | None) -> Iterator[str]:
 
 
 def queue_ids(
-    result: Any, directory: Path | None = None, messages: Iterable[int] | None = None
+    result: RunResult, directory: Path | None = None, messages: Iterable[int] | None = None
 ) -> dict[int, list[tuple[str, str]]]:
     """``{msg_id: [(host, queue id), ...]}`` in the maillog's order (for ``messages``
     only, when given), read from the ``cleanup ... message-id=`` lines."""
@@ -79,7 +85,7 @@ def queue_ids(
     return out
 
 
-def log_lines(result: Any, ids: Iterable[str], directory: Path | None = None) -> list[str]:
+def log_lines(result: RunResult, ids: Iterable[str], directory: Path | None = None) -> list[str]:
     """The maillog's lines that name one of the queue ids ``ids`` (as ``QID:``, or
     ``queued as QID``, or a bounce's new ``QID``): each attempt's reply text as
     the log gives it."""
@@ -90,7 +96,7 @@ def log_lines(result: Any, ids: Iterable[str], directory: Path | None = None) ->
     return [line.rstrip("\n") for line in _maillog_lines(result, directory) if pattern.search(line)]
 
 
-def find_messages(result: Any, key: str, directory: Path | None = None) -> list[int]:
+def find_messages(result: RunResult, key: str, directory: Path | None = None) -> list[int]:
     """The ``msg_id`` of the messages ``key`` names (see the module's docstring);
     raises ``TraceError`` when it names none."""
     text = key.strip()
@@ -131,7 +137,7 @@ class Journey:
     (journeys of the bounce messages made for it)."""
 
     msg_id: int
-    message: dict[str, Any]
+    message: dict[str, str | int | float]  # the messages row: strings and numbers
     recipients: pd.DataFrame
     attempts: pd.DataFrame
     queue_ids: tuple[tuple[str, str], ...]
@@ -151,13 +157,13 @@ class Journey:
         return str(self.message.get("origin")) == "bounce"
 
 
-def _failed_times(result: Any, mid: int) -> list[float]:
+def _failed_times(result: RunResult, mid: int) -> list[float]:
     r = result.recipients
     rows = r[(r["msg_id"] == mid) & r["status"].astype(str).isin(["bounced", "expired"])]
     return [float(t) for t in rows["t_final"].tolist() if math.isfinite(float(t))]
 
 
-def _notices_of(result: Any, mid: int) -> list[int]:
+def _notices_of(result: RunResult, mid: int) -> list[int]:
     """Bounce messages made for ``mid``: to its sender, created when one of its
     recipients failed."""
     m = result.messages
@@ -180,7 +186,7 @@ def _notices_of(result: Any, mid: int) -> list[int]:
     return out
 
 
-def _original_of(result: Any, mid: int) -> int | None:
+def _original_of(result: RunResult, mid: int) -> int | None:
     m = result.messages
     row = m[m["msg_id"] == mid].iloc[0]
     if str(row["origin"]) != "bounce":
@@ -200,7 +206,7 @@ def _original_of(result: Any, mid: int) -> int | None:
 
 
 def journey(
-    result: Any,
+    result: RunResult,
     mid: int,
     directory: Path | None = None,
     *,
@@ -222,7 +228,7 @@ def journey(
         attempts = attempts.sort_values(["t_start", "t_end"], kind="stable")
     return Journey(
         msg_id=int(mid),
-        message=rows.iloc[0].to_dict(),
+        message={str(k): v for k, v in rows.iloc[0].to_dict().items()},
         recipients=r[r["msg_id"] == mid].reset_index(drop=True),
         attempts=attempts.reset_index(drop=True),
         queue_ids=tuple(ids.get(int(mid), [])),
@@ -232,7 +238,7 @@ def journey(
     )
 
 
-def _domain(result: Any, row: pd.Series, ids: Sequence[tuple[str, str]]) -> str:
+def _domain(result: RunResult, row: pd.Series, ids: Sequence[tuple[str, str]]) -> str:
     sender = row["sender"] if isinstance(row["sender"], str) else ""
     if sender:
         return sender.rpartition("@")[2]
@@ -354,7 +360,9 @@ def format_journey(j: Journey, *, indent: str = "") -> str:
 _OUTCOME_COLOURS = {"sent": "#2ca02c", "deferred": "#ff7f0e", "bounced": "#d62728"}
 
 
-def timeline_figure(journeys: Sequence[Journey], *, incidents: Any = None) -> Any:
+def timeline_figure(
+    journeys: Sequence[Journey], *, incidents: Iterable[IncidentSpec] | None = None
+) -> Figure:
     """A timeline of journeys across hosts (one row per host, in the order the
     message reached them; the mailbox last): per attempt, its queue wait (grey),
     connection set-up (blue) and transfer (green) on the sending host's row, its

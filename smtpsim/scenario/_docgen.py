@@ -17,8 +17,9 @@ import re
 import sys
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -103,11 +104,13 @@ ANCHORS: dict[str, str] = {
 }
 """Where each model is described on the page (GitHub heading anchors)."""
 
-_SPECIAL: dict[Any, str] = {
+_SPECIAL: dict[object, str] = {
     ConcurrencyFeedback: "[concurrency feedback](#concurrency-feedback)",
     schema.RateProfile: "[rate profile](#rate-profiles)",
     schema.PerMessage: "[recipients per message](#recipients-per-message)",
 }
+
+_PLAIN: dict[object, str] = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
 _FIELDS = re.compile(r"(<!-- fields: (\w+) -->\n)(.*?)(<!-- /fields -->)", re.S)
 _UNITS = re.compile(r"(<!-- units -->\n)(.*?)(<!-- /units -->)", re.S)
@@ -117,7 +120,7 @@ def _unit_link(info: UnitInfo) -> str:
     return f"[{info.name}](#units)"
 
 
-def type_name(tp: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> str:
+def type_name(tp: object, metadata: Sequence[object] = ()) -> str:
     """How a field's type reads in the docs: 'duration', 'list of domain', '[Host](#host)'."""
     for item in metadata:
         if isinstance(item, UnitInfo):
@@ -148,7 +151,7 @@ def type_name(tp: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> str:
         return f"[{tp.__name__}](#{ANCHORS.get(tp.__name__, tp.__name__.lower())})"
     if tp is schema.Name:
         return "name"
-    return {int: "integer", float: "number", bool: "boolean", str: "string"}.get(tp, str(tp))
+    return _PLAIN.get(tp, str(tp))
 
 
 _TYPE_OVERRIDES: dict[tuple[str, str], str] = {
@@ -177,7 +180,7 @@ def _field_type(name: str, field: FieldInfo, model: type[BaseModel]) -> str:
     return override or type_name(field.annotation, field.metadata)
 
 
-def _yaml_value(value: Any) -> str:
+def _yaml_value(value: object) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):

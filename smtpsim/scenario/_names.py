@@ -6,7 +6,6 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any
 
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 _KEY = re.compile(KEY_PATTERN)
@@ -17,7 +16,7 @@ AUTO_IP_START = ipaddress.IPv4Address("198.18.0.1")
 AUTO_NAME_SUFFIX = ".sim.example"
 
 
-def got(value: Any) -> str:
+def got(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -32,7 +31,7 @@ def check_key(value: str) -> str:
     return value
 
 
-def normalize_domain(value: Any) -> str:
+def normalize_domain(value: object) -> str:
     """Lower-case, without a trailing dot; ValueError if it is not a domain name."""
     if not isinstance(value, str):
         raise ValueError(f"expected a domain name such as 'example.com', got {got(value)}")
@@ -42,7 +41,7 @@ def normalize_domain(value: Any) -> str:
     return text.rstrip(".")
 
 
-def normalize_ipv4(value: Any) -> str:
+def normalize_ipv4(value: object) -> str:
     if isinstance(value, str):
         try:
             return str(ipaddress.IPv4Address(value.strip()))
@@ -51,7 +50,7 @@ def normalize_ipv4(value: Any) -> str:
     raise ValueError(f"expected an IPv4 address such as '192.0.2.10', got {got(value)}")
 
 
-def host_list(value: Any) -> Any:
+def host_list(value: object) -> object:
     """``smtp_fallback_relay``: None or "" -> (); "a, b" or "a b" -> ("a", "b"); lists kept."""
     if value is None:
         return ()
@@ -60,7 +59,7 @@ def host_list(value: Any) -> Any:
     return value
 
 
-def optional_host(value: Any) -> Any:
+def optional_host(value: object) -> object:
     """``relayhost``: "" -> None, otherwise unchanged."""
     if isinstance(value, str) and not value.strip():
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from typing import Any, Union, get_args, get_origin
+from typing import TypeGuard, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -16,10 +16,10 @@ from .schema import Dist, PerMessage, RateProfile, Scenario
 OPAQUE: tuple[type[BaseModel], ...] = (Dist, PerMessage, RateProfile)
 """Models with their own YAML forms: a path may go into them only where the data has keys."""
 
-ROOT: Any = Scenario
+ROOT: object = Scenario
 
 
-def unwrap(tp: Any) -> Any:
+def unwrap(tp: object) -> object:
     """Strip ``Annotated`` and ``None`` from a union; prefer a model, mapping or list member."""
     while True:
         origin = get_origin(tp)
@@ -36,16 +36,16 @@ def unwrap(tp: Any) -> Any:
         return tp
 
 
-def is_model(tp: Any) -> bool:
+def is_model(tp: object) -> TypeGuard[type[BaseModel]]:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def is_open_model(tp: Any) -> bool:
+def is_open_model(tp: object) -> TypeGuard[type[BaseModel]]:
     """A model whose fields are YAML keys (not one of the OPAQUE short-form models)."""
     return is_model(tp) and not issubclass(tp, OPAQUE)
 
 
-def kind_of(tp: Any) -> str:
+def kind_of(tp: object) -> str:
     """'model', 'dict', 'list' or 'leaf' (leaves include the OPAQUE models)."""
     tp = unwrap(tp)
     if is_open_model(tp):
@@ -58,16 +58,16 @@ def kind_of(tp: Any) -> str:
     return "leaf"
 
 
-def field_names(tp: Any) -> list[str]:
+def field_names(tp: object) -> list[str]:
     tp = unwrap(tp)
     return list(tp.model_fields) if is_open_model(tp) else []
 
 
-def step(tp: Any, segment: str | int) -> Any:
+def step(tp: object, segment: str | int) -> object:
     """The type found at ``segment`` below a value of type ``tp``; KeyError if none."""
     tp = unwrap(tp)
     kind = kind_of(tp)
-    if kind == "model":
+    if is_open_model(tp):  # kind "model"
         if isinstance(segment, str) and segment in tp.model_fields:
             return tp.model_fields[segment].annotation
         raise KeyError(segment)
@@ -82,7 +82,7 @@ def step(tp: Any, segment: str | int) -> Any:
     raise KeyError(segment)
 
 
-def type_at(loc: tuple[str | int, ...]) -> Any:
+def type_at(loc: tuple[str | int, ...]) -> object:
     """The schema type at a pydantic location, or None when the path leaves the schema."""
     tp = ROOT
     for segment in loc:
@@ -96,7 +96,7 @@ def type_at(loc: tuple[str | int, ...]) -> Any:
 _TYPE_TAG = re.compile(r"^(function-|lax-|json-or-python|tagged-union|is-instance|union\[)|\[.*\]$")
 
 
-def format_loc(loc: tuple[str | int, ...], data: Any) -> str:
+def format_loc(loc: tuple[str | int, ...], data: object) -> str:
     """A pydantic location as a YAML path, walking ``data`` to tell list items from keys."""
     text = ""
     node = data

@@ -12,8 +12,8 @@ iterative walk. Bounds: :data:`~.bounds.MAX_DEPTH`, :data:`~.bounds.MAX_NODES`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 
@@ -48,7 +48,8 @@ class _Frame:
 
     is_map: bool
     anchor: str | None
-    key: Any = None  # the current key (mappings) or index (lists)
+    key: str | None = None  # mappings: the current key (None: not a plain scalar)
+    index: int = 0  # lists: the current index
     want_key: bool = True  # mappings: the next node is a key
     nodes: int = 0  # values inside, aliases expanded
     height: int = 0  # levels of collections inside
@@ -58,14 +59,14 @@ class _Frame:
 def _segment(frame: _Frame) -> str:
     if frame.is_map:
         return f".{frame.key}" if isinstance(frame.key, str) else ".?"
-    return f"[{frame.key}]"
+    return f"[{frame.index}]"
 
 
 def _path(frames: list[_Frame]) -> str:
     return "".join(_segment(f) for f in frames).lstrip(".")
 
 
-def check_text(text: str, loader: Any = yaml.SafeLoader) -> None:
+def check_text(text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> None:
     """Raise :class:`ShapeError` if the YAML ``text`` nests deeper than ``MAX_DEPTH``
     or holds more than ``MAX_NODES`` values with aliases expanded. YAML syntax errors
     are left for the loader to report (it reports the same ones)."""
@@ -87,7 +88,7 @@ def check_text(text: str, loader: Any = yaml.SafeLoader) -> None:
         if parent.is_map:
             parent.want_key = True
         else:
-            parent.key += 1
+            parent.index += 1
 
     try:
         for event in yaml.parse(text, Loader=loader):
@@ -115,7 +116,7 @@ def check_text(text: str, loader: Any = yaml.SafeLoader) -> None:
                 if frames and frames[-1].is_map and frames[-1].want_key:
                     frames[-1].key = None  # a complex key
                 is_map = isinstance(event, yaml.MappingStartEvent)
-                frames.append(_Frame(is_map, event.anchor, None if is_map else 0))
+                frames.append(_Frame(is_map, event.anchor))
             elif isinstance(event, yaml.CollectionEndEvent):
                 done = frames.pop()
                 nodes, height = 1 + done.nodes, 1 + done.height
@@ -128,11 +129,11 @@ def check_text(text: str, loader: Any = yaml.SafeLoader) -> None:
         return  # the loader reports it, with its line and column
 
 
-def check_data(data: Any) -> None:
+def check_data(data: object) -> None:
     """Raise :class:`ShapeError` if ``data`` (mappings and lists) nests deeper than
     ``MAX_DEPTH`` or holds more than ``MAX_NODES`` values; iterative, so any depth is
     safe to check. Shared subtrees (from aliases) count each time they appear."""
-    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    stack: list[tuple[object, int, str]] = [(data, 0, "")]
     count = 0
     while stack:
         node, depth, path = stack.pop()
@@ -140,7 +141,9 @@ def check_data(data: Any) -> None:
         if count > MAX_NODES:
             raise _too_big(path)
         if isinstance(node, dict):
-            items: Any = ((f"{path}.{k}" if path else str(k), v) for k, v in node.items())
+            items: Iterator[tuple[str, object]] = (
+                (f"{path}.{k}" if path else str(k), v) for k, v in node.items()
+            )
         elif isinstance(node, list | tuple):
             items = ((f"{path}[{i}]", v) for i, v in enumerate(node))
         else:

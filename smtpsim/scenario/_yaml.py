@@ -9,13 +9,13 @@ silently keeps the last one, which would hide a second ``out:`` host).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
 from ._shape import check_text
+from .raw import YamlMap
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -25,8 +25,8 @@ _MERGE = "tag:yaml.org,2002:merge"
 class ScenarioLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` without sexagesimal numbers and with duplicate-key errors."""
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, Any] = {}
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> YamlMap:
+        seen: dict[object, yaml.Mark] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE:
                 continue
@@ -43,7 +43,7 @@ class ScenarioLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        mapping: YamlMap = super().construct_mapping(node, deep=deep)
         return mapping
 
 
@@ -75,7 +75,7 @@ ScenarioLoader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str) -> object:
     """Parse ``text``; raises ``yaml.YAMLError`` (use :func:`describe_yaml_error`), or
     :class:`~._shape.ShapeError` for text nested too deeply or too big with its aliases
     expanded (checked first, so that the parser never recurses that far)."""

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from . import _names
+from .raw import JsonSchema, YamlMap
 
 __all__ = [
     "Domain",
@@ -52,8 +53,10 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-def field(default: Any = ..., *, description: str, **kw: Any) -> Any:
-    """``Field`` typed as Any, so a YAML-form default ("300s") may stand for a float."""
+def field(default: object = ..., *, description: str, **kw: Any) -> Any:
+    """``Field`` with a required description. The result is typed as pydantic's ``Field``
+    types it (fits any annotation), so a YAML-form default ("300s") may stand for a float;
+    ``kw`` are ``Field``'s own keywords."""
     return Field(default, description=description, **kw)
 
 
@@ -94,7 +97,7 @@ class Kinds:
     names: tuple[str, ...]
     needs: str = ""  # "an incident" in "an incident needs exactly one of"; default "a <what>"
 
-    def split(self, value: dict[Any, Any]) -> tuple[str, Any]:
+    def split(self, value: YamlMap) -> tuple[str, object]:
         """A one-key YAML mapping ``{kind: arguments}`` as (kind, arguments)."""
         if len(value) != 1:
             raise ValueError(
@@ -136,7 +139,7 @@ class OneOf(Model):
         return next(k for k in self.KINDS.names if getattr(self, k) is not None)
 
     @property
-    def target(self) -> Any:
+    def target(self) -> object:
         """The kind's value."""
         return getattr(self, self.kind)
 
@@ -146,8 +149,8 @@ class OneOf(Model):
 
 
 def mapping_args(
-    kind: str, args: Any, keys: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> dict[Any, Any]:
+    kind: str, args: object, keys: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> YamlMap:
     """``args`` if it is a mapping with every key of ``keys`` and others from ``optional``."""
     example = ", ".join(f"{k}: ..." for k in keys)
     if not isinstance(args, dict):
@@ -167,7 +170,7 @@ def mapping_args(
     return args
 
 
-def pairs(kind: str, args: Any, what: str) -> list[tuple[Any, Any]]:
+def pairs(kind: str, args: object, what: str) -> list[tuple[object, object]]:
     """A list of 2-item lists, or a mapping, as a list of pairs."""
     if isinstance(args, dict):
         return list(args.items())
@@ -178,7 +181,7 @@ def pairs(kind: str, args: Any, what: str) -> list[tuple[Any, Any]]:
     raise ValueError(f"{kind}: expected a list of {what} pairs, got {_names.got(args)}")
 
 
-def object_schema(properties: dict[str, Any], required: Iterable[str]) -> dict[str, Any]:
+def object_schema(properties: JsonSchema, required: Iterable[str]) -> JsonSchema:
     """The JSON Schema of a mapping with exactly these keys, ``required`` among them."""
     return {
         "type": "object",

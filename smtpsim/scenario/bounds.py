@@ -37,11 +37,11 @@ __all__ = [
 ]
 
 MAX_DURATION = 3650 * 86400.0
-"""Any duration or point in time: 3650 days (10 years). Postfix's longest default is
+"""A duration or point in time: at most 3650 days (10 years). Postfix's longest default is
 ``maximal_queue_lifetime`` = 5 days; a simulated decade is already beyond any study."""
 
 MAX_SIZE = 4 * 1024**3
-"""Any size: 4 GiB. The largest message size limits in use are about 2 GB (Microsoft
+"""A size: at most 4 GiB. The largest message size limits in use are about 2 GB (Microsoft
 Exchange's maximum); Postfix's default ``message_size_limit`` is 10,240,000 bytes."""
 
 MAX_BANDWIDTH = 100e12 / 8
@@ -51,7 +51,7 @@ MIN_BANDWIDTH = 1 / 8
 """A link's capacity: at least 1 bit/s; slower, a message's transfer time overflows."""
 
 MAX_RATE = 100_000.0
-"""Any rate (messages or incident onsets per second): 100,000/s, several times the
+"""A rate (messages or incident onsets per second): at most 100,000/s, several times the
 whole mail volume of the largest providers."""
 
 MAX_MESSAGES = 100_000_000

@@ -20,11 +20,11 @@ Every name a policy or an incident uses must exist too
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from . import _names
 from .defaults import fill_defaults
 from .problems import Problem
+from .raw import YamlMap
 from .units import format_duration, parse_duration
 from .used_names import dnsbl_listing_problems, incident_problems, policy_problems
 from .world import World, as_dict, as_list, domain_or_none, unknown_host
@@ -34,7 +34,7 @@ __all__ = ["reference_problems"]
 _SUBMIT_ROLES = ("msa", "mta", "relay")
 
 
-def _check_run(data: dict[Any, Any]) -> Iterable[Problem]:
+def _check_run(data: YamlMap) -> Iterable[Problem]:
     try:
         duration = parse_duration(data.get("duration"))
         warmup = parse_duration(data.get("warmup", 0))
@@ -60,7 +60,7 @@ def _check_names(world: World) -> Iterable[Problem]:
 
 def _check_links(world: World) -> Iterable[Problem]:
     nodes = set(world.hosts) | set(world.routers)
-    pairs: dict[frozenset[Any], int] = {}
+    pairs: dict[frozenset[object], int] = {}
     for i, ends in world.links:
         for j, end in enumerate(ends[:2]):
             if isinstance(end, str) and end not in nodes:
@@ -83,7 +83,7 @@ def _check_links(world: World) -> Iterable[Problem]:
                 yield Problem(f"hosts.{host}", "not connected to any link")
 
 
-def _check_hosts(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
+def _check_hosts(world: World, data: YamlMap) -> Iterable[Problem]:
     owners: dict[str, str] = {}
     names: dict[str, str] = {}
     for key, host in world.hosts.items():
@@ -96,8 +96,10 @@ def _check_hosts(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
             names.setdefault(name.lower(), key)
         for path, ip in ((f"hosts.{key}.ip", host.get("ip")),):
             yield from _check_ip(path, ip, f"hosts.{key}", owners)
-    for key, flow in as_dict(data.get("traffic")).items():
-        yield from _check_ip(f"traffic.{key}.ip", as_dict(flow).get("ip"), f"traffic.{key}", owners)
+    for name, flow in as_dict(data.get("traffic")).items():
+        yield from _check_ip(
+            f"traffic.{name}.ip", as_dict(flow).get("ip"), f"traffic.{name}", owners
+        )
 
     for key in world.hosts:
         base = f"hosts.{key}.postfix"
@@ -144,7 +146,7 @@ def _check_hosts(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
             chain.append(relay)
 
 
-def _check_ip(path: str, ip: Any, owner: str, owners: dict[str, str]) -> Iterable[Problem]:
+def _check_ip(path: str, ip: object, owner: str, owners: dict[str, str]) -> Iterable[Problem]:
     if ip is None:
         return
     try:
@@ -168,7 +170,7 @@ def _check_dns(world: World) -> Iterable[Problem]:
             yield Problem(f"dns.{raw}.a", unknown_host(a_host, world))
 
 
-def _check_traffic(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
+def _check_traffic(world: World, data: YamlMap) -> Iterable[Problem]:
     for name, raw_flow in as_dict(data.get("traffic")).items():
         flow = as_dict(raw_flow)
         base = f"traffic.{name}"
@@ -242,7 +244,7 @@ def _check_traffic(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
                 )
 
 
-def reference_problems(data: Any) -> list[Problem]:
+def reference_problems(data: object) -> list[Problem]:
     """Every cross-reference problem of a raw scenario mapping (unsorted, no duplicates)."""
     if not isinstance(data, dict):
         return []

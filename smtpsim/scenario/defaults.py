@@ -8,16 +8,16 @@ before checking its fields) and in the cross-reference checks, which read raw da
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from pydantic import BaseModel
 
 from . import _names
+from .raw import YamlMap
 
 __all__ = ["fill_defaults"]
 
 
-def fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:
+def fill_defaults(data: YamlMap) -> YamlMap:
     """Host names and addresses, flow addresses and sender domains, where not given."""
     data = dict(data)
     hosts = data.get("hosts")
@@ -25,7 +25,7 @@ def fill_defaults(data: dict[Any, Any]) -> dict[Any, Any]:
     hosts = dict(hosts) if isinstance(hosts, dict) else None
     traffic = dict(traffic) if isinstance(traffic, dict) else None
 
-    def as_dict(item: Any) -> Any:
+    def as_dict(item: object) -> object:
         return item.model_dump() if isinstance(item, BaseModel) else item
 
     used = []

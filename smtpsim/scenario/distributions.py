@@ -19,18 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from statistics import NormalDist
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, ClassVar, Literal, TypeAlias
 
 from pydantic import BeforeValidator, WithJsonSchema, model_validator
 
 from . import _names
 from .base import Kinds, Model, field, mapping_args, object_schema, pairs
 from .bounds import MAX_SIGMA
+from .raw import Fields, JsonSchema
 from .units import UNIT_SCHEMAS, parse_duration, parse_fraction, parse_size
 
 __all__ = ["DIST_KINDS", "Dist", "DistInfo", "DurationDist", "SizeDist"]
 
-Parse: TypeAlias = Callable[[Any], float]
+Parse: TypeAlias = Callable[[object], float]
 """The parser of the distribution's unit (``parse_duration`` or ``parse_size``)."""
 
 
@@ -39,7 +40,7 @@ class DistKind:
 
     name: ClassVar[str]
     unit_args: ClassVar[tuple[str, ...]] = ()  # required, in the distribution's unit
-    plain_args: ClassVar[dict[str, dict[str, Any]]] = {}  # optional numbers: their schema
+    plain_args: ClassVar[dict[str, JsonSchema]] = {}  # optional numbers: their schema
     stored: ClassVar[tuple[str, ...]]  # the Dist fields of its parameters, in order
 
     @classmethod
@@ -48,19 +49,20 @@ class DistKind:
         return cls(*(getattr(d, key) for key in cls.stored))
 
     @classmethod
-    def from_yaml(cls, args: Any, parse: Parse) -> dict[str, Any]:
+    def from_yaml(cls, args: object, parse: Parse) -> Fields:
         """The model fields of ``{name: args}``: a mapping of the kind's arguments."""
         args = mapping_args(cls.name, args, cls.unit_args, tuple(cls.plain_args))
-        out: dict[str, Any] = {key: parse(args[key]) for key in cls.unit_args}
+        out: Fields = {key: parse(args[key]) for key in cls.unit_args}
         for key in cls.plain_args:
             if key in args:
-                if isinstance(args[key], bool) or not isinstance(args[key], int | float):
-                    raise ValueError(f"{key}: expected a number, got {_names.got(args[key])}")
-                out[key] = float(args[key])
+                value = args[key]
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{key}: expected a number, got {_names.got(value)}")
+                out[key] = float(value)
         return out
 
     @classmethod
-    def json_schema(cls, unit: dict[str, Any]) -> dict[str, Any]:
+    def json_schema(cls, unit: JsonSchema) -> JsonSchema:
         """The JSON Schema of the kind's arguments, values in the ``unit`` schema."""
         return object_schema({**{k: unit for k in cls.unit_args}, **cls.plain_args}, cls.unit_args)
 
@@ -82,11 +84,11 @@ class Constant(DistKind):
     stored: ClassVar[tuple[str, ...]] = ("value",)
 
     @classmethod
-    def from_yaml(cls, args: Any, parse: Parse) -> dict[str, Any]:
+    def from_yaml(cls, args: object, parse: Parse) -> Fields:
         return {"value": parse(args)}
 
     @classmethod
-    def json_schema(cls, unit: dict[str, Any]) -> dict[str, Any]:
+    def json_schema(cls, unit: JsonSchema) -> JsonSchema:
         return unit
 
     def mean(self) -> float:
@@ -121,17 +123,17 @@ class Lognormal(DistKind):
     name: ClassVar[str] = "lognormal"
     unit_args: ClassVar[tuple[str, ...]] = ("median",)
     stored: ClassVar[tuple[str, ...]] = ("median", "sigma")
-    plain_args: ClassVar[dict[str, dict[str, Any]]] = {
+    plain_args: ClassVar[dict[str, JsonSchema]] = {
         "sigma": {"type": "number", "minimum": 0, "maximum": MAX_SIGMA}
     }
 
     @classmethod
-    def from_yaml(cls, args: Any, parse: Parse) -> dict[str, Any]:
+    def from_yaml(cls, args: object, parse: Parse) -> Fields:
         out = super().from_yaml(args, parse)
-        if out.get("sigma", 0.0) > MAX_SIGMA:
+        sigma = out.get("sigma", 0.0)
+        if isinstance(sigma, float) and sigma > MAX_SIGMA:
             raise ValueError(
-                f"sigma must be at most {MAX_SIGMA:g} (the plausibility bound), got "
-                f"{out['sigma']:g}"
+                f"sigma must be at most {MAX_SIGMA:g} (the plausibility bound), got {sigma:g}"
             )
         return out
 
@@ -177,12 +179,12 @@ class Empirical(DistKind):
     stored: ClassVar[tuple[str, ...]] = ("points",)
 
     @classmethod
-    def from_yaml(cls, args: Any, parse: Parse) -> dict[str, Any]:
+    def from_yaml(cls, args: object, parse: Parse) -> Fields:
         points = pairs(cls.name, args, "[value, cdf]")
         return {"points": [(parse(v), parse_fraction(p)) for v, p in points]}
 
     @classmethod
-    def json_schema(cls, unit: dict[str, Any]) -> dict[str, Any]:
+    def json_schema(cls, unit: JsonSchema) -> JsonSchema:
         pair = {
             "type": "array",
             "prefixItems": [unit, UNIT_SCHEMAS["fraction"]],
@@ -281,7 +283,7 @@ class DistInfo:
         self.unit = unit
 
 
-def dist_from_yaml(value: Any, parse: Parse) -> Any:
+def dist_from_yaml(value: object, parse: Parse) -> object:
     """A distribution's YAML form (or its ``model_dump()``) as :class:`Dist` fields."""
     if isinstance(value, Dist):
         return value
@@ -306,7 +308,7 @@ def dist_from_yaml(value: Any, parse: Parse) -> Any:
         raise ValueError(text if text.startswith(kind) else f"{kind}: {text}") from None
 
 
-def dist_schema(unit: str) -> dict[str, Any]:
+def dist_schema(unit: str) -> JsonSchema:
     """The JSON Schema of a distribution's YAML forms, from its kinds."""
     v = UNIT_SCHEMAS[unit]
     return {

@@ -3,7 +3,7 @@ record, TXT records, or a DNSBL zone."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, WithJsonSchema
 
@@ -15,7 +15,7 @@ from .units import Duration
 __all__ = ["Zone", "mx_from_yaml"]
 
 
-def mx_from_yaml(value: Any) -> Any:
+def mx_from_yaml(value: object) -> object:
     if value is None:
         return None
     if isinstance(value, str):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -56,7 +56,7 @@ class ConcurrencyFeedback:
         return f"{base}/{self.scale}" if self.scale else base
 
 
-def parse_feedback(value: Any) -> ConcurrencyFeedback:
+def parse_feedback(value: object) -> ConcurrencyFeedback:
     """A feedback from YAML: a number in [0, 1], ``"x/y"`` with numbers, or
     ``"x/concurrency"`` / ``"x/sqrt_concurrency"`` with ``x`` in [0, 1].
 

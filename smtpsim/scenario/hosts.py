@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -74,7 +74,7 @@ class Host(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_auth(cls, data: Any) -> Any:
+    def _default_auth(cls, data: object) -> object:
         if isinstance(data, dict) and data.get("auth") is None:
             role = data.get("role")
             if role in ("msa", "mta", "relay", "mx", "resolver", "dnsbl"):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -42,7 +42,7 @@ PHASES = ("connect", "helo", "mail", "rcpt", "data", "end-of-data")
 _REPLY = re.compile(r"^([2-5]\d\d)(?: ([245])\.\d{1,3}\.\d{1,3})?(?: .*)?$")
 
 
-def _reply_text(value: Any) -> Any:
+def _reply_text(value: object) -> object:
     if isinstance(value, str):
         m = _REPLY.match(value.strip())
         if m is None:
@@ -52,7 +52,7 @@ def _reply_text(value: Any) -> Any:
     return value
 
 
-def _ip_or_network(value: Any) -> Any:
+def _ip_or_network(value: object) -> object:
     if isinstance(value, str):
         try:
             return str(ipaddress.IPv4Network(value.strip(), strict=False))
@@ -68,10 +68,10 @@ ReplyText = Annotated[str, BeforeValidator(_reply_text)]
 IpOrNetwork = Annotated[str, BeforeValidator(_ip_or_network)]
 
 
-def _short(field: str) -> Any:
+def _short(field: str) -> BeforeValidator:
     """Accept ``kind: VALUE`` as ``kind: {field: VALUE}``."""
 
-    def convert(value: Any) -> Any:
+    def convert(value: object) -> object:
         return {field: value} if isinstance(value, str | list | tuple) else value
 
     return BeforeValidator(convert)

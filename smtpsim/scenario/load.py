@@ -11,16 +11,17 @@ import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from . import _names, _paths
 from ._shape import ShapeError, check_data
 from ._yaml import describe_yaml_error, load_yaml
 from .checks import reference_problems
 from .problems import Problem, ScenarioError
+from .raw import YamlMap
 from .schema import Scenario
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 # overrides
 
 
-def parse_override(text: str) -> tuple[str, Any]:
+def parse_override(text: str) -> tuple[str, object]:
     """``"hosts.out.postfix.maximal_backoff_time=2h"`` -> (path, value).
 
     The value is read as YAML (``2h`` a string, ``true`` a bool, ``5`` an int, ``[a, b]``
@@ -61,8 +62,8 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _choose_key(
-    node: dict[Any, Any], segments: list[tuple[str, str | int]], i: int, value_type: Any
-) -> tuple[Any, int]:
+    node: YamlMap, segments: list[tuple[str, str | int]], i: int, value_type: object
+) -> tuple[str | int, int]:
     """The key of a mapping at segments[i] and the index after it.
 
     Keys of mappings such as ``dns`` are domain names with dots: an existing key wins
@@ -91,7 +92,7 @@ def _choose_key(
     return names[0], i + 1
 
 
-def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
+def _apply_one(root: YamlMap, text: str) -> Problem | None:
     shown_text = text if len(text) <= 80 else text[:77] + "..."
     try:
         path_text, value = parse_override(text)
@@ -103,8 +104,8 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
     except ValueError as e:
         return Problem("--set", str(e))
     where = f"(in --set {shown_text})"
-    node: Any = root
-    tp: Any = _paths.ROOT
+    node: object = root
+    tp: object = _paths.ROOT
     shown: list[str | int] = []
     i = 0
     while i < len(segments):
@@ -119,7 +120,7 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
             assert isinstance(segment, int)
             if not -len(node) <= segment < len(node):
                 return Problem(here, f"no such item: the list has {len(node)} {where}")
-            key: Any = segment % len(node)
+            key: str | int = segment % len(node)
             try:
                 next_tp = _paths.step(tp, key) if structure == "list" else None
             except KeyError:
@@ -149,17 +150,16 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
         shown.append(key)
 
         if i == len(segments):
-            if isinstance(node, list | dict):
-                node[key] = value
-            else:
+            if not _put(node, key, value):
                 return Problem(_paths.format_segments(shown[:-1]), f"is not a mapping {where}")
             return None
 
-        child = node[key] if isinstance(node, list) else node.get(key)
+        child = _get(node, key)
         if child is None:
             if next_tp is not None and _paths.kind_of(next_tp) in ("model", "dict"):
                 child = {}
-                node[key] = child
+                if not _put(node, key, child):
+                    return Problem(_paths.format_segments(shown[:-1]), f"is not a mapping {where}")
             else:
                 return Problem(_paths.format_segments(shown), f"no such setting {where}")
         elif _paths.kind_of(next_tp) in ("model", "dict") and not isinstance(child, dict):
@@ -169,13 +169,34 @@ def _apply_one(root: dict[Any, Any], text: str) -> Problem | None:
     return None
 
 
-def _apply(data: dict[Any, Any], overrides: Sequence[str]) -> tuple[dict[Any, Any], list[Problem]]:
+def _get(node: object, key: str | int) -> object:
+    """``node[key]`` of a mapping, or of a list at an index; None if there is none."""
+    if isinstance(node, dict):
+        return node.get(key)
+    if isinstance(node, list) and isinstance(key, int):
+        return node[key]
+    return None
+
+
+def _put(node: object, key: str | int, value: object) -> bool:
+    """Set ``node[key]`` in a mapping, or in a list at an index; False if ``node`` is
+    neither (the data has a value where the path needs a mapping)."""
+    if isinstance(node, dict):
+        node[key] = value
+        return True
+    if isinstance(node, list) and isinstance(key, int):
+        node[key] = value
+        return True
+    return False
+
+
+def _apply(data: YamlMap, overrides: Sequence[str]) -> tuple[YamlMap, list[Problem]]:
     result = copy.deepcopy(data)
     problems = [p for p in (_apply_one(result, text) for text in overrides) if p is not None]
     return result, problems
 
 
-def apply_overrides(data: dict[Any, Any], overrides: Sequence[str]) -> dict[Any, Any]:
+def apply_overrides(data: YamlMap, overrides: Sequence[str]) -> YamlMap:
     """A copy of ``data`` with ``PATH=VALUE`` overrides applied (``data`` is left alone).
 
     Raises :class:`ScenarioError` naming every override whose path is not in the schema.
@@ -192,13 +213,13 @@ def apply_overrides(data: dict[Any, Any], overrides: Sequence[str]) -> dict[Any,
 # pydantic errors in our words
 
 
-def _num(x: Any) -> str:
+def _num(x: object) -> str:
     if isinstance(x, int) and not isinstance(x, bool) and abs(x) >= 10**15:
         return f"{x:.3g}"  # not 309 digits
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _message(error: Any) -> str:
+def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
@@ -249,7 +270,7 @@ def _message(error: Any) -> str:
     return f"{text.replace('Input should be ', 'expected ')}, got {got}"
 
 
-def validation_problems(error: ValidationError, data: Any) -> list[Problem]:
+def validation_problems(error: ValidationError, data: object) -> list[Problem]:
     """A pydantic ``ValidationError`` as problems with YAML paths and our wording."""
     return [
         Problem(_paths.format_loc(tuple(e["loc"]), data), _message(e))
@@ -294,7 +315,7 @@ def _read(source: str | os.PathLike[str]) -> str:
         raise ScenarioError([Problem("<file>", f"cannot read {str(path)!r}: {reason}")]) from None
 
 
-def _explicit_null_mx(data: dict[Any, Any]) -> list[Problem]:
+def _explicit_null_mx(data: YamlMap) -> list[Problem]:
     """``mx: null`` unquoted is YAML's null, which would mean an implicit MX: ask to choose."""
     problems = []
     dns = data.get("dns")
@@ -347,11 +368,12 @@ def with_overrides(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
     """
     if isinstance(overrides, str):
         overrides = [overrides]
-    data, problems = _apply(scenario.model_dump(mode="json"), overrides)
+    dumped: YamlMap = {k: v for k, v in scenario.model_dump(mode="json").items()}
+    data, problems = _apply(dumped, overrides)
     return _validate(data, problems)
 
 
-def _validate(data: dict[Any, Any], problems: list[Problem]) -> Scenario:
+def _validate(data: YamlMap, problems: list[Problem]) -> Scenario:
     try:
         check_data(data)  # --set values can deepen the file's nesting
     except ShapeError as e:

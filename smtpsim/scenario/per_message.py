@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, ClassVar, Literal, TypeAlias
 
 from pydantic import BeforeValidator, WithJsonSchema, model_validator
 
 from . import _names
 from .base import Kinds, Model, field, object_schema, pairs
 from .bounds import MAX_RECIPIENTS_PER_MESSAGE, MAX_WEIGHT
+from .raw import Fields, JsonSchema
 
 __all__ = ["PER_MESSAGE_KINDS", "PerMessage", "PerMessageForm"]
 
@@ -24,8 +25,8 @@ class CountKind:
     """One kind of per-message count. Subclasses are frozen dataclasses of its parameter."""
 
     name: ClassVar[str]
-    schema: ClassVar[dict[str, Any]]  # the JSON Schema of its argument
-    example: ClassVar[Any]  # its argument in an example
+    schema: ClassVar[JsonSchema]  # the JSON Schema of its argument
+    example: ClassVar[object]  # its argument in an example
 
     @classmethod
     def of(cls, p: PerMessage) -> CountKind:
@@ -34,7 +35,7 @@ class CountKind:
         return cls(*(getattr(p, key) for key in (cls.name,)))
 
     @classmethod
-    def from_yaml(cls, arg: Any) -> dict[str, Any]:
+    def from_yaml(cls, arg: object) -> Fields:
         """The model fields of ``{name: arg}``."""
         return {cls.name: arg}
 
@@ -51,8 +52,8 @@ class Mean(CountKind):
 
     mean_: float
     name: ClassVar[str] = "mean"
-    schema: ClassVar[dict[str, Any]] = {"type": "number", "minimum": 1}
-    example: ClassVar[Any] = 1.66
+    schema: ClassVar[JsonSchema] = {"type": "number", "minimum": 1}
+    example: ClassVar[object] = 1.66
 
     def mean(self) -> float:
         return self.mean_
@@ -62,8 +63,8 @@ class Mean(CountKind):
 class Fixed(CountKind):
     fixed: int
     name: ClassVar[str] = "fixed"
-    schema: ClassVar[dict[str, Any]] = {"type": "integer", "minimum": 1}
-    example: ClassVar[Any] = 1
+    schema: ClassVar[JsonSchema] = {"type": "integer", "minimum": 1}
+    example: ClassVar[object] = 1
 
     def mean(self) -> float:
         return float(self.fixed)
@@ -75,17 +76,19 @@ class Table(CountKind):
 
     table: tuple[tuple[int, float], ...]
     name: ClassVar[str] = "table"
-    schema: ClassVar[dict[str, Any]] = {
+    schema: ClassVar[JsonSchema] = {
         "type": "object",
         "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
     }
-    example: ClassVar[Any] = {"1": 0.92, "2": 0.05}
+    example: ClassVar[object] = {"1": 0.92, "2": 0.05}
 
     @classmethod
-    def from_yaml(cls, arg: Any) -> dict[str, Any]:
+    def from_yaml(cls, arg: object) -> Fields:
         rows = []
         for n, w in pairs(cls.name, arg, "[recipients, weight]"):
             try:
+                if not isinstance(n, str | int | float) or not isinstance(w, str | int | float):
+                    raise TypeError
                 rows.append((int(n), float(w)))
             except (TypeError, ValueError):
                 raise ValueError(
@@ -153,7 +156,7 @@ class PerMessage(Model):
         return self.form.mean()
 
 
-def per_message_from_yaml(value: Any) -> Any:
+def per_message_from_yaml(value: object) -> object:
     """A per-message count's YAML form (or its ``model_dump()``) as :class:`PerMessage` fields."""
     if isinstance(value, PerMessage) or (isinstance(value, dict) and "kind" in value):
         return value
@@ -166,7 +169,7 @@ def per_message_from_yaml(value: Any) -> Any:
     return {"kind": kind, **_CLASSES[kind].from_yaml(arg)}
 
 
-PER_MESSAGE_SCHEMA: dict[str, Any] = {
+PER_MESSAGE_SCHEMA: JsonSchema = {
     "anyOf": [object_schema({k.name: k.schema}, [k.name]) for k in _CLASSES.values()],
     "examples": [{k.name: k.example} for k in _CLASSES.values()],
 }

@@ -22,7 +22,7 @@ provider-like profiles measured under greylisting (``persistent``, ``frequent``,
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, model_validator
 
@@ -131,11 +131,11 @@ _EXIM_RULE = re.compile(
 )
 
 
-def _retry_from_yaml(value: Any) -> Any:
+def _retry_from_yaml(value: object) -> object:
     return {"preset": value} if isinstance(value, str) else value
 
 
-def _check_exim(value: Any) -> Any:
+def _check_exim(value: object) -> object:
     if isinstance(value, str):
         for rule in value.split(";"):
             if not _EXIM_RULE.match(rule):

@@ -15,13 +15,14 @@ import itertools
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, ClassVar, Literal, TypeAlias
 
 from pydantic import BeforeValidator, WithJsonSchema, model_validator
 
 from . import _names
 from .base import Kinds, Model, field, mapping_args, object_schema
 from .bounds import MAX_DURATION, MAX_RATE
+from .raw import Fields, JsonSchema
 from .units import UNIT_SCHEMAS, parse_duration, parse_rate, parse_time_of_day
 
 __all__ = ["DAY", "RATE_KINDS", "RateProfile", "RateProfileForm"]
@@ -35,19 +36,19 @@ class RateKind:
 
     name: ClassVar[str]
     stored: ClassVar[tuple[str, ...]]  # the RateProfile fields of its parameters, in order
-    example: ClassVar[Any]  # a YAML example, for the JSON Schema
+    example: ClassVar[object]  # a YAML example, for the JSON Schema
 
     @classmethod
     def of(cls, p: RateProfile) -> RateKind:
         return cls(*(getattr(p, key) for key in cls.stored))
 
     @classmethod
-    def from_yaml(cls, args: Any) -> dict[str, Any]:
+    def from_yaml(cls, args: object) -> Fields:
         """The model fields of ``{name: args}``."""
         raise NotImplementedError
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
+    def json_schema(cls) -> JsonSchema:
         """The JSON Schema of the kind's arguments."""
         raise NotImplementedError
 
@@ -70,14 +71,14 @@ class Constant(RateKind):
     rate: float
     name: ClassVar[str] = "constant"
     stored: ClassVar[tuple[str, ...]] = ("rate",)
-    example: ClassVar[Any] = "3/s"
+    example: ClassVar[object] = "3/s"
 
     @classmethod
-    def from_yaml(cls, args: Any) -> dict[str, Any]:
+    def from_yaml(cls, args: object) -> Fields:
         return {"rate": parse_rate(args)}
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
+    def json_schema(cls) -> JsonSchema:
         return UNIT_SCHEMAS["rate"]
 
     def max_rate(self) -> float:
@@ -97,10 +98,12 @@ class Piecewise(RateKind):
     steps: tuple[tuple[float, float], ...]
     name: ClassVar[str] = "piecewise"
     stored: ClassVar[tuple[str, ...]] = ("steps",)
-    example: ClassVar[Any] = {"piecewise": [{"at": 0, "rate": "1/s"}, {"at": "2h", "rate": "5/s"}]}
+    example: ClassVar[object] = {
+        "piecewise": [{"at": 0, "rate": "1/s"}, {"at": "2h", "rate": "5/s"}]
+    }
 
     @classmethod
-    def from_yaml(cls, args: Any) -> dict[str, Any]:
+    def from_yaml(cls, args: object) -> Fields:
         if not isinstance(args, list | tuple):
             raise ValueError(f"expected a list of {{at: T, rate: R}} steps, got {_names.got(args)}")
         steps = []
@@ -113,7 +116,7 @@ class Piecewise(RateKind):
         return {"steps": steps}
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
+    def json_schema(cls) -> JsonSchema:
         step = object_schema(
             {"at": UNIT_SCHEMAS["duration"], "rate": UNIT_SCHEMAS["rate"]}, ["at", "rate"]
         )
@@ -165,12 +168,12 @@ class Diurnal(RateKind):
     peak_at: float
     name: ClassVar[str] = "diurnal"
     stored: ClassVar[tuple[str, ...]] = ("peak", "trough", "peak_at")
-    example: ClassVar[Any] = {"diurnal": {"peak": "5/s", "trough": "0.2/s", "peak_at": "10:00"}}
+    example: ClassVar[object] = {"diurnal": {"peak": "5/s", "trough": "0.2/s", "peak_at": "10:00"}}
 
     @classmethod
-    def from_yaml(cls, args: Any) -> dict[str, Any]:
+    def from_yaml(cls, args: object) -> Fields:
         args = mapping_args(cls.name, args, ("peak",), ("trough", "peak_at"))
-        out: dict[str, Any] = {"peak": parse_rate(args["peak"])}
+        out: Fields = {"peak": parse_rate(args["peak"])}
         if "trough" in args:
             out["trough"] = parse_rate(args["trough"])
         if "peak_at" in args:
@@ -178,7 +181,7 @@ class Diurnal(RateKind):
         return out
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
+    def json_schema(cls) -> JsonSchema:
         rate = UNIT_SCHEMAS["rate"]
         return object_schema(
             {"peak": rate, "trough": rate, "peak_at": UNIT_SCHEMAS["time of day"]}, ["peak"]
@@ -255,7 +258,7 @@ class RateProfile(Model):
         return 0.0 if t1 <= t0 else self.form.expected_count(t0, t1)
 
 
-def rate_from_yaml(value: Any) -> Any:
+def rate_from_yaml(value: object) -> object:
     """A rate profile's YAML form (or its ``model_dump()``) as :class:`RateProfile` fields."""
     if isinstance(value, RateProfile) or (isinstance(value, dict) and "kind" in value):
         return value
@@ -269,7 +272,7 @@ def rate_from_yaml(value: Any) -> Any:
         raise ValueError(text if text.startswith(kind) else f"{kind}: {text}") from None
 
 
-RATE_SCHEMA: dict[str, Any] = {
+RATE_SCHEMA: JsonSchema = {
     "description": "a rate (a constant), or a one-key mapping: " + ", ".join(_CLASSES),
     "anyOf": [UNIT_SCHEMAS["rate"]]
     + [object_schema({k.name: k.json_schema()}, [k.name]) for k in _CLASSES.values()],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
@@ -95,7 +95,7 @@ class Simulation(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _memo_words(cls, data: Any) -> Any:
+    def _memo_words(cls, data: object) -> object:
         """YAML 1.1 reads a bare ``on``/``off`` as true/false: take them as meant."""
         if isinstance(data, dict) and isinstance(data.get("session_memo"), bool):
             data = {**data, "session_memo": "on" if data["session_memo"] else "off"}
@@ -128,7 +128,7 @@ class Scenario(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _defaults(cls, data: Any) -> Any:
+    def _defaults(cls, data: object) -> object:
         return fill_defaults(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")

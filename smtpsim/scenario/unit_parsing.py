@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
 from ._names import got as _got
 from .bounds import MAX_BANDWIDTH, MAX_DURATION, MAX_RATE, MAX_SIZE, MIN_BANDWIDTH
@@ -92,7 +91,7 @@ _RATE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*([A-Za-z]+))?\s*$")
 _TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
-def _split(value: Any) -> tuple[float, str] | None:
+def _split(value: object) -> tuple[float, str] | None:
     """A number and its (possibly empty) unit, or None if ``value`` has neither."""
     if isinstance(value, bool):
         return None
@@ -109,13 +108,13 @@ def _finite(x: float) -> bool:
     return not (math.isnan(x) or math.isinf(x))
 
 
-def _too_big(what: str, bound: str, value: Any) -> ValueError:
+def _too_big(what: str, bound: str, value: object) -> ValueError:
     return ValueError(
         f"expected {what} of at most {bound} (the plausibility bound), got {_got(value)}"
     )
 
 
-def parse_duration(value: Any) -> float:
+def parse_duration(value: object) -> float:
     """Seconds from ``250ms``, ``1.5s``, ``5min``, ``2h``, ``4d``, ``1w`` or a number of seconds.
 
     At most :data:`~.bounds.MAX_DURATION` (3650 days).
@@ -137,7 +136,7 @@ def parse_duration(value: Any) -> float:
     raise ValueError(f"expected a duration such as '20ms', got {_got(value)}")
 
 
-def parse_size(value: Any) -> int:
+def parse_size(value: object) -> int:
     """Bytes from ``512B``, ``20KiB``, ``1MiB``, ``10kB`` (1000 bytes), ``5MB`` or an integer.
 
     At most :data:`~.bounds.MAX_SIZE` (4 GiB).
@@ -162,7 +161,7 @@ def parse_size(value: Any) -> int:
     raise ValueError(f"expected a size such as '20KiB', got {_got(value)}")
 
 
-def parse_bandwidth(value: Any) -> float:
+def parse_bandwidth(value: object) -> float:
     """Bytes per second from ``10Mbit/s``, ``1Gbit/s``, ``5MB/s``, ``1MiB/s`` or a number.
 
     From :data:`~.bounds.MIN_BANDWIDTH` (1 bit/s) to :data:`~.bounds.MAX_BANDWIDTH`
@@ -190,7 +189,7 @@ def parse_bandwidth(value: Any) -> float:
     raise ValueError(f"expected a bandwidth such as '100Mbit/s', got {_got(value)}")
 
 
-def parse_rate(value: Any) -> float:
+def parse_rate(value: object) -> float:
     """Events per second from ``3/s``, ``5/min``, ``100/h``, ``2000/d`` or a number (per second).
 
     At most :data:`~.bounds.MAX_RATE` (100000/s).
@@ -213,7 +212,7 @@ def parse_rate(value: Any) -> float:
     raise ValueError(f"expected a rate such as '3/s' or '100/h', got {_got(value)}")
 
 
-def parse_fraction(value: Any) -> float:
+def parse_fraction(value: object) -> float:
     """A probability in [0, 1] from ``1%``, ``0.5%`` or a number such as ``0.01``."""
     parts = _split(value)
     if parts is not None and parts[1] in ("", "%") and _finite(parts[0]):
@@ -224,7 +223,7 @@ def parse_fraction(value: Any) -> float:
     raise ValueError(f"expected a fraction such as '1%' or 0.01, got {_got(value)}")
 
 
-def parse_time_of_day(value: Any) -> float:
+def parse_time_of_day(value: object) -> float:
     """Seconds after midnight from ``"10:00"``, ``"07:30"``, ``"23:59:30"`` or a number."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         if _finite(value) and 0 <= value < 86400:

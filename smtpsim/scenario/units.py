@@ -14,12 +14,14 @@ is always accepted in the base unit, so ``model_dump()`` output validates again.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, TypeAlias
 
 from pydantic import BeforeValidator, WithJsonSchema
 
 from .bounds import MAX_BANDWIDTH, MAX_DURATION, MAX_RATE, MAX_SIZE, MIN_BANDWIDTH
+from .raw import JsonSchema
 from .unit_parsing import (
     BANDWIDTH_UNITS,
     DURATION_UNITS,
@@ -67,12 +69,12 @@ class UnitInfo:
     examples: tuple[str, ...]
 
 
-UNIT_SCHEMAS: dict[str, dict[str, Any]] = {}
+UNIT_SCHEMAS: dict[str, JsonSchema] = {}
 """The JSON Schema of each unit type, by ``UnitInfo.name`` (reused by distributions)."""
 
 
-def _schema(info: UnitInfo, pattern: str, number_schema: dict[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {
+def _schema(info: UnitInfo, pattern: str, number_schema: JsonSchema) -> JsonSchema:
+    schema: JsonSchema = {
         "anyOf": [
             {**number_schema, "description": f"a plain number, in {info.base}"},
             {"type": "string", "pattern": pattern, "description": info.syntax},
@@ -86,7 +88,7 @@ def _schema(info: UnitInfo, pattern: str, number_schema: dict[str, Any]) -> dict
 _NUM_PAT = r"\+?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?"
 
 
-def _alts(units: Any) -> str:
+def _alts(units: Iterable[str]) -> str:
     return "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
 
 from . import _names
 from .problems import Problem
+from .raw import YamlMap
 from .world import World, as_dict, as_list, domain_or_none, unknown_host
 
 __all__ = ["dnsbl_listing_problems", "incident_problems", "policy_problems"]
@@ -23,7 +23,7 @@ _HOST_KINDS = ("host_down", "host_crash", "host_slow", "server_errors", "disk_fu
 _ZONE_KINDS = ("dns_failure", "dns_change", "dnsbl_list", "dnsbl_delist")
 
 
-def incident_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
+def incident_problems(world: World, data: YamlMap) -> Iterable[Problem]:
     """Incidents must name links, hosts and zones the scenario has."""
     links = set()
     for link in as_list(data.get("links")):
@@ -55,6 +55,7 @@ def incident_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
                     k
                     for item in as_list(as_dict(world.hosts[host]).get("policies"))
                     for k in as_dict(item)
+                    if isinstance(k, str)
                 }
                 if isinstance(wanted, str) and wanted not in kinds:
                     have = ", ".join(sorted(kinds)) or "none"
@@ -89,7 +90,7 @@ def incident_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
                     yield Problem(f"{base}.dns_change.a", unknown_host(a_host, world))
 
 
-def _sender_domains(world: World, data: dict[Any, Any]) -> set[str]:
+def _sender_domains(world: World, data: YamlMap) -> set[str]:
     """The domains mail is sent from: each flow's sender_domain (filled in by default)."""
     out = set()
     for flow in as_dict(data.get("traffic")).values():
@@ -99,7 +100,7 @@ def _sender_domains(world: World, data: dict[Any, Any]) -> set[str]:
     return out
 
 
-def _dnsbl_zone_problem(world: World, path: str, zone: Any) -> Iterable[Problem]:
+def _dnsbl_zone_problem(world: World, path: str, zone: object) -> Iterable[Problem]:
     domain = domain_or_none(zone)
     if domain is None:
         return
@@ -110,7 +111,7 @@ def _dnsbl_zone_problem(world: World, path: str, zone: Any) -> Iterable[Problem]
         yield Problem(path, f"{domain} is not a DNSBL zone (set dnsbl: true in dns.{entry[0]})")
 
 
-def policy_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
+def policy_problems(world: World, data: YamlMap) -> Iterable[Problem]:
     """Names a host's receiving policies use: DNSBL zones, sender domains of spam classes.
 
     A name that matches nothing would leave the policy silently doing nothing (a DNSBL
@@ -137,7 +138,7 @@ def policy_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
                         )
 
 
-def _addresses(data: dict[Any, Any]) -> list[ipaddress.IPv4Address]:
+def _addresses(data: YamlMap) -> list[ipaddress.IPv4Address]:
     """The hosts' and flows' addresses (after defaults are filled in)."""
     out = []
     for group in ("hosts", "traffic"):
@@ -149,7 +150,7 @@ def _addresses(data: dict[Any, Any]) -> list[ipaddress.IPv4Address]:
     return out
 
 
-def dnsbl_listing_problems(world: World, data: dict[Any, Any]) -> Iterable[Problem]:
+def dnsbl_listing_problems(world: World, data: YamlMap) -> Iterable[Problem]:
     """Listing rules need a DNSBL zone; a listed address must be one the scenario has."""
     for raw, zone in world.dns.values():
         if zone.get("listing") is not None and zone.get("dnsbl") is not True:

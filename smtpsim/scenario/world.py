@@ -9,24 +9,24 @@ for an implicit MX, its A host or the host whose name it is; RFC 5321 section 5.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from . import _names
+from .raw import YamlMap
 
 __all__ = ["World", "as_dict", "as_list", "domain_or_none", "unknown_host"]
 
 
-def as_dict(value: Any) -> dict[Any, Any]:
+def as_dict(value: object) -> YamlMap:
     """``value`` if it is a mapping, else an empty one (raw data may be anything)."""
     return value if isinstance(value, dict) else {}
 
 
-def as_list(value: Any) -> list[Any]:
+def as_list(value: object) -> list[object]:
     """``value`` as a list if it is a list or tuple, else an empty one."""
     return list(value) if isinstance(value, list | tuple) else []
 
 
-def domain_or_none(value: Any) -> str | None:
+def domain_or_none(value: object) -> str | None:
     """The normalized domain name, or None if ``value`` is not one."""
     try:
         return _names.normalize_domain(value)
@@ -37,8 +37,8 @@ def domain_or_none(value: Any) -> str | None:
 class World:
     """The parts of a raw scenario the checks need, normalized where possible."""
 
-    def __init__(self, data: dict[Any, Any]) -> None:
-        self.hosts: dict[str, dict[Any, Any]] = {
+    def __init__(self, data: YamlMap) -> None:
+        self.hosts: dict[str, YamlMap] = {
             k: as_dict(v) for k, v in as_dict(data.get("hosts")).items() if isinstance(k, str)
         }
         routers = data.get("routers", ("internet",))
@@ -46,12 +46,12 @@ class World:
         self.accepts: dict[str, set[str]] = {}
         for key, host in self.hosts.items():
             self.accepts[key] = {d for d in map(domain_or_none, as_list(host.get("accepts"))) if d}
-        self.dns: dict[str, tuple[str, dict[Any, Any]]] = {}
+        self.dns: dict[str, tuple[str, YamlMap]] = {}
         for raw, zone in as_dict(data.get("dns")).items():
             name = domain_or_none(raw)
             if name is not None:
                 self.dns[name] = (str(raw), as_dict(zone))
-        self.links: list[tuple[int, list[Any]]] = [
+        self.links: list[tuple[int, list[object]]] = [
             (i, as_list(as_dict(link).get("between")))
             for i, link in enumerate(as_list(data.get("links")))
         ]
@@ -78,13 +78,13 @@ class World:
     def connected(self, a: str, b: str) -> bool:
         return a == b or (a in self.component and self.component.get(a) == self.component.get(b))
 
-    def postfix(self, host: str) -> dict[Any, Any]:
+    def postfix(self, host: str) -> YamlMap:
         return as_dict(self.hosts.get(host, {}).get("postfix"))
 
-    def relayhost(self, host: str) -> Any:
+    def relayhost(self, host: str) -> object:
         return _names.optional_host(self.postfix(host).get("relayhost"))
 
-    def fallback_relays(self, host: str) -> list[Any]:
+    def fallback_relays(self, host: str) -> list[object]:
         return as_list(_names.host_list(self.postfix(host).get("smtp_fallback_relay")))
 
     def acceptors(self, domain: str) -> list[str]:
@@ -174,6 +174,6 @@ class World:
         return chain, [host], None
 
 
-def unknown_host(name: Any, world: World, what: str = "host") -> str:
+def unknown_host(name: object, world: World, what: str = "host") -> str:
     """ "unknown host 'mx3'; did you mean 'mx2'?"."""
     return f"unknown {what} {name!r}{_names.suggest(str(name), world.hosts)}"

@@ -5,6 +5,7 @@ from .context import RunContext
 from .environment import BoundedEnvironment, EventLimitError
 from .slots import SlotPool
 from .streams import Streams, make_sampler
+from .timers import call_later
 from .trace import OUTCOMES, STATUSES, Recorder
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "RunContext",
     "SlotPool",
     "Streams",
+    "call_later",
     "make_sampler",
 ]

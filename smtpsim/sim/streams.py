@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -64,7 +64,62 @@ class _Batched:
         return buffer[i]
 
 
-def make_sampler(dist: Any, rng: np.random.Generator | None) -> Callable[[], float]:
+class Distribution(Protocol):
+    """What ``make_sampler`` reads of a scenario distribution (``scenario.Dist``):
+    its ``kind`` and that kind's parameters."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def mean(self) -> float: ...
+    @property
+    def median(self) -> float: ...
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def points(self) -> tuple[tuple[float, float], ...]: ...
+
+
+Draws = Callable[[int], np.ndarray]  # n draws at once
+
+
+def _exponential(dist: Distribution, rng: np.random.Generator) -> Draws:
+    mean = float(dist.mean)
+    return lambda n: rng.exponential(mean, n)
+
+
+def _lognormal(dist: Distribution, rng: np.random.Generator) -> Draws:
+    mu, sigma = float(np.log(dist.median)), float(dist.sigma)
+    return lambda n: rng.lognormal(mu, sigma, n)
+
+
+def _uniform(dist: Distribution, rng: np.random.Generator) -> Draws:
+    low, high = float(dist.low), float(dist.high)
+    return lambda n: rng.uniform(low, high, n)
+
+
+def _empirical(dist: Distribution, rng: np.random.Generator) -> Draws:
+    values = np.array([p[0] for p in dist.points], dtype=float)
+    cdf = np.array([p[1] for p in dist.points], dtype=float)
+    return lambda n: np.interp(rng.random(n), cdf, values)
+
+
+# The random kinds, each drawn in batches from its generator (``_Batched``).
+_DRAWS: dict[str, Callable[[Distribution, np.random.Generator], Draws]] = {
+    "exponential": _exponential,
+    "lognormal": _lognormal,
+    "uniform": _uniform,
+    "empirical": _empirical,
+}
+
+
+def make_sampler(dist: Distribution, rng: np.random.Generator | None) -> Callable[[], float]:
     """A function that returns one draw of ``dist`` per call.
 
     ``dist`` is a scenario distribution (``kind`` and its parameters: ``value``,
@@ -75,19 +130,9 @@ def make_sampler(dist: Any, rng: np.random.Generator | None) -> Callable[[], flo
     if kind == "constant":
         value = float(dist.value)
         return lambda: value
+    draws = _DRAWS.get(kind)
+    if draws is None:
+        raise ValueError(f"unknown distribution kind {kind!r}")
     if rng is None:
         raise ValueError(f"a {kind} distribution needs a random generator")
-    if kind == "exponential":
-        mean = float(dist.mean)
-        return _Batched(lambda n: rng.exponential(mean, n))
-    if kind == "lognormal":
-        mu, sigma = float(np.log(dist.median)), float(dist.sigma)
-        return _Batched(lambda n: rng.lognormal(mu, sigma, n))
-    if kind == "uniform":
-        low, high = float(dist.low), float(dist.high)
-        return _Batched(lambda n: rng.uniform(low, high, n))
-    if kind == "empirical":
-        values = np.array([p[0] for p in dist.points], dtype=float)
-        cdf = np.array([p[1] for p in dist.points], dtype=float)
-        return _Batched(lambda n: np.interp(rng.random(n), cdf, values))
-    raise ValueError(f"unknown distribution kind {kind!r}")
+    return _Batched(draws(dist, rng))

@@ -47,8 +47,8 @@ class Recorder(Protocol):
 
     def attempt(
         self,
-        msg_id: int,
         row: int,
+        *,
         host: str,
         peer: str,
         t_start: float,
@@ -61,7 +61,7 @@ class Recorder(Protocol):
         conn_s: float,
         xfer_s: float,
     ) -> None:
-        """One delivery attempt for one recipient."""
+        """One delivery attempt for the recipient of ``row`` (returned by ``recipient``)."""
         ...
 
     def level(self, t: float, host: str, metric: str, value: int) -> None:

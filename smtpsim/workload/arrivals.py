@@ -9,9 +9,12 @@ batches from the flow's own stream.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..scenario import RateProfile
 
 __all__ = ["burst_times", "poisson_times"]
 
@@ -19,7 +22,7 @@ _BATCH = 1024
 
 
 def poisson_times(
-    profile: Any, rng: np.random.Generator, start: float, stop: float
+    profile: RateProfile, rng: np.random.Generator, start: float, stop: float
 ) -> Iterator[float]:
     """Arrival times in ``[start, stop)`` of a Poisson process with ``profile``'s rate."""
     peak = profile.max_rate()

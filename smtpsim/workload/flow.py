@@ -9,14 +9,18 @@ the same protocol, the same retries and the same concurrency rules as every hop.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import simpy
 
-from ..mta import QueuedMessage
+from ..mta import MailHost, QueuedMessage
 from ..sim import RunContext
 from .arrivals import burst_times, poisson_times
 from .recipients import RecipientSampler
+
+if TYPE_CHECKING:
+    from .. import scenario
 
 __all__ = ["Flow"]
 
@@ -27,9 +31,9 @@ class Flow:
     def __init__(
         self,
         name: str,
-        spec: Any,
+        spec: scenario.Flow,
         ctx: RunContext,
-        client_host: Any,
+        client_host: MailHost,
         sender_domain: str,
         sizes: Callable[[], float],
         recipients: RecipientSampler,
@@ -53,7 +57,7 @@ class Flow:
             if burst.at < stop:
                 env.process(self._source(burst_times(burst.at, burst.messages, burst.over, rng)))
 
-    def _source(self, times: Iterable[float]) -> Generator[Any, Any, None]:
+    def _source(self, times: Iterable[float]) -> Generator[simpy.Event, object, None]:
         env = self.ctx.env
         limit = self.spec.messages
         for t in times:

@@ -9,9 +9,12 @@ address twice. Senders are ``user<k>@sender_domain``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..scenario import Recipients
 
 __all__ = ["RecipientSampler"]
 
@@ -23,7 +26,7 @@ class RecipientSampler:
 
     def __init__(
         self,
-        spec: Any,
+        spec: Recipients,
         mailboxes: dict[str, int],
         unknown: float,
         rng: np.random.Generator,

@@ -13,8 +13,6 @@ entry in ``test_concurrency_feedback.py``; here it is the queue manager's use of
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import simpy
 
@@ -69,10 +67,10 @@ class Host:
         self.agent = Agent()
         ctx = RunContext(self.env, Streams(1), self.recorder)
         p = self.params
-        self.qmgr = QueueManager(SimpleNamespace(key="out"), ctx, p, self.agent.deliver)
-        self.qmgr.retry = self.qmgr.bounce_retry = PostfixRetry(
+        retry = PostfixRetry(
             p.minimal_backoff_time, p.maximal_backoff_time, p.maximal_queue_lifetime
         )
+        self.qmgr = QueueManager("out", ctx, p, self.agent.deliver, retry=retry, bounce_retry=retry)
         self.agent.qmgr = self.qmgr
         self.messages: list[QueuedMessage] = []
 

@@ -1,8 +1,9 @@
 """The session memo (``smtpsim.mta.session_memo``, issue 10 route 1) changes nothing
 but the speed: every shipped scenario, and generated ones (policies, incidents,
 connection caching, PIPELINING on and off, size limits, several recipients), gives
-identical tables with the memo on, off and in ``verify``; ``verify`` names the first
-session where the memo and the machines part; and the memo is seen to replay."""
+identical tables with the memo on, off and in ``verify``, and on the wire; ``verify``
+names the first session where the memo and the machines part; and the memo is seen to
+replay."""
 
 from __future__ import annotations
 
@@ -59,6 +60,29 @@ def test_shipped_scenarios_give_identical_tables_with_the_memo_on_off_and_verifi
     # Most sessions are of a known shape: the memo replays them.
     assert sessions["replayed"] > sessions["ran_machines"]
     assert verified.meta["sessions"]["replayed"] == sessions["replayed"]
+
+
+# On the wire every session serializes and parses every line (``simulation.wire``),
+# several times slower: half an hour of each scenario, with the incidents of the two
+# busiest moved to its tenth minute so that the wire meets them too.
+WIRE_EARLY = {
+    "mx-outage": [f"incidents[{i}].at=10min" for i in range(3)],
+    "congested-relay-link": ["incidents[0].at=10min"],
+}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_shipped_scenarios_give_identical_tables_on_the_wire(path):
+    overrides = SHORTER.get(path.stem, []) + WIRE_EARLY.get(path.stem, [])
+    until = None if path.stem == "bench-3hop" else 1800.0
+    memo = run(path, "on", overrides, until)
+    wire = run(path, "on", [*overrides, "simulation.wire=true"], until)
+    assert_same_tables(memo, wire)
+    assert wire.meta["sessions"]["replayed"] == 0  # the wire runs the machines
+    assert wire.meta["sessions"]["ran_machines"] == (
+        memo.meta["sessions"]["replayed"] + memo.meta["sessions"]["ran_machines"]
+    )
+    assert len(memo.attempts) > 0
 
 
 def generated(
@@ -165,6 +189,7 @@ def test_generated_scenarios_give_identical_tables_with_the_memo_on_off_and_veri
 QUICK = generated(True, False, 2, 0.1, "0", ["greylisting: {delay: 2min}"], "[]", 0.5, 7)
 
 
+@pytest.mark.interpreted  # patches SessionMemo._learn, which compiled code calls directly
 def test_verify_names_the_first_session_where_memo_and_machines_part(monkeypatch):
     """A memo that remembers a result wrongly (here: every leaf's phase) is caught at
     the first replayed session, which the error names."""

@@ -94,6 +94,7 @@ def test_invalid_override_gives_an_error_record() -> None:
     assert len(spec.key()) == 64  # such a run still has a key, to store its error
 
 
+@pytest.mark.interpreted  # patches QueueManager._level, which compiled code calls directly
 def test_engine_exception_gives_an_error_record(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(self: object, *args: object, **kwargs: object) -> None:
         raise RuntimeError("queue manager exploded")

@@ -8,6 +8,7 @@ from itertools import pairwise
 import pytest
 
 from smtpsim.mail.retry import (
+    EXIM_DEBIAN_DEFAULT,
     PRESETS,
     EximRetry,
     EximRule,
@@ -105,7 +106,7 @@ def test_exim_parse_errors_name_the_rule(text, fragment):
 
 
 def test_exim_debian_schedule_fixed_then_geometric_then_six_hourly():
-    times = retry_schedule(EximRetry.parse(EximRetry.DEBIAN_DEFAULT))
+    times = retry_schedule(EximRetry.parse(EXIM_DEBIAN_DEFAULT))
     minutes = [t / MIN for t in times]
     # every 15 min while the host has failed for at most 2 h (the cutoff is inclusive)
     assert minutes[:10] == [0, 15, 30, 45, 60, 75, 90, 105, 120, 135]

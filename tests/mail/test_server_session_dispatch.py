@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import typing
 
+import pytest
+
 from smtpsim.mail import server_session
 from smtpsim.protocol import (
     Auth,
@@ -34,6 +36,7 @@ from smtpsim.protocol import (
 STANDARD_ONLY = {Noop, Vrfy, Help, Quit, StartTLS, IdleTimedOut}
 
 
+@pytest.mark.interpreted  # reads the handlers' annotations, which compiled functions do not keep
 def test_each_handler_takes_the_event_type_it_is_filed_under():
     for kind, handler in server_session._ON_EVENT.items():
         hints = typing.get_type_hints(handler, vars(server_session) | vars(events))

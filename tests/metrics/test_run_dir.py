@@ -160,3 +160,26 @@ def test_a_run_written_before_manifests_is_read_with_a_warning(
     assert info.warning is not None and "no manifest.json" in info.warning
     assert info.describe().startswith("a run without id (scenario quickstart, seed 1")
     assert len(RunResult.read(old).messages) == len(first.messages)
+
+
+def test_a_changed_byte_is_found_by_the_digests_and_a_replacement_reads_none(
+    first: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a run checks every digest; replacing one (``Stage``) only checks that
+    its files are there with their sizes: the digests of a run about to be deleted
+    are not read (a 60 MB maillog each time)."""
+    out = first.write(tmp_path / "run")
+    log = out / "maillog"
+    data = bytearray(log.read_bytes())
+    data[10] ^= 1  # same size, one bit changed
+    log.write_bytes(bytes(data))
+    with pytest.raises(RunDirError, match="maillog is not the file the manifest lists"):
+        check_run_dir(out)
+    assert check_run_dir(out, digests=False).run_id == first.meta["run_id"]
+    read: list[Path] = []
+    digest = run_dir._digest
+    monkeypatch.setattr(run_dir, "_digest", lambda p: read.append(p) or digest(p))
+    stage = Stage(out, replace=True)
+    assert stage.previous is not None and stage.previous.run_id == first.meta["run_id"]
+    assert read == []
+    stage.abort()

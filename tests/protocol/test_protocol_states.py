@@ -405,6 +405,7 @@ def fast_exchange(pair: Pair, command, reply: Reply) -> None:
     assert pair.client.receive_reply(reply) == Response(command, reply)
 
 
+@pytest.mark.interpreted  # patches states.next_state, which compiled connections call directly
 @pytest.mark.parametrize(
     ("key", "target"), NEXT_CASES, ids=[f"{s}-{v}-{k}xx" for (s, v, k), _ in NEXT_CASES]
 )
@@ -436,6 +437,7 @@ def test_both_connections_take_every_transition_from_states(monkeypatch, key, ta
     assert client_calls == [(state, verb, reply.code)]
 
 
+@pytest.mark.interpreted  # patches states.next_state, which compiled connections call directly
 @pytest.mark.parametrize("path", ["wire", "fast"])
 def test_the_421_rule_is_states_rule(monkeypatch, path):
     """``next_state`` closes on any 421: both connections close because it says so."""
