@@ -53,7 +53,7 @@ def test_metrics_loads_nothing_of_smtp() -> None:
 def test_postfix_log_reader_loads_nothing_of_the_simulation() -> None:
     # users read their own logs with it: the standard library and pandas only
     modules = ["simpy", "smtpsim.sim", "smtpsim.mta", "smtpsim.scenario", "smtpsim.metrics"]
-    assert _loaded_after("import smtpsim.oracle.postfix_log", modules) == []
+    assert _loaded_after("import smtpsim.logs.postfix_log", modules) == []
 
 
 @pytest.mark.parametrize("package", ["smtpsim.mail"])
