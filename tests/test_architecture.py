@@ -56,6 +56,13 @@ def test_postfix_log_reader_loads_nothing_of_the_simulation() -> None:
     assert _loaded_after("import smtpsim.logs.postfix_log", modules) == []
 
 
+def test_fitter_loads_nothing_of_the_simulation() -> None:
+    # the fitter reads logs and writes YAML: the engine and the scenario models are the
+    # run's business (the command validates what it wrote, separately)
+    modules = ["simpy", "smtpsim.sim", "smtpsim.mta", "smtpsim.scenario", "smtpsim.metrics"]
+    assert _loaded_after("import smtpsim.fit, smtpsim.fit.report", modules) == []
+
+
 @pytest.mark.parametrize("package", ["smtpsim.mail"])
 def test_mail_loads_no_simulation_stack(package: str) -> None:
     assert _loaded_after(f"import {package}", ["simpy", "numpy", "pandas", "asyncio"]) == []

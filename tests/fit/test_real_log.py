@@ -1,0 +1,85 @@
+"""``smtpsim fit`` on a log that real Postfix 3.7.11 wrote (tests/fit/data/README.md
+says how the oracle harness made it): the fitted scenario, run with the relay's
+settings, reproduces the log's delivered, bounced and deferred counts.
+
+Tolerance: the log is one realisation of a random process (Poisson arrivals, random
+refusals), and so is each run. The runs' mean over R replications is compared with
+the log's count; the difference has variance var (1 + 1/R), var estimated by the
+replications' sample variance, and at least the count itself (a Poisson count's
+variance, the least a thinned Poisson count can have). The tolerance is 3 standard
+deviations of that difference (99.7 % for a normal difference)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import smtpsim
+from smtpsim.fit import FitOptions, fit_logs, outcome_counts
+
+DATA = Path(__file__).resolve().parent / "data"
+
+# the relay's main.cf of the experiment (tests/fit/data/README.md)
+RELAY = {
+    "queue_run_delay": "5s",
+    "minimal_backoff_time": "10s",
+    "maximal_backoff_time": "20s",
+    "maximal_queue_lifetime": "60s",
+    "bounce_queue_lifetime": "60s",
+}
+REPLICATIONS = 6
+
+
+def test_fit_of_a_real_log_reproduces_its_counts() -> None:
+    fit = fit_logs([DATA / "real-4xx-5xx.maillog"], FitOptions(year=2026))
+    assert fit.log.unknown == []
+    real = outcome_counts(fit.log.messages, fit.log.recipients, fit.log.attempts)
+    assert real == {
+        "messages": 120,
+        "recipients": 120,
+        "delivered": 101,
+        "bounced": 19,
+        "expired": 0,
+        "pending": 0,
+        "deferred attempts": 42,
+    }
+    (dest,) = fit.destinations
+    assert [(i.phase, i.reply) for i in dest.injections] == [
+        ("rcpt", "451 4.3.0 Try again later"),
+        ("rcpt", "550 5.7.1 Message rejected"),
+    ]
+    scenario = smtpsim.load_scenario(
+        fit.yaml(), overrides=[f"hosts.mta.postfix.{k}={v}" for k, v in RELAY.items()]
+    )
+    runs = []
+    for seed in range(1, REPLICATIONS + 1):
+        result = smtpsim.simulate(scenario, seed=seed)
+        runs.append(outcome_counts(result.messages, result.recipients, result.attempts))
+    for key in ("messages", "delivered", "bounced", "deferred attempts"):
+        values = np.array([r[key] for r in runs], dtype=float)
+        var = max(float(values.var(ddof=1)), float(real[key]))
+        tolerance = 3 * math.sqrt(var * (1 + 1 / REPLICATIONS))
+        assert abs(values.mean() - real[key]) <= tolerance, (key, values, real[key], tolerance)
+
+
+@pytest.mark.parametrize("name", ["retries.maillog", "outage.maillog"])
+def test_fit_reports_what_it_cannot_fit(name: str) -> None:
+    """The oracle's outage log: connection refusals and qmgr's suspensions are no
+    reply to inject; the fit says so instead of dropping them."""
+    from smtpsim.fit.report import fit_report
+
+    oracle_data = DATA.parent.parent / "oracle" / "data"
+    fit = fit_logs([oracle_data / name], FitOptions(year=2026))
+    (dest,) = fit.destinations
+    report = fit_report(fit)
+    if name == "outage.maillog":
+        assert dict(dest.not_fitted) == {"connect": 2, "qmgr": 4}
+        assert "not fitted: 2 failed attempts at 'connect'" in report
+        assert "not fitted: 4 failed attempts at 'qmgr'" in report
+        assert dest.injections == ()
+    else:
+        assert dest.not_fitted == ()
+        assert [i.reply for i in dest.injections] == ["451 4.3.0 Try again later"]
