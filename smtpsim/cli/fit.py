@@ -35,6 +35,7 @@ Examples:
   smtpsim fit /var/log/mail.log --out ours.yaml
   smtpsim fit mail.log mail.log.1 mail.log.2.gz --year 2026 --out ours.yaml --report fit.txt
   smtpsim fit mail.log --flows-by client-network --top-domains 5 --figures fit-figures
+  smtpsim fit mail.log --postconf main.txt --out ours.yaml   # main.txt: postconf -n
   smtpsim run ours.yaml --set hosts.mta.postfix.maximal_backoff_time=1h
 
 Exit status: 0 when fitted, 1 for a bug of ours (a fitted scenario that does not
@@ -105,6 +106,12 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         help="the year of time stamps that have none (syslog's; default: this year)",
     )
     parser.add_argument("--name", default="fitted", help="the scenario's name (default fitted)")
+    parser.add_argument(
+        "--postconf",
+        metavar="FILE",
+        help="the logging host's 'postconf -n' output (or main.cf): its settings become "
+        "the mta's (as 'smtpsim import postfix' maps them)",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -142,6 +149,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (OSError, EOFError, ValueError) as error:  # unreadable, or a broken gzip
         return fail(parser.prog, f"cannot read the logs: {error}", EXIT_USAGE)
     report = fit_report(fit)
+    if args.postconf and fit.flows:
+        from ..fit.postfix_config import import_postfix
+
+        try:
+            imported = import_postfix(Path(args.postconf).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            return fail(parser.prog, f"--postconf {args.postconf}: {error}", EXIT_USAGE)
+        # the settings, not the name or domains: those the log has shown already
+        fit.scenario["hosts"]["mta"]["postfix"] = imported.postfix
+        if imported.policies:
+            fit.scenario["hosts"]["mta"]["policies"] = imported.policies
+        report += "\n\nsettings of the mta from " + args.postconf + ":\n" + imported.report()
     if not fit.flows:
         print(report)
         return fail(parser.prog, "the logs show no submitted message: nothing to fit", EXIT_USAGE)
