@@ -20,6 +20,7 @@ import pytest
 
 import smtpsim
 from smtpsim.fit import FitOptions, fit_logs, outcome_counts
+from smtpsim.scenario import Scenario
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -58,7 +59,7 @@ def test_fit_of_a_real_log_reproduces_its_counts() -> None:
     _reproduces(scenario, real)
 
 
-def _reproduces(scenario: smtpsim.Scenario, real: dict[str, int]) -> None:
+def _reproduces(scenario: Scenario, real: dict[str, int]) -> None:
     """The runs' mean count of each outcome is within the stated tolerance of the log's."""
     runs = []
     for seed in range(1, REPLICATIONS + 1):

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import smtpsim
 from smtpsim.cli.main import main
 from smtpsim.logs.trace import read_trace
 from smtpsim.metrics.maillog import write_maillog
+from smtpsim.metrics.result import RunResult
 
 _NETWORK = """
 name: replay
@@ -48,18 +50,18 @@ def _replaying(file: Path, duration: str = "1h", **options: object) -> str:
     return _NETWORK.format(duration=duration, flow=flow)
 
 
-def _submitted(result: smtpsim.RunResult) -> smtpsim.RunResult:
+def _submitted(result: RunResult) -> pd.DataFrame:
     return result.messages[result.messages["origin"].astype(str) != "bounce"]
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[smtpsim.RunResult, Path]:
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
     result = smtpsim.simulate(smtpsim.load_scenario(_SOURCE), seed=2)
     return result, write_maillog(result, tmp_path_factory.mktemp("replay") / "maillog")
 
 
 def test_replay_of_a_maillog_submits_at_its_times_exactly(
-    source: tuple[smtpsim.RunResult, Path],
+    source: tuple[RunResult, Path],
 ) -> None:
     original, log = source
     trace = read_trace(log, year=2026)
@@ -74,7 +76,7 @@ def test_replay_of_a_maillog_submits_at_its_times_exactly(
     assert sorted(sub["n_rcpt"]) == sorted(_submitted(original)["n_rcpt"])
 
     # the unknown recipients are unknown again (unknown<k>), the others are mailboxes
-    def unknown(result: smtpsim.RunResult) -> int:
+    def unknown(result: RunResult) -> int:
         rec = result.recipients
         return int((rec["dsn"].astype(str) == "5.1.1").sum())
 
