@@ -1,7 +1,8 @@
 """Flows by client network and by sender domain, on Postfix 3.7 lines
-(tests/fit/data/odd-lines.maillog, hand-written as Postfix writes them (src/smtpd/smtpd.c's ``client=NAME[ADDR]``, IPv6 addresses
-without the ``IPv6:`` prefix there), with the odd lines a real log has: a warning, a
-lost connection, a NOQUEUE reject, a connection cache's second use."""
+(tests/fit/data/odd-lines.maillog, hand-written as Postfix writes them: smtpd.c's
+``client=NAME[ADDR]``, IPv6 addresses without the ``IPv6:`` prefix there), with the
+odd lines a real log has: a warning, a lost connection, a NOQUEUE reject, a
+connection cache's second use."""
 
 from __future__ import annotations
 
