@@ -19,7 +19,8 @@ The scenario has one host, 'mta' (the log's Postfix, with Postfix's defaults: se
 'smtpsim import postfix'), that the flows submit to; an 'mx' host per destination
 domain kept by name (--top-domains; the rest are one destination,
 other-domains.example), whose deferrals and bounces become server_errors
-incidents with the replies and rates the log shows. Per flow (--flows-by): a
+incidents with the replies and rates the log shows, and whose refused or timed-out
+connections become host_down windows. Per flow (--flows-by): a
 Poisson rate, or a rate per hour when the hourly counts are not Poisson (or
 --rate hourly); sizes as a fitted lognormal when the Kolmogorov-Smirnov test
 accepts it, else as empirical quantiles; recipients per message as the observed

@@ -29,7 +29,7 @@ import pandas as pd
 from .estimates import Interval, wilson
 from .traffic import OTHER_DOMAINS
 
-__all__ = ["PHASES", "DestinationFit", "Injection", "fit_destinations"]
+__all__ = ["PHASES", "DestinationFit", "Injection", "Outage", "fit_destinations", "outages"]
 
 PHASES = {
     "greeting": "connect",
@@ -59,6 +59,22 @@ class Injection:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A window in which the destination refused connections (or let them time out):
+    from its first failed connection to the middle of the interval in which it came
+    back (after the last failed connection, by the next attempt that reached it); no
+    end when the log ends inside it. qmgr's "delivery temporarily suspended" deferrals
+    within it are its consequence, which the simulation makes itself."""
+
+    start: float
+    end: float | None
+    end_low: float
+    end_high: float | None
+    mode: str  # refuse or blackhole (host_down's modes)
+    failures: int
+
+
+@dataclass(frozen=True)
 class DestinationFit:
     """One destination as fitted."""
 
@@ -71,6 +87,7 @@ class DestinationFit:
     not_fitted: tuple[tuple[str, int], ...]  # (the log's phase, attempts)
     latency: float | None  # one-way, seconds; None: no attempt timed
     conn_median: float | None
+    outages: tuple[Outage, ...] = ()
 
 
 def _clean_reply(text: str) -> str | None:
@@ -105,6 +122,34 @@ def last_hop(attempts: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:
     return edge[keep]
 
 
+def outages(mine: pd.DataFrame) -> list[Outage]:
+    """The outage windows of one destination's attempts (see :class:`Outage`)."""
+    ordered = mine.sort_values("t_end", kind="stable")
+    found: list[Outage] = []
+    start: float | None = None
+    last_failure = 0.0
+    failures = 0
+    refused = 0
+    for phase, t_start, text in zip(
+        ordered["phase"].astype(str), ordered["t_start"], ordered["reply"].astype(str), strict=True
+    ):
+        if phase == "connect":
+            if start is None:
+                start, failures, refused = float(t_start), 0, 0
+            failures += 1
+            refused += "refused" in text.lower()
+            last_failure = float(t_start)
+        elif phase != "qmgr" and start is not None:  # a session reached the server
+            end = (last_failure + float(t_start)) / 2
+            mode = "refuse" if refused * 2 >= failures else "blackhole"
+            found.append(Outage(start, end, last_failure, float(t_start), mode, failures))
+            start = None
+    if start is not None:
+        mode = "refuse" if refused * 2 >= failures else "blackhole"
+        found.append(Outage(start, None, last_failure, None, mode, failures))
+    return found
+
+
 def fit_destinations(
     attempts: pd.DataFrame,
     recipients: pd.DataFrame,
@@ -134,8 +179,9 @@ def _destination(name: str, mine: pd.DataFrame, confidence: float) -> Destinatio
     phase = mine["phase"].astype(str)
     failed = mine[outcome.isin(["deferred", "bounced"])]
     fphase = phase[failed.index]
-    not_fitted = Counter(p for p in fphase if p not in PHASES)
-    reached = len(mine) - sum(not_fitted.values())
+    # connection failures are outages (host_down windows), not replies
+    not_fitted = Counter(p for p in fphase if p not in PHASES and p != "connect")
+    reached = len(mine) - sum(not_fitted.values()) - int((fphase == "connect").sum())
     injections = []
     for log_phase, sim_phase in PHASES.items():
         here = failed[fphase == log_phase]
@@ -164,4 +210,5 @@ def _destination(name: str, mine: pd.DataFrame, confidence: float) -> Destinatio
         not_fitted=tuple(sorted(not_fitted.items())),
         latency=latency,
         conn_median=conn_median,
+        outages=tuple(outages(mine)),
     )

@@ -6,7 +6,8 @@ bounces come home) and the domains the log delivered locally; one ``mx`` host pe
 destination kept by name (the top N by recipients) and one for the rest together
 (``other-domains.example``); each behind a link whose latency comes from the log's
 connection setup times. Destinations' deferrals and bounces are ``server_errors``
-incidents for the whole run. Simulated time 0 is midnight of the log's first day, so
+incidents for the whole run; the windows in which one refused connections (or let
+them time out) are ``host_down`` incidents. Simulated time 0 is midnight of the log's first day, so
 the flows start and stop at the log's times of day.
 
 The ``mta`` runs Postfix's defaults: a log says little about the settings that made
@@ -202,6 +203,14 @@ def build_scenario(fit: Fit) -> dict[str, Any]:
             link["latency"] = f"{d.latency * 1000:.3g}ms"
         links.append(link)
         dns[d.domain] = {"mx": {key: 10}}
+        for outage in d.outages:
+            window: dict[str, Any] = {
+                "host_down": {"host": key, "mode": outage.mode},
+                "at": f"{outage.start:.3f}s",
+            }
+            if outage.end is not None:
+                window["until"] = f"{outage.end:.3f}s"
+            incidents.append(window)
         for inj in d.injections:
             incidents.append(
                 {

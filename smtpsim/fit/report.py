@@ -13,8 +13,6 @@ from .traffic import FlowFit
 __all__ = ["NOT_FITTED_WHY", "fit_report"]
 
 NOT_FITTED_WHY = {
-    "connect": "connection failures (refused, timed out): an outage, not a reply; "
-    "add host_down incidents for the windows the log shows",
     "qmgr": "qmgr's 'delivery temporarily suspended': a consequence of earlier "
     "connection failures, which the simulation makes itself",
     "dns": "DNS lookup failures: add dns_failure incidents for their windows",
@@ -100,6 +98,16 @@ def _destination(d: DestinationFit) -> list[str]:
             f"    {inj.phase}: '{inj.reply}': {inj.count} of {inj.reached} reaching it = "
             f"{_pct(p.value)} [{_pct(p.low)}, {_pct(p.high)}] -> server_errors"
         )
+    for o in d.outages:
+        end = (
+            f"until {_hms(o.end)} (back between {_hms(o.end_low)} and {_hms(o.end_high or 0)})"
+            if o.end is not None
+            else "to the end of the log"
+        )
+        out.append(
+            f"    connect: {o.failures} failed connections from {_hms(o.start)} {end} -> "
+            f"host_down ({o.mode})"
+        )
     for phase, n in d.not_fitted:
         why = NOT_FITTED_WHY.get(phase.split(" ")[0], "")
         out.append(f"    not fitted: {n} failed attempts at '{phase}': {why}")
@@ -143,11 +151,6 @@ def fit_report(fit: Fit, examples: int = 5) -> str:
             + ", ".join(f"{k}: {n}" for k, n in by_reply.most_common())
             + "): the host's own receiving policies; the fitted mta has none (add them "
             "to hosts.mta.policies)"
-        )
-    if len(log.connect_failures):
-        missing.append(
-            f"{len(log.connect_failures)} 'connect to' failures: outages, not fitted "
-            "(see the destinations above)"
         )
     missing.append(
         "the mta's Postfix settings: a log does not show them; use 'smtpsim import "

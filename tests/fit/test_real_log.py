@@ -23,6 +23,7 @@ from smtpsim.fit import FitOptions, fit_logs, outcome_counts
 from smtpsim.scenario import Scenario
 
 DATA = Path(__file__).resolve().parent / "data"
+ORACLE_DATA = DATA.parent.parent / "oracle" / "data"
 
 # the relay's main.cf of the experiment (tests/fit/data/README.md)
 RELAY = {
@@ -115,21 +116,44 @@ def test_fit_of_a_fresh_real_postfix_log(tmp_path: Path) -> None:
     _reproduces(smtpsim.load_scenario(fit.yaml()), real)
 
 
-@pytest.mark.parametrize("name", ["retries.maillog", "outage.maillog"])
-def test_fit_reports_what_it_cannot_fit(name: str) -> None:
-    """The oracle's outage log: connection refusals and qmgr's suspensions are no
-    reply to inject; the fit says so instead of dropping them."""
+def test_fit_of_a_real_outage_gives_a_host_down_window() -> None:
+    """The oracle's outage log (Postfix 3.7.11; the next hop refused connections for
+    the first 30 s of the experiment, smtpsim/oracle/catalogue.py OUTAGE): the
+    refusals become one host_down window whose end brackets the real one; qmgr's
+    suspensions are reported as the consequence the simulation makes itself."""
     from smtpsim.fit.report import fit_report
 
-    oracle_data = DATA.parent.parent / "oracle" / "data"
-    fit = fit_logs([oracle_data / name], FitOptions(year=2026))
+    fit = fit_logs([ORACLE_DATA / "outage.maillog"], FitOptions(year=2026))
     (dest,) = fit.destinations
-    report = fit_report(fit)
-    if name == "outage.maillog":
-        assert dict(dest.not_fitted) == {"connect": 2, "qmgr": 4}
-        assert "not fitted: 2 failed attempts at 'connect'" in report
-        assert "not fitted: 4 failed attempts at 'qmgr'" in report
-        assert dest.injections == ()
-    else:
-        assert dest.not_fitted == ()
-        assert [i.reply for i in dest.injections] == ["451 4.3.0 Try again later"]
+    assert dest.injections == () and dict(dest.not_fitted) == {"qmgr": 4}
+    (outage,) = dest.outages
+    assert fit.log.origin is not None
+    log_start = (fit.log.origin - fit.start).total_seconds()  # the experiment's start
+    assert outage.mode == "refuse" and outage.failures == 2
+    assert outage.start == pytest.approx(log_start, abs=1.0)
+    assert outage.end_high is not None and outage.end is not None
+    assert outage.end_low <= log_start + 30 <= outage.end_high
+    assert "host_down (refuse)" in fit_report(fit)
+    (window,) = fit.scenario["incidents"]
+    assert window["host_down"]["mode"] == "refuse"
+    # the log's own two submissions replayed (a fitted Poisson flow would send a random
+    # number), with the experiment's retry settings: each waits out the window
+    fit.scenario["traffic"] = {
+        "logged": {"submit_to": "mta", "replay": str(ORACLE_DATA / "outage.maillog")}
+    }
+    overrides = [f"hosts.mta.postfix.{k}={v}" for k, v in RELAY.items()][:3]
+    result = smtpsim.simulate(smtpsim.load_scenario(fit.yaml(), overrides=overrides))
+    submitted = result.messages[result.messages["origin"].astype(str) != "bounce"]
+    rec = result.recipients[result.recipients["msg_id"].isin(submitted["msg_id"])]
+    assert len(rec) == 2 and set(rec["status"].astype(str)) == {"delivered"}
+    assert (rec["t_final"] >= outage.end).all()
+    att = result.attempts[result.attempts["host"].astype(str) == "mta"]
+    early = att[att["t_end"] < outage.end]
+    assert len(early) > 0 and set(early["outcome"].astype(str)) == {"deferred"}
+
+
+def test_fit_of_real_retries_injects_the_reply() -> None:
+    fit = fit_logs([ORACLE_DATA / "retries.maillog"], FitOptions(year=2026))
+    (dest,) = fit.destinations
+    assert dest.not_fitted == () and dest.outages == ()
+    assert [i.reply for i in dest.injections] == ["451 4.3.0 Try again later"]
