@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,7 @@ def fit_log(log: PostfixLog, sources: Sequence[str], options: FitOptions) -> Fit
     )
     if not flows:  # nothing submitted: nothing to run
         return fit
-    return Fit(**{**fit.__dict__, "scenario": build_scenario(fit)})
+    return replace(fit, scenario=build_scenario(fit))
 
 
 def fit_logs(paths: Sequence[str | Path], options: FitOptions | None = None) -> Fit:

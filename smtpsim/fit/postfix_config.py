@@ -460,20 +460,28 @@ def _names(values: dict[str, str], out: Imported) -> None:
     if hostname and "." in hostname:
         out.host["name"] = hostname
         out.mapped.append(("myhostname", "name", hostname))
+    elif "myhostname" in values:
+        out.not_modelled.append(("myhostname", hostname, "not a fully qualified name"))
     domains: list[str] = []
     for name in ("mydestination", "virtual_mailbox_domains"):
         if name not in values:
             continue
+        words = _words(values[name])
+        tables = [w for w in words if ":" in w or w.startswith("/")]
         mine = [
-            d.lower()
-            for d in _words(values[name])
-            if "." in d
-            and not d.startswith("localhost")
-            and d.lower() != hostname.lower()
-            and not d.startswith(("hash:", "lmdb:", "texthash:", "/", "inline:"))
+            w.lower()
+            for w in words
+            if w not in tables
+            and "." in w
+            and not w.lower().startswith("localhost")
+            and w.lower() != hostname.lower()
         ]
         domains += mine
         out.mapped.append((name, "accepts", " ".join(mine) or "(none but the host itself)"))
+        if tables:
+            out.not_modelled.append(
+                (name, " ".join(tables), "lookup tables are not read: list their domains")
+            )
     if domains:
         out.host["accepts"] = list(dict.fromkeys(domains))
 

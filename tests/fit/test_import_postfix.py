@@ -98,11 +98,14 @@ def test_name_local_domains_and_policies(imported: Imported) -> None:
         ("smtp_tls_security_level = dane", "smtpsim models none, may, encrypt"),
         ("maximal_backoff_time = soon", "expected a time"),
         ("relay_domains = $undefined_thing", "$undefined_thing is not set"),
+        ("myhostname = localhost", "not a fully qualified name"),
+        ("virtual_mailbox_domains = hash:/etc/postfix/vdomains", "lookup tables are not read"),
     ],
 )
 def test_values_smtpsim_cannot_take_are_listed_with_the_reason(line: str, why: str) -> None:
     got = import_postfix(line + "\n")
     ((name, _, reason),) = got.not_modelled
+    assert "accepts" not in got.host
     assert name == line.split(" = ")[0] and why in reason
     assert got.postfix == {}
 
