@@ -38,6 +38,7 @@ from .traffic import (
     RateChoice,
     SizeChoice,
     fit_flows,
+    is_domain,
     top_domains,
 )
 
@@ -117,7 +118,9 @@ def _local_domains(log: PostfixLog) -> list[str]:
     rec = log.recipients
     attempted = {r.rpartition("@")[2].lower() for r in log.attempts["rcpt"].astype(str)}
     done = rec[(rec["status"].astype(str) == "delivered") & (rec["attempts"] == 0)]
-    return sorted(set(done["domain"].astype(str).str.lower()) - attempted)
+    return sorted(
+        d for d in set(done["domain"].astype(str).str.lower()) - attempted if is_domain(d)
+    )
 
 
 def fit_log(log: PostfixLog, sources: Sequence[str], options: FitOptions) -> Fit:

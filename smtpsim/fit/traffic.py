@@ -51,6 +51,16 @@ SIZE_QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 
 """The cumulative probabilities of an empirical size distribution's points."""
 
 HOUR = 3600.0
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
+
+
+def is_domain(name: str) -> bool:
+    """Whether ``name`` is a domain a scenario takes (letters, digits, hyphens, at least
+    two labels): a log can name others (an address literal, a bare host name)."""
+    return _DOMAIN.match(name.lower()) is not None
+
+
 FULL_HOUR = HOUR - 5.0
 """An hour counts as whole when the flow's window covers it but for a few seconds
 (its first message's second)."""
@@ -150,6 +160,8 @@ def flow_key(sender: str, client: str, by: FlowsBy) -> str:
 
 def _name(key: str, taken: set[str]) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-") or "flow"
+    if not base[0].isalpha():  # a scenario name starts with a letter: 192.0.2.0/24
+        base = f"net-{base}"
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1
@@ -190,8 +202,9 @@ def _sizes(sizes: np.ndarray, choice: SizeChoice, confidence: float) -> SizeFit:
 
 
 def top_domains(recipients: pd.DataFrame, top: int) -> list[str]:
-    """The ``top`` destination domains by recipients, most first (ties by name)."""
-    counts = Counter(recipients["domain"].astype(str))
+    """The ``top`` destination domains by recipients, most first (ties by name); names
+    that are no domain (``is_domain``) are left to the group of the rest."""
+    counts = Counter(d for d in recipients["domain"].astype(str).str.lower() if is_domain(d))
     return [d for d, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
 
 
@@ -257,11 +270,14 @@ def _flow(
     p = dispersion_p(np.array(full)) if len(full) >= 2 else 1.0
     hourly = rate == "hourly" or (rate == "auto" and len(hours) >= 2 and p < 0.01)
     senders = mine["sender"].astype(str)
-    domains_of_senders = Counter(s.rpartition("@")[2].lower() for s in senders if "@" in s)
+    domains_of_senders = Counter(
+        d for d in (s.rpartition("@")[2].lower() for s in senders if "@" in s) if is_domain(d)
+    )
     sender_domain = domains_of_senders.most_common(1)[0][0] if domains_of_senders else ""
     per_message = Counter(int(x) for x in mine["n_rcpt"])
-    domain_counts = Counter(d if d in kept else OTHER_DOMAINS for d in rcpts["domain"].astype(str))
-    grouped = len(set(rcpts["domain"].astype(str)) - kept)
+    rcpt_domains = rcpts["domain"].astype(str).str.lower()
+    domain_counts = Counter(d if d in kept else OTHER_DOMAINS for d in rcpt_domains)
+    grouped = len(set(rcpt_domains) - kept)
     named = sorted(
         ((d, c) for d, c in domain_counts.items() if d != OTHER_DOMAINS),
         key=lambda kv: (-kv[1], kv[0]),

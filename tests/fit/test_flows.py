@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import smtpsim
 from smtpsim.fit import FitOptions, fit_log
 from smtpsim.fit.report import fit_report
 from smtpsim.fit.traffic import flow_key
@@ -35,7 +36,8 @@ def test_flows_by_client_network_with_ipv6_and_odd_lines() -> None:
         "2001:db8:1::/64": 1,
         "local": 1,
     }
-    assert set(fit.scenario["traffic"]) == {"192-0-2-0-24", "2001-db8-1-64", "local"}
+    assert set(fit.scenario["traffic"]) == {"net-192-0-2-0-24", "net-2001-db8-1-64", "local"}
+    smtpsim.load_scenario(fit.yaml())  # the names are scenario names
     v4 = flows["192.0.2.0/24"]
     assert dict(v4.per_message) == {1: 1, 2: 1}
     assert v4.unknown_count == 1  # dan@other.example: 550 5.1.1
@@ -59,9 +61,22 @@ def test_flows_by_sender_domain() -> None:
         "b.example": 1,
         "relay.corp.example": 1,
     }
+    smtpsim.load_scenario(fit.yaml())
     # the senders' domains are the mta's own, so that bounces come home
     assert set(fit.scenario["hosts"]["mta"]["accepts"]) == {
         "a.example",
         "b.example",
         "relay.corp.example",
     }
+
+
+def test_names_no_scenario_takes_are_grouped_and_the_scenario_validates() -> None:
+    odd = (
+        _LOG.replace("ops@dest.example", "ops@localhost")
+        .replace("bob@dest.example", "bob@DEST.Example")
+        .replace("carol@dest.example", "carol@[198.51.100.5]")
+    )
+    fit = fit_log(read_postfix_log(odd.splitlines(), year=2026), ["odd"], FitOptions())
+    scenario = smtpsim.load_scenario(fit.yaml())
+    domains = {d for f in scenario.traffic.values() if f.recipients for d in f.recipients.domains}
+    assert domains == {"dest.example", "other.example", "other-domains.example"}
