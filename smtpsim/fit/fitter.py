@@ -39,6 +39,7 @@ from .traffic import (
     SizeChoice,
     fit_flows,
     is_domain,
+    plain,
     top_domains,
 )
 
@@ -203,7 +204,7 @@ def build_scenario(fit: Fit) -> dict[str, Any]:
         hosts[key] = {"role": "mx", "accepts": [d.domain], "mailboxes": _MAILBOXES}
         link: dict[str, Any] = {"between": [key, "internet"]}
         if d.latency is not None:
-            link["latency"] = f"{d.latency * 1000:.3g}ms"
+            link["latency"] = f"{plain(d.latency * 1000, 3)}ms"
         links.append(link)
         dns[d.domain] = {"mx": {key: 10}}
         for outage in d.outages:

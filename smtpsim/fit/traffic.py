@@ -138,8 +138,14 @@ class FlowFit:
         return {"piecewise": steps}
 
 
+def plain(x: float, digits: int = 6) -> str:
+    """``x`` to ``digits`` significant digits without an exponent (the scenario's
+    units do not read ``1.2e+06``)."""
+    return np.format_float_positional(x, precision=digits, unique=False, fractional=False, trim="-")
+
+
 def _rate(per_second: float) -> str:
-    return f"{per_second * HOUR:.6g}/h"
+    return f"{plain(per_second * HOUR)}/h"
 
 
 def flow_key(sender: str, client: str, by: FlowsBy) -> str:
