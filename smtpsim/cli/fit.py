@@ -149,7 +149,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         fit = fit_logs(args.logs, options)
     except (OSError, EOFError, ValueError) as error:  # unreadable, or a broken gzip
         return fail(parser.prog, f"cannot read the logs: {error}", EXIT_USAGE)
-    report = fit_report(fit)
+    report = fit_report(fit, settings_given=bool(args.postconf))
     if args.postconf and fit.flows:
         from ..fit.postfix_config import import_postfix
 

@@ -1,5 +1,6 @@
 """What each destination did to the log's delivery attempts, as receiver behaviour:
-injected replies (``server_errors`` incidents for the whole run) and a link latency.
+injected replies (``server_errors`` incidents for the whole run), outage windows
+(``host_down`` incidents, :func:`outages`) and a link latency.
 
 Only the last hop's attempts count (the hop that left the log's hosts): the earlier
 hops of a multi-host log are the operator's own relays. Recipients that bounced as
@@ -12,9 +13,9 @@ A reply is injected at the phase the log names (``in reply to RCPT TO command`` 
 it: the phases are tried in the order of a session, and within a phase the replies
 are checked one after the other (a host's injected replies are checked in the order
 of the incidents list, smtpsim/faults/actions.py), so each probability is conditional
-on the ones before. What the log shows but a reply cannot say (connection failures,
-DNS failures, qmgr's suspensions of a dead destination, TLS) is counted and reported
-as not fitted.
+on the ones before. Connection failures are outages, not replies. What the log shows
+but neither can say (DNS failures, qmgr's suspensions of a dead destination, TLS) is
+counted and reported as not fitted.
 """
 
 from __future__ import annotations

@@ -121,8 +121,9 @@ def _destination(d: DestinationFit) -> list[str]:
     return out
 
 
-def fit_report(fit: Fit, examples: int = 5) -> str:
-    """The text report of a fit."""
+def fit_report(fit: Fit, examples: int = 5, settings_given: bool = False) -> str:
+    """The text report of a fit (``settings_given``: the mta's settings came with it,
+    from ``--postconf``)."""
     log = fit.log
     lines = [
         f"read {', '.join(fit.sources)}: {log.report(examples)}",
@@ -152,10 +153,11 @@ def fit_report(fit: Fit, examples: int = 5) -> str:
             + "): the host's own receiving policies; the fitted mta has none (add them "
             "to hosts.mta.policies)"
         )
-    missing.append(
-        "the mta's Postfix settings: a log does not show them; use 'smtpsim import "
-        "postfix' or --set hosts.mta.postfix.NAME=VALUE"
-    )
+    if not settings_given:
+        missing.append(
+            "the mta's Postfix settings: a log does not show them; use --postconf, "
+            "'smtpsim import postfix' or --set hosts.mta.postfix.NAME=VALUE"
+        )
     missing.append(
         "transfer times (delays d): the links keep their default bandwidth; message "
         "transfer is rarely what limits delivery"
