@@ -48,6 +48,7 @@ from .scenario.bounds import MAX_SIZE
 from .scenario.policies import PolicySpec, RetrySpec
 from .sim import BoundedEnvironment, RunContext, Streams, make_sampler
 from .workload import Flow, RecipientSampler
+from .workload.replay import AddressMap, Replayer
 
 __all__ = ["Model", "build"]
 
@@ -445,15 +446,34 @@ def _flow(
     for host_spec in scenario.hosts.values():
         for domain in host_spec.accepts:
             mailboxes[domain.lower()] = host_spec.mailboxes
-    recipients = RecipientSampler(
-        spec.recipients,
-        mailboxes,
-        spec.unknown_users,
-        ctx.streams.generator(f"workload.{name}.recipients"),
-        spec.spamtraps,
+    recipients = (
+        RecipientSampler(
+            spec.recipients,
+            mailboxes,
+            spec.unknown_users,
+            ctx.streams.generator(f"workload.{name}.recipients"),
+            spec.spamtraps,
+        )
+        if spec.recipients is not None
+        else None
     )
     size_rng = ctx.streams.generator(f"workload.{name}.sizes")
     stop = scenario.duration if spec.stop is None else min(spec.stop, scenario.duration)
+    replayer = None
+    if spec.replay is not None:
+        # here, not at the top: the trace reader loads pandas, which a run without a
+        # replay does not need (the engine's own layers never load it)
+        from .logs.trace import read_trace
+
+        r = spec.replay
+        replayer = Replayer(
+            read_trace(r.file, r.format),
+            AddressMap(mailboxes, r.addresses == "numbered"),
+            start=spec.start,
+            time_scale=r.time_scale,
+            align=r.align,
+            loop=r.loop,
+        )
     return Flow(
         name,
         spec,
@@ -464,4 +484,5 @@ def _flow(
         recipients,
         ctx.streams.generator(f"workload.{name}.arrivals"),
         stop,
+        replayer,
     )

@@ -53,7 +53,14 @@ def test_metrics_loads_nothing_of_smtp() -> None:
 def test_postfix_log_reader_loads_nothing_of_the_simulation() -> None:
     # users read their own logs with it: the standard library and pandas only
     modules = ["simpy", "smtpsim.sim", "smtpsim.mta", "smtpsim.scenario", "smtpsim.metrics"]
-    assert _loaded_after("import smtpsim.oracle.postfix_log", modules) == []
+    assert _loaded_after("import smtpsim.logs.postfix_log", modules) == []
+
+
+def test_fitter_loads_nothing_of_the_simulation() -> None:
+    # the fitter reads logs and writes YAML: the engine and the scenario models are the
+    # run's business (the command validates what it wrote, separately)
+    modules = ["simpy", "smtpsim.sim", "smtpsim.mta", "smtpsim.scenario", "smtpsim.metrics"]
+    assert _loaded_after("import smtpsim.fit, smtpsim.fit.report", modules) == []
 
 
 @pytest.mark.parametrize("package", ["smtpsim.mail"])

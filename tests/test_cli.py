@@ -31,7 +31,7 @@ def closed_port() -> int:
 def test_top_level_help_lists_the_commands() -> None:
     done = smtpsim_cli("--help")
     assert done.returncode == 0
-    for command in ("serve", "send", "demo"):
+    for command in ("serve", "send", "demo", "fit", "import"):
         assert re.search(rf"^\s+{command}\s", done.stdout, re.M), command
     assert "Examples" in done.stdout
 
@@ -45,7 +45,7 @@ def test_version() -> None:
     )
 
 
-@pytest.mark.parametrize("command", ["serve", "send", "demo"])
+@pytest.mark.parametrize("command", ["serve", "send", "demo", "fit", "import"])
 def test_each_command_has_help_with_a_description_and_examples(command: str) -> None:
     done = smtpsim_cli(command, "--help")
     assert done.returncode == 0

@@ -14,12 +14,40 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__, compiled
-from . import compare, demo, plot, report, run, schema, send, serve, sweep, trace, validate
+from . import (
+    compare,
+    demo,
+    fit,
+    import_config,
+    plot,
+    report,
+    run,
+    schema,
+    send,
+    serve,
+    sweep,
+    trace,
+    validate,
+)
 from .common import CliParser
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (run, compare, sweep, plot, report, trace, validate, schema, demo, serve, send)
+_COMMANDS = (
+    run,
+    compare,
+    sweep,
+    plot,
+    report,
+    trace,
+    validate,
+    schema,
+    fit,
+    import_config,
+    demo,
+    serve,
+    send,
+)
 
 _DESCRIPTION = """\
 smtpsim simulates networks of mail servers on a real SMTP protocol core: 'run'
@@ -27,7 +55,8 @@ simulates a scenario file, 'compare' compares configurations over replications
 with confidence intervals, 'sweep' runs a scenario over a design of parameter
 values (resumably), 'plot' draws the figures of a run's results, 'report'
 (re)builds its report.html, 'trace' follows one message hop by hop, 'validate'
-checks a scenario file, 'schema' prints their JSON Schema.
+checks a scenario file, 'schema' prints their JSON Schema, 'fit' makes a scenario
+from Postfix logs and 'import postfix' a host from a Postfix configuration.
 The same core also talks to real mail software over TCP: 'serve' runs an SMTP
 server, 'send' sends one message, and 'demo' shows both at work on this machine."""
 
@@ -39,6 +68,8 @@ Examples:
   smtpsim plot results/quickstart-seed42 --format svg
   smtpsim trace results/quickstart-seed42 alice@corp.example
   smtpsim validate scenarios/quickstart.yaml
+  smtpsim fit /var/log/mail.log --out ours.yaml
+  postconf -n > main.txt && smtpsim import postfix main.txt --out mta.yaml
   smtpsim demo
   smtpsim serve --listen 127.0.0.1:2525 --domain example.org --maildir ./mail
   smtpsim send --server 127.0.0.1:2525 --from alice@example.net --to bob@example.org -v

@@ -32,9 +32,30 @@ def load_or_report(args: argparse.Namespace, prog: str) -> tuple[Scenario | None
     from ..scenario import ScenarioError, load_scenario
 
     try:
-        return load_scenario(args.scenario, overrides=args.overrides), 0
+        scenario = load_scenario(args.scenario, overrides=args.overrides)
+        _check_traces(scenario)
+        return scenario, 0
     except ScenarioError as error:
         print(f"{prog}: {args.scenario}: {len(error.problems)} problem(s):", file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem.path}: {problem.message}", file=sys.stderr)
         return None, EXIT_USAGE
+
+
+def _check_traces(scenario: Scenario) -> None:
+    """The traces that flows replay, read now (the scenario layer is pure data and does
+    not read them), so that a bad one is a problem with its path, not a failed run."""
+    from ..scenario import Problem, ScenarioError
+
+    problems = []
+    for name, flow in scenario.traffic.items():
+        if flow.replay is None:
+            continue
+        from ..logs.trace import TraceError, read_trace
+
+        try:
+            read_trace(flow.replay.file, flow.replay.format)
+        except TraceError as error:
+            problems.append(Problem(f"traffic.{name}.replay.file", str(error)))
+    if problems:
+        raise ScenarioError(problems)

@@ -6,7 +6,7 @@ to a relay (``relay``), which sends everything to one next hop (``relayhost``, n
 that accepts ``dest.example``. For real, the relay is a private Postfix
 (:mod:`.postfix_instance`) and the next hop ``smtpsim serve`` with the experiment's
 faults (:mod:`.serve_process`); messages are submitted over SMTP on a Poisson schedule
-in wall-clock time (:mod:`.submission`); the maillog is read by :mod:`.postfix_log`.
+in wall-clock time (:mod:`.submission`); the maillog is read by :mod:`smtpsim.logs.postfix_log`.
 Simulated, the relay and the next hop are scenario hosts with the same Postfix
 parameters, and the faults are the scenario's incidents and policies.
 
@@ -32,12 +32,12 @@ from typing import Any
 
 import pandas as pd
 
+from ..logs.postfix_log import PostfixLog, read_postfix_log
 from ..metrics.result import RunResult
 from ..scenario import load_scenario
 from ..simulation import simulate
 from .comparison import Metric
 from .postfix_instance import PostfixInstance, free_port
-from .postfix_log import PostfixLog, read_postfix_log
 from .serve_process import running_serve
 from .submission import Submitted, poisson_times, submit
 

@@ -129,7 +129,7 @@ Each experiment runs twice. **Real**: a private Postfix {version} (its own
 `config_directory`, `queue_directory` and `maillog_file` under a temporary directory,
 loopback only) relays to `smtpsim serve` with the faults injected; messages are
 submitted over SMTP on a Poisson schedule in wall-clock time; the maillog is read by
-`smtpsim.oracle.postfix_log` into the tables `smtpsim run` writes
+`smtpsim.logs.postfix_log` into the tables `smtpsim run` writes
 ([results.md](results.md)). **Simulated**: the same network, Postfix parameters and
 faults as a scenario, run by smtpsim with several seeds. Times are compressed
 (backoffs of seconds) so that each experiment takes about a minute; they run side by

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import incidents, policies, schema
+from . import incidents, policies, schema, traffic
 from .feedback import ConcurrencyFeedback
 from .units import (
     BANDWIDTH_INFO,
@@ -47,6 +47,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Flow": schema.Flow,
     "Recipients": schema.Recipients,
     "Burst": schema.Burst,
+    "Replay": traffic.Replay,
     "FlowLink": schema.FlowLink,
     "Simulation": schema.Simulation,
     "PolicySpec": policies.PolicySpec,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .base import Domain, IPv4, Model, field
-from .bounds import MAX_MESSAGES, MAX_POPULATION, MAX_WEIGHT
+from .bounds import MAX_FACTOR, MAX_MESSAGES, MAX_POPULATION, MAX_WEIGHT
 from .distributions import DurationDist, SizeDist
 from .per_message import PerMessageForm
 from .policies import Retry
@@ -15,7 +16,7 @@ from .postfix import Postfix
 from .rates import RateProfileForm
 from .units import Bandwidth, Duration, Fraction
 
-__all__ = ["DEFAULT_SIZE_CDF", "Burst", "Flow", "FlowLink", "Recipients"]
+__all__ = ["DEFAULT_SIZE_CDF", "Burst", "Flow", "FlowLink", "Recipients", "Replay"]
 
 DEFAULT_SIZE_CDF: tuple[tuple[str, float], ...] = (
     ("900B", 0.0),
@@ -57,6 +58,46 @@ class Burst(Model):
     over: Duration = field(0.0, description="spread over this interval (0 = all at once)")
 
 
+def _replay_from_yaml(value: object) -> object:
+    return {"file": value} if isinstance(value, str) else value
+
+
+class Replay(Model):
+    """Submissions replayed from a trace: a Postfix maillog (the messages it shows
+    submitted, read by smtpsim.logs) or a CSV file of ``time,sender,recipients,size``.
+
+    The file is read when the scenario is checked on the command line and when it runs
+    (``smtpsim.logs.trace``); a path is relative to the working directory."""
+
+    file: str = field(min_length=1, description="the trace: a maillog (plain or gzip) or a .csv")
+    format: Literal["auto", "postfix", "csv"] = field(
+        "auto", description="auto: csv for a .csv file, else a Postfix maillog"
+    )
+    time_scale: float = field(
+        1.0,
+        gt=0,
+        le=MAX_FACTOR,
+        description="the trace's intervals multiplied by this (0.5: twice as fast)",
+    )
+    align: Literal["time-of-day", "first"] = field(
+        "time-of-day",
+        description="time-of-day: a message at 09:30 of the trace's first day is "
+        "submitted at 9.5 h (times 0 is midnight); first: the first message at the "
+        "flow's start",
+    )
+    loop: bool = field(
+        False,
+        description="start the trace again when it ends (its span, to a mean gap after "
+        "its last message), until the flow stops",
+    )
+    addresses: Literal["numbered", "as-is"] = field(
+        "numbered",
+        description="numbered: each address of a domain some host accepts becomes one of "
+        "its mailboxes (user<k>; a recipient the log bounced as unknown, 5.1.1, "
+        "unknown<k>), others stay; as-is: the trace's addresses",
+    )
+
+
 class FlowLink(Model):
     """The link between a flow's sender population and its submit_to host."""
 
@@ -96,7 +137,17 @@ class Flow(Model):
         description="message size (default: an empirical CDF of measured sizes, 900 B to "
         "10 MiB, mean about 57 kB)",
     )
-    recipients: Recipients = field(description="recipients per message and the domain mix")
+    replay: Annotated[Replay | None, BeforeValidator(_replay_from_yaml)] = field(
+        None,
+        description="replay a trace's submissions (times, senders, recipients, sizes) "
+        "instead of drawing them: FILE, or {file: FILE, time_scale, align, loop, addresses}",
+    )
+    recipients: Recipients | None = field(
+        None,
+        validate_default=True,
+        description="recipients per message and the domain mix (required unless the "
+        "flow replays a trace, which names them)",
+    )
     unknown_users: Fraction = field(
         0.0, description="share of recipient addresses that do not exist (rejected with 550)"
     )
@@ -121,9 +172,24 @@ class Flow(Model):
         "delivered, and reported to DNSBLs that list by spamtrap hits)",
     )
 
+    @field_validator("recipients", mode="after")
+    @classmethod
+    def _recipients_unless_replay(
+        cls, value: Recipients | None, info: ValidationInfo
+    ) -> Recipients | None:
+        # replay comes first among the fields, so it is known here
+        if value is None and info.data.get("replay") is None:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Flow:
-        if self.rate.max_rate() == 0 and not self.bursts:
+        if self.replay is not None:
+            if self.rate.max_rate() > 0 or self.bursts:
+                raise ValueError(
+                    "a replaying flow takes its times from the trace: leave out rate and bursts"
+                )
+        elif self.rate.max_rate() == 0 and not self.bursts:
             raise ValueError("the flow sends nothing: its rate is 0 and it has no bursts")
         if self.stop is not None and self.stop <= self.start:
             raise ValueError(f"stop ({self.stop:g}s) must come after start ({self.start:g}s)")

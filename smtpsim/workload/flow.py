@@ -18,6 +18,7 @@ from ..mta import MailHost, QueuedMessage
 from ..sim import RunContext
 from .arrivals import burst_times, poisson_times
 from .recipients import RecipientSampler
+from .replay import Replayer
 
 if TYPE_CHECKING:
     from .. import scenario
@@ -36,9 +37,10 @@ class Flow:
         client_host: MailHost,
         sender_domain: str,
         sizes: Callable[[], float],
-        recipients: RecipientSampler,
+        recipients: RecipientSampler | None,
         rng: np.random.Generator,
         stop: float,
+        replayer: Replayer | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -52,6 +54,9 @@ class Flow:
         self.submitted = 0
         env = ctx.env
         start = spec.start
+        if replayer is not None:  # the trace's times; rate and bursts are not given
+            env.process(self._replay(replayer))
+            return
         env.process(self._source(poisson_times(spec.rate, rng, start, stop)))
         for burst in spec.bursts:
             if burst.at < stop:
@@ -69,14 +74,34 @@ class Flow:
                 yield env.timeout(t - env.now)
             self.submit(env.now)
 
+    def _replay(self, replayer: Replayer) -> Generator[simpy.Event, object, None]:
+        env = self.ctx.env
+        limit = self.spec.messages
+        for sub in replayer.submissions(self.stop):
+            if limit is not None and self.submitted >= limit:
+                return
+            if sub.t > env.now:
+                yield env.timeout(sub.t - env.now)
+            # recorded at the trace's time itself, not at now + delay's float rounding:
+            # a replay reproduces the submission times exactly
+            self._send(env.now, sub.sender, list(sub.recipients), max(1, sub.size), sub.t)
+
     def submit(self, now: float) -> None:
         """One message from one sender of the population."""
-        recorder = self.ctx.recorder
+        assert self.recipients is not None  # a drawing flow has its sampler
         rcpts = self.recipients.draw()
         size = max(1, int(self.sizes()))
         sender = f"user{int(self.rng.integers(self.spec.senders))}@{self.sender_domain}"
-        msg_id = recorder.message(sender, size, len(rcpts), now, self.name)
+        self._send(now, sender, rcpts, size)
+
+    def _send(
+        self, now: float, sender: str, rcpts: list[str], size: int, at: float | None = None
+    ) -> None:
+        recorder = self.ctx.recorder
+        t_submit = now if at is None else at
+        msg_id = recorder.message(sender, size, len(rcpts), t_submit, self.name)
         host = self.host.key
         rows = [recorder.recipient(msg_id, r, r.rpartition("@")[2], host) for r in rcpts]
         self.submitted += 1
-        self.host.receive(QueuedMessage(msg_id, sender, size, rcpts, rows, now, 0, self.name), now)
+        message = QueuedMessage(msg_id, sender, size, rcpts, rows, t_submit, 0, self.name)
+        self.host.receive(message, now)

@@ -1,4 +1,4 @@
-"""The Postfix log reader (smtpsim.oracle.postfix_log) on real Postfix 3.7.11 logs
+"""The Postfix log reader (smtpsim.logs.postfix_log) on real Postfix 3.7.11 logs
 captured from the oracle experiments (tests/oracle/data) and on smtpsim's own maillog,
 whose tables are known."""
 
@@ -12,8 +12,8 @@ import pandas as pd
 from oracle_helpers import DATA
 
 import smtpsim
+from smtpsim.logs.postfix_log import delay_bounds, read_postfix_log
 from smtpsim.metrics.maillog import DEFAULT_START, write_maillog
-from smtpsim.oracle.postfix_log import delay_bounds, read_postfix_log
 
 
 def test_real_retries_log() -> None:

@@ -4,7 +4,7 @@
 syslog wrote for it; RFC 3339 time stamps too) and what ``smtpsim run`` writes as its
 ``maillog``, and returns a :class:`PostfixLog`: the ``messages``, ``recipients`` and
 ``attempts`` tables with the documented columns (plus a few the log has and a run's
-tables do not: ``queue_id``, ``conn_use``, ``delay_s``, ``reply``), and two tables of
+tables do not: ``queue_id``, ``client``, ``conn_use``, ``delay_s``, ``reply``), and two tables of
 their own, ``rejects`` (smtpd's ``NOQUEUE: reject`` lines) and ``connect_failures``
 (the smtp client's ``connect to HOST[IP]:PORT: REASON`` lines). Every line is either
 understood (counted by kind in ``counts``) or kept in ``unknown`` with its number:
@@ -172,6 +172,7 @@ class _File:
     origin: str
     via_smtp: bool
     sender: str = ""
+    client: str = ""  # smtpd's client=NAME[ADDRESS]
     size: int = 0
     nrcpt: int = 0
     open: bool = True
@@ -353,7 +354,7 @@ class _Reader:
             return "removed"
         found = _CLIENT.match(text)
         if found:
-            self._file(host, found.group("qid"), t, "smtpd", True)
+            self._file(host, found.group("qid"), t, "smtpd", True).client = found.group("client")
             return "client="
         found = _NOTIFY.match(text)
         if found:
@@ -484,6 +485,10 @@ class _Reader:
         msg_of_root = {r: n for n, r in enumerate(first)}
         msg_of = [msg_of_root[r] for r in root]
         hops_in: dict[int, int] = {}
+        client: dict[int, str] = {}  # a message's first client=, on whichever hop it came
+        for f in self.files:
+            if f.client:
+                client.setdefault(root[f.index], f.client)
         incoming = {n: s for (s, _), n in onward.items()}
         for f in self.files:  # a chain's files are in the log's order, parents first
             up = incoming.get(f.index)
@@ -498,10 +503,20 @@ class _Reader:
                     "n_rcpt": self.files[r].nrcpt or len(self.files[r].rcpts),
                     "t_submit": sum(self.files[r].t_arrival) / 2,
                     "origin": self.files[r].origin,
+                    "client": client.get(r, ""),
                 }
                 for r in first
             ],
-            columns=["msg_id", "queue_id", "sender", "size_bytes", "n_rcpt", "t_submit", "origin"],
+            columns=[
+                "msg_id",
+                "queue_id",
+                "sender",
+                "size_bytes",
+                "n_rcpt",
+                "t_submit",
+                "origin",
+                "client",
+            ],
         )
         rows = []
         for r_index in first:
