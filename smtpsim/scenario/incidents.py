@@ -29,6 +29,7 @@ from .base import Domain, Kinds, Model, Name, OneOf, field
 from .bounds import MAX_COUNT, MAX_FACTOR
 from .distributions import DurationDist
 from .dns import mx_from_yaml
+from .retrieval import AccessDown, AccessSlow
 from .units import Duration, Fraction, Rate
 
 __all__ = ["INCIDENT_KINDS", "Incident"]
@@ -218,6 +219,8 @@ INCIDENT_KINDS = (
     "dnsbl_list",
     "dnsbl_delist",
     "policy",
+    "access_down",
+    "access_slow",
 )
 
 
@@ -246,6 +249,12 @@ class Incident(OneOf):
     dnsbl_list: DnsblListing | None = field(None, description="an address is listed on a DNSBL")
     dnsbl_delist: DnsblListing | None = field(None, description="an address is delisted")
     policy: PolicySwitch | None = field(None, description="a host's policy is switched")
+    access_down: Annotated[AccessDown | None, _short("host")] = field(
+        None, description="a host's POP3/IMAP access service is down (a host key)"
+    )
+    access_slow: AccessSlow | None = field(
+        None, description="a host's access service is congested (slower sessions)"
+    )
 
     at: Duration = field(0.0, description="when it starts")
     for_: Duration | None = Field(None, alias="for", description="how long it lasts (or use until)")
