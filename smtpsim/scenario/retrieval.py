@@ -167,7 +167,7 @@ def retrieval_problems(world: World, data: YamlMap) -> Iterable[Problem]:
         if host.get("role") != "mx":
             yield Problem(
                 f"hosts.{key}.access",
-                f"only a mailbox host (role mx) has an access service, not a {host.get('role')}",
+                f"only a mailbox host (role mx) has an access service, not role {host.get('role')}",
             )
         elif not world.accepts.get(key):
             yield Problem(
