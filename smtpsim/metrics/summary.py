@@ -222,8 +222,9 @@ def warnings_of(summary: Summary) -> list[str]:
             "recipients (bounce notices included) still queued"
         )
     retrieval = summary.get("retrieval")
-    if retrieval is not None and (text := retrieval_warning(retrieval)) is not None:
-        out.append(text)
+    unfetched = retrieval_warning(retrieval) if retrieval is not None else None
+    if unfetched is not None:
+        out.append(unfetched)
     return out
 
 

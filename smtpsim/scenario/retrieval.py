@@ -119,7 +119,7 @@ class AccessService(Model):
         description="fetch sessions served at once; more wait for a free slot (in order)",
     )
     clients: tuple[ClientPopulation, ...] = field(
-        (ClientPopulation(poll="5min"),),
+        ({"poll": "5min"},),
         min_length=1,
         description="the users' mail clients, as populations whose shares add up to 1",
     )
@@ -179,11 +179,11 @@ def retrieval_problems(world: World, data: YamlMap) -> Iterable[Problem]:
             if kind not in incident:
                 continue
             value = incident[kind]
-            host = value if isinstance(value, str) else as_dict(value).get("host")
+            target = value if isinstance(value, str) else as_dict(value).get("host")
             path = f"incidents[{i}].{kind}" + ("" if isinstance(value, str) else ".host")
-            if not isinstance(host, str):
+            if not isinstance(target, str):
                 continue
-            if host not in world.hosts:
-                yield Problem(path, unknown_host(host, world))
-            elif host not in with_access:
-                yield Problem(path, f"host {host} has no access service (give it access:)")
+            if target not in world.hosts:
+                yield Problem(path, unknown_host(target, world))
+            elif target not in with_access:
+                yield Problem(path, f"host {target} has no access service (give it access:)")
