@@ -372,7 +372,21 @@ def _retrieval_lines(s: Summary) -> list[str]:
                     *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))
                 )
             )
+    domains = r["by_domain"]
+    if len(domains) > 1:  # where the clients differ: mailbox hosts serve domains
+        lines.append("  submitted to fetched, by recipient domain:")
+        for domain, row in sorted(domains.items()):
+            p50, p95 = row["end_to_end_p50"], row["end_to_end_p95"]
+            waiting = f", {row['not_fetched']:,} not fetched" if row["not_fetched"] else ""
+            lines.append(
+                f"    {domain:<22} p50 {_seconds(_float(p50))}  p95 {_seconds(_float(p95))}"
+                f"{waiting}"
+            )
     return lines
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _seconds(value: float | None) -> str:
