@@ -216,3 +216,29 @@ def test_a_run_without_access_service_has_no_retrieval_columns() -> None:
     assert "t_fetched" not in result.recipients.columns
     s = summarize(result.messages, result.recipients, result.attempts, result.levels)
     assert "retrieval" not in s
+
+
+def test_experiment_metrics_agree_with_the_summary() -> None:
+    from smtpsim.experiment.metrics import metric_kind, metric_value, parse_metric
+    from smtpsim.experiment.run_tables import run_tables
+
+    _, result = _run("{processing: 0s, clients: [{poll: 15min}]}", duration="1h", stop="1h")
+    s = summarize(result.messages, result.recipients, result.attempts, result.levels)
+    tables = run_tables(result)
+    ret = s["retrieval"]
+    assert metric_value(tables, "e2e_p50") == pytest.approx(ret["end_to_end_s"]["p50"])
+    assert metric_value(tables, "e2e_p95@domain=example.org") == pytest.approx(
+        ret["end_to_end_s"]["p95"]
+    )
+    assert metric_value(tables, "fetch_wait_mean") == pytest.approx(ret["fetch_wait_s"]["mean"])
+    assert metric_value(tables, "unfetched_rate") == pytest.approx(
+        ret["not_fetched"] / ret["delivered"]
+    )
+    assert metric_kind("e2e_p95") == "delay" and metric_kind("unfetched_rate") == "share"
+    with pytest.raises(ValueError, match="unknown metric"):
+        parse_metric("e2e_p42")
+    # without an access service the retrieval metrics are undefined, not 0
+    text = SCENARIO.format(duration="10min", access="null", rate="1/s", stop="5min", incidents="[]")
+    plain = run_tables(run_model(text)[1])
+    assert math.isnan(metric_value(plain, "e2e_p50"))
+    assert math.isnan(metric_value(plain, "unfetched_rate"))
