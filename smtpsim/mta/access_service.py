@@ -15,12 +15,14 @@ clients of its users, in simulated time: where "delivered" becomes "read".
   (same draws, same times). Their load on the service is therefore not modelled;
   ``capacity`` and ``processing`` describe the service as fetches see it.
 - An IDLE client (RFC 2177) is told of each delivery after a push delay drawn for
-  it, and fetches at once; mail pushed during a session is fetched right after it.
+  it, and fetches at once (everything new, as a client synchronising its mailbox
+  does); mail pushed during a session is fetched right after it.
 - While the service is down (``access_down``) a session fails: nothing is fetched.
   A polling client waits for its next check; an IDLE client reconnects after its
   ``reconnect`` delay and then fetches (a reconnecting client synchronises the
   mailbox, RFC 9051 section 6.3.2, whatever it was told). A session under way when
-  the service goes down is cut: its messages stay new.
+  the service goes down is cut then (its client sees the connection drop): its
+  messages stay new.
 
 Every mailbox belongs to one client population, chosen from a hash of its address (so
 a user keeps its client whatever else changes). Random draws come from one stream per
@@ -62,7 +64,7 @@ class _Mailbox:
     """One user's mailbox as its client sees it: the rows delivered and not yet
     fetched with the time the client hears of each (IDLE), and its next check."""
 
-    __slots__ = ("active", "address", "kind", "new", "next_check")
+    __slots__ = ("active", "address", "kind", "new", "next_check", "process", "waiting_until")
 
     def __init__(self, address: str, kind: ClientKind) -> None:
         self.address = address
@@ -70,6 +72,9 @@ class _Mailbox:
         self.new: list[tuple[int, float]] = []  # (row, when the client is told)
         self.next_check: float | None = None  # polling: None until first needed
         self.active = False  # its client process is running
+        self.process: simpy.Process | None = None
+        # IDLE: the notice the client is waiting for (None while it is not waiting)
+        self.waiting_until: float | None = None
 
 
 class AccessService:
@@ -98,6 +103,7 @@ class AccessService:
         self.mailboxes: dict[str, _Mailbox] = {}
         self.outages = 0  # access_down incidents in progress
         self.epoch = 0  # incremented when the service goes down: sessions under way fail
+        self._cut = env.event()  # fires when the service goes down: cuts the sessions
         self.factors: list[float] = []  # access_slow incidents in progress
         self.sessions = 0  # completed fetch sessions
         self.failed = 0  # sessions that found the service down, or were cut
@@ -107,6 +113,8 @@ class AccessService:
     def go_down(self) -> None:
         self.outages += 1
         self.epoch += 1
+        cut, self._cut = self._cut, self.env.event()
+        cut.succeed()
 
     def come_up(self) -> None:
         self.outages -= 1
@@ -129,7 +137,12 @@ class AccessService:
         if not box.active:
             box.active = True
             client = self._poller(box) if kind.poll is not None else self._idler(box)
-            self.env.process(client)
+            box.process = self.env.process(client)
+        elif box.waiting_until is not None and told < box.waiting_until:
+            # an IDLE client waiting for a later notice hears of this one first
+            box.waiting_until = None
+            assert box.process is not None
+            box.process.interrupt()
 
     def _kind_of(self, address: str) -> ClientKind:
         """The user's client population: a stable hash of its address, on the
@@ -164,7 +177,12 @@ class AccessService:
         while box.new:
             told = min(t for _, t in box.new)
             if told > env.now:
-                yield env.timeout(told - env.now)
+                box.waiting_until = told
+                try:
+                    yield env.timeout(told - env.now)
+                except simpy.Interrupt:
+                    continue  # an earlier notice arrived: wait for that one
+                box.waiting_until = None
             fetched = yield from self._session(box)
             while not fetched and box.new:  # connection lost: reconnect, then sync
                 yield env.timeout(reconnect)
@@ -188,8 +206,8 @@ class AccessService:
             seconds = self.processing()
             for factor in self.factors:
                 seconds *= factor
-            if seconds > 0:
-                yield env.timeout(seconds)
+            if seconds > 0:  # the session, unless an outage cuts it first
+                yield env.timeout(seconds) | self._cut
             if self.epoch != epoch:  # cut by an outage: the messages are still new
                 box.new = taken + box.new
                 self.failed += 1
