@@ -10,6 +10,8 @@ An incident is one kind key with its target, plus its timing::
       - {dnsbl_list: {zone: zen.dnsbl.example, ip: 192.0.2.20}, at: 6h, for: 6h}
       - {dns_failure: bigmail.example, every: 1d, for: 10min}
       - {host_crash: {host: out, queue: lost}, random: {rate: 1/d, duration: 30min}}
+      - {access_down: mx1, at: 9h, for: 30min}       # its POP3/IMAP service
+      - {access_slow: {host: mx1, factor: 20}, at: 8h, for: 1h}
 
 Timing: ``at`` (default 0) and an end, ``for`` (a duration) or ``until`` (a time);
 without an end the incident lasts to the end of the run. ``every`` repeats the window
