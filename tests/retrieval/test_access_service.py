@@ -4,10 +4,12 @@ fetch times for known draws (``smtpsim.mta.access_service``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import simpy
 
 from smtpsim.mta.access_service import AccessService, ClientKind
+from smtpsim.sim.trace import Recorder
 
 
 class Fetches:
@@ -33,7 +35,7 @@ def service(
     svc = AccessService(
         "mx",
         env,
-        rec,  # type: ignore[arg-type]  # only fetched() is called
+        cast(Recorder, rec),  # the service calls only fetched()
         protocol="imap",
         capacity=capacity,
         processing=lambda: processing,
