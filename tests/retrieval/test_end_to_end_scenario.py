@@ -71,3 +71,15 @@ def test_the_imap_outage_delays_poll5_fetches_to_its_end(run_dir: Path) -> None:
     assert result.meta["incidents"] == [
         {"kind": "access_down", "target": "access on mx-poll5", "start": start, "end": end}
     ]
+
+
+def test_trace_tells_when_the_client_fetched(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = smtpsim.RunResult.read(run_dir)
+    row = result.recipients.iloc[0]
+    assert main(["trace", str(run_dir), str(int(row["msg_id"]))]) == 0
+    out = capsys.readouterr().out
+    wait = float(row["t_fetched"] - row["t_final"])
+    assert "fetched by the mail client at t=" in out
+    assert f"{row['rcpt']}: delivered" in out and wait > 0
