@@ -39,6 +39,7 @@ from .mail import (
 )
 from .metrics.recorder import ColumnarRecorder
 from .mta import ClientSide, HostWiring, MailHost, NumberedMailboxes, ServerSide
+from .mta.access_service import AccessService, ClientKind
 from .net import Link, Network, Resolver, ZoneData, Zones
 from .protocol import ClientTimeouts, ServerConfig
 from .scenario import Dist, FlowLink, Host, Postfix, Scenario
@@ -94,6 +95,7 @@ class Model:
     flows: dict[str, Flow] = field(default_factory=dict)
     incidents: list[Window] = field(default_factory=list)  # windows, for meta
     fault_state: RunState | None = None  # what the incidents of this run share
+    access: dict[str, AccessService] = field(default_factory=dict)  # by host key
 
     @property
     def env(self) -> simpy.Environment:
@@ -149,6 +151,7 @@ def build(scenario: Scenario, seed: int | None = None) -> Model:
             _wiring(key, ctx, hosts, network, zones, spec.retry, spec.postfix, _name(key, spec)),
         )
     model = Model(scenario, seed, ctx, network, zones, hosts)
+    model.access = _access_services(scenario, ctx, hosts)
     for name, flow in scenario.traffic.items():
         model.flows[name] = _flow(name, flow, scenario, ctx, hosts, network, zones)
     model.incidents = faults.install(model)
@@ -486,3 +489,48 @@ def _flow(
         stop,
         replayer,
     )
+
+
+def _access_services(
+    scenario: Scenario, ctx: RunContext, hosts: dict[str, MailHost]
+) -> dict[str, AccessService]:
+    """The POP3/IMAP services of the mailbox hosts that have one, each hooked to its
+    host's deliveries into mailboxes (``smtpsim.mta.access_service``)."""
+    out: dict[str, AccessService] = {}
+    for key, spec in scenario.hosts.items():
+        access = spec.access
+        if access is None:
+            continue
+        kinds = []
+        for i, pop in enumerate(access.clients):
+            rng = ctx.streams.generator(f"access.{key}.clients[{i}]")
+            poll = None if pop.poll is None else make_sampler(pop.poll, rng)
+            first = None
+            if pop.poll is not None and poll is not None:
+                first = _first_check(pop.poll, poll, rng)
+            push = None if pop.idle is None else make_sampler(pop.idle, rng)
+            kinds.append(ClientKind(pop.share, poll, first, push, pop.reconnect))
+        service = out[key] = AccessService(
+            key,
+            ctx.env,
+            ctx.recorder,
+            protocol=access.protocol,
+            capacity=access.capacity,
+            processing=_sampler(access.processing, f"access.{key}.processing", ctx),
+            kinds=kinds,
+        )
+        hosts[key].qmgr.on_mailbox = service.delivered
+    if out:
+        cast(ColumnarRecorder, ctx.recorder).retrieval = True
+    return out
+
+
+def _first_check(
+    dist: Dist, interval: Callable[[], float], rng: np.random.Generator
+) -> Callable[[], float]:
+    """When a polling client first checks: memoryless exponential intervals need no
+    phase (a plain draw); otherwise a uniform share of a first interval (exact for a
+    fixed interval, the usual setting)."""
+    if dist.kind == "exponential":
+        return interval
+    return lambda: float(rng.random()) * interval()

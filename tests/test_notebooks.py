@@ -19,6 +19,7 @@ def test_the_notebooks_are_there():
         "02-blacklisting-incident.ipynb",
         "03-compare-retry-policies.ipynb",
         "04-fit-your-own-logs.ipynb",
+        "05-end-to-end-delay.ipynb",
     }
 
 

@@ -307,6 +307,7 @@ def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -
                 *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))
             )
         )
+    lines += _retrieval_lines(s)
     if s["deferral_rate"] is not None:
         lines.append(f"  deferral rate           {100 * s['deferral_rate']:>9.2f} % of attempts")
     if s["attempts_per_recipient"] is not None:
@@ -345,6 +346,47 @@ def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -
     if verbose:  # which code ran: the same sources, compiled or not (smtpsim.compiled)
         lines.append(f"  smtpsim build           {compiled.build()}")
     return "\n".join(lines)
+
+
+def _retrieval_lines(s: Summary) -> list[str]:
+    """Delivered to read (runs with an access service): how many were fetched, and
+    the delays of the fetched ones from submission to mailbox and to the client."""
+    r = s.get("retrieval")
+    if r is None:
+        return []
+    n = r["delivered"] or 1
+    lines = [
+        f"  fetched by mail clients {r['fetched']:>10,}  {format_percent(r['fetched'], n):>8}"
+        " of delivered",
+        f"    not fetched at the end  {r['not_fetched']:>8,}  "
+        f"{format_percent(r['not_fetched'], n):>8}",
+    ]
+    for label, d in (
+        ("submitted to delivered", r["delivery_s"]),
+        ("submitted to fetched  ", r["end_to_end_s"]),
+        ("delivered to fetched  ", r["fetch_wait_s"]),
+    ):
+        if d["p50"] is not None:
+            lines.append(
+                f"  {label}  p50 {{}}  p95 {{}}  p99 {{}}  max {{}}".format(
+                    *(_seconds(d[k]) for k in ("p50", "p95", "p99", "max"))
+                )
+            )
+    domains = r["by_domain"]
+    if len(domains) > 1:  # where the clients differ: mailbox hosts serve domains
+        lines.append("  submitted to fetched, by recipient domain:")
+        for domain, row in sorted(domains.items()):
+            p50, p95 = row["end_to_end_p50"], row["end_to_end_p95"]
+            waiting = f", {row['not_fetched']:,} not fetched" if row["not_fetched"] else ""
+            lines.append(
+                f"    {domain:<22} p50 {_seconds(_float(p50))}  p95 {_seconds(_float(p95))}"
+                f"{waiting}"
+            )
+    return lines
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _seconds(value: float | None) -> str:

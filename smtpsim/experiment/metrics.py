@@ -43,6 +43,18 @@ run; the statistics leave such values out.
     deferred SMTP attempts per submitted recipient, all hops: the retries; NaN when
     attempts were not recorded.
 
+**Retrieval** (runs whose mailbox hosts have an access service, ``t_fetched``; NaN
+otherwise), asked for by name, not computed by default:
+
+``e2e_p50``, ``e2e_p95``, ``e2e_p99``
+    percentiles of submitted to fetched by the user's mail client (end to end) of the
+    delivered recipients that were fetched, in seconds.
+``fetch_wait_mean``
+    the mean time from delivery into the mailbox to the fetch, of those same recipients.
+``unfetched_rate``
+    delivered recipients not yet fetched when the run stopped / delivered recipients:
+    the censored share, beside the e2e percentiles (which are of the fetched ones).
+
 "end" is when the traffic stopped (``meta["until_s"]``): the scenario's duration or
 ``--until``. A drained run (``simulation.drain``) goes on after it until its queues
 are empty, and the shares and delays count that tail, but ``mean_queue`` and
@@ -85,6 +97,7 @@ if TYPE_CHECKING:
 __all__ = [
     "METRICS",
     "PROBABILITIES",
+    "RETRIEVAL_METRICS",
     "SHARES",
     "MetricFunction",
     "check_split",
@@ -116,8 +129,26 @@ METRICS: tuple[str, ...] = (
     "retries_per_recipient",
 )
 
+RETRIEVAL_METRICS: tuple[str, ...] = (
+    "e2e_p50",
+    "e2e_p95",
+    "e2e_p99",
+    "fetch_wait_mean",
+    "unfetched_rate",
+)
+"""Metrics of runs with an access service (see the module's docstring): known by name,
+not among the defaults."""
+
 SHARES = frozenset(
-    {"delivery_ratio", "bounce_rate", "expired_rate", "lost_rate", "pending_rate", "deferral_rate"}
+    {
+        "delivery_ratio",
+        "bounce_rate",
+        "expired_rate",
+        "lost_rate",
+        "pending_rate",
+        "deferral_rate",
+        "unfetched_rate",
+    }
 )
 """The metrics that are shares, in [0, 1] (their intervals: ``stats.share_ci``)."""
 
@@ -137,6 +168,7 @@ _STATUS_OF = {
     "pending_rate": "pending",
 }
 _DELAYS = {"delay_p50": 0.50, "delay_p95": 0.95, "delay_p99": 0.99}
+_E2E = {"e2e_p50": 0.50, "e2e_p95": 0.95, "e2e_p99": 0.99}
 _SPLITS = ("flow", "domain", "host")
 _SELECTOR = re.compile(r"^(?P<base>[^@]+)@(?P<by>[a-z]+)=(?P<value>.+)$")
 
@@ -155,7 +187,7 @@ def register_metric(name: str, function: MetricFunction, *, kind: str = "number"
     ``compare`` and ``sweep`` (``metrics=[name]``, ``--metric`` cannot reach it: it
     lives in this Python process). ``kind`` says how it is shown: ``"share"`` (in %,
     Wilson interval), ``"delay"`` (seconds) or ``"number"``."""
-    if not re.fullmatch(r"[A-Za-z_][\w.-]*", name) or name in METRICS:
+    if not re.fullmatch(r"[A-Za-z_][\w.-]*", name) or name in METRICS + RETRIEVAL_METRICS:
         raise ValueError(f"a metric needs a new name of letters, digits and _, got {name!r}")
     if kind not in ("share", "delay", "number"):
         raise ValueError(f"kind is 'share', 'delay' or 'number', got {kind!r}")
@@ -180,18 +212,18 @@ def parse_metric(name: str) -> MetricName:
     name = name.strip()
     match = _SELECTOR.match(name)
     if match is None:
-        if name not in METRICS and name not in _REGISTRY:
+        if name not in METRICS and name not in RETRIEVAL_METRICS and name not in _REGISTRY:
             raise ValueError(
-                f"unknown metric {name!r}; known: {', '.join(METRICS)}"
+                f"unknown metric {name!r}; known: {', '.join(METRICS + RETRIEVAL_METRICS)}"
                 + (f", {', '.join(_REGISTRY)}" if _REGISTRY else "")
                 + "; split one with @flow=NAME, @domain=NAME or @host=KEY"
             )
         return MetricName(name)
     base, by, value = match["base"].strip(), match["by"], match["value"].strip()
-    if base not in METRICS:
+    if base not in METRICS and base not in RETRIEVAL_METRICS:
         raise ValueError(
             f"{name!r}: only the built-in metrics can be split, "
-            f"not {base!r}; known: {', '.join(METRICS)}"
+            f"not {base!r}; known: {', '.join(METRICS + RETRIEVAL_METRICS)}"
         )
     if by not in _SPLITS:
         raise ValueError(f"{name!r}: split by flow, domain or host, not {by!r}")
@@ -209,7 +241,7 @@ def metric_kind(metric: str) -> str:
         return _REGISTRY[base].kind
     if base in SHARES or base.endswith(("_ratio", "_rate")):
         return "share"
-    if base.startswith("delay") or base.endswith("_s"):
+    if base.startswith(("delay", "e2e", "fetch_wait")) or base.endswith("_s"):
         return "delay"
     return "number"
 
@@ -240,7 +272,7 @@ def resolve_metrics(
             raise ValueError(
                 f"a metric function needs a name: give {{name: function}}, got {item!r}"
             )
-        if name in METRICS or "@" in name:
+        if name in METRICS + RETRIEVAL_METRICS or "@" in name:
             raise ValueError(f"metric function {name!r}: the name of a built-in metric")
         functions[name] = item
         names.append(name)
@@ -283,6 +315,8 @@ def _value(tables: RunTables, metric: str, functions: Mapping[str, MetricFunctio
     if base in _DELAYS:
         delays = rcpts.loc[rcpts["status"].astype(str) == "delivered", "delay_s"].to_numpy()
         return float(np.quantile(delays, _DELAYS[base])) if len(delays) else math.nan
+    if base in RETRIEVAL_METRICS:
+        return _retrieval_value(rcpts, base)
     if base == "attempts_per_recipient":
         return float(rcpts["attempts"].sum() / n) if n else math.nan
     if base == "retries_per_recipient":
@@ -301,6 +335,23 @@ def _value(tables: RunTables, metric: str, functions: Mapping[str, MetricFunctio
             return 0.0
         return float(row["mean" if base == "mean_queue" else "peak"].iloc[0])
     raise ValueError(f"unknown metric {metric!r}")  # pragma: no cover (parse_metric)
+
+
+def _retrieval_value(rcpts: pd.DataFrame, base: str) -> float:
+    """A retrieval metric of ``rcpts`` (NaN without ``fetch_wait_s``: no access service)."""
+    if "fetch_wait_s" not in rcpts.columns:
+        return math.nan
+    delivered = (rcpts["status"].astype(str) == "delivered").to_numpy()
+    wait = rcpts["fetch_wait_s"].to_numpy(dtype=float)[delivered]
+    fetched = ~np.isnan(wait)
+    if base == "unfetched_rate":
+        return float((~fetched).sum() / len(wait)) if len(wait) else math.nan
+    if not fetched.any():
+        return math.nan
+    if base == "fetch_wait_mean":
+        return float(wait[fetched].mean())
+    e2e = rcpts["delay_s"].to_numpy(dtype=float)[delivered][fetched] + wait[fetched]
+    return float(np.quantile(e2e, _E2E[base]))
 
 
 def check_split(scenario: Scenario, metric: str) -> None:

@@ -11,7 +11,8 @@ The full result tables of a run (``RunResult``) weigh megabytes and are not kept
     the warm-up, bounce notices left out): ``msg_id``, ``flow`` (the message's traffic
     flow), ``domain``, ``status``, ``t_submit``, ``delay_s`` (NaN unless final),
     ``attempts`` (SMTP attempts, all hops) and ``retries`` (deferred attempts, all
-    hops).
+    hops); in runs whose mailbox hosts have an access service, ``fetch_wait_s`` (from
+    delivery to the user's mail client fetching it; NaN if not fetched by the end).
 ``attempts``
     the attempts of those recipients counted by ``flow``, ``domain`` (of the
     recipient), ``host`` (the client), ``peer`` (the server) and ``outcome``: ``n``.
@@ -149,6 +150,8 @@ def run_tables(result: RunResult) -> RunTables:
             "retries": retries,
         }
     )
+    if "t_fetched" in rcpts.columns:  # an access service: delivered to fetched, NaN if not
+        table["fetch_wait_s"] = (rcpts["t_fetched"] - rcpts["t_final"]).to_numpy(dtype=float)
     domain_of = (
         att["rcpt"].astype(str).str.rpartition("@")[2] if len(att) else pd.Series([], dtype=object)
     )

@@ -21,6 +21,7 @@ from ..mail import PolicySet, ReplyInjection
 from ..mta import MailHost
 from ..net import Link, ZoneData
 from ..protocol import Reply, replies
+from .access import access_down, access_slow
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -340,4 +341,6 @@ _MAKERS: dict[str, _Maker] = {
     "dnsbl_delist": _dnsbl(False),
     "host_crash": _host_crash,
     "policy": _policy_switch,
+    "access_down": access_down,
+    "access_slow": access_slow,
 }

@@ -132,6 +132,13 @@ class ColumnarRecorder:
         self.l_value = array("q")
         self._last_level: dict[tuple[str, str], int] = {}
         self._nan = float("nan")
+        # retrieval (issue 13): rows fetched from their mailbox, and when. Two arrays
+        # appended on each fetch rather than a column per recipient, so that runs
+        # without an access service pay nothing; ``retrieval`` says whether the run
+        # has one (then the recipients table gains ``t_fetched``).
+        self.retrieval = False
+        self.f_row = array("q")
+        self.f_t = array("d")
         # recipients not yet final, and what to call once when that count falls to 0
         # (a drained run ends then: ``smtpsim.simulation``)
         self.pending = 0
@@ -223,6 +230,12 @@ class ColumnarRecorder:
         self.a_queue_s.append(queue_s)
         self.a_conn_s.append(conn_s)
         self.a_xfer_s.append(xfer_s)
+
+    def fetched(self, row: int, t: float) -> None:
+        """The delivered recipient of ``row`` was fetched from its mailbox by its
+        user's mail client (POP3/IMAP) at ``t``."""
+        self.f_row.append(row)
+        self.f_t.append(t)
 
     def level(self, t: float, host: str, metric: str, value: int) -> None:
         if not self.keep_levels:

@@ -22,6 +22,10 @@ messages are counted apart, under ``bounce_messages``):
 - ``run``: when the run ended (``end_s``), whether it drained its queues after the
   traffic stopped (``drain``), and if so whether every recipient reached a final
   status (``drained``) and when (``drained_at_s``);
+- ``retrieval`` (only for runs whose mailbox hosts have an access service):
+  delivered, fetched and not yet fetched recipients, and the percentiles of
+  submitted to delivered, submitted to fetched (end to end) and delivered to
+  fetched (``smtpsim.metrics.retrieval``);
 - ``warnings``: sentences a reader must see before trusting the shares, such as
   more than :data:`PENDING_WARNING` of the recipients still pending at the end.
 """
@@ -29,12 +33,13 @@ messages are counted apart, under ``bounce_messages``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
 
 from ..sim.trace import STATUSES
+from .retrieval import RetrievalSummary, retrieval_summary, retrieval_warning
 
 __all__ = ["PENDING_WARNING", "RunFacts", "Summary", "outcome_table", "summarize"]
 
@@ -84,6 +89,7 @@ class Summary(TypedDict):
     run: RunFacts
     warmup_s: float
     warnings: list[str]
+    retrieval: NotRequired[RetrievalSummary]  # runs with an access service (POP3/IMAP)
 
 
 def summarize(
@@ -156,6 +162,8 @@ def summarize(
         "warmup_s": warmup,
         "warnings": [],
     }
+    if "t_fetched" in rcpts.columns:  # a run with an access service
+        summary["retrieval"] = retrieval_summary(rcpts, status)
     summary["warnings"] = warnings_of(summary)
     return summary
 
@@ -213,6 +221,10 @@ def warnings_of(summary: Summary) -> list[str]:
             f"the drain stopped at its limit with {run.get('pending_at_end', 0):,} "
             "recipients (bounce notices included) still queued"
         )
+    retrieval = summary.get("retrieval")
+    unfetched = retrieval_warning(retrieval) if retrieval is not None else None
+    if unfetched is not None:
+        out.append(unfetched)
     return out
 
 

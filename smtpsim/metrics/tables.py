@@ -64,7 +64,7 @@ def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
     t_submit = _array(rec.m_t_submit, "float64")
     t_final = _array(rec.r_t_final, "float64")
     status_codes = _array(rec.r_status, "int8")
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "msg_id": msg,
             "rcpt": _packed(rec.r_rcpt),
@@ -78,6 +78,11 @@ def recipients_table(rec: ColumnarRecorder) -> pd.DataFrame:
             "hops": _array(rec.r_hops, "int16"),
         }
     )
+    if rec.retrieval:  # a run with an access service: when each one was fetched
+        fetched = np.full(len(msg), np.nan)
+        fetched[_array(rec.f_row, "int64")] = _array(rec.f_t, "float64")
+        frame["t_fetched"] = fetched
+    return frame
 
 
 def attempts_table(rec: ColumnarRecorder) -> pd.DataFrame:

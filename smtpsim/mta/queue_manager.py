@@ -132,6 +132,8 @@ class QueueManager:
         self.retry = retry
         self.bounce_retry = bounce_retry
         self.on_trap: Callable[[str, float], None] | None = None  # spamtrap reports
+        # the host's access service (POP3/IMAP) hears of each delivery into a mailbox
+        self.on_mailbox: Callable[[int, str, float], None] | None = None
         self.env.process(self._scanner())
 
     # --- arrivals ----------------------------------------------------------------------
@@ -214,6 +216,8 @@ class QueueManager:
         """Final delivery to a local mailbox (Postfix's local/virtual transport). A
         spamtrap's delivery is reported against the client that brought it."""
         self.recorder.final(msg.rows[i], DELIVERED, now, "2.0.0", "delivered to mailbox")
+        if self.on_mailbox is not None:
+            self.on_mailbox(msg.rows[i], msg.rcpts[i], now)
         if self.on_trap is not None and msg.rcpts[i].startswith("trap") and msg.client_ip:
             self.on_trap(msg.client_ip, now)
 

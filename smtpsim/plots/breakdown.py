@@ -16,7 +16,12 @@ What the ``attempts`` columns allow today (docs/results.md):
   time yet, so DNS is shown as 0 and said to be included in connection. When
   ``attempts`` gains a ``dns_s`` column, it is used and taken out of connection;
 - transfer: ``xfer_s`` summed over all attempts (MAIL FROM to the end of the session);
-- other: ``delay_s`` minus all of the above (0 up to rounding with today's engine).
+- other: ``delay_s`` minus all of the above (0 up to rounding with today's engine);
+- fetch wait (runs whose mailbox hosts have an access service, a ``t_fetched``
+  column): from delivery into the mailbox to the user's mail client fetching it
+  (``t_fetched - t_final``), on top of ``delay_s``: the bars then stack to the end-to-end
+  delay. Delivered recipients not fetched by the end have no fetch wait yet: they count
+  0 and the title says how many they are.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ COMPONENTS = {
     "dns_s": ("DNS", "#17becf"),
     "transfer_s": ("transfer", "#9467bd"),
     "other_s": ("other", "#7f7f7f"),
+    "fetch_wait_s": ("fetch wait (delivered to fetched by the mail client)", "#d62728"),
 }
 """Component columns of :func:`delay_components`, their legend names and colours."""
 
@@ -93,15 +99,19 @@ def delay_components(
     )
     parts = _attempt_parts(attempts, set(greylist_dsns))
     out = out.merge(parts, on=["msg_id", "rcpt"], how="left")
-    names = [c for c in COMPONENTS if c != "other_s"]
+    names = [c for c in COMPONENTS if c not in ("other_s", "fetch_wait_s")]
     out[names] = out[names].fillna(0.0)
     out["other_s"] = out["delay_s"] - out[names].sum(axis=1)
+    if "t_fetched" in rows.columns:  # delivered to fetched; NaN: not fetched by the end
+        out["fetch_wait_s"] = (rows["t_fetched"] - rows["t_final"]).to_numpy(dtype=float)
+    else:
+        out["fetch_wait_s"] = 0.0
     return out
 
 
 def _attempt_parts(attempts: pd.DataFrame, greylist_dsns: set[str]) -> pd.DataFrame:
     """The components summed per (msg_id, rcpt) over every attempt row."""
-    columns = ["msg_id", "rcpt", *[c for c in COMPONENTS if c != "other_s"]]
+    columns = ["msg_id", "rcpt", *[c for c in COMPONENTS if c not in ("other_s", "fetch_wait_s")]]
     if attempts.empty:
         return pd.DataFrame({c: pd.Series([], dtype=float) for c in columns}).astype(
             {"msg_id": "int64", "rcpt": str}
@@ -203,6 +213,10 @@ def delay_breakdown(
     )
     if "dns_s" not in attempts.columns:
         title += "\nDNS lookups are counted in connection; greylisting = retry wait after 4.2.0"
+    waiting = int(parts["fetch_wait_s"].isna().sum())
+    if waiting:
+        title += f"\n{waiting:,} delivered recipients not fetched by the end (fetch wait 0 here)"
+    parts["fetch_wait_s"] = parts["fetch_wait_s"].fillna(0.0)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel("mean delay per delivered recipient")
     tidy_time_axis(ax, scale, span, "message submitted, time since the start of the run")
@@ -215,7 +229,7 @@ def delay_breakdown(
         return ax
     which = np.clip(np.searchsorted(edges, submit, side="right") - 1, 0, len(edges) - 2)
     n = np.bincount(which, minlength=len(edges) - 1).astype(float)
-    total_delay = float(parts["delay_s"].sum())
+    total_delay = float(parts["delay_s"].sum() + parts["fetch_wait_s"].sum())
     left = scale(edges[:-1])
     bottom = np.zeros(len(n))
     for column, (name, colour) in COMPONENTS.items():

@@ -73,10 +73,15 @@ def delay_cdf(
     line ends at the group's delivered share. Recipients of bounce messages are left
     out unless ``include_bounces``; only messages submitted at or after ``warmup``
     count. The delay axis has no run time on it, so no incidents are shaded here.
+    When the recipients have ``t_fetched`` (mailbox hosts with an access service), each
+    line gets a dotted twin in its colour: the end-to-end delay (submitted to fetched by
+    the mail client) of the same recipients; delivered ones not yet fetched at the end
+    are counted in its label.
     """
     ax = new_axes(ax)
     ax.set_title(
-        "Delivery delay of recipients"
+        ("Delivery and end-to-end delay" if "t_fetched" in recipients.columns else "Delivery delay")
+        + " of recipients"
         + {"origin": ", by flow", "domain": ", by recipient domain"}.get(str(by), "")
     )
     ax.set_xlabel("delivery delay (t_final - t_submit), log scale")
@@ -108,7 +113,7 @@ def delay_cdf(
     groups = list(keys.value_counts(sort=True).index)
     delays = rows["delay_s"].to_numpy(dtype=float)
     lo, hi = np.inf, 0.0
-    lines: list[tuple[str, np.ndarray, int, int]] = []
+    lines: list[tuple[str, np.ndarray, int, int, np.ndarray]] = []
     pending = (status == "pending").to_numpy()
     for name in groups:
         member = (keys == name).to_numpy()
@@ -118,11 +123,20 @@ def delay_cdf(
                 np.sort(delays[member & delivered]),
                 int(member.sum()),
                 int((member & pending).sum()),
+                member,
             )
         )
     if len(groups) > 1:
-        lines.append(("all", np.sort(delays[delivered]), len(rows), int(pending.sum())))
-    for i, (name, x, total, waiting) in enumerate(lines):
+        everyone = np.ones(len(rows), dtype=bool)
+        lines.append(("all", np.sort(delays[delivered]), len(rows), int(pending.sum()), everyone))
+    fetching = "t_fetched" in rows.columns  # mailbox hosts with an access service
+    if fetching:
+        ax.set_xlabel(
+            "delay, log scale: solid/dashed submitted to delivered (t_final - t_submit), "
+            "dotted submitted to fetched (t_fetched - t_submit)",
+            fontsize=9,
+        )
+    for i, (name, x, total, waiting, member) in enumerate(lines):
         if x.size == 0:
             continue
         x = np.maximum(x, _MIN_DELAY)
@@ -143,10 +157,42 @@ def delay_cdf(
         color, lw, ls = ("black", 1.6, "--") if name == "all" else (f"C{i % 10}", 1.4, "-")
         ax.step(xs, ys, where="post", label=label, gid=f"cdf:{name}", color=color, lw=lw, ls=ls)
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
+        if fetching:
+            e2e = _end_to_end(rows, member & delivered, total, name, color, ax)
+            if e2e.size:
+                lo, hi = min(lo, float(e2e[0])), max(hi, float(e2e[-1]))
     log_delay_axis(ax, lo / 1.5, hi * 1.5)  # a margin around the data
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     legend(ax)
     return ax
+
+
+def _end_to_end(
+    rows: pd.DataFrame, delivered: np.ndarray, total: int, name: str, color: str, ax: Axes
+) -> np.ndarray:
+    """The sorted end-to-end delays (submitted to fetched by the mail client) of the
+    ``delivered`` recipients that were fetched, drawn on ``ax`` as a dotted line of the
+    group's colour, out of its ``total`` recipients: it ends below the group's delivered
+    line by the share delivered but not yet fetched at the end, which its label gives."""
+    fetched = rows["t_fetched"].to_numpy(dtype=float)
+    got = delivered & ~np.isnan(fetched)
+    x = np.sort(np.maximum(fetched[got] - rows["t_submit"].to_numpy(dtype=float)[got], _MIN_DELAY))
+    if not x.size:
+        return x
+    waiting = int((delivered & np.isnan(fetched)).sum())
+    xs = np.concatenate(([x[0]], x))
+    ys = np.concatenate(([0.0], np.arange(1, x.size + 1) / total))
+    label = (
+        f"{name}, submitted to fetched: {format_percent(x.size, total)} fetched, "
+        f"median {format_duration(float(np.median(x)))}"
+    )
+    if waiting:
+        label += f"; {format_percent(waiting, total)} delivered, not yet fetched"
+    lw = 1.6 if name == "all" else 1.4
+    ax.step(
+        xs, ys, where="post", label=label, gid=f"cdf-fetched:{name}", color=color, lw=lw, ls=":"
+    )
+    return x
 
 
 def log_delay_axis(ax: Axes, xmin: float, xmax: float) -> None:

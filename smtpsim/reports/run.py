@@ -168,6 +168,7 @@ def _summary_section(summary: Summary) -> str:
                 "",
             ]
         )
+    rows += _retrieval_rows(summary)
     b = summary["bounce_messages"]
     rows.append(
         [
@@ -191,6 +192,34 @@ def _summary_section(summary: Summary) -> str:
         caption=f"{summary['messages']:,} messages submitted after the warm-up "
         f"({summary.get('warmup_s', 0):g} s); bounce messages apart",
     ) + "".join(paragraph("warning: " + w, "warning") for w in summary.get("warnings", []))
+
+
+def _retrieval_rows(summary: Summary) -> list[list[str]]:
+    """Delivered to read, for runs with an access service (``summary["retrieval"]``):
+    how many were fetched and not yet, and the delays of the fetched ones."""
+    ret = summary.get("retrieval")
+    if ret is None:
+        return []
+    n = ret["delivered"]
+    rows = [
+        [
+            "fetched by mail clients",
+            f"{ret['fetched']:,}",
+            _share(ret["fetched"], n) + " of delivered",
+        ],
+        [
+            "  delivered, not fetched at the end",
+            f"{ret['not_fetched']:,}",
+            _share(ret["not_fetched"], n),
+        ],
+    ]
+    for label, d in (
+        ("submitted to delivered", ret["delivery_s"]),
+        ("submitted to fetched (end to end)", ret["end_to_end_s"]),
+        ("delivered to fetched (fetch wait)", ret["fetch_wait_s"]),
+    ):
+        rows += [[f"{label}, {k}", _seconds(d.get(k)), ""] for k in ("p50", "p95")]
+    return rows
 
 
 def _domain_rows(rc: pd.DataFrame) -> list[list[str]]:

@@ -306,6 +306,14 @@ def format_journey(j: Journey, *, indent: str = "") -> str:
             f"    {row['rcpt']}: {status}{when}, {int(row['attempts'])} attempt(s), "
             f"{int(row['hops'])} hop(s), dsn {row['dsn']}{reply}"
         )
+        if status == "delivered" and "t_fetched" in row.index:  # an access service
+            fetched = float(row["t_fetched"])
+            lines.append(
+                f"      fetched by the mail client at t={_t(fetched)}, "
+                f"{_t(fetched - float(row['t_final']))} after delivery"
+                if math.isfinite(fetched)
+                else "      not fetched by the mail client by the end of the run"
+            )
     if len(j.attempts):
         t0 = float(msg["t_submit"])
         rows = [

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import incidents, policies, schema, traffic
+from . import incidents, policies, retrieval, schema, traffic
 from .feedback import ConcurrencyFeedback
 from .units import (
     BANDWIDTH_INFO,
@@ -71,6 +71,10 @@ MODELS: dict[str, type[BaseModel]] = {
     "DnsblListing": incidents.DnsblListing,
     "PolicySwitch": incidents.PolicySwitch,
     "RandomOnsets": incidents.RandomOnsets,
+    "AccessService": retrieval.AccessService,
+    "ClientPopulation": retrieval.ClientPopulation,
+    "AccessDown": retrieval.AccessDown,
+    "AccessSlow": retrieval.AccessSlow,
 }
 
 ANCHORS: dict[str, str] = {
@@ -102,6 +106,10 @@ ANCHORS: dict[str, str] = {
     "DnsblListing": "incidents",
     "PolicySwitch": "incidents",
     "RandomOnsets": "incidents",
+    "AccessService": "retrieval",
+    "ClientPopulation": "retrieval",
+    "AccessDown": "incidents",
+    "AccessSlow": "incidents",
 }
 """Where each model is described on the page (GitHub heading anchors)."""
 

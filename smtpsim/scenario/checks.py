@@ -25,6 +25,7 @@ from . import _names
 from .defaults import fill_defaults
 from .problems import Problem
 from .raw import YamlMap
+from .retrieval import retrieval_problems
 from .units import format_duration, parse_duration
 from .used_names import dnsbl_listing_problems, incident_problems, policy_problems
 from .world import World, as_dict, as_list, domain_or_none, unknown_host
@@ -261,6 +262,7 @@ def reference_problems(data: object) -> list[Problem]:
         incident_problems(world, data),
         policy_problems(world, data),
         dnsbl_listing_problems(world, data),
+        retrieval_problems(world, data),
     ):
         found.extend(problems)
     return list(dict.fromkeys(found))

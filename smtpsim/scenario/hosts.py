@@ -11,6 +11,7 @@ from .bounds import MAX_COUNT, MAX_POPULATION
 from .distributions import DurationDist
 from .policies import PolicySpec, Retry
 from .postfix import Postfix, Processing
+from .retrieval import AccessService
 from .units import Bandwidth, Fraction
 
 __all__ = ["Host", "Link"]
@@ -70,6 +71,11 @@ class Host(Model):
         "postfix",
         description="how this MTA retries: postfix, exim, persistent, frequent, "
         "impatient, or {exim: RULES}",
+    )
+    access: AccessService | None = field(
+        None,
+        description="a mailbox host's POP3/IMAP service and its users' mail clients "
+        "(see retrieval); none: mail ends in the mailbox, nobody fetches it",
     )
 
     @model_validator(mode="before")

@@ -10,6 +10,8 @@ An incident is one kind key with its target, plus its timing::
       - {dnsbl_list: {zone: zen.dnsbl.example, ip: 192.0.2.20}, at: 6h, for: 6h}
       - {dns_failure: bigmail.example, every: 1d, for: 10min}
       - {host_crash: {host: out, queue: lost}, random: {rate: 1/d, duration: 30min}}
+      - {access_down: mx1, at: 9h, for: 30min}       # its POP3/IMAP service
+      - {access_slow: {host: mx1, factor: 20}, at: 8h, for: 1h}
 
 Timing: ``at`` (default 0) and an end, ``for`` (a duration) or ``until`` (a time);
 without an end the incident lasts to the end of the run. ``every`` repeats the window
@@ -29,6 +31,7 @@ from .base import Domain, Kinds, Model, Name, OneOf, field
 from .bounds import MAX_COUNT, MAX_FACTOR
 from .distributions import DurationDist
 from .dns import mx_from_yaml
+from .retrieval import AccessDown, AccessSlow
 from .units import Duration, Fraction, Rate
 
 __all__ = ["INCIDENT_KINDS", "Incident"]
@@ -218,6 +221,8 @@ INCIDENT_KINDS = (
     "dnsbl_list",
     "dnsbl_delist",
     "policy",
+    "access_down",
+    "access_slow",
 )
 
 
@@ -246,6 +251,12 @@ class Incident(OneOf):
     dnsbl_list: DnsblListing | None = field(None, description="an address is listed on a DNSBL")
     dnsbl_delist: DnsblListing | None = field(None, description="an address is delisted")
     policy: PolicySwitch | None = field(None, description="a host's policy is switched")
+    access_down: Annotated[AccessDown | None, _short("host")] = field(
+        None, description="a host's POP3/IMAP access service is down (a host key)"
+    )
+    access_slow: AccessSlow | None = field(
+        None, description="a host's access service is congested (slower sessions)"
+    )
 
     at: Duration = field(0.0, description="when it starts")
     for_: Duration | None = Field(None, alias="for", description="how long it lasts (or use until)")

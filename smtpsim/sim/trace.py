@@ -64,6 +64,10 @@ class Recorder(Protocol):
         """One delivery attempt for the recipient of ``row`` (returned by ``recipient``)."""
         ...
 
+    def fetched(self, row: int, t: float) -> None:
+        """The delivered recipient of ``row`` was fetched by its user's mail client."""
+        ...
+
     def level(self, t: float, host: str, metric: str, value: int) -> None:
         """A level (queue size, connections) changed."""
         ...

@@ -20,6 +20,7 @@ UNTIL = {
     "blacklisting-incident": "4h",
     "congested-relay-link": "90min",
     "dns-servfail-burst": "90min",
+    "end-to-end-delay": "1h",
     "greylisting": "30min",
     "mx-outage": "150min",
     "quickstart": "15min",
