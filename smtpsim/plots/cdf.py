@@ -132,8 +132,9 @@ def delay_cdf(
     fetching = "t_fetched" in rows.columns  # mailbox hosts with an access service
     if fetching:
         ax.set_xlabel(
-            "delay, log scale: solid/dashed submitted to delivered (t_final - t_submit), "
-            "dotted submitted to fetched (t_fetched - t_submit)",
+            # a line each: on one line the label is wider than the axes and is cut off
+            "delay, log scale\nsolid/dashed: submitted to delivered (t_final - t_submit)\n"
+            "dotted: submitted to fetched (t_fetched - t_submit)",
             fontsize=9,
         )
     for i, (name, x, total, waiting, member) in enumerate(lines):
