@@ -10,9 +10,13 @@
   ``default_process_limit``.
 - The deferred queue is scanned every ``queue_run_delay``; a deferred message is due
   ``clamp(age, minimal_backoff_time, maximal_backoff_time)`` after its attempt, age
-  counted from its arrival in this queue (Postfix ``qmgr_active.c``), and is
-  tried at the first scan after that. Another retry policy (Exim's rules, a
-  provider-like profile: ``smtpsim.mail.retry``) may decide the due time instead.
+  counted from its arrival in this queue, all in whole seconds (Postfix
+  ``qmgr_active.c``: the queue file's time stamp), and a scan takes it unless that
+  time is more than 1 s ahead of the scan's whole second (``qmgr_active_feed``): a
+  retry can so come up to about 2 s before the nominal backoff, never a scan late.
+  Another retry policy (Exim's rules, a provider-like profile:
+  ``smtpsim.mail.retry``) may decide the due time instead; the scan's rule is the
+  same.
 - After an attempt in which something failed, a message older than
   ``maximal_queue_lifetime`` (``bounce_queue_lifetime`` for bounces) expires (or
   when the retry policy gives up): its remaining recipients are returned to the
@@ -23,7 +27,9 @@
   pseudo-cohort of consecutive site failures (connect or handshake) makes the
   destination dead for ``minimal_backoff_time``, or until a delivery still under way
   succeeds, during which its mail is deferred without a connection ("delivery
-  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c).
+  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c). A destination
+  with nothing waiting, nothing under way and not dead is forgotten with its window
+  and counters (``qmgr_entry.c``): the next mail for it starts afresh.
 - A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
 - A crash stops everything; the queue is either kept (at restart the messages that
   were active or waiting go back to incoming, deferred ones keep their times) or
@@ -33,6 +39,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
@@ -264,15 +271,20 @@ class QueueManager:
         ``site_failure``: the site could not be talked to (negative concurrency
         feedback, ``smtpsim.mta.concurrency``); otherwise positive feedback."""
         dest = request.dest
-        dest.busy -= 1
-        self.transport_busy -= 1
+        # The feedback first, with this request still counted busy: qmgr_deliver.c's
+        # qmgr_deliver_update calls qmgr_queue_unthrottle (whose growth test is
+        # ``window < busy_refcount + init_dest_concurrency``) before qmgr_entry_done
+        # takes the entry off the busy list.
         if site_failure:
             if dest.concurrency.negative():
                 self._died(dest)
         else:
             dest.concurrency.positive(dest.busy)
+        dest.busy -= 1
+        self.transport_busy -= 1
         self._request_finished(request.msg, now)
         self._pump(dest, now)
+        self._forget_if_idle(dest)
         blocked = self.blocked
         for _ in range(len(blocked)):
             if self.transport_busy >= self.p.default_process_limit:
@@ -365,7 +377,11 @@ class QueueManager:
             now = env.now
             heap = self.deferred
             moved = False
-            while heap and heap[0][0] <= now:
+            # qmgr_active.c, qmgr_active_feed: a deferred file is skipped only when
+            # its time stamp is more than 1 s ahead of the clock in whole seconds
+            # (``st_mtime > time() + 1``); a file time is whole seconds (PostfixRetry).
+            ready = math.floor(now) + 1
+            while heap and heap[0][0] <= ready:
                 self.due.append(heapq.heappop(heap)[2])
                 moved = True
             if moved:
@@ -387,6 +403,21 @@ class QueueManager:
             return
         dest.concurrency.revive(dest.busy)
         self._pump(dest, self.env.now)
+        self._forget_if_idle(dest)  # qmgr_queue_unthrottle_wrapper: done when empty
+
+    def _forget_if_idle(self, dest: Destination) -> None:
+        """Discard an idle destination, with its window and failure counters, as
+        Postfix discards the in-core queue of a site (``qmgr_entry.c``,
+        ``qmgr_entry_done``: "When the in-core queue for this site is empty and when
+        this site is not dead or suspended, discard the in-core queue";
+        ``qmgr_queue.c``, ``qmgr_queue_unthrottle_wrapper``, the same after a dead
+        site's timer). The next mail for it starts afresh at
+        ``initial_destination_concurrency``. A dead destination stays until its
+        timer or a success revives it."""
+        if dest.queue or dest.busy or dest.dead:
+            return
+        if self.destinations.get(dest.name) is dest:
+            del self.destinations[dest.name]
 
     # --- records -----------------------------------------------------------------------------
 
