@@ -11,7 +11,8 @@ times, so one
 policy object serves every message of a host.
 
 When the attempt really happens is the queue manager's business: Postfix tries a
-deferred message at the first queue scan (``queue_run_delay``) that finds it due,
+deferred message at the first queue scan (``queue_run_delay``) from
+``policy.scan_takes_from(due)`` on,
 Exim at the first queue run (Debian: every 30 min). Only ``PostfixRetry`` rounds,
 to whole seconds as Postfix's queue manager does.
 
@@ -20,8 +21,8 @@ to whole seconds as Postfix's queue manager does.
   floor(arrival) >= maximal_queue_lifetime`` (Postfix ``qmgr_active.c``: qmgr works in
   whole seconds, ``event_time()`` and ``create_time`` are ``time_t``). For bounces
   the queue manager uses one with ``bounce_queue_lifetime``. Postfix's scan takes a
-  file up to 1 s before that stamp (``qmgr_active_feed``), so a retry can come up
-  to about 2 s before ``now + backoff``: that rule is the queue manager's.
+  file up to 1 s before that stamp (``qmgr_active_feed``; ``scan_takes_from``), so a
+  retry can come up to about 2 s before ``now + backoff``.
 - ``EximRetry``: Exim's retry rules ``F,2h,15m; G,16h,1h,1.5; F,4d,6h``
   (Exim's spec, "Retry configuration", Exim's ``retry.c``).
 - ``ScheduleRetry``: attempts at fixed offsets after the first failure, for the
@@ -60,6 +61,11 @@ class RetryPolicy:
     def next_attempt(self, arrival: float, first_failure: float, now: float) -> float | None:
         raise NotImplementedError
 
+    def scan_takes_from(self, due: float) -> float:
+        """The earliest time a queue scan takes a message due at ``due``: ``due``
+        itself, unless the sender's scan has a tolerance of its own."""
+        return due
+
 
 @dataclass(frozen=True, slots=True)
 class PostfixRetry(RetryPolicy):
@@ -94,6 +100,13 @@ class PostfixRetry(RetryPolicy):
         # delivery attempt", clamped; qmgr_active_defer stamps the deferred file with
         # event_time() + delay, a whole second.
         return tick + min(max(age, self.minimal_backoff_time), self.maximal_backoff_time)
+
+    def scan_takes_from(self, due: float) -> float:
+        """qmgr_active.c, qmgr_active_feed: a scan skips a deferred file only when
+        ``st_mtime > time() + 1``, ``time()`` in whole seconds, so a file stamped
+        ``due`` is taken by any scan from ``ceil(due) - 1`` on: a retry can come up to
+        about 2 s before the nominal backoff, never a scan later."""
+        return math.ceil(due) - 1
 
 
 # --- Exim ---------------------------------------------------------------------------

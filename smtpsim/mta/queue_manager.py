@@ -15,8 +15,8 @@
   time is more than 1 s ahead of the scan's whole second (``qmgr_active_feed``): a
   retry can so come up to about 2 s before the nominal backoff, never a scan late.
   Another retry policy (Exim's rules, a provider-like profile:
-  ``smtpsim.mail.retry``) may decide the due time instead; the scan's rule is the
-  same.
+  ``smtpsim.mail.retry``) may decide the due time instead, taken at the first scan
+  after it.
 - After an attempt in which something failed, a message older than
   ``maximal_queue_lifetime`` (``bounce_queue_lifetime`` for bounces) expires (or
   when the retry policy gives up): its remaining recipients are returned to the
@@ -39,7 +39,6 @@
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
@@ -319,7 +318,9 @@ class QueueManager:
             else:
                 msg.pending = msg.deferred
                 self._seq += 1
-                heapq.heappush(self.deferred, (due, self._seq, msg))
+                # the heap holds when a scan takes it (PostfixRetry: up to 1 s before
+                # the whole-second stamp, qmgr_active_feed)
+                heapq.heappush(self.deferred, (retry.scan_takes_from(due), self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
         if failed:
             bounce = make_bounce(msg, failed, now, recorder, self.key)
@@ -377,11 +378,7 @@ class QueueManager:
             now = env.now
             heap = self.deferred
             moved = False
-            # qmgr_active.c, qmgr_active_feed: a deferred file is skipped only when
-            # its time stamp is more than 1 s ahead of the clock in whole seconds
-            # (``st_mtime > time() + 1``); a file time is whole seconds (PostfixRetry).
-            ready = math.floor(now) + 1
-            while heap and heap[0][0] <= ready:
+            while heap and heap[0][0] <= now:
                 self.due.append(heapq.heappop(heap)[2])
                 moved = True
             if moved:

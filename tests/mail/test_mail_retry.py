@@ -77,6 +77,16 @@ def test_postfix_counts_in_whole_seconds() -> None:
     assert p.next_attempt(1.0, 1.0, 30.5) == 30 + 20  # 30 - 1 = 29 < 30
 
 
+def test_postfix_scans_take_a_file_up_to_a_second_before_its_stamp() -> None:
+    """qmgr_active.c, qmgr_active_feed: a deferred file is skipped only when
+    ``st_mtime > time() + 1`` (whole seconds): stamped 10, any scan from 9.0 takes it.
+    The other policies are taken at the first scan after their time."""
+    p = PostfixRetry(minimal_backoff_time=10, maximal_backoff_time=20)
+    assert p.scan_takes_from(10) == 9
+    assert EximRetry.parse(EXIM_DEBIAN_DEFAULT).scan_takes_from(900.5) == 900.5
+    assert ScheduleRetry((100.0,)).scan_takes_from(100.0) == 100.0
+
+
 # --- Exim ---------------------------------------------------------------------------------
 
 
