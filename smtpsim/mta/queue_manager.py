@@ -108,11 +108,20 @@ class QueueManager:
         bounce_retry: RetryPolicy,
         local_domains: frozenset[str] = frozenset(),
         relayhost: str | None = None,
+        clock_phase: float = 0.0,
     ) -> None:
         """``key`` names the host; ``deliver`` is its delivery agent's entry point;
         ``retry`` and ``bounce_retry`` decide when to try again or give up
         (``smtpsim.mail.retry``: Postfix's formula by default, with
-        ``bounce_queue_lifetime`` for bounces); ``relayhost`` is ``[host]``."""
+        ``bounce_queue_lifetime`` for bounces); ``relayhost`` is ``[host]``.
+
+        ``clock_phase`` (in [0, 1)) is what the host's clock reads at simulated time 0,
+        past a whole second. Postfix's qmgr works in whole seconds (``event_time()``)
+        and runs its deferred-queue scans every ``queue_run_delay`` from its own start
+        (``qmgr.c``, ``qmgr_deferred_run_event``), which falls anywhere within a
+        second: the phase decides how early a scan takes a file (up to 1 s before its
+        stamp, counted in the scan's whole second). The retry policy is asked on this
+        clock, and its answer read back in simulated time."""
         self.key = key
         self.ctx = ctx
         self.env = ctx.env
@@ -138,6 +147,7 @@ class QueueManager:
         self.retry = retry
         self.bounce_retry = bounce_retry
         self.on_trap: Callable[[str, float], None] | None = None  # spamtrap reports
+        self.clock_phase = clock_phase
         self.env.process(self._scanner())
 
     # --- arrivals ----------------------------------------------------------------------
@@ -309,7 +319,8 @@ class QueueManager:
             if msg.first_failure is None:
                 msg.first_failure = now
             retry = self.bounce_retry if msg.sender == "" else self.retry
-            due = retry.next_attempt(msg.created, msg.first_failure, now)
+            phase = self.clock_phase  # the policy counts on the host's clock
+            due = retry.next_attempt(msg.created + phase, msg.first_failure + phase, now + phase)
             if due is None:  # given up: returned to the sender with the last error
                 for i in msg.deferred:
                     why = msg.errors[i]
@@ -319,8 +330,9 @@ class QueueManager:
                 msg.pending = msg.deferred
                 self._seq += 1
                 # the heap holds when a scan takes it (PostfixRetry: up to 1 s before
-                # the whole-second stamp, qmgr_active_feed)
-                heapq.heappush(self.deferred, (retry.scan_takes_from(due), self._seq, msg))
+                # the whole-second stamp, qmgr_active_feed), in simulated time
+                ready = retry.scan_takes_from(due) - phase
+                heapq.heappush(self.deferred, (ready, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
         if failed:
             bounce = make_bounce(msg, failed, now, recorder, self.key)

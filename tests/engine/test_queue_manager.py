@@ -60,7 +60,7 @@ class Agent:
 class Host:
     """One host's queue manager with Postfix's defaults, on a fresh environment."""
 
-    def __init__(self, **postfix: float) -> None:
+    def __init__(self, clock_phase: float = 0.0, **postfix: float) -> None:
         self.params = Postfix(**postfix)
         self.env = simpy.Environment()
         self.recorder = ColumnarRecorder()
@@ -70,7 +70,15 @@ class Host:
         retry = PostfixRetry(
             p.minimal_backoff_time, p.maximal_backoff_time, p.maximal_queue_lifetime
         )
-        self.qmgr = QueueManager("out", ctx, p, self.agent.deliver, retry=retry, bounce_retry=retry)
+        self.qmgr = QueueManager(
+            "out",
+            ctx,
+            p,
+            self.agent.deliver,
+            retry=retry,
+            bounce_retry=retry,
+            clock_phase=clock_phase,
+        )
         self.agent.qmgr = self.qmgr
         self.messages: list[QueuedMessage] = []
 
@@ -293,3 +301,22 @@ def test_a_retry_comes_at_the_first_scan_within_a_second_of_its_whole_second_sta
     assert len(host.agent.requests) == 1
     host.at(retried + 0.001)
     assert len(host.agent.requests) == 2 and host.agent.requests[1].t_queued == retried
+
+
+@pytest.mark.parametrize(("phase", "retried"), [(0.0, 10.0), (0.4, 10.0), (0.6, 15.0)])
+def test_the_whole_seconds_are_those_of_the_hosts_clock(phase: float, retried: float) -> None:
+    """Postfix's qmgr scans every queue_run_delay from its own start (qmgr.c,
+    qmgr_deferred_run_event), anywhere within a second, and counts in whole seconds
+    of its clock (event_time()). A failure at 1.5 s of simulated time reads 1.5 + phase
+    on a host whose clock is ``phase`` past a whole second at time 0: stamped
+    floor(1.5 + phase) + 10, taken from 1 s before that, i.e. at the scan of 10 s
+    while 1.5 + phase < 2, else at the scan of 15 s."""
+    host = Host(phase, queue_run_delay=5.0, minimal_backoff_time=10.0, maximal_backoff_time=20.0)
+    host.at(1.0)
+    host.submit(1)
+    host.at(1.5)
+    host.agent.end(host.in_flight()[0], site_failure=True)
+    host.at(retried - 0.001)
+    assert len(host.agent.requests) == 1
+    host.at(retried + 0.001)
+    assert len(host.agent.requests) == 2
