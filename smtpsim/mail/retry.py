@@ -12,17 +12,18 @@ policy object serves every message of a host.
 
 When the attempt really happens is the queue manager's business: Postfix tries a
 deferred message at the first queue scan (``queue_run_delay``) from
-``policy.scan_takes_from(due)`` on,
-Exim at the first queue run (Debian: every 30 min). Only ``PostfixRetry`` rounds,
-to whole seconds as Postfix's queue manager does.
+``policy.scan_takes_from(due)`` on, Exim at the first queue run (Debian: every 30
+min). Only ``PostfixRetry`` rounds, to whole seconds as Postfix's queue manager does
+(the queue manager asks on the host's clock).
 
-- ``PostfixRetry``: the deferred queue file's time stamp, ``floor(now) + clamp(floor(now) -
-  floor(arrival), minimal_backoff_time, maximal_backoff_time)``, giving up once ``floor(now) -
-  floor(arrival) >= maximal_queue_lifetime`` (Postfix ``qmgr_active.c``: qmgr works in
-  whole seconds, ``event_time()`` and ``create_time`` are ``time_t``). For bounces
-  the queue manager uses one with ``bounce_queue_lifetime``. Postfix's scan takes a
-  file up to 1 s before that stamp (``qmgr_active_feed``; ``scan_takes_from``), so a
-  retry can come up to about 2 s before ``now + backoff``.
+- ``PostfixRetry``: the deferred queue file's time stamp, ``floor(now) +
+  clamp(floor(now) - floor(arrival), minimal_backoff_time, maximal_backoff_time)``,
+  giving up once ``floor(now) - floor(arrival) >= maximal_queue_lifetime`` (Postfix
+  ``qmgr_active.c``: qmgr works in whole seconds, ``event_time()`` and
+  ``create_time`` are ``time_t``). For bounces the queue manager uses one with
+  ``bounce_queue_lifetime``. Postfix's scan takes a file up to 1 s before that stamp
+  (``qmgr_active_feed``; ``scan_takes_from``), so a retry can come up to about 2 s
+  before ``now + backoff``.
 - ``EximRetry``: Exim's retry rules ``F,2h,15m; G,16h,1h,1.5; F,4d,6h``
   (Exim's spec, "Retry configuration", Exim's ``retry.c``).
 - ``ScheduleRetry``: attempts at fixed offsets after the first failure, for the
