@@ -11,13 +11,19 @@ times, so one
 policy object serves every message of a host.
 
 When the attempt really happens is the queue manager's business: Postfix tries a
-deferred message at the first queue scan (``queue_run_delay``) after that time,
-Exim at the first queue run (Debian: every 30 min). These functions do not round.
+deferred message at the first queue scan (``queue_run_delay``) from
+``policy.scan_takes_from(due)`` on, Exim at the first queue run (Debian: every 30
+min). Only ``PostfixRetry`` rounds, to whole seconds as Postfix's queue manager does
+(the queue manager asks on the host's clock).
 
-- ``PostfixRetry``: ``now + clamp(now - arrival, minimal_backoff_time,
-  maximal_backoff_time)``, giving up once ``now - arrival >=
-  maximal_queue_lifetime`` (Postfix ``qmgr_active.c``). For bounces the
-  queue manager uses one with ``bounce_queue_lifetime``.
+- ``PostfixRetry``: the deferred queue file's time stamp, ``floor(now) +
+  clamp(floor(now) - floor(arrival), minimal_backoff_time, maximal_backoff_time)``,
+  giving up once ``floor(now) - floor(arrival) >= maximal_queue_lifetime`` (Postfix
+  ``qmgr_active.c``: qmgr works in whole seconds, ``event_time()`` and
+  ``create_time`` are ``time_t``). For bounces the queue manager uses one with
+  ``bounce_queue_lifetime``. Postfix's scan takes a file up to 1 s before that stamp
+  (``qmgr_active_feed``; ``scan_takes_from``), so a retry can come up to about 2 s
+  before ``now + backoff``.
 - ``EximRetry``: Exim's retry rules ``F,2h,15m; G,16h,1h,1.5; F,4d,6h``
   (Exim's spec, "Retry configuration", Exim's ``retry.c``).
 - ``ScheduleRetry``: attempts at fixed offsets after the first failure, for the
@@ -26,6 +32,7 @@ Exim at the first queue run (Debian: every 30 min). These functions do not round
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -55,6 +62,11 @@ class RetryPolicy:
     def next_attempt(self, arrival: float, first_failure: float, now: float) -> float | None:
         raise NotImplementedError
 
+    def scan_takes_from(self, due: float) -> float:
+        """The earliest time a queue scan takes a message due at ``due``: ``due``
+        itself, unless the sender's scan has a tolerance of its own."""
+        return due
+
 
 @dataclass(frozen=True, slots=True)
 class PostfixRetry(RetryPolicy):
@@ -77,12 +89,25 @@ class PostfixRetry(RetryPolicy):
             )
 
     def next_attempt(self, arrival: float, first_failure: float, now: float) -> float | None:
-        age = now - arrival
-        # Expiry is checked after a failed attempt (qmgr_active_done_25_generic).
+        # qmgr counts in whole seconds: event_time() and the message's create_time are
+        # time_t, so the age is the difference of the two truncated clocks.
+        tick = math.floor(now)
+        age = tick - math.floor(arrival)
+        # Expiry is checked after a failed attempt (qmgr_active_done_25_generic:
+        # ``event_time() >= create_time + var_max_queue_time``).
         if age >= self.maximal_queue_lifetime:
             return None
-        # "based on time in queue, not time since last delivery attempt"
-        return now + min(max(age, self.minimal_backoff_time), self.maximal_backoff_time)
+        # qmgr_active_done_3_generic: "based on time in queue, not time since last
+        # delivery attempt", clamped; qmgr_active_defer stamps the deferred file with
+        # event_time() + delay, a whole second.
+        return tick + min(max(age, self.minimal_backoff_time), self.maximal_backoff_time)
+
+    def scan_takes_from(self, due: float) -> float:
+        """qmgr_active.c, qmgr_active_feed: a scan skips a deferred file only when
+        ``st_mtime > time() + 1``, ``time()`` in whole seconds, so a file stamped
+        ``due`` is taken by any scan from ``ceil(due) - 1`` on: a retry can come up to
+        about 2 s before the nominal backoff, never a scan later."""
+        return math.ceil(due) - 1
 
 
 # --- Exim ---------------------------------------------------------------------------

@@ -123,6 +123,9 @@ class MailHost:
             bounce_retry=wiring.bounce_retry,
             local_domains=local_domains,
             relayhost=f"[{params.relayhost}]" if params.relayhost else None,
+            # where in its second the host's qmgr started: its scans come at that
+            # fraction of a whole second (QueueManager, clock_phase)
+            clock_phase=float(ctx.streams.generator(f"host.{key}.qmgr_clock").random()),
         )
 
     def receive(self, msg: QueuedMessage, now: float) -> None:

@@ -10,9 +10,13 @@
   ``default_process_limit``.
 - The deferred queue is scanned every ``queue_run_delay``; a deferred message is due
   ``clamp(age, minimal_backoff_time, maximal_backoff_time)`` after its attempt, age
-  counted from its arrival in this queue (Postfix ``qmgr_active.c``), and is
-  tried at the first scan after that. Another retry policy (Exim's rules, a
-  provider-like profile: ``smtpsim.mail.retry``) may decide the due time instead.
+  counted from its arrival in this queue, all in whole seconds (Postfix
+  ``qmgr_active.c``: the queue file's time stamp), and a scan takes it unless that
+  time is more than 1 s ahead of the scan's whole second (``qmgr_active_feed``): a
+  retry can so come up to about 2 s before the nominal backoff, never a scan late.
+  Another retry policy (Exim's rules, a provider-like profile:
+  ``smtpsim.mail.retry``) may decide the due time instead, taken at the first scan
+  after it.
 - After an attempt in which something failed, a message older than
   ``maximal_queue_lifetime`` (``bounce_queue_lifetime`` for bounces) expires (or
   when the retry policy gives up): its remaining recipients are returned to the
@@ -23,7 +27,9 @@
   pseudo-cohort of consecutive site failures (connect or handshake) makes the
   destination dead for ``minimal_backoff_time``, or until a delivery still under way
   succeeds, during which its mail is deferred without a connection ("delivery
-  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c).
+  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c). A destination
+  with nothing waiting, nothing under way and not dead is forgotten with its window
+  and counters (``qmgr_entry.c``): the next mail for it starts afresh.
 - A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
 - A crash stops everything; the queue is either kept (at restart the messages that
   were active or waiting go back to incoming, deferred ones keep their times) or
@@ -102,11 +108,20 @@ class QueueManager:
         bounce_retry: RetryPolicy,
         local_domains: frozenset[str] = frozenset(),
         relayhost: str | None = None,
+        clock_phase: float = 0.0,
     ) -> None:
         """``key`` names the host; ``deliver`` is its delivery agent's entry point;
         ``retry`` and ``bounce_retry`` decide when to try again or give up
         (``smtpsim.mail.retry``: Postfix's formula by default, with
-        ``bounce_queue_lifetime`` for bounces); ``relayhost`` is ``[host]``."""
+        ``bounce_queue_lifetime`` for bounces); ``relayhost`` is ``[host]``.
+
+        ``clock_phase`` (in [0, 1)) is what the host's clock reads at simulated time 0,
+        past a whole second. Postfix's qmgr works in whole seconds (``event_time()``)
+        and runs its deferred-queue scans every ``queue_run_delay`` from its own start
+        (``qmgr.c``, ``qmgr_deferred_run_event``), which falls anywhere within a
+        second: the phase decides how early a scan takes a file (up to 1 s before its
+        stamp, counted in the scan's whole second). The retry policy is asked on this
+        clock, and its answer read back in simulated time."""
         self.key = key
         self.ctx = ctx
         self.env = ctx.env
@@ -134,6 +149,7 @@ class QueueManager:
         self.on_trap: Callable[[str, float], None] | None = None  # spamtrap reports
         # the host's access service (POP3/IMAP) hears of each delivery into a mailbox
         self.on_mailbox: Callable[[int, str, float], None] | None = None
+        self.clock_phase = clock_phase
         self.env.process(self._scanner())
 
     # --- arrivals ----------------------------------------------------------------------
@@ -268,15 +284,20 @@ class QueueManager:
         ``site_failure``: the site could not be talked to (negative concurrency
         feedback, ``smtpsim.mta.concurrency``); otherwise positive feedback."""
         dest = request.dest
-        dest.busy -= 1
-        self.transport_busy -= 1
+        # The feedback first, with this request still counted busy: qmgr_deliver.c's
+        # qmgr_deliver_update calls qmgr_queue_unthrottle (whose growth test is
+        # ``window < busy_refcount + init_dest_concurrency``) before qmgr_entry_done
+        # takes the entry off the busy list.
         if site_failure:
             if dest.concurrency.negative():
                 self._died(dest)
         else:
             dest.concurrency.positive(dest.busy)
+        dest.busy -= 1
+        self.transport_busy -= 1
         self._request_finished(request.msg, now)
         self._pump(dest, now)
+        self._forget_if_idle(dest)
         blocked = self.blocked
         for _ in range(len(blocked)):
             if self.transport_busy >= self.p.default_process_limit:
@@ -302,7 +323,8 @@ class QueueManager:
             if msg.first_failure is None:
                 msg.first_failure = now
             retry = self.bounce_retry if msg.sender == "" else self.retry
-            due = retry.next_attempt(msg.created, msg.first_failure, now)
+            phase = self.clock_phase  # the policy counts on the host's clock
+            due = retry.next_attempt(msg.created + phase, msg.first_failure + phase, now + phase)
             if due is None:  # given up: returned to the sender with the last error
                 for i in msg.deferred:
                     why = msg.errors[i]
@@ -311,7 +333,10 @@ class QueueManager:
             else:
                 msg.pending = msg.deferred
                 self._seq += 1
-                heapq.heappush(self.deferred, (due, self._seq, msg))
+                # the heap holds when a scan takes it (PostfixRetry: up to 1 s before
+                # the whole-second stamp, qmgr_active_feed), in simulated time
+                ready = retry.scan_takes_from(due) - phase
+                heapq.heappush(self.deferred, (ready, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
         if failed:
             bounce = make_bounce(msg, failed, now, recorder, self.key)
@@ -391,6 +416,21 @@ class QueueManager:
             return
         dest.concurrency.revive(dest.busy)
         self._pump(dest, self.env.now)
+        self._forget_if_idle(dest)  # qmgr_queue_unthrottle_wrapper: done when empty
+
+    def _forget_if_idle(self, dest: Destination) -> None:
+        """Discard an idle destination, with its window and failure counters, as
+        Postfix discards the in-core queue of a site (``qmgr_entry.c``,
+        ``qmgr_entry_done``: "When the in-core queue for this site is empty and when
+        this site is not dead or suspended, discard the in-core queue";
+        ``qmgr_queue.c``, ``qmgr_queue_unthrottle_wrapper``, the same after a dead
+        site's timer). The next mail for it starts afresh at
+        ``initial_destination_concurrency``. A dead destination stays until its
+        timer or a success revives it."""
+        if dest.queue or dest.busy or dest.dead:
+            return
+        if self.destinations.get(dest.name) is dest:
+            del self.destinations[dest.name]
 
     # --- records -----------------------------------------------------------------------------
 

@@ -25,17 +25,24 @@ from .comparison import (
 )
 from .experiment import Experiment
 
-_CAUSE_2 = (
-    "cause 2: qmgr works in whole seconds and takes a deferred file up to 1 s early "
-    "(qmgr_active.c), so a retry can come a scan earlier than the nominal backoff; "
-    "smtpsim times the backoff from the end of the failed session and misses that scan"
+# Causes 1 to 4 of issue 11 are fixed in the model (each with its Postfix 3.7 source
+# in smtpsim.mta and smtpsim.mail.retry); the causes below explain what still differs.
+_SCAN_PHASE = (
+    "scan phase: Postfix scans its deferred queue every queue_run_delay from the "
+    "moment its qmgr started (qmgr.c, qmgr_deferred_run_event), at a phase against the "
+    "first submission that its log does not show (anywhere within the 5 s); smtpsim "
+    "scans at 5 s, 10 s, ... from it. A retry time near a scan moves by up to one "
+    "queue_run_delay from run to run (real third attempts while the model was fixed: "
+    "median 21.1 s and 26.9 s after submission in two runs)"
 )
-_CAUSE_3 = (
-    "causes 3 and 4: Postfix discards an idle destination's in-memory queue with its "
-    "failure counters (qmgr_entry.c) and revives a dead one after minimal_backoff_time, "
-    "so new mail during the outage gets fresh connection attempts; smtpsim keeps every "
-    "destination and its counters (and steps the window down by 1, not 2, "
-    "qmgr_queue.c), so it makes fewer connection attempts and suspends more"
+_OUTAGE_REST = (
+    "not settled: with causes 3 and 4 fixed (idle destinations forgotten, qmgr_entry.c; "
+    "the step down by 2, qmgr_queue.c) smtpsim's refused connection attempts come near "
+    "Postfix's (about 40 per seed against 27 to 36 in three real runs; 9.6 before the "
+    "fixes), but it still makes somewhat more, suspends more deliveries (82 to 126 per "
+    "seed against 72 in two real runs, 56 to 97 in earlier ones) and retries the "
+    "deferred mail a little later. Candidates, not confirmed: the scans' phase against "
+    "the moment the next hop comes back, and simultaneous failures (cause 5)"
 )
 
 
@@ -44,38 +51,32 @@ def _retry_metrics(min_backoff: float, scan: float) -> tuple[Metric, ...]:
     half = scan / 2
     return (
         Metric("delivered", "recipients delivered", count_status("delivered"), 3, 0.05),
-        Metric("expired", "recipients expired", count_status("expired"), 3, 0.5, known=_CAUSE_2),
+        Metric("expired", "recipients expired", count_status("expired"), 3, 0.5),
         Metric("attempts", "attempts per recipient", attempts_per_recipient, 0.15, 0.08),
         Metric("deferrals", "deferred attempts", count_attempts("deferred"), 5, 0.15),
-        Metric(
-            "gap_p10", "gap between attempts, p10 (s)", quantile(gaps, 0.1), half, known=_CAUSE_2
-        ),
-        Metric(
-            "gap_p50", "gap between attempts, median (s)", quantile(gaps, 0.5), half, known=_CAUSE_2
-        ),
-        Metric(
-            "gap_p90", "gap between attempts, p90 (s)", quantile(gaps, 0.9), half, known=_CAUSE_2
-        ),
+        Metric("gap_p10", "gap between attempts, p10 (s)", quantile(gaps, 0.1), half),
+        Metric("gap_p50", "gap between attempts, median (s)", quantile(gaps, 0.5), half),
+        Metric("gap_p90", "gap between attempts, p90 (s)", quantile(gaps, 0.9), half),
         Metric(
             "second_age",
             "2nd attempt, median time after submission (s)",
             quantile(nth_attempt_ages(2), 0.5),
             half,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric(
             "third_age",
             "3rd attempt, median time after submission (s)",
             quantile(nth_attempt_ages(3), 0.5),
             half,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric(
             "gap_below_min",
             f"share of gaps under minimal_backoff_time ({min_backoff:g} s)",
             share_below(gaps, min_backoff),
             0.05,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric(
             "gap_ks",
@@ -83,10 +84,12 @@ def _retry_metrics(min_backoff: float, scan: float) -> tuple[Metric, ...]:
             quantile(gaps, 0.5),  # shown nowhere: a KS row reports the test's p-value
             0.01,
             ks=gaps,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric("first_try", "share delivered at the first attempt", first_attempt_share, 0.1),
-        Metric("delay_mean", "delay of delivered, mean (s)", mean_of(delays), half, known=_CAUSE_2),
+        Metric(
+            "delay_mean", "delay of delivered, mean (s)", mean_of(delays), half, known=_SCAN_PHASE
+        ),
     )
 
 
@@ -139,14 +142,14 @@ EXPIRY = Experiment(
             "expiry, median time after submission (s)",
             quantile(expiry_ages, 0.5),
             2.5,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric(
             "age_max",
             "expiry, latest time after submission (s)",
             quantile(expiry_ages, 1.0),
             2.5,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric("dsn", "DSN code of the expired", expired_text("dsn"), 0),
         Metric("reply", "reply recorded for the expired", expired_text("reply"), 0),
@@ -168,7 +171,8 @@ OUTAGE = Experiment(
     notes=(
         "real runs while this was built: 26, 30 and 36 refused connection attempts, 56 "
         "to 97 suspensions, a median delay of 13 to 27 s (the scans' phase against the "
-        "moment the next hop comes back); smtpsim: 9 or 10 refused on every seed",
+        "moment the next hop comes back); smtpsim before the fixes of causes 3 and 4: 9 "
+        "or 10 refused on every seed",
     ),
     limit_s=120.0,
     metrics=(
@@ -179,7 +183,7 @@ OUTAGE = Experiment(
             count_attempts("deferred", "connect"),
             3,
             0.2,
-            known=_CAUSE_3,
+            known=_OUTAGE_REST,
         ),
         Metric(
             "suspended",
@@ -187,18 +191,27 @@ OUTAGE = Experiment(
             count_attempts("deferred", "qmgr"),
             5,
             0.2,
-            known=_CAUSE_3,
+            known=_OUTAGE_REST,
         ),
         Metric(
-            "attempts", "attempts per recipient", attempts_per_recipient, 0.2, 0.1, known=_CAUSE_3
+            "attempts",
+            "attempts per recipient",
+            attempts_per_recipient,
+            0.2,
+            0.1,
+            known=_OUTAGE_REST,
         ),
         Metric(
-            "delay_p50", "delay of delivered, median (s)", quantile(delays, 0.5), 5, known=_CAUSE_3
+            "delay_p50",
+            "delay of delivered, median (s)",
+            quantile(delays, 0.5),
+            5,
+            known=_OUTAGE_REST,
         ),
         Metric(
-            "delay_p90", "delay of delivered, p90 (s)", quantile(delays, 0.9), 5, known=_CAUSE_3
+            "delay_p90", "delay of delivered, p90 (s)", quantile(delays, 0.9), 5, known=_OUTAGE_REST
         ),
-        Metric("drain", "last delivery (s)", drain_time, 5, known=_CAUSE_3),
+        Metric("drain", "last delivery (s)", drain_time, 5, known=_OUTAGE_REST),
     ),
 )
 
@@ -207,10 +220,17 @@ _CAUSE_6 = (
     'Postfix say "in reply to RCPT TO command")'
 )
 
-_CAUSE_1 = (
-    'cause 1: a 4xx greeting is a site failure in Postfix (smtp_proto.c, "refused to talk '
-    'to me" -> smtp_site_fail; qmgr_deliver.c -> qmgr_queue_throttle), negative '
-    "feedback; smtpsim counts only TCP-level failures and applies positive feedback"
+_CAUSE_5 = (
+    "cause 5: smtpsim computes each session whole at its start, with constant "
+    "latencies, so the 421 greetings of one round end at the same instant, before any "
+    "delivery of the round (at the scan of 10 s: 5 delivered at 10.0077 s, then 9 "
+    "greetings refused at 10.009 s with no success between); their negative feedback "
+    "adds up to a dead destination (fail_cohorts 1/10 + 1/8 + ... >= 1, qmgr_queue.c) "
+    "that no success resets, and only about 6 messages get through per scan. In "
+    "Postfix's real timing successes come between the refusals and reset fail_cohorts "
+    "(qmgr_queue_unthrottle). The 421 greeting itself is a site failure in both (cause "
+    "1, modelled: smtp_proto.c, smtp_site_fail; the simulated destination is declared "
+    "dead by it)"
 )
 
 CONCURRENCY = Experiment(
@@ -234,15 +254,15 @@ CONCURRENCY = Experiment(
         "race of real timing); smtpsim's burst is the same on every seed",
     ),
     metrics=(
-        Metric("delivered", "recipients delivered", count_status("delivered"), 2, known=_CAUSE_1),
-        Metric("expired", "recipients expired", count_status("expired"), 2, known=_CAUSE_1),
+        Metric("delivered", "recipients delivered", count_status("delivered"), 2, known=_CAUSE_5),
+        Metric("expired", "recipients expired", count_status("expired"), 2, known=_CAUSE_5),
         Metric(
             "greeting",
             "deferrals by a 421 greeting",
             count_attempts("deferred", "greeting"),
             3,
             0.25,
-            known=_CAUSE_1,
+            known=_CAUSE_5,
         ),
         Metric(
             "suspended",
@@ -250,12 +270,12 @@ CONCURRENCY = Experiment(
             count_attempts("deferred", "qmgr"),
             3,
             0.25,
-            known=_CAUSE_1,
+            known=_CAUSE_5,
         ),
         Metric(
-            "attempts", "attempts per recipient", attempts_per_recipient, 0.1, 0.1, known=_CAUSE_1
+            "attempts", "attempts per recipient", attempts_per_recipient, 0.1, 0.1, known=_CAUSE_5
         ),
-        Metric("drain", "last final status (s)", drain_time, 5, known=_CAUSE_1),
+        Metric("drain", "last final status (s)", drain_time, 5, known=_CAUSE_5),
     ),
 )
 
@@ -282,17 +302,21 @@ GREYLISTING = Experiment(
             "2nd attempt, median time after submission (s)",
             quantile(nth_attempt_ages(2), 0.5),
             2.5,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric(
             "delay_p50",
             "delay of delivered, median (s)",
             quantile(delays, 0.5),
             2.5,
-            known=_CAUSE_2,
+            known=_SCAN_PHASE,
         ),
         Metric(
-            "delay_max", "delay of delivered, max (s)", quantile(delays, 1.0), 2.5, known=_CAUSE_2
+            "delay_max",
+            "delay of delivered, max (s)",
+            quantile(delays, 1.0),
+            2.5,
+            known=_SCAN_PHASE,
         ),
     ),
 )

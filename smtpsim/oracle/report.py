@@ -140,11 +140,16 @@ or relative margin, retry and delay times within half a `queue_run_delay` (the s
 granularity) or one, distributions by a two-sample Kolmogorov-Smirnov test. The real
 side is one run, so its counts carry their own sampling noise (shown by the spread of
 the seeds; the tolerance widens to the seeds' prediction interval for one more run).
-Where smtpsim differs, the verdict names the cause issue 11 found for it, with the
-Postfix 3.7 source that settles it; the attribution is that analysis, not yet
-confirmed by a fix. The model fixes are that issue's work, and this page shows them
-flip to **agrees**. The tests in `tests/oracle/` run the same experiments and assert
-both kinds of row (about two minutes, the experiments side by side).
+Causes 1 to 4 that issue 11 found are fixed in the model, each after the Postfix 3.7
+source: a 4xx greeting is a site failure (`smtp_proto.c`); retry times in whole
+seconds of the host's clock, a deferred file taken by a scan up to 1 s before its
+stamp (`qmgr_active.c`); an idle destination forgotten with its window and counters
+(`qmgr_entry.c`); positive feedback counting the ending delivery as busy
+(`qmgr_deliver.c`, `qmgr_queue.c`). The rows they explained now agree. Where smtpsim
+still differs, the verdict names the cause found for it so far; a cause marked not
+settled is a candidate, not confirmed. The tests in `tests/oracle/` run the same
+experiments and assert both kinds of row (about two minutes, the experiments side
+by side).
 
 Not run yet: connection caching on its own (experiment 6: smtpsim's tables do not
 record connection reuse, and `smtpsim serve` has no processing delay to build the

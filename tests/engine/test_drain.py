@@ -75,8 +75,11 @@ def test_no_arrival_after_the_end_and_the_same_run_before_it(pair) -> None:
     # up to the end a drained run is the plain run: same messages, same attempts
     flows = plain.messages[plain.messages["origin"].astype(str) != "bounce"]
     pd.testing.assert_frame_equal(flows.reset_index(drop=True), submitted.reset_index(drop=True))
-    # (the plain run's attempts table is the start of the drained one's)
-    pd.testing.assert_frame_equal(drained.attempts.iloc[: len(plain.attempts)], plain.attempts)
+    # (the plain run's attempts table is the start of the drained one's; compared by
+    # value, as a phase such as "qmgr" may first occur after the end)
+    pd.testing.assert_frame_equal(
+        drained.attempts.iloc[: len(plain.attempts)], plain.attempts, check_categorical=False
+    )
     # the queue metrics keep the traffic window [warm-up, end]: equal with and without
     a, b = run_metrics(plain), run_metrics(drained)
     assert a["mean_queue"] == pytest.approx(b["mean_queue"])

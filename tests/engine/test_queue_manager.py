@@ -60,7 +60,7 @@ class Agent:
 class Host:
     """One host's queue manager with Postfix's defaults, on a fresh environment."""
 
-    def __init__(self, **postfix: float) -> None:
+    def __init__(self, clock_phase: float = 0.0, **postfix: float) -> None:
         self.params = Postfix(**postfix)
         self.env = simpy.Environment()
         self.recorder = ColumnarRecorder()
@@ -70,7 +70,15 @@ class Host:
         retry = PostfixRetry(
             p.minimal_backoff_time, p.maximal_backoff_time, p.maximal_queue_lifetime
         )
-        self.qmgr = QueueManager("out", ctx, p, self.agent.deliver, retry=retry, bounce_retry=retry)
+        self.qmgr = QueueManager(
+            "out",
+            ctx,
+            p,
+            self.agent.deliver,
+            retry=retry,
+            bounce_retry=retry,
+            clock_phase=clock_phase,
+        )
         self.agent.qmgr = self.qmgr
         self.messages: list[QueuedMessage] = []
 
@@ -159,11 +167,16 @@ def test_a_dead_destination_comes_back_after_minimal_backoff_time() -> None:
     host.at(10.0 + backoff - 0.001)
     host.submit()  # still dead: deferred without a connection
     assert len(host.agent.requests) == 5 and len(host.suspended()) == 1
+    dead = host.dest
     host.at(10.0 + backoff + 0.001)
-    # slow open: none under way, so the initial concurrency
-    assert not host.dest.dead and host.dest.concurrency.window == 5
+    # slow open: none under way, so the initial concurrency; with nothing to do the
+    # destination is then forgotten (qmgr_queue.c, qmgr_queue_unthrottle_wrapper:
+    # "safe to discard this in-core queue when it is empty and ... not dead")
+    assert not dead.dead and dead.concurrency.window == 5
+    assert DOMAIN not in host.qmgr.destinations
     host.submit()
     assert len(host.agent.requests) == 6 and len(host.suspended()) == 1
+    assert host.dest is not dead and host.dest.concurrency.window == 5
 
 
 def test_a_success_under_way_revives_at_once_and_the_old_timer_is_void() -> None:
@@ -175,17 +188,22 @@ def test_a_success_under_way_revives_at_once_and_the_old_timer_is_void() -> None
         host.agent.end(request, site_failure=True)  # dead at t = 10, 2 under way
     host.at(20.0)
     host.agent.end(requests[3], site_failure=False)
-    # back at once with as many as are under way (one); fail that one: 1/1 is a whole
-    # pseudo-cohort, dead again at t = 20
-    assert not host.dest.dead and host.dest.concurrency.window == 1
+    # back at once with as many as are under way, the ending one included (two:
+    # qmgr_queue_unthrottle sets window = busy_refcount before qmgr_entry_done)
+    assert not host.dest.dead and host.dest.concurrency.window == 2
+    host.submit(2)  # one more under way, one waiting
+    assert host.dest.busy == 2 and len(host.dest.queue) == 1
     host.at(30.0)
-    host.agent.end(requests[4], site_failure=True)
+    host.agent.end(requests[4], site_failure=True)  # 2 -> 1, fail_cohorts 1/2
+    assert not host.dest.dead and host.dest.concurrency.window == 1
+    host.agent.end(host.in_flight()[0], site_failure=True)  # + 1/1: dead again at t = 30
     assert host.dest.dead and host.dest.deaths == 2
     backoff = host.params.minimal_backoff_time
     host.at(10.0 + backoff + 0.001)  # the first death's timer has run out: it does nothing
     assert host.dest.dead
+    dead = host.dest
     host.at(30.0 + backoff + 0.001)
-    assert not host.dest.dead
+    assert not dead.dead and DOMAIN not in host.qmgr.destinations  # revived, then idle
 
 
 @pytest.mark.parametrize("limit", [0, 2])
@@ -203,3 +221,102 @@ def test_no_cohort_limit_never_kills(limit: int) -> None:
     else:
         # windows 5, 3, 2, 1, 1: fail_cohorts 1/5 + 1/3 + 1/2 + 1 >= 2 at the fourth
         assert host.dest.dead and failures == 4
+
+
+def test_the_window_grows_with_the_ending_delivery_still_counted_busy() -> None:
+    """qmgr_deliver.c (qmgr_deliver_update) gives positive feedback through
+    qmgr_queue_unthrottle before qmgr_entry_done takes the entry off the busy list, so
+    the growth test ``window < busy_refcount + init_dest_concurrency`` counts the
+    delivery that just ended: one delivery at a time from window 5 reaches 6."""
+    host = Host()
+    host.submit(1)
+    host.at(1.0)
+    dest = host.dest
+    # one under way, window 5: its success grows the window (5 < 1 + 5); with the
+    # ending delivery not counted it would be 5 < 0 + 5, no growth
+    host.agent.end(host.in_flight()[0], site_failure=False)
+    assert dest.busy == 0 and dest.concurrency.window == 6
+
+
+def test_an_idle_destination_is_forgotten_with_its_counters() -> None:
+    """qmgr_entry.c, qmgr_entry_done: "When the in-core queue for this site is empty
+    and when this site is not dead or suspended, discard the in-core queue". Two site
+    failures (window 5 -> 3 -> 2, fail_cohorts 1/5 + 1/3) with nothing left: the
+    destination goes, and the next mail starts at the initial concurrency with no
+    failed cohorts; kept, a third failure would have made it dead (+ 1/2 >= 1)."""
+    host = Host()
+    host.submit(2)
+    host.at(1.0)
+    a, b = host.in_flight()
+    host.agent.end(a, site_failure=True)
+    assert (host.dest.concurrency.window, host.dest.busy) == (3, 1)
+    host.agent.end(b, site_failure=True)
+    assert DOMAIN not in host.qmgr.destinations
+    host.submit(1)
+    fresh = host.dest
+    assert (fresh.concurrency.window, fresh.concurrency.fail_cohorts) == (5, 0.0)
+    host.agent.end(host.in_flight()[0], site_failure=True)
+    assert not fresh.dead and host.suspended() == []
+
+
+def test_a_dead_destination_is_kept_while_idle() -> None:
+    """The same rule keeps a dead site (its timer holds it, qmgr_queue.c): new mail
+    for it is deferred without a connection until minimal_backoff_time has passed."""
+    host = Host()
+    host.submit(3)
+    host.at(1.0)
+    for request in host.in_flight():
+        host.agent.end(request, site_failure=True)
+    assert host.dest.dead and host.dest.busy == 0 and not host.dest.queue
+    host.submit(1)
+    assert len(host.agent.requests) == 3 and len(host.suspended()) == 1
+
+
+@pytest.mark.parametrize(
+    ("submitted", "failed", "retried"),
+    [
+        # deferred at 0.6 s: stamp 0 + 10 = 10, taken by the scan at 10 s (computed from
+        # the end of the attempt, 10.6 s, it would wait for the scan at 15 s)
+        (0.5, 0.6, 10.0),
+        # deferred at 1.7 s: stamp 1 + max(1 - 0, 10) = 11, at most 1 s ahead of the
+        # scan at 10 s: taken then, 8.3 s after the failure
+        (0.5, 1.7, 10.0),
+        # deferred at 2.2 s: stamp 12, more than 1 s ahead at 10 s: the scan at 15 s
+        (0.5, 2.2, 15.0),
+    ],
+)
+def test_a_retry_comes_at_the_first_scan_within_a_second_of_its_whole_second_stamp(
+    submitted: float, failed: float, retried: float
+) -> None:
+    """Postfix qmgr_active.c: the deferred file's stamp is event_time() + delay in
+    whole seconds (qmgr_active_defer; delay = event_time() - create_time, clamped to
+    minimal_backoff_time, qmgr_active_done_3_generic), and a scan skips a file only
+    when ``st_mtime > time() + 1`` (qmgr_active_feed). Scans every 5 s, backoff 10 s."""
+    host = Host(queue_run_delay=5.0, minimal_backoff_time=10.0, maximal_backoff_time=20.0)
+    host.at(submitted)
+    host.submit(1)
+    host.at(failed)
+    host.agent.end(host.in_flight()[0], site_failure=True)
+    host.at(retried - 0.001)
+    assert len(host.agent.requests) == 1
+    host.at(retried + 0.001)
+    assert len(host.agent.requests) == 2 and host.agent.requests[1].t_queued == retried
+
+
+@pytest.mark.parametrize(("phase", "retried"), [(0.0, 10.0), (0.4, 10.0), (0.6, 15.0)])
+def test_the_whole_seconds_are_those_of_the_hosts_clock(phase: float, retried: float) -> None:
+    """Postfix's qmgr scans every queue_run_delay from its own start (qmgr.c,
+    qmgr_deferred_run_event), anywhere within a second, and counts in whole seconds
+    of its clock (event_time()). A failure at 1.5 s of simulated time reads 1.5 + phase
+    on a host whose clock is ``phase`` past a whole second at time 0: stamped
+    floor(1.5 + phase) + 10, taken from 1 s before that, i.e. at the scan of 10 s
+    while 1.5 + phase < 2, else at the scan of 15 s."""
+    host = Host(phase, queue_run_delay=5.0, minimal_backoff_time=10.0, maximal_backoff_time=20.0)
+    host.at(1.0)
+    host.submit(1)
+    host.at(1.5)
+    host.agent.end(host.in_flight()[0], site_failure=True)
+    host.at(retried - 0.001)
+    assert len(host.agent.requests) == 1
+    host.at(retried + 0.001)
+    assert len(host.agent.requests) == 2

@@ -49,10 +49,14 @@ def test_a_failing_resolver_defers_even_what_its_cache_knows(mode, cost):
     assert (started["dsn"].astype(str) == "4.4.3").all()
     # a temporary DNS failure is site trouble (negative feedback, as in Postfix's
     # smtp_connect.c): lookups cost their time and fail; once a pseudo-cohort failed,
-    # the destination is dead and qmgr defers its mail at once, with the same status
+    # the destination is dead and qmgr defers its mail at once, with the same status.
+    # A 20 ms failure at 1 message/s leaves nothing waiting or under way between
+    # messages, so the destination is forgotten with its counters after each
+    # (qmgr_entry.c, qmgr_entry_done) and never dies; 10 s failures overlap (about
+    # ten under way) and add up to a pseudo-cohort.
     lookups = failed[failed["phase"].astype(str) == "dns"]
     suspended = failed[failed["phase"].astype(str) == "qmgr"]
-    assert len(lookups) >= 3 and len(suspended) > 0
+    assert len(lookups) >= 3 and (len(suspended) > 0) == (mode == "timeout")
     assert len(lookups) + len(suspended) == len(failed)
     assert ((lookups["t_end"] - lookups["t_start"]).round(6) == cost).all()
     assert (lookups["t_start"] >= 600).all() and (lookups["t_start"] < 900).all()

@@ -64,6 +64,29 @@ def test_postfix_parameters_are_checked():
         PostfixRetry(maximal_queue_lifetime=-1)
 
 
+def test_postfix_counts_in_whole_seconds() -> None:
+    """qmgr_active.c: event_time() and create_time are whole seconds (time_t): the
+    deferred file's stamp is event_time() + clamp(event_time() - create_time), and a
+    message expires when event_time() >= create_time + maximal_queue_lifetime."""
+    p = PostfixRetry(minimal_backoff_time=10, maximal_backoff_time=20, maximal_queue_lifetime=30)
+    assert p.next_attempt(0.3, 0.3, 0.35) == 10  # not 10.35: 0 + max(0 - 0, 10)
+    assert p.next_attempt(0.9, 0.9, 15.2) == 15 + 15  # age 15 - 0
+    assert p.next_attempt(0.9, 0.9, 29.95) == 29 + 20  # age 29 - 0 capped at 20
+    # 29.6 s in the queue, but 30 - 0 in whole seconds: expired
+    assert p.next_attempt(0.9, 0.9, 30.5) is None
+    assert p.next_attempt(1.0, 1.0, 30.5) == 30 + 20  # 30 - 1 = 29 < 30
+
+
+def test_postfix_scans_take_a_file_up_to_a_second_before_its_stamp() -> None:
+    """qmgr_active.c, qmgr_active_feed: a deferred file is skipped only when
+    ``st_mtime > time() + 1`` (whole seconds): stamped 10, any scan from 9.0 takes it.
+    The other policies are taken at the first scan after their time."""
+    p = PostfixRetry(minimal_backoff_time=10, maximal_backoff_time=20)
+    assert p.scan_takes_from(10) == 9
+    assert EximRetry.parse(EXIM_DEBIAN_DEFAULT).scan_takes_from(900.5) == 900.5
+    assert ScheduleRetry((100.0,)).scan_takes_from(100.0) == 100.0
+
+
 # --- Exim ---------------------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """The oracle experiments (issue 11): real Postfix 3.7 against smtpsim, same workload
-and faults. Each test asserts the metrics that agree within their tolerance, and that
-the differences issue 11 explains are there and point the way their cause predicts;
-when the model is fixed, those assertions fail and are to be turned into ``agrees``.
-Skipped without Postfix (except under CI=true)."""
+and faults. Each test asserts the metrics that agree within their tolerance, those that
+agreed once causes 1 to 4 of issue 11 were fixed in the model included, and that the
+differences still explained (cause 5, the scans' phase) are there and point the way
+their cause predicts, within bounds that held in every real run. Skipped without
+Postfix (except under CI=true)."""
 
 from __future__ import annotations
 
@@ -37,38 +38,56 @@ def _agree(rows: dict[str, Row], *keys: str) -> None:
 def test_retries_under_4xx(oracle_results: Results) -> None:
     outcome, rows = _get(oracle_results, "retries-4xx")
     assert len(outcome.real.submitted) == 100
-    _agree(rows, "attempts", "deferrals", "first_try")
-    # issue 11, cause 2: Postfix retries up to a scan early (whole-second queue file
-    # times, a file taken when less than 1 s ahead), smtpsim never before
-    # minimal_backoff_time. A fixed model makes these fail: then assert "agrees".
-    assert rows["gap_below_min"].verdict == "differs"
-    assert rows["gap_below_min"].real >= 0.1 and rows["gap_below_min"].sim_high == 0
-    # The whole distribution of gaps, not one quantile: the median's difference (about
-    # 2.5 s) is near its tolerance and a real run alone can land inside it (seen in CI).
-    assert rows["gap_ks"].verdict == "differs"
-    assert rows["gap_p50"].sim_mean > rows["gap_p50"].real  # smtpsim later, as cause 2 says
+    # issue 11, cause 2, fixed: whole-second queue file stamps and the scan's 1 s
+    # tolerance (qmgr_active.c), on the host's clock; before the fix smtpsim retried a
+    # scan late (median gap 14.8 s against 11.8 s, no gap under minimal_backoff_time)
+    _agree(
+        rows,
+        "delivered",
+        "attempts",
+        "deferrals",
+        "first_try",
+        "gap_p10",
+        "gap_p50",
+        "gap_p90",
+        "second_age",
+        "gap_below_min",
+        "delay_mean",
+    )
     real_gaps = gaps(tables_of(outcome)[0][1])
     assert 10 - 2.5 <= real_gaps.min() < 10  # early by less than half a queue_run_delay
+    for _, sim in tables_of(outcome)[1:]:
+        sim_gaps = gaps(sim)
+        assert 10 - 2.5 <= sim_gaps.min() < 10  # smtpsim too, as Postfix's rule says
+    # the third attempt and the whole distribution of gaps move with the real scans'
+    # phase (see _SCAN_PHASE): within the seeds' range and half a scan of it, and a KS
+    # p-value far above the 1e-7 of the unfixed model (real runs: 0.0017, 0.012)
+    third = rows["third_age"]
+    assert third.sim_low - 2.5 <= float(third.real) <= third.sim_high + 2.5
+    assert float(rows["gap_ks"].real) >= 1e-4
 
 
 def test_expiry(oracle_results: Results) -> None:
     _, rows = _get(oracle_results, "expiry")
-    _agree(rows, "expired", "attempts", "dsn", "reply", "notices")
-    # cause 2 again: each retry a scan later, so the fourth attempt, at which the
-    # message expires, comes later in smtpsim
-    age = rows["age_p50"]
-    assert age.verdict == "differs" and float(age.sim_mean) - float(age.real) >= 5
+    # cause 2, fixed: the fourth attempt, at which the message expires, comes when
+    # Postfix's comes (before the fix smtpsim's came more than 5 s later), and the age
+    # is counted in whole seconds (qmgr_active.c, qmgr_active_done_25_generic)
+    _agree(rows, "expired", "attempts", "dsn", "reply", "notices", "age_p50", "age_max")
 
 
 def test_outage(oracle_results: Results) -> None:
     outcome, rows = _get(oracle_results, "outage")
+    # causes 3 and 4, fixed: Postfix forgets an idle destination's failures and tries
+    # new mail again (qmgr_entry.c); before the fix smtpsim kept the dead destination
+    # and made 9 or 10 refused connection attempts against Postfix's 26 to 36 (a
+    # ratio of 0.3). Now about 40 per seed against 27 to 36 in three real runs: the
+    # ratio is asserted, not the verdict, as smtpsim still makes somewhat more
+    # (_OUTAGE_REST, not settled)
     _agree(rows, "delivered")
-    # causes 3 and 4: Postfix forgets an idle destination's failures and tries new
-    # mail again; smtpsim keeps the dead destination and connects far less often
     refused = rows["refused"]
-    assert refused.verdict == "differs" and float(refused.real) >= 1.5 * refused.sim_high
+    assert 0.75 <= float(refused.sim_mean) / float(refused.real) <= 1.75, refused
     real_refused = tables_of(outcome)[0][1]["attempts"]
-    assert (real_refused["phase"].astype(str) == "connect").sum() == refused.real
+    assert (real_refused["phase"].astype(str) == "connect").sum() == rows["refused"].real
     assert np.isfinite(rows["drain"].real)
 
 
@@ -76,21 +95,20 @@ def test_concurrency_feedback(oracle_results: Results) -> None:
     _, rows = _get(oracle_results, "concurrency")
     # Postfix: the 421 greetings throttle the destination, and everything is delivered
     assert rows["delivered"].real == 100 and rows["greeting"].real > 0
-    # issue 11, cause 1: smtpsim takes the 421 greeting for a good session (positive
-    # feedback), keeps its window too wide, and loses mail to expiry. A fixed model
-    # makes this fail: then assert "agrees" for delivered and expired.
+    # cause 1 is modelled: smtpsim takes the 421 greeting for a site failure too, and
+    # its negative feedback declares the destination dead (suspensions)
+    assert rows["greeting"].sim_low > 0 and rows["suspended"].sim_low > 0
+    # issue 11, cause 5: the refusals of a round coincide in smtpsim, before any
+    # success resets the failed cohorts, so the destination dies at every scan and mail
+    # expires. A fixed model makes this fail: then assert "agrees".
     assert rows["delivered"].verdict == "differs"
     assert rows["delivered"].sim_high < 100 and rows["expired"].sim_low > 0
 
 
 def test_greylisting(oracle_results: Results) -> None:
     _, rows = _get(oracle_results, "greylisting")
-    _agree(rows, "delivered", "attempts", "deferrals")
-    # the retry after the greylisting delay: within one queue_run_delay (5 s) of each
-    # other, smtpsim's later (cause 2; half a scan is the tolerance, and the margin is
-    # thin, so this asserts the direction and the scan bound rather than the verdict)
-    for key in ("second_age", "delay_p50"):
-        real, sim = float(rows[key].real), float(rows[key].sim_mean)
-        assert 0 <= sim - real < 5, (key, real, sim)
+    # the retry after the greylisting delay: cause 2 fixed, it comes at the scan
+    # Postfix's comes at (before the fix smtpsim's was up to a scan later)
+    _agree(rows, "delivered", "attempts", "deferrals", "second_age", "delay_p50", "delay_max")
     # cause 6: the greylisting refusal at RCPT is recorded with phase "data" by smtpsim
     assert (rows["phase"].real, rows["phase"].sim_mean) == ("rcpt", "data")

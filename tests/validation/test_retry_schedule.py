@@ -13,14 +13,18 @@ attempts are computed here, independently of the engine, from Postfix's rules:
   latency). The very first attempt also waits for the MX lookup, a resolver cache
   miss (``smtpsim.model.DNS_MISS_TIME``; the answer is then cached for the zone's TTL
   of one day);
-- when the attempt has failed, at ``now``, the message is deferred until
+- when the attempt has failed, at ``now``, the message's queue file is stamped
   ``now + clamp(age, minimal_backoff_time, maximal_backoff_time)``, ``age`` being
-  ``now`` minus its arrival in this queue (``qmgr_active.c``);
-- it is tried again at the first deferred-queue scan at or after that time; scans
-  run every ``queue_run_delay`` (300 s) from t = 0;
+  ``now`` minus its arrival in this queue, all in whole seconds of the host's clock
+  (``qmgr_active.c``: ``event_time()`` and ``create_time`` are ``time_t``); the
+  clock reads simulated time plus the host's ``clock_phase``;
+- it is tried again at the first deferred-queue scan that finds the stamp at most
+  1 s ahead of the clock's whole second (``qmgr_active_feed``); scans run every
+  ``queue_run_delay`` (300 s) from t = 0;
 - an attempt that starts once the MX is reachable again is delivered;
-- after a failed attempt, a message whose age is at least ``maximal_queue_lifetime``
-  expires instead (Postfix qmgr_active.c), with the last error as its reason.
+- after a failed attempt, a message whose age (whole seconds) is at least
+  ``maximal_queue_lifetime`` expires instead (Postfix qmgr_active.c), with the last
+  error as its reason.
 
 In the ``attempts`` table (docs/results.md) ``t_start`` is when the recipient was
 handed to the SMTP client and ``t_end`` when the outcome was known: for a deferral
@@ -92,6 +96,7 @@ def postfix_schedule(
     *,
     first_extra: float = 0.0,
     lifetime: float = math.inf,
+    phase: float = 0.0,
 ) -> tuple[list[Expected], bool]:
     """The attempts of a message arriving at ``arrival`` whose next hop fails every
     attempt that starts before ``reachable_from`` after ``failure_cost`` seconds
@@ -105,10 +110,12 @@ def postfix_schedule(
             return out, False
         end = start + failure_cost + (first_extra if not out else 0.0)
         out.append(Expected(start, end, "deferred"))
-        age = end - arrival
+        tick = math.floor(end + phase)  # the host's clock, whole seconds
+        age = tick - math.floor(arrival + phase)
         if age >= lifetime:
             return out, True
-        eligible = end + min(max(age, MINIMAL_BACKOFF), MAXIMAL_BACKOFF)
+        stamp = tick + min(max(age, MINIMAL_BACKOFF), MAXIMAL_BACKOFF)
+        eligible = stamp - 1 - phase  # a scan takes it from 1 s before, in simulated time
         start = math.ceil(eligible / QUEUE_RUN_DELAY - 1e-9) * QUEUE_RUN_DELAY
 
 
@@ -144,7 +151,7 @@ def _outage(mode: str, until: float):
 
 def _run(arrival: float, mode: str, **kw):
     outage_end = arrival + OUTAGE
-    _, result = run_model(scenario(arrival, **kw), setup=_outage(mode, outage_end))
+    model, result = run_model(scenario(arrival, **kw), setup=_outage(mode, outage_end))
     attempts = result.attempts
     submitted = attempts[attempts["host"].astype(str) == "traffic.one"]
     assert len(submitted) == 1 and submitted["outcome"].astype(str).iloc[0] == "sent"
@@ -152,7 +159,8 @@ def _run(arrival: float, mode: str, **kw):
     entered = float(submitted["t_end"].iloc[0])
     assert entered == pytest.approx(arrival, abs=1e-3)
     at_out = attempts[attempts["host"].astype(str) == "out"].sort_values("t_start")
-    return result, entered, outage_end, at_out.reset_index(drop=True)
+    phase = model.hosts["out"].qmgr.clock_phase
+    return result, entered, outage_end, at_out.reset_index(drop=True), phase
 
 
 def _compare(at_out, expected: list[Expected]) -> None:
@@ -178,9 +186,11 @@ ARRIVALS = [600.0, 1180.0]
 
 @pytest.mark.parametrize("arrival", ARRIVALS)
 def test_retry_schedule_connection_refused(arrival: float) -> None:
-    result, entered, outage_end, at_out = _run(arrival, "refuse")
+    result, entered, outage_end, at_out, phase = _run(arrival, "refuse")
     # refused: one round trip, 0 s here; the first attempt also pays the MX lookup
-    expected, expired = postfix_schedule(entered, 0.0, outage_end, first_extra=DNS_MISS_TIME)
+    expected, expired = postfix_schedule(
+        entered, 0.0, outage_end, first_extra=DNS_MISS_TIME, phase=phase
+    )
     assert not expired and len(expected) >= 6  # the backoff reaches its cap
     _compare(at_out, expected)
     rcpt = result.recipients.iloc[0]
@@ -190,10 +200,10 @@ def test_retry_schedule_connection_refused(arrival: float) -> None:
 
 @pytest.mark.parametrize("arrival", ARRIVALS)
 def test_retry_schedule_connection_timeout(arrival: float) -> None:
-    result, entered, outage_end, at_out = _run(arrival, "timeout")
+    result, entered, outage_end, at_out, phase = _run(arrival, "timeout")
     # unanswered SYN: the deferral is known smtp_connect_timeout after the attempt began
     expected, expired = postfix_schedule(
-        entered, CONNECT_TIMEOUT, outage_end, first_extra=DNS_MISS_TIME
+        entered, CONNECT_TIMEOUT, outage_end, first_extra=DNS_MISS_TIME, phase=phase
     )
     assert not expired and len(expected) >= 6
     _compare(at_out, expected)
@@ -205,14 +215,19 @@ def test_retry_schedule_connection_timeout(arrival: float) -> None:
 def test_message_expires_after_maximal_queue_lifetime() -> None:
     arrival, lifetime = 1000.0, 3600.0
     # the MX never comes back within the run
-    _, result = run_model(
+    model, result = run_model(
         scenario(arrival, lifetime="1h", duration="4h"), setup=_outage("timeout", 10 * 3600.0)
     )
     attempts = result.attempts
     at_out = attempts[attempts["host"].astype(str) == "out"].sort_values("t_start")
     entered = float(attempts.loc[attempts["host"].astype(str) == "traffic.one", "t_end"].iloc[0])
     expected, expired = postfix_schedule(
-        entered, CONNECT_TIMEOUT, math.inf, first_extra=DNS_MISS_TIME, lifetime=lifetime
+        entered,
+        CONNECT_TIMEOUT,
+        math.inf,
+        first_extra=DNS_MISS_TIME,
+        lifetime=lifetime,
+        phase=model.hosts["out"].qmgr.clock_phase,
     )
     assert expired
     starts = [round(t, 6) for t in at_out["t_start"]]
@@ -230,11 +245,12 @@ def test_message_expires_after_maximal_queue_lifetime() -> None:
     assert expired_row["dsn"] == "4.4.1"
     assert expired_row["reply"].startswith("451 4.4.1")
     assert "Connection timed out" in expired_row["reply"]
-    # it expired when the last attempt failed: at least `lifetime` after arrival,
+    # it expired when the last attempt failed: `lifetime` after arrival in whole
+    # seconds of the host's clock (so up to 1 s less in simulated time, qmgr_active.c),
     # and less than one retry interval later
     t_final = float(expired_row["t_final"])
     assert t_final == pytest.approx(float(at_out["t_end"].iloc[-1]), abs=TOL)
-    assert lifetime <= t_final - entered < lifetime + MAXIMAL_BACKOFF + QUEUE_RUN_DELAY + 60
+    assert lifetime - 1 < t_final - entered < lifetime + MAXIMAL_BACKOFF + QUEUE_RUN_DELAY + 60
     # exactly one non-delivery notice, from <> to the sender, delivered to its mailbox
     bounces = messages[messages["origin"].astype(str) == "bounce"]
     assert len(bounces) == 1
