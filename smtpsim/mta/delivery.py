@@ -379,6 +379,7 @@ class DeliveryAgent:
             server_epoch,
             outcome,
             now,
+            1 if live is None else live.uses + 1,  # Postfix's conn_use
         )
 
     def _session_end(
@@ -389,6 +390,7 @@ class DeliveryAgent:
         server_epoch: int,
         outcome: SessionOutcome,
         t_start: float,
+        conn_use: int,
     ) -> None:
         now = self.env.now
         if self._abandoned(attempt):  # this host crashed during the session
@@ -421,7 +423,8 @@ class DeliveryAgent:
         still: list[int] = []
         why: Deferral | None = None
         record = self.recorder.attempt
-        for (_rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
+        at_rcpt = result.at_rcpt
+        for (rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
             code = reply.code
             dsn = reply.dsn
             if code // 100 == 2:  # only a 2xx after the content (ClientSession)
@@ -445,10 +448,11 @@ class DeliveryAgent:
                 outcome=outcome_word,
                 code=code,
                 dsn=dsn,
-                phase=phase,
+                phase="rcpt" if rcpt in at_rcpt else phase,  # SessionResult.phase_of
                 queue_s=attempt.mark - msg.created,
                 conn_s=conn_s,
                 xfer_s=xfer_s,
+                conn_use=conn_use,
             )
         # Concurrency feedback: a handshake failure or a lost connection that leaves
         # recipients deferred is site trouble; a session that ran its transaction
@@ -477,9 +481,8 @@ class DeliveryAgent:
             f"lost connection with {server.name}[{server.ip}] while sending message body",
         )
         replies = tuple((rcpt, reply) for rcpt, _ in outcome.result.replies)
-        return replace(
-            outcome, result=replace(outcome.result, replies=replies), accepted=(), live=None
-        )
+        result = replace(outcome.result, replies=replies, at_rcpt=frozenset())
+        return replace(outcome, result=result, accepted=(), live=None)
 
     def _hand_over(
         self,
@@ -537,6 +540,7 @@ class DeliveryAgent:
                     queue_s=attempt.mark - msg.created,
                     conn_s=now - attempt.mark,
                     xfer_s=0.0,
+                    conn_error=reply.text,
                 )
         msg.deferred.extend(attempt.remaining)
         # Postfix throttles on the final server's site failure, unless some session

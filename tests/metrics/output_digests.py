@@ -6,7 +6,7 @@ The golden digests in ``golden_outputs.json`` were made by the code before the
 output stage was rewritten for speed (issue 10, route 4: main at 3b73f45). A change
 meant to alter the results regenerates them, from the repository's root:
 
-    PYTHONPATH=.:tests/metrics python tests/metrics/output_digests.py --write
+    PYTHONPATH=.:tests/metrics:tests python tests/metrics/output_digests.py --write
 
 Tables are digested as CSV with their dtypes (not as Parquet bytes, which hold the
 run's random id and pyarrow's version); figures are left out (their bytes follow
