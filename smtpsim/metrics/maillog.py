@@ -1050,8 +1050,10 @@ class _Builder:
             else:
                 program = "smtp"
                 pid_key = (peer, start)
-                pid = smtp_pids.get(pid_key)
-                if pid is None:
+                known = smtp_pids.get(pid_key)
+                if known is not None:
+                    pid = known
+                else:
                     pid = smtp_pids[pid_key] = log.session_pid(host)
                     failed = self.a_conn_error[i]
                     if failed.startswith("connect to "):

@@ -150,10 +150,10 @@ class _Leaf:
     finals: tuple[tuple[int, int, Reply | None], ...]  # (recipient index, k or -1, constant)
     phase: str
     error: str | None
-    at_rcpt: tuple[int, ...]  # recipient indexes refused at their RCPT (SessionResult)
     # A session that ends with the connection kept open (``keep_open``): both machines
     # as they were then, cloned for each session that ends here (``_clone``).
     kept: tuple[ClientConnection, ServerConnection] | None = None
+    at_rcpt: tuple[int, ...] = ()  # recipient indexes refused at their RCPT (SessionResult)
 
 
 _MACHINES = object()  # a leaf the memo cannot replay: run the machines (a protocol error)
@@ -508,7 +508,7 @@ def _leaf(
         k = next((j for j, seen in enumerate(tape.replies) if seen is reply), -1)
         finals.append((recipients.index(rcpt), k, reply if k < 0 else None))
     at_rcpt = tuple(recipients.index(r) for r in result.at_rcpt)
-    return _Leaf(tuple(finals), result.phase, result.error, at_rcpt, kept)
+    return _Leaf(tuple(finals), result.phase, result.error, kept, at_rcpt)
 
 
 # When each machine last heard from its peer: kept by the machines for their timers
