@@ -76,11 +76,15 @@ def test_concurrency_feedback(oracle_results: Results) -> None:
     _, rows = _get(oracle_results, "concurrency")
     # Postfix: the 421 greetings throttle the destination, and everything is delivered
     assert rows["delivered"].real == 100 and rows["greeting"].real > 0
+    # Since smtpsim caches connections as qmgr_entry.c decides (not every connection of
+    # a backlogged destination, which held the server's 5 sessions idle and cost 35
+    # expiries), it delivers everything too.
+    _agree(rows, "delivered", "expired")
     # issue 11, cause 1: smtpsim takes the 421 greeting for a good session (positive
-    # feedback), keeps its window too wide, and loses mail to expiry. A fixed model
-    # makes this fail: then assert "agrees" for delivered and expired.
-    assert rows["delivered"].verdict == "differs"
-    assert rows["delivered"].sim_high < 100 and rows["expired"].sim_low > 0
+    # feedback) and keeps its window too wide, so it takes longer (80 s on every seed;
+    # real runs 27 to 63 s). A fixed model makes this fail: then assert "agrees".
+    assert rows["drain"].verdict == "differs"
+    assert float(rows["drain"].sim_mean) > float(rows["drain"].real)
 
 
 def test_greylisting(oracle_results: Results) -> None:

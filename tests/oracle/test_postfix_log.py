@@ -166,7 +166,13 @@ def test_smtpsim_maillog_agrees_with_postfix_on_cause_6(tmp_path: Path) -> None:
     deferral; a dead destination's deferrals under ``postfix/error`` (qmgr hands them
     to the retry service, error(8)); ``conn_use=N`` on a cached connection. The
     reader reads every one of them back into the same columns."""
-    scenario = _SCENARIO.replace("{host_down: {host: mx}", "{host_down: {host: mx, mode: refuse}")
+    # refused connections, and deliveries that overlap (10/s, 200 ms each) so that
+    # connections are cached (smtpsim.mta.caching)
+    scenario = (
+        _SCENARIO.replace("{host_down: {host: mx}", "{host_down: {host: mx, mode: refuse}")
+        .replace("rate: 2/s", "rate: 10/s")
+        .replace("mailboxes: 100000", "mailboxes: 100000\n    processing: {end_of_data: 200ms}")
+    )
     result = smtpsim.simulate(smtpsim.load_scenario(scenario), seed=3)
     att = result.attempts
     refused = att[(att["code"] == 451) & (att["dsn"].astype(str) == "4.3.0")]

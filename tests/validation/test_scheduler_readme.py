@@ -27,11 +27,12 @@ Tables and what is checked:
   every connection of a backlogged destination; since it caches as Postfix's
   ``qmgr_entry.c`` decides (the first deliveries, not back to back, close their
   connections), it defers 99 %, as it did with caching off: the window collapses to
-  a dead destination (issue 11, causes 1, 4, 5; an expected failure below). *1/sqrt(N)*:
-  24.5 % published, 37 % in the model with or without the margins while it cached
-  every connection (a discrepancy not explained here), 99 % since (as feedback 1). What is checked: 1/N < 1/sqrt(N) < 1 in deferrals, and
-  feedback 1 between 1/3 (every failure a double drop) and 1/2 (the README's
-  theoretical rate, every failure a single drop).
+  a dead destination (issue 11, causes 1, 4, 5; an expected failure below).
+  *1/sqrt(N)*: 24.5 % published, 37 % in the model with or without the margins while
+  it cached every connection (a discrepancy not explained here), 99 % since (as
+  feedback 1). What is checked: 1/N < 1/sqrt(N) < 1 in deferrals, and feedback 1
+  between 1/3 (every failure a double drop) and 1/2 (the README's theoretical rate,
+  every failure a single drop; the expected failure).
 - "Impact of the 30s SMTP connect timeout" (FreeBSD server: process limit 5, a listen
   queue of 7 = 3/2 of the backlog 5, excess connections dropped; client initial
   concurrency 20): 9.9-10.8 % deferred across the feedback styles, all by connect
