@@ -95,6 +95,7 @@ Examples:
   smtpsim serve --domain example.org --auth-user alice:secret \\
       --tls-cert cert.pem --tls-key key.pem
   smtpsim serve --domain example.org --greylist 5s
+  smtpsim serve --domain example.org --end-of-data-delay 200ms
   smtpsim serve --domain example.org --dnsbl-listed 127.0.0.1
   smtpsim serve --domain example.org --rate-limit messages=10 --rate-limit recipients=100
 """
@@ -204,6 +205,15 @@ def add_parser(subparsers: Subparsers) -> CliParser:
         default=[],
         help="per-client limit: connections, messages or recipients per minute, "
         "or concurrent connections (see below)",
+    )
+    p.add_argument(
+        "--end-of-data-delay",
+        metavar="DELAY",
+        type=_delay,
+        default=0.0,
+        help="wait DELAY (200ms, 1s...) before answering the end of each message, as a "
+        "content filter or a slow disk would: sessions last longer, so a client's mail "
+        "backs up and it reuses connections (default: 0)",
     )
     p.add_argument(
         "--seed",
@@ -330,6 +340,7 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
         max_connections=args.max_connections,
         queue_ids=queue_ids,
         log=_print,
+        end_of_data_delay=args.end_of_data_delay,
     )
     return asyncio.run(_serve(prog, server, *args.listen))
 

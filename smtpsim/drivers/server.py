@@ -103,9 +103,12 @@ class SMTPServer:
         max_connections: int = 100,
         queue_ids: QueueIds | None = None,
         log: Callable[[str], None] | None = None,
+        end_of_data_delay: float = 0.0,
     ) -> None:
         if max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+        if not end_of_data_delay >= 0:
+            raise ValueError(f"end_of_data_delay must be >= 0, got {end_of_data_delay}")
         self.config = replace(config, starttls=ssl_context is not None)
         self.policies = PolicySet(policies)  # indexed by phase once, not per session
         self.store = store
@@ -113,6 +116,10 @@ class SMTPServer:
         self.max_connections = max_connections  # Postfix: default_process_limit = 100
         self.queue_ids = queue_ids or QueueIds()
         self._log_line: Callable[[str], None] = log or _logger.info
+        # the wait before the reply to the end of data: what a content filter or a slow
+        # disk takes (the scenario's processing.end_of_data); the session holds its
+        # connection meanwhile, so a client's deliveries back up behind it
+        self.end_of_data_delay = end_of_data_delay
         self.messages_accepted = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -250,6 +257,8 @@ class SMTPServer:
             assert isinstance(event, Event)
             verb = _verb(event)
             reply = self._answer(session, event, verb)
+            if self.end_of_data_delay and isinstance(event, Message):
+                await asyncio.sleep(self.end_of_data_delay)
             out += conn.send(reply, loop.time())
             last_verb = verb
         await self._flush(writer, out)

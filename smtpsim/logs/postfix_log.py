@@ -4,7 +4,7 @@
 syslog wrote for it; RFC 3339 time stamps too) and what ``smtpsim run`` writes as its
 ``maillog``, and returns a :class:`PostfixLog`: the ``messages``, ``recipients`` and
 ``attempts`` tables with the documented columns (plus a few the log has and a run's
-tables do not: ``queue_id``, ``client``, ``conn_use``, ``delay_s``, ``reply``), and two tables of
+tables do not: ``queue_id``, ``client``, ``delay_s``, ``reply``), and two tables of
 their own, ``rejects`` (smtpd's ``NOQUEUE: reject`` lines) and ``connect_failures``
 (the smtp client's ``connect to HOST[IP]:PORT: REASON`` lines). Every line is either
 understood (counted by kind in ``counts``) or kept in ``unknown`` with its number:
@@ -426,6 +426,7 @@ class _Reader:
             r.status, r.t_final, r.relay_local = status, t_end, True
             return
         r.attempts += 1
+        phase = _phase(status, relay, text)
         self.attempts.append(
             {
                 "msg_id": f.index,  # the file for now; its message at the end
@@ -437,12 +438,14 @@ class _Reader:
                 "outcome": status if status in ("sent", "deferred", "bounced") else "other",
                 "code": _code(status, text),
                 "dsn": m.group("dsn"),
-                "phase": _phase(status, relay, text),
+                "phase": phase,
                 "queue_s": a + b,
                 "conn_s": c,
                 "xfer_s": d,
                 "queue_id": f.qid,
-                "conn_use": int(m.group("conn_use") or 1),
+                # conn_use= only past the first use; no session, no connection (results.md)
+                "conn_use": int(m.group("conn_use") or 1) if relay != "none" else 0,
+                "conn_error": text if relay == "none" and phase == "connect" else "",
                 "delay_s": float(m.group("delay")),
                 "reply": _reply_of(text),
                 "daemon": daemon,
@@ -553,8 +556,9 @@ class _Reader:
                 "queue_s",
                 "conn_s",
                 "xfer_s",
-                "queue_id",
                 "conn_use",
+                "conn_error",
+                "queue_id",
                 "delay_s",
                 "reply",
                 "daemon",
@@ -592,7 +596,8 @@ class _Reader:
                 "code": "int16",
                 "dsn": "category",
                 "phase": "category",
-                "conn_use": "int32",
+                "conn_use": "int16",
+                "conn_error": "category",
             },
         )
         rejects = pd.DataFrame(

@@ -119,7 +119,11 @@ _DSN_TEXT = {
 _CHUNK_LINES = 50_000
 _NEWLINE = ord("\n")
 # The last digit of the fixed process id of each long-lived daemon of a host.
-_DAEMONS = {"qmgr": 1, "pickup": 2, "cleanup": 3, "bounce": 4, "local": 5}
+_DAEMONS = {"qmgr": 1, "pickup": 2, "cleanup": 3, "bounce": 4, "local": 5, "error": 6}
+# smtpd's stage of a refusal, by the phase it was recorded in (smtpd.c: the command).
+_STAGE = {"rcpt": "RCPT", "data": "DATA", "content": "END-OF-MESSAGE"}
+# Failures of a whole site: the reason qmgr keeps for a dead destination (qmgr_deliver.c).
+_SITE_PHASES = frozenset({"connect", "greeting", "helo", "dns"})
 _SUSPENDED = "delivery temporarily suspended: "
 # A server broke the protocol (smtpsim.protocol.replies.protocol_error, smtp_trouble.c).
 _PROTOCOL_ERROR = "Protocol error: "
@@ -675,6 +679,13 @@ class _Builder:
         self.a_queue = _floats(a["queue_s"])
         self.a_conn = _floats(a["conn_s"])
         self.a_xfer = _floats(a["xfer_s"])
+        # tables written before these columns existed: no session reuse, no words
+        zeros = pd.Series(np.zeros(len(a), dtype=np.int64))
+        self.a_conn_use = _ints(a.get("conn_use", zeros))
+        self.a_conn_error: list[str] = (
+            _text(a["conn_error"]).tolist() if "conn_error" in a else [""] * len(a)
+        )
+        self.site_failures: dict[tuple[str, str], tuple[list[float], list[int]]] | None = None
         self.a_rejected = bytes(rejected_mask(a).to_numpy(dtype=np.uint8))
         keys = set(self.a_host) | set(self.a_peer) | set(hosts)
         keys.discard("none")
@@ -776,10 +787,15 @@ class _Builder:
         # each distinct text made once (retries repeat a recipient and its relay, and
         # delays repeat): memory for the distinct ones only, while the queue files,
         # the largest part, are all held
-        heads: dict[tuple[str, str], str] = {}
+        # conn_use=N past a connection's first use, as log_adhoc.c writes it
+        heads: dict[tuple[str, str, int], str] = {}
         self.a_head = [
-            heads.get((r, p)) or heads.setdefault((r, p), f"to=<{r}>, relay={relays[p]}, ")
-            for r, p in zip(self.a_rcpt, self.a_peer, strict=True)
+            heads.get((r, p, u))
+            or heads.setdefault(
+                (r, p, u),
+                f"to=<{r}>, relay={relays[p]}, " + (f"conn_use={u}, " if u > 1 else ""),
+            )
+            for r, p, u in zip(self.a_rcpt, self.a_peer, self.a_conn_use, strict=True)
         ]
         conn = _format_delays(np.frombuffer(self.a_conn, dtype=np.float64)).tolist()
         xfer = _format_delays(np.frombuffer(self.a_xfer, dtype=np.float64)).tolist()
@@ -788,7 +804,13 @@ class _Builder:
             pairs.get((c, x)) or pairs.setdefault((c, x), f"{c}/{x}")
             for c, x in zip(conn, xfer, strict=True)
         ]
-        self.a_qmgr = bytes(p == "qmgr" for p in self.a_phase)  # a qmgr line, not smtp
+        # a queue manager's line, not smtp's: 1 qmgr itself (a loop), 2 a deferral of
+        # a dead destination, which qmgr hands to the retry service, error(8), in
+        # Postfix 3.x (qmgr_message.c: qmgr_error_queue(MAIL_SERVICE_RETRY, ...))
+        self.a_qmgr = bytes(
+            (2 if o == "deferred" else 1) if p == "qmgr" else 0
+            for p, o in zip(self.a_phase, self.a_outcome, strict=True)
+        )
 
     def _submissions(self) -> None:
         """Flow messages: a local submission at the host of their first attempt."""
@@ -977,14 +999,9 @@ class _Builder:
         log.add(t_end, peer, "smtpd", pid, f"disconnect from {client}")
 
     def _stage(self, i: int) -> str:
-        """The smtpd stage of a refusal: RCPT, or END-OF-MESSAGE when the whole
-        message was refused after its data (nothing of the session was sent)."""
-        if self.a_phase[i] == "content" and not self._session_has_sent(i):
-            return "END-OF-MESSAGE"
-        return "RCPT"
-
-    def _session_has_sent(self, i: int) -> bool:
-        return self.session_qf[self.sid[i]] is not None
+        """The smtpd stage of a refusal: RCPT for a refused recipient, DATA, or
+        END-OF-MESSAGE when the message was refused after its data."""
+        return _STAGE.get(self.a_phase[i], "RCPT")
 
     def _log_queue_file(self, qf: _QueueFile) -> None:
         log = self.log
@@ -1026,12 +1043,23 @@ class _Builder:
             peer = a_peer[i]
             if peer != "none":
                 self._log_session(sid[i])
-            if a_qmgr[i]:
+            if a_qmgr[i] == 1:
                 program, pid = "qmgr", qmgr
+            elif a_qmgr[i] == 2:
+                program, pid = "error", log.pid(host, "error")
             else:
                 program = "smtp"
                 pid_key = (peer, start)
-                pid = smtp_pids.get(pid_key) or smtp_pids.setdefault(pid_key, log.session_pid(host))
+                known = smtp_pids.get(pid_key)
+                if known is not None:
+                    pid = known
+                else:
+                    pid = smtp_pids[pid_key] = log.session_pid(host)
+                    failed = self.a_conn_error[i]
+                    if failed.startswith("connect to "):
+                        # smtp_connect.c logs each failed connection on its own
+                        # (msg_info), before the recipients' deferral lines
+                        add(end, host, "smtp", pid, failed)
             add(
                 end,
                 host,
@@ -1099,7 +1127,7 @@ class _Builder:
         code, dsn = self.a_code[i], self.a_dsn[i]
         if code >= 500 and dsn.startswith("4."):  # the server said 5.x.x; Postfix made it 4
             dsn = "5" + dsn[1:]
-        if self.a_phase[i] in _REJECT_PHASES and self._stage(i) == "RCPT":
+        if self.a_phase[i] == "rcpt":
             return f"{code} {dsn} <{self.a_rcpt[i]}>: Recipient address rejected: {_dsn_text(dsn)}"
         return f"{code} {dsn} {_dsn_text(dsn)}"
 
@@ -1114,6 +1142,27 @@ class _Builder:
                     self.peer_for.setdefault((h, r.rpartition("@")[2]), p)
         peer = self.peer_for.get((host, domain))
         return self.log.addr(peer) + ":25" if peer is not None else domain
+
+    def _site_failure_before(self, i: int) -> int | None:
+        """The last site failure (connect, greeting, EHLO, DNS) of ``i``'s host for
+        ``i``'s domain that ended by ``i``'s time: the reason qmgr keeps for a dead
+        destination and repeats in each "delivery temporarily suspended" deferral
+        (qmgr_deliver.c)."""
+        if self.site_failures is None:
+            found: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+            order = np.argsort(np.asarray(self.a_end), kind="stable").tolist()
+            for j in order:
+                if self.a_outcome[j] == "deferred" and self.a_phase[j] in _SITE_PHASES:
+                    key = (self.a_host[j], self.a_rcpt[j].rpartition("@")[2])
+                    times, rows = found.setdefault(key, ([], []))
+                    times.append(self.a_end[j])
+                    rows.append(j)
+            self.site_failures = found
+        entry = self.site_failures.get((self.a_host[i], self.a_rcpt[i].rpartition("@")[2]))
+        if entry is None:
+            return None
+        k = bisect_right(entry[0], self.a_end[i])
+        return entry[1][k - 1] if k else None
 
     def _status_text(self, i: int) -> str:
         """The text in parentheses after ``status=``."""
@@ -1131,15 +1180,17 @@ class _Builder:
                     "Host or domain name not found. Name service error for "
                     f"name={domain} type=MX: Host not found, try again"
                 )
-            text = (
-                own.removeprefix(_SUSPENDED)
-                if own is not None
-                else (
-                    f"connect to {self._server_of(self.a_host[i], self.a_rcpt[i])}: "
-                    "Connection timed out"
-                )
-            )
-            return _SUSPENDED + text if phase == "qmgr" and dsn.startswith("4.") else text
+            suspended = phase == "qmgr" and dsn.startswith("4.")
+            if own is not None:
+                text = own.removeprefix(_SUSPENDED)
+            elif self.a_conn_error[i]:  # the client's own words, recorded
+                text = self.a_conn_error[i]
+            elif suspended and (site := self._site_failure_before(i)) is not None:
+                text = self._status_text(site).removeprefix(_SUSPENDED)
+            else:  # tables without the words: a guess
+                server = self._server_of(self.a_host[i], self.a_rcpt[i])
+                text = f"connect to {server}: Connection timed out"
+            return _SUSPENDED + text if suspended else text
         server = self.log.addr(peer)
         if own is not None and own.startswith(_PROTOCOL_ERROR):
             return own  # the client's words already name the server and the command
@@ -1150,10 +1201,7 @@ class _Builder:
         reply = self._reply_text(i)
         if phase == "greeting":
             return f"host {server} refused to talk to me: {reply}"
-        if phase in _REJECT_PHASES:
-            command = "RCPT TO" if self._stage(i) == "RCPT" else "end of DATA"
-        else:
-            command = _CMD.get(phase, phase)
+        command = _CMD.get(phase, phase)
         return f"host {server} said: {reply} (in reply to {command} command)"
 
 

@@ -124,6 +124,8 @@ class ColumnarRecorder:
         self.a_queue_s = array("d")
         self.a_conn_s = array("d")
         self.a_xfer_s = array("d")
+        self.a_conn_use = array("h")
+        self.a_conn_error = Interned()  # a handful of texts: one per server and reason
         # levels
         self.keep_levels = levels
         self.l_t = array("d")
@@ -212,6 +214,8 @@ class ColumnarRecorder:
         queue_s: float,
         conn_s: float,
         xfer_s: float,
+        conn_use: int = 0,
+        conn_error: str = "",
     ) -> None:
         """One delivery attempt for the recipient of ``row`` (its message is the row's)."""
         self.r_attempts[row] += 1
@@ -230,6 +234,8 @@ class ColumnarRecorder:
         self.a_queue_s.append(queue_s)
         self.a_conn_s.append(conn_s)
         self.a_xfer_s.append(xfer_s)
+        self.a_conn_use.append(conn_use)
+        self.a_conn_error.append(conn_error)
 
     def fetched(self, row: int, t: float) -> None:
         """The delivered recipient of ``row`` was fetched from its mailbox by its

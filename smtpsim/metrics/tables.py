@@ -104,6 +104,8 @@ def attempts_table(rec: ColumnarRecorder) -> pd.DataFrame:
             "queue_s": _array(rec.a_queue_s, "float64"),
             "conn_s": _array(rec.a_conn_s, "float64"),
             "xfer_s": _array(rec.a_xfer_s, "float64"),
+            "conn_use": _array(rec.a_conn_use, "int16"),
+            "conn_error": _category(rec.a_conn_error),
         }
     )
 

@@ -28,8 +28,9 @@ session completed its transaction; positive otherwise.
 Each session is one ``converse`` call and one SimPy event (its end); a message the
 server accepted enters the server's queue then.
 
-Connection caching (``smtp_connection_cache_on_demand``, Postfix CONNECTION_CACHE_README): when a
-destination has more deliveries waiting, a session ends without QUIT and its
+Connection caching (``smtp_connection_cache_on_demand``, Postfix CONNECTION_CACHE_README): when
+the queue manager's rule says so for the destination (``smtpsim.mta.caching``: back-to-back
+or concurrent deliveries, as ``qmgr_entry.c`` decides), a session ends without QUIT and its
 connection is kept, by destination, for ``smtp_connection_cache_time_limit``; the
 next delivery to that destination reuses it (an RSET instead of connect, greeting
 and EHLO), unless it was opened more than ``smtp_connection_reuse_time_limit`` ago.
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING
 from ..protocol import Reply
 from ..sim import RunContext, call_later
 from ..sim.trace import BOUNCE, DEFERRED, SENT
+from .caching import OnDemandCaching
 from .message import Deferral, QueuedMessage
 from .queue_manager import DeliveryRequest
 from .session import ClientSide, Live, SessionRequest
@@ -71,11 +73,13 @@ class _Attempt:
         "completed",
         "epoch",
         "hop",
+        "keep_open",
         "last",
         "mark",
         "next",
         "remaining",
         "request",
+        "reuse",
         "sessions",
         "site_trouble",
         "t",
@@ -99,6 +103,8 @@ class _Attempt:
         self.site_trouble = False
         self.completed = False
         self.hop: Deferral | None = None  # the site failure, as qmgr's hop status
+        self.reuse = False  # DEL_REQ_FLAG_CONN_LOAD (smtpsim.mta.caching)
+        self.keep_open = False  # DEL_REQ_FLAG_CONN_STORE
 
 
 class _Cached:
@@ -143,6 +149,7 @@ class DeliveryAgent:
         self.connections = 0  # open SMTP connections, cached ones included
         self._cache: dict[str, list[_Cached]] = {}
         self.sessions = SessionMemo(ctx.session_memo)
+        self.caching = OnDemandCaching()
 
     # --- finding the servers ------------------------------------------------------------
 
@@ -151,6 +158,8 @@ class DeliveryAgent:
         now = self.env.now
         attempt = _Attempt(request, now, self.host.epoch)
         name = request.dest.name
+        if self.p.smtp_connection_cache_on_demand:
+            attempt.reuse, attempt.keep_open = self.caching.selected(name, request.dest.busy, now)
         if name.startswith("["):
             attempt.candidates = [name[1:-1]]
         else:
@@ -190,7 +199,11 @@ class DeliveryAgent:
         own = self.host.key
         attempt.candidates = attempt.candidates[: self.p.smtp_mx_address_limit]
         attempt.candidates += [k for k in self.fallback if k != own and k not in attempt.candidates]
-        cached = self._take_cached(name, now) if self._cache and attempt.t == now else None
+        cached = (
+            self._take_cached(name, now)
+            if attempt.reuse and self._cache and attempt.t == now
+            else None
+        )
         if cached is not None:
             entry, path = cached
             key = entry.server.key
@@ -348,7 +361,7 @@ class DeliveryAgent:
         if live is None:
             self.connections += 1
             self._level(now)
-        keep_open = self.p.smtp_connection_cache_on_demand and bool(request.dest.queue)
+        keep_open = attempt.keep_open
         side = server.server_side
         assert side is not None  # only a scenario's hosts listen, and only they are next hops
         outcome = self.sessions.converse(
@@ -379,6 +392,7 @@ class DeliveryAgent:
             server_epoch,
             outcome,
             now,
+            1 if live is None else live.uses + 1,  # Postfix's conn_use
         )
 
     def _session_end(
@@ -389,6 +403,7 @@ class DeliveryAgent:
         server_epoch: int,
         outcome: SessionOutcome,
         t_start: float,
+        conn_use: int,
     ) -> None:
         now = self.env.now
         if self._abandoned(attempt):  # this host crashed during the session
@@ -421,7 +436,8 @@ class DeliveryAgent:
         still: list[int] = []
         why: Deferral | None = None
         record = self.recorder.attempt
-        for (_rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
+        at_rcpt = result.at_rcpt
+        for (rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
             code = reply.code
             dsn = reply.dsn
             if code // 100 == 2:  # only a 2xx after the content (ClientSession)
@@ -445,10 +461,11 @@ class DeliveryAgent:
                 outcome=outcome_word,
                 code=code,
                 dsn=dsn,
-                phase=phase,
+                phase="rcpt" if rcpt in at_rcpt else phase,  # SessionResult.phase_of
                 queue_s=attempt.mark - msg.created,
                 conn_s=conn_s,
                 xfer_s=xfer_s,
+                conn_use=conn_use,
             )
         # Concurrency feedback: a handshake failure or a lost connection that leaves
         # recipients deferred is site trouble; a session that ran its transaction
@@ -477,9 +494,8 @@ class DeliveryAgent:
             f"lost connection with {server.name}[{server.ip}] while sending message body",
         )
         replies = tuple((rcpt, reply) for rcpt, _ in outcome.result.replies)
-        return replace(
-            outcome, result=replace(outcome.result, replies=replies), accepted=(), live=None
-        )
+        result = replace(outcome.result, replies=replies, at_rcpt=frozenset())
+        return replace(outcome, result=result, accepted=(), live=None)
 
     def _hand_over(
         self,
@@ -537,6 +553,7 @@ class DeliveryAgent:
                     queue_s=attempt.mark - msg.created,
                     conn_s=now - attempt.mark,
                     xfer_s=0.0,
+                    conn_error=reply.text,
                 )
         msg.deferred.extend(attempt.remaining)
         # Postfix throttles on the final server's site failure, unless some session
@@ -593,7 +610,11 @@ class DeliveryAgent:
 
     def _done(self, attempt: _Attempt, site_failure: bool) -> None:
         if not self._abandoned(attempt):
+            dest = attempt.request.dest
+            self.caching.done(dest.name, self.env.now)
             self.host.qmgr.request_done(attempt.request, site_failure, self.env.now)
+            if not dest.busy and not dest.queue and not dest.dead:
+                self.caching.forget(dest.name)  # qmgr_entry_done discards the queue
 
     def _abandoned(self, attempt: _Attempt) -> bool:
         """This host crashed since ``attempt`` began: whatever the attempt scheduled is

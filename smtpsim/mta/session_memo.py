@@ -153,6 +153,7 @@ class _Leaf:
     # A session that ends with the connection kept open (``keep_open``): both machines
     # as they were then, cloned for each session that ends here (``_clone``).
     kept: tuple[ClientConnection, ServerConnection] | None = None
+    at_rcpt: tuple[int, ...] = ()  # recipient indexes refused at their RCPT (SessionResult)
 
 
 _MACHINES = object()  # a leaf the memo cannot replay: run the machines (a protocol error)
@@ -294,6 +295,7 @@ class SessionMemo:
             ),
             leaf.phase,
             leaf.error,
+            frozenset(recipients[i] for i in leaf.at_rcpt),
         )
         live = None
         if leaf.kept is not None:  # the connection stays open for the next message
@@ -505,7 +507,8 @@ def _leaf(
     for rcpt, reply in result.replies:
         k = next((j for j, seen in enumerate(tape.replies) if seen is reply), -1)
         finals.append((recipients.index(rcpt), k, reply if k < 0 else None))
-    return _Leaf(tuple(finals), result.phase, result.error, kept)
+    at_rcpt = tuple(recipients.index(r) for r in result.at_rcpt)
+    return _Leaf(tuple(finals), result.phase, result.error, kept, at_rcpt)
 
 
 # When each machine last heard from its peer: kept by the machines for their timers

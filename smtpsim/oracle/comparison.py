@@ -236,6 +236,28 @@ def deferral_phase(t: Tables) -> str:
     return str(phases.mode().iloc[0]) if len(phases) else ""
 
 
+def conn_uses(t: Tables) -> np.ndarray:
+    """Each session's ``conn_use``: which transaction of its connection it was (1 a new
+    connection, 2 and up a cached one). One value per session, not per recipient:
+    the experiments send one recipient per message, so an attempt is a session."""
+    att = t["attempts"]
+    sessions = att[att["peer"].astype(str) != "none"]
+    return np.asarray(sessions["conn_use"].to_numpy(float))
+
+
+def share_reused(t: Tables) -> float:
+    """The share of sessions on a cached connection (``conn_use`` above 1)."""
+    uses = conn_uses(t)
+    return float(np.mean(uses > 1)) if len(uses) else float("nan")
+
+
+def connections_per_message(t: Tables) -> float:
+    """New SMTP connections (sessions with ``conn_use`` 1) per message submitted:
+    1 without connection caching, less the more connections are reused."""
+    n = len(t["recipients"])
+    return float(np.sum(conn_uses(t) == 1)) / n if n else float("nan")
+
+
 def bounce_notices(t: Tables) -> float:
     return float(len(t["bounces"]))
 

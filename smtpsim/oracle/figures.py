@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .comparison import Tables, attempt_ages, gaps
+from .comparison import Tables, attempt_ages, conn_uses, gaps
 
 _SIM = "tab:blue"
 
@@ -53,6 +53,15 @@ def _cumulative(ax: Axes, t: Tables, status: str, style: _Style) -> None:
         style.step(ax, x, np.arange(len(x)))
 
 
+def _new_connections(ax: Axes, t: Tables, style: _Style) -> None:
+    att = t["attempts"]
+    fresh = att[(att["peer"].astype(str) != "none") & (att["conn_use"] == 1)]
+    times = np.sort(fresh["t_start"].to_numpy(float))
+    if len(times):
+        x = np.concatenate([[0.0], times])
+        style.step(ax, x, np.arange(len(x)))
+
+
 def draw(
     sides: Sequence[tuple[str, Tables]],
     title: str,
@@ -60,10 +69,12 @@ def draw(
     *,
     status: str = "delivered",
     min_backoff: float | None = None,
+    caching: bool = False,
 ) -> Path:
     """Three panels: when attempts start after submission (the retry schedule), the
     gaps between a recipient's attempts (ECDF), and recipients reaching ``status`` over
-    time. ``sides[0]`` is the real run."""
+    time; with ``caching``, the first two are each session's ``conn_use`` (ECDF) and the
+    new connections over time instead. ``sides[0]`` is the real run."""
     fig = Figure(figsize=(13, 3.8), layout="constrained")  # no pyplot: no global state
     axes = fig.subplots(1, 3)
     for n, (_name, t) in enumerate(sides):
@@ -73,16 +84,30 @@ def draw(
             if real
             else _Style(_SIM, 0.8, alpha=0.6, label="smtpsim (seeds)" if n == 1 else None)
         )
-        ages = attempt_ages(t)
-        ages = ages[ages > 0.5]  # retries only: the first attempts sit at 0
-        _ecdf(axes[0], ages, style)
-        _ecdf(axes[1], gaps(t), style)
+        if caching:
+            _ecdf(axes[0], conn_uses(t), style)
+            _new_connections(axes[1], t, style)
+        else:
+            ages = attempt_ages(t)
+            ages = ages[ages > 0.5]  # retries only: the first attempts sit at 0
+            _ecdf(axes[0], ages, style)
+            _ecdf(axes[1], gaps(t), style)
         _cumulative(axes[2], t, status, style)
-    axes[0].set(
-        xlabel="retry start after submission (s)", ylabel="share of retries", title="retry times"
-    )
-    axes[1].set(xlabel="gap between attempts (s)", ylabel="share of gaps", title="retry gaps")
-    if min_backoff is not None:
+    if caching:
+        axes[0].set(
+            xlabel="conn_use (1: a new connection)",
+            ylabel="share of sessions",
+            title="connection reuse",
+        )
+        axes[1].set(xlabel="time (s)", ylabel="connections opened", title="new connections")
+    else:
+        axes[0].set(
+            xlabel="retry start after submission (s)",
+            ylabel="share of retries",
+            title="retry times",
+        )
+        axes[1].set(xlabel="gap between attempts (s)", ylabel="share of gaps", title="retry gaps")
+    if min_backoff is not None and not caching:
         axes[1].axvline(min_backoff, color="grey", linestyle=":", linewidth=1)
         axes[1].annotate(
             "minimal_backoff_time",

@@ -151,10 +151,7 @@ settled is a candidate, not confirmed. The tests in `tests/oracle/` run the same
 experiments and assert both kinds of row (about two minutes, the experiments side
 by side).
 
-Not run yet: connection caching on its own (experiment 6: smtpsim's tables do not
-record connection reuse, and `smtpsim serve` has no processing delay to build the
-backlog that switches caching on; the real `conn_use` is in the reader's `attempts`)
-and Exim.
+Not run yet: Exim (experiment 7).
 
 The real time stamps are whole seconds (`maillog_file`); the reader narrows each
 attempt with its `delay=` and the exact submission time, to within about 0.5 s.
@@ -194,6 +191,7 @@ def write_report(
             images / f"{exp.key}.png",
             status=status,
             min_backoff=min_backoff,
+            caching=exp.key == "caching",
         )
         sections.append(experiment_section(outcome, rows, figure, docs))
     head = _HEAD.format(

@@ -94,6 +94,12 @@ class SessionResult:
     """The final reply for each recipient, in the order given, and where the session
     ended (one of ``greeting helo starttls auth mail rcpt data content``).
 
+    ``at_rcpt`` names the recipients whose final reply was the reply to their own RCPT
+    command: for them the phase is ``rcpt`` whatever came after (with PIPELINING the
+    session is awaiting DATA by the time it reads that reply). Postfix reports them
+    "in reply to RCPT TO command" (smtp_proto.c, ``smtp_rcpt_fail``); ``phase_of``
+    gives each recipient's phase.
+
     ``error`` is set when the server misbehaved (broke the protocol, went silent, or
     went away) before every recipient had its reply: the reply that settled the rest,
     as one line. A session that ran its course has ``None``.
@@ -102,6 +108,12 @@ class SessionResult:
     replies: tuple[tuple[str, Reply], ...]
     phase: str
     error: str | None = None
+    at_rcpt: frozenset[str] = frozenset()
+
+    def phase_of(self, recipient: str) -> str:
+        """Where ``recipient``'s fate was decided: ``rcpt`` for a refused RCPT, else
+        where the session ended."""
+        return "rcpt" if recipient in self.at_rcpt else self.phase
 
     def reply_for(self, recipient: str) -> Reply:
         for rcpt, reply in self.replies:
@@ -127,6 +139,7 @@ class ClientSession:
 
     __slots__ = (
         "_accepted",
+        "_at_rcpt",
         "_auth",
         "_error",
         "_final",
@@ -183,6 +196,7 @@ class ClientSession:
         self.kept_open = False
         self._final: dict[str, Reply] = {}
         self._accepted: list[str] = []
+        self._at_rcpt: set[str] = set()  # refused in reply to their RCPT
         self._rcpt_index = 0
         self._outbox: list[Command] = []
         self._phase = "greeting"
@@ -247,6 +261,7 @@ class ClientSession:
             tuple((r, self._final[r]) for r in self.recipients if r in self._final),
             self._phase,
             self._error,
+            frozenset(self._at_rcpt),
         )
 
     # --- steps -----------------------------------------------------------------------------
@@ -360,6 +375,7 @@ class ClientSession:
             self._accepted.append(rcpt)
         else:
             self._final[rcpt] = reply
+            self._at_rcpt.add(rcpt)
         self._rcpt_index += 1
         if self._pipelining():
             if self._rcpt_index == len(self.recipients):

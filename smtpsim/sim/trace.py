@@ -60,8 +60,16 @@ class Recorder(Protocol):
         queue_s: float,
         conn_s: float,
         xfer_s: float,
+        conn_use: int = 0,
+        conn_error: str = "",
     ) -> None:
-        """One delivery attempt for the recipient of ``row`` (returned by ``recipient``)."""
+        """One delivery attempt for the recipient of ``row`` (returned by ``recipient``).
+
+        ``conn_use``: which transaction of its connection the session was (1 a new
+        connection, 2 and up a cached one: Postfix's ``conn_use``), 0 without a
+        session; ``conn_error``: for an attempt that reached no server, the client's
+        own words for the last connection failure (``connect to HOST[IP]:25:
+        Connection refused``, smtp_connect.c)."""
         ...
 
     def fetched(self, row: int, t: float) -> None:

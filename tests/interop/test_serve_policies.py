@@ -38,6 +38,11 @@ def greylisting(serve_factory) -> Serve:
 
 
 @pytest.fixture(scope="module")
+def slow(serve_factory) -> Serve:
+    return serve_factory("--domain", "example.org", "--end-of-data-delay", "400ms")
+
+
+@pytest.fixture(scope="module")
 def dnsbl(serve_factory) -> Serve:
     return serve_factory("--domain", "example.org", "--dnsbl-listed", "127.0.0.1")
 
@@ -123,6 +128,21 @@ def test_second_simultaneous_connection_gets_421_and_the_slot_comes_back(
     again.quit()
 
 
+def test_end_of_data_delay_holds_the_reply_to_the_message_only(slow: Serve) -> None:
+    smtp = connect(slow)
+    try:
+        began = time.monotonic()
+        assert smtp.mail(SENDER)[0] == 250 and smtp.rcpt("dave@example.org")[0] == 250
+        envelope = time.monotonic() - began
+        began = time.monotonic()
+        code, _ = smtp.data(b"Subject: slow\r\n\r\nbody\r\n")
+        data = time.monotonic() - began
+        assert code == 250
+        assert envelope < 0.3 and 0.4 <= data < 2.0, (envelope, data)
+    finally:
+        smtp.quit()
+
+
 # --- the command line, in process ----------------------------------------------------------
 
 
@@ -167,6 +187,7 @@ def test_policies_are_built_in_postfix_order_from_the_options() -> None:
         (["--rate-limit", "messages=-1"], "KIND=N"),
         (["--greylist", "soon"], "duration"),
         (["--dnsbl-listed", "300.1.1.1"], "IP address or a network"),
+        (["--end-of-data-delay", "soon"], "duration"),
     ],
 )
 def test_bad_policy_options_are_usage_errors(argv, fragment, capsys) -> None:

