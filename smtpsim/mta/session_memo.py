@@ -433,6 +433,10 @@ def _shape(request: SessionRequest) -> Shape | None:
     n = len(recipients)
     if n > 1 and len(set(recipients)) != n:
         return None
+    if request.client.implicit_tls or request.server.config.tls_wrapper:
+        # Implicit TLS (issue 13, mail clients on port 465): a session kind the tree's
+        # walk does not build its machines for; the real machines run it.
+        return None
     limit = request.server.config.max_message_size
     return (
         id(request.client),

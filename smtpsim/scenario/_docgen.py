@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import incidents, policies, schema
+from . import clients, incidents, policies, schema
 from .feedback import ConcurrencyFeedback
 from .units import (
     BANDWIDTH_INFO,
@@ -48,6 +48,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "Recipients": schema.Recipients,
     "Burst": schema.Burst,
     "FlowLink": schema.FlowLink,
+    "MailClients": clients.MailClients,
+    "ClientSettings": clients.ClientSettings,
+    "Misconfiguration": clients.Misconfiguration,
+    "ClientRetry": clients.ClientRetry,
+    "Listener": clients.Listener,
     "Simulation": schema.Simulation,
     "PolicySpec": policies.PolicySpec,
     "DnsblPolicy": policies.DnsblPolicy,

@@ -17,6 +17,7 @@ import simpy
 from ..mta import MailHost, QueuedMessage
 from ..sim import RunContext
 from .arrivals import burst_times, poisson_times
+from .mail_clients import MailClientPopulation
 from .recipients import RecipientSampler
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Flow:
         recipients: RecipientSampler,
         rng: np.random.Generator,
         stop: float,
+        mail_clients: MailClientPopulation | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -50,6 +52,8 @@ class Flow:
         self.rng = rng
         self.stop = stop
         self.submitted = 0
+        # The senders' mail clients (issue 13); None: the flow's own Postfix relays.
+        self.mail_clients = mail_clients
         env = ctx.env
         start = spec.start
         env.process(self._source(poisson_times(spec.rate, rng, start, stop)))
@@ -74,9 +78,14 @@ class Flow:
         recorder = self.ctx.recorder
         rcpts = self.recipients.draw()
         size = max(1, int(self.sizes()))
-        sender = f"user{int(self.rng.integers(self.spec.senders))}@{self.sender_domain}"
+        index = int(self.rng.integers(self.spec.senders))
+        sender = f"user{index}@{self.sender_domain}"
         msg_id = recorder.message(sender, size, len(rcpts), now, self.name)
         host = self.host.key
         rows = [recorder.recipient(msg_id, r, r.rpartition("@")[2], host) for r in rcpts]
         self.submitted += 1
-        self.host.receive(QueuedMessage(msg_id, sender, size, rcpts, rows, now, 0, self.name), now)
+        msg = QueuedMessage(msg_id, sender, size, rcpts, rows, now, 0, self.name)
+        if self.mail_clients is not None:
+            self.mail_clients.submit(msg, index)
+        else:
+            self.host.receive(msg, now)
