@@ -321,7 +321,10 @@ def listener_sides(host: MailHost, spec: Host) -> dict[int, ServerSide]:
             tls_wrapper=listener.smtpd_tls_wrappermode,
             auth_mechanisms=("PLAIN", "LOGIN") if sasl else (),
         )
-        chain = _policy_chain(spec, accepts, host.policies, relay_control=True, sasl=sasl)
+        chain = _policy_chain(spec, accepts, host.policies, relay_control=False, sasl=sasl)
+        defer = listener.smtpd_relay_restrictions == "defer_unauth_destination"
+        relay = RelayControl(accepts, mynetworks=(), temporary=defer)
+        chain.insert(1 if "rate_limit" in host.policies else 0, relay)
         sides[port] = replace(side, config=config, policies=PolicySet(chain))
     return sides
 

@@ -12,7 +12,8 @@ messages are counted apart, under ``bounce_messages``):
   not see (censored at the end of the run), so a delivery ratio is only comparable
   between runs whose pending shares are both small, or that were drained (``simulation.drain``);
 - ``unsent_by_reason``: unsent recipients per reason, the reply the client got
-  (``535 5.7.8 ...``) or its connection failure, most first;
+  (``535 5.7.8 ...``; an address in it written ``<rcpt>``) or its connection
+  failure, most first;
 - ``delay_s``: p50, p95, p99 and max of submission-to-mailbox delay of delivered ones;
 - ``deferral_rate``: the share of delivery attempts that ended deferred;
 - ``attempts_per_recipient``: SMTP delivery attempts per recipient, all hops (a
@@ -264,6 +265,8 @@ def _unsent_by_reason(rcpts: pd.DataFrame, status: pd.Series) -> dict[str, int]:
     if not len(rcpts):
         return {}
     reasons = rcpts.loc[(status == "unsent").to_numpy(), "reply"].astype(str)
+    # One reason, not one per address: "554 5.7.1 <rcpt>: Relay access denied"
+    reasons = reasons.str.replace(r"<[^<>@\s]*@[^<>\s]*>", "<rcpt>", regex=True)
     counts = reasons.value_counts(sort=False)
     ordered = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
     return {str(k): int(v) for k, v in ordered}

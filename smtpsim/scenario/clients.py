@@ -51,8 +51,17 @@ class Listener(Model):
     )
     smtpd_sasl_auth_enable: bool = field(
         True,
-        description="offer AUTH (PLAIN LOGIN); relaying then needs it (554 5.7.1 Relay access "
-        "denied without it); a wrong password gets 535 5.7.8",
+        description="offer AUTH (PLAIN LOGIN); a wrong password gets 535 5.7.8 (Postfix "
+        "smtpd_sasl_glue.c)",
+    )
+    smtpd_relay_restrictions: Literal["reject_unauth_destination", "defer_unauth_destination"] = (
+        field(
+            "reject_unauth_destination",
+            description="what an unauthenticated client relaying gets: 554 5.7.1 <rcpt>: Relay "
+            "access denied (reject_unauth_destination, as submission services set it), or the "
+            "same text with 454 4.7.1 (defer_unauth_destination, Postfix's built-in default; "
+            "smtpd_check.c)",
+        )
     )
 
 

@@ -23,9 +23,12 @@ see it:
   listener waits for a greeting that never comes (the server waits for a
   ClientHello) until ``connect_timeout``.
 
-A client that did not get its message accepted tries again ``retry.interval``
-later, up to ``retry.limit`` times, then gives up and tells the user: its recipients
-end ``unsent`` with the reason (the reply, or the connection failure). Recipients the
+A client that did not get its message accepted for a temporary reason (a connection
+failure, a 4xx reply) tries again ``retry.interval`` later, up to ``retry.limit``
+times, then gives up and tells the user; after a 5xx reply it gives up at once
+(RFC 5321 section 4.2.1: the client should not repeat the exact request), as mail
+clients show the error rather than retry. Its recipients end ``unsent`` with the
+reason (the reply, or the connection failure). Recipients the
 server refused one by one in a session that accepted others (an unknown user) are
 unsent at once with their reply: the client reports them and does not retry.
 
@@ -168,7 +171,8 @@ class MailClientPopulation:
                     if reply is not None:
                         recorder.final(msg.rows[i], "unsent", now, reply.enhanced or "", str(reply))
                 return
-            if tries > retry.limit:
+            permanent = attempt.failure is not None and attempt.failure.code >= 500
+            if tries > retry.limit or permanent:
                 for i in pending:
                     reply = attempt.refused.get(msg.rcpts[i]) or attempt.failure
                     assert reply is not None
