@@ -586,8 +586,10 @@ def _mail_clients(
 def _profile(
     label: str, settings: dict[str, object], submit_to: str, scenario: Scenario, zones: Zones
 ) -> ClientProfile:
-    """A client set-up, its server resolved to a host key (static DNS: the zones' host
-    names and A records; a name that resolves to nothing is ``UNRESOLVED``)."""
+    """A client set-up, its server resolved to a host key: a key itself, a host's
+    name, or a zone whose A record names a host (resolved once, when the model is
+    built, not through a simulated resolver); a name that resolves to no mail server
+    is ``UNRESOLVED``."""
     server = settings["server"]
     name = submit_to if server is None else str(server)
     key = UNRESOLVED
@@ -596,9 +598,9 @@ def _profile(
     elif name.lower() in zones.host_names:
         key = zones.host_names[name.lower()]
     else:
-        zone = zones.domains.get(name.lower())
-        addresses = {zone.a} if zone is not None and zone.a else set()
-        key = next((k for k, (_, ip) in zones.hosts.items() if ip in addresses), UNRESOLVED)
+        zone = zones.domains.get(name.lower())  # an A record names a host
+        if zone is not None and zone.a is not None and zone.a in scenario.hosts:
+            key = zone.a
     if key != UNRESOLVED and scenario.hosts[key].role in ("resolver", "dnsbl"):
         key = UNRESOLVED  # no mail server there: treat like a name without one
     return ClientProfile(
