@@ -104,6 +104,7 @@ class ServerConfig:
     implied by ``var_smtpd_enforce_tls``). ``tls_wrapper`` is
     ``smtpd_tls_wrappermode = yes`` (port 465, RFC 8314 implicit TLS): TLS is a
     property of the connection from its first byte, so a session starts on TLS.
+    As in Postfix, wrapper mode implies ``tls_required`` and that implies ``starttls``.
     """
 
     hostname: str = "localhost"
@@ -136,6 +137,13 @@ class ServerConfig:
             raise ValueError(f"max_command_line must be at least 512, got {self.max_command_line}")
         if self.max_message_size < 0 or self.max_errors < 1:
             raise ValueError("max_message_size must be >= 0 and max_errors >= 1")
+        # Postfix (smtpd.c, after reading smtpd_tls_security_level): wrapper mode implies
+        # enforcement, enforcement implies TLS support (var_smtpd_enforce_tls,
+        # var_smtpd_use_tls).
+        if self.tls_wrapper and not self.tls_required:
+            object.__setattr__(self, "tls_required", True)
+        if self.tls_required and not self.starttls:
+            object.__setattr__(self, "starttls", True)
         unknown = set(self.auth_mechanisms) - {"PLAIN", "LOGIN"}
         if unknown:
             raise ValueError(f"unsupported AUTH mechanisms: {sorted(unknown)}")
@@ -153,7 +161,7 @@ class ServerConfig:
         words.append(f"SIZE {self.max_message_size}" if self.max_message_size else "SIZE")
         if self.vrfy:
             words.append("VRFY")
-        if (self.starttls or self.tls_required) and not tls_active:
+        if self.starttls and not tls_active:
             words.append("STARTTLS")
         if self.auth_mechanisms and (tls_active or not self.tls_required):
             words.append("AUTH " + " ".join(self.auth_mechanisms))
