@@ -116,11 +116,13 @@ class _Standing:
     ``ServerSession`` asks of it (its standard reply to the event, the SASL
     credentials, the end of a TLS handshake) was written down by the machines."""
 
-    __slots__ = ("credentials", "reply")
+    __slots__ = ("credentials", "reply", "tls_active")
 
     def __init__(self) -> None:
         self.reply: Reply | None = None
         self.credentials: Credentials | None = None
+        # Never on TLS from the start: implicit-TLS sessions are not memoized (_shape).
+        self.tls_active = False
 
     def standard_reply(self) -> Reply | None:
         return self.reply

@@ -21,6 +21,7 @@ UNTIL = {
     "congested-relay-link": "90min",
     "dns-servfail-burst": "90min",
     "greylisting": "30min",
+    "help-desk-monday": "1h",
     "mx-outage": "150min",
     "quickstart": "15min",
     "reputation-spiral": "2h",
