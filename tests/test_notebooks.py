@@ -18,6 +18,7 @@ def test_the_notebooks_are_there():
         "01-quickstart.ipynb",
         "02-blacklisting-incident.ipynb",
         "03-compare-retry-policies.ipynb",
+        "04-help-desk-monday.ipynb",
     }
 
 
