@@ -341,6 +341,7 @@ def _receiving_policy(
             message_rate_limit=conf.message_rate,
             recipient_rate_limit=conf.recipient_rate,
             time_unit=conf.time_unit,
+            auth_rate_limit=conf.auth_rate,
         )
     if (dnsbl := item.dnsbl) is not None:
         return DnsblCheck(dnsbl.zones, _dnsbl_lookup(zones), phase=dnsbl.at)

@@ -15,7 +15,15 @@ INTERVAL = 60.0
 LIMIT = 2
 
 
-def scenario(settings: dict, *, blocked: tuple[int, ...] = (), wire: bool = False) -> str:
+def scenario(
+    settings: dict,
+    *,
+    blocked: tuple[int, ...] = (),
+    wire: bool = False,
+    policies: tuple[dict, ...] = (),
+    messages: int = 1,
+    limit: int = LIMIT,
+) -> str:
     """One message from one client set up with ``settings`` to the MSA, whose
     listeners are a Postfix submission set-up: 25 (no AUTH, STARTTLS offered),
     587 (smtpd_tls_security_level=encrypt, AUTH), 465 (wrapper mode, AUTH)."""
@@ -28,6 +36,7 @@ def scenario(settings: dict, *, blocked: tuple[int, ...] = (), wire: bool = Fals
                     "role": "msa",
                     "name": "smtp.corp.example",
                     "accepts": ["corp.example"],
+                    "policies": list(policies),
                     "listeners": {
                         25: {"smtpd_tls_security_level": "may", "smtpd_sasl_auth_enable": False},
                         587: {"smtpd_tls_security_level": "encrypt"},
@@ -49,13 +58,13 @@ def scenario(settings: dict, *, blocked: tuple[int, ...] = (), wire: bool = Fals
                 "t": {
                     "submit_to": "msa",
                     "size": "2KiB",
-                    "bursts": [{"at": "1s", "messages": 1}],
+                    "bursts": [{"at": "1s", "messages": messages}],
                     "recipients": {"per_message": {"fixed": 1}, "domains": {"dest.example": 1}},
                     "clients": {
                         "settings": settings,
                         "blocked_ports": list(blocked),
                         "connect_timeout": f"{CONNECT_TIMEOUT:g}s",
-                        "retry": {"interval": f"{INTERVAL:g}s", "limit": LIMIT},
+                        "retry": {"interval": f"{INTERVAL:g}s", "limit": limit},
                     },
                 }
             },
@@ -217,3 +226,31 @@ def test_misconfigured_shares_and_reasons_in_the_summary():
     sd = n * (p * (1 - p) * (1 / n + 1 / 1000)) ** 0.5
     assert n > 1500
     assert abs(wrong - p * n) < 5 * sd, (wrong, n, sd)
+
+
+def test_anvil_auth_rate_limit_refuses_the_third_auth_in_a_minute():
+    """smtpd_client_auth_rate_limit = 2: the senders share one address (one NAT), so of
+    five clients sending at once the first two authenticate and the others get
+    ``450 4.7.1 Error: too many AUTH commands from IP`` (smtpd.c); without retries they
+    give up; with one retry a minute later (a new anvil window) two more get through."""
+    rate_limit = ({"rate_limit": {"auth_rate": 2}},)
+    _, result = run_model(scenario(GOOD_587, policies=rate_limit, messages=5, limit=0))
+    check_conservation(result)
+    status = result.recipients["status"].astype(str)
+    assert (status == "delivered").sum() == 2
+    unsent = result.recipients[status == "unsent"]
+    assert len(unsent) == 3
+    assert set(unsent["reply"].astype(str)) == {
+        f"450 4.7.1 Error: too many AUTH commands from {_flow_ip()}"
+    }
+    _, retried = run_model(scenario(GOOD_587, policies=rate_limit, messages=5, limit=1))
+    assert (retried.recipients["status"].astype(str) == "delivered").sum() == 4
+
+
+def _flow_ip() -> str:
+    """The senders' address, as the server sees it."""
+    import smtpsim
+    from smtpsim.model import build
+
+    model = build(smtpsim.load_scenario(scenario(GOOD_587)), 1)
+    return model.hosts["traffic.t"].ip
