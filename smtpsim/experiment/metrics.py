@@ -135,7 +135,6 @@ _STATUS_OF = {
     "expired_rate": "expired",
     "lost_rate": "lost",
     "pending_rate": "pending",
-    "unsent_rate": "unsent",
 }
 _DELAYS = {"delay_p50": 0.50, "delay_p95": 0.95, "delay_p99": 0.99}
 _SPLITS = ("flow", "domain", "host")
