@@ -7,8 +7,8 @@ SMTP clients, and the traffic flows, all sharing one ``RunContext``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TypedDict, TypeVar, cast
 
 import numpy as np
@@ -46,9 +46,10 @@ from .scenario import Dist, FlowLink, Host, Postfix, Scenario
 from .scenario import Flow as FlowSpec
 from .scenario import Link as LinkSpec
 from .scenario.bounds import MAX_SIZE
+from .scenario.clients import Listener, MailClients
 from .scenario.policies import PolicySpec, RetrySpec
 from .sim import BoundedEnvironment, RunContext, Streams, make_sampler
-from .workload import Flow, RecipientSampler
+from .workload import UNRESOLVED, ClientProfile, Flow, MailClientPopulation, RecipientSampler
 from .workload.replay import AddressMap, Replayer
 
 __all__ = ["Model", "build"]
@@ -219,24 +220,15 @@ def _host(key: str, spec: Host, ctx: RunContext, zones: Zones, wiring: HostWirin
     receiving = {
         item.kind: _receiving_policy(key, spec, item, zones, ctx) for item in spec.policies
     }
-    policies: list[Policy] = []
-    if "rate_limit" in receiving:  # anvil comes before smtpd's restrictions
-        policies.append(receiving["rate_limit"])
     # An MX relays for nobody; a host that requires AUTH relays for authenticated
     # clients only; other MTAs and relays relay for every simulated host.
-    if spec.role == "mx" or requires_auth:
-        policies.append(RelayControl(accepts, mynetworks=()))
-    if accepts:
-        policies.append(
-            LocalRecipients(accepts, NumberedMailboxes(dict.fromkeys(accepts, spec.mailboxes)))
-        )
-    policies += [
-        receiving[k]
-        for k in ("dnsbl", "spf", "mailbox_full", "greylisting", "spam_filter")
-        if k in receiving
-    ]
-    if requires_auth:
-        policies.append(PasswordTable(dict([SIM_CREDENTIALS])))
+    policies = _policy_chain(
+        spec,
+        accepts,
+        receiving,
+        relay_control=spec.role == "mx" or requires_auth,
+        sasl=requires_auth,
+    )
     config = ServerConfig(
         hostname=_name(key, spec),
         pipelining=p.smtpd_pipelining,
@@ -270,6 +262,77 @@ def _host(key: str, spec: Host, ctx: RunContext, zones: Zones, wiring: HostWirin
     )
 
 
+def _policy_chain(
+    spec: Host,
+    accepts: frozenset[str],
+    receiving: Mapping[str, Policy],
+    *,
+    relay_control: bool,
+    sasl: bool,
+) -> list[Policy]:
+    """A server's policies in Postfix's order: anvil's limits, then the relay check
+    (``reject_unauth_destination``), local recipients, the receiving policies, and the
+    SASL password check."""
+    policies: list[Policy] = []
+    if "rate_limit" in receiving:  # anvil comes before smtpd's restrictions
+        policies.append(receiving["rate_limit"])
+    if relay_control:
+        policies.append(RelayControl(accepts, mynetworks=()))
+    if accepts:
+        policies.append(
+            LocalRecipients(accepts, NumberedMailboxes(dict.fromkeys(accepts, spec.mailboxes)))
+        )
+    policies += [
+        receiving[k]
+        for k in ("dnsbl", "spf", "mailbox_full", "greylisting", "spam_filter")
+        if k in receiving
+    ]
+    if sasl:
+        policies.append(PasswordTable(dict([SIM_CREDENTIALS])))
+    return policies
+
+
+def listener_sides(host: MailHost, spec: Host) -> dict[int, ServerSide]:
+    """The server side of each of a host's listeners (issue 13: mail clients submit
+    to port 25, 587 or 465), by port. Default: port 25 alone, as the host's own server.
+
+    Each listener is a master.cf service with its ``-o`` overrides: its TLS level and
+    wrapper mode, and whether it offers SASL. Its clients are people's mail clients,
+    never in ``mynetworks``: every listener refuses to relay for unauthenticated clients
+    (``554 5.7.1 <rcpt>: Relay access denied``, smtpd_check.c). The receiving policies
+    (rate limits, greylisting...) are the host's own objects, shared by its listeners,
+    as one Postfix's restrictions and anvil are.
+    """
+    side = host.server_side
+    assert side is not None  # a scenario host with a server
+    listeners = spec.listeners
+    if listeners is None:
+        listeners = {
+            25: Listener(
+                smtpd_tls_security_level=spec.postfix.smtpd_tls_security_level,
+                smtpd_sasl_auth_enable=host.requires_auth,
+            )
+        }
+    accepts = host.local_domains
+    sides = {}
+    for port, listener in sorted(listeners.items()):
+        level = listener.smtpd_tls_security_level
+        sasl = listener.smtpd_sasl_auth_enable
+        config = replace(
+            side.config,
+            starttls=level != "none",
+            tls_required=level == "encrypt",
+            tls_wrapper=listener.smtpd_tls_wrappermode,
+            auth_mechanisms=("PLAIN", "LOGIN") if sasl else (),
+        )
+        chain = _policy_chain(spec, accepts, host.policies, relay_control=False, sasl=sasl)
+        defer = listener.smtpd_relay_restrictions == "defer_unauth_destination"
+        relay = RelayControl(accepts, mynetworks=(), temporary=defer)
+        chain.insert(1 if "rate_limit" in host.policies else 0, relay)
+        sides[port] = replace(side, config=config, policies=PolicySet(chain))
+    return sides
+
+
 def _receiving_policy(
     key: str, spec: Host, item: PolicySpec, zones: Zones, ctx: RunContext
 ) -> Policy:
@@ -282,6 +345,7 @@ def _receiving_policy(
             message_rate_limit=conf.message_rate,
             recipient_rate_limit=conf.recipient_rate,
             time_unit=conf.time_unit,
+            auth_rate_limit=conf.auth_rate,
         )
     if (dnsbl := item.dnsbl) is not None:
         return DnsblCheck(dnsbl.zones, _dnsbl_lookup(zones), phase=dnsbl.at)
@@ -477,6 +541,9 @@ def _flow(
             align=r.align,
             loop=r.loop,
         )
+    mail_clients = None
+    if spec.clients is not None:
+        mail_clients = _mail_clients(name, spec, spec.clients, scenario, ctx, hosts, network, zones)
     return Flow(
         name,
         spec,
@@ -488,6 +555,87 @@ def _flow(
         ctx.streams.generator(f"workload.{name}.arrivals"),
         stop,
         replayer,
+        mail_clients,
+    )
+
+
+def _mail_clients(
+    name: str,
+    flow: FlowSpec,
+    spec: MailClients,
+    scenario: Scenario,
+    ctx: RunContext,
+    hosts: dict[str, MailHost],
+    network: Network,
+    zones: Zones,
+) -> MailClientPopulation:
+    """The senders' mail clients (issue 13): the settings most have, and each
+    misconfigured share with its changes."""
+    base = spec.settings
+    changes = ("server", "port", "security", "auth", "password")
+    profiles: list[tuple[float, ClientProfile]] = []
+    for m in spec.misconfigured:
+        merged = {
+            k: getattr(m, k) if getattr(m, k) is not None else getattr(base, k) for k in changes
+        }
+        label = m.label or ", ".join(
+            f"{k} {getattr(m, k)}" for k in changes if getattr(m, k) is not None
+        )
+        profiles.append((m.share, _profile(label, merged, flow.submit_to, scenario, zones)))
+    rest = 1.0 - sum(share for share, _ in profiles)
+    merged = {k: getattr(base, k) for k in changes}
+    profiles.append(
+        (max(rest, 0.0), _profile("as set up", merged, flow.submit_to, scenario, zones))
+    )
+    cache: dict[str, dict[int, ServerSide]] = {}
+
+    def listeners(key: str) -> dict[int, ServerSide]:
+        if key not in cache:
+            cache[key] = listener_sides(hosts[key], scenario.hosts[key])
+        return cache[key]
+
+    return MailClientPopulation(
+        spec,
+        profiles,
+        ctx,
+        f"traffic.{name}",
+        hosts[f"traffic.{name}"],
+        hosts,
+        network,
+        listeners,
+        flow.senders,
+        ctx.streams.generator(f"workload.{name}.clients"),
+    )
+
+
+def _profile(
+    label: str, settings: dict[str, object], submit_to: str, scenario: Scenario, zones: Zones
+) -> ClientProfile:
+    """A client set-up, its server resolved to a host key: a key itself, a host's
+    name, or a zone whose A record names a host (resolved once, when the model is
+    built, not through a simulated resolver); a name that resolves to no mail server
+    is ``UNRESOLVED``."""
+    server = settings["server"]
+    name = submit_to if server is None else str(server)
+    key = UNRESOLVED
+    if name in scenario.hosts:
+        key = name
+    elif name.lower() in zones.host_names:
+        key = zones.host_names[name.lower()]
+    else:
+        zone = zones.domains.get(name.lower())  # an A record names a host
+        if zone is not None and zone.a is not None and zone.a in scenario.hosts:
+            key = zone.a
+    if key != UNRESOLVED and scenario.hosts[key].role in ("resolver", "dnsbl"):
+        key = UNRESOLVED  # no mail server there: treat like a name without one
+    return ClientProfile(
+        label,
+        key,
+        zones.hosts[key][0] if key != UNRESOLVED else name,
+        int(cast(int, settings["port"])),
+        str(settings["security"]),
+        str(settings["auth"]),
+        str(settings["password"]),
     )
 
 

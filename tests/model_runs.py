@@ -22,7 +22,7 @@ from smtpsim.scenario import Scenario
 __all__ = ["REPO", "STATUSES", "at_times", "check_conservation", "run_model"]
 
 REPO = Path(__file__).resolve().parents[1]
-STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
+STATUSES = ("delivered", "bounced", "expired", "lost", "pending", "unsent")
 
 
 def run_model(
@@ -71,7 +71,7 @@ def at_times(model: Model, *steps: tuple[float, Callable[[], Any]]) -> None:
 
 def check_conservation(result: RunResult) -> dict[str, int]:
     """Every recipient of every message (bounces included) is in exactly one of the
-    five statuses; final ones have a time and a non-negative delay, pending ones
+    six statuses; final ones have a time and a non-negative delay, pending ones
     have neither. Returns the counts per status."""
     messages, rcpts = result.messages, result.recipients
     # one row per (message, recipient), and as many rows per message as it has recipients
@@ -95,4 +95,7 @@ def check_conservation(result: RunResult) -> dict[str, int]:
     # docs/results.md: dsn is 2.0.0 when delivered
     delivered = rcpts[status == "delivered"]
     assert (delivered["dsn"].astype(str) == "2.0.0").all()
+    # unsent ones never entered the mail system: each says why (the reply the client saw)
+    unsent = rcpts[status == "unsent"]
+    assert (unsent["reply"].astype(str).str.len() > 0).all()
     return counts

@@ -20,6 +20,7 @@ def test_the_notebooks_are_there():
         "03-compare-retry-policies.ipynb",
         "04-fit-your-own-logs.ipynb",
         "05-end-to-end-delay.ipynb",
+        "06-help-desk-monday.ipynb",
     }
 
 

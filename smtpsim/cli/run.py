@@ -299,8 +299,11 @@ def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -
         f"  messages submitted      {s['messages']:>10,}",
         f"  recipients              {r['submitted']:>10,}",
     ]
-    for status in ("delivered", "bounced", "expired", "lost", "pending"):
+    for status in ("delivered", "bounced", "expired", "lost", "pending", "unsent"):
         lines.append(f"    {status:<20}  {r[status]:>10,}  {format_percent(r[status], n):>8}")
+    # Why mail clients could not submit (issue 13): the reply each one saw.
+    for reason, count in s.get("unsent_by_reason", {}).items():
+        lines.append(f"      {count:>10,}  {reason}")
     if d["p50"] is not None:
         lines.append(
             "  delay of delivered      p50 {}  p95 {}  p99 {}  max {}".format(

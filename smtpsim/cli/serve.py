@@ -94,6 +94,10 @@ Examples:
   smtpsim serve --domain example.org --inject 'connect:421 4.7.0 Try again later'
   smtpsim serve --domain example.org --auth-user alice:secret \\
       --tls-cert cert.pem --tls-key key.pem
+  smtpsim serve --domain example.org --auth-user alice:s3cret --relay-denied permanent \\
+      --tls-cert cert.pem --tls-key key.pem --require-tls       (as port 587)
+  smtpsim serve --domain example.org --auth-user alice:s3cret --relay-denied permanent \\
+      --tls-cert cert.pem --tls-key key.pem --implicit-tls      (as port 465)
   smtpsim serve --domain example.org --greylist 5s
   smtpsim serve --domain example.org --end-of-data-delay 200ms
   smtpsim serve --domain example.org --dnsbl-listed 127.0.0.1
@@ -173,6 +177,19 @@ def add_parser(subparsers: Subparsers) -> CliParser:
     )
     p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: offer STARTTLS")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    p.add_argument(
+        "--implicit-tls",
+        action="store_true",
+        help="port 465 behaviour (smtpd_tls_wrappermode = yes, RFC 8314): TLS from the "
+        "first byte; needs --tls-cert",
+    )
+    p.add_argument(
+        "--require-tls",
+        action="store_true",
+        help="submission-port behaviour (smtpd_tls_security_level = encrypt): before "
+        "STARTTLS every command but EHLO/HELO/STARTTLS/NOOP/HELP/QUIT gets 530 5.7.0 Must "
+        "issue a STARTTLS command first, and AUTH is offered only over TLS; needs --tls-cert",
+    )
     p.add_argument(
         "--max-connections",
         metavar="N",
@@ -307,6 +324,8 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
         parser.error("--tls-cert and --tls-key go together")
     if args.max_connections < 1:
         parser.error("--max-connections must be at least 1")
+    if (args.implicit_tls or args.require_tls) and not args.tls_cert:
+        parser.error("--implicit-tls and --require-tls need --tls-cert and --tls-key")
     context: ssl.SSLContext | None = None
     if args.tls_cert:
         try:
@@ -319,6 +338,8 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
             pipelining=not args.no_pipelining,
             max_message_size=args.max_size,
             auth_mechanisms=("PLAIN", "LOGIN") if args.auth_user else (),
+            tls_required=args.require_tls,
+            tls_wrapper=args.implicit_tls,
         )
     except ValueError as exc:
         parser.error(str(exc))

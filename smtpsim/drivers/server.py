@@ -89,6 +89,11 @@ class SMTPServer:
 
     ``ssl_context`` (a server-side ``ssl.SSLContext`` with a certificate loaded)
     enables STARTTLS; without it STARTTLS is not offered, whatever ``config`` says.
+    With ``config.tls_wrapper`` (port 465 behaviour, RFC 8314 implicit TLS) the
+    listening socket itself speaks TLS, from the first byte; with
+    ``config.tls_required`` (``smtpd_tls_security_level = encrypt``, the submission
+    port's usual set-up) the protocol core refuses mail before STARTTLS. Both need
+    ``ssl_context``.
     ``log`` receives one line per accepted message and per refused command, in the
     style of Postfix's maillog (default: the ``smtpsim.serve`` logger at INFO).
     """
@@ -109,6 +114,8 @@ class SMTPServer:
             raise ValueError(f"max_connections must be >= 1, got {max_connections}")
         if not end_of_data_delay >= 0:
             raise ValueError(f"end_of_data_delay must be >= 0, got {end_of_data_delay}")
+        if (config.tls_required or config.tls_wrapper) and ssl_context is None:
+            raise ValueError("implicit or required TLS needs an ssl_context")
         self.config = replace(config, starttls=ssl_context is not None)
         self.policies = PolicySet(policies)  # indexed by phase once, not per session
         self.store = store
@@ -137,7 +144,9 @@ class SMTPServer:
 
         Raises ``OSError`` when the address cannot be bound.
         """
-        self._server = await asyncio.start_server(self._handle, host, port)
+        # Implicit TLS: the handshake comes before the greeting, done by asyncio.
+        wrapped = self.ssl_context if self.config.tls_wrapper else None
+        self._server = await asyncio.start_server(self._handle, host, port, ssl=wrapped)
         return self.address
 
     @property

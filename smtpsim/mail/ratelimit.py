@@ -9,7 +9,13 @@ default (50). The replies (``smtpd.c``):
 - connections, at connect: ``421 4.7.0 HOST Error: too many connections from IP``
   (for the count and for the rate), after which the connection closes;
 - messages, at MAIL: ``450 4.7.1 Error: too much mail from IP``;
-- recipients, at RCPT: ``450 4.7.1 Error: too many recipients from IP``.
+- recipients, at RCPT: ``450 4.7.1 Error: too many recipients from IP``;
+- AUTH commands (``smtpd_client_auth_rate_limit``, every AUTH counts, whether it
+  succeeds or not: what stops a client guessing passwords, or a stale password
+  retried by many clients behind one NAT address): ``450 4.7.1 Error: too many AUTH
+  commands from IP`` (smtpd.c, ``smtpd_sasl_auth_cmd_wrapper``). Postfix answers
+  the AUTH command itself; here the policy answers when the SASL exchange has its
+  credentials (the ``auth`` phase), one count per AUTH command all the same.
 
 How anvil counts (``src/anvil/anvil.c``), which this class copies: the rate window
 of a client is not sliding. It starts at the client's first event; when an event
@@ -37,7 +43,7 @@ from collections.abc import Iterable
 
 from ..protocol import Reply, replies
 from .networks import in_networks, parse_networks
-from .policy import CONNECT, MAIL, RCPT, Context, Policy
+from .policy import AUTH, CONNECT, MAIL, RCPT, Context, Policy
 
 __all__ = ["RateLimit"]
 
@@ -45,11 +51,11 @@ __all__ = ["RateLimit"]
 class _Client:
     """anvil's ``ANVIL_REMOTE``: open connections and the rates of one window."""
 
-    __slots__ = ("count", "idle_since", "mail", "rate", "rcpt", "start")
+    __slots__ = ("auth", "count", "idle_since", "mail", "rate", "rcpt", "start")
 
     def __init__(self, now: float) -> None:
         self.count = 0
-        self.rate = self.mail = self.rcpt = 0
+        self.rate = self.mail = self.rcpt = self.auth = 0
         self.start = now
         self.idle_since: float | None = now  # no open connection since then
 
@@ -60,10 +66,10 @@ class RateLimit(Policy):
     The limits are attributes with Postfix's names (without ``smtpd_client_``) and
     may be changed while a run goes on: ``connection_count_limit`` (50),
     ``connection_rate_limit``, ``message_rate_limit``, ``recipient_rate_limit``
-    (0 = off), per ``time_unit`` seconds (60).
+    ``auth_rate_limit`` (0 = off), per ``time_unit`` seconds (60).
     """
 
-    phases = frozenset({CONNECT, MAIL, RCPT})
+    phases = frozenset({CONNECT, MAIL, RCPT, AUTH})
 
     def __init__(
         self,
@@ -76,12 +82,14 @@ class RateLimit(Policy):
         time_unit: float = 60.0,
         exceptions: Iterable[str] = (),
         ipv6_prefix_length: int = 84,
+        auth_rate_limit: int = 0,
     ) -> None:
         limits = (
             connection_count_limit,
             connection_rate_limit,
             message_rate_limit,
             recipient_rate_limit,
+            auth_rate_limit,
         )
         if min(limits) < 0 or time_unit <= 0:
             raise ValueError(f"limits must be >= 0 and time_unit > 0, got {limits}, {time_unit}")
@@ -90,6 +98,7 @@ class RateLimit(Policy):
         self.connection_rate_limit = connection_rate_limit
         self.message_rate_limit = message_rate_limit
         self.recipient_rate_limit = recipient_rate_limit
+        self.auth_rate_limit = auth_rate_limit
         self.time_unit = time_unit
         self.exceptions = parse_networks(exceptions)
         self.ipv6_prefix_length = ipv6_prefix_length
@@ -114,10 +123,16 @@ class RateLimit(Policy):
             ):
                 return replies.too_many_connections(self.hostname, ip)
             return None
-        limit = self.message_rate_limit if phase == MAIL else self.recipient_rate_limit
+        if phase == AUTH:
+            limit = self.auth_rate_limit
+        else:
+            limit = self.message_rate_limit if phase == MAIL else self.recipient_rate_limit
         if not limit or in_networks(ip, self.exceptions):
             return None
         client = self._client(self._key(ip), now)
+        if phase == AUTH:
+            client.auth += 1
+            return replies.too_many_auth(ip) if client.auth > limit else None
         if phase == MAIL:
             client.mail += 1
             return replies.too_much_mail(ip) if client.mail > limit else None
@@ -151,7 +166,7 @@ class RateLimit(Policy):
                 self._forget_idle(now)
             client = self.clients[key] = _Client(now)
         elif client.start + unit < now:
-            client.rate = client.mail = client.rcpt = 0
+            client.rate = client.mail = client.rcpt = client.auth = 0
             client.start = now
         return client
 

@@ -67,6 +67,8 @@ class ServerSession:
     ) -> None:
         self.conn = conn
         self.ctx = Context(client)
+        if conn.tls_active:  # implicit TLS (port 465): policies see the client on TLS
+            self.ctx.tls = True
         self.deliver = deliver
         self.policies = policies if isinstance(policies, PolicySet) else PolicySet(policies)
         self.closed = False

@@ -314,7 +314,8 @@ def rejected_mask(attempts: pd.DataFrame) -> pd.Series:
 def expected_totals(result: RunResult) -> dict[str, int]:
     """pflogsumm 1.1.5's Grand Totals for this run's maillog, from the tables:
 
-    - ``received``: messages submitted by flows (a ``pickup`` line each) plus SMTP
+    - ``received``: messages submitted by flows (a ``pickup`` line each; not those
+      whose every recipient is ``unsent``: no server saw them) plus SMTP
       sessions that passed a message on (a ``client=`` line each: distinct
       ``msg_id, host, peer, t_start, t_end`` among ``sent`` attempts);
     - ``delivered``: ``sent`` attempts plus recipients ``delivered`` (the mailbox);
@@ -333,6 +334,11 @@ def expected_totals(result: RunResult) -> dict[str, int]:
         .drop_duplicates()
     )
     flows = int((_text(messages["origin"]) != "bounce").sum())
+    status = _text(recipients["status"])
+    if (status == "unsent").any():
+        sent_any = recipients.loc[(status != "unsent").to_numpy(), "msg_id"].unique()
+        submitted = messages["msg_id"].isin(sent_any).to_numpy()
+        flows = int(((_text(messages["origin"]) != "bounce").to_numpy() & submitted).sum())
     deferred_rows = attempts[outcome == "deferred"]
     return {
         "received": flows + len(sessions),
@@ -817,10 +823,14 @@ class _Builder:
         first_host: dict[int, str] = {}
         for i in np.argsort(np.asarray(self.a_start), kind="stable").tolist():
             first_host.setdefault(self.a_msg[i], self.a_host[i])
+        final = self.final
         for mid, row in self.row_of.items():
             origin = self.origin[row]
             if origin == "bounce":
                 continue
+            rcpts = self.rcpts.get(mid, [])
+            if rcpts and all(final.get((mid, r), ("",))[0] == "unsent" for r in rcpts):
+                continue  # its mail client never submitted it: no server logged it
             host = first_host.get(mid, f"traffic.{origin}")
             self.origin_qf[mid] = self._new_qf(
                 _QueueFile(mid, host, self.t_submit[row], "pickup", self.rcpts.get(mid, []))

@@ -4,12 +4,16 @@ Computed over the recipients of messages submitted after the warm-up (bounce
 messages are counted apart, under ``bounce_messages``):
 
 - ``recipients``: submitted, and how many ended delivered, bounced, expired, lost,
-  or were still pending when the run stopped;
+  unsent (their mail client never got them into the mail system), or were still
+  pending when the run stopped;
 - ``delivery_ratio``, ``bounce_rate``, ``expired_rate``, ``lost_rate``,
   ``pending_rate``: each status's share of the submitted recipients. They add up
-  to 1: ``pending_rate`` is the share whose outcome the run did not see (censored at
-  the end of the run), so a delivery ratio is only comparable between runs whose
-  pending shares are both small, or that were drained (``simulation.drain``);
+  to 1 with ``unsent_rate``: ``pending_rate`` is the share whose outcome the run did
+  not see (censored at the end of the run), so a delivery ratio is only comparable
+  between runs whose pending shares are both small, or that were drained (``simulation.drain``);
+- ``unsent_by_reason``: unsent recipients per reason, the reply the client got
+  (``535 5.7.8 ...``; an address in it written ``<rcpt>``) or its connection
+  failure, most first;
 - ``delay_s``: p50, p95, p99 and max of submission-to-mailbox delay of delivered ones;
 - ``deferral_rate``: the share of delivery attempts that ended deferred;
 - ``attempts_per_recipient``: SMTP delivery attempts per recipient, all hops (a
@@ -51,6 +55,7 @@ _RATE = {
     "bounced": "bounce_rate",
     "expired": "expired_rate",
     "lost": "lost_rate",
+    "unsent": "unsent_rate",
     "pending": "pending_rate",
 }
 
@@ -78,6 +83,8 @@ class Summary(TypedDict):
     expired_rate: float | None
     lost_rate: float | None
     pending_rate: float | None
+    unsent_rate: float | None
+    unsent_by_reason: dict[str, int]  # the reply (or connection failure) -> recipients
     delay_s: dict[str, float | None]  # p50, p95, p99, max, mean
     deferral_rate: float | None
     attempts_per_recipient: float | None
@@ -147,6 +154,8 @@ def summarize(
         "expired_rate": shares["expired_rate"],
         "lost_rate": shares["lost_rate"],
         "pending_rate": shares["pending_rate"],
+        "unsent_rate": shares["unsent_rate"],
+        "unsent_by_reason": _unsent_by_reason(rcpts, status),
         "delay_s": delay,
         "deferral_rate": n_deferred / n_att if n_att else None,
         "attempts_per_recipient": attempts_total / n_rcpt if n_rcpt else None,
@@ -261,6 +270,18 @@ def _records(table: pd.DataFrame) -> dict[str, dict[str, float]]:
         }
         for row in table.to_dict("records")
     }
+
+
+def _unsent_by_reason(rcpts: pd.DataFrame, status: pd.Series) -> dict[str, int]:
+    """Unsent recipients per reason (their ``reply``: what the client saw), most first."""
+    if not len(rcpts):
+        return {}
+    reasons = rcpts.loc[(status == "unsent").to_numpy(), "reply"].astype(str)
+    # One reason, not one per address: "554 5.7.1 <rcpt>: Relay access denied"
+    reasons = reasons.str.replace(r"<[^<>@\s]*@[^<>\s]*>", "<rcpt>", regex=True)
+    counts = reasons.value_counts(sort=False)
+    ordered = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    return {str(k): int(v) for k, v in ordered}
 
 
 def _quantile(values: np.ndarray, q: float) -> float | None:

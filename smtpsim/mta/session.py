@@ -208,6 +208,10 @@ class ClientSide:
     auth: tuple[str, str] | None = None
     wait_for_quit: bool = False
     pipelining: bool = True
+    # A mail client's (issue 13): its SASL mechanisms in order of preference, and
+    # implicit TLS (port 465, RFC 8314), a property of the connection.
+    auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
+    implicit_tls: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +312,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
 
     deliver = accepting(accepted, queue_id)
     if live is None:
-        cconn = ClientConnection(timeouts=client.timeouts, now=t0)
+        cconn = ClientConnection(timeouts=client.timeouts, now=t0, tls=client.implicit_tls)
         sconn = ServerConnection(server.config, now=t0)
         if tape is not None and tape.server is not None:  # a memo walk went this far
             ssession = tape.server
@@ -331,6 +335,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
         pipelining=client.pipelining,
         keep_open=keep_open,
         reuse=live is not None,
+        mechanisms=client.auth_mechanisms,
     )
     # Bound methods, looked up once: this loop runs for every command of every session.
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
@@ -354,6 +359,8 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
         if live is None:
             # Connect, then the greeting: the server sees the client after the handshake.
             t_server = t0 + rtt + greeting_delay()
+            if client.implicit_tls:  # the TLS handshake comes before the greeting
+                t_server += _TLS_HANDSHAKE_RTTS * rtt
             greeting = greet(t_server)
             t_server += take_delay()
             if wire:

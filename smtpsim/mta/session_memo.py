@@ -116,11 +116,13 @@ class _Standing:
     ``ServerSession`` asks of it (its standard reply to the event, the SASL
     credentials, the end of a TLS handshake) was written down by the machines."""
 
-    __slots__ = ("credentials", "reply")
+    __slots__ = ("credentials", "reply", "tls_active")
 
     def __init__(self) -> None:
         self.reply: Reply | None = None
         self.credentials: Credentials | None = None
+        # Never on TLS from the start: implicit-TLS sessions are not memoized (_shape).
+        self.tls_active = False
 
     def standard_reply(self) -> Reply | None:
         return self.reply
@@ -434,6 +436,10 @@ def _shape(request: SessionRequest) -> Shape | None:
     recipients = request.recipients
     n = len(recipients)
     if n > 1 and len(set(recipients)) != n:
+        return None
+    if request.client.implicit_tls or request.server.config.tls_wrapper:
+        # Implicit TLS (issue 13, mail clients on port 465): a session kind the tree's
+        # walk does not build its machines for; the real machines run it.
         return None
     limit = request.server.config.max_message_size
     return (

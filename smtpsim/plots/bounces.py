@@ -12,7 +12,7 @@ from .population import recipients_of_interest
 
 __all__ = ["DSN_MEANINGS", "STATUS_COLOURS", "bounces_by_dsn", "dsn_meaning", "failed_by_dsn"]
 
-FAILED = ("bounced", "expired", "lost")
+FAILED = ("bounced", "expired", "lost", "unsent")
 
 # RFC 3463 (and RFC 7505 for X.1.10, RFC 4954 for X.7.8): subject.detail -> meaning.
 DSN_MEANINGS = {
@@ -61,11 +61,17 @@ _SUBJECTS = {
     "6": "message content",
     "7": "security or policy",
 }
-STATUS_COLOURS = {"bounced": "#d62728", "expired": "#9467bd", "lost": "#7f7f7f"}
+STATUS_COLOURS = {
+    "bounced": "#d62728",
+    "expired": "#9467bd",
+    "lost": "#7f7f7f",
+    "unsent": "#8c564b",
+}
 STATUS_MEANINGS = {
     "bounced": "refused for good (5xx) or undeliverable",
     "expired": "still failing at maximal_queue_lifetime (last error shown)",
     "lost": "in a queue the scenario destroyed",
+    "unsent": "never submitted: the mail client gave up",
 }
 
 

@@ -53,10 +53,11 @@ OUTCOME_COLOURS = {
     "lost": "#7f7f7f",
     "pending": "#ffffff",
     "deferred": "#ff7f0e",
+    "unsent": "#8c564b",
 }
-FINAL_STATUSES = ("delivered", "bounced", "expired", "lost")
+FINAL_STATUSES = ("delivered", "bounced", "expired", "lost", "unsent")
 """The statuses a recipient reaches at a time (``t_final``); ``pending`` has none."""
-_ALWAYS = ("delivered", "bounced")  # expired and lost only when there are any
+_ALWAYS = ("delivered", "bounced")  # expired, lost and unsent only when there are any
 _MAX_HOSTS = 6  # deferral series by sending host; the rest together as "other hosts"
 
 

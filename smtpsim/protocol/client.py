@@ -51,11 +51,14 @@ class ClientConnection:
         "tls_active",
     )
 
-    def __init__(self, *, timeouts: ClientTimeouts | None = None, now: float = 0.0) -> None:
+    def __init__(
+        self, *, timeouts: ClientTimeouts | None = None, now: float = 0.0, tls: bool = False
+    ) -> None:
         self.timeouts = timeouts or ClientTimeouts()
         self.state: str = S.CONNECTED
         self.extensions: dict[str, str] = {}
-        self.tls_active = False
+        # ``tls``: implicit TLS (RFC 8314, port 465), up before the greeting
+        self.tls_active = tls
         # Commands awaiting their reply, oldest first; None stands for the greeting.
         self._pending: deque[Command | None] = deque([None])
         self._buffer = bytearray()

@@ -144,6 +144,7 @@ class ClientSession:
         "_error",
         "_final",
         "_keep_open",
+        "_mechanisms",
         "_outbox",
         "_phase",
         "_rcpt_index",
@@ -174,6 +175,7 @@ class ClientSession:
         pipelining: bool = True,
         keep_open: bool = False,
         reuse: bool = False,
+        mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
     ) -> None:
         if starttls not in ("no", "may", "require"):
             raise ValueError(f"starttls must be 'no', 'may' or 'require', got {starttls!r}")
@@ -190,6 +192,7 @@ class ClientSession:
         self.message = message
         self._starttls = starttls
         self._auth = auth
+        self._mechanisms = mechanisms
         self._wait_for_quit = wait_for_quit
         self._use_pipelining = pipelining
         self._keep_open = keep_open
@@ -299,10 +302,12 @@ class ClientSession:
             mechanisms = conn.auth_mechanisms
             self._phase = "auth"
             username, password = self._auth
-            if "PLAIN" in mechanisms:
+            # The first of the client's mechanisms, in its order, that the server offers.
+            chosen = next((m for m in self._mechanisms if m in mechanisms), None)
+            if chosen == "PLAIN":
                 token = _b64(f"\0{username}\0{password}")
                 self._outbox.append(Auth("PLAIN", token))
-            elif "LOGIN" in mechanisms:
+            elif chosen == "LOGIN":
                 self._outbox.append(Auth("LOGIN"))
             else:
                 self._fail(_AUTH_NOT_OFFERED)

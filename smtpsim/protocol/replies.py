@@ -244,6 +244,11 @@ def too_much_mail(ip: str) -> Reply:
     return Reply(450, "4.7.1", f"Error: too much mail from {ip}")
 
 
+def too_many_auth(ip: str) -> Reply:
+    """AUTH over ``smtpd_client_auth_rate_limit`` (smtpd.c, smtpd_sasl_auth_cmd_wrapper)."""
+    return Reply(450, "4.7.1", f"Error: too many AUTH commands from {ip}")
+
+
 def too_many_recipients_from(ip: str) -> Reply:
     """RCPT over ``smtpd_client_recipient_rate_limit`` (smtpd.c)."""
     return Reply(450, "4.7.1", f"Error: too many recipients from {ip}")

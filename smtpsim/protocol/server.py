@@ -71,6 +71,9 @@ _SASL_LINE_LIMIT = 12288  # RFC 4954 section 4: AUTH lines may be longer than co
 _LOGIN_USERNAME = base64.b64encode(b"Username:").decode()
 _LOGIN_PASSWORD = base64.b64encode(b"Password:").decode()
 _CRLF = b"\r\n"
+# The commands Postfix takes before STARTTLS when TLS is enforced (smtpd.c,
+# SMTPD_CMD_FLAG_PRE_TLS in its command table; XCLIENT is not modelled).
+_PRE_TLS = frozenset({"EHLO", "HELO", "STARTTLS", "NOOP", "QUIT", "HELP"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,15 @@ class ServerConfig:
     ``max_message_size`` is Postfix's ``message_size_limit`` (0: no limit),
     ``max_recipients`` its ``smtpd_recipient_limit``, ``max_errors`` its
     ``smtpd_hard_error_limit``, ``idle_timeout`` its ``smtpd_timeout``.
+
+    ``tls_required`` is ``smtpd_tls_security_level = encrypt``: STARTTLS is offered,
+    AUTH only over TLS, and before TLS every command but EHLO, HELO, STARTTLS, NOOP,
+    HELP and QUIT gets ``530 5.7.0 Must issue a STARTTLS command first`` (Postfix
+    smtpd.c: the ``SMTPD_CMD_FLAG_PRE_TLS`` commands, and ``var_smtpd_tls_auth_only``
+    implied by ``var_smtpd_enforce_tls``). ``tls_wrapper`` is
+    ``smtpd_tls_wrappermode = yes`` (port 465, RFC 8314 implicit TLS): TLS is a
+    property of the connection from its first byte, so a session starts on TLS.
+    As in Postfix, wrapper mode implies ``tls_required`` and that implies ``starttls``.
     """
 
     hostname: str = "localhost"
@@ -109,6 +121,8 @@ class ServerConfig:
     max_command_line: int = 512
     max_text_line: int = 1000
     idle_timeout: float = 300.0
+    tls_required: bool = False
+    tls_wrapper: bool = False
     # Derived from the fields above, once (``__post_init__``): not settings.
     fixed: FixedReplies = field(init=False, repr=False, compare=False)
     fixed_tls: FixedReplies = field(init=False, repr=False, compare=False)
@@ -123,6 +137,13 @@ class ServerConfig:
             raise ValueError(f"max_command_line must be at least 512, got {self.max_command_line}")
         if self.max_message_size < 0 or self.max_errors < 1:
             raise ValueError("max_message_size must be >= 0 and max_errors >= 1")
+        # Postfix (smtpd.c, after reading smtpd_tls_security_level): wrapper mode implies
+        # enforcement, enforcement implies TLS support (var_smtpd_enforce_tls,
+        # var_smtpd_use_tls).
+        if self.tls_wrapper and not self.tls_required:
+            object.__setattr__(self, "tls_required", True)
+        if self.tls_required and not self.starttls:
+            object.__setattr__(self, "starttls", True)
         unknown = set(self.auth_mechanisms) - {"PLAIN", "LOGIN"}
         if unknown:
             raise ValueError(f"unsupported AUTH mechanisms: {sorted(unknown)}")
@@ -142,7 +163,7 @@ class ServerConfig:
             words.append("VRFY")
         if self.starttls and not tls_active:
             words.append("STARTTLS")
-        if self.auth_mechanisms:
+        if self.auth_mechanisms and (tls_active or not self.tls_required):
             words.append("AUTH " + " ".join(self.auth_mechanisms))
         if self.enhanced_status_codes:
             words.append("ENHANCEDSTATUSCODES")
@@ -192,11 +213,13 @@ class ServerConnection:
 
     def __init__(self, config: ServerConfig, *, now: float = 0.0) -> None:
         self.config = config
-        self._fixed = config.fixed  # config.fixed_tls once TLS is up
+        # config.fixed_tls once TLS is up: from the start with implicit TLS (port 465)
+        wrapped = config.tls_wrapper
+        self._fixed = config.fixed_tls if wrapped else config.fixed
         self.state: str = S.CONNECTED
         self.helo: str | None = None
         self.esmtp = False
-        self.tls_active = False
+        self.tls_active = wrapped
         self.authenticated: str | None = None
         self.credentials: Credentials | None = None
         self.errors = 0
@@ -491,6 +514,13 @@ class ServerConnection:
             return self._sasl_step(command.line)
         if state not in S.COMMAND_STATES:
             raise LocalProtocolError(f"no command expected in state {state}")
+        if self.config.tls_required and not self.tls_active and verb not in _PRE_TLS:
+            # Postfix checks this before the command's own sequence rules, and counts
+            # it as an error (smtpd.c, the command loop: state->error_count++).
+            self.errors += 1
+            if self.errors >= self.config.max_errors:
+                return CommandError(verb, R.too_many_errors(self.config.hostname), closes=True)
+            return CommandError(verb, R.TLS_REQUIRED)
         illegal = S.ILLEGAL.get((state, verb))
         if illegal is not None:
             if illegal is R.NEED_RCPT and state == S.MAIL and self.recipients_tried:

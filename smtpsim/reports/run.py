@@ -49,7 +49,7 @@ SCENARIO_FILE = "scenario.yaml"
 
 REPORT_FILE = "report.html"
 
-_STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
+_STATUSES = ("delivered", "bounced", "expired", "lost", "pending", "unsent")
 
 _FIGURES = (
     (
@@ -320,7 +320,11 @@ def _incident_rows(incidents: Sequence[Mapping[str, object]]) -> list[list[str]]
 
 
 def _reply_rows(rc: pd.DataFrame, limit: int = 12) -> list[list[str]]:
-    failed = rc[rc["status"].astype(str).isin(["bounced", "expired", "lost"])] if len(rc) else rc
+    failed = (
+        rc[rc["status"].astype(str).isin(["bounced", "expired", "lost", "unsent"])]
+        if len(rc)
+        else rc
+    )
     if not len(failed):
         return []
     grouped = (

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import incidents, policies, retrieval, schema, traffic
+from . import clients, incidents, policies, retrieval, schema, traffic
 from .feedback import ConcurrencyFeedback
 from .units import (
     BANDWIDTH_INFO,
@@ -49,6 +49,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "Burst": schema.Burst,
     "Replay": traffic.Replay,
     "FlowLink": schema.FlowLink,
+    "MailClients": clients.MailClients,
+    "ClientSettings": clients.ClientSettings,
+    "Misconfiguration": clients.Misconfiguration,
+    "ClientRetry": clients.ClientRetry,
+    "Listener": clients.Listener,
     "Simulation": schema.Simulation,
     "PolicySpec": policies.PolicySpec,
     "DnsblPolicy": policies.DnsblPolicy,
@@ -84,6 +89,11 @@ ANCHORS: dict[str, str] = {
     "Flow": "traffic",
     "Burst": "bursts",
     "FlowLink": "flow-link",
+    "MailClients": "mail-clients",
+    "ClientSettings": "mail-clients",
+    "Misconfiguration": "mail-clients",
+    "ClientRetry": "mail-clients",
+    "Listener": "listeners",
     "PolicySpec": "policies",
     "DnsblPolicy": "policies",
     "GreylistPolicy": "policies",

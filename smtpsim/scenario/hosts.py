@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from .base import Domain, IPv4, Model, field
 from .bounds import MAX_COUNT, MAX_POPULATION
+from .clients import Listener, Port
 from .distributions import DurationDist
 from .policies import PolicySpec, Retry
 from .postfix import Postfix, Processing
@@ -76,6 +77,12 @@ class Host(Model):
         None,
         description="a mailbox host's POP3/IMAP service and its users' mail clients "
         "(see retrieval); none: mail ends in the mailbox, nobody fetches it",
+    )
+    listeners: dict[Port, Listener] | None = field(
+        None,
+        description="port -> listener, for flows with mail clients (traffic.*.clients); "
+        "default: port 25 only, with the host's postfix TLS level and its auth setting. "
+        "A client connecting to another port is refused",
     )
 
     @model_validator(mode="before")

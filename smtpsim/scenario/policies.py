@@ -75,6 +75,13 @@ class RateLimitPolicy(Model):
         0, ge=0, le=MAX_COUNT, description="recipients (RCPT) per time unit"
     )
     time_unit: Duration = field("60s", description="anvil_rate_time_unit")
+    auth_rate: int = field(
+        0,
+        ge=0,
+        le=MAX_COUNT,
+        description="AUTH commands per time unit, failed or not (smtpd_client_auth_rate_limit): "
+        "450 4.7.1 Error: too many AUTH commands from IP",
+    )
 
 
 class MailboxFullPolicy(Model):

@@ -83,8 +83,8 @@ class Simulation(Model):
     drain: bool = field(
         False,
         description="after the duration (or --until), stop the traffic and run on until "
-        "every recipient, bounce notices included, is delivered, bounced, expired or lost, or "
-        "until drain_limit: no mail is left pending, so shares are not censored",
+        "every recipient, bounce notices included, is delivered, bounced, expired, lost or "
+        "unsent, or until drain_limit: no mail is left pending, so shares are not censored",
     )
     drain_limit: Duration = field(
         "10d",

@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from .base import Domain, IPv4, Model, field
 from .bounds import MAX_FACTOR, MAX_MESSAGES, MAX_POPULATION, MAX_WEIGHT
+from .clients import MailClients
 from .distributions import DurationDist, SizeDist
 from .per_message import PerMessageForm
 from .policies import Retry
@@ -170,6 +171,13 @@ class Flow(Model):
         0.0,
         description="share of recipient addresses that are spamtraps (trap<k>@domain: "
         "delivered, and reported to DNSBLs that list by spamtrap hits)",
+    )
+    clients: MailClients | None = field(
+        None,
+        description="the senders' mail clients and their settings (issue 13): each message "
+        "is submitted by its sender's client straight to the server's listener on the "
+        "client's port; a client that cannot submit retries, then gives up (status unsent). "
+        "Default: none, the population relays through its own Postfix client",
     )
 
     @field_validator("recipients", mode="after")

@@ -13,7 +13,10 @@ __all__ = ["OUTCOMES", "STATUSES", "Recorder"]
 
 # Final statuses of a recipient ("pending" until one of the others is recorded).
 PENDING, DELIVERED, BOUNCED, EXPIRED, LOST = "pending", "delivered", "bounced", "expired", "lost"
-STATUSES = (PENDING, DELIVERED, BOUNCED, EXPIRED, LOST)
+# A message its author's mail client could not submit (issue 13): it never entered the
+# mail system; ``reply`` says why (the reply the client got, or its connection failure).
+UNSENT = "unsent"
+STATUSES = (PENDING, DELIVERED, BOUNCED, EXPIRED, LOST, UNSENT)
 
 # Outcomes of one delivery attempt for one recipient.
 SENT, DEFERRED, BOUNCE = "sent", "deferred", "bounced"

@@ -17,6 +17,7 @@ import simpy
 from ..mta import MailHost, QueuedMessage
 from ..sim import RunContext
 from .arrivals import burst_times, poisson_times
+from .mail_clients import MailClientPopulation
 from .recipients import RecipientSampler
 from .replay import Replayer
 
@@ -41,6 +42,7 @@ class Flow:
         rng: np.random.Generator,
         stop: float,
         replayer: Replayer | None = None,
+        mail_clients: MailClientPopulation | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -52,6 +54,9 @@ class Flow:
         self.rng = rng
         self.stop = stop
         self.submitted = 0
+        # The senders' mail clients (issue 13); None: the flow's own Postfix relays.
+        self.mail_clients = mail_clients
+        self._replayed_senders: dict[str, int] = {}
         env = ctx.env
         start = spec.start
         if replayer is not None:  # the trace's times; rate and bursts are not given
@@ -91,11 +96,17 @@ class Flow:
         assert self.recipients is not None  # a drawing flow has its sampler
         rcpts = self.recipients.draw()
         size = max(1, int(self.sizes()))
-        sender = f"user{int(self.rng.integers(self.spec.senders))}@{self.sender_domain}"
-        self._send(now, sender, rcpts, size)
+        index = int(self.rng.integers(self.spec.senders))
+        self._send(now, f"user{index}@{self.sender_domain}", rcpts, size, sender_index=index)
 
     def _send(
-        self, now: float, sender: str, rcpts: list[str], size: int, at: float | None = None
+        self,
+        now: float,
+        sender: str,
+        rcpts: list[str],
+        size: int,
+        at: float | None = None,
+        sender_index: int | None = None,
     ) -> None:
         recorder = self.ctx.recorder
         t_submit = now if at is None else at
@@ -104,4 +115,9 @@ class Flow:
         rows = [recorder.recipient(msg_id, r, r.rpartition("@")[2], host) for r in rcpts]
         self.submitted += 1
         message = QueuedMessage(msg_id, sender, size, rcpts, rows, t_submit, 0, self.name)
-        self.host.receive(message, now)
+        if self.mail_clients is None:
+            self.host.receive(message, now)
+            return
+        if sender_index is None:  # a replayed sender: its client set-up by first appearance
+            sender_index = self._replayed_senders.setdefault(sender, len(self._replayed_senders))
+        self.mail_clients.submit(message, sender_index)

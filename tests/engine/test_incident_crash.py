@@ -193,6 +193,13 @@ def test_sessions_into_a_crashing_server_are_cut_and_retried(queue: str) -> None
     retried = out[out["t_start"] >= CRASH[1]]
     assert keys(cut) | keys(refused) <= keys(retried[retried["outcome"].astype(str) == "sent"])
     counts = check_conservation(result)
-    assert counts == {"delivered": 12, "bounced": 0, "expired": 0, "lost": 0, "pending": 0}
+    assert counts == {
+        "delivered": 12,
+        "bounced": 0,
+        "expired": 0,
+        "lost": 0,
+        "pending": 0,
+        "unsent": 0,
+    }
     rcpts = result.recipients.set_index(["msg_id", "rcpt"])
     assert (rcpts.loc[sorted(keys(cut)), "t_final"] > CRASH[1]).all()

@@ -22,6 +22,7 @@ UNTIL = {
     "dns-servfail-burst": "90min",
     "end-to-end-delay": "1h",
     "greylisting": "30min",
+    "help-desk-monday": "1h",
     "mx-outage": "150min",
     "quickstart": "15min",
     "reputation-spiral": "2h",

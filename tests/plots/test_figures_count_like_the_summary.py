@@ -22,7 +22,7 @@ from smtpsim.plots.population import attempts_of_interest
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 UNTIL = 1800.0  # half an hour of each: short, and with mail still pending at the end
 SHORTER = {"bench-3hop": 120.0}  # 40 messages a second: two minutes are plenty
-STATUSES = ("delivered", "bounced", "expired", "lost", "pending")
+STATUSES = ("delivered", "bounced", "expired", "lost", "pending", "unsent")
 
 
 @pytest.fixture(scope="module", params=SCENARIOS, ids=lambda p: p.stem)
@@ -41,7 +41,7 @@ def test_every_figure_counts_the_summary_population(run: RunResult) -> None:
     assert outcomes["submitted"] == counts["submitted"]
     for status in STATUSES:
         assert outcomes[status] == counts[status], status
-    for status in ("bounced", "expired", "lost"):
+    for status in ("bounced", "expired", "lost", "unsent"):
         assert totals["bounces-by-dsn"][status] == counts[status], status
     assert totals["bounces-by-dsn"]["submitted"] == counts["submitted"]
     cdf = totals["delay-cdf"]
@@ -73,6 +73,7 @@ def test_the_legends_say_the_summary_numbers(run: RunResult) -> None:
         ("delivered", "delivered"),
         ("bounced", "bounced"),
         ("pending", "pending at the end"),
+        *([("unsent", "unsent")] if counts["unsent"] else []),
     ):
         assert any(label.startswith(f"{words} ({counts[status]:,},") for label in labels), (
             status,
@@ -80,7 +81,7 @@ def test_the_legends_say_the_summary_numbers(run: RunResult) -> None:
         )
     ax = bounces_by_dsn(run.recipients, run.messages, warmup=warmup, ax=Figure().add_subplot())
     drawn = sum(p.get_width() for p in ax.patches if p.get_gid() == "dsn-bars")
-    assert drawn == counts["bounced"] + counts["expired"] + counts["lost"]
+    assert drawn == counts["bounced"] + counts["expired"] + counts["lost"] + counts["unsent"]
 
 
 def test_bounce_notices_are_counted_only_on_request(run: RunResult) -> None:

@@ -1,6 +1,7 @@
 """Conservation of recipients (docs/architecture.md, section 7, docs/results.md): every
 submitted recipient, bounce messages' recipients included, ends in exactly one of
-delivered, bounced, expired, lost and pending, and the times agree with the status.
+delivered, bounced, expired, lost, pending and unsent, and the times agree with the
+status.
 """
 
 from __future__ import annotations
@@ -110,3 +111,30 @@ def test_unknown_users_and_unreachable_mx(rate: str, until: float) -> None:
     assert (expired["domain"].astype(str) == "flaky.example").all()
     assert (expired["delay_s"] >= 15 * 60).all()
     assert (expired["dsn"].astype(str) == "4.4.1").all()
+
+
+def test_mail_clients_that_cannot_submit_are_counted_unsent() -> None:
+    """help-desk-monday: mail clients that fail to submit (unsent) beside the ones
+    that do (delivered), cut short while some still retry (pending): every recipient
+    is in exactly one status, and the summary counts the unsent ones by reason."""
+    from smtpsim.metrics.summary import summarize
+
+    path = QUICKSTART.parent / "help-desk-monday.yaml"
+    _, result = run_model(path, seed=4, until=1500.0)
+    counts = check_conservation(result)
+    assert counts["unsent"] > 0 and counts["delivered"] > 0 and counts["pending"] > 0
+    summary = summarize(result.messages, result.recipients, result.attempts, result.levels)
+    assert summary["recipients"]["unsent"] == counts["unsent"]
+    assert sum(summary["unsent_by_reason"].values()) == counts["unsent"]
+    shares = [
+        summary[k]
+        for k in (
+            "delivery_ratio",
+            "bounce_rate",
+            "expired_rate",
+            "lost_rate",
+            "pending_rate",
+            "unsent_rate",
+        )
+    ]
+    assert abs(sum(s for s in shares if s is not None) - 1.0) < 1e-12

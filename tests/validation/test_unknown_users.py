@@ -147,4 +147,11 @@ def test_a_failed_bounce_is_not_bounced() -> None:
     assert (notices["status"].astype(str) == "expired").all()
     assert (notices["dsn"].astype(str) == "4.4.1").all()
     assert notices["reply"].str.contains("Connection refused").all()
-    assert counts == {"delivered": 0, "bounced": 5, "expired": 5, "lost": 0, "pending": 0}
+    assert counts == {
+        "delivered": 0,
+        "bounced": 5,
+        "expired": 5,
+        "lost": 0,
+        "pending": 0,
+        "unsent": 0,
+    }
