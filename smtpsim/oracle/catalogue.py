@@ -218,17 +218,25 @@ OUTAGE = Experiment(
     ),
 )
 
-_CAUSE_5 = (
-    "cause 5: smtpsim computes each session whole at its start, with constant "
-    "latencies, so the 421 greetings of one round end at the same instant, before any "
-    "delivery of the round (at the scan of 10 s: 5 delivered at 10.0077 s, then 9 "
-    "greetings refused at 10.009 s with no success between); their negative feedback "
-    "adds up to a dead destination (fail_cohorts 1/10 + 1/8 + ... >= 1, qmgr_queue.c) "
-    "that no success resets, and only about 6 messages get through per scan. In "
-    "Postfix's real timing successes come between the refusals and reset fail_cohorts "
-    "(qmgr_queue_unthrottle). The 421 greeting itself is a site failure in both (cause "
-    "1, modelled: smtp_proto.c, smtp_site_fail; the simulated destination is declared "
-    "dead by it)"
+# Issue 11, cause 5, and how it was settled: with the server's time per command
+# constant (0), every delivery of a round took exactly as long, the 421 greetings of a
+# round all came back before any of its deliveries succeeded, and their negative
+# feedback added up to a dead destination that no success reset (fail_cohorts,
+# qmgr_queue.c): 18 of 100 expired on every seed. A real server's times vary, and
+# Postfix's successes come between the refusals (qmgr_queue_unthrottle resets the
+# failed cohorts). The scenario's next hop therefore gets the time per command that
+# the real runs show: Postfix's delays c + d of the delivered messages average 17.5 ms
+# (logged to 10 ms); a lognormal per command with median 2 ms and sigma 1 gives
+# 18.1 ms over the ~6 commands of a delivery.
+_SERVE_TIMING = "    processing: {command: {lognormal: {median: 2ms, sigma: 1}}}\n"
+
+_RACE = (
+    "a race of real timing: one real run against smtpsim's seeds. Real runs while this "
+    "was built ranged from 0 to 53 deferrals by a 421 greeting, 0 to 131 suspensions, "
+    "1 to 2.6 attempts per recipient, and the last delivery after 0.3 to 63 s; "
+    "smtpsim's seeds fall within those ranges (tests/oracle checks it) but never reach "
+    "the fast end, where Postfix's deliveries all go over the 5 connections it has "
+    "cached and the server never refuses one (not settled)"
 )
 
 CONCURRENCY = Experiment(
@@ -243,24 +251,25 @@ CONCURRENCY = Experiment(
     rate=0.0,
     postfix={**_FAST, "maximal_queue_lifetime": "60s", "bounce_queue_lifetime": "60s"},
     serve_args=("--max-connections", "5"),
-    mx_yaml="    policies: [{rate_limit: {connections: 5}}]\n",
+    mx_yaml="    policies: [{rate_limit: {connections: 5}}]\n" + _SERVE_TIMING,
     limit_s=120.0,
     notes=(
         "the real run varies much from run to run: in four runs while this was built, "
         "13 to 53 deferrals by a 421 greeting, 0 to 84 suspensions, all 100 delivered "
         "after 27 to 63 s (how the client's window meets the server's 5 sessions is a "
-        "race of real timing); smtpsim's burst is the same on every seed",
+        "race of real timing); smtpsim's seeds vary too, since the next hop's time per "
+        "command varies as the real server's does (cause 5, settled: see _SERVE_TIMING)",
     ),
     metrics=(
-        Metric("delivered", "recipients delivered", count_status("delivered"), 2, known=_CAUSE_5),
-        Metric("expired", "recipients expired", count_status("expired"), 2, known=_CAUSE_5),
+        Metric("delivered", "recipients delivered", count_status("delivered"), 2),
+        Metric("expired", "recipients expired", count_status("expired"), 2),
         Metric(
             "greeting",
             "deferrals by a 421 greeting",
             count_attempts("deferred", "greeting"),
             3,
             0.25,
-            known=_CAUSE_5,
+            known=_RACE,
         ),
         Metric(
             "suspended",
@@ -268,12 +277,10 @@ CONCURRENCY = Experiment(
             count_attempts("deferred", "qmgr"),
             3,
             0.25,
-            known=_CAUSE_5,
+            known=_RACE,
         ),
-        Metric(
-            "attempts", "attempts per recipient", attempts_per_recipient, 0.1, 0.1, known=_CAUSE_5
-        ),
-        Metric("drain", "last final status (s)", drain_time, 5, known=_CAUSE_5),
+        Metric("attempts", "attempts per recipient", attempts_per_recipient, 0.1, 0.1, known=_RACE),
+        Metric("drain", "last final status (s)", drain_time, 5, known=_RACE),
     ),
 )
 

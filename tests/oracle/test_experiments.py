@@ -93,16 +93,22 @@ def test_outage(oracle_results: Results) -> None:
 
 def test_concurrency_feedback(oracle_results: Results) -> None:
     _, rows = _get(oracle_results, "concurrency")
-    # Postfix: the 421 greetings throttle the destination, and everything is delivered
-    assert rows["delivered"].real == 100 and rows["greeting"].real > 0
-    # cause 1 is modelled: smtpsim takes the 421 greeting for a site failure too, and
-    # its negative feedback declares the destination dead (suspensions)
-    assert rows["greeting"].sim_low > 0 and rows["suspended"].sim_low > 0
-    # issue 11, cause 5: the refusals of a round coincide in smtpsim, before any
-    # success resets the failed cohorts, so the destination dies at every scan and mail
-    # expires. A fixed model makes this fail: then assert "agrees".
-    assert rows["delivered"].verdict == "differs"
-    assert rows["delivered"].sim_high < 100 and rows["expired"].sim_low > 0
+    # Postfix delivers everything, whether or not its window met the 421 greetings
+    assert rows["delivered"].real == 100
+    # issue 11, cause 5, settled: with the next hop's time per command varying as the
+    # real server's does, the refusals of a round no longer all come before its
+    # successes, and smtpsim delivers everything too (with constant times 18 of 100
+    # expired on every seed)
+    _agree(rows, "delivered", "expired")
+    # cause 1, modelled: the 421 greeting is a site failure in both (smtp_proto.c)
+    assert rows["greeting"].sim_low > 0
+    # how the window meets the server's 5 sessions is a race of real timing: one real
+    # run is not compared with the seeds' mean; the seeds stay within what real runs
+    # gave (0 to 53 greeting deferrals, 0 to 131 suspensions, last delivery after 0.3
+    # to 63 s), and vary from seed to seed as real runs do
+    assert rows["greeting"].sim_high <= 53 and rows["suspended"].sim_high <= 131
+    assert rows["drain"].sim_low >= 0.3 and rows["drain"].sim_high <= 63
+    assert rows["greeting"].sim_high > rows["greeting"].sim_low
 
 
 def test_greylisting(oracle_results: Results) -> None:
