@@ -232,7 +232,7 @@ _SERVE_TIMING = "    processing: {command: {lognormal: {median: 2ms, sigma: 1}}}
 
 _RACE = (
     "a race of real timing: one real run against smtpsim's seeds. Real runs while this "
-    "was built ranged from 0 to 53 deferrals by a 421 greeting, 0 to 131 suspensions, "
+    "was built ranged from 0 to 55 deferrals by a 421 greeting, 0 to 131 suspensions, "
     "1 to 2.6 attempts per recipient, and the last delivery after 0.3 to 63 s; "
     "smtpsim's seeds fall within those ranges (tests/oracle checks it) but never reach "
     "the fast end, where Postfix's deliveries all go over the 5 connections it has "
