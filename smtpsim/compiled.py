@@ -54,13 +54,6 @@ LEFT_OUT = {
     # Mail("a@b") fails ("'verb' is read-only"). Interpreted, they are the same values
     # the compiled machines read by name.
     "protocol/events.py": "class attributes in dataclasses (Command.verb)",
-    # The session memo copies the machines (``session_memo._clone``: ``copy.copy`` and
-    # the classes' ``__slots__``) and compares their state by ``__slots__`` in
-    # ``verify``. A compiled class has no ``__slots__`` and copies only if marked
-    # ``@mypyc_attr(serializable=True)``, an import protocol (standard library only)
-    # does not take. With the memo on (the default) the machines run for few sessions.
-    "protocol/client.py": "copied by the session memo (copy.copy, __slots__)",
-    "protocol/server.py": "copied by the session memo (copy.copy, __slots__)",
 }
 
 COMPILED = "compiled (mypyc)"

@@ -41,8 +41,6 @@ and the arithmetic, which the walk does for real.
 
 from __future__ import annotations
 
-import copy
-from collections import deque
 from dataclasses import dataclass
 from typing import TypeAlias, TypeVar, cast
 
@@ -511,22 +509,20 @@ def _leaf(
 # When each machine last heard from its peer: kept by the machines for their timers
 # (``get_timer``), which the simulator does not use; not part of the state compared.
 _CLOCKS = frozenset({"_last_io", "_last_activity"})
-_CONTAINERS = (dict, list, deque, bytearray, set)
 
 
 def _slots(obj: object) -> list[str]:
-    return [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())]
+    # A compiled class lists its attributes in ``__mypyc_attrs__`` instead of ``__slots__``.
+    return [
+        name
+        for cls in type(obj).__mro__
+        for name in getattr(cls, "__slots__", None) or getattr(cls, "__mypyc_attrs__", ())
+    ]
 
 
 def _clone(conn: _Machine) -> _Machine:
-    """A machine of its own in the same state: a copy of ``conn`` whose containers
-    (pending commands, extensions, buffers) are copies too."""
-    twin = copy.copy(conn)
-    for name in _slots(conn):
-        value = getattr(conn, name, None)
-        if isinstance(value, _CONTAINERS):
-            setattr(twin, name, copy.copy(value))
-    return twin
+    """A machine of its own in the same state (``clone``: its containers are copies)."""
+    return conn.clone()
 
 
 def _difference(mine: Live | None, theirs: Live | None) -> str:
