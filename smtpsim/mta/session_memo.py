@@ -516,7 +516,7 @@ def _slots(obj: object) -> list[str]:
     return [
         name
         for cls in type(obj).__mro__
-        for name in getattr(cls, "__slots__", None) or getattr(cls, "__mypyc_attrs__", ())
+        for name in getattr(cls, "__slots__", ()) or getattr(cls, "__mypyc_attrs__", ())
     ]
 
 
