@@ -42,7 +42,7 @@ and the arithmetic, which the walk does for real.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar, cast
+from typing import TypeAlias, cast
 
 from ..mail import Envelope, ServerSession
 from ..protocol import (
@@ -92,7 +92,6 @@ __all__ = ["MODES", "MemoMismatch", "SessionMemo"]
 # of recipients, whether it is over the size limit, and whether it keeps the
 # connection open.
 Shape: TypeAlias = tuple[int, int, int, bool, bool]
-_Machine = TypeVar("_Machine", ClientConnection, ServerConnection)
 
 MODES = ("on", "off", "verify")
 
@@ -149,7 +148,7 @@ class _Leaf:
     phase: str
     error: str | None
     # A session that ends with the connection kept open (``keep_open``): both machines
-    # as they were then, cloned for each session that ends here (``_clone``).
+    # as they were then, cloned for each session that ends here (their ``clone``).
     kept: tuple[ClientConnection, ServerConnection] | None = None
 
 
@@ -295,7 +294,7 @@ class SessionMemo:
         )
         live = None
         if leaf.kept is not None:  # the connection stays open for the next message
-            cconn, sconn = _clone(leaf.kept[0]), _clone(leaf.kept[1])
+            cconn, sconn = leaf.kept[0].clone(), leaf.kept[1].clone()
             if sconn.sender is not None:  # a transaction still open holds its sender
                 sconn.sender = sender
             ssession.conn = sconn
@@ -323,7 +322,7 @@ class SessionMemo:
         outcome = converse(request, tape)
         kept = None
         if outcome.live is not None:  # cloned now: the next session changes the machines
-            kept = (_clone(outcome.live.client), _clone(outcome.live.server))
+            kept = (outcome.live.client.clone(), outcome.live.server.clone())
         if not self._learn(root, tape, outcome.result, request, kept):
             self._trees[key] = None  # not expressible: this shape runs the machines
         return outcome
@@ -518,11 +517,6 @@ def _slots(obj: object) -> list[str]:
         for cls in type(obj).__mro__
         for name in getattr(cls, "__slots__", ()) or getattr(cls, "__mypyc_attrs__", ())
     ]
-
-
-def _clone(conn: _Machine) -> _Machine:
-    """A machine of its own in the same state (``clone``: its containers are copies)."""
-    return conn.clone()
 
 
 def _difference(mine: Live | None, theirs: Live | None) -> str:
