@@ -41,10 +41,8 @@ and the arithmetic, which the walk does for real.
 
 from __future__ import annotations
 
-import copy
-from collections import deque
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar, cast
+from typing import TypeAlias, cast
 
 from ..mail import Envelope, ServerSession
 from ..protocol import (
@@ -94,7 +92,6 @@ __all__ = ["MODES", "MemoMismatch", "SessionMemo"]
 # of recipients, whether it is over the size limit, and whether it keeps the
 # connection open.
 Shape: TypeAlias = tuple[int, int, int, bool, bool]
-_Machine = TypeVar("_Machine", ClientConnection, ServerConnection)
 
 MODES = ("on", "off", "verify")
 
@@ -153,7 +150,7 @@ class _Leaf:
     phase: str
     error: str | None
     # A session that ends with the connection kept open (``keep_open``): both machines
-    # as they were then, cloned for each session that ends here (``_clone``).
+    # as they were then, cloned for each session that ends here (their ``clone``).
     kept: tuple[ClientConnection, ServerConnection] | None = None
     at_rcpt: tuple[int, ...] = ()  # recipient indexes refused at their RCPT (SessionResult)
 
@@ -301,7 +298,7 @@ class SessionMemo:
         )
         live = None
         if leaf.kept is not None:  # the connection stays open for the next message
-            cconn, sconn = _clone(leaf.kept[0]), _clone(leaf.kept[1])
+            cconn, sconn = leaf.kept[0].clone(), leaf.kept[1].clone()
             if sconn.sender is not None:  # a transaction still open holds its sender
                 sconn.sender = sender
             ssession.conn = sconn
@@ -329,7 +326,7 @@ class SessionMemo:
         outcome = converse(request, tape)
         kept = None
         if outcome.live is not None:  # cloned now: the next session changes the machines
-            kept = (_clone(outcome.live.client), _clone(outcome.live.server))
+            kept = (outcome.live.client.clone(), outcome.live.server.clone())
         if not self._learn(root, tape, outcome.result, request, kept):
             self._trees[key] = None  # not expressible: this shape runs the machines
         return outcome
@@ -520,22 +517,15 @@ def _leaf(
 # When each machine last heard from its peer: kept by the machines for their timers
 # (``get_timer``), which the simulator does not use; not part of the state compared.
 _CLOCKS = frozenset({"_last_io", "_last_activity"})
-_CONTAINERS = (dict, list, deque, bytearray, set)
 
 
 def _slots(obj: object) -> list[str]:
-    return [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())]
-
-
-def _clone(conn: _Machine) -> _Machine:
-    """A machine of its own in the same state: a copy of ``conn`` whose containers
-    (pending commands, extensions, buffers) are copies too."""
-    twin = copy.copy(conn)
-    for name in _slots(conn):
-        value = getattr(conn, name, None)
-        if isinstance(value, _CONTAINERS):
-            setattr(twin, name, copy.copy(value))
-    return twin
+    # A compiled class lists its attributes in ``__mypyc_attrs__`` instead of ``__slots__``.
+    return [
+        name
+        for cls in type(obj).__mro__
+        for name in getattr(cls, "__slots__", ()) or getattr(cls, "__mypyc_attrs__", ())
+    ]
 
 
 def _difference(mine: Live | None, theirs: Live | None) -> str:

@@ -66,6 +66,20 @@ class ClientConnection:
         self._eof = False
         self._last_io = now
 
+    def clone(self) -> ClientConnection:
+        """A machine of its own in this one's state (its containers copied): how the
+        session memo keeps a connection to hand out again. Written out, not
+        ``copy.copy``: the compiled build's classes have no ``__slots__`` to copy by."""
+        twin = ClientConnection(timeouts=self.timeouts, now=self._last_io)
+        twin.state = self.state
+        twin.extensions = dict(self.extensions)
+        twin.tls_active = self.tls_active
+        twin._pending = deque(self._pending)
+        twin._buffer = bytearray(self._buffer)
+        twin._lines = list(self._lines)
+        twin._eof = self._eof
+        return twin
+
     # --- what the server offers ---------------------------------------------------------
 
     def offers(self, keyword: str) -> bool:

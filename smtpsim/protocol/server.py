@@ -238,6 +238,34 @@ class ServerConnection:
         self._sasl_username: str | None = None
         self._last_activity = now
 
+    def clone(self) -> ServerConnection:
+        """A machine of its own in this one's state (its buffers copied): how the
+        session memo keeps a connection to hand out again. Written out, not
+        ``copy.copy``: the compiled build's classes have no ``__slots__`` to copy by."""
+        twin = ServerConnection(self.config, now=self._last_activity)
+        twin._fixed = self._fixed
+        twin.state = self.state
+        twin.helo = self.helo
+        twin.esmtp = self.esmtp
+        twin.tls_active = self.tls_active
+        twin.authenticated = self.authenticated
+        twin.credentials = self.credentials
+        twin.errors = self.errors
+        twin.sender = self.sender
+        twin.recipients_accepted = self.recipients_accepted
+        twin.recipients_tried = self.recipients_tried
+        twin._pending = self._pending
+        twin._eof = self._eof
+        twin._discarding = self._discarding
+        twin._size = self._size
+        twin._mid_line = self._mid_line
+        twin._line_too_long = self._line_too_long
+        twin._sasl_mechanism = self._sasl_mechanism
+        twin._sasl_username = self._sasl_username
+        twin._buffer = bytearray(self._buffer)
+        twin._content = bytearray(self._content)
+        return twin
+
     # --- input --------------------------------------------------------------------------
 
     def receive_data(self, data: bytes, now: float | None = None) -> None:
