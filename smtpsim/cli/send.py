@@ -63,6 +63,8 @@ Examples:
       --to b@example.org --to c@example.org --size 20000 -v
   smtpsim send --server 127.0.0.1:2525 --from a@example.net --to b@example.org \\
       --file message.eml --starttls --cafile ca.pem --auth alice:secret
+  smtpsim send --server smtp.example.net:465 --tls --auth alice:secret \\
+      --from alice@example.net --to bob@example.org
 """
 
 _BODY = b"This is a test message sent by smtpsim.\r\n"
@@ -121,6 +123,12 @@ def add_parser(subparsers: Subparsers) -> CliParser:
         action="store_true",
         help="require STARTTLS and a valid certificate; never send in the clear",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="implicit TLS from the first byte, as on the submissions port 465 "
+        "(RFC 8314); the certificate is verified",
+    )
     p.add_argument("--cafile", metavar="PEM", help="CA certificates to verify the server with")
     p.add_argument(
         "--timeout",
@@ -135,8 +143,10 @@ def add_parser(subparsers: Subparsers) -> CliParser:
 
 
 def run(args: argparse.Namespace, parser: CliParser) -> int:
-    if args.cafile and not args.starttls:
-        parser.error("--cafile needs --starttls")
+    if args.tls and args.starttls:
+        parser.error("--tls (implicit TLS) and --starttls exclude each other")
+    if args.cafile and not (args.starttls or args.tls):
+        parser.error("--cafile needs --starttls or --tls")
     if args.subject is not None and args.file:
         parser.error("--subject is for generated messages, not with --file")
     helo = args.helo or socket.gethostname() or "localhost"
@@ -150,7 +160,7 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
     else:
         message = build_message(args.sender, recipients, args.subject, args.size, helo)
     context = None
-    if args.starttls:
+    if args.starttls or args.tls:
         try:
             context = client_context(cafile=args.cafile)
         except OSError as exc:  # includes ssl.SSLError: an unreadable or bad PEM file
@@ -171,6 +181,7 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
                 recipients=recipients,
                 message=message,
                 starttls="require" if args.starttls else "no",
+                implicit_tls=args.tls,
                 auth=args.auth,
                 ssl_context=context,
                 timeouts=timeouts,

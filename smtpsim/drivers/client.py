@@ -72,6 +72,7 @@ async def send_message(
     recipients: Sequence[str],
     message: bytes | Message,
     starttls: str = "no",
+    implicit_tls: bool = False,
     auth: tuple[str, str] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     timeouts: ClientTimeouts = ClientTimeouts(),  # noqa: B008 - frozen, safe to share
@@ -81,15 +82,19 @@ async def send_message(
 
     ``starttls`` is ``"no"``, ``"may"`` (use TLS if offered, without checking the
     certificate unless ``ssl_context`` says so) or ``"require"`` (refuse to go on
-    in the clear; verify with ``ssl_context`` or the system's CA store). ``auth``
-    is ``(username, password)``. Raises ``ConnectError`` or ``SendError``.
+    in the clear; verify with ``ssl_context`` or the system's CA store).
+    ``implicit_tls`` speaks TLS from the first byte, as on the submissions port 465
+    (RFC 8314 section 3.3), verifying the certificate likewise; it excludes STARTTLS.
+    ``auth`` is ``(username, password)``. Raises ``ConnectError`` or ``SendError``.
     """
     if isinstance(message, bytes):
         message = Message.of(message)
-    if ssl_context is None and starttls != "no":
-        ssl_context = client_context(verify=starttls == "require")
+    if implicit_tls and starttls != "no":
+        raise ValueError("implicit TLS and STARTTLS exclude each other")
+    if ssl_context is None and (implicit_tls or starttls != "no"):
+        ssl_context = client_context(verify=implicit_tls or starttls == "require")
     loop = asyncio.get_running_loop()
-    conn = ClientConnection(timeouts=timeouts, now=loop.time())
+    conn = ClientConnection(timeouts=timeouts, now=loop.time(), tls=implicit_tls)
     # Built before connecting so that bad arguments fail without network traffic.
     session = ClientSession(
         conn,
@@ -100,8 +105,11 @@ async def send_message(
         starttls=starttls,
         auth=auth,
     )
-    reader, writer = await _connect(host, port, timeouts.connect)
+    tls = ssl_context if implicit_tls else None
+    reader, writer = await _connect(host, port, timeouts.connect, tls)
     driver = _Driver(reader, writer, transcript or _silent, f"{host}:{port}")
+    if tls is not None:
+        driver.tls_up()
     try:
         await driver.run(session, host, ssl_context)
     finally:
@@ -110,16 +118,25 @@ async def send_message(
 
 
 async def _connect(
-    host: str, port: int, timeout: float
+    host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection to ``host:port``; with ``tls``, its TLS handshake done too
+    (implicit TLS: the connect timeout covers both)."""
     where = f"{host}:{port}"
     try:
         async with asyncio.timeout(timeout):
-            return await asyncio.open_connection(host, port)
+            if tls is None:
+                return await asyncio.open_connection(host, port)
+            return await asyncio.open_connection(host, port, ssl=tls, server_hostname=host)
     except TimeoutError:
         raise ConnectError(f"connect to {where}: timed out after {timeout:g}s") from None
     except socket.gaierror as exc:
         raise ConnectError(f"cannot resolve {host!r}: {exc.strerror}") from None
+    except ssl.SSLError as exc:  # before OSError: it is one, but the TCP part worked
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise SendError(f"TLS handshake with {where} failed: {reason}") from None
+    except ConnectionResetError:  # a plain server drops the ClientHello it cannot read
+        raise SendError(f"TLS handshake with {where} failed: connection reset") from None
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ConnectError(f"connect to {where}: {reason}") from None
@@ -258,10 +275,14 @@ class _Driver:
         except OSError as exc:  # ssl.SSLError and certificate errors are OSErrors
             reason = getattr(exc, "reason", None) or exc.strerror or exc
             raise SendError(f"TLS handshake with {self.where} failed: {reason}") from None
+        self.tls_up()
+        session.tls_established()
+
+    def tls_up(self) -> None:
+        """Say in the transcript which TLS the connection now has."""
         ssl_object = self.writer.get_extra_info("ssl_object")
         if ssl_object is not None:
             self.transcript(f"-- TLS established: {ssl_object.version()} {ssl_object.cipher()[0]}")
-        session.tls_established()
 
     async def close(self) -> None:
         self.writer.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import subprocess
+import sys
 import time
 import uuid
 
@@ -122,3 +124,67 @@ def test_465_a_plain_client_gets_no_greeting(submissions: Serve) -> None:
     with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
         smtplib.SMTP(submissions.host, submissions.port, local_hostname=HELO, timeout=2)
     assert time.monotonic() - started >= 1.9
+
+
+# smtpsim's own client (`smtpsim send --tls`) on the submissions port: the same
+# implicit TLS as smtplib's SMTP_SSL above, through the client core.
+
+
+def run_send(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smtpsim", "send", "--timeout", "10", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_smtpsim_send_tls_speaks_tls_from_the_first_byte(
+    submissions: Serve, tls_files: TLSFiles
+) -> None:
+    marker = uuid.uuid4().hex
+    done = run_send(
+        "--server",
+        f"{submissions.host}:{submissions.port}",
+        "--tls",
+        "--cafile",
+        str(tls_files.ca),
+        "--auth",
+        "alice:s3cret",
+        "--from",
+        ALICE,
+        "--to",
+        OUTSIDE,
+        "--subject",
+        marker,
+        "-v",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    # TLS before the greeting, no STARTTLS, and AUTH (offered only over TLS) used
+    assert out.index("-- TLS established") < out.index("S: 220 ") < out.index("C: AUTH PLAIN")
+    assert "STARTTLS" not in out
+    assert out.splitlines()[-1].startswith(f"{OUTSIDE}: 250 2.0.0 Ok: queued as")
+    assert stored_with(submissions, marker) == 1
+
+
+def test_smtpsim_send_tls_to_a_plain_port_fails_cleanly(submission: Serve) -> None:
+    """The 587 server answers the ClientHello in the clear: the handshake fails, and the
+    client says so in one line, sending nothing."""
+    before = len(submission.stored())
+    done = run_send(
+        "--server", f"{submission.host}:{submission.port}", "--tls", "--from", ALICE,
+        "--to", OUTSIDE,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("smtpsim send: error: TLS handshake with 127.0.0.1:")
+    assert len(submission.stored()) == before
+
+
+def test_smtpsim_send_tls_and_starttls_exclude_each_other() -> None:
+    done = run_send(
+        "--server", "127.0.0.1:1", "--tls", "--starttls", "--from", ALICE, "--to", OUTSIDE
+    )
+    assert done.returncode == 2
+    assert "--tls (implicit TLS) and --starttls exclude each other" in done.stderr
