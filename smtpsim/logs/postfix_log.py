@@ -44,7 +44,8 @@ How the tables are made:
   (time since its queue file's arrival, printed to 2 significant digits,
   ``src/util/format_tv.c``): the middle of the interval both allow. ``arrivals``
   (queue id -> exact arrival, as the oracle's submission knows them) makes it exact
-  to the rounding of ``delay``.
+  to the rounding of ``delay``. A queue file whose first line in the log is a
+  delivery (the log begins after it arrived) has its arrival from that ``delay=``.
 
 Not in a maillog, so not produced: the ``levels`` table (queue sizes are not logged),
 and the submission's own attempts (a client outside the log).
@@ -412,11 +413,17 @@ class _Reader:
         )
 
     def _delivery(self, t: float, host: str, daemon: str, m: re.Match[str]) -> None:
-        f = self._file(host, m.group("qid"), t, "pickup", False)
+        qid = m.group("qid")
+        first_seen = (host, qid) not in self.current
+        f = self._file(host, qid, t, "pickup", False)
         status, text, relay = m.group("status"), m.group("text"), m.group("relay")
         rcpt = m.group("rcpt")
         a, b, c, d = (float(m.group(k)) for k in "abcd")
         lo, hi = delay_bounds(m.group("delay"))
+        if first_seen and qid not in self.arrivals:
+            # The log begins after this file arrived (a rotated log, a sample): its
+            # arrival is only known through delay=, not at this line's second.
+            f.t_arrival = (t - hi, t + 1.0 - lo)
         lo, hi = max(t, f.t_arrival[0] + lo), min(t + 1.0, f.t_arrival[1] + hi)
         t_end = (lo + hi) / 2 if lo <= hi else t + 0.5
         peer = "none" if relay == "none" else relay.split("[", 1)[0]
