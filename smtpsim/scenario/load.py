@@ -23,6 +23,7 @@ from .checks import reference_problems
 from .problems import Problem, ScenarioError
 from .raw import YamlMap
 from .schema import Scenario
+from .traffic import anchor_replays
 
 __all__ = [
     "Problem",
@@ -294,11 +295,12 @@ def _is_path(text: str) -> bool:
     )
 
 
-def _read(source: str | os.PathLike[str]) -> str:
+def _read(source: str | os.PathLike[str]) -> tuple[str, Path | None]:
+    """The scenario's text, and the directory of its file (None for text)."""
     if isinstance(source, os.PathLike):
         path = Path(source)
     elif "\n" in source or not source.strip() or not _is_path(source):
-        return source  # YAML text
+        return source, None  # YAML text
     else:
         path = Path(source)
     if path.is_dir():
@@ -309,7 +311,7 @@ def _read(source: str | os.PathLike[str]) -> str:
         hint = "" if path.suffix else " (did you mean a .yaml file?)"
         raise ScenarioError([Problem("<file>", f"cannot read {str(path)!r}: no such file{hint}")])
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), path.parent
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ScenarioError([Problem("<file>", f"cannot read {str(path)!r}: {reason}")]) from None
@@ -342,7 +344,7 @@ def load_scenario(
     """
     if isinstance(overrides, str):
         overrides = [overrides]
-    text = _read(path_or_text)
+    text, directory = _read(path_or_text)
     try:
         data = load_yaml(text)
     except yaml.YAMLError as e:
@@ -355,6 +357,8 @@ def load_scenario(
         raise ScenarioError(
             [Problem("<file>", f"expected a mapping of scenario fields, got {_names.got(data)}")]
         )
+    if directory is not None:
+        anchor_replays(data, directory)
     problems = _explicit_null_mx(data)
     data, override_problems = _apply(data, overrides)
     return _validate(data, problems + override_problems)

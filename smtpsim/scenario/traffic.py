@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
@@ -15,6 +16,7 @@ from .per_message import PerMessageForm
 from .policies import Retry
 from .postfix import Postfix
 from .rates import RateProfileForm
+from .raw import YamlMap
 from .units import Bandwidth, Duration, Fraction
 
 __all__ = ["DEFAULT_SIZE_CDF", "Burst", "Flow", "FlowLink", "Recipients", "Replay"]
@@ -63,12 +65,31 @@ def _replay_from_yaml(value: object) -> object:
     return {"file": value} if isinstance(value, str) else value
 
 
+def anchor_replays(data: YamlMap, directory: Path) -> None:
+    """Make the relative trace paths of raw scenario ``data`` relative to
+    ``directory`` (the scenario file's), in place: a scenario and its trace travel
+    together, whatever the directory a command runs in."""
+    traffic = data.get("traffic")
+    if not isinstance(traffic, dict):
+        return
+    for flow in traffic.values():
+        if not isinstance(flow, dict):
+            continue
+        replay = flow.get("replay")
+        spec = replay if isinstance(replay, dict) else flow
+        key = "file" if isinstance(replay, dict) else "replay"
+        file = spec.get(key)
+        if isinstance(file, str) and file and not Path(file).is_absolute():
+            spec[key] = str(directory / file)
+
+
 class Replay(Model):
     """Submissions replayed from a trace: a Postfix maillog (the messages it shows
     submitted, read by smtpsim.logs) or a CSV file of ``time,sender,recipients,size``.
 
     The file is read when the scenario is checked on the command line and when it runs
-    (``smtpsim.logs.trace``); a path is relative to the working directory."""
+    (``smtpsim.logs.trace``); a relative path is relative to the scenario file's
+    directory (to the working directory for a scenario given as text)."""
 
     file: str = field(min_length=1, description="the trace: a maillog (plain or gzip) or a .csv")
     format: Literal["auto", "postfix", "csv"] = field(

@@ -162,3 +162,26 @@ def test_a_missing_trace_is_a_problem_with_its_path(
     assert main(["run", str(scenario), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "traffic.again.replay.file: cannot read" in err and "absent.maillog" in err
+
+
+@pytest.mark.parametrize("short", [True, False], ids=["replay: FILE", "replay: {file: FILE}"])
+def test_a_relative_trace_is_found_beside_its_scenario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short: bool
+) -> None:
+    """A scenario and its trace travel together: the trace's relative path is taken
+    from the scenario file's directory, whatever directory the command runs in."""
+    home = tmp_path / "study"
+    home.mkdir()
+    _csv(home / "day.csv", [("0", "a@corp.example", "x@dest.example", 1000)])
+    text = _replaying(Path("day.csv"))
+    if short:
+        text = text.replace("replay: {file: day.csv}", "replay: day.csv")
+    (home / "s.yaml").write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["validate", str(home / "s.yaml")]) == 0
+    scenario = smtpsim.load_scenario(home / "s.yaml")
+    assert scenario.traffic["again"].replay is not None
+    assert Path(scenario.traffic["again"].replay.file) == home / "day.csv"
+    assert len(_submitted(smtpsim.simulate(scenario))) == 1
