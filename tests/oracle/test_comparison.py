@@ -64,3 +64,22 @@ def test_missing_postfix_skips_or_fails_under_ci(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="not installed"):
         oracle_helpers.require_postfix()
+
+
+def test_report_only_replaces_the_sections_it_ran() -> None:
+    """``report --only KEY`` rewrites that experiment's section of validation.md and
+    keeps the others as they were, in the catalogue's order."""
+    from smtpsim.oracle.catalogue import ALL
+    from smtpsim.oracle.report import _merged
+
+    def section(title: str, body: str) -> str:
+        return f"## {title}\n\n{body}\n"
+
+    titles = [e.title for e in ALL]
+    old_page = "# head\n\ntext\n\n" + "\n".join(section(t, "old") for t in titles)
+    merged = _merged(old_page, [section(titles[1], "new")])
+    assert [s.split("\n", 1)[0] for s in merged] == [f"## {t}" for t in titles]
+    assert [("new" in s, "old" in s) for s in merged] == [
+        (i == 1, i != 1) for i in range(len(titles))
+    ]
+    assert merged[0] == section(titles[0], "old")
