@@ -56,6 +56,7 @@ __all__ = [
     "checkpoint",
     "new_run_id",
     "parquet_run_id",
+    "pid_alive",
 ]
 
 MANIFEST = "manifest.json"
@@ -305,7 +306,9 @@ def describe_target(path: Path) -> RunInfo | None:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0 probes without signalling; a process of
+    another user exists too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -319,7 +322,7 @@ def _stale(parent: Path, name: str) -> Iterator[Path]:
     """Hidden directories left by writers into ``name`` that were killed."""
     for candidate in parent.glob(f".{name}{_PARTIAL}*"):
         pid = candidate.name[len(name) + 1 + len(_PARTIAL) :].partition("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             yield candidate
 
 

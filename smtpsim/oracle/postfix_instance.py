@@ -30,6 +30,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..metrics.run_dir import pid_alive
+
 POSTFIX = "/usr/sbin/postfix"
 
 # master.cf: only the services a relay needs, none chrooted (a chroot needs copies of
@@ -267,9 +269,9 @@ class PostfixInstance:
             self._postfix("stop", timeout=30)
         if pid is not None:
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and pid_alive(pid):
                 time.sleep(0.05)
-            if _alive(pid):
+            if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(os.getpgid(pid), signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
@@ -288,16 +290,6 @@ class PostfixInstance:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager
