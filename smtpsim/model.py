@@ -7,6 +7,7 @@ SMTP clients, and the traffic flows, all sharing one ``RunContext``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypedDict, TypeVar, cast
@@ -37,9 +38,11 @@ from .mail import (
     SpamFilter,
     SpfDmarc,
 )
+from .mail.tls import Certificate, StsPolicy, Tlsa
 from .metrics.recorder import ColumnarRecorder
 from .mta import ClientSide, HostWiring, MailHost, NumberedMailboxes, ServerSide
 from .mta.access_service import AccessService, ClientKind
+from .mta.tls import PublishedSts, TlsClient, TlsWorld
 from .net import Link, Network, Resolver, ZoneData, Zones
 from .protocol import ClientTimeouts, ServerConfig
 from .scenario import Dist, FlowLink, Host, Postfix, Scenario
@@ -60,7 +63,23 @@ SIM_CREDENTIALS = ("sim", "sim")
 # caching resolver asking the authoritative servers: a few tens of milliseconds).
 DNS_MISS_TIME = 0.02
 T = TypeVar("T")
-_TLS_LEVEL = {"none": "no", "may": "may", "encrypt": "require"}
+# A level's STARTTLS mode when no certificate or policy is modelled; a run that models
+# them decides per session (smtpsim.mta.tls): "dane" without TLSA records is "may".
+_TLS_LEVEL = {
+    "none": "no",
+    "may": "may",
+    "encrypt": "require",
+    "dane": "may",
+    "verify": "require",
+    "secure": "require",
+}
+_TLS_INCIDENTS = (
+    "certificate_change",
+    "tlsa_change",
+    "mta_sts_change",
+    "mta_sts_down",
+    "starttls_stripped",
+)
 
 
 def _filled(value: T | None, what: str) -> T:
@@ -97,6 +116,7 @@ class Model:
     incidents: list[Window] = field(default_factory=list)  # windows, for meta
     fault_state: RunState | None = None  # what the incidents of this run share
     access: dict[str, AccessService] = field(default_factory=dict)  # by host key
+    tls: TlsWorld | None = None  # the TLS facts, when the run models TLS (uses_tls)
 
     @property
     def env(self) -> simpy.Environment:
@@ -152,6 +172,9 @@ def build(scenario: Scenario, seed: int | None = None) -> Model:
             _wiring(key, ctx, hosts, network, zones, spec.retry, spec.postfix, _name(key, spec)),
         )
     model = Model(scenario, seed, ctx, network, zones, hosts)
+    if uses_tls(scenario):
+        model.tls = _tls(scenario, hosts)
+        cast(ColumnarRecorder, ctx.recorder).tls = True
     model.access = _access_services(scenario, ctx, hosts)
     for name, flow in scenario.traffic.items():
         model.flows[name] = _flow(name, flow, scenario, ctx, hosts, network, zones)
@@ -191,6 +214,65 @@ def _link(a: str, b: str, spec: LinkSpec | FlowLink, ctx: RunContext) -> Link:
         loss=spec.loss,
         flow_bandwidth=float("inf") if flow is None else flow,
     )
+
+
+def uses_tls(scenario: Scenario) -> bool:
+    """Whether the run models TLS between servers (issue 14): a host's certificate or
+    TLSA records, a domain's MTA-STS policy, a sender's level above ``encrypt`` or its
+    policy table or MTA-STS, or a TLS incident. Other runs go as before, unchanged."""
+    return (
+        any(
+            h.tls is not None
+            or h.postfix.smtp_tls_security_level in ("dane", "verify", "secure")
+            or bool(h.postfix.smtp_tls_policy_maps)
+            or h.postfix.smtp_tls_mta_sts
+            for h in scenario.hosts.values()
+        )
+        or any(z.mta_sts is not None for z in scenario.dns.values())
+        or any(i.kind in _TLS_INCIDENTS for i in scenario.incidents)
+    )
+
+
+def _tls(scenario: Scenario, hosts: dict[str, MailHost]) -> TlsWorld:
+    """The run's TLS facts, and each host's TLS client. A host without a ``tls`` block
+    presents a trusted certificate for its name, valid for the whole run."""
+    certificates: dict[str, Certificate] = {}
+    tlsa: dict[str, tuple[Tlsa, ...]] = {}
+    for key, spec in scenario.hosts.items():
+        tls = spec.tls
+        cert = tls.certificate if tls is not None else None
+        certificates[key] = Certificate(
+            names=tuple(cert.names) if cert is not None and cert.names else (_name(key, spec),),
+            not_before=cert.not_before if cert is not None else 0.0,
+            not_after=(
+                cert.not_after if cert is not None and cert.not_after is not None else math.inf
+            ),
+            key=cert.key if cert is not None and cert.key else f"{key}-key",
+            issuer=cert.issuer if cert is not None else "public-ca",
+            trusted=cert.trusted if cert is not None else True,
+            self_signed=cert.self_signed if cert is not None else False,
+        )
+        if tls is not None and tls.tlsa:
+            tlsa[key] = tuple(Tlsa.parse(r) for r in tls.tlsa)
+    sts = {
+        domain.lower(): PublishedSts(
+            StsPolicy(z.mta_sts.mode, tuple(z.mta_sts.mx), z.mta_sts.max_age, z.mta_sts.id),
+            z.mta_sts.fetch_time,
+            z.mta_sts.fetch_timeout,
+        )
+        for domain, z in scenario.dns.items()
+        if z.mta_sts is not None
+    }
+    world = TlsWorld(certificates, tlsa, sts)
+    for key, host in hosts.items():
+        p = scenario.hosts[key].postfix
+        host.agent.tls = TlsClient(
+            world,
+            p.smtp_tls_security_level,
+            {d.lower(): level for d, level in p.smtp_tls_policy_maps.items()},
+            p.smtp_tls_mta_sts,
+        )
+    return world
 
 
 def _zones(scenario: Scenario) -> Zones:

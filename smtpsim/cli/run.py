@@ -278,9 +278,10 @@ def _print_summary(
         return
     print(format_summary(summary, result.meta, verbose=args.verbose))
     maillog = "; maillog" if args.maillog and (out / "maillog").exists() else ""
+    tls = ", tls_report" if result.tls_report is not None else ""
     print(
         f"results: {out}/ (run {result.meta.get('run_id')}: messages, recipients, attempts, "
-        f"levels .{args.format}; summary.json, meta.json{maillog}; manifest.json)"
+        f"levels{tls} .{args.format}; summary.json, meta.json{maillog}; manifest.json)"
     )
     plots = sorted((out / "plots").glob("*.png")) if not args.no_plots else []
     if plots:
@@ -311,6 +312,7 @@ def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -
             )
         )
     lines += _retrieval_lines(s)
+    lines += _tls_lines(s)
     if s["deferral_rate"] is not None:
         lines.append(f"  deferral rate           {100 * s['deferral_rate']:>9.2f} % of attempts")
     if s["attempts_per_recipient"] is not None:
@@ -349,6 +351,28 @@ def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -
     if verbose:  # which code ran: the same sources, compiled or not (smtpsim.compiled)
         lines.append(f"  smtpsim build           {compiled.build()}")
     return "\n".join(lines)
+
+
+def _tls_lines(s: Summary) -> list[str]:
+    """TLS between servers (runs that model it): the sessions' TLS results, and the
+    recipients sent in the clear, read by an attacker, or deferred by a TLS policy."""
+    t = s.get("tls")
+    if t is None:
+        return []
+    n = t["sent"] or 1
+    lines = [
+        f"  TLS sessions            {t['sessions']:>10,}  ({t['successful_sessions']:,} "
+        "successful)",
+    ]
+    for result, count in t["failed_sessions"].items():
+        lines.append(f"    {result:<28}{count:>8,}")
+    lines += [
+        f"  sent in the clear       {t['sent_clear']:>10,}  {format_percent(t['sent_clear'], n):>8}"
+        " of recipients sent",
+        f"    read by an attacker   {t['exposed']:>10,}  {format_percent(t['exposed'], n):>8}",
+        f"  deferred by TLS policy  {t['blocked']:>10,}  (recipient-sessions)",
+    ]
+    return lines
 
 
 def _retrieval_lines(s: Summary) -> list[str]:

@@ -22,6 +22,7 @@ from ..mta import MailHost
 from ..net import Link, ZoneData
 from ..protocol import Reply, replies
 from .access import access_down, access_slow
+from .tls import certificate_change, mta_sts_change, mta_sts_down, starttls_stripped, tlsa_change
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -343,4 +344,9 @@ _MAKERS: dict[str, _Maker] = {
     "policy": _policy_switch,
     "access_down": access_down,
     "access_slow": access_slow,
+    "certificate_change": certificate_change,
+    "tlsa_change": tlsa_change,
+    "mta_sts_change": mta_sts_change,
+    "mta_sts_down": mta_sts_down,
+    "starttls_stripped": starttls_stripped,
 }

@@ -141,6 +141,21 @@ class ColumnarRecorder:
         self.retrieval = False
         self.f_row = array("q")
         self.f_t = array("d")
+        # TLS between servers (issue 14): one row per session whose TLS was decided,
+        # for the TLS report; ``tls`` says whether the run models TLS (then the
+        # results gain the ``tls_report`` table).
+        self.tls = False
+        self.s_t = array("d")
+        self.s_host = Interned()
+        self.s_peer = Interned()
+        self.s_domain = Interned()
+        self.s_policy = Interned()
+        self.s_result = Interned()
+        self.s_level = Interned()
+        self.s_encrypted = array("b")
+        self.s_attacked = array("b")
+        self.s_sent = array("q")
+        self.s_blocked = array("q")
         # recipients not yet final, and what to call once when that count falls to 0
         # (a drained run ends then: ``smtpsim.simulation``)
         self.pending = 0
@@ -242,6 +257,36 @@ class ColumnarRecorder:
         user's mail client (POP3/IMAP) at ``t``."""
         self.f_row.append(row)
         self.f_t.append(t)
+
+    def tls_session(
+        self,
+        t: float,
+        host: str,
+        peer: str,
+        domain: str,
+        policy_type: str,
+        result: str,
+        level: str,
+        encrypted: bool,
+        attacked: bool,
+        sent: int,
+        blocked: int,
+    ) -> None:
+        """A session from ``host`` to ``peer`` for ``domain`` that reached its TLS
+        verdict (``smtpsim.mail.tls.TlsPlan``): ``sent`` recipients the server took,
+        ``blocked`` recipients the TLS failure left deferred; ``attacked``: an attacker
+        sat on the path (and read what went in the clear)."""
+        self.s_t.append(t)
+        self.s_host.append(host)
+        self.s_peer.append(peer)
+        self.s_domain.append(domain)
+        self.s_policy.append(policy_type)
+        self.s_result.append(result)
+        self.s_level.append(level)
+        self.s_encrypted.append(1 if encrypted else 0)
+        self.s_attacked.append(1 if attacked else 0)
+        self.s_sent.append(sent)
+        self.s_blocked.append(blocked)
 
     def level(self, t: float, host: str, metric: str, value: int) -> None:
         if not self.keep_levels:

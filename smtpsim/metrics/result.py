@@ -15,16 +15,26 @@ import pyarrow.parquet as pq
 from .maillog import DEFAULT_START, write_maillog
 from .memory import release_freed_memory
 from .recorder import ColumnarRecorder
-from .run_dir import PARQUET_KEY, TABLES, RunInfo, Stage, check_run_dir, checkpoint, new_run_id
+from .run_dir import (
+    PARQUET_KEY,
+    TABLES,
+    RunInfo,
+    Stage,
+    check_run_dir,
+    checkpoint,
+    new_run_id,
+)
 from .summary import Summary, outcome_table, summarize
 from .tables import attempts_table, levels_table, messages_table, recipients_table
+from .tls_report import tls_report_table, tls_summary
 
 __all__ = ["TABLES", "RunResult"]
 
 
 @dataclass
 class RunResult:
-    """The four result tables (see ``docs/results.md``) and the run's ``meta``."""
+    """The four result tables (see ``docs/results.md``) and the run's ``meta``; for a
+    run that models TLS between servers, the TLS report too (``tls_report``)."""
 
     messages: pd.DataFrame
     recipients: pd.DataFrame
@@ -33,6 +43,8 @@ class RunResult:
     meta: dict[str, Any] = field(default_factory=dict)
     # which run directory the tables were read from, as checked (``read``); else None
     source: RunInfo | None = field(default=None, repr=False, compare=False)
+    # the TLS report (smtpsim.metrics.tls_report); None for runs that model no TLS
+    tls_report: pd.DataFrame | None = None
 
     @classmethod
     def from_recorder(cls, recorder: ColumnarRecorder, meta: dict[str, Any]) -> RunResult:
@@ -42,6 +54,7 @@ class RunResult:
             attempts_table(recorder),
             levels_table(recorder),
             meta,
+            tls_report=tls_report_table(recorder) if recorder.tls else None,
         )
 
     def summary(self) -> Summary:
@@ -49,7 +62,7 @@ class RunResult:
         percentiles; deferral rate; attempts and retries per recipient; peak queues;
         outcomes by domain and by flow; how the run ended; warnings (after the
         warm-up; ``smtpsim.metrics.summary``)."""
-        return summarize(
+        summary = summarize(
             self.messages,
             self.recipients,
             self.attempts,
@@ -57,6 +70,9 @@ class RunResult:
             warmup=float(self.meta.get("warmup_s", 0.0)),
             meta=self.meta,
         )
+        if self.tls_report is not None:
+            summary["tls"] = tls_summary(self.tls_report)
+        return summary
 
     def outcomes_by(self, key: str) -> pd.DataFrame:
         """The summary's ``by_domain`` (``key="domain"``) or ``by_flow`` (``"flow"``) as
@@ -84,6 +100,8 @@ class RunResult:
         return outcome_table(rcpts["status"].astype(str), keys, key)
 
     def table(self, name: str) -> pd.DataFrame:
+        if name == "tls_report" and self.tls_report is not None:
+            return self.tls_report
         if name not in TABLES:
             raise KeyError(f"no table {name!r}; tables are {', '.join(TABLES)}")
         frame: pd.DataFrame = getattr(self, name)
@@ -141,7 +159,8 @@ class RunResult:
             raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
         run_id = self.meta.setdefault("run_id", new_run_id())
         written = []
-        for name in TABLES:
+        names = TABLES if self.tls_report is None else (*TABLES, "tls_report")
+        for name in names:
             if step is not None:
                 step(f"{name} table")
             frame = self.table(name)
@@ -178,8 +197,16 @@ class RunResult:
         for name in TABLES:
             parquet, csv = path / f"{name}.parquet", path / f"{name}.csv"
             frames[name] = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(csv)
+        parquet, csv = path / "tls_report.parquet", path / "tls_report.csv"
+        tls = (
+            pd.read_parquet(parquet)
+            if parquet.exists()
+            else pd.read_csv(csv)
+            if csv.exists()
+            else None
+        )
         meta = json.loads((path / "meta.json").read_text())
-        return cls(meta=meta, source=source, **frames)
+        return cls(meta=meta, source=source, tls_report=tls, **frames)
 
     def _repr_html_(self) -> str:
         s = self.summary()

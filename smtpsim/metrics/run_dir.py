@@ -47,6 +47,7 @@ from pathlib import Path
 __all__ = [
     "DATA_FILES",
     "MANIFEST",
+    "OPTIONAL_TABLES",
     "PARQUET_KEY",
     "OutNotEmptyError",
     "RunDirError",
@@ -64,8 +65,10 @@ MANIFEST_FORMAT = 1
 # The run's record; figures, report.html and scenario.yaml are derived from it and
 # may be redrawn later by `smtpsim plot` or `smtpsim report`, so they are not checked.
 TABLES = ("messages", "recipients", "attempts", "levels")
+# Tables only some runs have: the TLS report of runs that model TLS between servers.
+OPTIONAL_TABLES = ("tls_report",)
 DATA_FILES = (
-    *(f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")),
+    *(f"{name}.{ext}" for name in TABLES + OPTIONAL_TABLES for ext in ("parquet", "csv")),
     "summary.json",
     "meta.json",
     "maillog",

@@ -30,6 +30,9 @@ messages are counted apart, under ``bounce_messages``):
   delivered, fetched and not yet fetched recipients, and the percentiles of
   submitted to delivered, submitted to fetched (end to end) and delivered to
   fetched (``smtpsim.metrics.retrieval``);
+- ``tls`` (only for runs that model TLS between servers): sessions by TLS result,
+  recipients sent in the clear, read by an attacker on a link, and deferred by a TLS
+  policy (``smtpsim.metrics.tls_report``; added by ``RunResult.summary``);
 - ``warnings``: sentences a reader must see before trusting the shares, such as
   more than :data:`PENDING_WARNING` of the recipients still pending at the end.
 """
@@ -44,6 +47,7 @@ import pandas as pd
 
 from ..sim.trace import STATUSES
 from .retrieval import RetrievalSummary, retrieval_summary, retrieval_warning
+from .tls_report import TlsSummary
 
 __all__ = ["PENDING_WARNING", "RunFacts", "Summary", "outcome_table", "summarize"]
 
@@ -97,6 +101,7 @@ class Summary(TypedDict):
     warmup_s: float
     warnings: list[str]
     retrieval: NotRequired[RetrievalSummary]  # runs with an access service (POP3/IMAP)
+    tls: NotRequired[TlsSummary]  # runs that model TLS between servers (RunResult.summary)
 
 
 def summarize(

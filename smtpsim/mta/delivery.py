@@ -51,11 +51,13 @@ from .message import Deferral, QueuedMessage
 from .queue_manager import DeliveryRequest
 from .session import ClientSide, Live, SessionRequest
 from .session_memo import SessionMemo
+from .tls import StsView, TlsClient
 
 if TYPE_CHECKING:  # the host builds its agent (host.py imports this module)
     import numpy as np
 
     from ..mail.server_session import ServerSession
+    from ..mail.tls import TlsPlan
     from ..net import Network, Path, Resolver
     from ..sim import SlotPool
     from .host import MailHost
@@ -82,6 +84,7 @@ class _Attempt:
         "reuse",
         "sessions",
         "site_trouble",
+        "sts",
         "t",
     )
 
@@ -105,18 +108,22 @@ class _Attempt:
         self.hop: Deferral | None = None  # the site failure, as qmgr's hop status
         self.reuse = False  # DEL_REQ_FLAG_CONN_LOAD (smtpsim.mta.caching)
         self.keep_open = False  # DEL_REQ_FLAG_CONN_STORE
+        self.sts: StsView | None = None  # the MTA-STS policy applied (smtpsim.mta.tls)
 
 
 class _Cached:
     """An idle connection in the cache, with the server process it holds."""
 
-    __slots__ = ("epoch", "live", "pool", "server")
+    __slots__ = ("epoch", "live", "plan", "pool", "server")
 
-    def __init__(self, server: MailHost, live: Live, pool: SlotPool, epoch: int) -> None:
+    def __init__(
+        self, server: MailHost, live: Live, pool: SlotPool, epoch: int, plan: TlsPlan | None
+    ) -> None:
         self.server = server
         self.live = live
         self.pool = pool
         self.epoch = epoch  # the server's life when the connection was opened
+        self.plan = plan  # its TLS, as decided when it was opened
 
 
 class DeliveryAgent:
@@ -150,6 +157,8 @@ class DeliveryAgent:
         self._cache: dict[str, list[_Cached]] = {}
         self.sessions = SessionMemo(ctx.session_memo)
         self.caching = OnDemandCaching()
+        # TLS policies and certificates (smtpsim.mta.tls); None when the run models none.
+        self.tls: TlsClient | None = None
 
     # --- finding the servers ------------------------------------------------------------
 
@@ -163,6 +172,9 @@ class DeliveryAgent:
         if name.startswith("["):
             attempt.candidates = [name[1:-1]]
         else:
+            if self.tls is not None:  # the domain's MTA-STS policy (RFC 8461 section 5)
+                attempt.sts, fetch_cost = self.tls.sts(name, now)
+                attempt.t += fetch_cost
             answer, cost = self.resolver.mx(name, now)
             attempt.t += cost
             kind = answer.kind
@@ -208,7 +220,7 @@ class DeliveryAgent:
             entry, path = cached
             key = entry.server.key
             attempt.candidates = [k for k in attempt.candidates if k != key]
-            self._session(attempt, entry.server, path, entry.pool, entry.live)
+            self._session(attempt, entry.server, path, entry.pool, entry.live, entry.plan)
             return
         self._try(attempt)
 
@@ -352,6 +364,7 @@ class DeliveryAgent:
         path: Path,
         pool: SlotPool,
         live: Live | None = None,
+        plan: TlsPlan | None = None,
     ) -> None:
         env = self.env
         now = env.now
@@ -364,9 +377,19 @@ class DeliveryAgent:
         keep_open = attempt.keep_open
         side = server.server_side
         assert side is not None  # only a scenario's hosts listen, and only they are next hops
+        client = self.clients[server.requires_auth]
+        attacked = False
+        if self.tls is not None and live is None:
+            # The TLS verdict for this server now: the sides it makes (smtpsim.mta.tls).
+            sts = attempt.sts
+            client, side, plan, attacked = self.tls.session(
+                client, side, server, path, request.dest.name, now, sts or StsView(None, False)
+            )
+        elif self.tls is not None:  # a cached connection: its TLS was decided when opened
+            attacked = self.tls.world.stripped_on(path)
         outcome = self.sessions.converse(
             SessionRequest(
-                client=self.clients[server.requires_auth],
+                client=client,
                 server=side,
                 peer=self.host.client_info,
                 sender=msg.sender,
@@ -393,6 +416,8 @@ class DeliveryAgent:
             outcome,
             now,
             1 if live is None else live.uses + 1,  # Postfix's conn_use
+            plan,
+            attacked,
         )
 
     def _session_end(
@@ -404,6 +429,8 @@ class DeliveryAgent:
         outcome: SessionOutcome,
         t_start: float,
         conn_use: int,
+        plan: TlsPlan | None = None,
+        attacked: bool = False,
     ) -> None:
         now = self.env.now
         if self._abandoned(attempt):  # this host crashed during the session
@@ -417,13 +444,15 @@ class DeliveryAgent:
             outcome = self._cut(outcome, server)
         elif outcome.live is not None:
             self._cache_connection(
-                attempt.request.dest.name, server, pool, outcome.live, server_epoch, now
+                attempt.request.dest.name, server, pool, outcome.live, server_epoch, now, plan
             )
         else:
             self._close(pool, now, outcome.server)
         msg = attempt.request.msg
         if outcome.accepted:
             self._hand_over(msg, attempt.remaining, outcome, server, now)
+        if plan is not None:
+            self._record_tls(attempt, server, outcome, plan, attacked, t_start)
         if outcome.past_handshake:
             attempt.sessions += 1
         result = outcome.result
@@ -484,6 +513,37 @@ class DeliveryAgent:
             self._try(attempt)
         else:
             self._finish(attempt)
+
+    def _record_tls(
+        self,
+        attempt: _Attempt,
+        server: MailHost,
+        outcome: SessionOutcome,
+        plan: TlsPlan,
+        attacked: bool,
+        t_start: float,
+    ) -> None:
+        """One row of the TLS report (RFC 8460's sessions): a session that reached the
+        point where its TLS was decided (past the handshake, or ended by its TLS
+        failure); one that ended before (a 421 greeting) says nothing about TLS."""
+        replies = outcome.result.replies
+        failure = plan.failure
+        stopped = failure is not None and any(reply == failure for _, reply in replies)
+        if not (outcome.past_handshake or stopped):
+            return
+        self.recorder.tls_session(
+            t_start,
+            self.host.key,
+            server.key,
+            attempt.request.dest.name,
+            plan.policy_type,
+            plan.result,
+            plan.level,
+            plan.encrypted,
+            attacked,
+            len(outcome.accepted),
+            len(replies) if stopped else 0,
+        )
 
     def _cut(self, outcome: SessionOutcome, server: MailHost) -> SessionOutcome:
         """The session as the client saw it when the server went away: the connection
@@ -633,11 +693,12 @@ class DeliveryAgent:
         live: Live,
         server_epoch: int,
         now: float,
+        plan: TlsPlan | None = None,
     ) -> None:
         if now - live.opened >= self.p.smtp_connection_reuse_time_limit:
             self._close(pool, now, live.session)
             return
-        entry = _Cached(server, live, pool, server_epoch)
+        entry = _Cached(server, live, pool, server_epoch, plan)
         self._cache.setdefault(dest, []).append(entry)
         call_later(self.env, self.p.smtp_connection_cache_time_limit, self._expire, dest, entry)
 

@@ -212,6 +212,9 @@ class ClientSide:
     # implicit TLS (port 465, RFC 8314), a property of the connection.
     auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
     implicit_tls: bool = False
+    # Where TLS falls short of the sender's policy for one server, the reply that ends
+    # the session (``smtpsim.mail.tls.plan``; the TLS client makes a side per verdict).
+    tls_failure: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +339,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
         keep_open=keep_open,
         reuse=live is not None,
         mechanisms=client.auth_mechanisms,
+        tls_failure=client.tls_failure,
     )
     # Bound methods, looked up once: this loop runs for every command of every session.
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer

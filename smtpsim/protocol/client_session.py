@@ -131,6 +131,11 @@ class ClientSession:
     """Deliver one message to ``recipients`` over ``conn``.
 
     ``starttls`` is ``"no"``, ``"may"`` (use it if offered) or ``"require"``;
+    ``tls_failure`` is the reply that ends the session where TLS falls short of the
+    client's policy, decided by the caller from the certificate and the policy
+    (``smtpsim.mail.tls.plan``): given for a server that does not offer STARTTLS
+    under ``require``, or after the handshake (a certificate that fails
+    verification: Postfix sends QUIT over the TLS session, ``smtp_proto.c``);
     ``auth`` is ``(username, password)`` or ``None``. With ``wait_for_quit=False``
     the session is done once QUIT is sent, as with Postfix's
     ``smtp_skip_quit_response = yes``; with ``pipelining=False`` the client never
@@ -149,6 +154,7 @@ class ClientSession:
         "_phase",
         "_rcpt_index",
         "_starttls",
+        "_tls_failure",
         "_use_pipelining",
         "_wait_for_quit",
         "conn",
@@ -176,6 +182,7 @@ class ClientSession:
         keep_open: bool = False,
         reuse: bool = False,
         mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
+        tls_failure: Reply | None = None,
     ) -> None:
         if starttls not in ("no", "may", "require"):
             raise ValueError(f"starttls must be 'no', 'may' or 'require', got {starttls!r}")
@@ -191,6 +198,7 @@ class ClientSession:
             message = Message.of(normalize_newlines(message.content))
         self.message = message
         self._starttls = starttls
+        self._tls_failure = tls_failure
         self._auth = auth
         self._mechanisms = mechanisms
         self._wait_for_quit = wait_for_quit
@@ -255,6 +263,10 @@ class ClientSession:
         """The driver finished the TLS handshake that STARTTLS asked for."""
         self.wants_tls = False
         self.conn.tls_established()
+        if self._tls_failure is not None:  # the certificate failed the client's policy
+            self._fail(self._tls_failure)
+            self._quit()
+            return
         self._phase = "helo"
         self._outbox.append(Hello(self.helo))
 
@@ -295,7 +307,7 @@ class ClientSession:
                 self._outbox.append(StartTLS())
                 return
             if self._starttls == "require":
-                self._fail(_TLS_NOT_OFFERED)
+                self._fail(self._tls_failure or _TLS_NOT_OFFERED)
                 self._quit()
                 return
         if self._auth is not None:

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, WithJsonSchema
 from . import _names
 from .base import Model, field
 from .policies import ListingRule
+from .tls import MtaSts
 from .units import Duration
 
 __all__ = ["Zone", "mx_from_yaml"]
@@ -86,6 +87,9 @@ class Zone(Model):
     )
     dmarc: Literal["none", "quarantine", "reject"] | None = field(
         None, description="the domain's DMARC policy (its _dmarc TXT record), if any"
+    )
+    mta_sts: MtaSts | None = field(
+        None, description="the domain's MTA-STS policy (RFC 8461), fetched by senders over HTTPS"
     )
     listing: ListingRule | None = field(
         None, description="DNSBL zones: list an address by itself after spamtrap hits"

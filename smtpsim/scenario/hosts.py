@@ -13,6 +13,7 @@ from .distributions import DurationDist
 from .policies import PolicySpec, Retry
 from .postfix import Postfix, Processing
 from .retrieval import AccessService
+from .tls import HostTls
 from .units import Bandwidth, Fraction
 
 __all__ = ["Host", "Link"]
@@ -77,6 +78,11 @@ class Host(Model):
         None,
         description="a mailbox host's POP3/IMAP service and its users' mail clients "
         "(see retrieval); none: mail ends in the mailbox, nobody fetches it",
+    )
+    tls: HostTls | None = field(
+        None,
+        description="the certificate it presents after STARTTLS and its TLSA records "
+        "(see tls); none: a valid, trusted certificate for its name, no TLSA records",
     )
     listeners: dict[Port, Listener] | None = field(
         None,

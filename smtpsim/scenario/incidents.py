@@ -32,6 +32,7 @@ from .bounds import MAX_COUNT, MAX_FACTOR
 from .distributions import DurationDist
 from .dns import mx_from_yaml
 from .retrieval import AccessDown, AccessSlow
+from .tls import CertificateChange, MtaStsChange, TlsaChange
 from .units import Duration, Fraction, Rate
 
 __all__ = ["INCIDENT_KINDS", "Incident"]
@@ -223,6 +224,11 @@ INCIDENT_KINDS = (
     "policy",
     "access_down",
     "access_slow",
+    "certificate_change",
+    "tlsa_change",
+    "mta_sts_change",
+    "mta_sts_down",
+    "starttls_stripped",
 )
 
 
@@ -256,6 +262,20 @@ class Incident(OneOf):
     )
     access_slow: AccessSlow | None = field(
         None, description="a host's access service is congested (slower sessions)"
+    )
+    certificate_change: CertificateChange | None = field(
+        None, description="a host presents another certificate (replacement, renewal)"
+    )
+    tlsa_change: TlsaChange | None = field(None, description="a host's TLSA records change")
+    mta_sts_change: MtaStsChange | None = field(
+        None, description="a domain's MTA-STS policy changes"
+    )
+    mta_sts_down: Domain | None = field(
+        None, description="a domain's MTA-STS policy host is down: policy fetches fail"
+    )
+    starttls_stripped: tuple[Name, Name] | None = field(
+        None,
+        description="an attacker on a link (its two ends) removes STARTTLS from EHLO replies",
     )
 
     at: Duration = field(0.0, description="when it starts")

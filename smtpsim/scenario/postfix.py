@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, WithJsonSchema, model_validator
 
 from . import _names
-from .base import Model, field
+from .base import Domain, Model, field
 from .bounds import MAX_COUNT
 from .distributions import DurationDist
 from .feedback import Feedback
+from .tls import TlsLevel
 from .units import Duration, Size
 
 __all__ = ["Postfix", "Processing"]
@@ -144,8 +145,23 @@ class Postfix(Model):
         description="maximum number of SMTP sessions (past EHLO) per delivery before "
         "giving up or trying the fallback relay",
     )
-    smtp_tls_security_level: Literal["none", "may", "encrypt"] = field(
-        "none", description="client STARTTLS: none, may (opportunistic), encrypt (mandatory)"
+    smtp_tls_security_level: TlsLevel = field(
+        "none",
+        description="client TLS: none; may (opportunistic, certificate not checked); "
+        "encrypt (mandatory, not checked); dane (RFC 7672: TLSA records when the MX host "
+        "has them, else may); verify (a trusted certificate for the MX host name); secure "
+        "(a trusted certificate for the next-hop domain or a name under it)",
+    )
+    smtp_tls_policy_maps: dict[Domain, TlsLevel] = field(
+        {},
+        description="per-destination TLS levels (next-hop domain -> level), overriding "
+        "smtp_tls_security_level and any MTA-STS policy for that domain",
+    )
+    smtp_tls_mta_sts: bool = field(
+        False,
+        description="(smtpsim) honour MTA-STS policies (RFC 8461), as Postfix does with an "
+        "MTA-STS resolver in smtp_tls_policy_maps: enforce becomes secure with the policy's "
+        "mx patterns",
     )
     smtpd_tls_security_level: Literal["none", "may"] = field(
         "none", description="server STARTTLS: none, or may (offer it)"

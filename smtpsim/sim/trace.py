@@ -82,3 +82,20 @@ class Recorder(Protocol):
     def level(self, t: float, host: str, metric: str, value: int) -> None:
         """A level (queue size, connections) changed."""
         ...
+
+    def tls_session(
+        self,
+        t: float,
+        host: str,
+        peer: str,
+        domain: str,
+        policy_type: str,
+        result: str,
+        level: str,
+        encrypted: bool,
+        attacked: bool,
+        sent: int,
+        blocked: int,
+    ) -> None:
+        """A session reached its TLS verdict (runs that model TLS between servers)."""
+        ...
