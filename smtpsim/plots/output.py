@@ -23,15 +23,18 @@ from .outcomes import (
 )
 from .population import recipients_of_interest
 from .queues import queue_sizes
+from .tls import tls_sessions
 
 if TYPE_CHECKING:
     from ..metrics.result import RunResult
 
-__all__ = ["FIGURES", "FORMATS", "figure_totals", "write_plots"]
+__all__ = ["FIGURES", "FORMATS", "TLS_FIGURE", "figure_totals", "write_plots"]
 
 FORMATS = ("png", "svg", "pdf")
 FIGURES = ("delay-cdf", "outcomes", "queues", "bounces-by-dsn", "delay-breakdown")
 """The files ``write_plots`` writes, as ``NAME.FORMAT``."""
+TLS_FIGURE = "tls"
+"""And for a run with a TLS report (``RunResult.tls_report``), this one too."""
 
 DPI = 120
 
@@ -66,11 +69,16 @@ def write_plots(result: RunResult, out_dir: str | Path, fmt: str = "png") -> lis
             r, a, m, incidents=incidents, until=until, warmup=warmup, ax=fig.add_subplot()
         ),
     }
+    names: tuple[str, ...] = FIGURES
+    tls_report = getattr(result, "tls_report", None)
+    if tls_report is not None:
+        draw[TLS_FIGURE] = lambda fig: tls_sessions(tls_report, ax=fig.add_subplot())
+        names = (*FIGURES, TLS_FIGURE)
     caption = _caption(meta)
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in FIGURES:
+    for name in names:
         size = (FIGSIZE[0], FIGSIZE[1] * 1.45) if name == "outcomes" else FIGSIZE
         fig = Figure(figsize=size, layout="constrained")
         FigureCanvasAgg(fig)
