@@ -28,12 +28,16 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_or_report(args: argparse.Namespace, prog: str) -> tuple[Scenario | None, int]:
-    """``(scenario, 0)``, or ``(None, 2)`` after printing one line per problem."""
-    from ..scenario import ScenarioError, load_scenario
+    """``(scenario, 0)``, or ``(None, 2)`` after printing one line per problem.
+    Warnings (legal settings that do not do what they seem to) go to stderr too, and
+    the scenario is returned."""
+    from ..scenario import ScenarioError, load_scenario, tls_warnings
 
     try:
         scenario = load_scenario(args.scenario, overrides=args.overrides)
         _check_traces(scenario)
+        for warning in tls_warnings(scenario):
+            print(f"{prog}: {args.scenario}: warning: {warning}", file=sys.stderr)
         return scenario, 0
     except ScenarioError as error:
         print(f"{prog}: {args.scenario}: {len(error.problems)} problem(s):", file=sys.stderr)

@@ -31,6 +31,7 @@ from .schema import (
     SizeDist,
     Zone,
 )
+from .tls_checks import tls_warnings
 from .units import Bandwidth, Duration, Fraction, Rate, Size, TimeOfDay
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "scenario_json_schema",
+    "tls_warnings",
     "units",
     "with_overrides",
 ]

@@ -26,6 +26,7 @@ from .defaults import fill_defaults
 from .problems import Problem
 from .raw import YamlMap
 from .retrieval import retrieval_problems
+from .tls_checks import tls_problems
 from .units import format_duration, parse_duration
 from .used_names import dnsbl_listing_problems, incident_problems, policy_problems
 from .world import World, as_dict, as_list, domain_or_none, unknown_host
@@ -263,6 +264,7 @@ def reference_problems(data: object) -> list[Problem]:
         policy_problems(world, data),
         dnsbl_listing_problems(world, data),
         retrieval_problems(world, data),
+        tls_problems(world, data),
     ):
         found.extend(problems)
     return list(dict.fromkeys(found))
