@@ -25,7 +25,14 @@ from smtpsim.simulation import simulate
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 TABLES = ("messages", "recipients", "attempts", "levels")
 # Long enough for each shipped scenario's incident to begin and mail to be retried.
-UNTIL = {"bench-3hop": None, "mx-outage": 2.5 * 3600.0, "congested-relay-link": 1.5 * 3600.0}
+UNTIL = {
+    "bench-3hop": None,
+    "mx-outage": 2.5 * 3600.0,
+    "congested-relay-link": 1.5 * 3600.0,
+    # TLS (issue 14): past the certificate's expiry at 1d, and into the stripping window
+    "certificate-expiry": 1.1 * 86400.0,
+    "starttls-stripping": 8 * 3600.0,
+}
 SHORTER = {"bench-3hop": ["traffic.load.messages=2000", "duration=360"]}
 
 
@@ -43,6 +50,9 @@ def assert_same_tables(a: smtpsim.RunResult, b: smtpsim.RunResult) -> None:
         pd.testing.assert_frame_equal(
             getattr(a, name), getattr(b, name), check_exact=True, obj=name
         )
+    assert (a.tls_report is None) == (b.tls_report is None)
+    if a.tls_report is not None and b.tls_report is not None:
+        pd.testing.assert_frame_equal(a.tls_report, b.tls_report, check_exact=True)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -68,6 +78,13 @@ def test_shipped_scenarios_give_identical_tables_with_the_memo_on_off_and_verifi
 WIRE_EARLY = {
     "mx-outage": [f"incidents[{i}].at=10min" for i in range(3)],
     "congested-relay-link": ["incidents[0].at=10min"],
+    # TLS (issue 14): the certificate expires, and the attacker arrives, at 10 minutes
+    "certificate-expiry": [
+        "hosts.mx1.tls.certificate.not_after=10min",
+        "incidents[0].at=20min",
+        "incidents[1].at=20min",
+    ],
+    "starttls-stripping": ["incidents[0].at=10min"],
 }
 
 

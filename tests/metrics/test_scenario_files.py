@@ -18,6 +18,7 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.y
 UNTIL = {
     "bench-3hop": "60s",
     "blacklisting-incident": "4h",
+    "certificate-expiry": "30h",
     "congested-relay-link": "90min",
     "dns-servfail-burst": "90min",
     "end-to-end-delay": "1h",
@@ -26,6 +27,7 @@ UNTIL = {
     "mx-outage": "150min",
     "quickstart": "15min",
     "reputation-spiral": "2h",
+    "starttls-stripping": "8h",
 }
 PLOTS = ("delay-cdf", "outcomes", "queues", "bounces-by-dsn", "delay-breakdown")
 TABLES = ("messages", "recipients", "attempts", "levels")
@@ -54,6 +56,11 @@ def test_scenario_runs_and_writes_tables_plots_and_a_maillog_pflogsumm_agrees_wi
         assert (out / "plots" / f"{name}.png").stat().st_size > 1000
     result = smtpsim.RunResult.read(out)
     assert len(result.recipients) > 0
+    # The TLS scenarios (issue 14) add their report and its figure, and only they do.
+    tls = path.stem in ("certificate-expiry", "starttls-stripping")
+    assert (out / "tls_report.parquet").exists() == tls
+    assert (out / "plots" / "tls.png").exists() == tls
+    assert (result.tls_report is not None) == tls
     totals = run_pflogsumm(out / "maillog")
     expected = expected_totals(result)
     assert {name: totals[name] for name in expected} == expected
