@@ -1204,6 +1204,8 @@ class _Builder:
         server = self.log.addr(peer)
         if own is not None and own.startswith(_PROTOCOL_ERROR):
             return own  # the client's words already name the server and the command
+        if self.a_conn_error[i].startswith(_TLS_OWN):
+            return self.a_conn_error[i]  # its TLS policy refused the server (smtp_proto.c)
         if dsn.startswith("4.4."):  # the client's own trouble with this server
             if own is not None:
                 return own
@@ -1213,6 +1215,11 @@ class _Builder:
             return f"host {server} refused to talk to me: {reply}"
         command = _CMD.get(phase, phase)
         return f"host {server} said: {reply} (in reply to {command} command)"
+
+
+# The SMTP client's own words when TLS falls short of its policy (Postfix smtp_proto.c,
+# smtpsim.mail.tls): logged as they are, not as something the server said.
+_TLS_OWN = ("TLS is required, but was not offered by host ", "Server certificate not verified")
 
 
 def _ints(column: pd.Series) -> array[int]:

@@ -466,6 +466,9 @@ class DeliveryAgent:
         why: Deferral | None = None
         record = self.recorder.attempt
         at_rcpt = result.at_rcpt
+        # A session its TLS policy ended: the client's own words go with the attempt
+        # (attempts.conn_error), as Postfix logs them (smtp_proto.c).
+        tls_failure = plan.failure if plan is not None else None
         for (rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
             code = reply.code
             dsn = reply.dsn
@@ -495,6 +498,7 @@ class DeliveryAgent:
                 conn_s=conn_s,
                 xfer_s=xfer_s,
                 conn_use=conn_use,
+                conn_error=reply.text if tls_failure is not None and reply == tls_failure else "",
             )
         # Concurrency feedback: a handshake failure or a lost connection that leaves
         # recipients deferred is site trouble; a session that ran its transaction
