@@ -31,7 +31,10 @@ hosts:
   out:
     role: mta
     accepts: [corp.example]
-    postfix: {{smtp_tls_security_level: {level}, maximal_queue_lifetime: 1h, bounce_queue_lifetime: 1h}}
+    postfix:
+      smtp_tls_security_level: {level}
+      maximal_queue_lifetime: 1h
+      bounce_queue_lifetime: 1h
   mx1:
     role: mx
     name: mx1.dest.example
