@@ -76,14 +76,15 @@ def tls_sessions(report: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         left += width
     labels = [f"{h} -> {d}" for h, d in zip(table["host"], table["domain"], strict=True)]
     ax.set_yticks(range(len(table)), labels, fontsize=8)
-    for i, row in table.iterrows():
+    counts = {c: table[c].to_numpy(dtype=np.int64) for c in ("sent", "sent_clear", "exposed")}
+    blocked = table["blocked"].to_numpy(dtype=np.int64)
+    for i in range(len(table)):
         text = (
-            f"sent {int(row['sent']):,}: {int(row['sent_clear']):,} in clear, "
-            f"{int(row['exposed']):,} read by attacker; "
-            f"{int(row['blocked']):,} TLS deferrals"
+            f"sent {counts['sent'][i]:,}: {counts['sent_clear'][i]:,} in clear, "
+            f"{counts['exposed'][i]:,} read by attacker; {blocked[i]:,} TLS deferrals"
         )
-        ax.text(left[int(i)], int(i), "  " + text, va="center", fontsize=7)
-    ax.set_xlim(0, float(left.max()) * 1.9)
+        ax.text(float(left[i]), i, "  " + text, va="center", fontsize=7)
+    ax.set_xlim(0, float(left.max()) * 2.3)
     count_axis(ax, "x")
     ax.grid(True, axis="x", alpha=0.3)
     totals = {r: int(table[r].sum()) for r in results}

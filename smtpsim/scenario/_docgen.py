@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import clients, incidents, policies, retrieval, schema, traffic
+from . import clients, incidents, policies, retrieval, schema, tls, traffic
 from .feedback import ConcurrencyFeedback
 from .units import (
     BANDWIDTH_INFO,
@@ -80,6 +80,12 @@ MODELS: dict[str, type[BaseModel]] = {
     "ClientPopulation": retrieval.ClientPopulation,
     "AccessDown": retrieval.AccessDown,
     "AccessSlow": retrieval.AccessSlow,
+    "HostTls": tls.HostTls,
+    "CertificateSpec": tls.CertificateSpec,
+    "MtaSts": tls.MtaSts,
+    "CertificateChange": tls.CertificateChange,
+    "TlsaChange": tls.TlsaChange,
+    "MtaStsChange": tls.MtaStsChange,
 }
 
 ANCHORS: dict[str, str] = {
@@ -120,6 +126,12 @@ ANCHORS: dict[str, str] = {
     "ClientPopulation": "retrieval",
     "AccessDown": "incidents",
     "AccessSlow": "incidents",
+    "HostTls": "tls",
+    "CertificateSpec": "tls",
+    "MtaSts": "tls",
+    "CertificateChange": "incidents",
+    "TlsaChange": "incidents",
+    "MtaStsChange": "incidents",
 }
 """Where each model is described on the page (GitHub heading anchors)."""
 

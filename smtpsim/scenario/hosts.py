@@ -79,16 +79,16 @@ class Host(Model):
         description="a mailbox host's POP3/IMAP service and its users' mail clients "
         "(see retrieval); none: mail ends in the mailbox, nobody fetches it",
     )
-    tls: HostTls | None = field(
-        None,
-        description="the certificate it presents after STARTTLS and its TLSA records "
-        "(see tls); none: a valid, trusted certificate for its name, no TLSA records",
-    )
     listeners: dict[Port, Listener] | None = field(
         None,
         description="port -> listener, for flows with mail clients (traffic.*.clients); "
         "default: port 25 only, with the host's postfix TLS level and its auth setting. "
         "A client connecting to another port is refused",
+    )
+    tls: HostTls | None = field(
+        None,
+        description="the certificate it presents after STARTTLS and its TLSA records "
+        "(see tls); none: a valid, trusted certificate for its name, no TLSA records",
     )
 
     @model_validator(mode="before")

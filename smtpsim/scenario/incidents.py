@@ -12,6 +12,8 @@ An incident is one kind key with its target, plus its timing::
       - {host_crash: {host: out, queue: lost}, random: {rate: 1/d, duration: 30min}}
       - {access_down: mx1, at: 9h, for: 30min}       # its POP3/IMAP service
       - {access_slow: {host: mx1, factor: 20}, at: 8h, for: 1h}
+      - {certificate_change: {host: mx1, key: mx1-2026}, at: 1d}   # TLS (issue 14)
+      - {starttls_stripped: [internet, transit], at: 6h, for: 12h}
 
 Timing: ``at`` (default 0) and an end, ``for`` (a duration) or ``until`` (a time);
 without an end the incident lasts to the end of the run. ``every`` repeats the window

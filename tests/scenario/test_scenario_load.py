@@ -110,7 +110,7 @@ def test_error_text_is_one_problem_per_line(base: dict[str, Any]) -> None:
             lambda d: d["hosts"]["out"].update(zzz=1),
             "hosts.out.zzz",
             "unknown field; expected one of role, name, ip, accepts, mailboxes, auth, postfix, "
-            "processing, listen_backlog, policies, retry, access, listeners",
+            "processing, listen_backlog, policies, retry, access, listeners, tls",
         ),
         (
             lambda d: d["hosts"]["out"].setdefault("postfix", {}).update(maximal_backof_time="1h"),

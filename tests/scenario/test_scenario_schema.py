@@ -314,6 +314,8 @@ FACT_SHEET_DEFAULTS = {
     "smtp_mx_address_limit": 5,
     "smtp_mx_session_limit": 2,
     "smtp_tls_security_level": "none",
+    "smtp_tls_policy_maps": {},  # Postfix: empty
+    "smtp_tls_mta_sts": False,  # (smtpsim) no MTA-STS resolver configured
     "smtpd_tls_security_level": "none",
     "message_size_limit": 10240000,
     "smtpd_recipient_limit": 1000,
@@ -351,7 +353,8 @@ def test_postfix_values_in_units_and_lists() -> None:
         ("smtpd_recipient_limit", 99),
         ("default_destination_concurrency_positive_feedback", 1.5),  # Postfix: 0..1
         ("default_destination_concurrency_negative_feedback", "1/sqrt(concurrency)"),
-        ("smtp_tls_security_level", "dane"),
+        ("smtp_tls_security_level", "strict"),  # issue 14: dane, verify, secure are known
+        ("smtp_tls_security_level", "fingerprint"),  # Postfix's, not modelled
         ("smtpd_tls_security_level", "encrypt"),
         ("minimal_backoff_time", "2h"),  # above maximal_backoff_time (4000s)
     ],
