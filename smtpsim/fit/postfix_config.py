@@ -115,7 +115,7 @@ _TRANSPORT = {
     ),
 }
 _TLS = {
-    "smtp_tls_security_level": ("none", "may", "encrypt"),
+    "smtp_tls_security_level": ("none", "may", "encrypt", "dane", "verify", "secure"),
     "smtpd_tls_security_level": ("none", "may"),
 }
 _RATE_LIMITS = {

@@ -95,7 +95,10 @@ def test_name_local_domains_and_policies(imported: Imported) -> None:
 @pytest.mark.parametrize(
     ("line", "why"),
     [
-        ("smtp_tls_security_level = dane", "smtpsim models none, may, encrypt"),
+        (
+            "smtp_tls_security_level = fingerprint",
+            "smtpsim models none, may, encrypt, dane, verify, secure",
+        ),
         ("maximal_backoff_time = soon", "expected a time"),
         ("relay_domains = $undefined_thing", "$undefined_thing is not set"),
         ("myhostname = localhost", "not a fully qualified name"),
