@@ -169,6 +169,7 @@ def _summary_section(summary: Summary) -> str:
             ]
         )
     rows += _retrieval_rows(summary)
+    rows += _tls_rows(summary)
     b = summary["bounce_messages"]
     rows.append(
         [
@@ -192,6 +193,27 @@ def _summary_section(summary: Summary) -> str:
         caption=f"{summary['messages']:,} messages submitted after the warm-up "
         f"({summary.get('warmup_s', 0):g} s); bounce messages apart",
     ) + "".join(paragraph("warning: " + w, "warning") for w in summary.get("warnings", []))
+
+
+def _tls_rows(summary: Summary) -> list[list[str]]:
+    """TLS between servers (``summary["tls"]``, runs that model it)."""
+    t = summary.get("tls")
+    if t is None:
+        return []
+    rows = [["TLS sessions", f"{t['sessions']:,}", f"{t['successful_sessions']:,} successful"]]
+    rows += [
+        [f"  {k}", f"{v:,}", _share(v, t["sessions"])] for k, v in t["failed_sessions"].items()
+    ]
+    rows += [
+        [
+            "recipients sent in the clear",
+            f"{t['sent_clear']:,}",
+            _share(t["sent_clear"], t["sent"]),
+        ],
+        ["  read by an attacker", f"{t['exposed']:,}", _share(t["exposed"], t["sent"])],
+        ["deferred by TLS policy (per session)", f"{t['blocked']:,}", ""],
+    ]
+    return rows
 
 
 def _retrieval_rows(summary: Summary) -> list[list[str]]:
@@ -359,10 +381,22 @@ def _figures(result: RunResult, out_dir: Path) -> list[Section]:
     return _embed(plots)
 
 
+# Drawn for runs with a TLS report only (smtpsim.plots.output.TLS_FIGURE).
+_TLS_FIGURE = (
+    "tls",
+    "TLS between servers",
+    "Sessions by sending host and policy domain, split by TLS result (RFC 8460 result "
+    "types), with the recipients sent in the clear, read by an attacker, and deferred.",
+)
+
+
 def _embed(directory: Path) -> list[Section]:
+    figures: tuple[tuple[str, str, str], ...] = _FIGURES
+    if (directory / f"{_TLS_FIGURE[0]}.png").is_file():
+        figures = (*_FIGURES, _TLS_FIGURE)
     return [
         Section(title, embed_file(directory / f"{name}.png", caption), anchor=name)
-        for name, title, caption in _FIGURES
+        for name, title, caption in figures
     ]
 
 
