@@ -201,3 +201,34 @@ def test_an_explicit_policy_map_entry_comes_before_mta_sts() -> None:
     client = TlsClient(world, "may", {"dest.example": "encrypt"}, True)
     view, cost = client.sts("dest.example", 0.0)
     assert view.policy is None and cost == 0.0
+
+
+def test_mta_sts_policy_host_down_then_up_in_a_run() -> None:
+    # dest.example enforces MTA-STS; its MX offers no STARTTLS. While the policy host
+    # is down (0-5 min) the sender has no policy: it delivers in the clear and reports
+    # sts-policy-fetch-error, each delivery waiting fetch_timeout first. Once the policy
+    # is fetched the sender enforces it: 4.7.4 at both MX hosts, deferred.
+    text = two_mx(level="may", mx1="tls: {}").replace(
+        "smtp_tls_security_level: may", "smtp_tls_security_level: may\n      smtp_tls_mta_sts: true"
+    )
+    text = text.replace(
+        "dest.example: {mx: {mx1: 10, mx2: 20}}",
+        "dest.example:\n    mx: {mx1: 10, mx2: 20}\n"
+        "    mta_sts: {mode: enforce, mx: ['*.dest.example'], fetch_timeout: 7s}",
+    )
+    text = text.replace(
+        "bursts: [{at: 10s, messages: 5}]",
+        "bursts: [{at: 10s, messages: 5}, {at: 6min, messages: 5}]",
+    )
+    text += "incidents:\n  - {mta_sts_down: dest.example, at: 0s, until: 5min}\n"
+    _, result = run_model(text)
+    tries = attempts_from(result, "out")
+    early, late = tries[tries["t_start"] < 300.0], tries[tries["t_start"] >= 360.0]
+    assert set(strings(early["outcome"])) == {"sent"}
+    assert (early["conn_s"] >= 7.0).all()  # the failed fetch came first
+    assert set(strings(late["dsn"])) == {"4.7.4"}
+    report = result.tls_report
+    assert report is not None
+    by = report.groupby("result")["sent_clear"].sum()
+    assert int(by["sts-policy-fetch-error"]) == 5
+    assert int(report.loc[report["result"] == "starttls-not-supported", "blocked"].sum()) >= 5
