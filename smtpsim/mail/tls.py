@@ -15,7 +15,9 @@ the sending MTA will do on it, the way Postfix's SMTP client decides:
   or set by DANE: level ``dane`` with TLSA records for the MX host is mandatory TLS
   authenticated by those records; without TLSA records it is ``may`` (Postfix
   ``smtp_tls_policy.c``: "no TLSA records found" makes the destination non-DANE, level
-  ``may``; TLSA records of none of the usable kinds make it ``encrypt``);
+  ``may``; TLSA records of none of the usable kinds make it ``encrypt``); where the MX
+  host has usable TLSA records, DANE decides and an MTA-STS policy is not consulted
+  (RFC 8461 section 2 leaves DANE in charge where both apply);
 - levels above ``may`` require TLS (Postfix ``tls.h``, ``TLS_REQUIRED_BY_SECURITY_LEVEL``):
   a server that does not offer STARTTLS ends the session with ``4.7.4 TLS is required,
   but was not offered by host NAME[IP]`` (``smtp_proto.c``), a site failure: the next
