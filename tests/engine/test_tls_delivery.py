@@ -232,3 +232,32 @@ def test_mta_sts_policy_host_down_then_up_in_a_run() -> None:
     by = report.groupby("result")["sent_clear"].sum()
     assert int(by["sts-policy-fetch-error"]) == 5
     assert int(report.loc[report["result"] == "starttls-not-supported", "blocked"].sum()) >= 5
+
+
+def test_the_policy_table_sets_the_level_per_destination() -> None:
+    # smtp_tls_policy_maps: dest.example must be encrypted, other.example goes as the
+    # default level (may); neither MX offers STARTTLS.
+    text = two_mx(level="may", mx1="tls: {}").replace(
+        "smtp_tls_security_level: may",
+        "smtp_tls_security_level: may\n      smtp_tls_policy_maps: {dest.example: encrypt}",
+    )
+    text = text.replace(
+        "accepts: [dest.example]\n    tls: {}",
+        "accepts: [dest.example, other.example]\n    tls: {}",
+    )
+    text = text.replace(
+        "dest.example: {mx: {mx1: 10, mx2: 20}}",
+        "dest.example: {mx: {mx1: 10, mx2: 20}}\n  other.example: {mx: {mx1: 10}}",
+    )
+    text = text.replace(
+        "domains: {dest.example: 1}", "domains: {dest.example: 0.5, other.example: 0.5}"
+    )
+    _, result = run_model(text)
+    tries = attempts_from(result, "out")
+    domain = tries["rcpt"].str.rpartition("@")[2]
+    assert set(strings(tries.loc[domain == "dest.example", "dsn"])) == {"4.7.4"}
+    assert set(strings(tries.loc[domain == "other.example", "outcome"])) == {"sent"}
+    report = result.tls_report
+    assert report is not None
+    levels = report.groupby("domain")["sent_clear"].sum()
+    assert int(levels["dest.example"]) == 0 and int(levels["other.example"]) > 0
