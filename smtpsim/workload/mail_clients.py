@@ -198,6 +198,8 @@ class MailClientPopulation:
             now,
             msg.hops + 1,
             msg.origin,
+            msg.dsn,  # a mail client's DSN parameters go to the MSA, which offers DSN
+            None if msg.rcpt_dsn is None else [msg.rcpt_dsn[i] for i in idx],
         )
         copy.queue_id = attempt.queue_id
         copy.client_ip = self.peer.ip
