@@ -184,3 +184,22 @@ def test_summary_counts_notices_by_kind_and_recipients_are_conserved():
     assert s["recipients"]["submitted"] == 2 == s["recipients"]["delivered"]
     statuses = strings(result.recipients["status"])
     assert len(statuses) == 6 and set(statuses) == {"delivered"}
+
+
+def test_dsn_tables_identical_with_the_session_memo_on_off_and_verified():
+    """DSN changes what a hand-over carries, not the sessions: the memo replays them
+    bit for bit (``simulation.session_memo: verify`` raises at a difference), and the
+    wire mode, which runs every session's machines, gives the same tables."""
+    from test_session_memo import assert_same_tables, run
+
+    mx = {"postfix": {"smtpd_discard_ehlo_keywords": ["dsn"]}}
+    dsn = {"notify": ["success", "failure"], "ret": "hdrs", "envid": True}
+    text = scenario(dsn, unknown=0.3, messages=30, mx=mx)
+    off, on, verified = run(text, "off"), run(text, "on"), run(text, "verify")
+    wire = run(text, "off", ["simulation.wire=true"])
+    assert_same_tables(off, on)
+    assert_same_tables(off, verified)
+    assert_same_tables(off, wire)
+    assert on.meta["sessions"]["replayed"] > 0
+    kinds = strings(notices(off)["notice"])
+    assert "success" in kinds and "failure" in kinds
