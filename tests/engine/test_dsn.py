@@ -203,3 +203,26 @@ def test_dsn_tables_identical_with_the_session_memo_on_off_and_verified():
     assert on.meta["sessions"]["replayed"] > 0
     kinds = strings(notices(off)["notice"])
     assert "success" in kinds and "failure" in kinds
+
+
+def test_maillog_names_each_notice_as_postfix_bounce_daemon_does():
+    """Postfix's bounce daemon logs "sender delay notification: QID"
+    (bounce_warn_service.c) and "sender delivery status notification: QID"
+    (bounce_trace_service.c), on the queue file of the message they report, beside
+    "sender non-delivery notification"; the notice's queue file then logs its own
+    delivery."""
+    from smtpsim.metrics.maillog import maillog_lines
+
+    out = {"postfix": {"delay_warning_time": "1h"}}
+    text = scenario({"notify": ["success", "delay"]}, messages=1, out=out, duration="8h")
+    _, result = run_model(text, setup=_down_for(4 * 3600))
+    lines = list(maillog_lines(result))
+    delay = [x for x in lines if ": sender delay notification: " in x]
+    success = [x for x in lines if ": sender delivery status notification: " in x]
+    assert len(delay) == 1 and len(success) == 1
+    assert "postfix/bounce[" in delay[0] and " out " in delay[0]
+    assert " mx " in success[0]  # the MX delivered it to the mailbox
+    assert not [x for x in lines if "non-delivery notification" in x]
+    for line in delay + success:
+        new = line.rsplit(" ", 1)[1]
+        assert any(f"{new}: to=<" in x and "status=sent" in x for x in lines), new
