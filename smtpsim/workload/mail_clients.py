@@ -198,9 +198,12 @@ class MailClientPopulation:
             now,
             msg.hops + 1,
             msg.origin,
-            msg.dsn,  # a mail client's DSN parameters go to the MSA, which offers DSN
-            None if msg.rcpt_dsn is None else [msg.rcpt_dsn[i] for i in idx],
         )
+        side = self.hosts[key].server_side
+        if side is not None and side.config.dsn:  # sent only if offered (RFC 3461 4.1)
+            copy.dsn = msg.dsn
+            if msg.rcpt_dsn is not None:
+                copy.rcpt_dsn = [msg.rcpt_dsn[i] for i in idx]
         copy.queue_id = attempt.queue_id
         copy.client_ip = self.peer.ip
         self.hosts[key].receive(copy, now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from engine_helpers import at_times, attempts_from, run_model, strings, two_hosts
+from model_runs import check_conservation
 
 from smtpsim.sim.dsn import BOUNCE_OVERHEAD, ENVID_FIELD, HEADERS_ONLY, ORCPT_FIELD
 
@@ -178,6 +179,7 @@ def test_summary_counts_notices_by_kind_and_recipients_are_conserved():
     out = {"postfix": {"delay_warning_time": "1h"}}
     text = scenario({"notify": ["success", "delay"]}, messages=2, out=out, duration="8h")
     _, result = run_model(text, setup=_down_for(4 * 3600))
+    check_conservation(result)
     s = result.summary()
     assert s["notices"] == {"failure": 0, "delay": 2, "success": 2}
     assert s["bounce_messages"]["sent"] == 4 == s["bounce_messages"]["delivered"]
@@ -226,3 +228,19 @@ def test_maillog_names_each_notice_as_postfix_bounce_daemon_does():
     for line in delay + success:
         new = line.rsplit(" ", 1)[1]
         assert any(f"{new}: to=<" in x and "status=sent" in x for x in lines), new
+
+
+def test_a_mail_clients_dsn_parameters_reach_the_msa_and_go_on():
+    """A flow submitted by mail clients (issue 13): the MSA offers DSN, so NOTIFY
+    rides on into its queue and on to the MX, which reports the success."""
+    import yaml
+    from test_mail_clients import GOOD_587
+    from test_mail_clients import scenario as clients_scenario
+
+    data = yaml.safe_load(clients_scenario(GOOD_587))
+    data["traffic"]["t"]["dsn"] = {"notify": ["success"]}
+    _, result = run_model(yaml.safe_dump(data))
+    check_conservation(result)
+    made = notices(result, "success")
+    assert len(made) == 1
+    assert made_at(result, int(made["msg_id"].iloc[0])) == "mx"
