@@ -361,7 +361,9 @@ class QueueManager:
         has passed since it arrived (Postfix ``qmgr_active_done_25_generic``:
         ``event_time() >= warn_time - 1``, warn_time being the whole-second arrival
         plus delay_warning_time, written by cleanup; the check comes after an attempt,
-        so at the end of the first pass, started by a deferred-queue scan, after it)."""
+        so at the end of the first pass, started by a deferred-queue scan, after it).
+        Each host counts from the message's arrival in its own queue; cleanup writes no
+        warn time for a null sender (``cleanup_envelope.c``): bounces get none."""
         warn = self.p.delay_warning_time
         if warn <= 0 or msg.warned or msg.sender == "":
             return False
