@@ -321,6 +321,7 @@ class QueueManager:
         self._level(now, "active", self.active)
         recorder = self.recorder
         failed = [i for i, _ in msg.bounced]
+        warn = False
         for i, reply in msg.bounced:
             recorder.final(msg.rows[i], BOUNCED, now, reply.dsn, str(reply))
         if msg.deferred:
@@ -335,10 +336,7 @@ class QueueManager:
                     recorder.final(msg.rows[i], EXPIRED, now, why.dsn, str(why.reply))
                 failed += msg.deferred
             else:
-                if self._warning_due(msg, now):
-                    self._notice(
-                        msg, [i for i in msg.deferred if msg.wants(i, "DELAY")], DELAY, now
-                    )
+                warn = self._warning_due(msg, now)
                 msg.pending = msg.deferred
                 self._seq += 1
                 # the heap holds when a scan takes it (PostfixRetry: up to 1 s before
@@ -346,9 +344,13 @@ class QueueManager:
                 ready = retry.scan_takes_from(due) - phase
                 heapq.heappush(self.deferred, (ready, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
-        if msg.succeeded:  # Postfix's trace flush at the end of the pass (qmgr_active.c)
+        # Postfix's order (qmgr_active.c): the success notice (trace flush) before the
+        # delay warning (qmgr_active_done_25_generic)
+        if msg.succeeded:
             self._notice(msg, [i for i, _ in msg.succeeded], SUCCESS, now)
             msg.succeeded = []
+        if warn:
+            self._notice(msg, [i for i in msg.deferred if msg.wants(i, "DELAY")], DELAY, now)
         if failed:
             bounce = make_bounce(msg, failed, now, recorder, self.key)
             if bounce is not None:
