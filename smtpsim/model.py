@@ -319,6 +319,7 @@ def _host(key: str, spec: Host, ctx: RunContext, zones: Zones, wiring: HostWirin
         auth_mechanisms=("PLAIN", "LOGIN") if requires_auth else (),
         max_recipients=p.smtpd_recipient_limit,
         idle_timeout=p.smtpd_timeout,
+        dsn="dsn" not in p.smtpd_discard_ehlo_keywords,
     )
     proc = spec.processing
     server = ServerSide(

@@ -336,6 +336,12 @@ def format_summary(s: Summary, meta: dict[str, Any], *, verbose: bool = False) -
         )
     b = s["bounce_messages"]
     lines.append(f"  bounce messages         {b['sent']:>10,}  ({b['delivered']:,} delivered)")
+    kinds = s.get("notices", {})
+    if kinds.get("delay") or kinds.get("success"):  # only with DSN or delay warnings
+        lines.append(
+            f"    by kind               {kinds['failure']:,} failure, {kinds['delay']:,} delay, "
+            f"{kinds['success']:,} success"
+        )
     for host, peaks in sorted(s["peak_queue"].items()):
         shown = ", ".join(f"{k} {v}" for k, v in sorted(peaks.items()))
         lines.append(f"  peak {host:<18} {shown}")

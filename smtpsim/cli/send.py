@@ -21,7 +21,8 @@ from email.utils import formatdate, make_msgid
 
 from ..drivers import SendError, send_message
 from ..drivers.tls import client_context
-from ..protocol import ClientTimeouts, SessionResult
+from ..protocol import ClientTimeouts, MailDsn, RcptDsn, SessionResult
+from ..protocol.dsn import parse_notify
 from ..protocol.syntax import filler
 from .common import (
     CliParser,
@@ -65,6 +66,8 @@ Examples:
       --file message.eml --starttls --cafile ca.pem --auth alice:secret
   smtpsim send --server smtp.example.net:465 --tls --auth alice:secret \\
       --from alice@example.net --to bob@example.org
+  smtpsim send --server 127.0.0.1:2525 --from a@example.net --to b@example.org \\
+      --notify SUCCESS,FAILURE --ret HDRS --envid batch-17 --orcpt
 """
 
 _BODY = b"This is a test message sent by smtpsim.\r\n"
@@ -137,9 +140,52 @@ def add_parser(subparsers: Subparsers) -> CliParser:
         help="wait at most this long for the connection and for each reply "
         "(default: Postfix's smtp_*_timeout values)",
     )
+    dsn = p.add_argument_group("DSN (RFC 3461; sent only if the server offers DSN)")
+    dsn.add_argument(
+        "--notify",
+        metavar="WHEN",
+        type=_notify,
+        help="NOTIFY for every recipient: NEVER, or a comma list of SUCCESS, FAILURE, DELAY",
+    )
+    dsn.add_argument(
+        "--ret",
+        choices=("FULL", "HDRS"),
+        type=str.upper,
+        help="RET: what a failure notice returns, the whole message or its headers",
+    )
+    dsn.add_argument("--envid", metavar="TEXT", type=_envid, help="ENVID: the envelope's id")
+    dsn.add_argument(
+        "--orcpt", action="store_true", help="ORCPT=rfc822;ADDRESS for every recipient"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print the SMTP transcript")
     p.set_defaults(run=run)
     return p
+
+
+def _notify(text: str) -> frozenset[str]:
+    notify = parse_notify(text)
+    if notify is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: NEVER alone, or a comma list of SUCCESS, FAILURE, DELAY"
+        )
+    return notify
+
+
+def _envid(text: str) -> str:
+    if not text or not all(" " <= ch <= "~" for ch in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: printable ASCII text expected")
+    return text
+
+
+def _dsn(
+    args: argparse.Namespace, recipients: list[str]
+) -> tuple[MailDsn | None, dict[str, RcptDsn] | None]:
+    """The DSN parameters the options ask for: none when none was given."""
+    mail = MailDsn(args.ret, args.envid) if args.ret or args.envid else None
+    if args.notify is None and not args.orcpt:
+        return mail, None
+    rcpt = {r: RcptDsn(args.notify, ("rfc822", r) if args.orcpt else None) for r in recipients}
+    return mail, rcpt
 
 
 def run(args: argparse.Namespace, parser: CliParser) -> int:
@@ -169,6 +215,7 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
     if args.timeout:
         timeouts = replace(timeouts, **{f.name: args.timeout for f in fields(ClientTimeouts)})
 
+    dsn, rcpt_dsn = _dsn(args, recipients)
     host, port = args.server
     transcript = (lambda line: print(line, flush=True)) if args.verbose else None
     try:
@@ -186,6 +233,8 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
                 ssl_context=context,
                 timeouts=timeouts,
                 transcript=transcript,
+                dsn=dsn,
+                rcpt_dsn=rcpt_dsn,
             )
         )
     except SendError as exc:

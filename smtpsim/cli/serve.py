@@ -170,6 +170,12 @@ def add_parser(subparsers: Subparsers) -> CliParser:
         "--no-pipelining", action="store_true", help="do not offer PIPELINING (RFC 2920)"
     )
     p.add_argument(
+        "--no-dsn",
+        action="store_true",
+        help="do not offer DSN (RFC 3461), as Postfix's smtpd_discard_ehlo_keywords = dsn: "
+        "its parameters are refused with 501 5.7.1",
+    )
+    p.add_argument(
         "--relay-denied",
         choices=("temporary", "permanent"),
         default="temporary",
@@ -340,6 +346,7 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
             auth_mechanisms=("PLAIN", "LOGIN") if args.auth_user else (),
             tls_required=args.require_tls,
             tls_wrapper=args.implicit_tls,
+            dsn=not args.no_dsn,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -24,7 +24,7 @@ import contextlib
 import os
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..protocol import (
     NEED_DATA,
@@ -36,7 +36,9 @@ from ..protocol import (
     Command,
     ConnectionClosed,
     Event,
+    MailDsn,
     Message,
+    RcptDsn,
     RemoteProtocolError,
     ReplyTimedOut,
     SessionResult,
@@ -77,6 +79,8 @@ async def send_message(
     ssl_context: ssl.SSLContext | None = None,
     timeouts: ClientTimeouts = ClientTimeouts(),  # noqa: B008 - frozen, safe to share
     transcript: Transcript | None = None,
+    dsn: MailDsn | None = None,
+    rcpt_dsn: Mapping[str, RcptDsn] | None = None,
 ) -> SessionResult:
     """Deliver ``message`` from ``sender`` to ``recipients`` through ``host:port``.
 
@@ -85,7 +89,9 @@ async def send_message(
     in the clear; verify with ``ssl_context`` or the system's CA store).
     ``implicit_tls`` speaks TLS from the first byte, as on the submissions port 465
     (RFC 8314 section 3.3), verifying the certificate likewise; it excludes STARTTLS.
-    ``auth`` is ``(username, password)``. Raises ``ConnectError`` or ``SendError``.
+    ``auth`` is ``(username, password)``. ``dsn`` (RET, ENVID) and ``rcpt_dsn``
+    (NOTIFY, ORCPT per recipient) are sent if the server offers DSN (RFC 3461
+    section 4.1), left out otherwise. Raises ``ConnectError`` or ``SendError``.
     """
     if isinstance(message, bytes):
         message = Message.of(message)
@@ -104,6 +110,8 @@ async def send_message(
         message=message,
         starttls=starttls,
         auth=auth,
+        dsn=dsn,
+        rcpt_dsn=rcpt_dsn,
     )
     tls = ssl_context if implicit_tls else None
     reader, writer = await _connect(host, port, timeouts.connect, tls)

@@ -119,6 +119,13 @@ _DSN_TEXT = {
 _CHUNK_LINES = 50_000
 _NEWLINE = ord("\n")
 # The last digit of the fixed process id of each long-lived daemon of a host.
+# What Postfix's bounce daemon logs for a delay warning and a success notice
+# (bounce_warn_service.c: "sender delay notification"; bounce_trace_service.c:
+# "sender delivery status notification"), beside "sender non-delivery notification".
+_REPORT_LINES = {
+    "delay": "sender delay notification",
+    "success": "sender delivery status notification",
+}
 _DAEMONS = {"qmgr": 1, "pickup": 2, "cleanup": 3, "bounce": 4, "local": 5, "error": 6}
 # smtpd's stage of a refusal, by the phase it was recorded in (smtpd.c: the command).
 _STAGE = {"rcpt": "RCPT", "data": "DATA", "content": "END-OF-MESSAGE"}
@@ -416,7 +423,8 @@ class _QueueFile:
         # Mostly empty: tuples (the empty one is shared) rather than a list each.
         self.local: tuple[tuple[str, float], ...] = ()  # mailbox deliveries
         self.expired: tuple[float, ...] = ()  # times of expiries
-        self.notices: tuple[tuple[float, str], ...] = ()  # bounce notices: (time, new qid)
+        # notices sent about it: (time, new qid, kind as in sim.dsn.NOTICE_KINDS)
+        self.notices: tuple[tuple[float, str, str], ...] = ()
         self.failed: tuple[tuple[str, float], ...] = ()  # bounced or expired: (rcpt, left at)
 
     def release(self) -> None:
@@ -656,6 +664,13 @@ class _Builder:
         self.size = _ints(m["size_bytes"])
         self.t_submit = _floats(m["t_submit"])
         self.origin: list[str] = _text(m["origin"]).tolist()
+        # the kind of each notice (sim.dsn.NOTICE_KINDS); tables from before the column
+        # hold failure notices only
+        self.notice: list[str] = (
+            _text(m["notice"]).tolist()
+            if "notice" in m.columns
+            else ["failure" if o == "bounce" else "" for o in self.origin]
+        )
         # recipients
         self.rcpts: dict[int, list[str]] = {}
         self.final: dict[tuple[int, str], tuple[str, float, str, str]] = {}
@@ -704,6 +719,9 @@ class _Builder:
         self.qf_of_row: list[_QueueFile | None] = [None] * len(self.a_msg)
         self.used_qids: set[str] = set()
         self.failure_row: dict[int, int] = {}  # bounce msg_id -> the attempt that failed
+        # delay and success notices: msg_id -> (kind, the attempt row it reports, or
+        # the original's (msg_id, recipient) delivered to a mailbox at the notice's time)
+        self.report_of: dict[int, tuple[str, int, tuple[int, str] | None]] = {}
         self.peer_for: dict[tuple[str, str], str] | None = None
         self.origin_qf: dict[int, _QueueFile] = {}  # where each message was made
         # SMTP sessions: attempt rows sharing (msg_id, host, peer, t_start, t_end)
@@ -773,7 +791,7 @@ class _Builder:
         self._assign()
         del self.at_host, self.used_qids  # every queue file is made
         self._finals()
-        del self.rows_of, self.origin_qf, self.failure_row
+        del self.rows_of, self.origin_qf, self.failure_row, self.report_of
         self._row_texts()
         times = np.array([qf.t for qf in self.queue_files], dtype=np.float64)
         for k in np.argsort(times, kind="stable").tolist():
@@ -867,12 +885,19 @@ class _Builder:
                 failed.setdefault((self.sender[row], round(t_final, 6)), []).append(
                     (mid, i, len(rcpts))
                 )
+        reported = self._reported() if any(k in _REPORT_LINES for k in self.notice) else ({}, {})
         for mid, row in self.row_of.items():
             if self.origin[row] != "bounce":
                 continue
             rcpts = self.rcpts.get(mid, [])
             t = self.t_submit[row]
-            candidates = failed.get((rcpts[0], round(t, 6)), []) if rcpts else []
+            kind = self.notice[row]
+            if kind in _REPORT_LINES:
+                if self._pair_report(mid, kind, rcpts, t, reported):
+                    continue
+                candidates = []
+            else:
+                candidates = failed.get((rcpts[0], round(t, 6)), []) if rcpts else []
             if candidates:
                 # two failures of one sender at one instant: the notice's size tells
                 pick = next(
@@ -892,6 +917,59 @@ class _Builder:
                     continue  # no trace of it anywhere: nothing to log
                 host = self.a_host[min(rows, key=lambda i: self.a_start[i])]
             self.origin_qf[mid] = self._new_qf(_QueueFile(mid, host, t, "bounce", rcpts))
+
+    def _reported(
+        self,
+    ) -> tuple[
+        dict[tuple[str, float, str], list[int]], dict[tuple[str, float], list[tuple[int, str]]]
+    ]:
+        """What a delay or success notice can report, by sender and time: attempt rows
+        deferred or sent (relayed) then, by outcome, and mailbox deliveries."""
+        rows: dict[tuple[str, float, str], list[int]] = {}
+        for i in range(len(self.a_msg)):
+            outcome = self.a_outcome[i]
+            row = self.row_of.get(self.a_msg[i])
+            if row is not None and self.sender[row] and outcome in ("deferred", "sent"):
+                key = (self.sender[row], round(self.a_end[i], 6), outcome)
+                rows.setdefault(key, []).append(i)
+        delivered: dict[tuple[str, float], list[tuple[int, str]]] = {}
+        for (mid, rcpt), (status, t_final, _, _) in self.final.items():
+            row = self.row_of.get(mid)
+            if status == "delivered" and row is not None and self.sender[row]:
+                delivered.setdefault((self.sender[row], round(t_final, 6)), []).append((mid, rcpt))
+        return rows, delivered
+
+    def _pair_report(
+        self,
+        mid: int,
+        kind: str,
+        rcpts: list[str],
+        t: float,
+        reported: tuple[
+            dict[tuple[str, float, str], list[int]], dict[tuple[str, float], list[tuple[int, str]]]
+        ],
+    ) -> bool:
+        """Make the queue file of a delay or success notice at the host that sent it,
+        paired with what it reports: a deferral at its time (delay), a mailbox delivery
+        or a relay (success). False when nothing matches (then placed as a bounce)."""
+        if not rcpts:
+            return False
+        rows, delivered = reported
+        key = (rcpts[0], round(t, 6))
+        if kind == "success":
+            for orig, rcpt in delivered.get(key, []):
+                qf = self._final_queue_file(orig, rcpt)
+                if qf is not None:
+                    self.report_of[mid] = (kind, -1, (orig, rcpt))
+                    self.origin_qf[mid] = self._new_qf(_QueueFile(mid, qf.host, t, "bounce", rcpts))
+                    return True
+        found = rows.get((*key, "deferred" if kind == "delay" else "sent"))
+        if not found:
+            return False
+        i = found.pop(0)
+        self.report_of[mid] = (kind, i, None)
+        self.origin_qf[mid] = self._new_qf(_QueueFile(mid, self.a_host[i], t, "bounce", rcpts))
+        return True
 
     def _assign(self) -> None:
         """Each attempt row to the queue file it was made from: the latest arrival of its
@@ -942,7 +1020,12 @@ class _Builder:
             bounce = self.origin_qf[mid]
             source = self.qf_of_row[i]
             if source is not None:
-                source.notices += ((bounce.t, bounce.qid),)
+                source.notices += ((bounce.t, bounce.qid, "failure"),)
+        for mid, (kind, i, delivered) in self.report_of.items():
+            notice = self.origin_qf[mid]
+            where = self.qf_of_row[i] if delivered is None else self._final_queue_file(*delivered)
+            if where is not None:
+                where.notices += ((notice.t, notice.qid, kind),)
 
     def _left(self, qf: _QueueFile) -> dict[str, float]:
         """When each recipient that left ``qf`` did: its last ``sent`` attempt from it,
@@ -1097,13 +1180,13 @@ class _Builder:
                 qmgr,
                 f"{qf.qid}: from=<{sender}>, status=expired, returned to sender",
             )
-        for t, new in qf.notices:
+        for t, new, kind in qf.notices:
             log.add(
                 t,
                 host,
                 "bounce",
                 log.pid(host, "bounce"),
-                f"{qf.qid}: sender non-delivery notification: {new}",
+                f"{qf.qid}: {_REPORT_LINES.get(kind, 'sender non-delivery notification')}: {new}",
             )
         done = self._left(qf)
         if qf.rcpts and all(r in done for r in qf.rcpts):

@@ -98,6 +98,7 @@ class ColumnarRecorder:
         self.m_n_rcpt = array("i")
         self.m_t_submit = array("d")
         self.m_origin = Interned()
+        self.m_notice = Interned()  # "", or the kind of a notice (sim.dsn.NOTICE_KINDS)
         # recipients
         self.r_msg = array("i")  # a run's message ids stay under 2**31
         self.r_rcpt = Packed()
@@ -161,8 +162,11 @@ class ColumnarRecorder:
         self.pending = 0
         self.on_settled: Callable[[], object] | None = None
 
-    def message(self, sender: str, size: int, n_rcpt: int, t: float, origin: str) -> int:
+    def message(
+        self, sender: str, size: int, n_rcpt: int, t: float, origin: str, notice: str = ""
+    ) -> int:
         msg_id = len(self.m_size)
+        self.m_notice.append(notice)
         self.m_sender.append(sender)
         self.m_size.append(size)
         self.m_n_rcpt.append(n_rcpt)

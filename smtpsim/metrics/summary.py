@@ -20,6 +20,9 @@ messages are counted apart, under ``bounce_messages``):
   recipient relayed over three hops without a hitch counts 3);
 - ``retries_per_recipient``: deferred attempts per recipient, all hops: the
   retries an operator means (0 when no attempt was deferred);
+- ``bounce_messages``: the notices sent back to senders and their statuses, and
+  ``notices`` the same messages by kind: ``failure`` (non-delivery), ``delay``
+  (Postfix's ``delay_warning_time``) and ``success`` (DSN NOTIFY=SUCCESS);
 - ``peak_queue``: per host, the largest active and deferred queue seen;
 - ``by_domain``, ``by_flow``: the outcome counts and shares per recipient domain
   and per traffic flow (same population, split);
@@ -45,6 +48,7 @@ from typing import NotRequired, TypedDict
 import numpy as np
 import pandas as pd
 
+from ..sim.dsn import FAILURE, NOTICE_KINDS
 from ..sim.trace import STATUSES
 from .retrieval import RetrievalSummary, retrieval_summary, retrieval_warning
 from .tls_report import TlsSummary
@@ -94,6 +98,7 @@ class Summary(TypedDict):
     attempts_per_recipient: float | None
     retries_per_recipient: float | None
     bounce_messages: dict[str, int]  # sent, then one count per status
+    notices: dict[str, int]  # bounce messages by kind: failure, delay, success
     peak_queue: dict[str, dict[str, int]]  # host -> metric -> largest value
     by_domain: dict[str, dict[str, float]]  # domain -> counts and shares
     by_flow: dict[str, dict[str, float]]
@@ -169,6 +174,7 @@ def summarize(
             "sent": len(bounce_rcpts),
             **{s: int((bstatus == s).sum()) for s in STATUSES},
         },
+        "notices": _notices(messages, is_bounce),
         "peak_queue": peak,
         "by_domain": _records(outcome_table(status, rcpts["domain"].astype(str), "domain")),
         "by_flow": _records(outcome_table(status, flows, "flow")),
@@ -180,6 +186,18 @@ def summarize(
         summary["retrieval"] = retrieval_summary(rcpts, status)
     summary["warnings"] = warnings_of(summary)
     return summary
+
+
+def _notices(messages: pd.DataFrame, is_bounce: np.ndarray) -> dict[str, int]:
+    """The bounce messages by kind of notice (``smtpsim.sim.dsn.NOTICE_KINDS``):
+    non-delivery, delay warnings (``delay_warning_time``) and success notices
+    (DSN NOTIFY=SUCCESS). Tables written before the ``notice`` column count every
+    bounce message as a failure notice, which is all they could be."""
+    if "notice" in messages.columns:
+        kinds = messages["notice"].astype(str).to_numpy()[is_bounce]
+    else:
+        kinds = np.full(int(is_bounce.sum()), FAILURE, dtype=object)
+    return {kind: int((kinds == kind).sum()) for kind in NOTICE_KINDS}
 
 
 def outcome_table(status: pd.Series, keys: pd.Series, name: str) -> pd.DataFrame:

@@ -54,6 +54,7 @@ def messages_table(rec: ColumnarRecorder) -> pd.DataFrame:
             "n_rcpt": _array(rec.m_n_rcpt, "int32"),
             "t_submit": _array(rec.m_t_submit, "float64"),
             "origin": _category(rec.m_origin),
+            "notice": _category(rec.m_notice),
         }
     )
 

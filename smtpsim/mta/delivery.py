@@ -586,9 +586,29 @@ class DeliveryAgent:
             msg.hops + 1,
             msg.origin,
         )
+        if msg.rcpt_dsn is not None or msg.dsn.ret is not None or msg.dsn.envid is not None:
+            self._carry_dsn(msg, idx, copy, server)
         copy.queue_id = outcome.queue_id
         copy.client_ip = self.host.ip
         server.receive(copy, now)
+
+    def _carry_dsn(
+        self, msg: QueuedMessage, idx: list[int], copy: QueuedMessage, server: MailHost
+    ) -> None:
+        """The DSN parameters go on with the message to a server that offers DSN
+        (RFC 3461 section 5.2.1; the simulated session leaves them out of its MAIL and
+        RCPT commands, whose shape the session memo keys on, and applies here what
+        they would do). To one that does not, they stop here, and a recipient that
+        asked for SUCCESS is reported "relayed" by this host (section 5.2.2.1 and
+        4.2; Postfix ``smtp_rcpt.c``, ``smtp_rcpt_done``); with DSN, success is the
+        next hop's to report (Postfix clears SUCCESS in its own copy)."""
+        side = server.server_side
+        if side is not None and side.config.dsn:
+            copy.dsn = msg.dsn
+            if msg.rcpt_dsn is not None:
+                copy.rcpt_dsn = [msg.rcpt_dsn[i] for i in idx]
+        elif msg.rcpt_dsn is not None:
+            msg.succeeded += [(i, "relayed") for i in idx if msg.wants(i, "SUCCESS")]
 
     # --- endings ------------------------------------------------------------------------------
 

@@ -1,15 +1,19 @@
-"""Messages in a host's queue, and the bounces (DSNs) made from them."""
+"""Messages in a host's queue, and the notices (DSNs, RFC 3464) made from them:
+bounces, delay warnings and success notices, each honouring the DSN parameters the
+message came with (RFC 3461: NOTIFY and ORCPT per recipient, RET and ENVID)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..mail import domain_of
-from ..protocol import Reply
-from ..sim.dsn import bounce_size
+from ..protocol import MailDsn, RcptDsn, Reply
+from ..sim.dsn import FAILURE, ORCPT_FIELD, notice_size
 from ..sim.trace import Recorder
 
-__all__ = ["Deferral", "QueuedMessage", "make_bounce"]
+__all__ = ["Deferral", "QueuedMessage", "make_bounce", "make_notice"]
+
+NO_MAIL_DSN = MailDsn()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,13 @@ class QueuedMessage:
     reason per index (the reason an expiry bounce reports, Postfix qmgr_active.c).
     ``created`` is when it entered this host's queue: Postfix's backoff and
     lifetime are counted from it.
+
+    ``dsn`` holds RET and ENVID, ``rcpt_dsn`` NOTIFY and ORCPT per recipient
+    (parallel to ``rcpts``; ``None`` when no recipient has any, the common case, so
+    that such a message costs nothing more). ``succeeded`` collects the recipients
+    whose success is to be reported at the end of the pass, with their RFC 3464
+    Action (``delivered`` or ``relayed``); ``warned`` is set once the delay warning
+    was due (Postfix writes its warn time -1 then: ``qmgr_message_update_warn``).
     """
 
     __slots__ = (
@@ -58,6 +69,7 @@ class QueuedMessage:
         "client_ip",
         "created",
         "deferred",
+        "dsn",
         "errors",
         "first_failure",
         "hops",
@@ -66,11 +78,14 @@ class QueuedMessage:
         "outstanding",
         "pending",
         "queue_id",
+        "rcpt_dsn",
         "rcpts",
         "rows",
         "sender",
         "size",
+        "succeeded",
         "t_active",
+        "warned",
     )
 
     def __init__(
@@ -83,6 +98,8 @@ class QueuedMessage:
         created: float,
         hops: int,
         origin: str,
+        dsn: MailDsn = NO_MAIL_DSN,
+        rcpt_dsn: list[RcptDsn] | None = None,
     ) -> None:
         self.msg_id = msg_id
         self.sender = sender
@@ -101,17 +118,60 @@ class QueuedMessage:
         self.queue_id = ""
         self.first_failure: float | None = None  # Exim's retry cutoffs count from it
         self.client_ip = ""  # the host that handed it over (spamtrap reports name it)
+        self.dsn = dsn
+        self.rcpt_dsn = rcpt_dsn
+        self.succeeded: list[tuple[int, str]] = []  # (index, "delivered" or "relayed")
+        self.warned = False
+
+    def wants(self, i: int, condition: str) -> bool:
+        """Whether recipient ``i`` asked for a notice on ``condition`` (SUCCESS,
+        FAILURE or DELAY); without NOTIFY, Postfix's FAILURE,DELAY."""
+        rcpt_dsn = self.rcpt_dsn
+        if rcpt_dsn is None:
+            return condition != "SUCCESS"
+        return rcpt_dsn[i].wants(condition)
 
 
 def make_bounce(
-    original: QueuedMessage, failed: int, now: float, recorder: Recorder, host: str
+    original: QueuedMessage, failed: list[int], now: float, recorder: Recorder, host: str
 ) -> QueuedMessage | None:
-    """The non-delivery notice for ``failed`` recipients of ``original``, from ``<>``
-    to its sender; ``None`` when the original is itself a bounce (RFC 5321 section
-    6.1: never send an error message in response to an error message)."""
-    if original.sender == "":
+    """The non-delivery notice for the ``failed`` recipients (indices) of
+    ``original`` that asked for one (NOTIFY includes FAILURE, or no NOTIFY: Postfix's
+    ``bounce_diagnostic_log`` filter); ``None`` when none did."""
+    wanted = [i for i in failed if original.wants(i, "FAILURE")]
+    return make_notice(original, wanted, FAILURE, now, recorder, host)
+
+
+def make_notice(
+    original: QueuedMessage, idx: list[int], kind: str, now: float, recorder: Recorder, host: str
+) -> QueuedMessage | None:
+    """The notice of ``kind`` (``smtpsim.sim.dsn.NOTICE_KINDS``) about recipients
+    ``idx`` of ``original``, from ``<>`` to its sender, as a message in ``host``'s
+    queue; ``None`` when there is no one to report or the original is itself a
+    notice (RFC 5321 section 6.1: never send an error message in response to an
+    error message; Postfix sends a notice of a null-sender message to postmaster,
+    which is not modelled).
+
+    Its size follows RFC 3464's parts: a failure notice returns the original whole
+    unless it was sent with RET=HDRS; delay and success notices return the headers
+    only (``smtpsim.sim.dsn.notice_size``); ENVID and ORCPTs add their fields."""
+    if original.sender == "" or not idx:
         return None
-    size = bounce_size(original.size, failed)
-    msg_id = recorder.message("", size, 1, now, "bounce")
+    dsn = original.dsn
+    orcpts = 0
+    rcpt_dsn = original.rcpt_dsn
+    if rcpt_dsn is not None:
+        for i in idx:
+            orcpt = rcpt_dsn[i].orcpt
+            if orcpt is not None:
+                orcpts += ORCPT_FIELD + len(orcpt[0]) + 1 + len(orcpt[1])
+    size = notice_size(
+        original.size,
+        len(idx),
+        headers_only=kind != FAILURE or dsn.headers_only,
+        envid=dsn.envid,
+        orcpts=orcpts,
+    )
+    msg_id = recorder.message("", size, 1, now, "bounce", kind)
     row = recorder.recipient(msg_id, original.sender, domain_of(original.sender), host)
     return QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")

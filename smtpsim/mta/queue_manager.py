@@ -46,9 +46,10 @@ from typing import TYPE_CHECKING
 from ..mail.retry import RetryPolicy
 from ..protocol import Reply
 from ..sim import RunContext, call_later
+from ..sim.dsn import DELAY, SUCCESS
 from ..sim.trace import BOUNCE, BOUNCED, DEFERRED, DELIVERED, EXPIRED, LOST
 from .concurrency import ConcurrencyWindow, WindowRules
-from .message import Deferral, QueuedMessage, make_bounce
+from .message import Deferral, QueuedMessage, make_bounce, make_notice
 
 if TYPE_CHECKING:  # types only (docs/architecture.md, section 2)
     import simpy
@@ -194,6 +195,7 @@ class QueueManager:
         msg.t_active = now
         msg.bounced = []
         msg.deferred = []
+        msg.succeeded = []
         pending, msg.pending = msg.pending, []
         if msg.hops > self.p.hopcount_limit:
             msg.bounced = [(i, _LOOP) for i in pending]
@@ -232,6 +234,8 @@ class QueueManager:
         """Final delivery to a local mailbox (Postfix's local/virtual transport). A
         spamtrap's delivery is reported against the client that brought it."""
         self.recorder.final(msg.rows[i], DELIVERED, now, "2.0.0", "delivered to mailbox")
+        if msg.rcpt_dsn is not None and msg.wants(i, "SUCCESS"):
+            msg.succeeded.append((i, "delivered"))  # RFC 3461 section 5.2.2.1
         if self.on_mailbox is not None:
             self.on_mailbox(msg.rows[i], msg.rcpts[i], now)
         if self.on_trap is not None and msg.rcpts[i].startswith("trap") and msg.client_ip:
@@ -316,7 +320,8 @@ class QueueManager:
         self.active_msgs.discard(msg)
         self._level(now, "active", self.active)
         recorder = self.recorder
-        failed = len(msg.bounced)
+        failed = [i for i, _ in msg.bounced]
+        warn = False
         for i, reply in msg.bounced:
             recorder.final(msg.rows[i], BOUNCED, now, reply.dsn, str(reply))
         if msg.deferred:
@@ -329,8 +334,9 @@ class QueueManager:
                 for i in msg.deferred:
                     why = msg.errors[i]
                     recorder.final(msg.rows[i], EXPIRED, now, why.dsn, str(why.reply))
-                failed += len(msg.deferred)
+                failed += msg.deferred
             else:
+                warn = self._warning_due(msg, now)
                 msg.pending = msg.deferred
                 self._seq += 1
                 # the heap holds when a scan takes it (PostfixRetry: up to 1 s before
@@ -338,11 +344,42 @@ class QueueManager:
                 ready = retry.scan_takes_from(due) - phase
                 heapq.heappush(self.deferred, (ready, self._seq, msg))
                 self._level(now, "deferred", len(self.deferred) + len(self.due))
+        # Postfix's order (qmgr_active.c): the success notice (trace flush) before the
+        # delay warning (qmgr_active_done_25_generic)
+        if msg.succeeded:
+            self._notice(msg, [i for i, _ in msg.succeeded], SUCCESS, now)
+            msg.succeeded = []
+        if warn:
+            self._notice(msg, [i for i in msg.deferred if msg.wants(i, "DELAY")], DELAY, now)
         if failed:
             bounce = make_bounce(msg, failed, now, recorder, self.key)
             if bounce is not None:
                 self.receive(bounce, now)
         self._admit(now)
+
+    def _warning_due(self, msg: QueuedMessage, now: float) -> bool:
+        """Whether this pass, which leaves recipients deferred and did not expire the
+        message, sends its delay warning: once, when ``delay_warning_time`` (0: never)
+        has passed since it arrived (Postfix ``qmgr_active_done_25_generic``:
+        ``event_time() >= warn_time - 1``, warn_time being the whole-second arrival
+        plus delay_warning_time, written by cleanup; the check comes after an attempt,
+        so at the end of the first pass, started by a deferred-queue scan, after it).
+        Each host counts from the message's arrival in its own queue; cleanup writes no
+        warn time for a null sender (``cleanup_envelope.c``): bounces get none."""
+        warn = self.p.delay_warning_time
+        if warn <= 0 or msg.warned or msg.sender == "":
+            return False
+        phase = self.clock_phase
+        if int(now + phase) < int(msg.created + phase) + warn - 1:
+            return False
+        msg.warned = True
+        return True
+
+    def _notice(self, msg: QueuedMessage, idx: list[int], kind: str, now: float) -> None:
+        """A delay warning or success notice to ``msg``'s sender, into this queue."""
+        notice = make_notice(msg, idx, kind, now, self.recorder, self.key)
+        if notice is not None:
+            self.receive(notice, now)
 
     # --- crash and restart ---------------------------------------------------------------------
 

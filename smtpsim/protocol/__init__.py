@@ -17,6 +17,7 @@ session (the simulator exchanges events directly, skipping the bytes).
 from . import replies, states
 from .client import ClientConnection
 from .client_session import ClientSession, SessionResult
+from .dsn import MailDsn, RcptDsn
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import (
     NEED_DATA,
@@ -63,11 +64,13 @@ __all__ = [
     "IdleTimedOut",
     "LocalProtocolError",
     "Mail",
+    "MailDsn",
     "Message",
     "Noop",
     "ProtocolError",
     "Quit",
     "Rcpt",
+    "RcptDsn",
     "RemoteProtocolError",
     "Reply",
     "ReplyTimedOut",

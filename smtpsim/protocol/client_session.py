@@ -35,12 +35,13 @@ with RSET to check that the connection still works, then sends the envelope.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import replies
 from .client import ClientConnection
+from .dsn import MailDsn, RcptDsn, mail_params, rcpt_params
 from .errors import RemoteProtocolError
 from .events import (
     Auth,
@@ -146,12 +147,14 @@ class ClientSession:
         "_accepted",
         "_at_rcpt",
         "_auth",
+        "_dsn",
         "_error",
         "_final",
         "_keep_open",
         "_mechanisms",
         "_outbox",
         "_phase",
+        "_rcpt_dsn",
         "_rcpt_index",
         "_starttls",
         "_tls_failure",
@@ -183,6 +186,8 @@ class ClientSession:
         reuse: bool = False,
         mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
         tls_failure: Reply | None = None,
+        dsn: MailDsn | None = None,
+        rcpt_dsn: Mapping[str, RcptDsn] | None = None,
     ) -> None:
         if starttls not in ("no", "may", "require"):
             raise ValueError(f"starttls must be 'no', 'may' or 'require', got {starttls!r}")
@@ -201,6 +206,10 @@ class ClientSession:
         self._tls_failure = tls_failure
         self._auth = auth
         self._mechanisms = mechanisms
+        # DSN parameters (RFC 3461): sent only to a server that offers DSN (section
+        # 4.1); to one that does not, the caller reports "relayed" (section 4.2/4.3)
+        self._dsn = dsn
+        self._rcpt_dsn = rcpt_dsn
         self._wait_for_quit = wait_for_quit
         self._use_pipelining = pipelining
         self._keep_open = keep_open
@@ -364,12 +373,22 @@ class ClientSession:
         content = self.message.content
         if content is not None and not content.isascii() and conn.offers("8BITMIME"):
             params.append(("BODY", "8BITMIME"))
+        if self._dsn is not None and conn.offers("DSN"):
+            params += mail_params(self._dsn)
         self._phase = "mail"
         mail = Mail(self.sender, tuple(params))
         if self._pipelining():
-            self._outbox += [mail, *(Rcpt(r) for r in self.recipients), _DATA]
+            self._outbox += [mail, *(self._rcpt(r) for r in self.recipients), _DATA]
         else:
             self._outbox.append(mail)
+
+    def _rcpt(self, recipient: str) -> Rcpt:
+        """The RCPT command for ``recipient``, with its NOTIFY and ORCPT when asked for
+        and the server offers DSN."""
+        wanted = self._rcpt_dsn
+        if wanted is None or recipient not in wanted or not self.conn.offers("DSN"):
+            return Rcpt(recipient)
+        return Rcpt(recipient, rcpt_params(wanted[recipient]))
 
     def _pipelining(self) -> bool:
         return self._use_pipelining and self.conn.offers("PIPELINING")
@@ -382,7 +401,7 @@ class ClientSession:
             return
         self._phase = "rcpt"
         if not self._pipelining():
-            self._outbox.append(Rcpt(self.recipients[0]))
+            self._outbox.append(self._rcpt(self.recipients[0]))
 
     def _on_rcpt(self, command: Rcpt, reply: Reply) -> None:
         rcpt = command.recipient
@@ -399,7 +418,7 @@ class ClientSession:
                 self._phase = "data"  # the group's DATA is what is awaited now
             return
         if self._rcpt_index < len(self.recipients):
-            self._outbox.append(Rcpt(self.recipients[self._rcpt_index]))
+            self._outbox.append(self._rcpt(self.recipients[self._rcpt_index]))
         elif self._accepted:
             self._phase = "data"
             self._outbox.append(_DATA)

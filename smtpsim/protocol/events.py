@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .dsn import MailDsn, RcptDsn, mail_dsn, rcpt_dsn
 from .replies import Reply
 
 __all__ = [
@@ -107,6 +108,11 @@ class Mail(Command):
                 return int(value)
         return None
 
+    @property
+    def dsn(self) -> MailDsn:
+        """The DSN parameters RET and ENVID (RFC 3461), as a server took them."""
+        return mail_dsn(self.params)
+
 
 @dataclass(frozen=True, slots=True)
 class Rcpt(Command):
@@ -115,6 +121,11 @@ class Rcpt(Command):
     recipient: str
     params: Params = ()
     verb = "RCPT"
+
+    @property
+    def dsn(self) -> RcptDsn:
+        """The DSN parameters NOTIFY and ORCPT (RFC 3461), as a server took them."""
+        return rcpt_dsn(self.params)
 
 
 @dataclass(frozen=True, slots=True)

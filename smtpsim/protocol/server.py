@@ -31,6 +31,7 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
+from . import dsn as D
 from . import replies as R
 from . import states as S
 from .errors import LocalProtocolError
@@ -74,6 +75,8 @@ _CRLF = b"\r\n"
 # The commands Postfix takes before STARTTLS when TLS is enforced (smtpd.c,
 # SMTPD_CMD_FLAG_PRE_TLS in its command table; XCLIENT is not modelled).
 _PRE_TLS = frozenset({"EHLO", "HELO", "STARTTLS", "NOOP", "QUIT", "HELP"})
+_DSN_MAIL_PARAMS = frozenset({"RET", "ENVID"})  # RFC 3461 section 4
+_DSN_RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,10 @@ class ServerConfig:
     ``smtpd_tls_wrappermode = yes`` (port 465, RFC 8314 implicit TLS): TLS is a
     property of the connection from its first byte, so a session starts on TLS.
     As in Postfix, wrapper mode implies ``tls_required`` and that implies ``starttls``.
+
+    ``dsn`` offers the DSN extension (RFC 3461), as Postfix does unless
+    ``smtpd_discard_ehlo_keywords`` names it; off, its parameters get
+    ``501 5.7.1 DSN support is disabled`` (``smtpsim.protocol.dsn``).
     """
 
     hostname: str = "localhost"
@@ -123,6 +130,7 @@ class ServerConfig:
     idle_timeout: float = 300.0
     tls_required: bool = False
     tls_wrapper: bool = False
+    dsn: bool = True
     # Derived from the fields above, once (``__post_init__``): not settings.
     fixed: FixedReplies = field(init=False, repr=False, compare=False)
     fixed_tls: FixedReplies = field(init=False, repr=False, compare=False)
@@ -169,6 +177,8 @@ class ServerConfig:
             words.append("ENHANCEDSTATUSCODES")
         if self.eightbitmime:
             words.append("8BITMIME")
+        if self.dsn:
+            words.append("DSN")
         return tuple(words)
 
 
@@ -559,7 +569,7 @@ class ServerConnection:
             if self.recipients_accepted >= self.config.max_recipients:
                 return CommandError(verb, R.TOO_MANY_RECIPIENTS)
             if command.params:
-                return self._error(verb, R.unsupported_option(command.params[0][0]))
+                return self._check_rcpt_params(command)
         elif verb == "MAIL":
             assert isinstance(command, Mail)
             if self.config.helo_required and self.helo is None:
@@ -582,6 +592,7 @@ class ServerConnection:
 
     def _check_mail_params(self, command: Mail) -> Mail | CommandError:
         config = self.config
+        seen: set[str] = set()  # the DSN parameters given so far: a repeat is refused
         for key, value in command.params:
             if not self.esmtp:
                 return self._error("MAIL", R.unsupported_option(key))
@@ -593,8 +604,26 @@ class ServerConnection:
             elif key == "BODY":
                 if not config.eightbitmime or (value or "").upper() not in ("7BIT", "8BITMIME"):
                     return self._error("MAIL", R.unsupported_option(key))
+            elif key in _DSN_MAIL_PARAMS:
+                refusal = D.check_mail_param(key, value, key in seen, config.dsn)
+                if refusal is not None:
+                    return self._error("MAIL", refusal)
+                seen.add(key)
             elif key != "AUTH" or not config.auth_mechanisms:
                 return self._error("MAIL", R.unsupported_option(key))
+        return command
+
+    def _check_rcpt_params(self, command: Rcpt) -> Rcpt | CommandError:
+        """RCPT's parameters: NOTIFY and ORCPT (RFC 3461), checked as Postfix's
+        ``rcpt_cmd`` does; anything else is ``555 Unsupported option``."""
+        seen: set[str] = set()
+        for key, value in command.params:
+            if not self.esmtp or key not in _DSN_RCPT_PARAMS:
+                return self._error("RCPT", R.unsupported_option(key))
+            refusal = D.check_rcpt_param(key, value, key in seen, self.config.dsn)
+            if refusal is not None:
+                return self._error("RCPT", refusal)
+            seen.add(key)
         return command
 
     # SASL (RFC 4954; PLAIN per RFC 4616, LOGIN as widely deployed)

@@ -178,6 +178,15 @@ def _summary_section(summary: Summary) -> str:
             f"{b['delivered']:,} delivered, {b['pending']:,} pending",
         ]
     )
+    kinds = summary.get("notices", {})
+    if kinds.get("delay") or kinds.get("success"):  # only with DSN or delay warnings
+        rows.append(
+            [
+                "of which delay warnings, success notices",
+                f"{kinds['delay']:,}, {kinds['success']:,}",
+                f"{kinds['failure']:,} non-delivery notices",
+            ]
+        )
     run = summary.get("run", {})
     if run.get("drain"):
         rows.append(

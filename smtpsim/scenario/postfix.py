@@ -42,6 +42,18 @@ class Postfix(Model):
     bounce_queue_lifetime: Duration = field(
         "5d", description="the same as maximal_queue_lifetime, for bounces (sender <>)"
     )
+    delay_warning_time: Duration = field(
+        "0h",
+        description="send the sender one 'Delayed Mail' notice (for the recipients "
+        "deferred whose NOTIFY includes DELAY, or who have none) at the end of the first "
+        "delivery pass this long after arrival; 0 = never",
+    )
+    smtpd_discard_ehlo_keywords: tuple[Literal["dsn"], ...] = field(
+        (),
+        description="EHLO keywords the server does not offer: [dsn] turns off the DSN "
+        "extension (RFC 3461); its parameters are then refused with 501 5.7.1, and "
+        "clients relaying to it report NOTIFY=SUCCESS recipients as 'relayed'",
+    )
     initial_destination_concurrency: int = field(
         5, ge=1, le=MAX_COUNT, description="starting number of parallel deliveries to a destination"
     )

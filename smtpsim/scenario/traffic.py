@@ -19,7 +19,7 @@ from .rates import RateProfileForm
 from .raw import YamlMap
 from .units import Bandwidth, Duration, Fraction
 
-__all__ = ["DEFAULT_SIZE_CDF", "Burst", "Flow", "FlowLink", "Recipients", "Replay"]
+__all__ = ["DEFAULT_SIZE_CDF", "Burst", "Flow", "FlowDsn", "FlowLink", "Recipients", "Replay"]
 
 DEFAULT_SIZE_CDF: tuple[tuple[str, float], ...] = (
     ("900B", 0.0),
@@ -136,6 +136,35 @@ class FlowLink(Model):
     loss: Fraction = field(0.0, description="probability that a connection attempt is lost")
 
 
+class FlowDsn(Model):
+    """The DSN parameters (RFC 3461) a flow's messages are submitted with: which
+    notices each recipient asks for, and what they return."""
+
+    notify: tuple[Literal["never", "success", "failure", "delay"], ...] | None = field(
+        None,
+        description="NOTIFY of every recipient: [never], or any of success, failure, "
+        "delay; none = no NOTIFY (Postfix then acts as failure, delay)",
+    )
+    ret: Literal["full", "hdrs"] | None = field(
+        None,
+        description="RET: what a failure notice returns, the whole message (full) or its "
+        "headers (hdrs); none = not given (the whole message)",
+    )
+    envid: bool = field(
+        False, description="give each message an ENVID (the flow's name and the message id)"
+    )
+    orcpt: bool = field(False, description="give each recipient an ORCPT (rfc822;its address)")
+
+    @model_validator(mode="after")
+    def _check(self) -> FlowDsn:
+        if self.notify is not None:
+            if not self.notify:
+                raise ValueError("notify needs at least one value: [never] asks for no notice")
+            if "never" in self.notify and len(self.notify) > 1:
+                raise ValueError("notify: never goes alone (RFC 3461 section 4.1)")
+        return self
+
+
 class Flow(Model):
     """A population of senders and the mail it submits."""
 
@@ -188,6 +217,11 @@ class Flow(Model):
         "smtp_fallback_relay must stay unset",
     )
     retry: Retry = field("postfix", description="how the population's client retries")
+    dsn: FlowDsn | None = field(
+        None,
+        description="DSN parameters of its messages (RFC 3461): {notify, ret, envid, "
+        "orcpt}; none = none given",
+    )
     spamtraps: Fraction = field(
         0.0,
         description="share of recipient addresses that are spamtraps (trap<k>@domain: "

@@ -24,8 +24,12 @@ OUTCOMES = (SENT, DEFERRED, BOUNCE)
 
 
 class Recorder(Protocol):
-    def message(self, sender: str, size: int, n_rcpt: int, t: float, origin: str) -> int:
-        """A new message entered the network; returns its ``msg_id``."""
+    def message(
+        self, sender: str, size: int, n_rcpt: int, t: float, origin: str, notice: str = ""
+    ) -> int:
+        """A new message entered the network; returns its ``msg_id``. ``notice`` is
+        the kind of a delivery status notification (``smtpsim.sim.dsn.NOTICE_KINDS``;
+        its origin is ``bounce``), ``""`` for a flow's message."""
         ...
 
     def recipient(self, msg_id: int, address: str, domain: str, host: str) -> int:

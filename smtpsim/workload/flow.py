@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from ..mta import MailHost, QueuedMessage
+from ..protocol import MailDsn, RcptDsn
 from ..sim import RunContext
 from .arrivals import burst_times, poisson_times
 from .mail_clients import MailClientPopulation
@@ -99,6 +100,22 @@ class Flow:
         index = int(self.rng.integers(self.spec.senders))
         self._send(now, f"user{index}@{self.sender_domain}", rcpts, size, sender_index=index)
 
+    def _dsn(self, message: QueuedMessage) -> None:
+        """The flow's DSN parameters on ``message`` (RFC 3461), as its submission
+        would give them: RET and ENVID, NOTIFY and ORCPT per recipient."""
+        spec = self.spec.dsn
+        assert spec is not None
+        envid = f"{self.name}.{message.msg_id}" if spec.envid else None
+        message.dsn = MailDsn(spec.ret.upper() if spec.ret else None, envid)
+        notify = (
+            None if spec.notify is None else frozenset(w.upper() for w in spec.notify) - {"NEVER"}
+        )
+        if notify is None and not spec.orcpt:
+            return
+        message.rcpt_dsn = [
+            RcptDsn(notify, ("rfc822", r) if spec.orcpt else None) for r in message.rcpts
+        ]
+
     def _send(
         self,
         now: float,
@@ -115,6 +132,8 @@ class Flow:
         rows = [recorder.recipient(msg_id, r, r.rpartition("@")[2], host) for r in rcpts]
         self.submitted += 1
         message = QueuedMessage(msg_id, sender, size, rcpts, rows, t_submit, 0, self.name)
+        if self.spec.dsn is not None:
+            self._dsn(message)
         if self.mail_clients is None:
             self.host.receive(message, now)
             return

@@ -199,6 +199,11 @@ class MailClientPopulation:
             msg.hops + 1,
             msg.origin,
         )
+        side = self.hosts[key].server_side
+        if side is not None and side.config.dsn:  # sent only if offered (RFC 3461 4.1)
+            copy.dsn = msg.dsn
+            if msg.rcpt_dsn is not None:
+                copy.rcpt_dsn = [msg.rcpt_dsn[i] for i in idx]
         copy.queue_id = attempt.queue_id
         copy.client_ip = self.peer.ip
         self.hosts[key].receive(copy, now)

@@ -363,6 +363,7 @@ def test_extensions_come_from_a_real_server():
         "AUTH": "LOGIN",
         "ENHANCEDSTATUSCODES": "",
         "8BITMIME": "",
+        "DSN": "",
     }
 
 

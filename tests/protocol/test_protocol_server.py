@@ -69,7 +69,7 @@ def test_whole_session_log():
     ]
     assert out == (
         b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
-        b"250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n"
+        b"250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 DSN\r\n"
         b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
         b"250 2.0.0 Ok: queued\r\n250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"
     )
@@ -340,7 +340,7 @@ def test_refusals_that_are_not_errors_do_not_count():
 @pytest.mark.parametrize(
     ("config", "keywords"),
     [
-        ({}, ["PIPELINING", "SIZE 10240000", "VRFY", "ENHANCEDSTATUSCODES", "8BITMIME"]),
+        ({}, ["PIPELINING", "SIZE 10240000", "VRFY", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN"]),
         (
             {"starttls": True, "auth_mechanisms": ("PLAIN", "LOGIN")},
             [
@@ -351,6 +351,7 @@ def test_refusals_that_are_not_errors_do_not_count():
                 "AUTH PLAIN LOGIN",
                 "ENHANCEDSTATUSCODES",
                 "8BITMIME",
+                "DSN",
             ],
         ),
         (
@@ -360,6 +361,7 @@ def test_refusals_that_are_not_errors_do_not_count():
                 "vrfy": False,
                 "eightbitmime": False,
                 "enhanced_status_codes": False,
+                "dsn": False,
             },
             ["SIZE"],
         ),
@@ -639,7 +641,7 @@ def test_enhanced_codes_omitted_when_not_offered():
     data = ENVELOPE + b"DATA\r\nhi\r\n.\r\nFOO\r\nQUIT\r\n"
     _, out, _ = serve_both(data, enhanced_status_codes=False)
     lines = out.split(b"\r\n")
-    assert b"250 8BITMIME" in lines and b"250-ENHANCEDSTATUSCODES" not in lines
+    assert b"250-8BITMIME" in lines and b"250-ENHANCEDSTATUSCODES" not in lines
     assert lines[-7:] == [
         b"250 Ok",
         b"250 Ok",

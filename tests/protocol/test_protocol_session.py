@@ -27,9 +27,11 @@ from smtpsim.protocol import (
     Event,
     Hello,
     Mail,
+    MailDsn,
     Message,
     Quit,
     Rcpt,
+    RcptDsn,
     Reply,
     Response,
     ServerConfig,
@@ -79,6 +81,8 @@ def run(
     auth: tuple[str, str] | None = None,
     wait_for_quit: bool = True,
     client_pipelining: bool = True,
+    client_dsn: MailDsn | None = None,
+    client_rcpt_dsn: dict[str, RcptDsn] | None = None,
     **config: object,
 ) -> Run:
     """Pump one session to its end (or to a ``STALL``)."""
@@ -94,6 +98,8 @@ def run(
         auth=auth,
         wait_for_quit=wait_for_quit,
         pipelining=client_pipelining,
+        dsn=client_dsn,
+        rcpt_dsn=client_rcpt_dsn,
     )
     enhanced = server.config.enhanced_status_codes
     transcript: list[tuple[str, bytes]] = []
@@ -209,7 +215,7 @@ def unknown(recipient: str) -> Reply:
 
 EHLO_REPLY = (
     b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
-    b"250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n"
+    b"250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 DSN\r\n"
 )
 STUFFED = BODY.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 

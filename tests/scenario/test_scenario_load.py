@@ -187,6 +187,16 @@ def test_error_text_is_one_problem_per_line(base: dict[str, Any]) -> None:
             "must not be empty",
         ),
         (
+            lambda d: d["traffic"]["staff"].update(dsn={"notify": ["never", "success"]}),
+            "traffic.staff.dsn",
+            "notify: never goes alone (RFC 3461 section 4.1)",
+        ),
+        (
+            lambda d: d["traffic"]["staff"].update(dsn={"ret": "part"}),
+            "traffic.staff.dsn.ret",
+            None,
+        ),
+        (
             lambda d: d["dns"]["bigmail.example"].update(mx={"mx1": "high"}),
             "dns.bigmail.example.mx",
             "the preference of mx1 must be an integer from 0 to 65535, got 'high'",
@@ -198,7 +208,10 @@ def test_field_errors_in_our_words(
 ) -> None:
     change(base)
     found = problems(dump(base))
-    assert (path, message) in found, found
+    if message is None:  # the path is what matters; the wording is pydantic's, translated
+        assert path in [p for p, _ in found], found
+    else:
+        assert (path, message) in found, found
     for _, text in found:
         assert "errors.pydantic.dev" not in text
         assert "Input should" not in text

@@ -323,6 +323,8 @@ FACT_SHEET_DEFAULTS = {
     "hopcount_limit": 50,
     "smtpd_pipelining": True,
     "smtp_pipelining": True,
+    "delay_warning_time": 0.0,  # postconf(5): 0h, no delay warnings
+    "smtpd_discard_ehlo_keywords": (),  # Postfix offers DSN unless told not to
 }
 
 
