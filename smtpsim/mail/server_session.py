@@ -32,6 +32,7 @@ from typing import Any
 from ..protocol import (
     Auth,
     AuthResponse,
+    Bdat,
     CommandError,
     Data,
     Event,
@@ -43,6 +44,7 @@ from ..protocol import (
     Rset,
     ServerConnection,
     replies,
+    states,
 )
 from .envelope import Client, Envelope
 from .policy import AUTH, CONNECT, DATA, END_OF_DATA, HELO, MAIL, RCPT, Context, Policy, PolicySet
@@ -114,6 +116,21 @@ class ServerSession:
         policies = self.policies
         reply = policies.ask(END_OF_DATA, ctx) if END_OF_DATA in policies.active else None
         return reply if reply is not None else self._accept(event)
+
+    def _on_bdat(self, event: Bdat) -> Reply | None:
+        """A BDAT chunk (RFC 3030). The first chunk of a transaction is asked of the
+        ``data`` policies, as DATA would be (Postfix smtpd.c, bdat_cmd: "treating it as
+        a kind of DATA command for the purpose of policy evaluation"); the last one is
+        the end of data, with the message all the chunks carried."""
+        conn = self.conn
+        if conn.state != states.CHUNKING:
+            policies = self.policies
+            reply = policies.ask(DATA, self.ctx) if DATA in policies.active else None
+            if reply is not None:
+                return reply
+        if not event.last:
+            return None
+        return self._on_message(conn.chunked_message())
 
     def _on_data(self, event: Data) -> Reply | None:
         policies = self.policies
@@ -190,6 +207,7 @@ _ON_EVENT: dict[type, Callable[[ServerSession, Any], Reply | None]] = {
     Mail: ServerSession._on_mail,
     Message: ServerSession._on_message,
     Data: ServerSession._on_data,
+    Bdat: ServerSession._on_bdat,
     Hello: ServerSession._on_hello,
     Rset: ServerSession._on_rset,
     CommandError: ServerSession._on_error,

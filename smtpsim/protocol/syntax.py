@@ -17,6 +17,7 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
     Auth,
     AuthResponse,
+    Bdat,
     Command,
     CommandError,
     Data,
@@ -142,7 +143,27 @@ _NO_ARGS: dict[str, Command] = {
     "STARTTLS": StartTLS(),
 }
 # Known commands smtpsim does not implement: 502, not 500 (RFC 5321 section 4.2.4).
-_NOT_IMPLEMENTED = frozenset({"EXPN", "TURN", "ETRN", "BDAT", "SEND", "SOML", "SAML", "ATRN"})
+_NOT_IMPLEMENTED = frozenset({"EXPN", "TURN", "ETRN", "SEND", "SOML", "SAML", "ATRN"})
+_MAX_CHUNK_DIGITS = 18  # a chunk size that fits in 63 bits (Postfix: off_cvt_string)
+
+
+def _bdat_command(arg: str) -> Bdat | CommandError:
+    """``BDAT count [LAST]`` (RFC 3030 section 2); the chunk itself follows the line
+    and is read by the server (``content`` is ``None`` here).
+
+    A malformed BDAT is answered with 521 and the connection closed, as Postfix does
+    (smtpd.c, bdat_cmd): the octets that follow cannot be told from commands.
+    """
+    words = arg.split()
+    if (
+        not 1 <= len(words) <= 2
+        or not words[0].isascii()
+        or not words[0].isdigit()
+        or len(words[0]) > _MAX_CHUNK_DIGITS
+        or (len(words) == 2 and words[1].upper() != "LAST")
+    ):
+        return CommandError("BDAT", R.BDAT_SYNTAX, closes=True)
+    return Bdat(int(words[0]), len(words) == 2)
 
 
 def parse_command(line: str) -> Command | CommandError:
@@ -164,6 +185,8 @@ def parse_command(line: str) -> Command | CommandError:
         return Vrfy(arg) if arg else CommandError(verb, R.SYNTAX_VRFY)
     if verb == "HELP":
         return Help(arg)
+    if verb == "BDAT":
+        return _bdat_command(arg)
     if verb == "AUTH":
         mech, _, initial = arg.partition(" ")
         if not mech or " " in initial.strip():
@@ -196,6 +219,8 @@ def format_command(command: Command) -> bytes:
             line += f" {command.initial_response}"
     elif isinstance(command, AuthResponse):
         line = command.line
+    elif isinstance(command, Bdat):
+        return bdat_bytes(command)
     else:
         line = command.verb
     if "\r" in line or "\n" in line:
@@ -241,6 +266,15 @@ def filler(size: int) -> bytes:
         full, rest = full - 1, rest + len(line)  # a 79-octet last line, not a lone CR
     tail = b"" if rest == 0 else (b"x" * (rest - 2) + b"\r\n" if rest >= 2 else b"\r\n"[:rest])
     return line * full + tail
+
+
+def bdat_bytes(chunk: Bdat) -> bytes:
+    """``BDAT size [LAST]``, CRLF, and the chunk's octets as they are (RFC 3030)."""
+    content = chunk.content if chunk.content is not None else filler(chunk.size)
+    if len(content) != chunk.size:
+        raise LocalProtocolError(f"BDAT {chunk.size} with {len(content)} octets")
+    line = f"BDAT {chunk.size} LAST\r\n" if chunk.last else f"BDAT {chunk.size}\r\n"
+    return line.encode(ENCODING) + content
 
 
 def message_bytes(message: Message) -> bytes:

@@ -20,6 +20,7 @@ from protocol_helpers import HELO, HOST, accept_password
 
 from smtpsim.protocol import (
     NEED_DATA,
+    Bdat,
     ClientConnection,
     ClientSession,
     ConnectionClosed,
@@ -79,6 +80,7 @@ def run(
     auth: tuple[str, str] | None = None,
     wait_for_quit: bool = True,
     client_pipelining: bool = True,
+    session_kw: dict[str, object] | None = None,
     **config: object,
 ) -> Run:
     """Pump one session to its end (or to a ``STALL``)."""
@@ -94,6 +96,7 @@ def run(
         auth=auth,
         wait_for_quit=wait_for_quit,
         pipelining=client_pipelining,
+        **(session_kw or {}),  # type: ignore[arg-type]
     )
     enhanced = server.config.enhanced_status_codes
     transcript: list[tuple[str, bytes]] = []
@@ -196,6 +199,8 @@ def run_modes(*args, **kw) -> Run:
 
 
 def _sized(event: Event) -> Event:
+    if isinstance(event, Bdat):
+        return Bdat(event.size, event.last)
     return Message(event.size) if isinstance(event, Message) else event
 
 

@@ -161,7 +161,6 @@ PARSE_ERRORS = [
     ("MAILFROM:<a@example.org>", "MAILFROM:<A@EXAMPLE.ORG>", replies.UNKNOWN_COMMAND),
     ("EXPN staff", "EXPN", replies.NOT_IMPLEMENTED),
     ("ETRN example.org", "ETRN", replies.NOT_IMPLEMENTED),
-    ("BDAT 10 LAST", "BDAT", replies.NOT_IMPLEMENTED),
     ("TURN", "TURN", replies.NOT_IMPLEMENTED),
     ("MAIL", "MAIL", replies.SYNTAX_MAIL),
     ("MAIL FROM:", "MAIL", replies.SYNTAX_MAIL),
