@@ -237,6 +237,9 @@ def _host(key: str, spec: Host, ctx: RunContext, zones: Zones, wiring: HostWirin
         auth_mechanisms=("PLAIN", "LOGIN") if requires_auth else (),
         max_recipients=p.smtpd_recipient_limit,
         idle_timeout=p.smtpd_timeout,
+        chunking=p.smtpd_chunking,
+        smtputf8=p.smtputf8_enable,
+        strict_smtputf8=p.strict_smtputf8,
     )
     proc = spec.processing
     server = ServerSide(
@@ -453,6 +456,8 @@ def _client_side(helo: str, p: Postfix, auth: bool) -> ClientSide:
         auth=SIM_CREDENTIALS if auth else None,
         wait_for_quit=not p.smtp_skip_quit_response,
         pipelining=p.smtp_pipelining,
+        chunking=p.smtp_chunking,
+        chunk_size=p.smtp_chunk_size,
     )
 
 

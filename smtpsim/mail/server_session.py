@@ -130,7 +130,12 @@ class ServerSession:
                 return reply
         if not event.last:
             return None
-        return self._on_message(conn.chunked_message())
+        message = conn.chunked_message()
+        ctx = self.ctx
+        ctx.size = message.size
+        policies = self.policies
+        reply = policies.ask(END_OF_DATA, ctx) if END_OF_DATA in policies.active else None
+        return reply if reply is not None else self._accept(message, chunked=True)
 
     def _on_data(self, event: Data) -> Reply | None:
         policies = self.policies
@@ -187,7 +192,7 @@ class ServerSession:
         ctx = self.ctx
         ctx.tls, ctx.helo, ctx.authenticated = True, None, None
 
-    def _accept(self, message: Message) -> Reply:
+    def _accept(self, message: Message, *, chunked: bool = False) -> Reply:
         ctx = self.ctx
         envelope = Envelope(ctx.sender or "", tuple(ctx.recipients), message.size)
         ctx.recipients = []
@@ -197,6 +202,8 @@ class ServerSession:
             queue_id = self.deliver(envelope, message, ctx.client)
         except OSError:  # the store failed: the client keeps the message (RFC 5321 4.2.5)
             return replies.QUEUE_WRITE_ERROR
+        if chunked:  # Postfix words it with the size after BDAT LAST (smtpd.c)
+            return replies.chunks_queued(message.size, queue_id)
         return replies.queued(queue_id)
 
 

@@ -22,7 +22,8 @@ The result is identical, bit for bit, to running the machines every time:
 ``simulation.session_memo: verify`` walks the tree and then runs the machines on the
 same draws and verdicts (without asking the policies twice), and stops at the first
 difference, naming the session. What the memo does not take on, the machines run:
-the ``wire`` mode, sessions on a cached connection (``live``: they start from the
+the ``wire`` mode, sessions that send BDAT chunks (their steps depend on the size),
+sessions on a cached connection (``live``: they start from the
 state another session left), sessions whose recipients repeat an address, and
 anything the tree cannot express as a template (see ``_event_template``). A session
 that keeps its connection open for the next message (``keep_open``) is replayed: the
@@ -437,6 +438,10 @@ def _shape(request: SessionRequest) -> Shape | None:
     if request.client.implicit_tls or request.server.config.tls_wrapper:
         # Implicit TLS (issue 13, mail clients on port 465): a session kind the tree's
         # walk does not build its machines for; the real machines run it.
+        return None
+    if request.client.chunking and request.server.config.chunking:
+        # BDAT (RFC 3030): the number of chunks, and so the steps, follow the size;
+        # the real machines run these sessions.
         return None
     limit = request.server.config.max_message_size
     return (

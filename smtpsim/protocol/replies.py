@@ -315,6 +315,14 @@ def chunk_ok(size: int) -> Reply:
     return Reply(250, "2.0.0", f"Ok: {size} bytes")
 
 
+def chunks_queued(size: int, queue_id: str | None = None) -> Reply:
+    """The reply to BDAT LAST that took the message (Postfix smtpd.c,
+    common_post_message_handling: "Ok: N bytes queued as ID"); without a queue id, the
+    protocol's own reply (no store behind the connection)."""
+    where = f" as {queue_id}" if queue_id is not None else ""
+    return Reply(250, "2.0.0", f"Ok: {size} bytes queued{where}")
+
+
 def chunk_discarded(size: int) -> Reply:
     """The reply to each BDAT after a chunk of the transaction failed, until BDAT LAST
     or RSET (Postfix smtpd.c, bdat_cmd: it reads and discards the chunk to stay in step

@@ -382,7 +382,7 @@ class ServerConnection:
             return self._sasl_reply()
         if isinstance(p, Bdat):
             # RFC 3030 section 2: each chunk gets its 250, the last one the message's.
-            return _STANDARD[Message] if p.last else R.chunk_ok(p.size)
+            return R.chunks_queued(self._chunked) if p.last else R.chunk_ok(p.size)
         raise LocalProtocolError("no event awaits a reply")
 
     def chunked_message(self) -> Message:

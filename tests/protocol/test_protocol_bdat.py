@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 from protocol_helpers import HELO, Pair, serve, serve_both, server
-from test_protocol_session import BODY, QUEUED, RCPTS, run_modes, unknown
+from test_protocol_session import BODY, RCPTS, run_modes, unknown
 
 from smtpsim.protocol import (
     NEED_DATA,
@@ -95,7 +95,8 @@ def test_chunks_are_read_by_count_and_make_the_message():
     assert events == [Bdat(len(first), False, first), Bdat(len(last), True, last), Noop()]
     assert out == (
         f"250 2.0.0 Ok: {len(first)} bytes\r\n".encode()
-        + b"250 2.0.0 Ok: queued\r\n250 2.0.0 Ok\r\n"
+        + f"250 2.0.0 Ok: {len(first) + len(last)} bytes queued\r\n".encode()
+        + b"250 2.0.0 Ok\r\n"
     )
     assert conn.state == states.READY
     assert conn.sender is None  # the transaction is over
@@ -181,13 +182,13 @@ def test_null_chunk_starts_discarding_until_bdat_last():
         setup=ENVELOPE,
         **CHUNKING,
     )
-    assert out.endswith(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: queued\r\n")
+    assert out.endswith(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 2 bytes queued\r\n")
 
 
 def test_rset_ends_the_discarding():
     data = b"BDAT 0\r\nRSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"
     _events, out, conn = serve_both(data + b"BDAT 1 LAST\r\nx", setup=ENVELOPE, **CHUNKING)
-    assert out.endswith(b"250 2.0.0 Ok: queued\r\n")
+    assert out.endswith(b"250 2.0.0 Ok: 1 bytes queued\r\n")
     assert conn.chunked_message() == Message(1, b"x")
 
 
@@ -275,7 +276,8 @@ def test_pipelined_chunks_follow_the_rcpts_in_one_group():
     n = -(-len(BODY) // 20)
     server_replies = r.transcript[4][1].split(b"\r\n")
     assert server_replies[3 : 3 + n - 1] == [b"250 2.0.0 Ok: 20 bytes"] * (n - 1)
-    assert r.result == SessionResult(((RCPTS[0], QUEUED), (RCPTS[1], QUEUED)), "content")
+    queued = replies.chunks_queued(len(BODY))
+    assert r.result == SessionResult(((RCPTS[0], queued), (RCPTS[1], queued)), "content")
     assert r.server_events[-2] == Bdat(len(BODY) - 20 * (n - 1), True, BODY[20 * (n - 1) :])
     assert r.server.state == states.CLOSED
 

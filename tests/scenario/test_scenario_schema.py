@@ -321,6 +321,13 @@ FACT_SHEET_DEFAULTS = {
     "hopcount_limit": 50,
     "smtpd_pipelining": True,
     "smtp_pipelining": True,
+    # Postfix's server offers SMTPUTF8 and CHUNKING (3.4 and later, BDAT_README);
+    # its client sends no BDAT (smtp_proto.c has none); strict_smtputf8 = no (postconf)
+    "smtpd_chunking": True,
+    "smtp_chunking": False,
+    "smtp_chunk_size": 1048576,
+    "smtputf8_enable": True,
+    "strict_smtputf8": False,
 }
 
 
