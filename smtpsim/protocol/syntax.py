@@ -4,8 +4,10 @@ Parsing never raises on remote input: a command line either becomes a ``Command`
 ``CommandError`` carrying the reply the RFC prescribes (500, 501, 502, 555). Writing
 raises ``LocalProtocolError`` on values that cannot be sent (our own bug).
 
-Lines are decoded as ASCII with ``surrogateescape`` so that any byte sequence gives a
-string and writes back to the same bytes.
+Lines are decoded with ``surrogateescape`` so that any byte sequence gives a string
+and writes back to the same bytes: replies as ASCII, commands as UTF-8 (RFC 6531
+section 3.3: under SMTPUTF8 an address may hold UTF-8; whether it may in a given
+transaction is the server's check, ``ServerConnection``).
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ MAX_DOMAIN = 255  # section 4.5.3.1.2
 MAX_PATH = 256  # section 4.5.3.1.3
 
 # dot-atom or quoted-string local part; a domain or an address literal (section 4.1.2).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_LOCAL = rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[^"\\\r\n]|\\.)*")'
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# RFC 6531 section 3.3 adds UTF8-non-ascii to atext, qtext and sub-domains (U-labels):
+# any character past ASCII that is not a lone surrogate (bytes that were not UTF-8).
+_UTF8 = "\u0080-\ud7ff\ue000-\U0010ffff"
+_ATEXT = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_UTF8}-]"
+_LOCAL = rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[^"\\\r\n\udc80-\udcff]|\\.)*")'
+_LABEL = rf"[A-Za-z0-9{_UTF8}](?:[A-Za-z0-9{_UTF8}-]*[A-Za-z0-9{_UTF8}])?"
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[^\[\]\\\s]+\])"
 _MAILBOX = re.compile(rf"^({_LOCAL})@({_DOMAIN})$")
 _SOURCE_ROUTE = re.compile(rf"^@{_DOMAIN}(?:,@{_DOMAIN})*:")
@@ -225,10 +230,11 @@ def format_command(command: Command) -> bytes:
         line = command.verb
     if "\r" in line or "\n" in line:
         raise LocalProtocolError(f"line break inside a command: {line!r}")
-    try:
-        return line.encode(ENCODING, ERRORS) + b"\r\n"
-    except UnicodeEncodeError:
-        raise LocalProtocolError(f"non-ASCII command (SMTPUTF8 is not spoken): {line!r}") from None
+    # UTF-8 only where RFC 6531 puts it: in the addresses (whether the server agreed
+    # to SMTPUTF8 is the session's business, ``ClientSession``)
+    if not line.isascii() and not isinstance(command, Mail | Rcpt):
+        raise LocalProtocolError(f"non-ASCII command: {line!r}")
+    return line.encode("utf-8", ERRORS) + b"\r\n"
 
 
 # --- Message content -----------------------------------------------------------------------
