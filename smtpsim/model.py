@@ -561,6 +561,7 @@ def _flow(
         stop,
         replayer,
         mail_clients,
+        ctx.streams.generator(f"workload.{name}.smtputf8") if spec.smtputf8 > 0 else None,
     )
 
 

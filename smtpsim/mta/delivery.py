@@ -379,6 +379,7 @@ class DeliveryAgent:
                 wire=self.ctx.wire,
                 live=live,
                 keep_open=keep_open,
+                smtputf8=msg.smtputf8,
             )
         )
         server_epoch = server.epoch
@@ -524,6 +525,7 @@ class DeliveryAgent:
         )
         copy.queue_id = outcome.queue_id
         copy.client_ip = self.host.ip
+        copy.smtputf8 = msg.smtputf8
         server.receive(copy, now)
 
     # --- endings ------------------------------------------------------------------------------

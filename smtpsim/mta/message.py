@@ -9,7 +9,15 @@ from ..protocol import Reply
 from ..sim.dsn import bounce_size
 from ..sim.trace import Recorder
 
-__all__ = ["Deferral", "QueuedMessage", "make_bounce"]
+__all__ = ["Deferral", "QueuedMessage", "make_bounce", "needs_smtputf8"]
+
+
+def needs_smtputf8(sender: str, rcpts: list[str]) -> bool:
+    """Whether a message with these addresses needs SMTPUTF8 (RFC 6531 section 3.2: a
+    UTF-8 address can only be sent under it). Postfix flags such mail when its client
+    declared SMTPUTF8 (SMTPUTF8_FLAG_REQUESTED) and it holds UTF-8; here the addresses
+    decide, and the flag travels with the message to the next hop."""
+    return not sender.isascii() or not all(r.isascii() for r in rcpts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class QueuedMessage:
         "rows",
         "sender",
         "size",
+        "smtputf8",
         "t_active",
     )
 
@@ -101,6 +110,7 @@ class QueuedMessage:
         self.queue_id = ""
         self.first_failure: float | None = None  # Exim's retry cutoffs count from it
         self.client_ip = ""  # the host that handed it over (spamtrap reports name it)
+        self.smtputf8 = False  # needs SMTPUTF8 (needs_smtputf8): set by its maker
 
 
 def make_bounce(
@@ -114,4 +124,6 @@ def make_bounce(
     size = bounce_size(original.size, failed)
     msg_id = recorder.message("", size, 1, now, "bounce")
     row = recorder.recipient(msg_id, original.sender, domain_of(original.sender), host)
-    return QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")
+    bounce = QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")
+    bounce.smtputf8 = not original.sender.isascii()  # back to a UTF-8 address
+    return bounce

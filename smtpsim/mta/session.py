@@ -279,7 +279,7 @@ class SessionRequest(NamedTuple):
     the path; ``queue_id`` names a message the server accepts (its ``250 ... queued
     as``). ``live`` is a cached connection to go on with; ``keep_open`` asks to keep
     the connection for the next message (``Live`` in the outcome); ``wire`` writes
-    and parses every line.
+    and parses every line; ``smtputf8``: the message needs SMTPUTF8 (RFC 6531).
     """
 
     client: ClientSide
@@ -295,6 +295,7 @@ class SessionRequest(NamedTuple):
     wire: bool = False
     live: Live | None = None
     keep_open: bool = False
+    smtputf8: bool = False
 
 
 def accepting(
@@ -351,6 +352,7 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
         mechanisms=client.auth_mechanisms,
         chunking=client.chunking,
         chunk_size=client.chunk_size,
+        smtputf8=request.smtputf8,
         server=server.name,
     )
     # Bound methods, looked up once: this loop runs for every command of every session.
