@@ -22,6 +22,7 @@ from email.utils import formatdate, make_msgid
 from ..drivers import SendError, send_message
 from ..drivers.tls import client_context
 from ..protocol import ClientTimeouts, SessionResult
+from ..protocol.client_session import DEFAULT_CHUNK_SIZE
 from ..protocol.syntax import filler
 from .common import (
     CliParser,
@@ -32,6 +33,7 @@ from .common import (
     hostname,
     non_negative_int,
     positive_float,
+    positive_int,
     sender_address,
     user_pass,
 )
@@ -137,6 +139,16 @@ def add_parser(subparsers: Subparsers) -> CliParser:
         help="wait at most this long for the connection and for each reply "
         "(default: Postfix's smtp_*_timeout values)",
     )
+    p.add_argument(
+        "--chunking",
+        metavar="OCTETS",
+        nargs="?",
+        type=positive_int,
+        const=DEFAULT_CHUNK_SIZE,
+        default=None,
+        help="send the content with BDAT (RFC 3030) when the server offers CHUNKING, in "
+        f"chunks of OCTETS (default {DEFAULT_CHUNK_SIZE}); Postfix's client never does",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print the SMTP transcript")
     p.set_defaults(run=run)
     return p
@@ -186,6 +198,8 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
                 ssl_context=context,
                 timeouts=timeouts,
                 transcript=transcript,
+                chunking=args.chunking is not None,
+                chunk_size=args.chunking or DEFAULT_CHUNK_SIZE,
             )
         )
     except SendError as exc:

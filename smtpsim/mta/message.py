@@ -6,18 +6,11 @@ from dataclasses import dataclass
 
 from ..mail import domain_of
 from ..protocol import Reply
+from ..protocol.client_session import needs_smtputf8
 from ..sim.dsn import bounce_size
 from ..sim.trace import Recorder
 
 __all__ = ["Deferral", "QueuedMessage", "make_bounce", "needs_smtputf8"]
-
-
-def needs_smtputf8(sender: str, rcpts: list[str]) -> bool:
-    """Whether a message with these addresses needs SMTPUTF8 (RFC 6531 section 3.2: a
-    UTF-8 address can only be sent under it). Postfix flags such mail when its client
-    declared SMTPUTF8 (SMTPUTF8_FLAG_REQUESTED) and it holds UTF-8; here the addresses
-    decide, and the flag travels with the message to the next hop."""
-    return not sender.isascii() or not all(r.isascii() for r in rcpts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,14 @@ from .replies import Reply
 from .states import CLOSED, MAIL, RCPT, READY
 from .syntax import normalize_newlines
 
-__all__ = ["ClientSession", "SessionResult"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "ClientSession",
+    "SessionResult",
+    "chunks",
+    "needs_smtputf8",
+    "smtputf8_not_offered",
+]
 
 # Where a session can be, in the words Postfix uses for "lost connection ... while X".
 _WHILE = {
@@ -98,6 +105,14 @@ def smtputf8_not_offered(server: str) -> Reply:
     5.6.7, checked right after EHLO, before STARTTLS and AUTH). The code 550 is the
     class the status needs: Postfix makes up no SMTP code here."""
     return Reply(550, "5.6.7", f"SMTPUTF8 is required, but was not offered by host {server}")
+
+
+def needs_smtputf8(sender: str, recipients: list[str] | tuple[str, ...]) -> bool:
+    """Whether a message with these addresses needs SMTPUTF8 (RFC 6531 section 3.2: a
+    UTF-8 address can only be sent under it). Postfix flags such mail when its client
+    declared SMTPUTF8 and it holds UTF-8 (SMTPUTF8_FLAG_REQUESTED, smtputf8.h); here the
+    addresses decide."""
+    return not sender.isascii() or not all(r.isascii() for r in recipients)
 
 
 def chunks(message: Message, chunk_size: int) -> list[Bdat]:
@@ -191,7 +206,6 @@ class ClientSession:
         "_outbox",
         "_phase",
         "_rcpt_index",
-        "_server",
         "_smtputf8",
         "_starttls",
         "_use_pipelining",
@@ -203,6 +217,7 @@ class ClientSession:
         "message",
         "recipients",
         "sender",
+        "server",
         "wants_tls",
     )
 
@@ -252,7 +267,7 @@ class ClientSession:
         self._chunk_list: list[Command] | None = None
         self._chunk_index = 0
         self._smtputf8 = smtputf8
-        self._server = server
+        self.server = server  # the driver may name it better once connected
         self.kept_open = False
         self._final: dict[str, Reply] = {}
         self._accepted: list[str] = []
@@ -347,7 +362,7 @@ class ClientSession:
     def _after_hello(self) -> None:
         conn = self.conn
         if self._smtputf8 and not conn.offers("SMTPUTF8"):
-            self._fail(smtputf8_not_offered(self._server))
+            self._fail(smtputf8_not_offered(self.server))
             self._quit()
             return
         if self._starttls != "no" and not conn.tls_active:

@@ -58,7 +58,7 @@ from .events import (
     Vrfy,
 )
 from .replies import Reply
-from .syntax import ENCODING, ERRORS, format_reply, parse_command
+from .syntax import ENCODING, ERRORS, ascii_mailbox, format_reply, parse_command
 
 __all__ = ["Credentials", "FixedReplies", "ServerConfig", "ServerConnection"]
 
@@ -660,7 +660,9 @@ class ServerConnection:
         if verb == "RCPT":
             assert isinstance(command, Rcpt)
             if not command.recipient.isascii():
-                undeclared = self._unicode_address(self.smtputf8, R.BAD_RECIPIENT)
+                undeclared = self._unicode_address(
+                    command.recipient, self.smtputf8, R.BAD_RECIPIENT
+                )
                 if undeclared is not None:
                     return self._error(verb, undeclared)
             if self.recipients_accepted >= self.config.max_recipients:
@@ -677,7 +679,7 @@ class ServerConnection:
                     return checked
             if not command.sender.isascii():
                 declared = bool(command.params) and ("SMTPUTF8", None) in command.params
-                undeclared = self._unicode_address(declared, R.BAD_SENDER)
+                undeclared = self._unicode_address(command.sender, declared, R.BAD_SENDER)
                 if undeclared is not None:
                     return self._error(verb, undeclared)
         elif verb == "BDAT" or verb == "BDAT-LAST":
@@ -697,13 +699,14 @@ class ServerConnection:
             return self._error(verb, R.UNKNOWN_COMMAND)
         return command
 
-    def _unicode_address(self, declared: bool, bad_syntax: Reply) -> Reply | None:
+    def _unicode_address(self, address: str, declared: bool, bad_syntax: Reply) -> Reply | None:
         """The refusal of a non-ASCII address, or ``None`` to accept it (RFC 6531
         section 3.3 allows UTF-8 in mailboxes only under SMTPUTF8; see ``ServerConfig``
-        for Postfix's replies)."""
+        for Postfix's replies). Without SMTPUTF8 the grammar is RFC 5321's, which lets
+        8-bit octets through only in a quoted local part."""
         config = self.config
         if not config.smtputf8:
-            return bad_syntax
+            return None if ascii_mailbox(address) else bad_syntax
         if not declared and config.strict_smtputf8:
             return R.SMTPUTF8_UNDECLARED
         return None

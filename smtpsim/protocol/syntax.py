@@ -58,12 +58,22 @@ MAX_PATH = 256  # section 4.5.3.1.3
 # dot-atom or quoted-string local part; a domain or an address literal (section 4.1.2).
 # RFC 6531 section 3.3 adds UTF8-non-ascii to atext, qtext and sub-domains (U-labels):
 # any character past ASCII that is not a lone surrogate (bytes that were not UTF-8).
+# A quoted local part takes any octet but '"', '\\', CR and LF, as it always did here:
+# Postfix too has never refused 8-bit local parts (smtpd.c, mail_cmd).
 _UTF8 = "\u0080-\ud7ff\ue000-\U0010ffff"
+_QUOTED = r'"(?:[^"\\\r\n]|\\.)*"'
 _ATEXT = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_UTF8}-]"
-_LOCAL = rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[^"\\\r\n\udc80-\udcff]|\\.)*")'
+_LOCAL = rf"(?:{_ATEXT}+(?:\.{_ATEXT}+)*|{_QUOTED})"
 _LABEL = rf"[A-Za-z0-9{_UTF8}](?:[A-Za-z0-9{_UTF8}-]*[A-Za-z0-9{_UTF8}])?"
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[^\[\]\\\s]+\])"
 _MAILBOX = re.compile(rf"^({_LOCAL})@({_DOMAIN})$")
+# The same without RFC 6531: what a server that does not offer SMTPUTF8 takes.
+_ATEXT_ASCII = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL_ASCII = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_MAILBOX_ASCII = re.compile(
+    rf"^(?:{_ATEXT_ASCII}+(?:\.{_ATEXT_ASCII}+)*|{_QUOTED})"
+    rf"@(?:{_LABEL_ASCII}(?:\.{_LABEL_ASCII})*\.?|\[[^\[\]\\\s]+\])$"
+)
 _SOURCE_ROUTE = re.compile(rf"^@{_DOMAIN}(?:,@{_DOMAIN})*:")
 _PARAM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _PARAM_VALUE = re.compile(r"^[\x21-\x3c\x3e-\x7e]+$")  # esmtp-value, RFC 5321 4.1.2
@@ -101,6 +111,13 @@ def parse_address(path: str, *, null_ok: bool) -> str | None:
     if m is None or len(m.group(1)) > MAX_LOCAL_PART or len(m.group(2)) > MAX_DOMAIN:
         return None
     return path
+
+
+def ascii_mailbox(mailbox: str) -> bool:
+    """Whether ``mailbox`` (from ``parse_address``) is a mailbox without RFC 6531: 8-bit
+    octets only inside a quoted local part, as a server without SMTPUTF8 takes them."""
+    raw = mailbox.encode("utf-8", ERRORS).decode(ENCODING, ERRORS)
+    return mailbox == "postmaster" or _MAILBOX_ASCII.match(raw) is not None
 
 
 def _parse_params(text: str) -> Params | str:
