@@ -82,6 +82,9 @@ def test_server_limits_and_master_cf_overrides(imported: Imported) -> None:
     assert pf["smtpd_timeout"] == "30s"  # master.cf: -o smtpd_timeout=30s for smtp
     assert pf["smtpd_tls_security_level"] == "may"  # not submission's encrypt
     assert pf["smtpd_pipelining"] is False  # smtpd_discard_ehlo_keywords = pipelining
+    assert pf["smtpd_chunking"] is True  # ... and not chunking
+    assert "smtputf8_enable" not in pf  # ... nor smtputf8: Postfix's default stands
+    assert pf["strict_smtputf8"] is True
 
 
 def test_name_local_domains_and_policies(imported: Imported) -> None:
