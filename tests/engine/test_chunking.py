@@ -139,3 +139,15 @@ def test_small_chunks_without_pipelining_cost_a_round_trip_each():
     later = (pairs["t_end_b"] - pairs["t_end_a"])[n > 1] / (n[n > 1] - 1)
     assert len(later) > 300
     assert later.median() == pytest.approx(RTT + COMMAND, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("0", "hosts.out.postfix.smtp_chunk_size: must be at least 1, got 0"),
+        ("lots", "hosts.out.postfix.smtp_chunk_size"),
+    ],
+)
+def test_a_bad_chunk_size_is_refused_with_its_path(setting, message):
+    with pytest.raises(smtpsim.ScenarioError, match=message):
+        smtpsim.load_scenario(scenario(True, chunk=setting))
