@@ -320,6 +320,9 @@ def _host(key: str, spec: Host, ctx: RunContext, zones: Zones, wiring: HostWirin
         max_recipients=p.smtpd_recipient_limit,
         idle_timeout=p.smtpd_timeout,
         dsn="dsn" not in p.smtpd_discard_ehlo_keywords,
+        chunking=p.smtpd_chunking,
+        smtputf8=p.smtputf8_enable,
+        strict_smtputf8=p.strict_smtputf8,
     )
     proc = spec.processing
     server = ServerSide(
@@ -536,6 +539,8 @@ def _client_side(helo: str, p: Postfix, auth: bool) -> ClientSide:
         auth=SIM_CREDENTIALS if auth else None,
         wait_for_quit=not p.smtp_skip_quit_response,
         pipelining=p.smtp_pipelining,
+        chunking=p.smtp_chunking,
+        chunk_size=p.smtp_chunk_size,
     )
 
 
@@ -639,6 +644,7 @@ def _flow(
         stop,
         replayer,
         mail_clients,
+        ctx.streams.generator(f"workload.{name}.smtputf8") if spec.smtputf8 > 0 else None,
     )
 
 

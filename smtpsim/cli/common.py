@@ -92,9 +92,9 @@ def host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
 
 
 def _ascii(text: str) -> None:
-    if not (text.isascii() and text.isprintable()):
-        # Non-ASCII addresses need SMTPUTF8 (RFC 6531), which smtpsim does not speak.
-        raise argparse.ArgumentTypeError(f"only printable ASCII addresses: {text!r}")
+    # UTF-8 addresses are taken (RFC 6531: sent under SMTPUTF8); control characters not.
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError(f"only printable addresses: {text!r}")
 
 
 def address(text: str) -> str:
@@ -140,6 +140,12 @@ def user_pass(text: str) -> tuple[str, str]:
 def non_negative_int(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return int(text)
 
 

@@ -22,6 +22,7 @@ from email.utils import formatdate, make_msgid
 from ..drivers import SendError, send_message
 from ..drivers.tls import client_context
 from ..protocol import ClientTimeouts, MailDsn, RcptDsn, SessionResult
+from ..protocol.client_session import DEFAULT_CHUNK_SIZE
 from ..protocol.dsn import parse_notify
 from ..protocol.syntax import filler
 from .common import (
@@ -33,6 +34,7 @@ from .common import (
     hostname,
     non_negative_int,
     positive_float,
+    positive_int,
     sender_address,
     user_pass,
 )
@@ -157,6 +159,16 @@ def add_parser(subparsers: Subparsers) -> CliParser:
     dsn.add_argument(
         "--orcpt", action="store_true", help="ORCPT=rfc822;ADDRESS for every recipient"
     )
+    p.add_argument(
+        "--chunking",
+        metavar="OCTETS",
+        nargs="?",
+        type=positive_int,
+        const=DEFAULT_CHUNK_SIZE,
+        default=None,
+        help="send the content with BDAT (RFC 3030) when the server offers CHUNKING, in "
+        f"chunks of OCTETS (default {DEFAULT_CHUNK_SIZE}); Postfix's client never does",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print the SMTP transcript")
     p.set_defaults(run=run)
     return p
@@ -235,6 +247,8 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
                 transcript=transcript,
                 dsn=dsn,
                 rcpt_dsn=rcpt_dsn,
+                chunking=args.chunking is not None,
+                chunk_size=args.chunking or DEFAULT_CHUNK_SIZE,
             )
         )
     except SendError as exc:

@@ -176,6 +176,22 @@ def add_parser(subparsers: Subparsers) -> CliParser:
         "its parameters are refused with 501 5.7.1",
     )
     p.add_argument(
+        "--no-chunking",
+        action="store_true",
+        help="do not offer CHUNKING (RFC 3030: BDAT), which Postfix 3.4 and later offer",
+    )
+    p.add_argument(
+        "--no-smtputf8",
+        action="store_true",
+        help="do not offer SMTPUTF8 (RFC 6531): UTF-8 addresses are then bad syntax",
+    )
+    p.add_argument(
+        "--strict-smtputf8",
+        action="store_true",
+        help="Postfix's strict_smtputf8: refuse a UTF-8 address whose MAIL did not declare "
+        "SMTPUTF8 (553 5.6.7)",
+    )
+    p.add_argument(
         "--relay-denied",
         choices=("temporary", "permanent"),
         default="temporary",
@@ -347,6 +363,9 @@ def run(args: argparse.Namespace, parser: CliParser) -> int:
             tls_required=args.require_tls,
             tls_wrapper=args.implicit_tls,
             dsn=not args.no_dsn,
+            chunking=not args.no_chunking,
+            smtputf8=not args.no_smtputf8,
+            strict_smtputf8=args.strict_smtputf8,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -30,6 +30,7 @@ from ..protocol import (
     NEED_DATA,
     Auth,
     AuthResponse,
+    Bdat,
     ClientConnection,
     ClientSession,
     ClientTimeouts,
@@ -44,6 +45,7 @@ from ..protocol import (
     SessionResult,
 )
 from ..protocol.client import MAX_REPLY_LINE
+from ..protocol.client_session import DEFAULT_CHUNK_SIZE, needs_smtputf8
 from ..protocol.syntax import format_command
 from .tls import client_context, discard_buffered
 
@@ -81,6 +83,8 @@ async def send_message(
     transcript: Transcript | None = None,
     dsn: MailDsn | None = None,
     rcpt_dsn: Mapping[str, RcptDsn] | None = None,
+    chunking: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> SessionResult:
     """Deliver ``message`` from ``sender`` to ``recipients`` through ``host:port``.
 
@@ -91,7 +95,11 @@ async def send_message(
     (RFC 8314 section 3.3), verifying the certificate likewise; it excludes STARTTLS.
     ``auth`` is ``(username, password)``. ``dsn`` (RET, ENVID) and ``rcpt_dsn``
     (NOTIFY, ORCPT per recipient) are sent if the server offers DSN (RFC 3461
-    section 4.1), left out otherwise. Raises ``ConnectError`` or ``SendError``.
+    section 4.1), left out otherwise. ``chunking`` sends the content with BDAT in
+    chunks of ``chunk_size`` octets when the server offers CHUNKING (RFC 3030). A UTF-8
+    sender or recipient makes the message need SMTPUTF8 (RFC 6531): declared in MAIL,
+    or the message bounces with 5.6.7 when the server does not offer it (Postfix).
+    Raises ``ConnectError`` or ``SendError``.
     """
     if isinstance(message, bytes):
         message = Message.of(message)
@@ -112,6 +120,9 @@ async def send_message(
         auth=auth,
         dsn=dsn,
         rcpt_dsn=rcpt_dsn,
+        chunking=chunking,
+        chunk_size=chunk_size,
+        smtputf8=needs_smtputf8(sender, tuple(recipients)),
     )
     tls = ssl_context if implicit_tls else None
     reader, writer = await _connect(host, port, timeouts.connect, tls)
@@ -175,6 +186,7 @@ class _Driver:
 
     async def run(self, session: ClientSession, host: str, context: ssl.SSLContext | None) -> None:
         conn = session.conn
+        session.server = self._server_name(host)
         try:
             while not session.done:
                 commands = session.next_commands()
@@ -209,7 +221,7 @@ class _Driver:
             self.transcript("C: [pipelined group: " + " ".join(c.verb for c in commands) + "]")
         for command in commands:
             self.transcript("C: " + _shown(command))
-        has_content = any(isinstance(c, Message) for c in commands)
+        has_content = any(isinstance(c, Message | Bdat) for c in commands)
         timeout = conn.timeouts.data_xfer if has_content else conn.timeouts.other
         try:
             self.writer.write(data)
@@ -302,9 +314,11 @@ def _shown(command: Command) -> str:
     """A command as the transcript shows it: content and secrets left out."""
     if isinstance(command, Message):
         return f"<message, {command.size} bytes>"
+    if isinstance(command, Bdat):
+        return f"BDAT {command.size}{' LAST' if command.last else ''} <{command.size} bytes>"
     if isinstance(command, AuthResponse):
         return "<credentials hidden>"
     if isinstance(command, Auth):
         hidden = " <credentials hidden>" if command.initial_response is not None else ""
         return f"AUTH {command.mechanism}{hidden}"
-    return format_command(command).decode("ascii", "replace").rstrip("\r\n")
+    return format_command(command).decode("utf-8", "replace").rstrip("\r\n")

@@ -28,7 +28,8 @@ Parameter families mapped (postconf(5) names):
   ``smtp_mx_address_limit``, ``smtp_mx_session_limit``, ``smtp_tls_security_level``;
 - the server: ``smtpd_timeout``, ``smtpd_recipient_limit``, ``message_size_limit``,
   ``hopcount_limit``, ``smtpd_tls_security_level``, ``smtpd_discard_ehlo_keywords``
-  (``pipelining``), the ``smtp`` service's process limit;
+  (``pipelining``, ``chunking``, ``smtputf8``), ``smtputf8_enable``,
+  ``strict_smtputf8``, the ``smtp`` service's process limit;
 - local domains and name: ``mydestination``, ``virtual_mailbox_domains`` ->
   ``accepts``; ``myhostname`` -> ``name``;
 - receiving policies: ``reject_rbl_client ZONE`` in ``smtpd_*_restrictions`` ->
@@ -98,6 +99,8 @@ _FEEDBACK = {
 _BOOLEANS = {
     "smtp_connection_cache_on_demand": "smtp_connection_cache_on_demand",
     "smtp_skip_quit_response": "smtp_skip_quit_response",
+    "smtputf8_enable": "smtputf8_enable",
+    "strict_smtputf8": "strict_smtputf8",
 }
 # the smtp transport's own settings: they win over the default_ ones
 _TRANSPORT = {
@@ -405,6 +408,14 @@ def _one(
         words = {w.lower() for w in _words(value)}
         out.postfix["smtpd_pipelining"] = "pipelining" not in words
         out.mapped.append((name, "postfix.smtpd_pipelining", value))
+        out.postfix["smtpd_chunking"] = "chunking" not in words
+        out.mapped.append((name, "postfix.smtpd_chunking", value))
+        if "dsn" in words:
+            out.postfix["smtpd_discard_ehlo_keywords"] = ["dsn"]
+            out.mapped.append((name, "postfix.smtpd_discard_ehlo_keywords", value))
+        if "smtputf8" in words:  # smtpd.c: the keyword discarded, the parameter refused
+            out.postfix["smtputf8_enable"] = False
+            out.mapped.append((name, "postfix.smtputf8_enable", value))
         return True
     if name in _RATE_LIMITS:
         rate_limit[_RATE_LIMITS[name]] = int(value)

@@ -32,6 +32,7 @@ from typing import Any
 from ..protocol import (
     Auth,
     AuthResponse,
+    Bdat,
     CommandError,
     Data,
     Event,
@@ -43,6 +44,7 @@ from ..protocol import (
     Rset,
     ServerConnection,
     replies,
+    states,
 )
 from .envelope import Client, Envelope
 from .policy import AUTH, CONNECT, DATA, END_OF_DATA, HELO, MAIL, RCPT, Context, Policy, PolicySet
@@ -115,6 +117,26 @@ class ServerSession:
         reply = policies.ask(END_OF_DATA, ctx) if END_OF_DATA in policies.active else None
         return reply if reply is not None else self._accept(event)
 
+    def _on_bdat(self, event: Bdat) -> Reply | None:
+        """A BDAT chunk (RFC 3030). The first chunk of a transaction is asked of the
+        ``data`` policies, as DATA would be (Postfix smtpd.c, bdat_cmd: "treating it as
+        a kind of DATA command for the purpose of policy evaluation"); the last one is
+        the end of data, with the message all the chunks carried."""
+        conn = self.conn
+        if conn.state != states.CHUNKING:
+            policies = self.policies
+            reply = policies.ask(DATA, self.ctx) if DATA in policies.active else None
+            if reply is not None:
+                return reply
+        if not event.last:
+            return None
+        message = conn.chunked_message()
+        ctx = self.ctx
+        ctx.size = message.size
+        policies = self.policies
+        reply = policies.ask(END_OF_DATA, ctx) if END_OF_DATA in policies.active else None
+        return reply if reply is not None else self._accept(message, chunked=True)
+
     def _on_data(self, event: Data) -> Reply | None:
         policies = self.policies
         return policies.ask(DATA, self.ctx) if DATA in policies.active else None
@@ -170,7 +192,7 @@ class ServerSession:
         ctx = self.ctx
         ctx.tls, ctx.helo, ctx.authenticated = True, None, None
 
-    def _accept(self, message: Message) -> Reply:
+    def _accept(self, message: Message, *, chunked: bool = False) -> Reply:
         ctx = self.ctx
         envelope = Envelope(ctx.sender or "", tuple(ctx.recipients), message.size)
         ctx.recipients = []
@@ -180,6 +202,8 @@ class ServerSession:
             queue_id = self.deliver(envelope, message, ctx.client)
         except OSError:  # the store failed: the client keeps the message (RFC 5321 4.2.5)
             return replies.QUEUE_WRITE_ERROR
+        if chunked:  # Postfix words it with the size after BDAT LAST (smtpd.c)
+            return replies.chunks_queued(message.size, queue_id)
         return replies.queued(queue_id)
 
 
@@ -190,6 +214,7 @@ _ON_EVENT: dict[type, Callable[[ServerSession, Any], Reply | None]] = {
     Mail: ServerSession._on_mail,
     Message: ServerSession._on_message,
     Data: ServerSession._on_data,
+    Bdat: ServerSession._on_bdat,
     Hello: ServerSession._on_hello,
     Rset: ServerSession._on_rset,
     CommandError: ServerSession._on_error,

@@ -134,6 +134,9 @@ _SITE_PHASES = frozenset({"connect", "greeting", "helo", "dns"})
 _SUSPENDED = "delivery temporarily suspended: "
 # A server broke the protocol (smtpsim.protocol.replies.protocol_error, smtp_trouble.c).
 _PROTOCOL_ERROR = "Protocol error: "
+# The client's own bounce of a message that needs SMTPUTF8 (smtp_proto.c, Postfix 3.7):
+# its words name the server already, no "host ... said".
+_SMTPUTF8_REQUIRED = "SMTPUTF8 is required, but was not offered by host "
 
 
 # --- numbers and names ------------------------------------------------------------------------
@@ -1285,8 +1288,8 @@ class _Builder:
                 text = f"connect to {server}: Connection timed out"
             return _SUSPENDED + text if suspended else text
         server = self.log.addr(peer)
-        if own is not None and own.startswith(_PROTOCOL_ERROR):
-            return own  # the client's words already name the server and the command
+        if own is not None and own.startswith((_PROTOCOL_ERROR, _SMTPUTF8_REQUIRED)):
+            return own  # the client's words already name the server (and the command)
         if self.a_conn_error[i].startswith(_TLS_OWN):
             return self.a_conn_error[i]  # its TLS policy refused the server (smtp_proto.c)
         if dsn.startswith("4.4."):  # the client's own trouble with this server

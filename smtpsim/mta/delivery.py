@@ -402,6 +402,7 @@ class DeliveryAgent:
                 wire=self.ctx.wire,
                 live=live,
                 keep_open=keep_open,
+                smtputf8=msg.smtputf8,
             )
         )
         server_epoch = server.epoch
@@ -590,6 +591,7 @@ class DeliveryAgent:
             self._carry_dsn(msg, idx, copy, server)
         copy.queue_id = outcome.queue_id
         copy.client_ip = self.host.ip
+        copy.smtputf8 = msg.smtputf8
         server.receive(copy, now)
 
     def _carry_dsn(

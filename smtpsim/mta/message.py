@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from ..mail import domain_of
 from ..protocol import MailDsn, RcptDsn, Reply
+from ..protocol.client_session import needs_smtputf8
 from ..sim.dsn import FAILURE, ORCPT_FIELD, notice_size
 from ..sim.trace import Recorder
 
-__all__ = ["Deferral", "QueuedMessage", "make_bounce", "make_notice"]
+__all__ = ["Deferral", "QueuedMessage", "make_bounce", "make_notice", "needs_smtputf8"]
 
 NO_MAIL_DSN = MailDsn()
 
@@ -83,6 +84,7 @@ class QueuedMessage:
         "rows",
         "sender",
         "size",
+        "smtputf8",
         "succeeded",
         "t_active",
         "warned",
@@ -122,6 +124,7 @@ class QueuedMessage:
         self.rcpt_dsn = rcpt_dsn
         self.succeeded: list[tuple[int, str]] = []  # (index, "delivered" or "relayed")
         self.warned = False
+        self.smtputf8 = False  # needs SMTPUTF8 (needs_smtputf8): set by its maker
 
     def wants(self, i: int, condition: str) -> bool:
         """Whether recipient ``i`` asked for a notice on ``condition`` (SUCCESS,
@@ -174,4 +177,6 @@ def make_notice(
     )
     msg_id = recorder.message("", size, 1, now, "bounce", kind)
     row = recorder.recipient(msg_id, original.sender, domain_of(original.sender), host)
-    return QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")
+    notice = QueuedMessage(msg_id, "", size, [original.sender], [row], now, 0, "bounce")
+    notice.smtputf8 = not original.sender.isascii()  # back to a UTF-8 address
+    return notice

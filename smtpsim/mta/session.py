@@ -10,6 +10,12 @@ policies answer them; the elapsed time is the sum of what the session costs:
   trip plus the server's processing of each command in turn;
 - the message: its transfer at its share of the path's bandwidth (``transfer``),
   then one round trip and the server's end-of-data processing;
+- with CHUNKING (RFC 3030: the client sends BDAT, the server offers it): the chunks
+  go in the group of the envelope when the server pipelines (MAIL, RCPT..., BDAT...,
+  BDAT LAST: the round trip of DATA is saved), else one chunk per round trip. One
+  transfer covers a group's chunks, and the server takes each chunk once its last
+  octet is in (the group's transfer time in proportion of the octets before it), after
+  a command's processing time, the last one after the end-of-data time;
 - QUIT: nothing if the client does not wait for the reply
   (``smtp_skip_quit_response``), else one round trip;
 - a cached connection (``live``): no connect, greeting or EHLO, but an RSET round
@@ -43,9 +49,11 @@ from typing import NamedTuple, TypeAlias, cast
 
 from ..mail import Client, Envelope, PolicySet, ServerSession
 from ..protocol import (
+    Bdat,
     ClientConnection,
     ClientSession,
     ClientTimeouts,
+    Command,
     Credentials,
     Event,
     Message,
@@ -56,6 +64,7 @@ from ..protocol import (
     ServerConnection,
     SessionResult,
 )
+from ..protocol.client_session import DEFAULT_CHUNK_SIZE
 from ..protocol.states import CLOSED
 
 # What a tape holds, in order: a value drawn (a processing time, a transfer time), or
@@ -215,6 +224,10 @@ class ClientSide:
     # Where TLS falls short of the sender's policy for one server, the reply that ends
     # the session (``smtpsim.mail.tls.plan``; the TLS client makes a side per verdict).
     tls_failure: Reply | None = None
+    # BDAT (RFC 3030) when the server offers CHUNKING, in chunks of ``chunk_size``
+    # octets (``ClientSession``); Postfix's client does not (its smtp_proto.c has no BDAT).
+    chunking: bool = False
+    chunk_size: int = DEFAULT_CHUNK_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +282,7 @@ class SessionRequest(NamedTuple):
     the path; ``queue_id`` names a message the server accepts (its ``250 ... queued
     as``). ``live`` is a cached connection to go on with; ``keep_open`` asks to keep
     the connection for the next message (``Live`` in the outcome); ``wire`` writes
-    and parses every line.
+    and parses every line; ``smtputf8``: the message needs SMTPUTF8 (RFC 6531).
     """
 
     client: ClientSide
@@ -285,6 +298,7 @@ class SessionRequest(NamedTuple):
     wire: bool = False
     live: Live | None = None
     keep_open: bool = False
+    smtputf8: bool = False
 
 
 def accepting(
@@ -340,6 +354,10 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
         reuse=live is not None,
         mechanisms=client.auth_mechanisms,
         tls_failure=client.tls_failure,
+        chunking=client.chunking,
+        chunk_size=client.chunk_size,
+        smtputf8=request.smtputf8,
+        server=server.name,
     )
     # Bound methods, looked up once: this loop runs for every command of every session.
     submit, receive_command, server_answer = cconn.submit, sconn.receive_command, sconn.answer
@@ -400,6 +418,19 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
                 else:
                     submit(group[0], t)
                 break
+            if type(group[-1]) is Bdat:  # BDAT chunks (module docstring); not memoized
+                t_server = _chunk_group(
+                    group,
+                    t,
+                    half,
+                    transfer,
+                    t0,
+                    command_time,
+                    end_of_data_time,
+                    (cconn, sconn, csession, policy_answer, take_delay, wire),
+                )
+                t = t_server + half
+                continue
             if verb == ".":
                 t_server = t + half + transfer(size, t, t0)
                 service = end_of_data_time
@@ -458,6 +489,70 @@ def converse(request: SessionRequest, tape: Tape | None = None) -> SessionOutcom
         kept,
         ssession,
     )
+
+
+_Machines: TypeAlias = tuple[
+    ClientConnection,
+    ServerConnection,
+    ClientSession,
+    Callable[[Event, float], Reply],
+    Callable[[], float],
+    bool,
+]
+
+
+def _chunk_group(
+    group: list[Command],
+    sent_at: float,
+    half: float,
+    transfer: Callable[[int, float, float], float],
+    t0: float,
+    command_time: Callable[[], float],
+    end_of_data_time: Callable[[], float],
+    machines: _Machines,
+) -> float:
+    """Run a command group that ends with BDAT chunks (module docstring): the time at
+    which the server sent its last reply. The client sends the group at ``sent_at``,
+    its first octets reach the server ``half`` a round trip later; the machines are
+    driven as ``converse`` drives them, on the wire or not."""
+    cconn, sconn, csession, policy_answer, take_delay, wire = machines
+    start = t = sent_at + half
+    octets = sum(c.size for c in group if type(c) is Bdat)
+    seconds = transfer(octets, start, t0) if octets else 0.0
+    arrivals: list[float] = []
+    sent = 0
+    for command in group:
+        if type(command) is Bdat:
+            sent += command.size
+            arrivals.append(start + (seconds * sent / octets if octets else 0.0))
+        else:
+            arrivals.append(start)
+    if wire:
+        sconn.receive_data(b"".join([cconn.send(command, sent_at) for command in group]))
+    else:
+        for command in group:
+            cconn.submit(command, sent_at)
+    for command, arrival in zip(group, arrivals, strict=True):
+        if arrival > t:
+            t = arrival
+        last = type(command) is Bdat and command.last
+        t += end_of_data_time() if last else command_time()
+        if wire:
+            event = sconn.next_event(t)
+            assert isinstance(event, Event)  # the whole group was received
+        else:
+            event = sconn.receive_command(command, t)
+        reply = policy_answer(event, t)
+        t += take_delay()
+        if wire:
+            cconn.receive_data(sconn.send(reply, t))
+            csession.handle(_read_reply(cconn, t))
+        else:
+            sconn.answer(reply, t)
+            csession.handle(cconn.receive_reply(reply, t))
+        if sconn.state == CLOSED:
+            break
+    return t
 
 
 def _read_reply(cconn: ClientConnection, now: float) -> Response:

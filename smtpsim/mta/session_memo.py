@@ -22,7 +22,8 @@ The result is identical, bit for bit, to running the machines every time:
 ``simulation.session_memo: verify`` walks the tree and then runs the machines on the
 same draws and verdicts (without asking the policies twice), and stops at the first
 difference, naming the session. What the memo does not take on, the machines run:
-the ``wire`` mode, sessions on a cached connection (``live``: they start from the
+the ``wire`` mode, sessions that send BDAT chunks (their steps depend on the size),
+sessions on a cached connection (``live``: they start from the
 state another session left), sessions whose recipients repeat an address, and
 anything the tree cannot express as a template (see ``_event_template``). A session
 that keeps its connection open for the next message (``keep_open``) is replayed: the
@@ -33,8 +34,9 @@ closes it); ``verify`` compares the clones with the machines' state.
 
 What decides a shape (``_shape``): the ``ClientSide`` and ``ServerSide`` objects (a
 host's client and server settings; an incident that changes them makes new ones), the
-number of recipients, and whether the message is over the server's
-``message_size_limit`` (the only place the machines look at the size). The sender's
+number of recipients, whether the message is over the server's
+``message_size_limit`` (the only place the machines look at the size), and whether it
+needs SMTPUTF8 (its MAIL declares it, or it bounces after EHLO). The sender's
 and recipients' addresses, the peer's address and the times reach only the policies
 and the arithmetic, which the walk does for real.
 """
@@ -89,14 +91,15 @@ from .session import (
 __all__ = ["MODES", "MemoMismatch", "SessionMemo"]
 
 # A session's shape (``_shape``): the ids of its client and server sides, its number
-# of recipients, whether it is over the size limit, and whether it keeps the
-# connection open.
-Shape: TypeAlias = tuple[int, int, int, bool, bool]
+# of recipients, whether it is over the size limit, whether it keeps the connection
+# open, and whether the message needs SMTPUTF8.
+Shape: TypeAlias = tuple[int, int, int, bool, bool, bool]
 
 MODES = ("on", "off", "verify")
 
 # How a consult's event is made for a session of the shape (``_event_template``).
-_SAME, _MAIL, _MAIL_SIZE, _RCPT, _CONTENT = range(5)
+_SAME, _MAIL, _MAIL_SIZE, _RCPT, _CONTENT, _MAIL_UTF8, _MAIL_SIZE_UTF8 = range(7)
+_SMTPUTF8 = ("SMTPUTF8", None)
 # Events that are the same for every session of a shape (built from the host settings).
 _CONSTANT_EVENTS = (Hello, Data, Quit, Rset, StartTLS, Auth, AuthResponse, CommandError)
 # Commands whose reply the client reads beyond its code: the EHLO keywords, the SASL
@@ -438,6 +441,10 @@ def _shape(request: SessionRequest) -> Shape | None:
         # Implicit TLS (issue 13, mail clients on port 465): a session kind the tree's
         # walk does not build its machines for; the real machines run it.
         return None
+    if request.client.chunking and request.server.config.chunking:
+        # BDAT (RFC 3030): the number of chunks, and so the steps, follow the size;
+        # the real machines run these sessions.
+        return None
     limit = request.server.config.max_message_size
     return (
         id(request.client),
@@ -445,6 +452,7 @@ def _shape(request: SessionRequest) -> Shape | None:
         n,
         bool(limit) and request.size > limit,
         request.keep_open,
+        request.smtputf8,
     )
 
 
@@ -457,6 +465,10 @@ def _event(kind: int, index: int, sender: str, recipients: list[str], size: int)
         return Message(size)
     if kind == _MAIL_SIZE:
         return Mail(sender, (("SIZE", str(size)),))
+    if kind == _MAIL_SIZE_UTF8:
+        return Mail(sender, (("SIZE", str(size)), _SMTPUTF8))
+    if kind == _MAIL_UTF8:
+        return Mail(sender, (_SMTPUTF8,))
     return Mail(sender)
 
 
@@ -474,6 +486,10 @@ def _event_template(
             made = (_MAIL, -1)
         elif event.params == (("SIZE", str(size)),):
             made = (_MAIL_SIZE, -1)
+        elif event.params == (("SIZE", str(size)), _SMTPUTF8):
+            made = (_MAIL_SIZE_UTF8, -1)
+        elif event.params == (_SMTPUTF8,):
+            made = (_MAIL_UTF8, -1)
     elif isinstance(event, Message) and event.content is None and event.size == size:
         made = (_CONTENT, -1)
     elif kind in _CONSTANT_EVENTS or (kind is Message and event == Message(0, b"")):

@@ -23,7 +23,17 @@ from collections import deque
 
 from . import states as S
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import NEED_DATA, Command, ConnectionClosed, Hello, ReplyTimedOut, Response, Sentinel
+from .events import (
+    NEED_DATA,
+    Command,
+    ConnectionClosed,
+    Hello,
+    Mail,
+    Rcpt,
+    ReplyTimedOut,
+    Response,
+    Sentinel,
+)
 from .replies import Reply
 from .syntax import ENCODING, ERRORS, build_reply, format_command, parse_reply_line
 from .timeouts import ClientTimeouts
@@ -104,7 +114,13 @@ class ClientConnection:
     # --- output -------------------------------------------------------------------------
 
     def send(self, command: Command, now: float = 0.0) -> bytes:
-        """Record ``command`` as sent and return its bytes."""
+        """Record ``command`` as sent and return its bytes.
+
+        A UTF-8 address goes only to a server that offers SMTPUTF8, in a MAIL that
+        declares it (RFC 6531 section 3.4), or in a RCPT after such a MAIL.
+        """
+        if isinstance(command, Mail | Rcpt) and not _ascii_envelope(command, self.extensions):
+            raise LocalProtocolError(f"UTF-8 address without SMTPUTF8: {command!r}")
         data = format_command(command)  # first: a command that cannot be written is not sent
         self.submit(command, now)
         return data
@@ -253,6 +269,16 @@ class ClientConnection:
         self._pending.clear()
         self.state = S.CLOSED
         return ReplyTimedOut(head)
+
+
+def _ascii_envelope(command: Mail | Rcpt, extensions: dict[str, str]) -> bool:
+    """Whether ``command`` may go as it is: its address is ASCII, or the server offers
+    SMTPUTF8 and (for MAIL) the command declares it."""
+    if isinstance(command, Mail):
+        if command.sender.isascii():
+            return True
+        return "SMTPUTF8" in extensions and ("SMTPUTF8", None) in command.params
+    return command.recipient.isascii() or "SMTPUTF8" in extensions
 
 
 def _shown(verb: str) -> str:

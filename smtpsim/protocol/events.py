@@ -27,6 +27,7 @@ __all__ = [
     "NEED_DATA",
     "Auth",
     "AuthResponse",
+    "Bdat",
     "Command",
     "CommandError",
     "ConnectionClosed",
@@ -148,6 +149,26 @@ class Message(Command):
     @classmethod
     def of(cls, content: bytes) -> Message:
         return cls(len(content), content)
+
+
+@dataclass(frozen=True, slots=True)
+class Bdat(Command):
+    """``BDAT size [LAST]`` with its chunk of ``size`` octets (RFC 3030, CHUNKING).
+
+    The chunk is raw octets, counted exactly: no dot-stuffing, no end-of-data line.
+    ``content`` is ``None`` when only the size matters (the fast path); on the wire a
+    connection then sends ``size`` octets of filler. The verb tells the last chunk
+    apart (``BDAT-LAST``), because the state tables treat it as the end of data
+    (``states.NEXT``); on the wire both are ``BDAT``.
+    """
+
+    size: int
+    last: bool = False
+    content: bytes | None = None
+
+    @property
+    def verb(self) -> str:  # type: ignore[override]  # a class attribute elsewhere, by value here
+        return "BDAT-LAST" if self.last else "BDAT"
 
 
 @dataclass(frozen=True, slots=True)

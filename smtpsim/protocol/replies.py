@@ -163,6 +163,21 @@ AUTH_BAD_RESPONSE = Reply(501, "5.5.2", "Error: malformed authentication respons
 AUTH_UNKNOWN_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication type")
 AUTH_LINE_TOO_LONG = Reply(500, "5.5.6", "Authentication Exchange line is too long")
 
+# CHUNKING (RFC 3030), in Postfix's words (smtpd.c, bdat_cmd and its callers). A
+# malformed BDAT or a BDAT to a server that does not offer CHUNKING is answered with
+# 521 and the connection closed: the chunk that follows would be read as commands.
+BDAT_SYNTAX = Reply(521, "5.5.4", "Syntax: BDAT count [LAST]")
+BDAT_NOT_IMPLEMENTED = Reply(521, "5.5.1", "Error: command not implemented")
+BDAT_NULL = Reply(551, "5.7.1", "Null BDAT request")
+CHUNK_TOO_BIG = Reply(552, "5.3.4", "Chunk exceeds message size limit")
+MAIL_AFTER_BDAT = Reply(503, "5.5.1", "Error: MAIL after BDAT")
+RCPT_AFTER_BDAT = Reply(503, "5.5.1", "Error: RCPT after BDAT")
+DATA_AFTER_BDAT = Reply(503, "5.5.1", "Error: DATA after BDAT")
+
+# SMTPUTF8 (RFC 6531): Postfix smtpd.c with strict_smtputf8 = yes, for a non-ASCII
+# address in a transaction whose MAIL did not carry SMTPUTF8.
+SMTPUTF8_UNDECLARED = Reply(553, "5.6.7", "Must declare SMTPUTF8 to send unicode address")
+
 SERVICE_UNAVAILABLE = Reply(421, "4.3.2", "Service not available, closing transmission channel")
 TRY_AGAIN_LATER = Reply(421, "4.7.0", "Try again later")
 
@@ -295,6 +310,26 @@ def dmarc_temperror(domain: str) -> Reply:
     return Reply(451, "4.4.3", f"Temporary DNS failure evaluating DMARC policy for {domain}")
 
 
+def chunk_ok(size: int) -> Reply:
+    """The reply to a BDAT chunk that is not the last (Postfix smtpd.c, bdat_cmd)."""
+    return Reply(250, "2.0.0", f"Ok: {size} bytes")
+
+
+def chunks_queued(size: int, queue_id: str | None = None) -> Reply:
+    """The reply to BDAT LAST that took the message (Postfix smtpd.c,
+    common_post_message_handling: "Ok: N bytes queued as ID"); without a queue id, the
+    protocol's own reply (no store behind the connection)."""
+    where = f" as {queue_id}" if queue_id is not None else ""
+    return Reply(250, "2.0.0", f"Ok: {size} bytes queued{where}")
+
+
+def chunk_discarded(size: int) -> Reply:
+    """The reply to each BDAT after a chunk of the transaction failed, until BDAT LAST
+    or RSET (Postfix smtpd.c, bdat_cmd: it reads and discards the chunk to stay in step
+    with a pipelining client, RFC 3030 section 2)."""
+    return Reply(551, "5.0.0", f"Discarded {size} bytes after earlier error")
+
+
 def auth_challenge(challenge_b64: str) -> Reply:
     """A SASL challenge (RFC 4954 section 4): ``334`` and base64 text, possibly empty."""
     return Reply(334, None, challenge_b64)
@@ -308,6 +343,8 @@ _IN_REPLY_TO = {
     "RCPT": "RCPT TO",
     "DATA": "DATA",
     ".": "end of DATA",
+    "BDAT": "BDAT",
+    "BDAT-LAST": "BDAT",
     "AUTH-RESPONSE": "AUTH",
 }
 # Replies to these are the handshake: Postfix says "refused to talk to me" (smtp_proto.c).

@@ -1,5 +1,5 @@
 """The server side of an SMTP connection, sans-IO (RFC 5321, with RFC 1870, 2034, 2920,
-3207, 4954 and 6152).
+3030, 3207, 4954, 6152 and 6531).
 
 A ``ServerConnection`` turns the client's bytes into events and the application's
 replies into bytes. It knows the grammar, the sequence rules and the limits; it
@@ -39,6 +39,7 @@ from .events import (
     NEED_DATA,
     Auth,
     AuthResponse,
+    Bdat,
     Command,
     CommandError,
     ConnectionClosed,
@@ -58,7 +59,7 @@ from .events import (
     Vrfy,
 )
 from .replies import Reply
-from .syntax import ENCODING, ERRORS, format_reply, parse_command
+from .syntax import ENCODING, ERRORS, ascii_mailbox, format_reply, parse_command
 
 __all__ = ["Credentials", "FixedReplies", "ServerConfig", "ServerConnection"]
 
@@ -112,6 +113,15 @@ class ServerConfig:
     ``dsn`` offers the DSN extension (RFC 3461), as Postfix does unless
     ``smtpd_discard_ehlo_keywords`` names it; off, its parameters get
     ``501 5.7.1 DSN support is disabled`` (``smtpsim.protocol.dsn``).
+    ``chunking`` offers CHUNKING (RFC 3030: BDAT) and ``smtputf8`` SMTPUTF8 (RFC 6531),
+    Postfix's ``smtpd_discard_ehlo_keywords`` without ``chunking`` or ``smtputf8`` and
+    its ``smtputf8_enable``; both are on in Postfix (3.4 and 3.0 on) and off here by
+    default, as smtpsim's protocol core offers only what it is asked to.
+    ``strict_smtputf8`` is Postfix's ``strict_smtputf8``: a non-ASCII address in a
+    transaction whose MAIL did not carry ``SMTPUTF8`` gets ``553 5.6.7 Must declare
+    SMTPUTF8 to send unicode address`` (smtpd.c, mail_cmd and rcpt_cmd); without it
+    such an address is accepted, as Postfix does by default. A server that does not
+    offer SMTPUTF8 refuses non-ASCII addresses as bad syntax (501 5.1.7, 501 5.1.3).
     """
 
     hostname: str = "localhost"
@@ -131,6 +141,9 @@ class ServerConfig:
     tls_required: bool = False
     tls_wrapper: bool = False
     dsn: bool = True
+    chunking: bool = False
+    smtputf8: bool = False
+    strict_smtputf8: bool = False
     # Derived from the fields above, once (``__post_init__``): not settings.
     fixed: FixedReplies = field(init=False, repr=False, compare=False)
     fixed_tls: FixedReplies = field(init=False, repr=False, compare=False)
@@ -179,6 +192,10 @@ class ServerConfig:
             words.append("8BITMIME")
         if self.dsn:
             words.append("DSN")
+        if self.smtputf8:
+            words.append("SMTPUTF8")
+        if self.chunking:
+            words.append("CHUNKING")
         return tuple(words)
 
 
@@ -197,6 +214,12 @@ class ServerConnection:
 
     __slots__ = (
         "_buffer",
+        "_chunk",
+        "_chunk_content",
+        "_chunk_error",
+        "_chunk_left",
+        "_chunked",
+        "_chunks_known",
         "_content",
         "_discarding",
         "_eof",
@@ -217,6 +240,7 @@ class ServerConnection:
         "recipients_accepted",
         "recipients_tried",
         "sender",
+        "smtputf8",
         "state",
         "tls_active",
     )
@@ -247,6 +271,18 @@ class ServerConnection:
         self._sasl_mechanism: str | None = None
         self._sasl_username: str | None = None
         self._last_activity = now
+        # The transaction's MAIL carried SMTPUTF8 (RFC 6531 section 3.4).
+        self.smtputf8 = False
+        # BDAT (RFC 3030): the chunk being read (its command line, octets still to come,
+        # what was kept of it), the octets of the transaction's chunks so far, whether
+        # all came with their content (wire) or as sizes (fast path), and whether a
+        # chunk failed (the rest are discarded until BDAT LAST or RSET).
+        self._chunk: Bdat | None = None
+        self._chunk_left = 0
+        self._chunk_content = bytearray()
+        self._chunked = 0
+        self._chunks_known = True
+        self._chunk_error = False
 
     def clone(self) -> ServerConnection:
         """A machine of its own in this one's state (its buffers copied): how the
@@ -274,6 +310,13 @@ class ServerConnection:
         twin._sasl_username = self._sasl_username
         twin._buffer = bytearray(self._buffer)
         twin._content = bytearray(self._content)
+        twin.smtputf8 = self.smtputf8
+        twin._chunk = self._chunk
+        twin._chunk_left = self._chunk_left
+        twin._chunk_content = bytearray(self._chunk_content)
+        twin._chunked = self._chunked
+        twin._chunks_known = self._chunks_known
+        twin._chunk_error = self._chunk_error
         return twin
 
     # --- input --------------------------------------------------------------------------
@@ -346,7 +389,17 @@ class ServerConnection:
             return self._fixed.greeting
         if isinstance(p, Auth | AuthResponse):
             return self._sasl_reply()
+        if isinstance(p, Bdat):
+            # RFC 3030 section 2: each chunk gets its 250, the last one the message's.
+            return R.chunks_queued(self._chunked) if p.last else R.chunk_ok(p.size)
         raise LocalProtocolError("no event awaits a reply")
+
+    def chunked_message(self) -> Message:
+        """The message the transaction's BDAT chunks carried, for the reply to BDAT
+        LAST: its content when every chunk came with its octets, else only its size."""
+        if self._chunks_known:
+            return Message(self._chunked, bytes(self._content))
+        return Message(self._chunked)
 
     def send(self, reply: Reply, now: float = 0.0) -> bytes:
         """Answer the pending event with ``reply``; the bytes to write."""
@@ -375,6 +428,7 @@ class ServerConnection:
                 self.helo, self.esmtp = p.domain, p.extended
             elif isinstance(p, Mail):
                 self.sender = p.sender
+                self.smtputf8 = bool(p.params) and ("SMTPUTF8", None) in p.params
             elif verb == "STARTTLS":
                 # RFC 3207 section 4.2: discard anything the client sent after STARTTLS
                 # in the clear (CVE-2011-0411, command injection).
@@ -385,6 +439,12 @@ class ServerConnection:
             self._sasl_mechanism = self._sasl_username = None
             self.credentials = None
         new = S.next_state(self.state, verb, reply)
+        if new == S.CHUNKING:
+            # A refused chunk starts the discarding, which lasts until the transaction
+            # ends (Postfix smtpd.c, skip_bdat: SMTPD_BDAT_STAT_ERROR).
+            self._chunk_error = not positive or (self.state == S.CHUNKING and self._chunk_error)
+        elif self._chunk_error:
+            self._chunk_error = False
         if new not in S.TRANSACTION_STATES and (self.sender is not None or self.recipients_tried):
             # EHLO, RSET, any reply to the end of data, QUIT or 421: no transaction is open.
             self._reset_transaction()
@@ -448,6 +508,7 @@ class ServerConnection:
 
     def _reset_transaction(self) -> None:
         self.sender = None
+        self.smtputf8 = False
         self.recipients_accepted = self.recipients_tried = 0
 
     def _error(self, verb: str, reply: Reply) -> CommandError:
@@ -458,7 +519,13 @@ class ServerConnection:
         return CommandError(verb, reply)
 
     def _read_command(self) -> Command | CommandError | None:
-        """One command line from the buffer, parsed; ``None`` if no full line yet."""
+        """One command line from the buffer, parsed; ``None`` if no full line yet.
+
+        A BDAT line is followed by its chunk: the command is complete (and checked)
+        once all its octets are in (``_read_chunk``).
+        """
+        if self._chunk is not None:
+            return self._read_chunk()
         buf = self._buffer
         limit = _SASL_LINE_LIMIT if self.state == S.AUTH else self.config.max_command_line
         end = buf.find(b"\n")
@@ -477,17 +544,52 @@ class ServerConnection:
             if self.state == S.AUTH:  # RFC 4954 section 4: this ends the exchange
                 return CommandError("AUTH-RESPONSE", R.AUTH_LINE_TOO_LONG)
             return self._error("", R.command_too_long(self.config.hostname))
-        line = raw.decode(ENCODING, ERRORS)
         if self.state == S.AUTH:
-            return self._check(AuthResponse(line))
-        command = parse_command(line)
+            return self._check(AuthResponse(raw.decode(ENCODING, ERRORS)))
+        # UTF-8 (RFC 6531 section 3.3): any ASCII line reads as before, and bytes that
+        # are not UTF-8 still give a string that writes back to them.
+        command = parse_command(raw.decode("utf-8", ERRORS))
         if isinstance(command, CommandError):
             if self.state == S.REJECTED and command.verb != "QUIT":
                 # After a 554 greeting, 503 to any command but QUIT (RFC 5321 section 3.1),
                 # be it malformed or unknown.
                 return self._error(command.verb, R.REJECTED_SESSION)
+            if command.closes:
+                self.errors += 1
+                return command
             return self._error(command.verb, command.reply)
+        if isinstance(command, Bdat):
+            if not self.config.chunking:
+                # Postfix hangs up (smtpd.c, bdat_cmd): the chunk would be read as commands.
+                self.errors += 1
+                return CommandError("BDAT", R.BDAT_NOT_IMPLEMENTED, closes=True)
+            self._chunk, self._chunk_left = command, command.size
+            self._chunk_content = bytearray()
+            return self._read_chunk()
         return self._check(command)
+
+    def _read_chunk(self) -> Command | CommandError | None:
+        """The octets of the BDAT chunk being read; the checked command once all are in.
+
+        What is past the message size limit is counted but not kept: a client cannot
+        make the server hold more than ``max_message_size`` octets of a chunk.
+        """
+        chunk = self._chunk
+        assert chunk is not None
+        buf = self._buffer
+        take = min(self._chunk_left, len(buf))
+        if take:
+            limit = self.config.max_message_size
+            room = take if not limit else max(0, min(take, limit - len(self._chunk_content)))
+            self._chunk_content += buf[:room]
+            del buf[:take]
+            self._chunk_left -= take
+        if self._chunk_left:
+            return None
+        self._chunk = None
+        content = bytes(self._chunk_content)
+        self._chunk_content = bytearray()
+        return self._check(Bdat(chunk.size, chunk.last, content))
 
     def _read_message(self) -> Command | CommandError | None:
         """Message content up to ``<CRLF>.<CRLF>`` (RFC 5321 sections 4.1.1.4, 4.5.2).
@@ -566,6 +668,12 @@ class ServerConnection:
             return self._error(verb, illegal)
         if verb == "RCPT":
             assert isinstance(command, Rcpt)
+            if not command.recipient.isascii():
+                undeclared = self._unicode_address(
+                    command.recipient, self.smtputf8, R.BAD_RECIPIENT
+                )
+                if undeclared is not None:
+                    return self._error(verb, undeclared)
             if self.recipients_accepted >= self.config.max_recipients:
                 return CommandError(verb, R.TOO_MANY_RECIPIENTS)
             if command.params:
@@ -575,7 +683,17 @@ class ServerConnection:
             if self.config.helo_required and self.helo is None:
                 return self._error(verb, R.NEED_HELO)
             if command.params:
-                return self._check_mail_params(command)
+                checked = self._check_mail_params(command)
+                if isinstance(checked, CommandError):
+                    return checked
+            if not command.sender.isascii():
+                declared = bool(command.params) and ("SMTPUTF8", None) in command.params
+                undeclared = self._unicode_address(command.sender, declared, R.BAD_SENDER)
+                if undeclared is not None:
+                    return self._error(verb, undeclared)
+        elif verb == "BDAT" or verb == "BDAT-LAST":
+            assert isinstance(command, Bdat)
+            return self._check_chunk(command)
         elif verb == "AUTH":
             assert isinstance(command, Auth)
             return self._start_sasl(command)
@@ -589,6 +707,43 @@ class ServerConnection:
         elif verb == "AUTH-RESPONSE":
             return self._error(verb, R.UNKNOWN_COMMAND)
         return command
+
+    def _unicode_address(self, address: str, declared: bool, bad_syntax: Reply) -> Reply | None:
+        """The refusal of a non-ASCII address, or ``None`` to accept it (RFC 6531
+        section 3.3 allows UTF-8 in mailboxes only under SMTPUTF8; see ``ServerConfig``
+        for Postfix's replies). Without SMTPUTF8 the grammar is RFC 5321's, which lets
+        8-bit octets through only in a quoted local part."""
+        config = self.config
+        if not config.smtputf8:
+            return None if ascii_mailbox(address) else bad_syntax
+        if not declared and config.strict_smtputf8:
+            return R.SMTPUTF8_UNDECLARED
+        return None
+
+    def _check_chunk(self, chunk: Bdat) -> Bdat | CommandError:
+        """A BDAT chunk in RCPT or CHUNKING state (``ILLEGAL`` answered the others), in
+        Postfix's order (smtpd.c, bdat_cmd): an empty chunk that is not the last, a
+        transaction whose chunk failed, the size limit. An accepted chunk is added to
+        the message (``chunked_message``)."""
+        verb = chunk.verb
+        if chunk.size == 0 and not chunk.last:
+            return CommandError(verb, R.BDAT_NULL)
+        first = self.state != S.CHUNKING
+        if not first and self._chunk_error:
+            return CommandError(verb, R.chunk_discarded(chunk.size))
+        so_far = 0 if first else self._chunked
+        limit = self.config.max_message_size
+        if limit and so_far + chunk.size > limit:
+            return CommandError(verb, R.CHUNK_TOO_BIG)
+        if first:
+            self._content = bytearray()
+            self._chunks_known = True
+        self._chunked = so_far + chunk.size
+        if chunk.content is None:
+            self._chunks_known = False
+        elif self._chunks_known:
+            self._content += chunk.content
+        return chunk
 
     def _check_mail_params(self, command: Mail) -> Mail | CommandError:
         config = self.config
@@ -609,6 +764,9 @@ class ServerConnection:
                 if refusal is not None:
                     return self._error("MAIL", refusal)
                 seen.add(key)
+            elif key == "SMTPUTF8":  # RFC 6531 section 3.4: a keyword without a value
+                if not config.smtputf8 or value is not None:
+                    return self._error("MAIL", R.unsupported_option(key))
             elif key != "AUTH" or not config.auth_mechanisms:
                 return self._error("MAIL", R.unsupported_option(key))
         return command

@@ -44,6 +44,7 @@ __all__ = [
     "AFTER_TLS",
     "ANYWHERE_IN_GROUP",
     "AUTH",
+    "CHUNKING",
     "CLIENT_NEXT",
     "CLOSED",
     "COMMAND_STATES",
@@ -76,22 +77,40 @@ READY = "READY"  # HELO/EHLO accepted, no mail transaction open
 MAIL = "MAIL"  # MAIL accepted, no recipient accepted yet
 RCPT = "RCPT"  # at least one RCPT accepted
 DATA = "DATA"  # 354 sent: message content until <CRLF>.<CRLF>
+# A BDAT chunk that was not the last was answered (RFC 3030): more chunks follow; after
+# a refused chunk the server discards the rest until BDAT LAST or RSET (Postfix).
+CHUNKING = "CHUNKING"
 AUTH = "AUTH"  # 334 sent: a SASL response line is expected (RFC 4954)
 TLS = "TLS"  # 220 to STARTTLS sent: TLS handshake, then back to GREETED (RFC 3207)
 REJECTED = "REJECTED"  # 554 greeting: only QUIT is served (RFC 5321 section 3.1)
 CLOSED = "CLOSED"  # after 221 or 421, or the peer went away
 ERROR = "ERROR"  # client only: the server broke the protocol; nothing more is sent or read
 
-STATES = (CONNECTED, GREETED, READY, MAIL, RCPT, DATA, AUTH, TLS, REJECTED, CLOSED, ERROR)
+STATES = (
+    CONNECTED,
+    GREETED,
+    READY,
+    MAIL,
+    RCPT,
+    DATA,
+    CHUNKING,
+    AUTH,
+    TLS,
+    REJECTED,
+    CLOSED,
+    ERROR,
+)
 
 GREETING = "GREETING"  # the pseudo-verb of the server's first reply
 
 # States in which the server reads command lines.
-COMMAND_STATES = frozenset({GREETED, READY, MAIL, RCPT, REJECTED})
+COMMAND_STATES = frozenset({GREETED, READY, MAIL, RCPT, CHUNKING, REJECTED})
 # States with a mail transaction open; leaving them ends it (RFC 5321 section 4.1.4).
-TRANSACTION_STATES = frozenset({MAIL, RCPT, DATA})
+TRANSACTION_STATES = frozenset({MAIL, RCPT, DATA, CHUNKING})
 
-ANYWHERE_IN_GROUP = frozenset({"RSET", "MAIL", "RCPT"})
+# A chunk that is not the last may come before others in a group (RFC 3030 section 4.2:
+# BDAT commands may be pipelined); BDAT LAST, like DATA, ends its group.
+ANYWHERE_IN_GROUP = frozenset({"RSET", "MAIL", "RCPT", "BDAT"})
 
 # --- Out-of-sequence commands (server replies; Postfix texts) ------------------------
 
@@ -109,7 +128,17 @@ ILLEGAL: dict[tuple[str, str], Reply] = {
     (RCPT, "MAIL"): R.NESTED_MAIL,
     (RCPT, "AUTH"): R.IN_TRANSACTION,
     (RCPT, "STARTTLS"): R.IN_TRANSACTION,
+    # CHUNKING (RFC 3030; Postfix smtpd.c, bdat_cmd, mail_cmd, rcpt_cmd, data_cmd).
+    (CHUNKING, "MAIL"): R.MAIL_AFTER_BDAT,
+    (CHUNKING, "RCPT"): R.RCPT_AFTER_BDAT,
+    (CHUNKING, "DATA"): R.DATA_AFTER_BDAT,
+    (CHUNKING, "AUTH"): R.IN_TRANSACTION,
+    (CHUNKING, "STARTTLS"): R.IN_TRANSACTION,
 }
+for _verb in ("BDAT", "BDAT-LAST"):
+    ILLEGAL[(GREETED, _verb)] = R.NEED_RCPT
+    ILLEGAL[(READY, _verb)] = R.NEED_RCPT
+    ILLEGAL[(MAIL, _verb)] = R.NEED_RCPT  # 554 "no valid recipients" after refused RCPTs
 # After a 554 greeting every command but QUIT gets 503 (RFC 5321 section 3.1).
 for _verb in (
     "EHLO",
@@ -123,6 +152,8 @@ for _verb in (
     "HELP",
     "AUTH",
     "STARTTLS",
+    "BDAT",
+    "BDAT-LAST",
 ):
     ILLEGAL[(REJECTED, _verb)] = R.REJECTED_SESSION
 
@@ -147,13 +178,24 @@ NEXT: dict[tuple[str, str, int], str] = {
     (READY, "STARTTLS", 2): TLS,
     (REJECTED, "QUIT", 2): CLOSED,
 }
-for _state in (GREETED, READY, MAIL, RCPT):
+for _state in (GREETED, READY, MAIL, RCPT, CHUNKING):
     # EHLO/HELO and RSET abort any transaction (RFC 5321 sections 4.1.1.1, 4.1.1.5).
     NEXT[(_state, "EHLO", 2)] = READY
     NEXT[(_state, "HELO", 2)] = READY
     NEXT[(_state, "RSET", 2)] = READY if _state != GREETED else GREETED
     NEXT[(_state, "QUIT", 2)] = CLOSED
-del _state, _verb
+# BDAT (RFC 3030): whatever the reply, a chunk that is not the last leads to CHUNKING
+# (refused, the server then discards the chunks that follow until BDAT LAST or RSET:
+# Postfix smtpd.c, skip_bdat, SMTPD_BDAT_STAT_ERROR), and BDAT LAST ends the
+# transaction, as the reply to the end of data does (RFC 3030 section 2: its reply is
+# the message's). A BDAT out of sequence (``ILLEGAL``: before any recipient was
+# accepted) keeps the state, as every refused command does; Postfix enters its
+# discarding there too, so its later chunks get 551 where smtpsim repeats the 503/554.
+for _state in (RCPT, CHUNKING):
+    for _class in (2, 4, 5):
+        NEXT[(_state, "BDAT", _class)] = CHUNKING
+        NEXT[(_state, "BDAT-LAST", _class)] = READY
+del _state, _verb, _class
 
 # A client follows these although a conforming server never gives the reply that makes
 # them: "Other servers will accept a DATA command even when all previous RCPT TO
@@ -200,6 +242,8 @@ POSSIBLE: dict[str, frozenset[int]] = {
     "STARTTLS": _FINAL,  # S: 220, E: 501 454 (RFC 3207 section 4)
     "AUTH": frozenset({334, 2, 4, 5}),  # I: 334, S: 235, E: 432 454 5xx (RFC 4954)
     "AUTH-RESPONSE": frozenset({334, 2, 4, 5}),
+    "BDAT": _FINAL,  # S: 250, E: 5xx 4xx (RFC 3030 section 2)
+    "BDAT-LAST": _FINAL,
 }
 
 

@@ -4,8 +4,10 @@ Parsing never raises on remote input: a command line either becomes a ``Command`
 ``CommandError`` carrying the reply the RFC prescribes (500, 501, 502, 555). Writing
 raises ``LocalProtocolError`` on values that cannot be sent (our own bug).
 
-Lines are decoded as ASCII with ``surrogateescape`` so that any byte sequence gives a
-string and writes back to the same bytes.
+Lines are decoded with ``surrogateescape`` so that any byte sequence gives a string
+and writes back to the same bytes: replies as ASCII, commands as UTF-8 (RFC 6531
+section 3.3: under SMTPUTF8 an address may hold UTF-8; whether it may in a given
+transaction is the server's check, ``ServerConnection``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
     Auth,
     AuthResponse,
+    Bdat,
     Command,
     CommandError,
     Data,
@@ -53,11 +56,24 @@ MAX_DOMAIN = 255  # section 4.5.3.1.2
 MAX_PATH = 256  # section 4.5.3.1.3
 
 # dot-atom or quoted-string local part; a domain or an address literal (section 4.1.2).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_LOCAL = rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[^"\\\r\n]|\\.)*")'
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# RFC 6531 section 3.3 adds UTF8-non-ascii to atext, qtext and sub-domains (U-labels):
+# any character past ASCII that is not a lone surrogate (bytes that were not UTF-8).
+# A quoted local part takes any octet but '"', '\\', CR and LF, as it always did here:
+# Postfix too has never refused 8-bit local parts (smtpd.c, mail_cmd).
+_UTF8 = "\u0080-\ud7ff\ue000-\U0010ffff"
+_QUOTED = r'"(?:[^"\\\r\n]|\\.)*"'
+_ATEXT = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_UTF8}-]"
+_LOCAL = rf"(?:{_ATEXT}+(?:\.{_ATEXT}+)*|{_QUOTED})"
+_LABEL = rf"[A-Za-z0-9{_UTF8}](?:[A-Za-z0-9{_UTF8}-]*[A-Za-z0-9{_UTF8}])?"
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[^\[\]\\\s]+\])"
 _MAILBOX = re.compile(rf"^({_LOCAL})@({_DOMAIN})$")
+# The same without RFC 6531: what a server that does not offer SMTPUTF8 takes.
+_ATEXT_ASCII = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL_ASCII = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_MAILBOX_ASCII = re.compile(
+    rf"^(?:{_ATEXT_ASCII}+(?:\.{_ATEXT_ASCII}+)*|{_QUOTED})"
+    rf"@(?:{_LABEL_ASCII}(?:\.{_LABEL_ASCII})*\.?|\[[^\[\]\\\s]+\])$"
+)
 _SOURCE_ROUTE = re.compile(rf"^@{_DOMAIN}(?:,@{_DOMAIN})*:")
 _PARAM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _PARAM_VALUE = re.compile(r"^[\x21-\x3c\x3e-\x7e]+$")  # esmtp-value, RFC 5321 4.1.2
@@ -95,6 +111,13 @@ def parse_address(path: str, *, null_ok: bool) -> str | None:
     if m is None or len(m.group(1)) > MAX_LOCAL_PART or len(m.group(2)) > MAX_DOMAIN:
         return None
     return path
+
+
+def ascii_mailbox(mailbox: str) -> bool:
+    """Whether ``mailbox`` (from ``parse_address``) is a mailbox without RFC 6531: 8-bit
+    octets only inside a quoted local part, as a server without SMTPUTF8 takes them."""
+    raw = mailbox.encode("utf-8", ERRORS).decode(ENCODING, ERRORS)
+    return mailbox == "postmaster" or _MAILBOX_ASCII.match(raw) is not None
 
 
 def _parse_params(text: str) -> Params | str:
@@ -142,7 +165,27 @@ _NO_ARGS: dict[str, Command] = {
     "STARTTLS": StartTLS(),
 }
 # Known commands smtpsim does not implement: 502, not 500 (RFC 5321 section 4.2.4).
-_NOT_IMPLEMENTED = frozenset({"EXPN", "TURN", "ETRN", "BDAT", "SEND", "SOML", "SAML", "ATRN"})
+_NOT_IMPLEMENTED = frozenset({"EXPN", "TURN", "ETRN", "SEND", "SOML", "SAML", "ATRN"})
+_MAX_CHUNK_DIGITS = 18  # a chunk size that fits in 63 bits (Postfix: off_cvt_string)
+
+
+def _bdat_command(arg: str) -> Bdat | CommandError:
+    """``BDAT count [LAST]`` (RFC 3030 section 2); the chunk itself follows the line
+    and is read by the server (``content`` is ``None`` here).
+
+    A malformed BDAT is answered with 521 and the connection closed, as Postfix does
+    (smtpd.c, bdat_cmd): the octets that follow cannot be told from commands.
+    """
+    words = arg.split()
+    if (
+        not 1 <= len(words) <= 2
+        or not words[0].isascii()
+        or not words[0].isdigit()
+        or len(words[0]) > _MAX_CHUNK_DIGITS
+        or (len(words) == 2 and words[1].upper() != "LAST")
+    ):
+        return CommandError("BDAT", R.BDAT_SYNTAX, closes=True)
+    return Bdat(int(words[0]), len(words) == 2)
 
 
 def parse_command(line: str) -> Command | CommandError:
@@ -164,6 +207,8 @@ def parse_command(line: str) -> Command | CommandError:
         return Vrfy(arg) if arg else CommandError(verb, R.SYNTAX_VRFY)
     if verb == "HELP":
         return Help(arg)
+    if verb == "BDAT":
+        return _bdat_command(arg)
     if verb == "AUTH":
         mech, _, initial = arg.partition(" ")
         if not mech or " " in initial.strip():
@@ -196,14 +241,17 @@ def format_command(command: Command) -> bytes:
             line += f" {command.initial_response}"
     elif isinstance(command, AuthResponse):
         line = command.line
+    elif isinstance(command, Bdat):
+        return bdat_bytes(command)
     else:
         line = command.verb
     if "\r" in line or "\n" in line:
         raise LocalProtocolError(f"line break inside a command: {line!r}")
-    try:
-        return line.encode(ENCODING, ERRORS) + b"\r\n"
-    except UnicodeEncodeError:
-        raise LocalProtocolError(f"non-ASCII command (SMTPUTF8 is not spoken): {line!r}") from None
+    # UTF-8 only where RFC 6531 puts it: in the addresses (whether the server agreed
+    # to SMTPUTF8 is the session's business, ``ClientSession``)
+    if not line.isascii() and not isinstance(command, Mail | Rcpt):
+        raise LocalProtocolError(f"non-ASCII command: {line!r}")
+    return line.encode("utf-8", ERRORS) + b"\r\n"
 
 
 # --- Message content -----------------------------------------------------------------------
@@ -241,6 +289,15 @@ def filler(size: int) -> bytes:
         full, rest = full - 1, rest + len(line)  # a 79-octet last line, not a lone CR
     tail = b"" if rest == 0 else (b"x" * (rest - 2) + b"\r\n" if rest >= 2 else b"\r\n"[:rest])
     return line * full + tail
+
+
+def bdat_bytes(chunk: Bdat) -> bytes:
+    """``BDAT size [LAST]``, CRLF, and the chunk's octets as they are (RFC 3030)."""
+    content = chunk.content if chunk.content is not None else filler(chunk.size)
+    if len(content) != chunk.size:
+        raise LocalProtocolError(f"BDAT {chunk.size} with {len(content)} octets")
+    line = f"BDAT {chunk.size} LAST\r\n" if chunk.last else f"BDAT {chunk.size}\r\n"
+    return line.encode(ENCODING) + content
 
 
 def message_bytes(message: Message) -> bytes:

@@ -46,6 +46,10 @@ _FIELD_OF_VERB = {
     "RCPT": "rcpt",
     "DATA": "data_init",
     ".": "data_done",
+    # BDAT (RFC 3030): a chunk is a block of data, the last one ends it (Postfix's
+    # client sends no BDAT; these are the DATA phases' timers).
+    "BDAT": "data_xfer",
+    "BDAT-LAST": "data_done",
     "QUIT": "quit",
     "RSET": "rset",
     "STARTTLS": "starttls",

@@ -202,6 +202,31 @@ class Postfix(Model):
     smtp_pipelining: bool = field(
         True, description="(smtpsim) whether the client uses PIPELINING when offered"
     )
+    smtpd_chunking: bool = field(
+        True,
+        description="(smtpsim) whether the server offers CHUNKING (RFC 3030: BDAT); as "
+        "Postfix 3.4 and later do unless smtpd_discard_ehlo_keywords names chunking",
+    )
+    smtp_chunking: bool = field(
+        False,
+        description="(smtpsim) whether the client sends the content with BDAT when the "
+        "server offers CHUNKING; Postfix's client never does (it has no BDAT)",
+    )
+    smtp_chunk_size: Size = field(
+        1048576,
+        ge=1,
+        description="(smtpsim) octets per BDAT chunk with smtp_chunking; the last chunk "
+        "is shorter (a message up to this size goes as one BDAT LAST)",
+    )
+    smtputf8_enable: bool = field(
+        True,
+        description="the server offers SMTPUTF8 (RFC 6531) and takes UTF-8 addresses",
+    )
+    strict_smtputf8: bool = field(
+        False,
+        description="the server refuses a UTF-8 address whose MAIL did not declare "
+        "SMTPUTF8: 553 5.6.7",
+    )
 
     @model_validator(mode="after")
     def _check_backoff(self) -> Postfix:

@@ -202,6 +202,12 @@ class Flow(Model):
     unknown_users: Fraction = field(
         0.0, description="share of recipient addresses that do not exist (rejected with 550)"
     )
+    smtputf8: Fraction = field(
+        0.0,
+        description="share of messages from a UTF-8 sender address (användare<k>@domain, "
+        "RFC 6531): they need SMTPUTF8 on every hop, and bounce with 5.6.7 at a server "
+        "that does not offer it (postfix.smtputf8_enable)",
+    )
     link: FlowLink = field(
         {"latency": "10ms", "bandwidth": "100Mbit/s"},
         description="the population's link to its submit_to host",

@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from ..mta import MailHost, QueuedMessage
+from ..mta.message import needs_smtputf8
 from ..protocol import MailDsn, RcptDsn
 from ..sim import RunContext
 from .arrivals import burst_times, poisson_times
@@ -25,7 +26,10 @@ from .replay import Replayer
 if TYPE_CHECKING:
     from .. import scenario
 
-__all__ = ["Flow"]
+__all__ = ["UTF8_LOCAL", "Flow"]
+
+# The local part of a UTF-8 sender ("user" in Swedish): ASCII letters and one that is not.
+UTF8_LOCAL = "användare"
 
 
 class Flow:
@@ -44,6 +48,7 @@ class Flow:
         stop: float,
         replayer: Replayer | None = None,
         mail_clients: MailClientPopulation | None = None,
+        utf8_rng: np.random.Generator | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -55,6 +60,9 @@ class Flow:
         self.rng = rng
         self.stop = stop
         self.submitted = 0
+        # Which messages come from a UTF-8 address: a stream of its own, drawn only when
+        # the share is set, so that other runs draw exactly as before.
+        self.utf8_rng = utf8_rng if spec.smtputf8 > 0 else None
         # The senders' mail clients (issue 13); None: the flow's own Postfix relays.
         self.mail_clients = mail_clients
         self._replayed_senders: dict[str, int] = {}
@@ -98,7 +106,11 @@ class Flow:
         rcpts = self.recipients.draw()
         size = max(1, int(self.sizes()))
         index = int(self.rng.integers(self.spec.senders))
-        self._send(now, f"user{index}@{self.sender_domain}", rcpts, size, sender_index=index)
+        local = "user"
+        utf8 = self.utf8_rng
+        if utf8 is not None and utf8.random() < self.spec.smtputf8:
+            local = UTF8_LOCAL  # RFC 6531: the message needs SMTPUTF8 (QueuedMessage)
+        self._send(now, f"{local}{index}@{self.sender_domain}", rcpts, size, sender_index=index)
 
     def _dsn(self, message: QueuedMessage) -> None:
         """The flow's DSN parameters on ``message`` (RFC 3461), as its submission
@@ -134,6 +146,7 @@ class Flow:
         message = QueuedMessage(msg_id, sender, size, rcpts, rows, t_submit, 0, self.name)
         if self.spec.dsn is not None:
             self._dsn(message)
+        message.smtputf8 = needs_smtputf8(sender, rcpts)
         if self.mail_clients is None:
             self.host.receive(message, now)
             return

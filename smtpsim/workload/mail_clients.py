@@ -206,6 +206,7 @@ class MailClientPopulation:
                 copy.rcpt_dsn = [msg.rcpt_dsn[i] for i in idx]
         copy.queue_id = attempt.queue_id
         copy.client_ip = self.peer.ip
+        copy.smtputf8 = msg.smtputf8
         self.hosts[key].receive(copy, now)
 
     def _attempt(
@@ -262,6 +263,7 @@ class MailClientPopulation:
                 t0=now,
                 queue_id=host.next_queue_id,
                 wire=self.ctx.wire,
+                smtputf8=msg.smtputf8,
             )
         )
         if outcome.server is not None:

@@ -112,6 +112,9 @@ def generated(
     incident: str,
     rate: float,
     seed: int,
+    utf8: float = 0.0,
+    utf8_offered: bool = True,
+    chunking: bool = False,
 ) -> str:
     policy_lines = "".join(f"\n      - {p}" for p in policies) or " []"
     return f"""
@@ -125,12 +128,14 @@ hosts:
     accepts: [corp.example]
     postfix: {{smtp_pipelining: {str(pipelining).lower()},
                smtp_connection_cache_on_demand: {str(caching).lower()},
+               smtp_chunking: {str(chunking).lower()}, smtp_chunk_size: 4KiB,
                maximal_queue_lifetime: 20min, bounce_queue_lifetime: 20min}}
   mx1:
     role: mx
     accepts: [solo.example]
     mailboxes: 50
-    postfix: {{smtpd_pipelining: {str(pipelining).lower()}, message_size_limit: {size_limit}}}
+    postfix: {{smtpd_pipelining: {str(pipelining).lower()}, message_size_limit: {size_limit},
+               smtputf8_enable: {str(utf8_offered).lower()}}}
     policies:{policy_lines}
 links:
   - {{between: [out, internet], latency: 5ms}}
@@ -146,6 +151,7 @@ traffic:
     rate: {rate}/s
     stop: 20min
     unknown_users: {unknown}
+    smtputf8: {utf8}
     size: {{lognormal: {{median: 8KiB, sigma: 1.0}}}}
     recipients: {{per_message: {{fixed: {recipients}}}, domains: {{solo.example: 1}}}}
 incidents: {incident}
@@ -190,12 +196,37 @@ INCIDENTS = st.sampled_from(
     incident=INCIDENTS,
     rate=st.sampled_from([0.2, 1.0]),
     seed=st.integers(1, 1000),
+    utf8=st.sampled_from([0.0, 0.3]),
+    utf8_offered=st.booleans(),
+    chunking=st.booleans(),
 )
 def test_generated_scenarios_give_identical_tables_with_the_memo_on_off_and_verified(
-    pipelining, caching, recipients, unknown, size_limit, policies, incident, rate, seed
+    pipelining,
+    caching,
+    recipients,
+    unknown,
+    size_limit,
+    policies,
+    incident,
+    rate,
+    seed,
+    utf8,
+    utf8_offered,
+    chunking,
 ):
     text = generated(
-        pipelining, caching, recipients, unknown, size_limit, policies, incident, rate, seed
+        pipelining,
+        caching,
+        recipients,
+        unknown,
+        size_limit,
+        policies,
+        incident,
+        rate,
+        seed,
+        utf8,
+        utf8_offered,
+        chunking,
     )
     off, on, verified = run(text, "off"), run(text, "on"), run(text, "verify")
     assert_same_tables(off, on)

@@ -82,6 +82,18 @@ def test_server_limits_and_master_cf_overrides(imported: Imported) -> None:
     assert pf["smtpd_timeout"] == "30s"  # master.cf: -o smtpd_timeout=30s for smtp
     assert pf["smtpd_tls_security_level"] == "may"  # not submission's encrypt
     assert pf["smtpd_pipelining"] is False  # smtpd_discard_ehlo_keywords = pipelining
+    assert pf["smtpd_chunking"] is True  # ... and not chunking
+    assert "smtputf8_enable" not in pf  # ... nor smtputf8: Postfix's default stands
+    assert pf["strict_smtputf8"] is True
+
+
+def test_discarded_dsn_keyword_turns_dsn_off() -> None:
+    """``smtpd_discard_ehlo_keywords = dsn`` (postconf(5)): the imported host offers
+    no DSN, and the main.cf above (which does not name it) leaves DSN on."""
+    off = import_postfix(MAIN + "\nsmtpd_discard_ehlo_keywords = dsn, pipelining\n", MASTER)
+    assert off.postfix["smtpd_discard_ehlo_keywords"] == ["dsn"]
+    on = import_postfix(MAIN, MASTER)
+    assert "smtpd_discard_ehlo_keywords" not in on.postfix
 
 
 def test_name_local_domains_and_policies(imported: Imported) -> None:

@@ -16,6 +16,7 @@ from smtpsim.mail import server_session
 from smtpsim.protocol import (
     Auth,
     AuthResponse,
+    Bdat,
     CommandError,
     Data,
     Hello,
@@ -52,6 +53,7 @@ def test_every_server_event_is_dispatched_or_standard():
         Rcpt,
         Data,
         Message,
+        Bdat,
         Rset,
         Noop,
         Vrfy,

@@ -20,6 +20,7 @@ from protocol_helpers import HELO, HOST, accept_password
 
 from smtpsim.protocol import (
     NEED_DATA,
+    Bdat,
     ClientConnection,
     ClientSession,
     ConnectionClosed,
@@ -83,6 +84,7 @@ def run(
     client_pipelining: bool = True,
     client_dsn: MailDsn | None = None,
     client_rcpt_dsn: dict[str, RcptDsn] | None = None,
+    session_kw: dict[str, object] | None = None,
     **config: object,
 ) -> Run:
     """Pump one session to its end (or to a ``STALL``)."""
@@ -100,6 +102,7 @@ def run(
         pipelining=client_pipelining,
         dsn=client_dsn,
         rcpt_dsn=client_rcpt_dsn,
+        **(session_kw or {}),  # type: ignore[arg-type]
     )
     enhanced = server.config.enhanced_status_codes
     transcript: list[tuple[str, bytes]] = []
@@ -202,6 +205,8 @@ def run_modes(*args, **kw) -> Run:
 
 
 def _sized(event: Event) -> Event:
+    if isinstance(event, Bdat):
+        return Bdat(event.size, event.last)
     return Message(event.size) if isinstance(event, Message) else event
 
 

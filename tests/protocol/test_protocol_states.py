@@ -15,6 +15,7 @@ from protocol_helpers import HELO, HOST, Pair, serve, serve_both
 from smtpsim.protocol import (
     Auth,
     AuthResponse,
+    Bdat,
     CommandError,
     ConnectionClosed,
     Data,
@@ -39,7 +40,11 @@ from smtpsim.protocol.states import ANYWHERE_IN_GROUP, COMMAND_STATES, ILLEGAL, 
 from smtpsim.protocol.syntax import format_command, format_reply
 
 # A server that offers everything, so that only the sequence rules can refuse.
-CONFIG: dict[str, object] = {"starttls": True, "auth_mechanisms": ("PLAIN", "LOGIN")}
+CONFIG: dict[str, object] = {
+    "starttls": True,
+    "auth_mechanisms": ("PLAIN", "LOGIN"),
+    "chunking": True,
+}
 
 COMMANDS = {
     "EHLO": Hello(HELO),
@@ -54,6 +59,8 @@ COMMANDS = {
     "AUTH": Auth("LOGIN"),
     "STARTTLS": StartTLS(),
     "QUIT": Quit(),
+    "BDAT": Bdat(7, False, b"Subject"),
+    "BDAT-LAST": Bdat(9, True, b": x\r\n\r\nhi"),
 }
 
 # The commands that bring a fresh session (greeted with 220) into a state.
@@ -64,6 +71,12 @@ PATH = {
     states.RCPT: (COMMANDS["EHLO"], COMMANDS["MAIL"], COMMANDS["RCPT"]),
     states.DATA: (COMMANDS["EHLO"], COMMANDS["MAIL"], COMMANDS["RCPT"], Data()),
     states.AUTH: (COMMANDS["EHLO"], Auth("LOGIN")),
+    states.CHUNKING: (
+        COMMANDS["EHLO"],
+        COMMANDS["MAIL"],
+        COMMANDS["RCPT"],
+        Bdat(4, False, b"From"),
+    ),
     states.REJECTED: (),
 }
 
@@ -121,8 +134,9 @@ def test_missing_next_key_keeps_state(state):
     assert next_state(state, "MAIL", Reply(550, "5.7.1", "No")) == state
 
 
-def test_pipelining_group_rule_is_rfc_2920():
-    assert frozenset({"RSET", "MAIL", "RCPT"}) == ANYWHERE_IN_GROUP
+def test_pipelining_group_rule_is_rfc_2920_and_3030():
+    # RFC 3030 section 4.2: chunks are pipelined; BDAT LAST, like DATA, ends a group
+    assert frozenset({"RSET", "MAIL", "RCPT", "BDAT"}) == ANYWHERE_IN_GROUP
 
 
 # --- ILLEGAL: a server in the state answers the listed reply ----------------------------
@@ -155,7 +169,14 @@ def test_illegal_command_is_refused_by_client(state, verb):
 
 LEGAL = sorted(
     (state, verb)
-    for state in (states.GREETED, states.READY, states.MAIL, states.RCPT, states.REJECTED)
+    for state in (
+        states.GREETED,
+        states.READY,
+        states.MAIL,
+        states.RCPT,
+        states.CHUNKING,
+        states.REJECTED,
+    )
     for verb in COMMANDS
     if (state, verb) not in ILLEGAL
 )

@@ -325,6 +325,13 @@ FACT_SHEET_DEFAULTS = {
     "smtp_pipelining": True,
     "delay_warning_time": 0.0,  # postconf(5): 0h, no delay warnings
     "smtpd_discard_ehlo_keywords": (),  # Postfix offers DSN unless told not to
+    # Postfix's server offers SMTPUTF8 and CHUNKING (3.4 and later, BDAT_README);
+    # its client sends no BDAT (smtp_proto.c has none); strict_smtputf8 = no (postconf)
+    "smtpd_chunking": True,
+    "smtp_chunking": False,
+    "smtp_chunk_size": 1048576,
+    "smtputf8_enable": True,
+    "strict_smtputf8": False,
 }
 
 
