@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 import tempfile
 import threading
@@ -30,11 +31,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..logs.postfix_log import PostfixLog, read_postfix_log
 from ..metrics.result import RunResult
 from ..scenario import load_scenario
+from ..scenario.units import parse_duration
 from ..simulation import simulate
 from .comparison import Metric
 from .postfix_instance import PostfixInstance, free_port
@@ -83,6 +86,10 @@ class Outcome:
     experiment: Experiment
     real: RealRun
     simulated: list[RunResult] = field(default_factory=list)
+    # when the simulated traffic started (s): the simulated relay's scans then fall
+    # where the real relay's did (scan_phase); the tables are shifted back by it
+    offset: float = 0.0
+    scan_phase: float | None = None  # the real relay's, read off its retries
 
 
 class Interrupted(Exception):
@@ -187,23 +194,29 @@ def run_real(exp: Experiment, workdir: Path | None = None) -> RealRun:
     return RealRun(log, submitted, wall, drained, postfix.maillog, back_at)
 
 
-def scenario_yaml(exp: Experiment, outage_s: float | None = None) -> str:
+def scenario_yaml(exp: Experiment, outage_s: float | None = None, start: float = 0.0) -> str:
     """The experiment as a scenario: the relay, the next hop, the flow, the faults;
     ``outage_s`` (default ``exp.outage_s``): when the next hop comes back, as measured
-    in the real run (smtpsim serve takes a moment to start)."""
+    in the real run (smtpsim serve takes a moment to start); ``start``: when the
+    traffic (and the outage) begin, so that the relay's scans, every
+    ``queue_run_delay`` from time 0, fall where the real relay's did (``scan_phase``)."""
     outage = exp.outage_s if outage_s is None else outage_s
     postfix = "".join(f"      {k}: {v}\n" for k, v in exp.postfix.items() if k in _SCENARIO_KEYS)
     if exp.rate > 0:
-        arrivals = f"    rate: {exp.rate}/s\n    messages: {exp.messages}\n"
+        arrivals = (
+            f"    start: {start:.3f}s\n    rate: {exp.rate}/s\n    messages: {exp.messages}\n"
+        )
     else:
-        arrivals = f"    bursts: [{{at: 0s, messages: {exp.messages}}}]\n"
+        arrivals = f"    bursts: [{{at: {start:.3f}s, messages: {exp.messages}}}]\n"
     incidents = exp.incidents_yaml
     if exp.outage_s > 0:
-        incidents += f"  - {{host_down: {{host: mx, mode: refuse}}, at: 0s, for: {outage:.3f}s}}\n"
+        incidents += (
+            f"  - {{host_down: {{host: mx, mode: refuse}}, at: {start:.3f}s, for: {outage:.3f}s}}\n"
+        )
     return (
         f"name: oracle-{exp.key}\n"
         f"description: {json.dumps(exp.title)}\n"
-        f"duration: {exp.limit_s}s\n"
+        f"duration: {exp.limit_s + start:g}s\n"
         "hosts:\n"
         "  relay:\n"
         "    role: relay\n"
@@ -254,17 +267,56 @@ _SCENARIO_KEYS = frozenset(
 )
 
 
-def run_simulated(exp: Experiment, outage_s: float | None = None) -> list[RunResult]:
-    """``exp.seeds`` runs of the scenario, seeds 1, 2, ..."""
-    scenario = load_scenario(scenario_yaml(exp, outage_s))
+def run_simulated(
+    exp: Experiment, outage_s: float | None = None, start: float = 0.0
+) -> list[RunResult]:
+    """``exp.seeds`` runs of the scenario, seeds 1, 2, ... (``start``: ``scenario_yaml``)."""
+    scenario = load_scenario(scenario_yaml(exp, outage_s, start))
     return [simulate(scenario, seed=seed) for seed in range(1, exp.seeds + 1)]
 
 
+def scan_phase(attempts: pd.DataFrame, queue_run_delay: float) -> float | None:
+    """When the real relay's deferred-queue scans came, in [0, ``queue_run_delay``)
+    past each multiple of it from the start; ``None`` without a retry to tell.
+
+    Postfix's qmgr scans its deferred queue at its own start and then every
+    ``queue_run_delay`` (qmgr.c, ``qmgr_post_init`` and ``qmgr_deferred_run_event``),
+    each scan in whole seconds of its clock but run anywhere within that second
+    (events.c); its log names no scan. Every retry starts a few milliseconds after
+    the scan that fed it (qmgr.c, ``qmgr_active_feed``), so the retries' starts give
+    the phase: their circular mean modulo ``queue_run_delay``. Retries logged with a
+    ``delay=`` under 10 s are known to 0.1 s (two significant digits,
+    ``format_tv.c``); when there are such, they alone are used.
+
+    The phase matters where an event falls near a scan: in the outage experiment
+    the next hop comes back 30.5 s after the start; the first real scan after it
+    came at 30.8 s in one run, where smtpsim's, at 30.0 s, found it still down and
+    killed it again for ``minimal_backoff_time``."""
+    if attempts.empty:
+        return None
+    att = attempts.sort_values(["msg_id", "rcpt", "t_start"])
+    retries = att[att.groupby(["msg_id", "rcpt"], observed=True).cumcount().to_numpy() > 0]
+    if "delay_s" in retries:
+        precise = retries[retries["delay_s"].to_numpy(float) < 10.0]
+        if len(precise):
+            retries = precise
+    if retries.empty:
+        return None
+    angle = 2 * math.pi * retries["t_start"].to_numpy(float) / queue_run_delay
+    mean = math.atan2(float(np.sin(angle).mean()), float(np.cos(angle).mean()))
+    return (mean / (2 * math.pi) * queue_run_delay) % queue_run_delay
+
+
 def run_experiment(exp: Experiment, workdir: Path | None = None) -> Outcome:
-    """Both sides of ``exp``."""
+    """Both sides of ``exp``; the simulated traffic starts where the simulated relay's
+    scans (every ``queue_run_delay`` from time 0) fall as the real one's did."""
     load_scenario(scenario_yaml(exp))  # a broken scenario fails before the real run
     real = run_real(exp, workdir)
-    return Outcome(exp, real, run_simulated(exp, real.back_at if exp.outage_s > 0 else None))
+    delay = parse_duration(exp.postfix.get("queue_run_delay", "300s"))
+    phase = scan_phase(real.log.attempts, delay)
+    start = 0.0 if phase is None else (delay - phase) % delay
+    outage = real.back_at if exp.outage_s > 0 else None
+    return Outcome(exp, real, run_simulated(exp, outage, start), start, phase)
 
 
 def tables_of(outcome: Outcome) -> list[tuple[str, dict[str, pd.DataFrame]]]:
@@ -277,19 +329,33 @@ def tables_of(outcome: Outcome) -> list[tuple[str, dict[str, pd.DataFrame]]]:
         sides.append(
             (
                 f"seed {seed}",
-                _restrict(result.messages, result.recipients, result.attempts, "relay"),
+                _restrict(
+                    result.messages, result.recipients, result.attempts, "relay", outcome.offset
+                ),
             )
         )
     return sides
 
 
 def _restrict(
-    messages: pd.DataFrame, recipients: pd.DataFrame, attempts: pd.DataFrame, host: str
+    messages: pd.DataFrame,
+    recipients: pd.DataFrame,
+    attempts: pd.DataFrame,
+    host: str,
+    offset: float = 0.0,
 ) -> dict[str, Any]:
+    """The original messages' tables at ``host``, times counted from ``offset`` (when
+    the simulated traffic started)."""
     original = set(messages.loc[messages["origin"].astype(str) != "bounce", "msg_id"])
     rec = recipients[recipients["msg_id"].isin(original)].copy()
     att = attempts[attempts["msg_id"].isin(original) & (attempts["host"].astype(str) == host)]
+    att = att.copy()
     t_submit = messages.set_index("msg_id")["t_submit"]
     rec["t_submit"] = rec["msg_id"].map(t_submit)
+    if offset:
+        rec["t_submit"] = rec["t_submit"] - offset
+        rec["t_final"] = rec["t_final"] - offset
+        att["t_start"] = att["t_start"] - offset
+        att["t_end"] = att["t_end"] - offset
     bounces = messages[messages["origin"].astype(str) == "bounce"]
-    return {"recipients": rec, "attempts": att.copy(), "bounces": bounces}
+    return {"recipients": rec, "attempts": att, "bounces": bounces}

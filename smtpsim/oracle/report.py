@@ -94,6 +94,14 @@ def settings_lines(exp: Experiment, outcome: Outcome | None = None) -> list[str]
             f"- next hop down (connections refused) for the first {exp.outage_s:g} s{back}; "
             "simulated: a `host_down` incident (`mode: refuse`) that long"
         )
+    if outcome is not None and outcome.scan_phase is not None:
+        delay = exp.postfix.get("queue_run_delay", "300s")
+        lines.append(
+            f"- deferred-queue scans: the real relay's came {outcome.scan_phase:.1f} s past "
+            f"each {delay} from the start (read off its retries); the simulated relay's "
+            f"were put there (its traffic starts {outcome.offset:.1f} s into the run, "
+            "times counted from then)"
+        )
     lines.append(f"- bound: {exp.limit_s:g} s of wall-clock time; smtpsim: {exp.seeds} seeds")
     return lines
 

@@ -3,6 +3,8 @@ without Postfix."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import oracle_helpers
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 import smtpsim
 from smtpsim.oracle.catalogue import ALL
 from smtpsim.oracle.comparison import Metric, compare, count_status, gaps, ks_pvalue
-from smtpsim.oracle.experiment import Experiment, scenario_yaml
+from smtpsim.oracle.experiment import Experiment, scan_phase, scenario_yaml
 
 
 def test_ks_pvalue_tells_same_from_shifted() -> None:
@@ -83,3 +85,62 @@ def test_report_only_replaces_the_sections_it_ran() -> None:
         (i == 1, i != 1) for i in range(len(titles))
     ]
     assert merged[0] == section(titles[0], "old")
+
+
+def _retries(scans: list[float], first: list[float]) -> pd.DataFrame:
+    """One recipient per message: a first attempt at ``first[i]``, a retry at ``scans[i]``
+    (delay under 10 s: the precise ones)."""
+    n = len(scans)
+    return pd.DataFrame(
+        {
+            "msg_id": list(range(n)) * 2,
+            "rcpt": ["r"] * (2 * n),
+            "t_start": first + scans,
+            "delay_s": [0.0] * n + [9.0] * n,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("scans", "phase"),
+    [
+        # retries a few ms after scans 0.8 s past each 5 s; first attempts anywhere
+        ([10.81, 15.83, 20.79, 30.8], 0.8),
+        # scans straddling the multiple of 5 (within a second, as Postfix's run): the
+        # circular mean gives 0, where the plain mean of the remainders would give 2.5
+        ([9.9, 15.1, 19.9, 25.1], 0.0),
+    ],
+)
+def test_the_real_relays_scan_phase_is_read_off_its_retries(
+    scans: list[float], phase: float
+) -> None:
+    first = [0.3, 2.1, 3.7, 4.4]
+    got = scan_phase(_retries(scans, first), 5.0)
+    assert got is not None
+    assert min(abs(got - phase), 5.0 - abs(got - phase)) < 0.02
+    # first attempts alone say nothing about the scans
+    assert scan_phase(_retries([], []), 5.0) is None
+
+
+def test_the_simulated_traffic_starts_where_its_scans_fall_as_the_real_ones_did() -> None:
+    """scenario_yaml's ``start`` moves the traffic and the outage; the tables are read
+    back from then, so that every time is counted from the traffic's start as in the
+    real run. With scans every 5 s from time 0 and traffic from 4.2 s, the scans
+    come 0.8 s past each 5 s of the traffic's time."""
+    from smtpsim.oracle.catalogue import OUTAGE
+    from smtpsim.oracle.experiment import _restrict, run_simulated
+
+    (result,) = run_simulated(dataclasses.replace(OUTAGE, seeds=1), 30.5, start=4.2)
+    assert result.messages["t_submit"].min() >= 4.2
+    t = _restrict(result.messages, result.recipients, result.attempts, "relay", 4.2)
+    att = t["attempts"]
+    assert t["recipients"]["t_submit"].min() >= 0
+    # refused while down (the 30.5 s from the traffic's start), delivered after
+    refused = att[att["phase"].astype(str) == "connect"]
+    sent = att[att["outcome"].astype(str) == "sent"]
+    assert len(refused) and refused["t_end"].max() < 30.5 <= sent["t_start"].min()
+    # retries come at the scans, 0.8 s past each 5 s, or a few ms later (after the
+    # sessions ahead of them)
+    first = att.sort_values("t_start").groupby(["msg_id", "rcpt"], observed=True).head(1)
+    past = np.mod(att.drop(first.index)["t_start"].to_numpy(float), 5.0)
+    assert len(past) and ((past > 0.8 - 1e-6) & (past < 0.85)).all()
