@@ -94,14 +94,20 @@ def settings_lines(exp: Experiment, outcome: Outcome | None = None) -> list[str]
             f"- next hop down (connections refused) for the first {exp.outage_s:g} s{back}; "
             "simulated: a `host_down` incident (`mode: refuse`) that long"
         )
-    if outcome is not None and outcome.scan_phase is not None:
+    if outcome is not None and outcome.scan_phases:
         delay = exp.postfix.get("queue_run_delay", "300s")
+        came = ", ".join(f"{p:.1f}" for p in outcome.scan_phases)
         lines.append(
-            f"- deferred-queue scans: the real relay's came {outcome.scan_phase:.1f} s past "
-            f"each {delay} from the start (read off its retries); the simulated relay's "
-            f"were put there (its traffic starts {outcome.offset:.1f} s into the run, "
-            "times counted from then)"
+            f"- deferred-queue scans: the real relay's came {came} s past each {delay} "
+            "from the start (read off its retries: Postfix runs a scan anywhere within "
+            "its whole second); each seed's relay scans at one phase, the seeds spread "
+            "evenly over that band (its traffic starts that much later, times counted "
+            "from then)"
         )
+        if exp.rate > 0:
+            lines.append(
+                "- simulated submissions: the real run's, at their times (a replayed trace)"
+            )
     lines.append(f"- bound: {exp.limit_s:g} s of wall-clock time; smtpsim: {exp.seeds} seeds")
     return lines
 
@@ -157,7 +163,13 @@ stamp (`qmgr_active.c`); an idle destination forgotten with its window and count
 server's does (with constant times the refusals of a round all came before its
 successes: cause 5); the maillog's wording, `connect to` lines and `postfix/error`
 suspensions (`smtp_connect.c`, `qmgr_defer.c`); connections cached on demand
-(`qmgr_entry.c`). The rows they explained now agree. Where smtpsim
+(`qmgr_entry.c`); a dead destination's timer that ends at a whole second of the
+host's clock and runs before the scan of that second feeds its files (`events.c`,
+`qmgr.c`, `qmgr_queue.c`). The simulated relay's deferred-queue scans are put
+where the real relay's came (their phase read off its retries): Postfix's log
+names no scan, and a scan just before or just after a next hop's return decides
+whether it is killed again for `minimal_backoff_time`. The rows they explained now
+agree. Where smtpsim
 still differs, the verdict names the cause found for it so far; a cause marked not
 settled is a candidate, not confirmed. The tests in `tests/oracle/` run the same
 experiments and assert both kinds of row (about two minutes, the experiments side

@@ -105,9 +105,11 @@ def test_concurrency_feedback(oracle_results: Results) -> None:
     # how the window meets the server's 5 sessions is a race of real timing: one real
     # run is not compared with the seeds' mean; the seeds stay within what real runs
     # gave (0 to 55 greeting deferrals, 0 to 131 suspensions, last delivery after 0.3
-    # to 63 s), and vary from seed to seed as real runs do
+    # to 63 s), and vary from seed to seed as real runs do. The last delivery comes
+    # at a scan: the simulated scans follow this run's phase (scan_phase), which those
+    # runs had anywhere within one queue_run_delay (5 s): 0.3 to 63 + 5 s
     assert rows["greeting"].sim_high <= 55 and rows["suspended"].sim_high <= 131
-    assert rows["drain"].sim_low >= 0.3 and rows["drain"].sim_high <= 63
+    assert rows["drain"].sim_low >= 0.3 and rows["drain"].sim_high <= 63 + 5
     assert rows["greeting"].sim_high > rows["greeting"].sim_low
 
 
