@@ -193,6 +193,7 @@ OUTAGE = Experiment(
         "against Postfix's 72, 2.8 and 49.7 s: its scan of 30 s found the next hop "
         "still down and killed it again for 10 s, and the timer of each death ended "
         "just after the scan it should have preceded",
+        _SCAN_TIMING,
     ),
     limit_s=120.0,
     metrics=(

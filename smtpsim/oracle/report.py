@@ -125,7 +125,8 @@ def experiment_section(outcome: Outcome, rows: Sequence[Row], figure: Path, docs
     parts += [f"- note: {note}" for note in exp.notes]
     known = {r.metric.known for r in rows if r.verdict == "differs" and r.metric.known}
     for cause in sorted(known):
-        parts.append(f"- {cause}")
+        if cause not in exp.notes:  # a note already says it
+            parts.append(f"- {cause}")
     unexplained = [r.metric.label for r in rows if r.verdict == "differs" and not r.metric.known]
     if unexplained:
         parts.append("- not explained yet: " + ", ".join(unexplained))
