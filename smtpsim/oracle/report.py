@@ -146,7 +146,10 @@ loopback only) relays to `smtpsim serve` with the faults injected; messages are
 submitted over SMTP on a Poisson schedule in wall-clock time; the maillog is read by
 `smtpsim.logs.postfix_log` into the tables `smtpsim run` writes
 ([results.md](results.md)). **Simulated**: the same network, Postfix parameters and
-faults as a scenario, run by smtpsim with several seeds. Times are compressed
+faults as a scenario, run by smtpsim with several seeds; the real run's submissions
+are replayed at their times (a burst comes at one instant), and each seed's relay
+scans its deferred queue within the band of phases the real one's scans took (read
+off its retries). Times are compressed
 (backoffs of seconds) so that each experiment takes about a minute; they run side by
 side, each with its own Postfix, `smtpsim serve` and ports.
 
