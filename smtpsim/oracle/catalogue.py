@@ -178,6 +178,7 @@ OUTAGE = Experiment(
     rate=2.0,
     postfix={**_FAST, "maximal_queue_lifetime": "300s", "bounce_queue_lifetime": "300s"},
     outage_s=30.0,
+    replay=True,
     notes=(
         "real runs while this was built: 26 to 36 refused connection attempts, 56 to 97 "
         "suspensions, a median delay of 13 to 27 s, the last delivery after 45.7 to "

@@ -60,6 +60,13 @@ class Experiment:
     mx_yaml: str = ""  # extra lines of the scenario's next-hop host (policies)
     incidents_yaml: str = ""  # the scenario's incidents list items
     outage_s: float = 0.0  # the next hop refuses connections for this long from t = 0
+    # the simulated relay gets the real run's submissions at their times (write_trace)
+    # instead of drawing its own: where a few arrivals decide a branch (the outage:
+    # how many retries the first scans feed). Elsewhere the seeds' own arrivals give
+    # the spread that stands for the real runs' variation (with the real arrivals
+    # the caching experiment's seeds were all alike, and one real run's mean conn_use
+    # fell outside the bare tolerance)
+    replay: bool = False
     limit_s: float = 180.0  # wall-clock bound of the real run
     seeds: int = 10
     seed: int = 1  # of the real run's arrival times and of serve's fault draws
@@ -366,8 +373,9 @@ def seed_phases(phases: list[float], seeds: int, queue_run_delay: float) -> list
 
 
 def run_experiment(exp: Experiment, workdir: Path | None = None) -> Outcome:
-    """Both sides of ``exp``. The simulated relay gets the real run's submissions at
-    their times (``write_trace``; a burst is at 0 on both sides), and each seed's
+    """Both sides of ``exp``. With ``exp.replay`` the simulated relay gets the real
+    run's submissions at their times (``write_trace``; a burst is at 0 on both
+    sides), and each seed's
     traffic starts where its scans (every ``queue_run_delay`` from time 0) fall within
     the band of the real relay's (``scan_phases``, ``seed_phases``)."""
     load_scenario(scenario_yaml(exp))  # a broken scenario fails before the real run
@@ -377,7 +385,7 @@ def run_experiment(exp: Experiment, workdir: Path | None = None) -> Outcome:
     starts = [(delay - p) % delay for p in seed_phases(phases, exp.seeds, delay)]
     starts = starts or [0.0] * exp.seeds
     outage = real.back_at if exp.outage_s > 0 else None
-    if exp.rate <= 0 or not real.submitted:
+    if not exp.replay or exp.rate <= 0 or not real.submitted:
         return Outcome(exp, real, run_simulated(exp, outage, starts), starts, phases)
     with tempfile.TemporaryDirectory(prefix=f"oracle-{exp.key}-trace-") as folder:
         path = Path(folder) / "submitted.csv"

@@ -104,7 +104,7 @@ def settings_lines(exp: Experiment, outcome: Outcome | None = None) -> list[str]
             "evenly over that band (its traffic starts that much later, times counted "
             "from then)"
         )
-        if exp.rate > 0:
+        if exp.replay and exp.rate > 0:
             lines.append(
                 "- simulated submissions: the real run's, at their times (a replayed trace)"
             )
@@ -146,12 +146,12 @@ loopback only) relays to `smtpsim serve` with the faults injected; messages are
 submitted over SMTP on a Poisson schedule in wall-clock time; the maillog is read by
 `smtpsim.logs.postfix_log` into the tables `smtpsim run` writes
 ([results.md](results.md)). **Simulated**: the same network, Postfix parameters and
-faults as a scenario, run by smtpsim with several seeds; the real run's submissions
-are replayed at their times (a burst comes at one instant), and each seed's relay
-scans its deferred queue within the band of phases the real one's scans took (read
-off its retries). Times are compressed
-(backoffs of seconds) so that each experiment takes about a minute; they run side by
-side, each with its own Postfix, `smtpsim serve` and ports.
+faults as a scenario, run by smtpsim with several seeds (where a few arrivals decide
+a branch, the outage, the real run's submissions replayed at their times); each
+seed's relay scans its deferred queue within the band of phases the real one's scans
+took (read off its retries). Times are compressed (backoffs of seconds) so that each
+experiment takes about a minute; they run side by side, each with its own Postfix,
+`smtpsim serve` and ports.
 
 Each metric is compared with a stated tolerance: counts and means within an absolute
 or relative margin, retry and delay times within half a `queue_run_delay` (the scan
