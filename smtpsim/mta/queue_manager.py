@@ -27,7 +27,9 @@
   pseudo-cohort of consecutive site failures (connect or handshake) makes the
   destination dead for ``minimal_backoff_time``, or until a delivery still under way
   succeeds, during which its mail is deferred without a connection ("delivery
-  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c). A destination
+  temporarily suspended", Postfix SCHEDULER_README, qmgr_queue.c). Its timer, as
+  every qmgr timer, ends at a whole second of the host's clock (``events.c``), and
+  runs before a scan of that second feeds its files (``_revival_time``). A destination
   with nothing waiting, nothing under way and not dead is forgotten with its window
   and counters (``qmgr_entry.c``): the next mail for it starts afresh.
 - A message that has crossed more than ``hopcount_limit`` hops bounces with 5.4.6.
@@ -39,6 +41,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
@@ -79,7 +82,7 @@ class Destination:
     its waiting requests, how many are under way (``busy``) and its concurrency
     window (``smtpsim.mta.concurrency``)."""
 
-    __slots__ = ("busy", "concurrency", "deaths", "last_reason", "name", "queue")
+    __slots__ = ("busy", "concurrency", "deaths", "last_reason", "name", "queue", "revive_at")
 
     def __init__(self, name: str, rules: WindowRules) -> None:
         self.name = name
@@ -88,6 +91,7 @@ class Destination:
         self.concurrency = ConcurrencyWindow(rules)
         self.deaths = 0  # times it was declared dead: a revival timer names its death
         self.last_reason: Deferral | None = None  # why it was declared dead (hop status)
+        self.revive_at = 0.0  # when its dead-destination timer ends (while dead)
 
     @property
     def dead(self) -> bool:
@@ -429,6 +433,7 @@ class QueueManager:
         while True:
             yield env.timeout(delay)
             now = env.now
+            self._revive_due(now)
             heap = self.deferred
             moved = False
             while heap and heap[0][0] <= now:
@@ -440,11 +445,41 @@ class QueueManager:
     # --- dead destinations (qmgr_queue.c: qmgr_queue_throttle, qmgr_queue_unthrottle) -----
 
     def _died(self, dest: Destination) -> None:
-        """``dest`` was just declared dead: it comes back after ``minimal_backoff_time``
-        unless a delivery still under way succeeds first (``_pump`` defers its
-        waiting mail meanwhile)."""
+        """``dest`` was just declared dead: it comes back when its timer ends
+        (``_revival_time``) unless a delivery still under way succeeds first (``_pump``
+        defers its waiting mail meanwhile)."""
         dest.deaths += 1
-        call_later(self.env, self.p.minimal_backoff_time, self._revive, dest, dest.deaths)
+        now = self.env.now
+        dest.revive_at = self._revival_time(now)
+        call_later(self.env, dest.revive_at - now, self._revive, dest, dest.deaths)
+
+    def _revival_time(self, now: float) -> float:
+        """When the timer of a destination that died at ``now`` ends, in simulated time.
+
+        ``qmgr_queue_throttle`` (qmgr_queue.c) asks for ``event_request_timer(...,
+        var_min_backoff_time)``, due at ``event_present + delay`` where
+        ``event_present`` is ``time()``: whole seconds of the host's clock (events.c).
+        ``event_loop`` runs a due timer at its first pass from that second on; here
+        that is where the scans run, ``clock_phase`` into the second. A death 0.7 s
+        into a second so ends up to 1 s before ``now + minimal_backoff_time``.
+
+        What matters most is the order within that second: the deferred scan's timer
+        only opens the queue directory (qmgr_scan.c, ``qmgr_scan_request``), and
+        qmgr_loop feeds its files into the active queue after event_loop has run every
+        timer due (qmgr.c). A destination killed by a scan's batch just after the
+        scan of second S is so alive again for the files that scan S +
+        ``minimal_backoff_time`` feeds (they were stamped S + backoff,
+        ``qmgr_active.c``), whichever timer was set first: ``_scanner`` calls
+        ``_revive_due`` before it takes the due files."""
+        phase = self.clock_phase
+        when = math.floor(now + phase) + self.p.minimal_backoff_time  # on the host's clock
+        return max(now, math.ceil(when - phase))
+
+    def _revive_due(self, now: float) -> None:
+        """Revive every dead destination whose timer ends by ``now`` (a scan is about
+        to feed its files: Postfix runs the due timers first, ``_revival_time``)."""
+        for dest in [d for d in self.destinations.values() if d.dead and d.revive_at <= now]:
+            self._revive(dest, dest.deaths)
 
     def _revive(self, dest: Destination, death: int) -> None:
         """The dead destination's timer ran out: slow open (Postfix SCHEDULER_README,

@@ -320,3 +320,53 @@ def test_the_whole_seconds_are_those_of_the_hosts_clock(phase: float, retried: f
     assert len(host.agent.requests) == 1
     host.at(retried + 0.001)
     assert len(host.agent.requests) == 2
+
+
+@pytest.mark.parametrize(("scan", "backoff"), [(5.0, 10.0), (300.0, 300.0)])
+def test_a_dead_destination_is_back_for_the_scan_of_the_second_its_timer_ends(
+    scan: float, backoff: float
+) -> None:
+    """Postfix's timers count whole seconds: qmgr_queue_throttle asks for
+    ``event_request_timer(qmgr_queue_unthrottle_wrapper, queue, var_min_backoff_time)``
+    (qmgr_queue.c), due at ``event_present + delay`` with ``event_present = time()``
+    (events.c, event_request_timer), and event_loop runs every timer due by the
+    current whole second before it returns; a deferred scan's timer only opens the
+    directory (qmgr_scan.c, qmgr_scan_request), qmgr_loop feeds the files afterwards
+    (qmgr.c, qmgr_active_feed). A destination that a scan's batch killed at 0.01 s
+    past second S is so alive again when the scan of second S + minimal_backoff_time
+    feeds the files deferred with it (stamped S + backoff, qmgr_active.c): they are
+    tried, not suspended. With scan and backoff both 300 s (Postfix's defaults) that
+    scan's own timer was set before the death; the order of the timers does not matter."""
+    host = Host(
+        queue_run_delay=scan, minimal_backoff_time=backoff, maximal_backoff_time=4 * backoff
+    )
+    host.at(scan + 0.01)
+    host.submit(3)
+    for request in host.in_flight():
+        host.agent.end(request, site_failure=True)  # windows 5, 3, 2: dead at scan + 0.01
+    assert host.dest.dead and host.dest.deaths == 1
+    host.at(scan + backoff + 0.001)  # the scan of second scan + backoff has run
+    assert not host.dest.dead
+    assert len(host.agent.requests) == 6 and host.suspended() == []
+
+
+@pytest.mark.parametrize(("phase", "died", "back"), [(0.0, 12.7, 22.0), (0.5, 12.7, 23.0)])
+def test_a_dead_destinations_timer_ends_at_a_whole_second_of_the_hosts_clock(
+    phase: float, died: float, back: float
+) -> None:
+    """The timer of qmgr_queue_throttle is due at ``time() + minimal_backoff_time`` in
+    whole seconds (events.c): a destination dead at 12.7 s on a host whose clock is on
+    the whole second comes back at 22 s, 9.3 s later. With the clock 0.5 s past it,
+    the death reads 13.2 and the timer ends at 23.0 of the clock; the queue manager
+    runs it where its scans run, 0.5 s into that second: 23 s of simulated time."""
+    host = Host(phase, queue_run_delay=5.0, minimal_backoff_time=10.0)
+    host.at(died)
+    host.submit(3)
+    for request in host.in_flight():
+        host.agent.end(request, site_failure=True)
+    dead = host.dest
+    assert dead.dead
+    host.at(back - 0.001)
+    assert dead.dead
+    host.at(back + 0.001)
+    assert not dead.dead

@@ -79,16 +79,29 @@ def test_outage(oracle_results: Results) -> None:
     outcome, rows = _get(oracle_results, "outage")
     # causes 3 and 4, fixed: Postfix forgets an idle destination's failures and tries
     # new mail again (qmgr_entry.c); before the fix smtpsim kept the dead destination
-    # and made 9 or 10 refused connection attempts against Postfix's 26 to 36 (a
-    # ratio of 0.3). Now about 40 per seed against 27 to 36 in three real runs: the
-    # ratio is asserted, not the verdict, as smtpsim still makes somewhat more
-    # (_OUTAGE_REST, not settled)
+    # and made 9 or 10 refused connection attempts against Postfix's 26 to 36. Then
+    # fixed: a dead destination's timer ends at a whole second and runs before that
+    # second's scan feeds its files (events.c, qmgr.c); and the simulated relay gets
+    # the real submissions and scans where the real one did. Before, smtpsim made 106
+    # suspensions [87, 126] against 72, 3.4 attempts per recipient against 2.8 and its
+    # last delivery at 56.5 s against 49.7 (differs on each). What still parts them is
+    # real timing (_SCAN_TIMING): a scan's place within its second, a refused
+    # delivery's few ms in Postfix. A branch no seed took is one death more or less
+    # (real runs: 60, 71 or 97 suspensions); with the same branch every row agrees.
+    # Asserted: the two sides are at most one death cycle apart beyond the tolerance:
+    # 10 s (minimal_backoff_time) of arrivals at 2/s suspended and the retries the
+    # scans of those 10 s feed (about 10); a scan's batch refused at the initial
+    # concurrency (5) and the arrivals of those 10 s refused one by one (about 10);
+    # 0.5 attempts per recipient; a drain 10 s later
     _agree(rows, "delivered")
-    refused = rows["refused"]
-    assert 0.75 <= float(refused.sim_mean) / float(refused.real) <= 1.75, refused
+    cycle = {"suspended": 20 + 10, "refused": 5 + 10, "attempts": 0.5, "drain": 10}
+    for key, extra in cycle.items():
+        row = rows[key]
+        assert abs(float(row.sim_mean) - float(row.real)) <= row.allowed + extra, row
     real_refused = tables_of(outcome)[0][1]["attempts"]
     assert (real_refused["phase"].astype(str) == "connect").sum() == rows["refused"].real
     assert np.isfinite(rows["drain"].real)
+    assert outcome.scan_phases and len(outcome.offsets) == outcome.experiment.seeds
 
 
 def test_concurrency_feedback(oracle_results: Results) -> None:
@@ -105,9 +118,12 @@ def test_concurrency_feedback(oracle_results: Results) -> None:
     # how the window meets the server's 5 sessions is a race of real timing: one real
     # run is not compared with the seeds' mean; the seeds stay within what real runs
     # gave (0 to 55 greeting deferrals, 0 to 131 suspensions, last delivery after 0.3
-    # to 63 s), and vary from seed to seed as real runs do
+    # to 63 s), and vary from seed to seed as real runs do. The last delivery comes
+    # at a scan: the simulated scans follow this run's (scan_phases), where those runs'
+    # came at phases not read then: up to one queue_run_delay later, each run up to 1 s
+    # into its whole second (events.c), 63 + 5 + 1 s
     assert rows["greeting"].sim_high <= 55 and rows["suspended"].sim_high <= 131
-    assert rows["drain"].sim_low >= 0.3 and rows["drain"].sim_high <= 63
+    assert rows["drain"].sim_low >= 0.3 and rows["drain"].sim_high <= 63 + 5 + 1
     assert rows["greeting"].sim_high > rows["greeting"].sim_low
 
 
