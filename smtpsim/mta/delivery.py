@@ -47,7 +47,7 @@ from ..protocol import Reply
 from ..sim import RunContext, call_later
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .caching import OnDemandCaching
-from .message import Deferral, QueuedMessage
+from .message import Deferral, hand_over
 from .queue_manager import DeliveryRequest
 from .session import ClientSide, Live, SessionRequest
 from .session_memo import SessionMemo
@@ -423,7 +423,16 @@ class DeliveryAgent:
             self._close(pool, now, outcome.server)
         msg = attempt.request.msg
         if outcome.accepted:
-            self._hand_over(msg, attempt.remaining, outcome, server, now)
+            hand_over(
+                msg,
+                attempt.remaining,
+                outcome.accepted,
+                outcome.queue_id,
+                self.host.ip,
+                server,
+                self.recorder,
+                now,
+            )
         if outcome.past_handshake:
             attempt.sessions += 1
         result = outcome.result
@@ -496,35 +505,6 @@ class DeliveryAgent:
         replies = tuple((rcpt, reply) for rcpt, _ in outcome.result.replies)
         result = replace(outcome.result, replies=replies, at_rcpt=frozenset())
         return replace(outcome, result=result, accepted=(), live=None)
-
-    def _hand_over(
-        self,
-        msg: QueuedMessage,
-        sent: list[int],
-        outcome: SessionOutcome,
-        server: MailHost,
-        now: float,
-    ) -> None:
-        """The server took the message for some recipients: it now sits in its queue."""
-        wanted = set(outcome.accepted)
-        idx = [i for i in sent if msg.rcpts[i] in wanted]
-        rows = [msg.rows[i] for i in idx]
-        hop, key = self.recorder.hop, server.key
-        for row in rows:
-            hop(row, key)
-        copy = QueuedMessage(
-            msg.msg_id,
-            msg.sender,
-            msg.size,
-            [msg.rcpts[i] for i in idx],
-            rows,
-            now,
-            msg.hops + 1,
-            msg.origin,
-        )
-        copy.queue_id = outcome.queue_id
-        copy.client_ip = self.host.ip
-        server.receive(copy, now)
 
     # --- endings ------------------------------------------------------------------------------
 

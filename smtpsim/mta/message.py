@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..mail import domain_of
 from ..protocol import Reply
 from ..sim.dsn import bounce_size
 from ..sim.trace import Recorder
 
-__all__ = ["Deferral", "QueuedMessage", "make_bounce"]
+__all__ = ["Deferral", "QueuedMessage", "Receiver", "hand_over", "make_bounce"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,53 @@ class QueuedMessage:
         self.queue_id = ""
         self.first_failure: float | None = None  # Exim's retry cutoffs count from it
         self.client_ip = ""  # the host that handed it over (spamtrap reports name it)
+
+
+class Receiver(Protocol):
+    """What a message is handed over to: a host's queue (``MailHost``), by its key."""
+
+    key: str
+
+    def receive(self, msg: QueuedMessage, now: float) -> None:
+        """Put ``msg`` in the queue, as arrived at ``now``."""
+        ...
+
+
+def hand_over(
+    msg: QueuedMessage,
+    sent: Iterable[int],
+    accepted: Collection[str],
+    queue_id: str,
+    client_ip: str,
+    server: Receiver,
+    recorder: Recorder,
+    now: float,
+) -> None:
+    """The server took ``msg`` for the recipients of ``sent`` (indices into
+    ``msg.rcpts``) that are in ``accepted``: they cross one more hop and sit in its
+    queue as a new queue file, with the queue id its ``250 ... queued as`` named and
+    the client that handed it over. One function for every hand-over (a relay's
+    delivery agent, a mail client's submission) so a hop is counted one way."""
+    wanted = set(accepted)
+    rcpts, all_rows = msg.rcpts, msg.rows
+    idx = [i for i in sent if rcpts[i] in wanted]
+    rows = [all_rows[i] for i in idx]
+    hop, key = recorder.hop, server.key
+    for row in rows:
+        hop(row, key)
+    copy = QueuedMessage(
+        msg.msg_id,
+        msg.sender,
+        msg.size,
+        [rcpts[i] for i in idx],
+        rows,
+        now,
+        msg.hops + 1,
+        msg.origin,
+    )
+    copy.queue_id = queue_id
+    copy.client_ip = client_ip
+    server.receive(copy, now)
 
 
 def make_bounce(

@@ -46,7 +46,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from ..mta import ClientSide, MailHost, QueuedMessage, ServerSide, SessionRequest, converse
+from ..mta import (
+    ClientSide,
+    MailHost,
+    QueuedMessage,
+    ServerSide,
+    SessionRequest,
+    converse,
+    hand_over,
+)
 from ..net import Network
 from ..protocol import ClientTimeouts, Reply
 from ..sim import RunContext
@@ -165,7 +173,16 @@ class MailClientPopulation:
                 yield env.timeout(attempt.duration)
             now = env.now
             if attempt.accepted:
-                self._hand_over(msg, pending, attempt, profile.server, now)
+                hand_over(
+                    msg,
+                    pending,
+                    attempt.accepted,
+                    attempt.queue_id,
+                    self.peer.ip,
+                    self.hosts[profile.server],
+                    recorder,
+                    now,
+                )
                 for i in pending:
                     reply = attempt.refused.get(msg.rcpts[i])
                     if reply is not None:
@@ -179,29 +196,6 @@ class MailClientPopulation:
                     recorder.final(msg.rows[i], "unsent", now, reply.enhanced or "", str(reply))
                 return
             yield env.timeout(retry.interval)
-
-    def _hand_over(
-        self, msg: QueuedMessage, pending: list[int], attempt: Attempt, key: str, now: float
-    ) -> None:
-        """The server took the message for some recipients: now in its queue."""
-        wanted = set(attempt.accepted)
-        idx = [i for i in pending if msg.rcpts[i] in wanted]
-        rows = [msg.rows[i] for i in idx]
-        for row in rows:
-            self.ctx.recorder.hop(row, key)
-        copy = QueuedMessage(
-            msg.msg_id,
-            msg.sender,
-            msg.size,
-            [msg.rcpts[i] for i in idx],
-            rows,
-            now,
-            msg.hops + 1,
-            msg.origin,
-        )
-        copy.queue_id = attempt.queue_id
-        copy.client_ip = self.peer.ip
-        self.hosts[key].receive(copy, now)
 
     def _attempt(
         self, profile: ClientProfile, msg: QueuedMessage, rcpts: list[str], now: float
