@@ -54,14 +54,6 @@ LEFT_OUT = {
     # Mail("a@b") fails ("'verb' is read-only"). Interpreted, they are the same values
     # the compiled machines read by name.
     "protocol/events.py": "class attributes in dataclasses (Command.verb)",
-    # The session memo walks a session with ``ServerSession`` (mail/server_session.py,
-    # compiled) over a stand-in connection (``session_memo._Standing``): compiled, the
-    # session checks that its connection is a ServerConnection once that class is
-    # native, and rejects the stand-in (TypeError, seen in the memo's tests). The
-    # machines' ``clone`` (no ``copy.copy``) is ready for when the session types its
-    # connection by a Protocol; the client is kept out with it until tested alone.
-    "protocol/client.py": "not yet tested compiled alone (see protocol/server.py)",
-    "protocol/server.py": "session_memo's stand-in connection for the compiled ServerSession",
 }
 
 COMPILED = "compiled (mypyc)"

@@ -215,7 +215,7 @@ class SMTPServer:
         conn = ServerConnection(self.config, now=loop.time())
         session = ServerSession(conn, client, self.policies, self._deliver)
         try:
-            await self._run_session(reader, writer, session, over_limit=over_limit)
+            await self._run_session(reader, writer, conn, session, over_limit=over_limit)
         finally:
             # However the session ended (QUIT, 421, timeout, the client went away,
             # the server closing): policies that count connections learn of it.
@@ -225,18 +225,21 @@ class SMTPServer:
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        conn: ServerConnection,
         session: ServerSession,
         *,
         over_limit: bool,
     ) -> None:
+        # ``conn`` is the session's connection, as the class it is: the driver reads
+        # and writes bytes through it (the session knows it by what it asks of it).
         loop = asyncio.get_running_loop()
-        conn, client = session.conn, session.client
+        client = session.client
         out = bytearray()
 
         # Over the limit: 421 as the greeting, the one polite way to turn a client away.
         greeting = replies.SERVICE_UNAVAILABLE if over_limit else session.greeting(loop.time())
         session.take_delay()  # see _answer
-        self._log_refusal(session, "CONNECT", None, greeting)
+        self._log_refusal(session, conn, "CONNECT", None, greeting)
         out += conn.send(greeting, loop.time())
         last_verb = "CONNECT"  # for the log line of a timeout, as Postfix writes it
 
@@ -265,21 +268,23 @@ class SMTPServer:
                 break
             assert isinstance(event, Event)
             verb = _verb(event)
-            reply = self._answer(session, event, verb)
+            reply = self._answer(session, conn, event, verb)
             if self.end_of_data_delay and isinstance(event, Message):
                 await asyncio.sleep(self.end_of_data_delay)
             out += conn.send(reply, loop.time())
             last_verb = verb
         await self._flush(writer, out)
 
-    def _answer(self, session: ServerSession, event: Event, verb: str) -> Reply:
+    def _answer(
+        self, session: ServerSession, conn: ServerConnection, event: Event, verb: str
+    ) -> Reply:
         """The session's reply to ``event``, logging refusals and store failures."""
         now = asyncio.get_running_loop().time()
         reply = session.answer(event, now)  # a store failure becomes 451 4.3.0 there
         # Policies report the server time their lookups would take; here lookups
         # are real (or instant, like StaticDnsbl) and that time has already passed.
         session.take_delay()
-        self._log_refusal(session, verb, event, reply)
+        self._log_refusal(session, conn, verb, event, reply)
         return reply
 
     def _deliver(self, envelope: Envelope, message: Message, client: Client) -> str:
@@ -300,14 +305,19 @@ class SMTPServer:
         return queue_id
 
     def _log_refusal(
-        self, session: ServerSession, verb: str, event: Event | None, reply: Reply
+        self,
+        session: ServerSession,
+        conn: ServerConnection,
+        verb: str,
+        event: Event | None,
+        reply: Reply,
     ) -> None:
         """One line per 4xx/5xx reply, like Postfix's ``NOQUEUE: reject: ...``."""
         if reply.code < 400 or isinstance(event, IdleTimedOut):
             return
         line = f"NOQUEUE: reject: {verb} from {session.client.name}: {reply}"
         # The sender of the open transaction, as the connection knows it.
-        sender = event.sender if isinstance(event, Mail) else session.conn.sender
+        sender = event.sender if isinstance(event, Mail) else conn.sender
         if sender is not None:
             line += f"; from=<{sender}>"
         if isinstance(event, Rcpt):

@@ -18,7 +18,7 @@ from .quota import MailboxQuota
 from .ratelimit import RateLimit
 from .recipients import LocalRecipients, RelayControl
 from .retry import PRESETS, EximRetry, PostfixRetry, RetryPolicy, ScheduleRetry
-from .server_session import Deliver, ServerSession
+from .server_session import Deliver, ServerLink, ServerSession
 from .spamfilter import SenderClass, SpamFilter
 from .spf import SpfDmarc, SpfResult, dmarc_policy, evaluate_spf
 
@@ -46,6 +46,7 @@ __all__ = [
     "RetryPolicy",
     "ScheduleRetry",
     "SenderClass",
+    "ServerLink",
     "ServerSession",
     "SpamFilter",
     "SpfDmarc",

@@ -27,13 +27,14 @@ What the driver owes the session:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..protocol import (
     Auth,
     AuthResponse,
     Bdat,
     CommandError,
+    Credentials,
     Data,
     Event,
     Hello,
@@ -42,17 +43,52 @@ from ..protocol import (
     Rcpt,
     Reply,
     Rset,
-    ServerConnection,
     replies,
     states,
 )
 from .envelope import Client, Envelope
 from .policy import AUTH, CONNECT, DATA, END_OF_DATA, HELO, MAIL, RCPT, Context, Policy, PolicySet
 
-__all__ = ["Deliver", "ServerSession"]
+__all__ = ["Deliver", "ServerLink", "ServerSession"]
 
 Deliver = Callable[[Envelope, Message, Client], str]
 """Takes an accepted message and returns its queue id."""
+
+
+class ServerLink(Protocol):
+    """What a ``ServerSession`` asks of its connection: a ``ServerConnection``, or
+    the session memo's stand-in for one (``mta/session_memo.py``, ``_Standing``),
+    which answers with what the machines' connection said when the shape was first
+    run. A Protocol, not the class: the compiled build checks an attribute typed by a
+    native class at every assignment, and the stand-in is not one."""
+
+    @property
+    def tls_active(self) -> bool:
+        """The client is on TLS (after STARTTLS, or implicit TLS from the start)."""
+        ...
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """What a finished SASL exchange presented, if one just ended."""
+        ...
+
+    def standard_reply(self) -> Reply:
+        """The protocol's own reply to the event just received."""
+        ...
+
+    def tls_established(self) -> None:
+        """The TLS handshake after STARTTLS is done: the connection starts over."""
+        ...
+
+    @property
+    def state(self) -> str:
+        """The connection's state (``protocol.states``): BDAT asks if a transfer of
+        chunks is under way."""
+        ...
+
+    def chunked_message(self) -> Message:
+        """The message the transaction's BDAT chunks carried (RFC 3030)."""
+        ...
 
 
 class ServerSession:
@@ -62,7 +98,7 @@ class ServerSession:
 
     def __init__(
         self,
-        conn: ServerConnection,
+        conn: ServerLink,
         client: Client,
         policies: PolicySet | Sequence[Policy] = (),
         deliver: Deliver | None = None,

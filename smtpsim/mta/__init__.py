@@ -4,7 +4,7 @@ and mailboxes."""
 
 from .delivery import DeliveryAgent
 from .host import HostWiring, MailHost, NumberedMailboxes
-from .message import Deferral, QueuedMessage, make_bounce
+from .message import Deferral, QueuedMessage, hand_over, make_bounce
 from .queue_manager import DeliveryRequest, Destination, QueueManager
 from .session import ClientSide, ServerSide, SessionOutcome, SessionRequest, converse
 
@@ -23,5 +23,6 @@ __all__ = [
     "SessionOutcome",
     "SessionRequest",
     "converse",
+    "hand_over",
     "make_bounce",
 ]

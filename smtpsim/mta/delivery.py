@@ -47,7 +47,7 @@ from ..protocol import Reply
 from ..sim import RunContext, call_later
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .caching import OnDemandCaching
-from .message import Deferral, QueuedMessage
+from .message import Deferral, QueuedMessage, hand_over
 from .queue_manager import DeliveryRequest
 from .session import ClientSide, Live, SessionRequest
 from .session_memo import SessionMemo
@@ -570,46 +570,25 @@ class DeliveryAgent:
         server: MailHost,
         now: float,
     ) -> None:
-        """The server took the message for some recipients: it now sits in its queue."""
-        wanted = set(outcome.accepted)
-        idx = [i for i in sent if msg.rcpts[i] in wanted]
-        rows = [msg.rows[i] for i in idx]
-        hop, key = self.recorder.hop, server.key
-        for row in rows:
-            hop(row, key)
-        copy = QueuedMessage(
-            msg.msg_id,
-            msg.sender,
-            msg.size,
-            [msg.rcpts[i] for i in idx],
-            rows,
-            now,
-            msg.hops + 1,
-            msg.origin,
-        )
-        if msg.rcpt_dsn is not None or msg.dsn.ret is not None or msg.dsn.envid is not None:
-            self._carry_dsn(msg, idx, copy, server)
-        copy.queue_id = outcome.queue_id
-        copy.client_ip = self.host.ip
-        copy.smtputf8 = msg.smtputf8
-        server.receive(copy, now)
-
-    def _carry_dsn(
-        self, msg: QueuedMessage, idx: list[int], copy: QueuedMessage, server: MailHost
-    ) -> None:
-        """The DSN parameters go on with the message to a server that offers DSN
-        (RFC 3461 section 5.2.1; the simulated session leaves them out of its MAIL and
-        RCPT commands, whose shape the session memo keys on, and applies here what
-        they would do). To one that does not, they stop here, and a recipient that
-        asked for SUCCESS is reported "relayed" by this host (section 5.2.2.1 and
-        4.2; Postfix ``smtp_rcpt.c``, ``smtp_rcpt_done``); with DSN, success is the
-        next hop's to report (Postfix clears SUCCESS in its own copy)."""
+        """The server took the message for some recipients (``hand_over``). To a
+        server without DSN the parameters stop here, and a recipient that asked for
+        SUCCESS is reported "relayed" by this host (RFC 3461 sections 4.2 and
+        5.2.2.1; Postfix ``smtp_rcpt.c``, ``smtp_rcpt_done``); with DSN, success is
+        the next hop's to report (Postfix clears SUCCESS in its own copy)."""
         side = server.server_side
-        if side is not None and side.config.dsn:
-            copy.dsn = msg.dsn
-            if msg.rcpt_dsn is not None:
-                copy.rcpt_dsn = [msg.rcpt_dsn[i] for i in idx]
-        elif msg.rcpt_dsn is not None:
+        offered = side is not None and side.config.dsn
+        idx = hand_over(
+            msg,
+            sent,
+            outcome.accepted,
+            outcome.queue_id,
+            self.host.ip,
+            server,
+            self.recorder,
+            now,
+            dsn_offered=offered,
+        )
+        if not offered and msg.rcpt_dsn is not None:
             msg.succeeded += [(i, "relayed") for i in idx if msg.wants(i, "SUCCESS")]
 
     # --- endings ------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ message came with (RFC 3461: NOTIFY and ORCPT per recipient, RET and ENVID)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..mail import domain_of
 from ..protocol import MailDsn, RcptDsn, Reply
@@ -12,7 +14,15 @@ from ..protocol.client_session import needs_smtputf8
 from ..sim.dsn import FAILURE, ORCPT_FIELD, notice_size
 from ..sim.trace import Recorder
 
-__all__ = ["Deferral", "QueuedMessage", "make_bounce", "make_notice", "needs_smtputf8"]
+__all__ = [
+    "Deferral",
+    "QueuedMessage",
+    "Receiver",
+    "hand_over",
+    "make_bounce",
+    "make_notice",
+    "needs_smtputf8",
+]
 
 NO_MAIL_DSN = MailDsn()
 
@@ -133,6 +143,68 @@ class QueuedMessage:
         if rcpt_dsn is None:
             return condition != "SUCCESS"
         return rcpt_dsn[i].wants(condition)
+
+
+class Receiver(Protocol):
+    """What a message is handed over to: a host's queue (``MailHost``), by its key."""
+
+    key: str
+
+    def receive(self, msg: QueuedMessage, now: float) -> None:
+        """Put ``msg`` in the queue, as arrived at ``now``."""
+        ...
+
+
+def hand_over(
+    msg: QueuedMessage,
+    sent: Iterable[int],
+    accepted: Collection[str],
+    queue_id: str,
+    client_ip: str,
+    server: Receiver,
+    recorder: Recorder,
+    now: float,
+    *,
+    dsn_offered: bool,
+) -> list[int]:
+    """The server took ``msg`` for the recipients of ``sent`` (indices into
+    ``msg.rcpts``) that are in ``accepted``: they cross one more hop and sit in its
+    queue as a new queue file, with the queue id its ``250 ... queued as`` named and
+    the client that handed it over. One function for every hand-over (a relay's
+    delivery agent, a mail client's submission) so a hop is counted one way.
+
+    The message's DSN parameters go on only to a server that offers DSN (RFC 3461
+    section 4.1; the simulated session leaves them out of its MAIL and RCPT commands,
+    whose shape the session memo keys on, and this applies what they would do); its
+    need for SMTPUTF8 always does. Returns the indices handed over, for the caller
+    that must report them "relayed" to a server without DSN."""
+    wanted = set(accepted)
+    rcpts, all_rows = msg.rcpts, msg.rows
+    idx = [i for i in sent if rcpts[i] in wanted]
+    rows = [all_rows[i] for i in idx]
+    hop, key = recorder.hop, server.key
+    for row in rows:
+        hop(row, key)
+    copy = QueuedMessage(
+        msg.msg_id,
+        msg.sender,
+        msg.size,
+        [rcpts[i] for i in idx],
+        rows,
+        now,
+        msg.hops + 1,
+        msg.origin,
+    )
+    if dsn_offered:
+        copy.dsn = msg.dsn
+        rcpt_dsn = msg.rcpt_dsn
+        if rcpt_dsn is not None:
+            copy.rcpt_dsn = [rcpt_dsn[i] for i in idx]
+    copy.queue_id = queue_id
+    copy.client_ip = client_ip
+    copy.smtputf8 = msg.smtputf8
+    server.receive(copy, now)
+    return idx
 
 
 def make_bounce(

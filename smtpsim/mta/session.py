@@ -72,8 +72,8 @@ from ..protocol.states import CLOSED
 Taken: TypeAlias = float | tuple[Reply, float]
 # A consult as the machines made it: the greeting with the server's standard reply,
 # or a command with its event, standard reply and the SASL credentials then held.
-GreetingOp: TypeAlias = tuple[int, Reply | None]
-CommandOp: TypeAlias = tuple[int, Event, Reply | None, Credentials | None]
+GreetingOp: TypeAlias = tuple[int, Reply]
+CommandOp: TypeAlias = tuple[int, Event, Reply, Credentials | None]
 Op: TypeAlias = int | GreetingOp | CommandOp  # an int: a step (GROUP, CONTENT, ...)
 
 __all__ = [

@@ -44,7 +44,7 @@ and the arithmetic, which the walk does for real.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias, cast
+from typing import TypeAlias
 
 from ..mail import Envelope, ServerSession
 from ..protocol import (
@@ -124,11 +124,23 @@ class _Standing:
         # Never on TLS from the start: implicit-TLS sessions are not memoized (_shape).
         self.tls_active = False
 
-    def standard_reply(self) -> Reply | None:
+    def standard_reply(self) -> Reply:
+        # The walk sets the reply before it lets the session answer (a consult's
+        # ``standard``, which the machines' connection always gave).
+        assert self.reply is not None
         return self.reply
 
     def tls_established(self) -> None:
         pass
+
+    @property
+    def state(self) -> str:
+        # BDAT sessions are not memoized (their steps depend on the size: _shape), so
+        # the only question BDAT asks never reaches a stand-in.
+        raise AssertionError("a walked session has no BDAT")
+
+    def chunked_message(self) -> Message:
+        raise AssertionError("a walked session has no BDAT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +150,7 @@ class _Consult:
 
     event_kind: int | None
     event_arg: int | Event  # the event itself (_SAME), or a recipient's index (-1: none)
-    standard: Reply | None
+    standard: Reply
     credentials: Credentials | None
     text_read: bool
 
@@ -229,9 +241,7 @@ class SessionMemo:
         deliver = accepting(accepted, queue_id)
         standing = _Standing()
         # The stand-in answers what ServerSession asks of a connection (``_Standing``).
-        ssession = ServerSession(
-            cast(ServerConnection, standing), request.peer, server.policies, deliver
-        )
+        ssession = ServerSession(standing, request.peer, server.policies, deliver)
         answer, greet, take_delay = ssession.answer, ssession.greeting, ssession.take_delay
         taken: list[Taken] = []
         replies: list[Reply] = []
@@ -382,7 +392,7 @@ class SessionMemo:
     ) -> None:
         """Run the machines on the walk's draws and verdicts (the policies are not asked
         again) and compare; raise ``MemoMismatch`` naming the session at a difference."""
-        stand_in = ServerSession(cast(ServerConnection, _Standing()), request.peer, (), None)
+        stand_in = ServerSession(_Standing(), request.peer, (), None)
         tape = Tape(list(taken), stand_in, list(accepted), strict=True)
         where = (
             f"session {self.replayed + self.ran + 1} of this client ({request.client.helo} -> "

@@ -46,7 +46,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from ..mta import ClientSide, MailHost, QueuedMessage, ServerSide, SessionRequest, converse
+from ..mta import (
+    ClientSide,
+    MailHost,
+    QueuedMessage,
+    ServerSide,
+    SessionRequest,
+    converse,
+    hand_over,
+)
 from ..net import Network
 from ..protocol import ClientTimeouts, Reply
 from ..sim import RunContext
@@ -165,7 +173,19 @@ class MailClientPopulation:
                 yield env.timeout(attempt.duration)
             now = env.now
             if attempt.accepted:
-                self._hand_over(msg, pending, attempt, profile.server, now)
+                msa = self.hosts[profile.server]
+                side = msa.server_side
+                hand_over(
+                    msg,
+                    pending,
+                    attempt.accepted,
+                    attempt.queue_id,
+                    self.peer.ip,
+                    msa,
+                    recorder,
+                    now,
+                    dsn_offered=side is not None and side.config.dsn,
+                )
                 for i in pending:
                     reply = attempt.refused.get(msg.rcpts[i])
                     if reply is not None:
@@ -179,35 +199,6 @@ class MailClientPopulation:
                     recorder.final(msg.rows[i], "unsent", now, reply.enhanced or "", str(reply))
                 return
             yield env.timeout(retry.interval)
-
-    def _hand_over(
-        self, msg: QueuedMessage, pending: list[int], attempt: Attempt, key: str, now: float
-    ) -> None:
-        """The server took the message for some recipients: now in its queue."""
-        wanted = set(attempt.accepted)
-        idx = [i for i in pending if msg.rcpts[i] in wanted]
-        rows = [msg.rows[i] for i in idx]
-        for row in rows:
-            self.ctx.recorder.hop(row, key)
-        copy = QueuedMessage(
-            msg.msg_id,
-            msg.sender,
-            msg.size,
-            [msg.rcpts[i] for i in idx],
-            rows,
-            now,
-            msg.hops + 1,
-            msg.origin,
-        )
-        side = self.hosts[key].server_side
-        if side is not None and side.config.dsn:  # sent only if offered (RFC 3461 4.1)
-            copy.dsn = msg.dsn
-            if msg.rcpt_dsn is not None:
-                copy.rcpt_dsn = [msg.rcpt_dsn[i] for i in idx]
-        copy.queue_id = attempt.queue_id
-        copy.client_ip = self.peer.ip
-        copy.smtputf8 = msg.smtputf8
-        self.hosts[key].receive(copy, now)
 
     def _attempt(
         self, profile: ClientProfile, msg: QueuedMessage, rcpts: list[str], now: float
