@@ -170,6 +170,8 @@ class _Leaf:
     at_rcpt: tuple[int, ...] = ()  # recipient indexes refused at their RCPT (SessionResult)
 
 
+_NONE_REFUSED: frozenset[str] = frozenset()  # SessionResult.at_rcpt of most sessions
+
 _MACHINES = object()  # a leaf the memo cannot replay: run the machines (a protocol error)
 
 
@@ -271,7 +273,8 @@ class SessionMemo:
             consult = node.consult
             if consult is None:
                 break
-            standing.reply, standing.credentials = consult.standard, consult.credentials
+            standing.reply = consult.standard
+            standing.credentials = consult.credentials
             kind = consult.event_kind
             if kind is None:
                 draw = server.greeting_delay()
@@ -300,14 +303,18 @@ class SessionMemo:
             return self._run(key, root, request, Tape(taken, ssession, accepted))
         if handshake_end is None:
             handshake_end = t
+        # Comprehensions, not generators, and the one empty set when no recipient was
+        # refused at its RCPT (nearly every session): built per replayed session.
         result = SessionResult(
             tuple(
-                (recipients[i], constant if constant is not None else replies[k])
-                for i, k, constant in leaf.finals
+                [
+                    (recipients[i], constant if constant is not None else replies[k])
+                    for i, k, constant in leaf.finals
+                ]
             ),
             leaf.phase,
             leaf.error,
-            frozenset(recipients[i] for i in leaf.at_rcpt),
+            frozenset([recipients[i] for i in leaf.at_rcpt]) if leaf.at_rcpt else _NONE_REFUSED,
         )
         live = None
         if leaf.kept is not None:  # the connection stays open for the next message
