@@ -60,10 +60,13 @@ def test_retries_under_4xx(oracle_results: Results) -> None:
         sim_gaps = gaps(sim)
         assert 10 - 2.5 <= sim_gaps.min() < 10  # smtpsim too, as Postfix's rule says
     # the third attempt and the whole distribution of gaps move with the real scans'
-    # phase (see _SCAN_PHASE): within the seeds' range and half a scan of it, and a KS
-    # p-value far above the 1e-7 of the unfixed model (real runs: 0.0017, 0.012)
+    # phase (scan_phases): within the seeds' range and one scan of it (issue 11: "retry
+    # times within the scan granularity", queue_run_delay = 5 s; real medians 21.0 and
+    # 21.2 s in quiet runs against seeds' 19.8 to 27.1 s, but 26.8 s once under a
+    # loaded CI, its retries a scan late), and a KS p-value far above the 1e-7 of the
+    # unfixed model (real runs: 0.0017, 0.012)
     third = rows["third_age"]
-    assert third.sim_low - 2.5 <= float(third.real) <= third.sim_high + 2.5
+    assert third.sim_low - 5.0 <= float(third.real) <= third.sim_high + 5.0
     assert float(rows["gap_ks"].real) >= 1e-4
 
 
