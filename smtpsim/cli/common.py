@@ -91,7 +91,7 @@ def host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _ascii(text: str) -> None:
+def _printable(text: str) -> None:
     # UTF-8 addresses are taken (RFC 6531: sent under SMTPUTF8); control characters not.
     if not text.isprintable():
         raise argparse.ArgumentTypeError(f"only printable addresses: {text!r}")
@@ -99,7 +99,7 @@ def _ascii(text: str) -> None:
 
 def address(text: str) -> str:
     """A mailbox ``local@domain`` (angle brackets allowed)."""
-    _ascii(text)
+    _printable(text)
     mailbox = parse_address(text.strip(), null_ok=False)
     if not mailbox:
         raise argparse.ArgumentTypeError(f"not a mail address (local@domain): {text!r}")
@@ -108,7 +108,7 @@ def address(text: str) -> str:
 
 def sender_address(text: str) -> str:
     """A mailbox, or ``""`` / ``<>`` for the null sender of bounces."""
-    _ascii(text)
+    _printable(text)
     mailbox = parse_address(text.strip(), null_ok=True)
     if mailbox is None:
         raise argparse.ArgumentTypeError(f"not a mail address (local@domain or <>): {text!r}")
@@ -116,8 +116,13 @@ def sender_address(text: str) -> str:
 
 
 def domain(text: str) -> str:
-    """A domain name, lower-cased."""
-    if not _HOSTNAME.match(text) or len(text) > 255:
+    """A domain name, lower-cased; U-labels too (RFC 6531 section 3.3: the mail of an
+    internationalized domain comes under SMTPUTF8, which ``smtpsim serve`` offers)."""
+    if text.isascii():
+        valid = bool(_HOSTNAME.match(text))
+    else:  # the protocol core's grammar for the domain of a UTF-8 address
+        valid = "@" not in text and parse_address(f"postmaster@{text}", null_ok=False) is not None
+    if not valid or len(text.encode()) > 255:
         raise argparse.ArgumentTypeError(f"not a domain name: {text!r}")
     return text.lower().rstrip(".")
 

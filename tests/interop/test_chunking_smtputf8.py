@@ -338,3 +338,26 @@ def test_chunking_client_falls_back_to_data_with_aiosmtpd(aiosmtpd_server) -> No
     assert not any(x.startswith("C: BDAT") for x in lines)
     assert "C: DATA" in lines
     assert recorder.envelopes[before:] == [(SENDER, [ALICE], b"Subject: interop\r\n\r\nhej\r\n")]
+
+
+def test_smtpsim_serve_takes_an_internationalized_domain(serve_factory) -> None:
+    """``--domain`` takes U-labels (RFC 6531 section 3.3: an internationalized
+    domain's mail comes under SMTPUTF8): smtplib delivers to a mailbox of it, and a
+    name no grammar allows is still refused as a usage error."""
+    idn = serve_factory("--domain", "例子.广告")
+    rcpt = "用户@例子.广告"
+    with connect(idn) as smtp:
+        refused = smtp.sendmail(
+            SENDER, [rcpt], b"Subject: idn\r\n\r\nhello\r\n", mail_options=["SMTPUTF8"]
+        )
+    assert refused == {}
+    [stored] = stored_with(idn, b"Subject: idn")
+    assert f"X-Envelope-To: <{rcpt}>\r\n".encode() in stored
+    bad = subprocess.run(
+        [sys.executable, "-m", "smtpsim", "serve", "--domain", "例子..广告"],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+    assert bad.returncode == 2
+    assert "not a domain name" in bad.stderr
