@@ -266,7 +266,7 @@ _RACE = (
     "(one none) instead of 45 to 50; but another real run (29 refusals, deliveries of "
     "5.3 ms) replayed so gave 36 to 74: the next hop's speed, which varies with the "
     "machine's load (1.4, 5.3 and 17.5 ms per delivery in three runs), decides as "
-    "much, so the burst stays at one instant (not settled)"
+    "much, so the burst stays at one instant (the cause measured, not modelled)"
 )
 
 CONCURRENCY = Experiment(
