@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 HOT_PACKAGES = ("protocol", "mail", "mta", "sim", "net")
-HOT_MODULES = ("metrics/recorder.py",)
+HOT_MODULES = ("metrics/recorder.py", "metrics/maillog.py")
 LEFT_OUT = {
     # A native class cannot subclass simpy.Environment (an interpreted class), nor
     # RuntimeError (EventLimitError); step() is a thin wrapper around SimPy's anyway.

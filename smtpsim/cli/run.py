@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,53 +202,42 @@ def _write(
     stage: Stage,
     summary: Summary,
 ) -> int:
-    """Every file of the run into the stage, then the stage into place."""
-    from ..metrics.run_dir import checkpoint
+    """Every file of the run into the stage, then the stage into place.
 
-    parts = (
-        5
-        + int(args.maillog and result.has_attempts)
-        + int(not args.no_plots)
-        + int(args.report)
-        + 1
-    )
+    The figures and the report are drawn by a forked child (``background``) while this
+    process writes the tables, ``summary.json``, ``meta.json`` and the maillog: they
+    depend on the result only, not on each other. The stage is committed once both are
+    done; a failure of either leaves the target as it was."""
+    from ..metrics.run_dir import new_run_id
+    from . import background
+
+    parts = 5 + int(args.maillog and result.has_attempts) + 1
+    figures = not args.no_plots or args.report
+    forked = figures and background.can_fork()
+    if figures:
+        parts += 1 if forked else int(not args.no_plots) + int(args.report)
     bar = None if args.quiet or not sys.stderr.isatty() else StepBar("writing", parts)
     step = bar if bar is not None else _no_step
+    result.meta.setdefault("run_id", new_run_id())  # before the fork: both sides write it
+    child = None
     try:
+        if forked:
+            child = background.start(lambda: _write_figures(args, parser, result, stage, summary))
         try:
             result.write_files(
                 stage.path, fmt=args.format, maillog=args.maillog, step=step, summary=summary
             )
         except OSError as error:
             return fail(parser.prog, f"cannot write results to {stage.target}: {error}", EXIT_USAGE)
-        if not args.no_plots:
-            from .plot import write_figures  # matplotlib only now: `smtpsim --help` stays fast
-
-            step("plots")
-            _, status = write_figures(result, stage.path / "plots", "png", parser.prog)
-            if status:
-                return status
-            checkpoint("plots")
-        if args.report:  # one self-contained page; the figures above are reused
-            from ..reports.run import write_run_report
-
-            step("report")
-            try:
-                source = Path(args.scenario)
-                text = source.read_text(encoding="utf-8") if source.is_file() else None
-                write_run_report(
-                    result,
-                    stage.path,
-                    scenario_text=text,
-                    source=args.scenario,
-                    overrides=args.overrides,
-                    summary=summary,
-                )
-            except OSError as error:
-                return fail(
-                    parser.prog, f"cannot write the report to {stage.target}: {error}", EXIT_USAGE
-                )
-            checkpoint("report")
+        if child is not None:
+            step("plots and report")
+            status = child.wait()
+        elif figures:
+            status = _write_figures(args, parser, result, stage, summary, step)
+        else:
+            status = 0
+        if status:
+            return status
         step("in place")
         try:
             stage.commit(result.meta)
@@ -257,8 +247,53 @@ def _write(
             )
         return 0
     finally:
+        if child is not None:
+            child.stop()  # on an error or Ctrl-C here: no child left writing into the stage
         if bar is not None:
             bar.close()
+
+
+def _write_figures(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    result: RunResult,
+    stage: Stage,
+    summary: Summary,
+    step: Callable[[str], None] = lambda part: None,
+) -> int:
+    """The figures (OUT/plots/) and report.html into the stage; 0, or the exit status
+    of a failure reported on stderr."""
+    from ..metrics.run_dir import checkpoint
+
+    if not args.no_plots:
+        from .plot import write_figures  # matplotlib only now: `smtpsim --help` stays fast
+
+        step("plots")
+        _, status = write_figures(result, stage.path / "plots", "png", parser.prog)
+        if status:
+            return status
+        checkpoint("plots")
+    if args.report:  # one self-contained page; the figures above are reused
+        from ..reports.run import write_run_report
+
+        step("report")
+        try:
+            source = Path(args.scenario)
+            text = source.read_text(encoding="utf-8") if source.is_file() else None
+            write_run_report(
+                result,
+                stage.path,
+                scenario_text=text,
+                source=args.scenario,
+                overrides=args.overrides,
+                summary=summary,
+            )
+        except OSError as error:
+            return fail(
+                parser.prog, f"cannot write the report to {stage.target}: {error}", EXIT_USAGE
+            )
+        checkpoint("report")
+    return 0
 
 
 def _no_step(part: str) -> None:

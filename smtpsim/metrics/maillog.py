@@ -648,6 +648,10 @@ def _blocks(
 class _Builder:
     """Queue files from the tables, then their lines (``build``)."""
 
+    # build() lets go of its look-up tables once they are used (mypyc allows `del` of
+    # the attributes named here)
+    __deletable__ = ["at_host", "used_qids", "rows_of", "origin_qf", "failure_row", "report_of"]
+
     def __init__(
         self,
         result: RunResult,

@@ -464,6 +464,7 @@ def test_the_log_keeps_few_lines_and_gives_them_back_sorted(tmp_path: Path) -> N
     assert [line.split(": ", 1)[1] for line in lines] == expected
 
 
+@pytest.mark.interpreted  # patches the module's constant and _Log._spill
 def test_the_maillog_does_not_depend_on_the_chunk_size(
     quickstart: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
