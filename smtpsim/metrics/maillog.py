@@ -32,6 +32,7 @@ the name and ``0.0.0.0`` the address.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import mmap
@@ -487,8 +488,11 @@ class _Log:
         stamp = self._stamps.get(second)
         if stamp is None:
             when = self._start + timedelta(seconds=second)
+            # the fields, not strftime("%H:%M:%S"): the same text, without building a
+            # struct_time for each of a day's 86,400 seconds
             stamp = self._stamps[second] = (
-                f"{_MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
+                f"{_MONTHS[when.month - 1]} {when.day:2d} "
+                f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
             )
         return stamp
 
@@ -633,16 +637,33 @@ def _blocks(
     """The maillog's lines as ``_Log.chunks`` gives them, the scratch directory removed
     when they are exhausted or the generator is closed."""
     with tempfile.TemporaryDirectory(prefix=".maillog-", dir=spill_dir) as scratch:
-        builder = _Builder(
-            result,
-            hosts if hosts is not None else result.meta.get("hosts") or {},
-            _start_time(start),
-            Path(scratch),
-        )
-        builder.build()
+        with _no_cycle_collection():
+            builder = _Builder(
+                result,
+                hosts if hosts is not None else result.meta.get("hosts") or {},
+                _start_time(start),
+                Path(scratch),
+            )
+            builder.build()
         log = builder.log
         del builder  # the queue files and columns: only the lines are needed now
         yield from log.chunks()
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused: the builder makes hundreds of thousands of
+    objects (queue files, their lists, the lines) and no reference cycles, so every
+    collection the allocations would trigger finds nothing; they cost about a sixth
+    of the build (benchmarks/RESULTS.md). Reference counting frees everything as
+    usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Builder:
