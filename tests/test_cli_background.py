@@ -38,9 +38,10 @@ sys.exit(main(sys.argv[1:]))
 
 
 def _run(
-    out: Path, *, change: str = "", env: dict[str, str] | None = None
+    out: Path, *more: str, change: str = "", env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     args = ["run", SCENARIO, "--until", "10min", "--seed", "3", "--out", str(out), "--quiet"]
+    args += more
     return subprocess.Popen(
         [sys.executable, "-c", _WRAPPED.format(change=change), *args],
         env=env or ENV,
@@ -96,6 +97,18 @@ def test_a_failure_in_the_forked_process_fails_the_run_and_writes_nothing(
     assert "Traceback" not in err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # no staged directory left either
+
+
+def test_a_run_that_fails_while_simulating_stops_the_waiting_worker(tmp_path: Path) -> None:
+    """The worker is forked before the simulation; when the run never gets to send it
+    a result, it leaves without a word and is reaped (``smtpsim run`` reports the
+    run's own error only)."""
+    out = tmp_path / "run"
+    status, err = _finished(_run(out, "--set", "simulation.max_events=2000"))
+    assert status == 2
+    assert "stopped after 2,000 events" in err
+    assert "worker" not in err and "Traceback" not in err
+    assert not out.exists()
 
 
 def _children(pid: int) -> list[int]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import compiled
 from ..progress import ProgressBar, StepBar
 from ..text import format_percent
+from . import background
 from .common import EXIT_FAILURE, EXIT_USAGE, Subparsers, default_out, fail
 from .common import seed as seed_number
 from .scenario_args import add_scenario_arguments, load_or_report
@@ -139,6 +140,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (RunDirError, OSError) as error:
         return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
     part = "simulating"
+    # the figures and the report: a worker forked now gets ready while this simulates
+    worker = _figure_worker(args, parser, stage)
     try:
         result, status = _simulate(args, parser, scenario, seed, until)
         if result is None:
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         gc.collect()  # the model's graph (SimPy processes hold cycles): free before writing
         part = "writing the results"
         summary = result.summary()  # once: summary.json, the report and the terminal
-        status = _write(args, parser, result, stage, summary)
+        status = _write(args, parser, result, stage, summary, worker)
         if status == 0:
             _print_summary(args, parser, result, out, summary)
         return status
@@ -154,6 +157,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"{parser.prog}: interrupted while {part}; " + _kept(stage, out), file=sys.stderr)
         return 130
     finally:
+        if worker is not None:
+            worker.stop()  # on an error or Ctrl-C: no worker left writing into the stage
         stage.abort()  # nothing once committed; else the target is left as it was
 
 
@@ -195,43 +200,63 @@ def _simulate(
             bar.close()
 
 
+def _figure_worker(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, stage: Stage
+) -> background.Worker | None:
+    """A forked worker for the figures and the report (``background``), when any is
+    wanted and this machine forks; it imports matplotlib now and draws once ``_write``
+    sends it the result."""
+    if args.no_plots and not args.report:
+        return None
+
+    def prepare() -> None:
+        from ..reports import run as _report  # noqa: F401  (imports matplotlib, pandas)
+        from . import plot as _plot  # noqa: F401
+
+    def work(payload: tuple[RunResult, Summary]) -> int:
+        result, summary = payload
+        return _write_figures(args, parser, result, stage, summary)
+
+    return background.start(prepare, work)
+
+
 def _write(
     args: argparse.Namespace,
     parser: argparse.ArgumentParser,
     result: RunResult,
     stage: Stage,
     summary: Summary,
+    worker: background.Worker | None = None,
 ) -> int:
     """Every file of the run into the stage, then the stage into place.
 
-    The figures and the report are drawn by a forked child (``background``) while this
-    process writes the tables, ``summary.json``, ``meta.json`` and the maillog: they
-    depend on the result only, not on each other. The stage is committed once both are
-    done; a failure of either leaves the target as it was."""
+    With a ``worker``, the figures and the report are drawn there while this process
+    writes the tables, ``summary.json``, ``meta.json`` and the maillog (they depend on
+    the result only, not on each other); else here, after them. The stage is committed
+    once both are done; a failure of either leaves the target as it was."""
     from ..metrics.run_dir import new_run_id
-    from . import background
 
-    parts = 5 + int(args.maillog and result.has_attempts) + 1
     figures = not args.no_plots or args.report
-    forked = figures and background.can_fork()
-    if figures:
-        parts += 1 if forked else int(not args.no_plots) + int(args.report)
+    parts = 5 + int(args.maillog and result.has_attempts) + 1
+    if worker is not None:
+        parts += 1
+    elif figures:
+        parts += int(not args.no_plots) + int(args.report)
     bar = None if args.quiet or not sys.stderr.isatty() else StepBar("writing", parts)
     step = bar if bar is not None else _no_step
-    result.meta.setdefault("run_id", new_run_id())  # before the fork: both sides write it
-    child = None
+    result.meta.setdefault("run_id", new_run_id())  # before the worker gets the result
     try:
-        if forked:
-            child = background.start(lambda: _write_figures(args, parser, result, stage, summary))
+        if worker is not None:
+            worker.send((result, summary))
         try:
             result.write_files(
                 stage.path, fmt=args.format, maillog=args.maillog, step=step, summary=summary
             )
         except OSError as error:
             return fail(parser.prog, f"cannot write results to {stage.target}: {error}", EXIT_USAGE)
-        if child is not None:
+        if worker is not None:
             step("plots and report")
-            status = child.wait()
+            status = worker.wait()
         elif figures:
             status = _write_figures(args, parser, result, stage, summary, step)
         else:
@@ -247,8 +272,6 @@ def _write(
             )
         return 0
     finally:
-        if child is not None:
-            child.stop()  # on an error or Ctrl-C here: no child left writing into the stage
         if bar is not None:
             bar.close()
 
