@@ -474,12 +474,16 @@ class _Log:
         self._daemons: dict[tuple[str, str], int] = {}
 
     def add(self, t: float, host: str, program: str, pid: int, text: str) -> None:
-        """A line at simulated time ``t`` (its syslog time stamp is put in front when
-        it is spilled, for a whole chunk at once)."""
+        """A line at simulated time ``t``, after the syslog time stamp of its whole
+        second (each second's stamp is made once)."""
         if "\n" in text:  # one log line per event, whatever a reply held
             text = " ".join(text.splitlines())
         self._times.append(t)
-        self._pending.append(f" {host} postfix/{program}[{pid}]: {text}")
+        second = int(t) if t > 0 else 0  # floor: t is finite and below 2**63
+        stamp = self._stamps.get(second)
+        if stamp is None:
+            stamp = self._stamp(second)
+        self._pending.append(f"{stamp} {host} postfix/{program}[{pid}]: {text}")
         if len(self._pending) >= self._chunk:
             self._spill()
 
@@ -497,19 +501,11 @@ class _Log:
         return stamp
 
     def _spill(self) -> None:
-        """The pending lines, each after its time stamp, into the scratch file as one
-        encoded block; their ends are where the block's newlines are (a line holds
-        none: ``add``)."""
-        n = len(self._pending)
-        if not n:
+        """The pending lines into the scratch file as one encoded block; their ends
+        are where the block's newlines are (a line holds none: ``add``)."""
+        if not self._pending:
             return
-        times = np.frombuffer(self._times, dtype=np.float64)[len(self._times) - n :]
-        seconds, inverse = np.unique(
-            np.floor(np.where(times > 0, times, 0.0)).astype(np.int64), return_inverse=True
-        )
-        stamps = np.array([self._stamp(second) for second in seconds.tolist()], dtype=object)
-        lines = stamps[inverse.reshape(-1)] + np.array(self._pending, dtype=object)
-        data = ("\n".join(lines.tolist()) + "\n").encode("utf-8")
+        data = ("\n".join(self._pending) + "\n").encode("utf-8")
         ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE) + (self._size + 1)
         self._ends.frombytes(ends.astype(np.int64).tobytes())
         self._scratch.write(data)
