@@ -468,7 +468,13 @@ class DeliveryAgent:
         # A session its TLS policy ended: the client's own words go with the attempt
         # (attempts.conn_error), as Postfix logs them (smtp_proto.c).
         tls_failure = plan.failure if plan is not None else None
-        for (rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
+        replies, remaining = result.replies, attempt.remaining
+        if len(replies) != len(remaining):
+            raise ValueError(f"{len(replies)} replies for {len(remaining)} recipients")
+        # By index, not zip(..., strict=True): compiled, that zip is a generic call.
+        for j in range(len(remaining)):
+            rcpt, reply = replies[j]
+            i = remaining[j]
             code = reply.code
             dsn = reply.dsn
             if code // 100 == 2:  # only a 2xx after the content (ClientSession)
