@@ -320,7 +320,7 @@ class SessionRequest:
     A plain class with read-only (``Final``) attributes, neither a named tuple nor
     a frozen dataclass: one is made per session, and mypyc compiles this
     ``__init__`` into direct stores, where a named tuple's ``__new__`` and a
-    dataclass's ``__init__`` run interpreted (880 ns for this one as a named tuple,
+    dataclass's ``__init__`` run interpreted (0.8 to 1.5 us for this one as a named tuple,
     benchmarks/RESULTS.md). ``with_transfer`` makes the one changed copy needed.
 
     ``peer`` is the client as the server sees it (its address and name, for the
