@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 __all__ = ["Client", "Envelope", "domain_of"]
 
 
-@dataclass(frozen=True, slots=True)
 class Envelope:
-    """A message's envelope (RFC 5321 section 2.3.1): ``sender`` is ``""`` for ``<>``."""
+    """A message's envelope (RFC 5321 section 2.3.1): ``sender`` is ``""`` for ``<>``.
 
-    sender: str
-    recipients: tuple[str, ...]
-    size: int = 0
+    A value (read-only attributes, equality and hash by value) written out rather
+    than a frozen dataclass: a server makes one per message it accepts, and mypyc
+    compiles this ``__init__`` into direct stores, where a frozen dataclass's runs
+    interpreted and sets each field through ``object.__setattr__``."""
+
+    __slots__ = ("recipients", "sender", "size")
+
+    def __init__(self, sender: str, recipients: tuple[str, ...], size: int = 0) -> None:
+        self.sender: Final = sender
+        self.recipients: Final = recipients
+        self.size: Final = size
+
+    def _key(self) -> tuple[str, tuple[str, ...], int]:
+        return (self.sender, self.recipients, self.size)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Envelope):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Envelope(sender={self.sender!r}, recipients={self.recipients!r}, size={self.size!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

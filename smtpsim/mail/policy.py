@@ -21,7 +21,6 @@ Phases are named as in scenario files and in Postfix's reject logs: ``connect``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from mypy_extensions import mypyc_attr
@@ -44,32 +43,69 @@ PHASES = (CONNECT, HELO, MAIL, RCPT, DATA, END_OF_DATA, AUTH)
 Memo: TypeAlias = int | tuple[int, str]
 
 
-@dataclass(slots=True)
 class Context:
     """What policies see. One per session, updated as the session goes on: the
     client's identity, what it said (``helo``), whether it authenticated and is on
-    TLS, and the transaction so far."""
+    TLS, and the transaction so far.
 
-    client: Client
-    now: float = 0.0
-    helo: str | None = None
-    authenticated: str | None = None
-    tls: bool = False
-    sender: str | None = None
-    recipient: str | None = None  # the RCPT being decided
-    recipients: list[str] = field(default_factory=list)  # accepted so far
-    size: int = 0  # SIZE= at MAIL, the real size at end of data
-    credentials: Credentials | None = None
-    # Server time policies spent on the current command beyond the protocol's own
-    # processing, in seconds (a DNSBL or SPF lookup). Policies add to it; whoever
-    # drives the session reads it after each reply and sets it back to 0
-    # (``ServerSession.take_delay``): the simulator adds it to the reply's time.
-    delay: float = 0.0
-    # What policies remember about this session, under keys that are, or start
-    # with, the policy's ``id()`` (two instances of one class must not mix);
-    # ``None`` until a policy first needs it, so sessions whose policies remember
-    # nothing allocate no dict. Use ``memo()`` to get it.
-    notes: dict[Memo, object] | None = None
+    A plain class rather than a dataclass: one is made per session, and mypyc
+    compiles this ``__init__`` into direct stores, where a dataclass's generated one
+    runs interpreted (benchmarks/RESULTS.md, issue 10 route 3)."""
+
+    __slots__ = (
+        "authenticated",
+        "client",
+        "credentials",
+        "delay",
+        "helo",
+        "notes",
+        "now",
+        "recipient",
+        "recipients",
+        "sender",
+        "size",
+        "tls",
+    )
+
+    def __init__(
+        self,
+        client: Client,
+        now: float = 0.0,
+        helo: str | None = None,
+        authenticated: str | None = None,
+        tls: bool = False,
+        sender: str | None = None,
+        recipient: str | None = None,  # the RCPT being decided
+        recipients: list[str] | None = None,  # accepted so far (None: a new empty list)
+        size: int = 0,  # SIZE= at MAIL, the real size at end of data
+        credentials: Credentials | None = None,
+        delay: float = 0.0,
+        notes: dict[Memo, object] | None = None,
+    ) -> None:
+        self.client = client
+        self.now = now
+        self.helo = helo
+        self.authenticated = authenticated
+        self.tls = tls
+        self.sender = sender
+        self.recipient = recipient
+        self.recipients: list[str] = [] if recipients is None else recipients
+        self.size = size
+        self.credentials = credentials
+        # Server time policies spent on the current command beyond the protocol's own
+        # processing, in seconds (a DNSBL or SPF lookup). Policies add to it; whoever
+        # drives the session reads it after each reply and sets it back to 0
+        # (``ServerSession.take_delay``): the simulator adds it to the reply's time.
+        self.delay = delay
+        # What policies remember about this session, under keys that are, or start
+        # with, the policy's ``id()`` (two instances of one class must not mix);
+        # ``None`` until a policy first needs it, so sessions whose policies remember
+        # nothing allocate no dict. Use ``memo()`` to get it.
+        self.notes = notes
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _CONTEXT_FIELDS)
+        return f"Context({shown})"
 
     def memo(self) -> dict[Memo, object]:
         """``notes``, created on first use."""
@@ -77,6 +113,22 @@ class Context:
         if notes is None:
             notes = self.notes = {}
         return notes
+
+
+_CONTEXT_FIELDS = (
+    "client",
+    "now",
+    "helo",
+    "authenticated",
+    "tls",
+    "sender",
+    "recipient",
+    "recipients",
+    "size",
+    "credentials",
+    "delay",
+    "notes",
+)
 
 
 # Policies written outside smtpsim (the tests', a user's) subclass Policy: a compiled class

@@ -40,16 +40,15 @@ The server process stays taken while the connection is cached.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..protocol import Reply
+from ..protocol import Reply, SessionResult
 from ..sim import RunContext, call_later
 from ..sim.trace import BOUNCE, DEFERRED, SENT
 from .caching import OnDemandCaching
 from .message import Deferral, QueuedMessage, hand_over
 from .queue_manager import DeliveryRequest
-from .session import ClientSide, Live, SessionRequest
+from .session import ClientSide, Live, SessionOutcome, SessionRequest
 from .session_memo import SessionMemo
 from .tls import StsView, TlsClient
 
@@ -61,7 +60,6 @@ if TYPE_CHECKING:  # the host builds its agent (host.py imports this module)
     from ..net import Network, Path, Resolver
     from ..sim import SlotPool
     from .host import MailHost
-    from .session import SessionOutcome
 
 __all__ = ["DeliveryAgent"]
 
@@ -470,7 +468,13 @@ class DeliveryAgent:
         # A session its TLS policy ended: the client's own words go with the attempt
         # (attempts.conn_error), as Postfix logs them (smtp_proto.c).
         tls_failure = plan.failure if plan is not None else None
-        for (rcpt, reply), i in zip(result.replies, attempt.remaining, strict=True):
+        replies, remaining = result.replies, attempt.remaining
+        if len(replies) != len(remaining):
+            raise ValueError(f"{len(replies)} replies for {len(remaining)} recipients")
+        # By index, not zip(..., strict=True): compiled, that zip is a generic call.
+        for j in range(len(remaining)):
+            rcpt, reply = replies[j]
+            i = remaining[j]
             code = reply.code
             dsn = reply.dsn
             if code // 100 == 2:  # only a 2xx after the content (ClientSession)
@@ -558,9 +562,19 @@ class DeliveryAgent:
             "4.4.2",
             f"lost connection with {server.name}[{server.ip}] while sending message body",
         )
-        replies = tuple((rcpt, reply) for rcpt, _ in outcome.result.replies)
-        result = replace(outcome.result, replies=replies, at_rcpt=frozenset())
-        return replace(outcome, result=result, accepted=(), live=None)
+        was = outcome.result
+        replies = tuple((rcpt, reply) for rcpt, _ in was.replies)
+        result = SessionResult(replies, was.phase, was.error, frozenset())
+        return SessionOutcome(
+            result,
+            outcome.duration,
+            outcome.handshake_s,
+            (),
+            outcome.past_handshake,
+            outcome.queue_id,
+            None,
+            outcome.server,
+        )
 
     def _hand_over(
         self,

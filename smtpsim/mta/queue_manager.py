@@ -217,16 +217,25 @@ class QueueManager:
                 self._mailbox(msg, i, now)
                 continue
             nexthop = relay if relay is not None else domain
-            groups.setdefault(nexthop, []).append(i)
+            group = groups.get(nexthop)  # no list made for a next hop already seen
+            if group is None:
+                groups[nexthop] = [i]
+            else:
+                group.append(i)
         limit = self.p.default_destination_recipient_limit
         touched = []
+        destinations = self.destinations
         for nexthop, idx in groups.items():
-            dest = self.destinations.get(nexthop)
+            dest = destinations.get(nexthop)
             if dest is None:
-                dest = self.destinations[nexthop] = Destination(nexthop, self.window_rules)
-            for start in range(0, len(idx), limit):
-                dest.queue.append(DeliveryRequest(msg, dest, idx[start : start + limit], now))
+                dest = destinations[nexthop] = Destination(nexthop, self.window_rules)
+            if len(idx) <= limit:  # the usual case: one request, no slice
+                dest.queue.append(DeliveryRequest(msg, dest, idx, now))
                 msg.outstanding += 1
+            else:
+                for start in range(0, len(idx), limit):
+                    dest.queue.append(DeliveryRequest(msg, dest, idx[start : start + limit], now))
+                    msg.outstanding += 1
             touched.append(dest)
         if msg.outstanding == 0:
             self._pass_done(msg, now)

@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias, cast
+from typing import Final, TypeAlias, cast
 
 from ..mail import Client, Envelope, PolicySet, ServerSession
 from ..protocol import (
@@ -253,29 +253,75 @@ class Live:
     uses: int  # transactions so far (Postfix logs it as conn_use)
 
 
-@dataclass(frozen=True, slots=True)
 class SessionOutcome:
     """The session's result and its timing, in seconds from its start.
 
     ``handshake_s``: connect, greeting, EHLO, STARTTLS, AUTH (Postfix's delay ``c``);
     ``accepted``: the recipients the server took the message for, empty if none.
+
+    A plain class with read-only (``Final``) attributes rather than a frozen
+    dataclass: one is made per session, and mypyc compiles this ``__init__`` into
+    direct stores, where a dataclass's generated one runs interpreted and sets each
+    field through ``object.__setattr__`` (45 ns against 565 ns for four fields,
+    benchmarks/RESULTS.md). ``_cut`` makes a changed copy by hand.
     """
 
-    result: SessionResult
-    duration: float
-    handshake_s: float
-    accepted: tuple[str, ...]
-    past_handshake: bool
-    queue_id: str = ""
-    live: Live | None = None  # the connection, when it was kept open for reuse
-    server: ServerSession | None = None  # to close when the session ends in time
+    __slots__ = (
+        "accepted",
+        "duration",
+        "handshake_s",
+        "live",
+        "past_handshake",
+        "queue_id",
+        "result",
+        "server",
+    )
+
+    def __init__(
+        self,
+        result: SessionResult,
+        duration: float,
+        handshake_s: float,
+        accepted: tuple[str, ...],
+        past_handshake: bool,
+        queue_id: str = "",
+        live: Live | None = None,  # the connection, when it was kept open for reuse
+        server: ServerSession | None = None,  # to close when the session ends in time
+    ) -> None:
+        self.result: Final = result
+        self.duration: Final = duration
+        self.handshake_s: Final = handshake_s
+        self.accepted: Final = accepted
+        self.past_handshake: Final = past_handshake
+        self.queue_id: Final = queue_id
+        self.live: Final = live
+        self.server: Final = server
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _OUTCOME_FIELDS)
+        return f"SessionOutcome({fields})"
 
 
-class SessionRequest(NamedTuple):
+_OUTCOME_FIELDS = (
+    "result",
+    "duration",
+    "handshake_s",
+    "accepted",
+    "past_handshake",
+    "queue_id",
+    "live",
+    "server",
+)
+
+
+class SessionRequest:
     """One session to run: who talks to whom, about which message, over which path.
 
-    A named tuple rather than a frozen dataclass: one is made per session, and a
-    tuple is built in one step, where a frozen dataclass sets each field in turn.
+    A plain class with read-only (``Final``) attributes, neither a named tuple nor
+    a frozen dataclass: one is made per session, and mypyc compiles this
+    ``__init__`` into direct stores, where a named tuple's ``__new__`` and a
+    dataclass's ``__init__`` run interpreted (0.8 to 1.5 us for this one as a named tuple,
+    benchmarks/RESULTS.md). ``with_transfer`` makes the one changed copy needed.
 
     ``peer`` is the client as the server sees it (its address and name, for the
     policies); ``transfer(size, start, now)`` is how long the message takes to cross
@@ -285,20 +331,73 @@ class SessionRequest(NamedTuple):
     and parses every line; ``smtputf8``: the message needs SMTPUTF8 (RFC 6531).
     """
 
-    client: ClientSide
-    server: ServerSide
-    peer: Client
-    sender: str
-    recipients: list[str]
-    size: int
-    rtt: float
-    transfer: Callable[[int, float, float], float]
-    t0: float
-    queue_id: Callable[[], str]
-    wire: bool = False
-    live: Live | None = None
-    keep_open: bool = False
-    smtputf8: bool = False
+    __slots__ = (
+        "client",
+        "keep_open",
+        "live",
+        "peer",
+        "queue_id",
+        "recipients",
+        "rtt",
+        "sender",
+        "server",
+        "size",
+        "smtputf8",
+        "t0",
+        "transfer",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        client: ClientSide,
+        server: ServerSide,
+        peer: Client,
+        sender: str,
+        recipients: list[str],
+        size: int,
+        rtt: float,
+        transfer: Callable[[int, float, float], float],
+        t0: float,
+        queue_id: Callable[[], str],
+        wire: bool = False,
+        live: Live | None = None,
+        keep_open: bool = False,
+        smtputf8: bool = False,
+    ) -> None:
+        self.client: Final = client
+        self.server: Final = server
+        self.peer: Final = peer
+        self.sender: Final = sender
+        self.recipients: Final = recipients
+        self.size: Final = size
+        self.rtt: Final = rtt
+        self.transfer: Final = transfer
+        self.t0: Final = t0
+        self.queue_id: Final = queue_id
+        self.wire: Final = wire
+        self.live: Final = live
+        self.keep_open: Final = keep_open
+        self.smtputf8: Final = smtputf8
+
+    def with_transfer(self, transfer: Callable[[int, float, float], float]) -> SessionRequest:
+        """The same session over a path whose transfer times come from ``transfer``."""
+        return SessionRequest(
+            self.client,
+            self.server,
+            self.peer,
+            self.sender,
+            self.recipients,
+            self.size,
+            self.rtt,
+            transfer,
+            self.t0,
+            self.queue_id,
+            self.wire,
+            self.live,
+            self.keep_open,
+            self.smtputf8,
+        )
 
 
 def accepting(

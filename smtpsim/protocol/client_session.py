@@ -36,8 +36,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from . import replies
 from .client import ClientConnection
@@ -135,7 +134,9 @@ def chunks(message: Message, chunk_size: int) -> list[Bdat]:
         start = end
 
 
-@dataclass(frozen=True, slots=True)
+_NO_RECIPIENTS: frozenset[str] = frozenset()
+
+
 class SessionResult:
     """The final reply for each recipient, in the order given, and where the session
     ended (one of ``greeting helo starttls auth mail rcpt data content``).
@@ -149,12 +150,43 @@ class SessionResult:
     ``error`` is set when the server misbehaved (broke the protocol, went silent, or
     went away) before every recipient had its reply: the reply that settled the rest,
     as one line. A session that ran its course has ``None``.
+
+    A value written out rather than a frozen dataclass (read-only attributes,
+    equality and hash by value): one is made per simulated session, and mypyc
+    compiles this ``__init__`` into direct stores, where a frozen dataclass's runs
+    interpreted and sets each field through ``object.__setattr__``.
     """
 
-    replies: tuple[tuple[str, Reply], ...]
-    phase: str
-    error: str | None = None
-    at_rcpt: frozenset[str] = frozenset()
+    __slots__ = ("at_rcpt", "error", "phase", "replies")
+
+    def __init__(
+        self,
+        replies: tuple[tuple[str, Reply], ...],
+        phase: str,
+        error: str | None = None,
+        at_rcpt: frozenset[str] = _NO_RECIPIENTS,
+    ) -> None:
+        self.replies: Final = replies
+        self.phase: Final = phase
+        self.error: Final = error
+        self.at_rcpt: Final = at_rcpt
+
+    def _key(self) -> tuple[tuple[tuple[str, Reply], ...], str, str | None, frozenset[str]]:
+        return (self.replies, self.phase, self.error, self.at_rcpt)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SessionResult):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"SessionResult(replies={self.replies!r}, phase={self.phase!r}, "
+            f"error={self.error!r}, at_rcpt={self.at_rcpt!r})"
+        )
 
     def phase_of(self, recipient: str) -> str:
         """Where ``recipient``'s fate was decided: ``rcpt`` for a refused RCPT, else

@@ -13,36 +13,58 @@ small functions. Nowhere else in smtpsim are reply texts written out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import Final
 
 __all__ = ["Reply", "enhanced_from_code"]
 
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+# (class digit, enhanced code) pairs already found to fit: a run builds the same few
+# pairs over and over (``queued``: 2, "2.0.0"), and a match is the costly part of a
+# reply. Only the check is remembered, never a reply, so no state leaks between runs.
+_CHECKED: set[tuple[int, str]] = set()
 
 
-@dataclass(frozen=True, slots=True)
 class Reply:
     """One SMTP reply: ``Reply(550, "5.1.1", "<u@d>: Recipient address rejected: ...")``.
 
     ``enhanced`` is ``None`` for replies that carry no enhanced status code (the
     greeting, 354, 334 challenges and the EHLO capability list).
+
+    A value: read-only attributes, equality and hash by ``(code, enhanced, text)``.
+    Written out rather than a frozen dataclass because a simulated server makes one
+    for every message it queues (``queued``): mypyc compiles this ``__init__`` into
+    direct stores, where a frozen dataclass's runs interpreted and sets each field
+    through ``object.__setattr__`` (benchmarks/RESULTS.md, issue 10 route 3).
     """
 
-    code: int
-    enhanced: str | None
-    text: str
-    # ``ehlo_extensions``, once parsed (not part of the value).
-    _extensions: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    __slots__ = ("_extensions", "code", "enhanced", "text")
 
-    def __post_init__(self) -> None:
-        if not 200 <= self.code <= 599:
-            raise ValueError(f"reply code must be 200-599, got {self.code!r}")
-        if self.enhanced is not None:
-            m = _ENHANCED.match(self.enhanced)
-            if m is None or m.group(1) != str(self.code)[0]:
-                raise ValueError(
-                    f"enhanced code {self.enhanced!r} does not fit reply code {self.code}"
-                )
+    def __init__(self, code: int, enhanced: str | None, text: str) -> None:
+        if not 200 <= code <= 599:
+            raise ValueError(f"reply code must be 200-599, got {code!r}")
+        if enhanced is not None and (code // 100, enhanced) not in _CHECKED:
+            m = _ENHANCED.match(enhanced)
+            if m is None or m.group(1) != str(code)[0]:
+                raise ValueError(f"enhanced code {enhanced!r} does not fit reply code {code}")
+            _CHECKED.add((code // 100, enhanced))
+        self.code: Final = code
+        self.enhanced: Final = enhanced
+        self.text: Final = text
+        # ``ehlo_extensions``, once parsed (not part of the value).
+        self._extensions: dict[str, str] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reply):
+            return NotImplemented
+        return (
+            self.code == other.code and self.enhanced == other.enhanced and self.text == other.text
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.enhanced, self.text))
+
+    def __repr__(self) -> str:
+        return f"Reply(code={self.code!r}, enhanced={self.enhanced!r}, text={self.text!r})"
 
     @property
     def klass(self) -> int:
@@ -81,7 +103,7 @@ class Reply:
                 keyword, _, params = line.strip().partition(" ")
                 if keyword:
                     extensions[keyword.upper()] = params.strip()
-            object.__setattr__(self, "_extensions", extensions)
+            self._extensions = extensions
         return extensions
 
     @property
