@@ -154,3 +154,22 @@ def test_the_forked_process_dies_with_smtpsim_run(tmp_path: Path) -> None:
         os.kill(children[0], signal.SIGKILL)
         pytest.fail("the forked process outlived smtpsim run")
     assert not out.exists()
+
+
+def test_a_killed_worker_fails_the_run_with_a_message(tmp_path: Path) -> None:
+    """The worker killed while it draws (as the OOM killer would): ``smtpsim run`` says
+    so, exits 1 and leaves ``--out`` as it was."""
+    out = tmp_path / "run"
+    env = {**ENV, "SMTPSIM_TEST_PAUSE_AT": "plots", "SMTPSIM_TEST_PAUSE_S": "60"}
+    proc = _run(out, env=env)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.strip() == "smtpsim: test pause at plots":
+            break
+    (worker,) = _children(proc.pid)
+    os.kill(worker, signal.SIGKILL)
+    status, err = _finished(proc)
+    assert status == 1
+    assert f"process was killed (signal {int(signal.SIGKILL)})" in err
+    assert "Traceback" not in err
+    assert not out.exists()

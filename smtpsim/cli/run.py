@@ -257,6 +257,13 @@ def _write(
         if worker is not None:
             step("plots and report")
             status = worker.wait()
+            if status > 128:  # killed (the OOM killer, kill -9): it could not say so itself
+                return fail(
+                    parser.prog,
+                    f"cannot draw the plots and the report: their process was killed "
+                    f"(signal {status - 128})",
+                    EXIT_FAILURE,
+                )
         elif figures:
             status = _write_figures(args, parser, result, stage, summary, step)
         else:
