@@ -344,21 +344,29 @@ def expected_totals(result: RunResult) -> dict[str, int]:
         .astype({"host": str, "peer": str})
         .drop_duplicates()
     )
-    flows = int((_text(messages["origin"]) != "bounce").sum())
+    flows = _count(_text(messages["origin"]) != "bounce")
     status = _text(recipients["status"])
-    if (status == "unsent").any():
+    if _count(status == "unsent"):
         sent_any = recipients.loc[(status != "unsent").to_numpy(), "msg_id"].unique()
         submitted = messages["msg_id"].isin(sent_any).to_numpy()
-        flows = int(((_text(messages["origin"]) != "bounce").to_numpy() & submitted).sum())
+        flows = _count((_text(messages["origin"]) != "bounce").to_numpy() & submitted)
     deferred_rows = attempts[outcome == "deferred"]
     return {
         "received": flows + len(sessions),
-        "delivered": len(sent) + int((_text(recipients["status"]) == "delivered").sum()),
+        "delivered": len(sent) + _count(_text(recipients["status"]) == "delivered"),
         "deferred": _deferred_queue_files(sent, deferred_rows),
         "deferrals": len(deferred_rows),
-        "bounced": int((outcome == "bounced").sum()),
-        "rejected": int(rejected_mask(attempts).sum()),
+        "bounced": _count(outcome == "bounced"),
+        "rejected": _count(rejected_mask(attempts)),
     }
+
+
+def _count(values: pd.Series | np.ndarray) -> int:
+    """How many of ``values`` are true (non-zero), as a Python int. Not
+    ``Series.sum()``: pandas-stubs type it as ``int`` while it returns a
+    ``numpy.int64``, which the compiled build then refuses (a TypeError); numpy
+    counts an array into a Python int."""
+    return int(np.count_nonzero(np.asarray(values)))
 
 
 def _deferred_queue_files(sent: pd.DataFrame, deferred: pd.DataFrame) -> int:
@@ -677,7 +685,7 @@ class _Builder:
         spill_dir: Path | None = None,
     ) -> None:
         m, r, a = result.messages, result.recipients, result.attempts
-        if a.empty and len(r) and int(r["attempts"].sum()) > 0:
+        if a.empty and len(r) and _count(r["attempts"]) > 0:
             raise ValueError(
                 "the maillog needs the attempts table, which this run did not "
                 "record (simulation.record_attempts: false)"
