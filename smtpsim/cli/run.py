@@ -283,13 +283,17 @@ def _write(
             bar.close()
 
 
+def _no_step(part: str) -> None:
+    pass
+
+
 def _write_figures(
     args: argparse.Namespace,
     parser: argparse.ArgumentParser,
     result: RunResult,
     stage: Stage,
     summary: Summary,
-    step: Callable[[str], None] = lambda part: None,
+    step: Callable[[str], None] = _no_step,
 ) -> int:
     """The figures (OUT/plots/) and report.html into the stage; 0, or the exit status
     of a failure reported on stderr."""
@@ -324,10 +328,6 @@ def _write_figures(
             )
         checkpoint("report")
     return 0
-
-
-def _no_step(part: str) -> None:
-    pass
 
 
 def _print_summary(

@@ -496,16 +496,15 @@ class _Log:
             self._spill()
 
     def _stamp(self, second: int) -> str:
-        """The syslog time stamp of a whole second of simulated time."""
-        stamp = self._stamps.get(second)
-        if stamp is None:
-            when = self._start + timedelta(seconds=second)
-            # the fields, not strftime("%H:%M:%S"): the same text, without building a
-            # struct_time for each of a day's 86,400 seconds
-            stamp = self._stamps[second] = (
-                f"{_MONTHS[when.month - 1]} {when.day:2d} "
-                f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
-            )
+        """The syslog time stamp of a whole second of simulated time, made and kept
+        (``add`` looks it up first)."""
+        when = self._start + timedelta(seconds=second)
+        # the fields, not strftime("%H:%M:%S"): the same text, without building a
+        # struct_time for each of a day's 86,400 seconds
+        stamp = self._stamps[second] = (
+            f"{_MONTHS[when.month - 1]} {when.day:2d} "
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+        )
         return stamp
 
     def _spill(self) -> None:
