@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _CHILD = """
 import sys
-from smtpsim.cli.main import main
-status = main(sys.argv[1:])
+from smtpsim.cli.main import entry
+status = entry()  # what the smtpsim command runs
 with open("/proc/self/status") as f:
     peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
 print(f"PEAK_KB {peak}", file=sys.stderr)

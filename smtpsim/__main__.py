@@ -1,5 +1,5 @@
 """``python -m smtpsim``: the same as the ``smtpsim`` command."""
 
-from .cli.main import main
+from .cli.main import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

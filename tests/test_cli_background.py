@@ -1,10 +1,11 @@
-"""``smtpsim run`` draws the figures and the report in a forked process while it
-writes the tables and the maillog (``smtpsim.cli.background``): the same files as one
+"""``smtpsim run`` writes the tables, the figures and the report in a forked process
+while it writes the maillog (``smtpsim.cli.background``): the same files as one
 process writes, a failure there fails the run and keeps ``--out`` as it was, and the
 forked process never outlives ``smtpsim run``."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -97,6 +98,24 @@ def test_a_failure_in_the_forked_process_fails_the_run_and_writes_nothing(
     assert "Traceback" not in err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # no staged directory left either
+
+
+def test_tables_the_forked_process_cannot_write_fail_the_run(tmp_path: Path) -> None:
+    """The tables are the worker's to write: a disk error there is the run's (exit 2,
+    one line naming the place), and nothing is kept."""
+    out = tmp_path / "run"
+    full = (
+        "import errno, os, smtpsim.metrics.result as r\n"
+        "def full(*args, **kwargs):\n"
+        "    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+        "r.RunResult.write_tables = full"
+    )
+    status, err = _finished(_run(out, change=full))
+    assert status == 2, err
+    assert f"cannot write results to {out}: [Errno {errno.ENOSPC}]" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
 
 
 def test_a_run_that_fails_while_simulating_stops_the_waiting_worker(tmp_path: Path) -> None:

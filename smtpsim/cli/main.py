@@ -9,6 +9,7 @@ ends in a traceback (see ``common`` for how errors are reported).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from . import (
 )
 from .common import CliParser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main"]
 
 _COMMANDS = (
     run,
@@ -113,4 +114,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # tools do, and keep Python from complaining again when it flushes at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    return status
+
+
+def entry() -> int:
+    """The ``smtpsim`` console script (and ``python -m smtpsim``): ``main()``, then
+    ready to exit.
+
+    Everything the process holds is about to go, and Python's last cycle collection
+    at exit would free the imported libraries (pandas, matplotlib) one object at a
+    time: 0.16 s of ``smtpsim run``'s 4.5 s (issue 10). ``gc.freeze()`` moves every
+    object out of the collector's reach, so that collection finds nothing and the
+    operating system reclaims the memory at once. Files are not affected: every one
+    ``main`` writes is closed before it returns. Called in-process (tests,
+    notebooks), use ``main``, which leaves the collector as it was."""
+    status = main()
+    gc.freeze()
     return status

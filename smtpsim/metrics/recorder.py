@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Callable
 from itertools import pairwise
 
-from ..sim.trace import STATUSES
+from ..sim.trace import STATUSES, Recorder
 
 __all__ = ["ColumnarRecorder", "Interned", "Packed"]
 
@@ -88,7 +88,7 @@ class Packed:
         return [data[a:b].decode() for a, b in pairwise([0, *ends])]
 
 
-class ColumnarRecorder:
+class ColumnarRecorder(Recorder):
     """Implements ``smtpsim.sim.trace.Recorder``."""
 
     def __init__(self, *, attempts: bool = True, levels: bool = True) -> None:

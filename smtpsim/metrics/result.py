@@ -149,28 +149,19 @@ class RunResult:
         maillog_start: str = DEFAULT_START,
         step: Callable[[str], None] | None = None,
         summary: Summary | None = None,
+        tables: bool = True,
     ) -> list[Path]:
         """The files of ``write``, into ``directory`` as they are (not atomic: a
         ``Stage``'s directory is the place); ``step(name)`` is called before each
         part; ``summary`` is ``self.summary()`` when the caller has it already.
         ``meta['run_id']`` is set if missing, and written into ``meta.json`` and
-        every Parquet file."""
+        every Parquet file. ``tables=False`` leaves out the tables, for a caller that
+        writes them elsewhere at the same time (``write_tables``: ``smtpsim run``'s
+        figure worker)."""
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
-        run_id = self.meta.setdefault("run_id", new_run_id())
-        written = []
-        names = TABLES if self.tls_report is None else (*TABLES, "tls_report")
-        for name in names:
-            if step is not None:
-                step(f"{name} table")
-            frame = self.table(name)
-            path = directory / f"{name}.{fmt}"
-            if fmt == "parquet":
-                _write_parquet(frame, path, run_id)
-            else:
-                frame.to_csv(path, index=False)
-            written.append(path)
-            checkpoint("tables")
+        self.meta.setdefault("run_id", new_run_id())
+        written = self.write_tables(directory, fmt=fmt, step=step) if tables else []
         if step is not None:
             step("summary")
         written.append(directory / "summary.json")
@@ -184,6 +175,34 @@ class RunResult:
             release_freed_memory()  # the tables' and the summary's buffers: before the peak
             written.append(self.write_maillog(directory / "maillog", start=maillog_start))
             checkpoint("maillog")
+        return written
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        """The tables of this run: ``TABLES``, and ``tls_report`` when there is one."""
+        return TABLES if self.tls_report is None else (*TABLES, "tls_report")
+
+    def write_tables(
+        self, directory: Path, *, fmt: str = "parquet", step: Callable[[str], None] | None = None
+    ) -> list[Path]:
+        """Each of ``table_names`` into ``directory/NAME.FMT``, a part of
+        ``write_files``; ``meta['run_id']`` is set if missing, and written into every
+        Parquet file."""
+        if fmt not in ("parquet", "csv"):
+            raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
+        run_id = self.meta.setdefault("run_id", new_run_id())
+        written = []
+        for name in self.table_names:
+            if step is not None:
+                step(f"{name} table")
+            frame = self.table(name)
+            path = directory / f"{name}.{fmt}"
+            if fmt == "parquet":
+                _write_parquet(frame, path, run_id)
+            else:
+                frame.to_csv(path, index=False)
+            written.append(path)
+            checkpoint("tables")
         return written
 
     @classmethod

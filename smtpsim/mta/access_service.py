@@ -213,9 +213,8 @@ class AccessService:
                 self.failed += 1
                 return False
         now = env.now
-        fetched = self.recorder.fetched
         for row, _ in taken:
-            fetched(row, now)
+            self.recorder.fetched(row, now)
         self.sessions += 1
         return True
 

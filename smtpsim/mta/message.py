@@ -184,9 +184,9 @@ def hand_over(
     rcpts, all_rows = msg.rcpts, msg.rows
     idx = [i for i in sent if rcpts[i] in wanted]
     rows = [all_rows[i] for i in idx]
-    hop, key = recorder.hop, server.key
-    for row in rows:
-        hop(row, key)
+    key = server.key
+    for row in rows:  # recorder.hop, not a local alias: compiled, that is a direct call
+        recorder.hop(row, key)
     copy = QueuedMessage(
         msg.msg_id,
         msg.sender,

@@ -7,6 +7,8 @@ whole and one byte at a time.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from protocol_helpers import read_responses, serve_both
 
@@ -33,6 +35,7 @@ from smtpsim.protocol import (
     StartTLS,
     Vrfy,
     replies,
+    syntax,
 )
 from smtpsim.protocol.replies import enhanced_from_code
 from smtpsim.protocol.syntax import (
@@ -268,6 +271,27 @@ def test_path_limit_256_octets_with_brackets(inner, ok):
     path = f"<{address}>"
     assert len(path) == inner + 2
     assert parse_address(path, null_ok=False) == (address if ok else None)
+
+
+@pytest.mark.parametrize(
+    ("ascii_chars", "written_out"),
+    [
+        (syntax._ATEXT_CHARS, r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"),  # atext
+        (syntax._LET_DIG, r"[A-Za-z0-9]"),  # the first and last octet of a label
+        (syntax._LET_DIG + "-", r"[A-Za-z0-9-]"),  # the octets between
+    ],
+)
+def test_utf8_classes_are_the_rfc_6531_sets(ascii_chars, written_out):
+    """The address classes are written as what they exclude (a compile-time matter,
+    ``syntax._with_utf8``); over every code point they hold exactly the ASCII set of
+    RFC 5321/5322 and RFC 6531's UTF8-non-ascii, lone surrogates excluded."""
+    every = "".join(map(chr, range(0x110000)))
+    ascii_set, utf8 = re.compile(written_out), re.compile("[\u0080-\ud7ff\ue000-\U0010ffff]")
+    held = {m.start() for m in re.finditer(syntax._with_utf8(ascii_chars), every)}
+    expected = {m.start() for m in ascii_set.finditer(every)}
+    expected |= {m.start() for m in utf8.finditer(every)}
+    assert held == expected
+    assert len(held) == len(ascii_chars) + 0x110000 - 128 - 2048
 
 
 def test_domain_of_255_octets_is_too_long_for_a_path():

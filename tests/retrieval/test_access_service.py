@@ -4,23 +4,18 @@ fetch times for known draws (``smtpsim.mta.access_service``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import cast
 
 import simpy
 
+from smtpsim.metrics.recorder import ColumnarRecorder
 from smtpsim.mta.access_service import AccessService, ClientKind
-from smtpsim.sim.trace import Recorder
 
 
-class Fetches:
-    """A recorder of fetches only: row -> time."""
-
-    def __init__(self) -> None:
-        self.at: dict[int, float] = {}
-
-    def fetched(self, row: int, t: float) -> None:
-        assert row not in self.at, f"row {row} fetched twice"
-        self.at[row] = t
+def fetched_at(rec: ColumnarRecorder) -> dict[int, float]:
+    """The fetches the service recorded: row -> time, each row once."""
+    rows, times = list(rec.f_row), list(rec.f_t)
+    assert len(set(rows)) == len(rows), f"a row fetched twice: {rows}"
+    return dict(zip(rows, times, strict=True))
 
 
 def draws(*values: float) -> Callable[[], float]:
@@ -30,12 +25,12 @@ def draws(*values: float) -> Callable[[], float]:
 
 def service(
     env: simpy.Environment, kind: ClientKind, *, processing: float = 0.0, capacity: int = 10
-) -> tuple[AccessService, Fetches]:
-    rec = Fetches()
+) -> tuple[AccessService, ColumnarRecorder]:
+    rec = ColumnarRecorder()  # the service calls only fetched()
     svc = AccessService(
         "mx",
         env,
-        cast(Recorder, rec),  # the service calls only fetched()
+        rec,
         protocol="imap",
         capacity=capacity,
         processing=lambda: processing,
@@ -60,7 +55,7 @@ def test_an_idle_client_told_of_a_later_delivery_first_fetches_then() -> None:
     svc, rec = service(env, ClientKind(1.0, None, None, draws(10.0, 1.0), 60.0))
     deliver_at(env, svc, (0.0, 0, "u@d"), (2.0, 1, "u@d"))
     env.run(until=100)
-    assert rec.at == {0: 3.0, 1: 3.0}
+    assert fetched_at(rec) == {0: 3.0, 1: 3.0}
     assert svc.sessions == 1
 
 
@@ -72,7 +67,7 @@ def test_a_polling_client_skips_the_checks_of_an_empty_mailbox() -> None:
     svc, rec = service(env, ClientKind(1.0, every, lambda: 30.0, None, 60.0))
     deliver_at(env, svc, (250.0, 0, "u@d"), (260.0, 1, "u@d"), (331.0, 2, "u@d"))
     env.run(until=1000)
-    assert rec.at == {0: 330.0, 1: 330.0, 2: 430.0}
+    assert fetched_at(rec) == {0: 330.0, 1: 330.0, 2: 430.0}
 
 
 def test_a_session_fetches_what_was_there_when_it_was_taken_up() -> None:
@@ -87,9 +82,9 @@ def test_a_session_fetches_what_was_there_when_it_was_taken_up() -> None:
     )
     deliver_at(env, svc, (50.0, 0, "u@d"), (60.0, 1, "v@d"), (107.0, 2, "v@d"))
     env.run(until=1000)
-    assert rec.at[0] == 105.0
-    assert rec.at[1] == 110.0
-    assert rec.at[2] == 205.0
+    assert fetched_at(rec)[0] == 105.0
+    assert fetched_at(rec)[1] == 110.0
+    assert fetched_at(rec)[2] == 205.0
 
 
 def test_outage_cuts_a_session_and_idle_reconnects() -> None:
@@ -106,5 +101,5 @@ def test_outage_cuts_a_session_and_idle_reconnects() -> None:
     env.process(outage())
     env.run(until=200)
     # the cut is seen at 3 s; reconnects at 33 s (still down) and 63 s (up: 63-67 s)
-    assert rec.at == {0: 67.0}
+    assert fetched_at(rec) == {0: 67.0}
     assert svc.failed == 2 and svc.sessions == 1
