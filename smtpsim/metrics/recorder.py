@@ -127,13 +127,15 @@ class ColumnarRecorder(Recorder):
         self.a_xfer_s = array("d")
         self.a_conn_use = array("h")
         self.a_conn_error = Interned()  # a handful of texts: one per server and reason
-        # levels
+        # levels: one row per change, which names its series (a host's metric)
         self.keep_levels = levels
         self.l_t = array("d")
-        self.l_host = Interned()
-        self.l_metric = Interned()
+        self.l_series = array("i")
         self.l_value = array("q")
-        self._last_level: dict[tuple[str, str], int] = {}
+        self.level_hosts: list[str] = []  # by series
+        self.level_metrics: list[str] = []
+        self._level_last: list[int] = []  # each series' last row (-1 before its first)
+        self._series: dict[tuple[str, str], int] = {}
         self._nan = float("nan")
         # retrieval (issue 13): rows fetched from their mailbox, and when. Two arrays
         # appended on each fetch rather than a column per recipient, so that runs
@@ -308,18 +310,25 @@ class ColumnarRecorder(Recorder):
         self.s_sent.append(sent)
         self.s_blocked.append(blocked)
 
-    def level(self, t: float, host: str, metric: str, value: int) -> None:
+    def level_series(self, host: str, metric: str) -> int:
+        series = self._series.get((host, metric))
+        if series is None:
+            series = self._series[(host, metric)] = len(self.level_hosts)
+            self.level_hosts.append(host)
+            self.level_metrics.append(metric)
+            self._level_last.append(-1)
+        return series
+
+    def level(self, t: float, series: int, value: int) -> None:
         if not self.keep_levels:
             return
-        key = (host, metric)
-        last = self._last_level.get(key)
-        if last is not None and self.l_t[last] == t:
+        last = self._level_last[series]
+        if last >= 0 and self.l_t[last] == t:
             self.l_value[last] = value  # several changes at one instant: keep the last
             return
-        self._last_level[key] = len(self.l_t)
+        self._level_last[series] = len(self.l_t)
         self.l_t.append(t)
-        self.l_host.append(host)
-        self.l_metric.append(metric)
+        self.l_series.append(series)
         self.l_value.append(value)
 
     def status_counts(self) -> dict[str, int]:

@@ -27,6 +27,24 @@ def _category(column: Interned) -> pd.Categorical:
     )
 
 
+def _by_series(series: array[int], names: list[str]) -> pd.Categorical:
+    """The name of each row's series (``names[series]``) as a category, the categories
+    in the order the rows first name them, as ``_category`` has them."""
+    if not len(series):
+        return pd.Categorical([])
+    distinct = list(dict.fromkeys(names))  # two series may share a name (a host)
+    position = {name: i for i, name in enumerate(distinct)}
+    code_of_series = np.array([position[name] for name in names], dtype=np.int32)
+    codes = code_of_series[np.frombuffer(series, dtype=np.int32)]
+    seen, first = np.unique(codes, return_index=True)
+    order = seen[np.argsort(first)]
+    renumbered = np.empty(len(distinct), dtype=np.int32)
+    renumbered[order] = np.arange(len(order), dtype=np.int32)
+    return pd.Categorical.from_codes(
+        renumbered[codes], categories=pd.Index([distinct[i] for i in order], dtype=object)
+    )
+
+
 def _strings(column: Interned) -> np.ndarray:
     values = np.array(column.values, dtype=object)
     codes = np.frombuffer(column.codes, dtype=np.int32) if len(column) else np.array([], int)
@@ -116,8 +134,8 @@ def levels_table(rec: ColumnarRecorder) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "t": _array(rec.l_t, "float64"),
-            "host": _category(rec.l_host),
-            "metric": _category(rec.l_metric),
+            "host": _by_series(rec.l_series, rec.level_hosts),
+            "metric": _by_series(rec.l_series, rec.level_metrics),
             "value": _array(rec.l_value, "int64"),
         }
     )

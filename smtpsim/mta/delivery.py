@@ -143,6 +143,7 @@ class DeliveryAgent:
         self.ctx = ctx
         self.env = ctx.env
         self.recorder = ctx.recorder
+        self._connections_level = self.recorder.level_series(host.key, "connections")
         self.world = world
         self.network = network
         self.resolver = resolver
@@ -767,4 +768,4 @@ class DeliveryAgent:
 
     def _level(self, now: float) -> None:
         if self.ctx.record_levels:
-            self.recorder.level(now, self.host.key, "connections", self.connections)
+            self.recorder.level(now, self._connections_level, self.connections)

@@ -131,6 +131,9 @@ class QueueManager:
         self.ctx = ctx
         self.env = ctx.env
         self.recorder = ctx.recorder
+        # its levels, by number (Recorder.level_series)
+        self._active_level = self.recorder.level_series(key, "active")
+        self._deferred_level = self.recorder.level_series(key, "deferred")
         self.p = params
         self.deliver = deliver
         self.incoming: deque[QueuedMessage] = deque()
@@ -187,7 +190,7 @@ class QueueManager:
                 msg = self.incoming.popleft()
             else:
                 msg = self.due.popleft()
-                self._level(now, "deferred", len(self.deferred) + len(self.due))
+                self._level(now, self._deferred_level, len(self.deferred) + len(self.due))
             self._activate(msg, now)
 
     # --- the active queue ----------------------------------------------------------------
@@ -195,7 +198,7 @@ class QueueManager:
     def _activate(self, msg: QueuedMessage, now: float) -> None:
         self.active += 1
         self.active_msgs.add(msg)
-        self._level(now, "active", self.active)
+        self._level(now, self._active_level, self.active)
         msg.t_active = now
         msg.bounced = []
         msg.deferred = []
@@ -331,7 +334,7 @@ class QueueManager:
         """The message's active pass is over (``qmgr_active_done``)."""
         self.active -= 1
         self.active_msgs.discard(msg)
-        self._level(now, "active", self.active)
+        self._level(now, self._active_level, self.active)
         recorder = self.recorder
         failed = [i for i, _ in msg.bounced]
         warn = False
@@ -356,7 +359,7 @@ class QueueManager:
                 # the whole-second stamp, qmgr_active_feed), in simulated time
                 ready = retry.scan_takes_from(due) - phase
                 heapq.heappush(self.deferred, (ready, self._seq, msg))
-                self._level(now, "deferred", len(self.deferred) + len(self.due))
+                self._level(now, self._deferred_level, len(self.deferred) + len(self.due))
         # Postfix's order (qmgr_active.c): the success notice (trace flush) before the
         # delay warning (qmgr_active_done_25_generic)
         if msg.succeeded:
@@ -417,8 +420,8 @@ class QueueManager:
                 recorder.final(row, LOST, now, "", reason)
             held = []
         self._held = held
-        self._level(now, "active", 0)
-        self._level(now, "deferred", len(self.deferred))
+        self._level(now, self._active_level, 0)
+        self._level(now, self._deferred_level, len(self.deferred))
 
     def restart(self, now: float) -> None:
         """Back up: the messages that were active or waiting go to incoming."""
@@ -541,6 +544,6 @@ class QueueManager:
             xfer_s=0.0,
         )
 
-    def _level(self, now: float, metric: str, value: int) -> None:
+    def _level(self, now: float, series: int, value: int) -> None:
         if self.ctx.record_levels:
-            self.recorder.level(now, self.key, metric, value)
+            self.recorder.level(now, series, value)

@@ -91,8 +91,15 @@ class Recorder:
         """The delivered recipient of ``row`` was fetched by its user's mail client."""
         raise NotImplementedError
 
-    def level(self, t: float, host: str, metric: str, value: int) -> None:
-        """A level (queue size, connections) changed."""
+    def level_series(self, host: str, metric: str) -> int:
+        """The number of a level of ``host`` that ``level`` then reports (``metric``:
+        ``active`` or ``deferred``, its queues; ``connections``, its open connections),
+        the same for the same pair. A component asks once, when it starts: a change
+        is then reported with no look-up by name (there are several per session)."""
+        raise NotImplementedError
+
+    def level(self, t: float, series: int, value: int) -> None:
+        """The level ``series`` (from ``level_series``) changed to ``value`` at ``t``."""
         raise NotImplementedError
 
     def tls_session(
