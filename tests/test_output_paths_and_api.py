@@ -106,3 +106,28 @@ def test_the_output_stage_bar_names_each_part(monkeypatch: pytest.MonkeyPatch) -
     assert any(f.startswith("writing: maillog |") and "| 1/3 [" in f for f in frames)
     assert any(f.startswith("writing: plots |") and "| 2/3 [" in f for f in frames)
     assert frames[-1] == "" and frames[-2].strip() == ""  # erased when done
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_smtpsim_run_in_process_leaves_the_collector_as_it_was(
+    tmp_path: Path, collecting: bool
+) -> None:
+    """``smtpsim run`` pauses the cycle collector while it starts up and freezes what
+    it has loaded while it runs (``cli/run.py``); called in-process (tests, notebooks)
+    it gives the collector back as it found it."""
+    import gc
+
+    from smtpsim.cli.main import main
+
+    was = gc.isenabled()
+    if not collecting:
+        gc.disable()
+    try:
+        args = ["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--until", "2min"]
+        args += ["--out", str(tmp_path / "run"), "--quiet", "--no-plots", "--no-report"]
+        assert main(args) == 0
+        assert gc.isenabled() == collecting
+        assert gc.get_freeze_count() == 0
+    finally:
+        if was:
+            gc.enable()

@@ -118,6 +118,21 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    # Starting up (pandas, networkx and pydantic's models imported, the scenario loaded)
+    # makes some 200,000 objects that live to the end and no garbage: the cycle
+    # collector is paused meanwhile, as each of its passes would scan them all again
+    # (80 ms of the start-up); it runs again during the simulation (``_run``).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args, parser, collecting)
+    finally:
+        gc.unfreeze()  # called in-process (tests, notebooks): the collector as it was
+        if collecting:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, collecting: bool) -> int:
     from ..scenario.units import parse_duration
 
     until = None
@@ -140,11 +155,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (RunDirError, OSError) as error:
         return fail(parser.prog, f"cannot write results to {out}: {error}", EXIT_USAGE)
     part = "simulating"
+    from .. import simulation as _simulation  # noqa: F401  (loaded with the collector paused)
+
     # Everything alive now (the libraries, the scenario) lives until the end: out of
     # the cycle collector's reach, every collection scans only the run's own objects
     # (the one after simulating took 50 ms, mostly pandas' and pydantic's objects), and
     # the forked worker shares these pages instead of copying them as they are scanned.
     gc.freeze()
+    if collecting:
+        gc.enable()
     # the tables, figures and report: a worker forked now gets ready while this simulates
     worker = _figure_worker(args, parser, stage)
     try:
@@ -165,7 +184,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if worker is not None:
             worker.stop()  # on an error or Ctrl-C: no worker left writing into the stage
         stage.abort()  # nothing once committed; else the target is left as it was
-        gc.unfreeze()  # called in-process (tests, notebooks): the collector as it was
 
 
 def _kept(stage: Stage, out: Path) -> str:
